@@ -1,0 +1,5 @@
+//! Backoff.
+
+/// Placeholder.
+#[derive(Debug)]
+pub struct Backoff;
