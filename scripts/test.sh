@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace. On a fresh machine (Debian, Rust stable,
+# Node.js 20 with npm) it first installs what the tests need:
+#   - the pinned npm peers in tests/node_modules (`npm ci`, from tests/package-lock.json)
+# then runs `cargo test --workspace --all-features` (unit, integration and doc tests).
+#
+# Environment:
+#   SIO_NPM_CI=1   reinstall tests/node_modules even if it matches the lockfile
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+step() { printf '\n==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+for tool in cargo node npm; do
+    command -v "$tool" >/dev/null 2>&1 || die "\`$tool\` is not on PATH (the tests need Rust stable and Node.js 20 with npm)"
+done
+step "tools: $(cargo --version), node $(node --version), npm $(npm --version)"
+
+# --- system packages -------------------------------------------------------
+# Later issues (browser tests) install Debian's Chromium here, driven by
+# playwright-core. Not needed yet: no browser test exists.
+#   if [ ! -x /usr/bin/chromium ]; then
+#       step "apt-get install chromium"
+#       sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+#       $sudo_cmd apt-get update
+#       $sudo_cmd apt-get install -y chromium
+#   fi
+# ---------------------------------------------------------------------------
+
+# True when tests/node_modules holds exactly what tests/package-lock.json pins
+# (npm's own record of the installed tree, node_modules/.package-lock.json,
+# agrees with the lockfile and every package folder exists).
+npm_tree_matches_lockfile() {
+    [ -f tests/node_modules/.package-lock.json ] || return 1
+    (cd tests && node -e '
+        const fs = require("fs");
+        const want = require("./package-lock.json").packages || {};
+        const have = require("./node_modules/.package-lock.json").packages || {};
+        for (const [path, pkg] of Object.entries(want)) {
+            if (path === "") continue;
+            const got = have[path];
+            if (!got || got.version !== pkg.version || got.integrity !== pkg.integrity) process.exit(1);
+            if (!pkg.optional && !fs.existsSync(path + "/package.json")) process.exit(1);
+        }
+    ') >/dev/null 2>&1
+}
+
+if [ "${SIO_NPM_CI:-0}" != "1" ] && npm_tree_matches_lockfile; then
+    step "tests/node_modules matches tests/package-lock.json (SIO_NPM_CI=1 reinstalls)"
+else
+    step "npm ci in tests/ (pinned by tests/package-lock.json)"
+    (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+step "cargo test --workspace --all-features (in $root)"
+cargo test --workspace --all-features
+
+step "all tests passed"
