@@ -1,11 +1,512 @@
-//! Decoding.
+//! Decoding packets with every check of socket.io-parser 4.2.7's `Decoder`.
 
-/// Placeholder.
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::args::Ranges;
+use super::encode::Parser;
+use super::json;
+use super::{Args, EventName, Packet, PacketData, ProtocolVersion};
+use crate::engine::Frame;
+use crate::{Str, Value};
+
+/// The largest integer JavaScript numbers hold exactly (`Number.MAX_SAFE_INTEGER`).
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// The configuration of a [`Decoder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DecoderConfig {
+    /// The Socket.IO protocol revision of the peer. Default: [`ProtocolVersion::V5`].
+    pub protocol: ProtocolVersion,
+    /// The most attachments one binary packet may announce (socket.io-parser's
+    /// `maxAttachments`). Default: 10.
+    pub max_attachments: usize,
+    /// The parser. Default: [`Parser::Json`].
+    pub parser: Parser,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        DecoderConfig {
+            protocol: ProtocolVersion::V5,
+            max_attachments: 10,
+            parser: Parser::Json,
+        }
+    }
+}
+
+impl DecoderConfig {
+    /// The default configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets [`protocol`](Self::protocol).
+    pub fn with_protocol(mut self, protocol: ProtocolVersion) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Sets [`max_attachments`](Self::max_attachments).
+    pub fn with_max_attachments(mut self, max: usize) -> Self {
+        self.max_attachments = max;
+        self
+    }
+
+    /// Sets [`parser`](Self::parser).
+    pub fn with_parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
+    }
+}
+
+/// Why a message was rejected. The peer broke the protocol; socket.io closes the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DecodeError {
+    /// The type digit is not 0 to 6 (or the message is empty).
+    UnknownPacketType,
+    /// The attachment count of a binary packet is not an integer of at least 1 followed by `-`.
+    IllegalAttachments,
+    /// A binary packet announces more attachments than
+    /// [`max_attachments`](DecoderConfig::max_attachments).
+    TooManyAttachments,
+    /// The namespace is not valid.
+    InvalidNamespace,
+    /// The ack id is above 2^53-1, or missing from an ACK.
+    InvalidAckId,
+    /// The payload is not valid JSON, or not what the packet type requires.
+    InvalidPayload,
+    /// A binary placeholder's `num` is not an attachment index.
+    InvalidPlaceholder,
+    /// A binary message arrived while no binary packet was waiting for attachments.
+    UnexpectedBinary,
+    /// A text message arrived while a binary packet was waiting for attachments.
+    UnexpectedText,
+    /// The configured parser is not available.
+    Unsupported,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DecodeError::UnknownPacketType => "unknown packet type",
+            DecodeError::IllegalAttachments => "illegal attachments",
+            DecodeError::TooManyAttachments => "too many attachments",
+            DecodeError::InvalidNamespace => "invalid namespace",
+            DecodeError::InvalidAckId => "invalid ack id",
+            DecodeError::InvalidPayload => "invalid payload",
+            DecodeError::InvalidPlaceholder => "invalid attachment placeholder",
+            DecodeError::UnexpectedBinary => "binary data when not reconstructing a packet",
+            DecodeError::UnexpectedText => "text data when reconstructing a packet",
+            DecodeError::Unsupported => "parser not supported",
+        })
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes packets, reassembling binary packets from their attachments.
+///
+/// Feed it every Socket.IO message of a connection in order. A binary packet's header returns
+/// `Ok(None)` until its last attachment arrives. After an error the decoder is reset; the
+/// caller should close the connection, as socket.io does.
+///
+/// ```
+/// use sio_protocol::socket::{Decoder, DecoderConfig, PacketData};
+/// use sio_protocol::Str;
+///
+/// let mut decoder = Decoder::new(DecoderConfig::default());
+/// let packet = decoder.decode_text(Str::from(r#"2/chat,7["msg","hi",{"n":1}]"#)).unwrap().unwrap();
+/// assert_eq!(packet.nsp, "/chat");
+/// let PacketData::Event { name, args, id } = packet.data else { panic!() };
+/// assert_eq!((name.as_str(), id), ("msg", Some(7)));
+/// let (text, obj): (String, serde_json::Value) = args.deserialize().unwrap();
+/// assert_eq!((text.as_str(), obj["n"].as_u64()), ("hi", Some(1)));
+///
+/// // A binary event waits for its attachment.
+/// let header = Str::from(r#"51-["file",{"_placeholder":true,"num":0}]"#);
+/// assert!(decoder.decode_text(header).unwrap().is_none());
+/// assert!(decoder.is_pending());
+/// let packet = decoder.decode_binary(bytes::Bytes::from_static(b"\x01\x02")).unwrap().unwrap();
+/// let PacketData::Event { args, .. } = packet.data else { panic!() };
+/// let (data,): (bytes::Bytes,) = args.deserialize().unwrap();
+/// assert_eq!(&data[..], b"\x01\x02");
+/// ```
 #[derive(Debug)]
-pub struct Decoder;
-/// Placeholder.
+pub struct Decoder {
+    config: DecoderConfig,
+    pending: Option<Pending>,
+}
+
+/// A binary packet waiting for its attachments.
 #[derive(Debug)]
-pub struct DecoderConfig;
-/// Placeholder.
+struct Pending {
+    nsp: Str,
+    /// The event name (None for an ack).
+    name: Option<EventName>,
+    id: Option<u64>,
+    values: Vec<Value>,
+    expected: usize,
+    attachments: Vec<Bytes>,
+}
+
+impl Decoder {
+    /// A decoder.
+    pub fn new(config: DecoderConfig) -> Self {
+        Decoder {
+            config,
+            pending: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DecoderConfig {
+        &self.config
+    }
+
+    /// Whether a binary packet is waiting for attachments.
+    pub fn is_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// Drops a binary packet waiting for attachments, if any.
+    pub fn reset(&mut self) {
+        self.pending = None;
+    }
+
+    /// Decodes a message.
+    pub fn decode(&mut self, frame: Frame) -> Result<Option<Packet>, DecodeError> {
+        match frame {
+            Frame::Text(text) => self.decode_text(text),
+            Frame::Binary(data) => self.decode_binary(data),
+        }
+    }
+
+    /// Decodes a text message.
+    pub fn decode_text(&mut self, text: Str) -> Result<Option<Packet>, DecodeError> {
+        if self.pending.take().is_some() {
+            return Err(DecodeError::UnexpectedText);
+        }
+        match self.config.parser {
+            Parser::Json => {}
+            // TODO(msgpack): implemented in socket/msgpack.rs by the msgpack parser's owner.
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => return super::msgpack::decode(Frame::Text(text), &self.config),
+        }
+        let result = self.decode_string(text);
+        if result.is_err() {
+            self.pending = None;
+        }
+        result
+    }
+
+    /// Decodes a binary message: an attachment of the pending binary packet.
+    pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
+        match self.config.parser {
+            Parser::Json => {}
+            #[cfg(feature = "msgpack")]
+            Parser::MsgPack => {
+                self.pending = None;
+                return super::msgpack::decode(Frame::Binary(data), &self.config);
+            }
+        }
+        let Some(pending) = self.pending.as_mut() else {
+            return Err(DecodeError::UnexpectedBinary);
+        };
+        pending.attachments.push(data);
+        if pending.attachments.len() < pending.expected {
+            return Ok(None);
+        }
+        let Some(mut pending) = self.pending.take() else {
+            return Err(DecodeError::UnexpectedBinary);
+        };
+        for value in &mut pending.values {
+            json::reconstruct(value, &pending.attachments)
+                .map_err(|_| DecodeError::InvalidPlaceholder)?;
+        }
+        let args = Args::from_values(pending.values);
+        let data = match (pending.name, pending.id) {
+            (Some(name), id) => PacketData::Event { name, args, id },
+            (None, Some(id)) => PacketData::Ack { args, id },
+            (None, None) => return Err(DecodeError::InvalidAckId),
+        };
+        Ok(Some(Packet {
+            nsp: pending.nsp,
+            data,
+        }))
+    }
+
+    /// socket.io-parser's `decodeString` and `isPayloadValid`.
+    fn decode_string(&mut self, text: Str) -> Result<Option<Packet>, DecodeError> {
+        let header = parse_header(&text, self.config.max_attachments)?;
+        let nsp = match header.nsp {
+            Some((start, end)) => text.slice(start..end),
+            None => Str::from_static("/"),
+        };
+        let payload = text.get(header.payload..).filter(|p| !p.is_empty());
+        let v4 = self.config.protocol == ProtocolVersion::V4;
+        let data = match header.kind {
+            0 => match payload.map(parse_value) {
+                None => PacketData::Connect(None),
+                Some(Some(v @ Value::Object(_))) => PacketData::Connect(Some(v)),
+                // socket.io-parser 3 (protocol 4) checks `typeof payload === "object"`, which
+                // arrays and null pass too; Socket.IO 2 ignores the payload.
+                Some(Some(Value::Array(_) | Value::Null)) if v4 => PacketData::Connect(None),
+                Some(_) => return Err(DecodeError::InvalidPayload),
+            },
+            1 => match payload {
+                None => PacketData::Disconnect,
+                Some(_) => return Err(DecodeError::InvalidPayload),
+            },
+            2 => {
+                let p = payload.ok_or(DecodeError::InvalidPayload)?;
+                let (name, ranges) = parse_items(&text, p, Some(!v4))?;
+                let name = name.ok_or(DecodeError::InvalidPayload)?;
+                PacketData::Event {
+                    name,
+                    args: Args::from_json(text.clone(), ranges),
+                    id: header.id,
+                }
+            }
+            3 => {
+                let id = header.id.ok_or(DecodeError::InvalidAckId)?;
+                let args = match payload {
+                    // socket.io calls the ack with no arguments.
+                    None => Args::empty(),
+                    Some(p) => Args::from_json(text.clone(), parse_items(&text, p, None)?.1),
+                };
+                PacketData::Ack { args, id }
+            }
+            4 => match payload.map(parse_value) {
+                // socket.io-parser accepts a CONNECT_ERROR without payload.
+                None => PacketData::ConnectError(Value::Null),
+                Some(Some(v @ (Value::String(_) | Value::Object(_)))) => {
+                    PacketData::ConnectError(v)
+                }
+                // socket.io-parser 3: `typeof payload === "object"` (arrays, null).
+                Some(Some(v @ (Value::Array(_) | Value::Null))) if v4 => {
+                    PacketData::ConnectError(v)
+                }
+                Some(_) => return Err(DecodeError::InvalidPayload),
+            },
+            _ => {
+                let is_event = header.kind == 5;
+                let mut values = match payload {
+                    None if !is_event => Vec::new(),
+                    None => return Err(DecodeError::InvalidPayload),
+                    Some(p) => match parse_value(p) {
+                        Some(Value::Array(values)) => values,
+                        _ => return Err(DecodeError::InvalidPayload),
+                    },
+                };
+                let name = if is_event {
+                    if values.is_empty() {
+                        return Err(DecodeError::InvalidPayload);
+                    }
+                    Some(event_name_of(values.remove(0), !v4)?)
+                } else {
+                    if header.id.is_none() {
+                        return Err(DecodeError::InvalidAckId);
+                    }
+                    None
+                };
+                self.pending = Some(Pending {
+                    nsp,
+                    name,
+                    id: header.id,
+                    values,
+                    expected: header.attachments,
+                    attachments: Vec::with_capacity(header.attachments),
+                });
+                return Ok(None);
+            }
+        };
+        Ok(Some(Packet { nsp, data }))
+    }
+}
+
+/// The fields before the payload.
 #[derive(Debug)]
-pub struct DecodeError;
+struct Header {
+    kind: u8,
+    attachments: usize,
+    /// Byte range of the namespace.
+    nsp: Option<(usize, usize)>,
+    id: Option<u64>,
+    /// Where the payload starts (may be the end of the string).
+    payload: usize,
+}
+
+/// `<type>[<attachments>-][<nsp>,][<id>]`, as socket.io-parser's `decodeString` reads it.
+///
+/// Stricter than JavaScript on a few oddities that `Number()` accepts and no encoder writes:
+/// the attachment count must be ASCII digits (JavaScript also takes `1e1`, ` 2`, `0x2`), and an
+/// ack id starts only at an ASCII digit (JavaScript's `Number(" ") == " "` makes whitespace
+/// count as a digit).
+fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeError> {
+    let b = text.as_bytes();
+    let kind = match b.first() {
+        Some(c @ b'0'..=b'6') => c - b'0',
+        _ => return Err(DecodeError::UnknownPacketType),
+    };
+    // `i` is the index of the last character read, as in the JavaScript.
+    let mut i = 0;
+    let mut attachments = 0;
+    if kind == 5 || kind == 6 {
+        let mut j = 1;
+        let mut n: u64 = 0;
+        while j < b.len() && b[j].is_ascii_digit() {
+            n = n.saturating_mul(10).saturating_add(u64::from(b[j] - b'0'));
+            j += 1;
+        }
+        if j == 1 || b.get(j) != Some(&b'-') || n < 1 {
+            return Err(DecodeError::IllegalAttachments);
+        }
+        attachments = match usize::try_from(n) {
+            Ok(n) if n <= max_attachments => n,
+            _ => return Err(DecodeError::TooManyAttachments),
+        };
+        i = j;
+    }
+    let mut nsp = None;
+    if b.get(i + 1) == Some(&b'/') {
+        let start = i + 1;
+        // The namespace runs to the next `,`, or to the end of the string.
+        let end = memchr::memchr(b',', &b[start..]).map_or(b.len(), |p| start + p);
+        nsp = Some((start, end));
+        i = end;
+    }
+    let mut id = None;
+    if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+        let start = i + 1;
+        let mut j = start;
+        let mut n: u64 = 0;
+        let mut overflow = false;
+        while j < b.len() && b[j].is_ascii_digit() {
+            if !overflow {
+                n = n * 10 + u64::from(b[j] - b'0');
+                overflow = n > MAX_SAFE_INTEGER;
+            }
+            j += 1;
+        }
+        if overflow {
+            // JavaScript would round it (or get Infinity): the id could never be matched.
+            return Err(DecodeError::InvalidAckId);
+        }
+        id = Some(n);
+        i = j - 1;
+    }
+    Ok(Header {
+        kind,
+        attachments,
+        nsp,
+        id,
+        payload: (i + 1).min(b.len()),
+    })
+}
+
+fn parse_value(json: &str) -> Option<Value> {
+    serde_json::from_str(json).ok()
+}
+
+/// Reads the JSON array `payload` (a slice of `text`) without parsing its items: the event name
+/// (when `name` is `Some(check_reserved)`) and the byte range of each following item in `text`.
+/// This validates the JSON.
+fn parse_items(
+    text: &Str,
+    payload: &str,
+    name: Option<bool>,
+) -> Result<(Option<EventName>, Ranges), DecodeError> {
+    if u32::try_from(text.len()).is_err() {
+        return Err(DecodeError::InvalidPayload);
+    }
+    let mut de = serde_json::Deserializer::from_str(payload);
+    let (raw_name, ranges) = de
+        .deserialize_seq(RawItems {
+            base: text.as_ptr() as usize,
+            with_name: name.is_some(),
+        })
+        .map_err(|_| DecodeError::InvalidPayload)?;
+    de.end().map_err(|_| DecodeError::InvalidPayload)?;
+    let name = match (name, raw_name) {
+        (Some(check_reserved), Some(raw)) => Some(event_name(text, raw.get(), check_reserved)?),
+        _ => None,
+    };
+    Ok((name, ranges))
+}
+
+/// The EVENT rule: a number, or a string that is not reserved (protocol 5 only: socket.io-parser
+/// 3 does not check).
+fn event_name(text: &Str, raw: &str, check_reserved: bool) -> Result<EventName, DecodeError> {
+    let name = match raw.as_bytes().first() {
+        Some(b'"') => {
+            let inner = raw.get(1..raw.len() - 1).unwrap_or("");
+            if inner.contains('\\') {
+                let s: String =
+                    serde_json::from_str(raw).map_err(|_| DecodeError::InvalidPayload)?;
+                EventName::new(s)
+            } else {
+                EventName::new(text.slice_ref(inner))
+            }
+        }
+        Some(b'-' | b'0'..=b'9') => EventName::number(text.slice_ref(raw)),
+        _ => return Err(DecodeError::InvalidPayload),
+    };
+    if check_reserved && name.is_reserved() {
+        return Err(DecodeError::InvalidPayload);
+    }
+    Ok(name)
+}
+
+fn event_name_of(value: Value, check_reserved: bool) -> Result<EventName, DecodeError> {
+    let name = match value {
+        Value::String(s) => EventName::new(s),
+        Value::Number(n) => {
+            let mut out = Vec::new();
+            json::write_number(&mut out, &n);
+            EventName::number(String::from_utf8(out).unwrap_or_default())
+        }
+        _ => return Err(DecodeError::InvalidPayload),
+    };
+    if check_reserved && name.is_reserved() {
+        return Err(DecodeError::InvalidPayload);
+    }
+    Ok(name)
+}
+
+/// Visits a JSON array, keeping the first item raw (when `with_name`) and recording the byte
+/// range of the others relative to `base`.
+struct RawItems {
+    base: usize,
+    with_name: bool,
+}
+
+impl<'de> Visitor<'de> for RawItems {
+    type Value = (Option<&'de RawValue>, Ranges);
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut name = None;
+        if self.with_name {
+            name = Some(
+                seq.next_element::<&'de RawValue>()?
+                    .ok_or_else(|| A::Error::custom("no event name"))?,
+            );
+        }
+        let mut ranges = Ranges::new();
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            let json = raw.get();
+            let start = (json.as_ptr() as usize).wrapping_sub(self.base);
+            ranges.push_range((start as u32, (start + json.len()) as u32));
+        }
+        Ok((name, ranges))
+    }
+}

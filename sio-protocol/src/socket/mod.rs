@@ -2,11 +2,23 @@
 //! codec of socket.io-msgpack-parser), binary attachments, and the payload data model.
 
 mod args;
+mod args_de;
+mod args_ser;
 mod decode;
 mod encode;
+mod json;
+#[cfg(feature = "msgpack")]
+mod msgpack;
 mod packet;
 
 pub use args::{Args, ArgsError};
 pub use decode::{DecodeError, Decoder, DecoderConfig};
-pub use encode::{Encoder, Parser};
+pub use encode::{Encoded, Encoder, Parser};
 pub use packet::{EventName, Packet, PacketData, PacketType, ProtocolVersion, RESERVED_EVENTS};
+
+pub(crate) use json::js_number_f64;
+
+/// Writes `value` as JSON without splitting binary out (see `Value`'s `Display`).
+pub(crate) fn write_json_value(out: &mut Vec<u8>, value: &crate::Value) {
+    json::write_value(out, value, None);
+}

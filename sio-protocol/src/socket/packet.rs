@@ -55,12 +55,18 @@ pub struct EventName {
 impl EventName {
     /// A string event name.
     pub fn new(name: impl Into<Str>) -> Self {
-        EventName { text: name.into(), numeric: false }
+        EventName {
+            text: name.into(),
+            numeric: false,
+        }
     }
 
     /// A numeric event name, from its JSON text (for example `1` or `2.5`).
     pub fn number(json: impl Into<Str>) -> Self {
-        EventName { text: json.into(), numeric: true }
+        EventName {
+            text: json.into(),
+            numeric: true,
+        }
     }
 
     /// The name; for a numeric name, its JSON text.
@@ -143,12 +149,27 @@ pub enum PacketData {
 impl Packet {
     /// A packet in namespace `nsp`.
     pub fn new(nsp: impl Into<Str>, data: PacketData) -> Self {
-        Packet { nsp: nsp.into(), data }
+        Packet {
+            nsp: nsp.into(),
+            data,
+        }
     }
 
     /// An EVENT.
-    pub fn event(nsp: impl Into<Str>, name: impl Into<EventName>, args: Args, id: Option<u64>) -> Self {
-        Packet::new(nsp, PacketData::Event { name: name.into(), args, id })
+    pub fn event(
+        nsp: impl Into<Str>,
+        name: impl Into<EventName>,
+        args: Args,
+        id: Option<u64>,
+    ) -> Self {
+        Packet::new(
+            nsp,
+            PacketData::Event {
+                name: name.into(),
+                args,
+                id,
+            },
+        )
     }
 
     /// An ACK.
