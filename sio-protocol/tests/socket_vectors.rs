@@ -293,3 +293,23 @@ fn floats_parse_exactly() {
     let (n,): (f64,) = args.deserialize().unwrap();
     assert_eq!(n, 1.2345678901234568e20);
 }
+
+#[test]
+fn deep_nesting_never_overflows_the_stack() {
+    // A text packet is validated without recursion (JavaScript accepts deep nesting too); reading
+    // it stops at serde_json's recursion limit with an error.
+    let deep = format!("2[\"a\",{}{}]", "[".repeat(100_000), "]".repeat(100_000));
+    let packet = Decoder::new(DecoderConfig::default())
+        .decode_text(Str::from(deep))
+        .unwrap()
+        .unwrap();
+    let PacketData::Event { args, .. } = packet.data else {
+        panic!()
+    };
+    assert!(args.to_values().is_err());
+    assert!(args.deserialize::<(Vec<Value>,)>().is_err());
+    // A binary packet is parsed at once: rejected.
+    let deep = format!("51-[\"a\",{}{}]", "[".repeat(100_000), "]".repeat(100_000));
+    let result = Decoder::new(DecoderConfig::default()).decode_text(Str::from(deep));
+    assert_eq!(result.err(), Some(DecodeError::InvalidPayload));
+}

@@ -98,7 +98,9 @@ use crate::{Str, Value};
 /// Arguments are kept lazily: a decoded text packet keeps the received frame and the byte
 /// range of each argument's JSON (nothing is parsed until a handler asks for a type, and then
 /// straight from the frame), [`Args::new`] writes JSON text once, and decoded binary packets
-/// hold [`Value`]s. Cloning is cheap (shared buffers) except for the `Value` form.
+/// hold [`Value`]s. Cloning is cheap (shared buffers) except for the `Value` form. Re-sending
+/// received arguments (a relay, a broadcast) copies their JSON text as received, without
+/// parsing it.
 #[derive(Clone)]
 pub struct Args(Repr);
 

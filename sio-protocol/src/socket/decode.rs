@@ -116,6 +116,15 @@ impl std::error::Error for DecodeError {}
 /// `Ok(None)` until its last attachment arrives. After an error the decoder is reset; the
 /// caller should close the connection, as socket.io does.
 ///
+/// Protocol 5 follows socket.io-parser 4.2.7 and protocol 4 socket.io-parser 3.3.6 (which does
+/// not reserve event names, and accepts an array or `null` as CONNECT payload, ignored, and any
+/// object, array or `null` as CONNECT_ERROR payload). Where JavaScript accepts what cannot be
+/// represented or is clearly broken, this decoder rejects: an EVENT without payload (`2`,
+/// `2/nsp`), an ACK without id, an ack id above 2^53-1, a non-integer placeholder `num`, an
+/// empty message (JavaScript reads it as a CONNECT), lone surrogates in an event name, JSON
+/// nested deeper than 128 levels in a binary packet, and the `Number()` oddities of the header
+/// (whitespace or `1e1` as digits).
+///
 /// ```
 /// use sio_protocol::socket::{Decoder, DecoderConfig, PacketData};
 /// use sio_protocol::Str;

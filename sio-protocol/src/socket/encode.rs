@@ -101,7 +101,7 @@ impl Encoder {
         }
     }
 
-    /// Encodes an EVENT whose arguments are `args` (spread as [`Args::new`] does), writing
+    /// Encodes an EVENT whose arguments are `args` (spread as [`Args::new`](super::Args::new) does), writing
     /// them straight into the packet: what `socket.emit(name, ...args)` sends.
     pub fn encode_event<T: Serialize + ?Sized>(
         &self,
