@@ -278,10 +278,9 @@ fn decoded_text_events_point_into_the_frame() {
 }
 
 /// JavaScript parses `123456789012345680000` as 1.2345678901234568e20; serde_json's default
-/// fast float parser is off by one ulp there. Needs serde_json's `float_roundtrip` feature in
-/// the workspace's Cargo.toml.
+/// fast float parser is off by one ulp there, hence its `float_roundtrip` feature in the
+/// workspace's Cargo.toml.
 #[test]
-#[ignore = "needs serde_json's float_roundtrip feature"]
 fn floats_parse_exactly() {
     let packet = Decoder::new(DecoderConfig::default())
         .decode_text(Str::from(r#"2["n",123456789012345680000]"#))
