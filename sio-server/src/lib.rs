@@ -1,5 +1,74 @@
 //! A Socket.IO 4.x server on hyper 1 (work in progress; see the project README).
 //!
-//! The protocol logic lives in [`sio_protocol`]; this crate will add the I/O.
+//! This first part is the Engine.IO server: [`EngineIo`] serves Engine.IO v4 (and v3 with
+//! [`EngineConfig::allow_eio3`]) over HTTP long-polling and WebSocket, with the upgrade from
+//! one to the other, heartbeats and the error responses of the JavaScript `engine.io` 6.6.
+//! The protocol logic lives in [`sio_protocol`]; this crate adds the I/O.
+//!
+//! ```text
+//!  hyper (HTTP/1.1)            EngineService / EngineIo::listen
+//!    │  GET/POST ?transport=polling      101 + tokio-tungstenite
+//!    ▼                                   ▼
+//!  transport::polling             transport::ws (reader task, writer task)
+//!    └──────────── channels ───────────┘
+//!                    ▼
+//!  session task: owns one sio_protocol::engine::Session, one timer
+//!                    ▼
+//!  Connection (recv / send / close / closed) ← EngineIo::accept
+//! ```
+//!
+//! # Example: an echo server
+//!
+//! ```no_run
+//! use sio_server::{EngineConfig, EngineIo};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let engine = EngineIo::new(EngineConfig::default());
+//! let server = engine.listen("127.0.0.1:3000").await?;
+//! println!("listening on {}", server.local_addr());
+//! while let Some(mut conn) = engine.accept().await {
+//!     tokio::spawn(async move {
+//!         while let Some(message) = conn.recv().await {
+//!             let _ = conn.send(message).await;
+//!         }
+//!     });
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Bounded memory
+//!
+//! Every queue of a connection holds at most [`EngineConfig::max_buffered_packets`] items:
+//!
+//! - *To the client.* [`ConnectionSender::send`] waits (and
+//!   [`try_send`](ConnectionSender::try_send) fails with [`SendError::Full`]) while that many
+//!   messages wait for a client that does not poll; such a client is closed by the heartbeat
+//!   anyway (`"ping timeout"`). Over WebSocket, frames the socket cannot take queue up to the
+//!   same bound; past it the connection closes with [`DisconnectReason::SendBufferFull`].
+//! - *From the client.* When the application does not read [`Connection::recv`], the server
+//!   stops reading: a POST is answered only once its packets are queued, a WebSocket is not
+//!   read, and TCP pushes back on the client. If the application drops the
+//!   [`Connection`], its messages are discarded.
+//! - A POST body is limited to [`EngineConfig::max_http_buffer_size`] while it is read
+//!   (`413`), a WebSocket message too (close 1009), and the WebSocket read buffer is small
+//!   ([`EngineConfig::ws_read_buffer_size`]).
 
+mod config;
+mod connection;
+mod cors;
+mod engine;
+mod response;
+mod service;
+mod session_task;
+mod sid;
+mod transport;
+
+pub use config::EngineConfig;
+pub use connection::{Connection, ConnectionSender, DisconnectReason, Message, SendError};
+pub use cors::Cors;
+pub use engine::EngineIo;
+pub use response::EngineBody;
+pub use service::{EngineService, NotFound, ServerHandle};
 pub use sio_protocol as protocol;
+pub use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};

@@ -1,0 +1,40 @@
+//! The echo server of the Engine.IO v4 test suite: `/engine.io/` on 127.0.0.1:$PORT (default
+//! 3000), ping interval 300 ms, ping timeout 200 ms, max payload 1e6, CORS origin `*`; every
+//! message is sent back.
+//!
+//! ```sh
+//! PORT=3000 cargo run -p sio-server --example engine_echo
+//! ```
+
+use std::time::Duration;
+
+use sio_server::{Cors, EngineConfig, EngineIo};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(3000);
+    let config = EngineConfig::default()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200))
+        .max_http_buffer_size(1_000_000)
+        .cors(Cors::any());
+    let engine = EngineIo::new(config);
+    let server = engine.listen(("127.0.0.1", port)).await?;
+    println!(
+        "engine.io echo server on http://{}/engine.io/",
+        server.local_addr()
+    );
+    while let Some(mut conn) = engine.accept().await {
+        tokio::spawn(async move {
+            while let Some(message) = conn.recv().await {
+                if conn.send(message).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! [`EngineConfig`]: the options of the Engine.IO server, with the JavaScript defaults.
+
+use std::time::Duration;
+
+use sio_protocol::engine::{SessionConfig, TransportKind};
+
+use crate::cors::Cors;
+
+/// Engine.IO server options. The defaults are those of `engine.io` 6 (see each field).
+///
+/// ```
+/// use std::time::Duration;
+/// use sio_server::{Cors, EngineConfig};
+///
+/// let config = EngineConfig::default()
+///     .ping_interval(Duration::from_millis(300))
+///     .ping_timeout(Duration::from_millis(200))
+///     .cors(Cors::any());
+/// assert_eq!(config.path, "/engine.io/");
+/// assert_eq!(config.max_http_buffer_size, 1_000_000);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// The path prefix requests must start with (default `/engine.io/`; Socket.IO uses
+    /// `/socket.io/`). A missing trailing `/` is added, as engine.io does.
+    pub path: String,
+    /// `pingInterval` (default 25 s).
+    pub ping_interval: Duration,
+    /// `pingTimeout` (default 20 s).
+    pub ping_timeout: Duration,
+    /// `upgradeTimeout`: how long a polling-to-WebSocket upgrade may take (default 10 s).
+    pub upgrade_timeout: Duration,
+    /// `maxHttpBufferSize` (default 1,000,000 bytes): the largest POST body (bigger: `413`),
+    /// the largest WebSocket message (bigger: close 1009), and `maxPayload` in the handshake.
+    pub max_http_buffer_size: usize,
+    /// The enabled transports (default polling and WebSocket).
+    pub transports: Vec<TransportKind>,
+    /// `allowUpgrades` (default true).
+    pub allow_upgrades: bool,
+    /// `allowEIO3`: accept Engine.IO v3 clients (Socket.IO 2.x) (default false).
+    pub allow_eio3: bool,
+    /// CORS (default off: no CORS header is ever sent).
+    pub cors: Option<Cors>,
+    /// The bound of each per-connection queue, in packets (default 1024): messages the
+    /// application sent that the client has not taken yet, messages received that the
+    /// application has not read yet, and frames waiting for a slow WebSocket. See the crate
+    /// documentation for what happens when a queue is full.
+    pub max_buffered_packets: usize,
+    /// The read buffer of each WebSocket, in bytes (default 4 KiB; tungstenite's own default
+    /// is 128 KiB).
+    pub ws_read_buffer_size: usize,
+    /// How many new connections may wait for [`EngineIo::accept`](crate::EngineIo::accept)
+    /// (default 1024). Handshakes beyond that are refused with 403.
+    pub accept_backlog: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            path: "/engine.io/".to_owned(),
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            upgrade_timeout: Duration::from_millis(10_000),
+            max_http_buffer_size: 1_000_000,
+            transports: vec![TransportKind::Polling, TransportKind::WebSocket],
+            allow_upgrades: true,
+            allow_eio3: false,
+            cors: None,
+            max_buffered_packets: 1024,
+            ws_read_buffer_size: 4096,
+            accept_backlog: 1024,
+        }
+    }
+}
+
+macro_rules! setter {
+    ($(#[$doc:meta] $name:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[$doc]
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.$name = value;
+                self
+            }
+        )*
+    };
+}
+
+impl EngineConfig {
+    setter! {
+        /// Sets [`ping_interval`](Self::ping_interval).
+        ping_interval: Duration,
+        /// Sets [`ping_timeout`](Self::ping_timeout).
+        ping_timeout: Duration,
+        /// Sets [`upgrade_timeout`](Self::upgrade_timeout).
+        upgrade_timeout: Duration,
+        /// Sets [`max_http_buffer_size`](Self::max_http_buffer_size).
+        max_http_buffer_size: usize,
+        /// Sets [`transports`](Self::transports).
+        transports: Vec<TransportKind>,
+        /// Sets [`allow_upgrades`](Self::allow_upgrades).
+        allow_upgrades: bool,
+        /// Sets [`allow_eio3`](Self::allow_eio3).
+        allow_eio3: bool,
+        /// Sets [`max_buffered_packets`](Self::max_buffered_packets) (at least 1).
+        max_buffered_packets: usize,
+        /// Sets [`ws_read_buffer_size`](Self::ws_read_buffer_size).
+        ws_read_buffer_size: usize,
+        /// Sets [`accept_backlog`](Self::accept_backlog) (at least 1).
+        accept_backlog: usize,
+    }
+
+    /// Sets [`path`](Self::path).
+    pub fn path(mut self, value: impl Into<String>) -> Self {
+        self.path = value.into();
+        self
+    }
+
+    /// Enables CORS with these settings.
+    pub fn cors(mut self, value: Cors) -> Self {
+        self.cors = Some(value);
+        self
+    }
+
+    /// The path with exactly one leading and one trailing `/`.
+    pub(crate) fn normalized_path(&self) -> String {
+        let trimmed = self.path.trim_end_matches('/');
+        let mut path = String::with_capacity(trimmed.len() + 2);
+        if !trimmed.starts_with('/') {
+            path.push('/');
+        }
+        path.push_str(trimmed);
+        path.push('/');
+        path
+    }
+
+    /// The session settings for a session of protocol `version`.
+    pub(crate) fn session_config(
+        &self,
+        version: sio_protocol::engine::ProtocolVersion,
+    ) -> SessionConfig {
+        SessionConfig::default()
+            .ping_interval(self.ping_interval)
+            .ping_timeout(self.ping_timeout)
+            .upgrade_timeout(self.upgrade_timeout)
+            .max_payload(u64::try_from(self.max_http_buffer_size).unwrap_or(u64::MAX))
+            .version(version)
+            .allow_upgrades(
+                self.allow_upgrades && self.transports.contains(&TransportKind::WebSocket),
+            )
+    }
+
+    pub(crate) fn queue_bound(&self) -> usize {
+        self.max_buffered_packets.max(1)
+    }
+}

@@ -1,0 +1,252 @@
+//! The application's side of one Engine.IO connection: [`Connection`], [`ConnectionSender`].
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use http::HeaderMap;
+use sio_protocol::Str;
+use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};
+use tokio::sync::{mpsc, watch};
+
+use crate::session_task::{Command, SessionShared};
+
+/// An Engine.IO message: text or binary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    /// A text message (`4<text>`).
+    Text(Str),
+    /// A binary message.
+    Binary(Bytes),
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The session ended for one of the Engine.IO reasons (`"ping timeout"`, `"transport
+    /// close"`, ...).
+    Engine(CloseReason),
+    /// The client did not take the packets sent to it fast enough: more than
+    /// `max_buffered_packets` frames waited for its WebSocket.
+    SendBufferFull,
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DisconnectReason::Engine(reason) => reason.fmt(f),
+            DisconnectReason::SendBufferFull => f.write_str("send buffer full"),
+        }
+    }
+}
+
+/// A message could not be queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The connection's queue is full (only from [`ConnectionSender::try_send`]).
+    Full(Message),
+    /// The connection is closed.
+    Closed(Message),
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SendError::Full(_) => f.write_str("connection queue full"),
+            SendError::Closed(_) => f.write_str("connection closed"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// What the handshake request of a connection looked like.
+#[derive(Debug)]
+pub(crate) struct Info {
+    pub(crate) sid: Str,
+    pub(crate) version: ProtocolVersion,
+    pub(crate) transport: TransportKind,
+    pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) query: Vec<(String, String)>,
+}
+
+/// One Engine.IO connection, from [`EngineIo::accept`](crate::EngineIo::accept).
+///
+/// Messages from the client arrive in order through [`recv`](Self::recv); send with
+/// [`send`](Self::send) or a [`ConnectionSender`] from [`sender`](Self::sender).
+#[derive(Debug)]
+pub struct Connection {
+    sender: ConnectionSender,
+    messages: mpsc::Receiver<Message>,
+}
+
+/// The sending half of a [`Connection`]; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct ConnectionSender {
+    info: Arc<Info>,
+    shared: Arc<SessionShared>,
+    commands: mpsc::Sender<Command>,
+    closed: watch::Receiver<Option<DisconnectReason>>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        info: Arc<Info>,
+        shared: Arc<SessionShared>,
+        commands: mpsc::Sender<Command>,
+        closed: watch::Receiver<Option<DisconnectReason>>,
+        messages: mpsc::Receiver<Message>,
+    ) -> Self {
+        Connection {
+            sender: ConnectionSender {
+                info,
+                shared,
+                commands,
+                closed,
+            },
+            messages,
+        }
+    }
+
+    /// The next message from the client, `None` once the connection is closed and every
+    /// message received before was read.
+    pub async fn recv(&mut self) -> Option<Message> {
+        self.messages.recv().await
+    }
+
+    /// A sending handle.
+    pub fn sender(&self) -> ConnectionSender {
+        self.sender.clone()
+    }
+
+    /// See [`ConnectionSender::send`].
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        self.sender.send(message).await
+    }
+
+    /// See [`ConnectionSender::close`].
+    pub fn close(&self) {
+        self.sender.close();
+    }
+
+    /// See [`ConnectionSender::closed`].
+    pub async fn closed(&self) -> DisconnectReason {
+        self.sender.closed().await
+    }
+
+    /// The session id.
+    pub fn sid(&self) -> &Str {
+        self.sender.sid()
+    }
+
+    /// The Engine.IO protocol version of the client.
+    pub fn protocol(&self) -> ProtocolVersion {
+        self.sender.info.version
+    }
+
+    /// The transport of the handshake.
+    pub fn handshake_transport(&self) -> TransportKind {
+        self.sender.info.transport
+    }
+
+    /// The transport in use now (WebSocket after an upgrade).
+    pub fn transport(&self) -> TransportKind {
+        self.sender.transport()
+    }
+
+    /// The client's address, when the server knows it.
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.sender.info.remote_addr
+    }
+
+    /// The headers of the handshake request.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.sender.info.headers
+    }
+
+    /// The query parameters of the handshake request, in order (percent-decoded).
+    pub fn query(&self) -> &[(String, String)] {
+        &self.sender.info.query
+    }
+
+    /// The last value of the query parameter `name` (engine.io: the last one wins).
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.sender
+            .info
+            .query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+impl ConnectionSender {
+    /// The session id.
+    pub fn sid(&self) -> &Str {
+        &self.info.sid
+    }
+
+    /// The transport in use now.
+    pub fn transport(&self) -> TransportKind {
+        if self.shared.on_websocket.load(Ordering::Acquire) {
+            TransportKind::WebSocket
+        } else {
+            TransportKind::Polling
+        }
+    }
+
+    /// Queues a message, waiting while the connection's queue is full.
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        self.commands
+            .send(Command::Send(message))
+            .await
+            .map_err(|e| match e.0 {
+                Command::Send(m) => SendError::Closed(m),
+                Command::Close => SendError::Closed(Message::Text(Str::new())),
+            })
+    }
+
+    /// Queues a message if the connection's queue has room.
+    pub fn try_send(&self, message: Message) -> Result<(), SendError> {
+        self.commands
+            .try_send(Command::Send(message))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(Command::Send(m)) => SendError::Full(m),
+                mpsc::error::TrySendError::Closed(Command::Send(m)) => SendError::Closed(m),
+                _ => SendError::Closed(Message::Text(Str::new())),
+            })
+    }
+
+    /// Closes the connection (`"forced close"`) after the messages already queued are sent.
+    pub fn close(&self) {
+        let commands = self.commands.clone();
+        if commands.try_send(Command::Close).is_err() {
+            // The queue is full: close once there is room (or the connection is gone).
+            tokio::spawn(async move {
+                let _ = commands.send(Command::Close).await;
+            });
+        }
+    }
+
+    /// Whether the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.borrow().is_some()
+    }
+
+    /// Waits until the connection is closed, and says why.
+    pub async fn closed(&self) -> DisconnectReason {
+        let fallback = DisconnectReason::Engine(CloseReason::TransportClose);
+        let mut closed = self.closed.clone();
+        let reason = match closed.wait_for(Option::is_some).await {
+            Ok(reason) => *reason,
+            Err(_) => None,
+        };
+        reason.unwrap_or_else(|| (*closed.borrow()).unwrap_or(fallback))
+    }
+}

@@ -1,0 +1,310 @@
+//! [`EngineIo`]: the server handle: routes requests, creates sessions, hands out connections.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use http::{Method, Request, Response, StatusCode, header};
+use http_body::Body;
+use sio_protocol::Str;
+use sio_protocol::engine::{ErrorCode, ProtocolVersion, Session, TransportKind};
+use tokio::sync::mpsc;
+
+use crate::config::EngineConfig;
+use crate::connection::{Connection, Info};
+use crate::response::{EngineBody, json_error, status, upgrade_error};
+use crate::session_task::{self, Channels, Registry, SessionHandle};
+use crate::sid;
+use crate::transport::{polling, ws};
+
+/// An Engine.IO server: serves the requests under its path (through
+/// [`service`](Self::service), [`listen`](Self::listen) or [`handle`](Self::handle)) and hands
+/// each new connection to [`accept`](Self::accept). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EngineIo {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: EngineConfig,
+    path: String,
+    registry: Arc<Registry>,
+    accept_tx: mpsc::Sender<Connection>,
+    accept_rx: tokio::sync::Mutex<mpsc::Receiver<Connection>>,
+}
+
+/// The query parameters engine.io reads (the last value of a key wins).
+#[derive(Debug, Default)]
+struct Query {
+    eio: Option<String>,
+    transport: Option<String>,
+    sid: Option<String>,
+    b64: bool,
+    all: Vec<(String, String)>,
+}
+
+impl Query {
+    fn parse(query: Option<&str>) -> Query {
+        let mut out = Query::default();
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            match &*key {
+                "EIO" => out.eio = Some(value.to_string()),
+                "transport" => out.transport = Some(value.to_string()),
+                "sid" => out.sid = Some(value.to_string()),
+                "b64" => out.b64 = !value.is_empty(),
+                _ => {}
+            }
+            out.all.push((key.into_owned(), value.into_owned()));
+        }
+        out
+    }
+}
+
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl EngineIo {
+    /// A server with these options.
+    pub fn new(config: EngineConfig) -> EngineIo {
+        let (accept_tx, accept_rx) = mpsc::channel(config.accept_backlog.max(1));
+        EngineIo {
+            inner: Arc::new(Inner {
+                path: config.normalized_path(),
+                config,
+                registry: Arc::new(Mutex::new(HashMap::new())),
+                accept_tx,
+                accept_rx: tokio::sync::Mutex::new(accept_rx),
+            }),
+        }
+    }
+
+    /// The options.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// The next new connection. Several tasks may call it; each connection goes to one.
+    pub async fn accept(&self) -> Option<Connection> {
+        self.inner.accept_rx.lock().await.recv().await
+    }
+
+    /// The number of open sessions.
+    pub fn session_count(&self) -> usize {
+        self.registry().len()
+    }
+
+    /// Whether a request for `path` is for this server (engine.io matches the prefix).
+    pub fn matches(&self, path: &str) -> bool {
+        path.starts_with(&self.inner.path)
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<Str, SessionHandle>> {
+        self.inner
+            .registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Serves one Engine.IO request (its path must [match](Self::matches)). `remote` is the
+    /// client's address, reported in [`Connection::remote_addr`].
+    ///
+    /// A WebSocket request is answered with `101`; the connection then continues through
+    /// `hyper::upgrade::on`, so the request must come from a hyper server with upgrades
+    /// enabled.
+    pub async fn handle<B>(
+        &self,
+        req: Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> Response<EngineBody>
+    where
+        B: Body + Send + 'static,
+    {
+        let request_headers = self
+            .inner
+            .config
+            .cors
+            .as_ref()
+            .map(|_| req.headers().clone());
+        let mut response = self.route(req, remote).await;
+        if let (Some(cors), Some(headers)) = (&self.inner.config.cors, request_headers) {
+            if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                cors.apply(&headers, response.headers_mut());
+            }
+        }
+        response
+    }
+
+    async fn route<B>(
+        &self,
+        mut req: Request<B>,
+        remote: Option<SocketAddr>,
+    ) -> Response<EngineBody>
+    where
+        B: Body + Send + 'static,
+    {
+        let config = &self.inner.config;
+        let upgrade = ws::is_upgrade(req.headers());
+        if req.method() == Method::OPTIONS && !upgrade {
+            if let Some(cors) = &config.cors {
+                let mut response = status(StatusCode::NO_CONTENT);
+                cors.apply_preflight(req.headers(), response.headers_mut());
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LENGTH, http::HeaderValue::from_static("0"));
+                return response;
+            }
+        }
+        let error = |code: ErrorCode| {
+            if upgrade {
+                upgrade_error(code)
+            } else {
+                json_error(code, None)
+            }
+        };
+        let query = Query::parse(req.uri().query());
+        let transport = match query.transport.as_deref() {
+            Some("polling") => TransportKind::Polling,
+            Some("websocket") => TransportKind::WebSocket,
+            _ => return error(ErrorCode::UnknownTransport),
+        };
+        if !config.transports.contains(&transport) {
+            return error(ErrorCode::UnknownTransport);
+        }
+        if transport == TransportKind::WebSocket && !upgrade {
+            return json_error(ErrorCode::BadRequest, None);
+        }
+        if transport == TransportKind::Polling && upgrade {
+            return error(ErrorCode::BadRequest);
+        }
+        let version = match query.eio.as_deref() {
+            Some("4") => Some(ProtocolVersion::V4),
+            Some("3") if config.allow_eio3 => Some(ProtocolVersion::V3),
+            _ => None,
+        };
+        if let Some(sid) = &query.sid {
+            let Some(handle) = self.registry().get(sid.as_str()).cloned() else {
+                return error(ErrorCode::UnknownSid);
+            };
+            if version != Some(handle.shared.version) {
+                return error(ErrorCode::BadRequest);
+            }
+            let on_websocket = handle
+                .shared
+                .on_websocket
+                .load(std::sync::atomic::Ordering::Acquire);
+            if transport == TransportKind::WebSocket {
+                let Some(accept) = ws::accept_key(req.method(), req.headers()) else {
+                    return error(ErrorCode::BadRequest);
+                };
+                if on_websocket {
+                    return error(ErrorCode::BadRequest);
+                }
+                let on_upgrade = hyper::upgrade::on(&mut req);
+                let (max, read_buffer, bound) = self.ws_settings();
+                let version = handle.shared.version;
+                tokio::spawn(async move {
+                    let Some(stream) = ws::upgraded(on_upgrade, max, read_buffer).await else {
+                        return;
+                    };
+                    let conn = ws::WsConn::start(stream, version, handle.data.clone(), bound);
+                    if let Err(error) = handle.control.send(session_task::Control::WsAttach(conn)) {
+                        if let session_task::Control::WsAttach(conn) = error.0 {
+                            conn.close(None);
+                        }
+                    }
+                });
+                return ws::switching_protocols(accept);
+            }
+            if on_websocket {
+                return json_error(ErrorCode::BadRequest, None);
+            }
+            return match *req.method() {
+                Method::GET => polling::get(&handle, query.b64).await,
+                Method::POST => polling::post(&handle, req, config.max_http_buffer_size).await,
+                _ => status(StatusCode::INTERNAL_SERVER_ERROR),
+            };
+        }
+        // A handshake.
+        if req.method() != Method::GET {
+            return error(ErrorCode::BadHandshakeMethod);
+        }
+        let Some(version) = version else {
+            return error(ErrorCode::UnsupportedProtocolVersion);
+        };
+        let Ok(sid) = sid::generate() else {
+            return error(ErrorCode::BadRequest);
+        };
+        let Ok(permit) = self.inner.accept_tx.clone().try_reserve_owned() else {
+            return json_error(ErrorCode::Forbidden, Some("Server busy"));
+        };
+        let info = Info {
+            sid: sid.clone(),
+            version,
+            transport,
+            remote_addr: remote,
+            headers: req.headers().clone(),
+            query: query.all,
+        };
+        let session_config = config.session_config(version);
+        let bound = config.queue_bound();
+        let registry = self.inner.registry.clone();
+        match transport {
+            TransportKind::Polling => {
+                let channels = Channels::new(version, transport);
+                let handle = channels.handle.clone();
+                let session = Session::server(sid.clone(), transport, session_config, now());
+                registry
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(sid, handle.clone());
+                let ends = session_task::spawn(session, channels, None, registry, bound);
+                permit.send(connection(info, &handle, ends));
+                polling::get(&handle, query.b64).await
+            }
+            TransportKind::WebSocket => {
+                let Some(accept) = ws::accept_key(req.method(), req.headers()) else {
+                    return error(ErrorCode::BadRequest);
+                };
+                let on_upgrade = hyper::upgrade::on(&mut req);
+                let (max, read_buffer, bound) = self.ws_settings();
+                tokio::spawn(async move {
+                    let Some(stream) = ws::upgraded(on_upgrade, max, read_buffer).await else {
+                        return;
+                    };
+                    let channels = Channels::new(version, transport);
+                    let handle = channels.handle.clone();
+                    let conn = ws::WsConn::start(stream, version, handle.data.clone(), bound);
+                    let session = Session::server(sid.clone(), transport, session_config, now());
+                    registry
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert(sid, handle.clone());
+                    let ends = session_task::spawn(session, channels, Some(conn), registry, bound);
+                    permit.send(connection(info, &handle, ends));
+                });
+                ws::switching_protocols(accept)
+            }
+        }
+    }
+
+    fn ws_settings(&self) -> (usize, usize, usize) {
+        let config = &self.inner.config;
+        (
+            config.max_http_buffer_size,
+            config.ws_read_buffer_size,
+            config.queue_bound(),
+        )
+    }
+}
+
+fn connection(info: Info, handle: &SessionHandle, ends: session_task::AppEnds) -> Connection {
+    Connection::new(
+        Arc::new(info),
+        handle.shared.clone(),
+        ends.commands,
+        ends.closed,
+        ends.messages,
+    )
+}

@@ -1,0 +1,148 @@
+//! Mounting the Engine.IO server in a hyper server: [`EngineService`] and
+//! [`EngineIo::listen`].
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::Service;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::task::JoinHandle;
+
+use crate::engine::EngineIo;
+use crate::response::EngineBody;
+
+/// A hyper [`Service`]: requests under the Engine.IO path go to the [`EngineIo`], all others
+/// to the wrapped service (the user's application), the way engine.io attaches to a Node HTTP
+/// server.
+///
+/// Serve it with upgrades enabled (`http1::Builder::serve_connection(..).with_upgrades()`),
+/// or WebSocket requests fail after the `101`.
+#[derive(Debug, Clone)]
+pub struct EngineService<S> {
+    engine: EngineIo,
+    inner: S,
+    remote: Option<SocketAddr>,
+}
+
+/// The fallback of [`EngineIo::listen`]: `404 Not Found` for every request outside the path.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotFound;
+
+impl<B> Service<Request<B>> for NotFound {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn call(&self, _req: Request<B>) -> Self::Future {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        std::future::ready(Ok(response))
+    }
+}
+
+impl EngineIo {
+    /// A [`Service`] that serves the Engine.IO path and passes other requests to `inner`.
+    pub fn service<S>(&self, inner: S) -> EngineService<S> {
+        EngineService {
+            engine: self.clone(),
+            inner,
+            remote: None,
+        }
+    }
+
+    /// Binds `addr` and serves HTTP/1.1 connections (404 outside the Engine.IO path) on a
+    /// background task until the returned [`ServerHandle`] is dropped or aborted.
+    pub async fn listen(&self, addr: impl ToSocketAddrs) -> io::Result<ServerHandle> {
+        let listener = TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let engine = self.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match listener.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        tracing::debug!(%error, "accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let service = engine.service(NotFound).with_remote_addr(peer);
+                tokio::spawn(async move {
+                    let connection = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades();
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "http connection error");
+                    }
+                });
+            }
+        });
+        Ok(ServerHandle { local_addr, task })
+    }
+}
+
+impl<S> EngineService<S> {
+    /// Reports `addr` as the client's address of the connections this service creates
+    /// ([`Connection::remote_addr`](crate::Connection::remote_addr)).
+    pub fn with_remote_addr(mut self, addr: SocketAddr) -> Self {
+        self.remote = Some(addr);
+        self
+    }
+}
+
+impl<S, ResBody> Service<Request<Incoming>> for EngineService<S>
+where
+    S: Service<Request<Incoming>, Response = Response<ResBody>>,
+    S::Future: Send + 'static,
+    ResBody: Body<Data = Bytes>,
+{
+    type Response = Response<Either<EngineBody, ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, S::Error>> + Send>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        if self.engine.matches(req.uri().path()) {
+            let engine = self.engine.clone();
+            let remote = self.remote;
+            Box::pin(async move { Ok(engine.handle(req, remote).await.map(Either::Left)) })
+        } else {
+            let future = self.inner.call(req);
+            Box::pin(async move { future.await.map(|r| r.map(Either::Right)) })
+        }
+    }
+}
+
+/// A server started by [`EngineIo::listen`]; dropping it stops accepting connections.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl ServerHandle {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting connections (open connections go on).
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

@@ -1,0 +1,193 @@
+//! A scripted raw peer: HTTP/1.1 over a plain TCP socket, WebSocket over tokio-tungstenite.
+
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use sio_server::{EngineConfig, EngineIo, ServerHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct Server {
+    pub engine: EngineIo,
+    pub handle: ServerHandle,
+    pub addr: SocketAddr,
+}
+
+/// A server that echoes every message.
+pub async fn echo_server(config: EngineConfig) -> Server {
+    let engine = EngineIo::new(config);
+    let handle = engine.listen("127.0.0.1:0").await.unwrap();
+    let addr = handle.local_addr();
+    let acceptor = engine.clone();
+    tokio::spawn(async move {
+        while let Some(mut conn) = acceptor.accept().await {
+            tokio::spawn(async move {
+                while let Some(message) = conn.recv().await {
+                    if conn.send(message).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    Server {
+        engine,
+        handle,
+        addr,
+    }
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Sends raw bytes, reads until the server closes, parses one response.
+pub async fn raw(addr: SocketAddr, request: &[u8]) -> Resp {
+    tokio::time::timeout(WAIT, async {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut buf = Vec::new();
+        let _ = stream.read_to_end(&mut buf).await;
+        parse(&buf)
+    })
+    .await
+    .expect("response in time")
+}
+
+pub fn parse(buf: &[u8]) -> Resp {
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head in {:?}", String::from_utf8_lossy(buf)));
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    Resp {
+        status,
+        headers,
+        body: buf[end + 4..].to_vec(),
+    }
+}
+
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    if method == "POST" || !body.is_empty() {
+        req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    let mut bytes = req.into_bytes();
+    bytes.extend_from_slice(body);
+    raw(addr, &bytes).await
+}
+
+pub async fn get(addr: SocketAddr, query: &str) -> Resp {
+    request(addr, "GET", &format!("/engine.io/?{query}"), &[], b"").await
+}
+
+pub async fn post(addr: SocketAddr, query: &str, body: &[u8]) -> Resp {
+    request(addr, "POST", &format!("/engine.io/?{query}"), &[], body).await
+}
+
+/// A polling handshake; returns the sid and the open packet's JSON.
+pub async fn handshake(addr: SocketAddr) -> (String, serde_json::Value) {
+    let resp = get(addr, "EIO=4&transport=polling").await;
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    let text = resp.text();
+    let json: serde_json::Value = serde_json::from_str(text.strip_prefix('0').unwrap()).unwrap();
+    (json["sid"].as_str().unwrap().to_owned(), json)
+}
+
+pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub async fn ws_connect(addr: SocketAddr, query: &str) -> Ws {
+    let url = format!("ws://{addr}/engine.io/?{query}");
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+        .await
+        .expect("ws connect in time")
+        .expect("ws connect");
+    ws
+}
+
+/// The next data frame (text or binary), skipping control frames; `None` when closed.
+pub async fn ws_next(ws: &mut Ws) -> Option<Message> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                Some(Ok(m)) => return Some(m),
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("ws frame in time")
+}
+
+pub async fn ws_text(ws: &mut Ws) -> String {
+    match ws_next(ws).await {
+        Some(Message::Text(t)) => t.to_string(),
+        other => panic!("expected a text frame, got {other:?}"),
+    }
+}
+
+pub async fn ws_send(ws: &mut Ws, text: &str) {
+    ws.send(Message::text(text)).await.unwrap();
+}
+
+/// Waits until the socket is closed; returns the close code if a close frame came.
+pub async fn ws_closed(ws: &mut Ws) -> Option<u16> {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("ws close in time")
+}
