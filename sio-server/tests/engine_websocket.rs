@@ -1,0 +1,167 @@
+//! Engine.IO over WebSocket, the upgrade from polling, and hostile inputs.
+
+mod support;
+
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use sio_server::EngineConfig;
+use support::*;
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn websocket_handshake_and_echo() {
+    let server = echo_server(EngineConfig::default()).await;
+    let mut ws = ws_connect(server.addr, "EIO=4&transport=websocket").await;
+    let open = ws_text(&mut ws).await;
+    let json: serde_json::Value = serde_json::from_str(open.strip_prefix('0').unwrap()).unwrap();
+    assert_eq!(json["upgrades"], serde_json::json!([]));
+    assert_eq!(json["sid"].as_str().unwrap().len(), 20);
+    ws_send(&mut ws, "4hello").await;
+    assert_eq!(ws_text(&mut ws).await, "4hello");
+    ws.send(Message::binary(vec![1u8, 2, 3])).await.unwrap();
+    assert_eq!(
+        ws_next(&mut ws).await,
+        Some(Message::binary(vec![1u8, 2, 3]))
+    );
+    // An invalid packet closes the session.
+    ws_send(&mut ws, "abc").await;
+    ws_closed(&mut ws).await;
+}
+
+#[tokio::test]
+async fn websocket_heartbeat_and_timeout() {
+    let config = EngineConfig::default()
+        .ping_interval(Duration::from_millis(50))
+        .ping_timeout(Duration::from_millis(50));
+    let server = echo_server(config).await;
+    let mut ws = ws_connect(server.addr, "EIO=4&transport=websocket").await;
+    ws_text(&mut ws).await;
+    assert_eq!(ws_text(&mut ws).await, "2");
+    ws_send(&mut ws, "3").await;
+    assert_eq!(ws_text(&mut ws).await, "2");
+    // No pong: closed.
+    ws_closed(&mut ws).await;
+}
+
+#[tokio::test]
+async fn upgrade_with_probe_loses_nothing() {
+    let server = echo_server(EngineConfig::default()).await;
+    let (sid, _) = handshake(server.addr).await;
+    let q = format!("EIO=4&transport=polling&sid={sid}");
+    let addr = server.addr;
+    let q1 = q.clone();
+    let pending = tokio::spawn(async move { get(addr, &q1).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut ws = ws_connect(server.addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    ws_send(&mut ws, "2probe").await;
+    assert_eq!(ws_text(&mut ws).await, "3probe");
+    assert_eq!(pending.await.unwrap().text(), "6");
+    // Still on polling: this echo waits in the session and must come over the WebSocket.
+    assert_eq!(post(server.addr, &q, b"4a\x1e4b").await.status, 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    ws_send(&mut ws, "5").await;
+    assert_eq!(ws_text(&mut ws).await, "4a");
+    assert_eq!(ws_text(&mut ws).await, "4b");
+    ws_send(&mut ws, "4c").await;
+    assert_eq!(ws_text(&mut ws).await, "4c");
+    // Polling after the upgrade: 400 Bad request; a second WebSocket is refused.
+    let resp = get(server.addr, &q).await;
+    assert_eq!(resp.text(), r#"{"code":3,"message":"Bad request"}"#);
+    let url = format!(
+        "ws://{}/engine.io/?EIO=4&transport=websocket&sid={sid}",
+        server.addr
+    );
+    assert!(tokio_tungstenite::connect_async(url).await.is_err());
+    // The upgraded session still works.
+    ws_send(&mut ws, "4d").await;
+    assert_eq!(ws_text(&mut ws).await, "4d");
+}
+
+#[tokio::test]
+async fn websocket_upgrade_errors_before_101() {
+    let server = echo_server(EngineConfig::default()).await;
+    for (query, message) in [
+        ("EIO=4&transport=__proto__", "Transport unknown"),
+        ("EIO=4&transport=constructor", "Transport unknown"),
+        ("EIO=4&transport=toString", "Transport unknown"),
+        ("EIO=4&transport=hasOwnProperty", "Transport unknown"),
+        (
+            "EIO=abc&transport=websocket",
+            "Unsupported protocol version",
+        ),
+        ("EIO=3&transport=websocket", "Unsupported protocol version"),
+        (
+            "EIO=4&transport=websocket&sid=unknown",
+            "Session ID unknown",
+        ),
+    ] {
+        let req = format!(
+            "GET /engine.io/?{query} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: DXR4dX615eRds8nRmlhqtw==\r\n\r\n"
+        );
+        let resp = raw(server.addr, req.as_bytes()).await;
+        assert_eq!(resp.status, 400, "{query}");
+        assert_eq!(resp.text(), message, "{query}");
+        assert_eq!(resp.header("content-type"), Some("text/html"), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn garbage_after_upgrade_request_and_junk_headers() {
+    let server = echo_server(EngineConfig::default()).await;
+    // CVE-2022-21676: bytes that are not a frame, right after the upgrade request.
+    for query in [
+        "EIO=4&transport=websocket",
+        "EIO=4&transport=websocket&sid=abc",
+    ] {
+        let req = format!(
+            "GET /engine.io/?{query} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: DXR4dX615eRds8nRmlhqtw==\r\n\r\ntest"
+        );
+        let _ = raw(server.addr, req.as_bytes()).await;
+    }
+    // CVE-2024-37890: 2000 junk headers before the WebSocket ones.
+    let mut req = String::from("GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..2000 {
+        req.push_str(&format!("aa{i}: x\r\n"));
+    }
+    req.push_str("Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: DXR4dX615eRds8nRmlhqtw==\r\n\r\n");
+    let resp = raw(server.addr, req.as_bytes()).await;
+    assert!(resp.status >= 400, "{}", resp.status);
+    // The server carries on.
+    let (_sid, _) = handshake(server.addr).await;
+    let mut ws = ws_connect(server.addr, "EIO=4&transport=websocket").await;
+    ws_text(&mut ws).await;
+    ws_send(&mut ws, "4still here").await;
+    assert_eq!(ws_text(&mut ws).await, "4still here");
+}
+
+#[tokio::test]
+async fn websocket_message_over_max_is_closed_with_1009() {
+    let server = echo_server(EngineConfig::default().max_http_buffer_size(1000)).await;
+    let mut other = ws_connect(server.addr, "EIO=4&transport=websocket").await;
+    ws_text(&mut other).await;
+    let mut ws = ws_connect(server.addr, "EIO=4&transport=websocket").await;
+    ws_text(&mut ws).await;
+    ws_send(&mut ws, &format!("4{}", "x".repeat(2000))).await;
+    assert_eq!(ws_closed(&mut ws).await, Some(1009));
+    ws_send(&mut other, "4ok").await;
+    assert_eq!(ws_text(&mut other).await, "4ok");
+}
+
+#[tokio::test]
+async fn client_ping_over_websocket_closes() {
+    let server = echo_server(EngineConfig::default()).await;
+    let mut ws = ws_connect(server.addr, "EIO=4&transport=websocket").await;
+    ws_text(&mut ws).await;
+    ws_send(&mut ws, "2").await;
+    ws_closed(&mut ws).await;
+    let mut closed = false;
+    for _ in 0..50 {
+        if server.engine.session_count() == 0 {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(closed);
+}
