@@ -1,5 +1,60 @@
-//! A Socket.IO client that behaves like `socket.io-client` 4.x (work in progress; see the project README).
+//! A Socket.IO client that behaves like `socket.io-client` 4.x.
 //!
-//! The protocol logic lives in [`sio_protocol`]; this crate will add the I/O.
+//! ```text
+//!  Socket ("/")   Socket ("/admin")        handles: emit, on, connect, disconnect
+//!        \            /
+//!         Manager                          one tokio task: reconnection (Backoff), namespaces,
+//!            │                             acks, the send buffer, the handlers
+//!         engine (sio_protocol Session)    handshake, heartbeat, probe + upgrade, close
+//!        /           \
+//!  polling (reqwest)  WebSocket (tokio-tungstenite)
+//! ```
+//!
+//! The protocol logic lives in [`sio_protocol`] (re-exported as [`protocol`]); this crate adds
+//! the I/O and the Node-style API. It connects over HTTP long-polling first and upgrades to
+//! WebSocket in the background (or uses one transport only, see [`Options::transports`]),
+//! detects a dead server by its heartbeat, and reconnects forever by default with
+//! socket.io-client's backoff.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use sio_client::{Options, io};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), sio_client::Error> {
+//!     let socket = io("http://localhost:3000/", Options::default())?;
+//!     socket.on("chat", |msg| {
+//!         if let Ok((text,)) = msg.deserialize::<(String,)>() {
+//!             println!("chat: {text}");
+//!         }
+//!     });
+//!     socket.emit("chat", &("hello", 42))?;
+//!     let reply = socket
+//!         .timeout(Duration::from_secs(5))
+//!         .emit_with_ack("sum", &(1, 2))
+//!         .await?;
+//!     let (sum,): (u32,) = reply.deserialize().map_err(|_| ()).unwrap_or((0,));
+//!     println!("1 + 2 = {sum}");
+//!     socket.disconnect();
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Not supported yet: TLS (`https`/`wss`), the msgpack parser, Engine.IO v3 servers,
+//! connection state recovery, `retries`, volatile emits.
 
+mod driver;
+mod engine;
+mod error;
+mod manager;
+mod options;
+mod socket;
+mod transport;
+
+pub use error::{ConnectError, DisconnectReason, Error};
+pub use manager::{Manager, ManagerEvent, io};
+pub use options::{Options, TransportKind};
 pub use sio_protocol as protocol;
+pub use sio_protocol::Value;
+pub use sio_protocol::socket::Args;
+pub use socket::{Message, Socket};

@@ -1,0 +1,718 @@
+//! The manager's task: it owns the engine connection and the state of every socket, applies
+//! the commands of the handles, and calls the handlers. One task, no lock on protocol state.
+
+use std::collections::{HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sio_protocol::engine::Frame;
+use sio_protocol::socket::{
+    Args, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData, Parser,
+};
+use sio_protocol::{AckId, AckTracker, Backoff, Value};
+use tokio::sync::mpsc::{UnboundedReceiver, WeakUnboundedSender};
+use tokio::sync::oneshot;
+
+use crate::engine::{Engine, EngineEvent};
+use crate::error::{ConnectError, DisconnectReason, Error};
+use crate::manager::{ManagerEvent, ManagerHandler};
+use crate::options::Options;
+use crate::socket::{AckSender, Message, Shared, lock};
+use crate::transport::Endpoint;
+
+/// The message of socket.io-client when a CONNECT reply has no `sid`.
+const V2_SERVER: &str = "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client, but they are not compatible (more information here: https://socket.io/docs/v3/migrating-from-2-x-to-3-0/)";
+
+pub(crate) type AckReply = oneshot::Sender<Result<Args, Error>>;
+
+/// What the handles ask of the task.
+pub(crate) enum Command {
+    Register {
+        shared: Arc<Shared>,
+    },
+    Connect {
+        nsp: String,
+    },
+    Disconnect {
+        nsp: String,
+    },
+    Emit {
+        nsp: String,
+        event: String,
+        args: Args,
+        ack: Option<(AckReply, Option<Duration>)>,
+    },
+    Ack {
+        nsp: String,
+        id: u64,
+        args: Args,
+    },
+    Open,
+    Close,
+}
+
+/// The manager's connection state (`_readyState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    Closed,
+    /// Waiting for the handshake, until the deadline (`timeout`).
+    Opening {
+        deadline: Option<Instant>,
+    },
+    Open,
+}
+
+/// A pending ack of an emit.
+struct Waiter {
+    reply: AckReply,
+    deadline: Option<Instant>,
+}
+
+/// An event waiting in a socket's send buffer.
+struct Outgoing {
+    event: String,
+    args: Args,
+    id: Option<AckId>,
+}
+
+/// The task's state of one socket.
+struct Nsp {
+    shared: Arc<Shared>,
+    /// Subscribed to the manager: connected, or will connect (`socket.active`).
+    active: bool,
+    connected: bool,
+    send_buffer: VecDeque<Outgoing>,
+    acks: AckTracker<Waiter>,
+}
+
+impl Nsp {
+    fn publish(&self, id: Option<String>) {
+        let mut view = lock(&self.shared.state);
+        view.active = self.active;
+        view.connected = self.connected;
+        view.id = id;
+    }
+}
+
+pub(crate) struct Driver {
+    endpoint: Arc<Endpoint>,
+    options: Options,
+    commands: UnboundedReceiver<Command>,
+    weak: WeakUnboundedSender<Command>,
+    handlers: Arc<Mutex<Vec<ManagerHandler>>>,
+    engine: Option<Engine>,
+    ready: Ready,
+    backoff: Backoff,
+    reconnecting: bool,
+    reconnect_at: Option<Instant>,
+    skip_reconnect: bool,
+    nsps: HashMap<String, Nsp>,
+    encoder: Encoder,
+    decoder: Decoder,
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Calls a user handler; a panic in it is logged, not spread to the task.
+fn call(f: impl FnOnce()) {
+    if catch_unwind(AssertUnwindSafe(f)).is_err() {
+        tracing::error!("a sio-client handler panicked");
+    }
+}
+
+impl Driver {
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        options: Options,
+        commands: UnboundedReceiver<Command>,
+        weak: WeakUnboundedSender<Command>,
+        handlers: Arc<Mutex<Vec<ManagerHandler>>>,
+    ) -> Driver {
+        let mut backoff = Backoff::new();
+        backoff
+            .set_min(options.reconnection_delay)
+            .set_max(options.reconnection_delay_max)
+            .set_jitter(options.randomization_factor)
+            .set_reconnection_attempts(options.reconnection_attempts);
+        Driver {
+            endpoint: Arc::new(endpoint),
+            options,
+            commands,
+            weak,
+            handlers,
+            engine: None,
+            ready: Ready::Closed,
+            backoff,
+            reconnecting: false,
+            reconnect_at: None,
+            skip_reconnect: false,
+            nsps: HashMap::new(),
+            encoder: Encoder::new(Parser::Json),
+            decoder: Decoder::new(DecoderConfig::default()),
+        }
+    }
+
+    /// The task's loop: commands, then I/O, then the one timer.
+    pub(crate) async fn run(mut self) {
+        loop {
+            let deadline = self.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                command = self.commands.recv() => match command {
+                    Some(command) => self.handle_command(command),
+                    None => break,
+                },
+                io = async {
+                    match self.engine.as_mut() {
+                        Some(engine) => engine.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let (Some(io), Some(engine)) = (io, self.engine.as_mut()) {
+                        engine.handle_io(now(), io);
+                    }
+                }
+                () = sleep => self.handle_timeout(),
+            }
+            self.pump();
+        }
+        // Every handle is gone: close politely.
+        if let Some(engine) = self.engine.as_mut() {
+            engine.close(now());
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        let opening = match self.ready {
+            Ready::Opening { deadline } => deadline,
+            _ => None,
+        };
+        let engine = self.engine.as_ref().and_then(Engine::poll_timeout);
+        let acks = self.nsps.values().filter_map(|n| n.acks.poll_timeout());
+        [opening, engine, self.reconnect_at]
+            .into_iter()
+            .flatten()
+            .chain(acks)
+            .min()
+    }
+
+    fn handle_timeout(&mut self) {
+        let now = now();
+        if let Some(engine) = self.engine.as_mut() {
+            engine.handle_timeout(now);
+        }
+        if let Ready::Opening {
+            deadline: Some(deadline),
+        } = self.ready
+            && deadline <= now
+        {
+            // The connection attempt took too long (`timeout`).
+            self.engine = None;
+            self.open_failed("timeout".to_owned());
+        }
+        if self.reconnect_at.is_some_and(|at| at <= now) {
+            self.reconnect_at = None;
+            if !self.skip_reconnect {
+                self.emit_manager(&ManagerEvent::ReconnectAttempt(self.backoff.attempts()));
+                self.open();
+            }
+        }
+        for nsp in self.nsps.values_mut() {
+            for (id, waiter) in nsp.acks.expire(now) {
+                // The packet is also dropped if still buffered (socket.io-client does this).
+                nsp.send_buffer.retain(|o| o.id != Some(id));
+                let _ = waiter.reply.send(Err(Error::timeout()));
+            }
+        }
+    }
+
+    /// Takes the engine's events until there are none.
+    fn pump(&mut self) {
+        while let Some(event) = self.engine.as_mut().and_then(Engine::poll_event) {
+            match event {
+                EngineEvent::Open => self.on_open(),
+                EngineEvent::Message(frame) => self.on_frame(frame),
+                EngineEvent::Closed { reason, error } => {
+                    self.engine = None;
+                    match self.ready {
+                        Ready::Opening { .. } => {
+                            let error = error.unwrap_or_else(|| reason.as_str().to_owned());
+                            self.open_failed(error);
+                        }
+                        Ready::Open => self.on_close(reason.into()),
+                        Ready::Closed => {}
+                    }
+                    return;
+                }
+            }
+        }
+        if self.engine.as_ref().is_some_and(Engine::is_closed) {
+            self.engine = None;
+        }
+    }
+
+    fn emit_manager(&self, event: &ManagerEvent) {
+        let handlers: Vec<ManagerHandler> = lock(&self.handlers).clone();
+        for handler in handlers {
+            call(|| handler(event));
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // The manager: open, close, reconnect
+    // ----------------------------------------------------------------------------------------
+
+    fn open(&mut self) {
+        if self.ready != Ready::Closed {
+            return;
+        }
+        self.skip_reconnect = false;
+        let transport = self.options.transports[0];
+        let now = now();
+        self.engine = Some(Engine::connect(
+            Arc::clone(&self.endpoint),
+            transport,
+            self.options.upgrade && self.options.transports.len() > 1,
+            now,
+        ));
+        self.ready = Ready::Opening {
+            deadline: self.options.timeout.and_then(|t| now.checked_add(t)),
+        };
+    }
+
+    fn on_open(&mut self) {
+        self.ready = Ready::Open;
+        self.decoder.reset();
+        self.emit_manager(&ManagerEvent::Open);
+        if self.reconnecting {
+            let attempts = self.backoff.attempts();
+            self.reconnecting = false;
+            self.backoff.reset();
+            self.emit_manager(&ManagerEvent::Reconnect(attempts));
+        }
+        let active: Vec<String> = self
+            .nsps
+            .iter()
+            .filter(|(_, n)| n.active && !n.connected)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for nsp in active {
+            self.send_connect(&nsp);
+        }
+    }
+
+    /// The connection attempt failed before the handshake.
+    fn open_failed(&mut self, error: String) {
+        self.ready = Ready::Closed;
+        self.emit_manager(&ManagerEvent::Error(error.clone()));
+        let failed = ConnectError {
+            message: error.clone(),
+            data: None,
+        };
+        let waiting: Vec<Arc<Shared>> = self
+            .nsps
+            .values()
+            .filter(|n| n.active && !n.connected)
+            .map(|n| Arc::clone(&n.shared))
+            .collect();
+        for shared in waiting {
+            emit_connect_error(&shared, &failed);
+        }
+        if self.reconnecting {
+            self.reconnecting = false;
+            self.emit_manager(&ManagerEvent::ReconnectError(error));
+            self.reconnect();
+        } else if self.options.reconnection && self.backoff.attempts() == 0 {
+            // `maybeReconnectOnOpen`: a failed first connection is retried too.
+            self.reconnect();
+        }
+    }
+
+    /// The open connection closed (`onclose`).
+    fn on_close(&mut self, reason: DisconnectReason) {
+        self.ready = Ready::Closed;
+        self.backoff.reset();
+        self.decoder.reset();
+        self.emit_manager(&ManagerEvent::Close(reason));
+        let names: Vec<String> = self.nsps.keys().cloned().collect();
+        for name in names {
+            self.socket_closed(&name, reason);
+        }
+        if self.options.reconnection && !self.skip_reconnect {
+            self.reconnect();
+        }
+    }
+
+    fn reconnect(&mut self) {
+        if self.reconnecting || self.skip_reconnect {
+            return;
+        }
+        match self.backoff.next_delay(rand::random::<f64>()) {
+            None => {
+                self.reconnecting = false;
+                self.emit_manager(&ManagerEvent::ReconnectFailed);
+            }
+            Some(delay) => {
+                tracing::debug!("reconnecting in {delay:?}");
+                self.reconnecting = true;
+                self.reconnect_at = now().checked_add(delay);
+            }
+        }
+    }
+
+    /// `_close`: no more reconnection, close the connection.
+    fn close(&mut self) {
+        self.skip_reconnect = true;
+        self.reconnecting = false;
+        self.reconnect_at = None;
+        let was_open = self.ready == Ready::Open;
+        self.ready = Ready::Closed;
+        if was_open {
+            self.on_close(DisconnectReason::ForcedClose);
+        }
+        if let Some(engine) = self.engine.as_mut() {
+            engine.close(now());
+            if engine.is_closed() {
+                // Its last writes are already out (detached); drop the rest.
+                self.engine = None;
+            }
+        }
+    }
+
+    /// `_destroy`: close when no socket is active any more.
+    fn maybe_close(&mut self) {
+        if !self.nsps.values().any(|n| n.active) {
+            self.close();
+        }
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Commands
+    // ----------------------------------------------------------------------------------------
+
+    fn handle_command(&mut self, command: Command) {
+        match command {
+            Command::Register { shared } => {
+                self.nsps.entry(shared.nsp.clone()).or_insert(Nsp {
+                    shared,
+                    active: false,
+                    connected: false,
+                    send_buffer: VecDeque::new(),
+                    acks: AckTracker::new(),
+                });
+            }
+            Command::Connect { nsp } => {
+                let Some(n) = self.nsps.get_mut(&nsp) else {
+                    return;
+                };
+                if n.connected {
+                    return;
+                }
+                n.active = true;
+                n.publish(None);
+                match self.ready {
+                    Ready::Open => self.send_connect(&nsp),
+                    Ready::Closed if !self.reconnecting => self.open(),
+                    _ => {}
+                }
+            }
+            Command::Disconnect { nsp } => {
+                let Some(n) = self.nsps.get_mut(&nsp) else {
+                    return;
+                };
+                if n.connected {
+                    self.write(&Packet::new(nsp.clone(), PacketData::Disconnect));
+                }
+                if let Some(n) = self.nsps.get_mut(&nsp) {
+                    n.active = false;
+                }
+                self.socket_closed(&nsp, DisconnectReason::IoClientDisconnect);
+                self.maybe_close();
+            }
+            Command::Emit {
+                nsp,
+                event,
+                args,
+                ack,
+            } => self.emit(&nsp, event, args, ack),
+            Command::Ack { nsp, id, args } => {
+                if self.ready == Ready::Open {
+                    self.write(&Packet::ack(nsp, args, id));
+                }
+            }
+            Command::Open => {
+                if !self.reconnecting {
+                    self.open();
+                }
+            }
+            Command::Close => self.close(),
+        }
+    }
+
+    fn emit(
+        &mut self,
+        nsp: &str,
+        event: String,
+        args: Args,
+        ack: Option<(AckReply, Option<Duration>)>,
+    ) {
+        let Some(n) = self.nsps.get_mut(nsp) else {
+            return;
+        };
+        let id = ack.map(|(reply, timeout)| {
+            let id = n.acks.next_id();
+            let deadline = timeout.and_then(|t| now().checked_add(t));
+            n.acks.insert(id, deadline, Waiter { reply, deadline });
+            id
+        });
+        let outgoing = Outgoing { event, args, id };
+        if n.connected {
+            let packet = Packet::event(nsp.to_owned(), outgoing.event, outgoing.args, id);
+            self.write(&packet);
+        } else {
+            n.send_buffer.push_back(outgoing);
+        }
+    }
+
+    /// Encodes a packet onto the engine (dropped when there is no engine).
+    fn write(&mut self, packet: &Packet) {
+        let Some(engine) = self.engine.as_mut() else {
+            return;
+        };
+        match self.encoder.encode(packet) {
+            Ok(encoded) => {
+                let now = now();
+                for frame in encoded.into_frames() {
+                    engine.send(now, frame);
+                }
+            }
+            Err(e) => tracing::warn!("cannot encode a packet: {e}"),
+        }
+    }
+
+    fn send_connect(&mut self, nsp: &str) {
+        let Some(n) = self.nsps.get(nsp) else {
+            return;
+        };
+        let auth = lock(&n.shared.auth).clone();
+        let mut payload = None;
+        if let Some(auth) = auth {
+            call(|| payload = Some(auth()));
+        }
+        self.write(&Packet::new(nsp.to_owned(), PacketData::Connect(payload)));
+    }
+
+    // ----------------------------------------------------------------------------------------
+    // Packets from the server
+    // ----------------------------------------------------------------------------------------
+
+    fn on_frame(&mut self, frame: Frame) {
+        match self.decoder.decode(frame) {
+            Ok(Some(packet)) => self.on_packet(packet),
+            Ok(None) => {}
+            Err(e) => {
+                // `ondata` → `onclose("parse error")`, then reconnect.
+                tracing::debug!("undecodable packet: {e}");
+                if let Some(engine) = self.engine.as_mut() {
+                    engine.close(now());
+                }
+                self.engine = None;
+                if self.ready == Ready::Open {
+                    self.on_close(DisconnectReason::ParseError);
+                }
+            }
+        }
+    }
+
+    fn on_packet(&mut self, packet: Packet) {
+        let name = packet.nsp.to_string();
+        let Some(n) = self.nsps.get_mut(&name) else {
+            return;
+        };
+        if !n.active {
+            return;
+        }
+        match packet.data {
+            PacketData::Connect(payload) => {
+                let sid = payload
+                    .as_ref()
+                    .and_then(|p| p.get("sid"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                match sid {
+                    Some(sid) => self.on_connect(&name, sid),
+                    None => {
+                        let shared = Arc::clone(&n.shared);
+                        emit_connect_error(
+                            &shared,
+                            &ConnectError {
+                                message: V2_SERVER.to_owned(),
+                                data: None,
+                            },
+                        );
+                    }
+                }
+            }
+            PacketData::ConnectError(value) => {
+                // The socket is destroyed: no automatic retry for this namespace.
+                n.active = false;
+                n.publish(None);
+                let shared = Arc::clone(&n.shared);
+                let error = connect_error(value);
+                emit_connect_error(&shared, &error);
+                self.maybe_close();
+            }
+            PacketData::Disconnect => {
+                n.active = false;
+                self.socket_closed(&name, DisconnectReason::IoServerDisconnect);
+                self.maybe_close();
+            }
+            PacketData::Event {
+                name: event,
+                args,
+                id,
+            } => {
+                if n.connected {
+                    let shared = Arc::clone(&n.shared);
+                    self.on_event(&shared, event, args, id);
+                }
+            }
+            PacketData::Ack { args, id } => {
+                if let Some(waiter) = n.acks.remove(id) {
+                    let _ = waiter.reply.send(Ok(args));
+                }
+            }
+        }
+    }
+
+    fn on_connect(&mut self, name: &str, sid: String) {
+        let Some(n) = self.nsps.get_mut(name) else {
+            return;
+        };
+        n.connected = true;
+        n.publish(Some(sid));
+        let buffered: Vec<Outgoing> = n.send_buffer.drain(..).collect();
+        let shared = Arc::clone(&n.shared);
+        let handlers = lock(&shared.handlers).connect.clone();
+        for handler in handlers {
+            call(|| handler());
+        }
+        // `emitBuffered`, after the `connect` handlers as in socket.io-client.
+        for o in buffered {
+            let packet = Packet::event(name.to_owned(), o.event, o.args, o.id);
+            self.write(&packet);
+        }
+    }
+
+    fn on_event(&self, shared: &Shared, event: EventName, args: Args, id: Option<u64>) {
+        let ack = id.and_then(|id| {
+            Some(AckSender {
+                nsp: shared.nsp.clone(),
+                id,
+                sent: Arc::new(AtomicBool::new(false)),
+                commands: self.weak.upgrade()?,
+            })
+        });
+        let message = Message {
+            event: event.as_str().to_owned(),
+            args,
+            ack,
+        };
+        let (any, own) = {
+            let handlers = lock(&shared.handlers);
+            (
+                handlers.any.clone(),
+                handlers
+                    .events
+                    .get(message.event())
+                    .cloned()
+                    .unwrap_or_default(),
+            )
+        };
+        for handler in any.iter().chain(own.iter()) {
+            let message = message.clone();
+            call(|| handler(message));
+        }
+    }
+
+    /// `onclose` of a socket: disconnected, pending acks fail (except for buffered packets).
+    fn socket_closed(&mut self, name: &str, reason: DisconnectReason) {
+        let Some(n) = self.nsps.get_mut(name) else {
+            return;
+        };
+        let was_connected = n.connected;
+        n.connected = false;
+        n.publish(None);
+        // `_clearAcks`: acks of packets still in the send buffer survive.
+        let pending: Vec<(AckId, Waiter)> = n.acks.drain().collect();
+        for (id, waiter) in pending {
+            if n.send_buffer.iter().any(|o| o.id == Some(id)) {
+                let deadline = waiter.deadline;
+                n.acks.insert(id, deadline, waiter);
+            } else {
+                let _ = waiter.reply.send(Err(Error::disconnected()));
+            }
+        }
+        if was_connected {
+            let handlers = lock(&n.shared.handlers).disconnect.clone();
+            for handler in handlers {
+                call(|| handler(reason));
+            }
+        }
+    }
+}
+
+fn emit_connect_error(shared: &Shared, error: &ConnectError) {
+    let handlers = lock(&shared.handlers).connect_error.clone();
+    for handler in handlers {
+        call(|| handler(error));
+    }
+}
+
+/// A CONNECT_ERROR payload: `{"message": ..., "data"?: ...}` (or a plain string).
+fn connect_error(value: Value) -> ConnectError {
+    match value {
+        Value::String(message) => ConnectError {
+            message,
+            data: None,
+        },
+        value => ConnectError {
+            message: value
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            data: value.get("data").cloned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connect_error_payloads() {
+        let v: Value = serde_json::json!({"message": "nope", "data": {"code": 7}}).into();
+        let e = connect_error(v);
+        assert_eq!(e.message, "nope");
+        assert_eq!(
+            e.data.and_then(|d| d.get("code").and_then(Value::as_u64)),
+            Some(7)
+        );
+        let e = connect_error(Value::from("plain"));
+        assert_eq!((e.message.as_str(), e.data), ("plain", None));
+        let e = connect_error(Value::Null);
+        assert_eq!(e.message, "");
+    }
+}

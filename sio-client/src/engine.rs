@@ -1,0 +1,331 @@
+//! One Engine.IO connection: the [`Session`] state machine plus its transports.
+//!
+//! The engine lives inside the manager's task (one task per connection, no lock): the task
+//! feeds it the [`Io`] reports of the transport tasks and the timer, and takes
+//! [`EngineEvent`]s out. The session decides everything about the protocol (handshake,
+//! heartbeat, probe, upgrade, close); the engine only carries out its transmits:
+//!
+//! - polling: one GET at a time (the long poll) while the session is on polling and not
+//!   pausing for an upgrade; each batch of `Polling` transmits is one POST, and
+//!   `handle_writable(Polling)` follows when the POST completes;
+//! - WebSocket: one frame per transmit, through the writer task;
+//! - upgrade: after a polling handshake that offers `websocket`, a WebSocket is opened and
+//!   probed; on [`Event::ProbeSucceeded`] no new GET starts, and once neither a GET nor a POST
+//!   is in flight [`Session::finish_upgrade`] moves the session (and its queued packets) over.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sio_protocol::engine::{
+    CloseReason, Event, Frame, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
+    ProtocolVersion, Session, SessionConfig, TransportKind,
+};
+use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinSet;
+
+use crate::transport::ws::WsWriter;
+use crate::transport::{Endpoint, Io, polling, ws};
+
+/// The largest polling response accepted (the client's own memory bound).
+const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+
+/// What the engine tells the manager.
+#[derive(Debug)]
+pub(crate) enum EngineEvent {
+    /// The handshake completed.
+    Open,
+    /// A Socket.IO message (text, or a binary attachment).
+    Message(Frame),
+    /// The connection is over. `error` is set when a transport failed (for `connect_error`).
+    Closed {
+        reason: CloseReason,
+        error: Option<String>,
+    },
+}
+
+/// An Engine.IO client connection.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    session: Session,
+    endpoint: Arc<Endpoint>,
+    upgrade: bool,
+    tx: UnboundedSender<Io>,
+    rx: UnboundedReceiver<Io>,
+    /// The I/O tasks, aborted when the engine is dropped.
+    tasks: JoinSet<()>,
+    get_in_flight: bool,
+    post_in_flight: bool,
+    /// `3probe` arrived: start no new GET, finish the upgrade once polling is idle.
+    pausing: bool,
+    /// The WebSocket: the main transport, or the probe during an upgrade.
+    ws: Option<WsWriter>,
+    /// The last transport error, reported with the close.
+    error: Option<String>,
+    events: VecDeque<EngineEvent>,
+    closed: bool,
+}
+
+impl Engine {
+    /// Starts a connection on `transport` (the handshake request goes out at once).
+    pub(crate) fn connect(
+        endpoint: Arc<Endpoint>,
+        transport: TransportKind,
+        upgrade: bool,
+        now: Instant,
+    ) -> Engine {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut engine = Engine {
+            session: Session::client(transport, SessionConfig::default(), now),
+            endpoint,
+            upgrade,
+            tx,
+            rx,
+            tasks: JoinSet::new(),
+            get_in_flight: false,
+            post_in_flight: false,
+            pausing: false,
+            ws: None,
+            error: None,
+            events: VecDeque::new(),
+            closed: false,
+        };
+        match transport {
+            TransportKind::Polling => engine.start_get(),
+            TransportKind::WebSocket => engine.start_ws(),
+        }
+        engine
+    }
+
+    /// The next I/O report; never `None` while the engine lives (it holds a sender).
+    pub(crate) async fn recv(&mut self) -> Option<Io> {
+        self.rx.recv().await
+    }
+
+    /// When to call [`handle_timeout`](Self::handle_timeout).
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.session.poll_timeout()
+    }
+
+    /// The next event for the manager.
+    pub(crate) fn poll_event(&mut self) -> Option<EngineEvent> {
+        self.events.pop_front()
+    }
+
+    /// Whether the session is over (the engine may be dropped once its events are taken).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Sends one Socket.IO message.
+    pub(crate) fn send(&mut self, now: Instant, frame: Frame) {
+        let packet = match frame {
+            Frame::Text(text) => Packet::Message(text),
+            Frame::Binary(data) => Packet::Binary(data),
+        };
+        let _ = self.session.send(packet);
+        self.drive(now);
+    }
+
+    /// Closes the connection after the queued messages (`"forced close"`).
+    pub(crate) fn close(&mut self, now: Instant) {
+        self.session.close(now);
+        self.drive(now);
+    }
+
+    /// The timer fired.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        self.session.handle_timeout(now);
+        self.drive(now);
+    }
+
+    /// An I/O task reported.
+    pub(crate) fn handle_io(&mut self, now: Instant, io: Io) {
+        match io {
+            Io::Poll(Ok(body)) => {
+                self.get_in_flight = false;
+                match PayloadDecoder::decode_all(body, PayloadFormat::V4, MAX_RESPONSE) {
+                    Ok(packets) => {
+                        for packet in packets {
+                            self.session
+                                .handle_packet(now, TransportKind::Polling, packet);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!("undecodable polling payload: {e}");
+                        self.session.handle_parse_error(now, TransportKind::Polling);
+                    }
+                }
+            }
+            Io::Poll(Err(e)) => {
+                self.get_in_flight = false;
+                self.transport_error(now, TransportKind::Polling, e);
+            }
+            Io::Post(Ok(())) => {
+                self.post_in_flight = false;
+                self.session.handle_writable(TransportKind::Polling);
+            }
+            Io::Post(Err(e)) => {
+                self.post_in_flight = false;
+                self.transport_error(now, TransportKind::Polling, e);
+            }
+            Io::WsOpen(Ok(writer)) => {
+                // The main transport, or a probe the session accepts.
+                if self.session.transport() == TransportKind::WebSocket
+                    || self.session.start_probe(now, TransportKind::WebSocket)
+                {
+                    self.ws = Some(writer);
+                }
+                // Otherwise the writer is dropped: that WebSocket closes.
+            }
+            Io::WsOpen(Err(e)) => self.transport_error(now, TransportKind::WebSocket, e),
+            Io::WsFrame(frame) => match Packet::from_frame(frame, ProtocolVersion::V4) {
+                Ok(packet) => self
+                    .session
+                    .handle_packet(now, TransportKind::WebSocket, packet),
+                Err(e) => {
+                    tracing::debug!("undecodable websocket frame: {e}");
+                    self.session
+                        .handle_parse_error(now, TransportKind::WebSocket);
+                }
+            },
+            Io::WsClosed(None) => {
+                self.session
+                    .handle_transport_closed(now, TransportKind::WebSocket);
+            }
+            Io::WsClosed(Some(e)) => self.transport_error(now, TransportKind::WebSocket, e),
+        }
+        self.drive(now);
+    }
+
+    fn transport_error(&mut self, now: Instant, transport: TransportKind, error: String) {
+        tracing::debug!("{transport} error: {error}");
+        if transport == self.session.transport() {
+            self.error = Some(error);
+        }
+        self.session.handle_transport_error(now, transport);
+    }
+
+    /// Carries out what the session asks for, until it asks for nothing more.
+    fn drive(&mut self, now: Instant) {
+        loop {
+            self.flush_transmits();
+            let mut again = false;
+            while let Some(event) = self.session.poll_event() {
+                again |= self.handle_event(event);
+            }
+            if self.pausing && !self.get_in_flight && !self.post_in_flight {
+                self.pausing = false;
+                self.session.finish_upgrade(now);
+                again = true;
+            }
+            if !again {
+                break;
+            }
+        }
+        if !self.closed
+            && !self.pausing
+            && !self.get_in_flight
+            && self.session.transport() == TransportKind::Polling
+            && self.session.sid().is_some()
+        {
+            self.start_get();
+        }
+    }
+
+    /// Writes the transmits: polling ones as one POST, WebSocket ones as frames.
+    fn flush_transmits(&mut self) {
+        let mut batch = Vec::new();
+        while let Some(transmit) = self.session.poll_transmit() {
+            match transmit.transport {
+                TransportKind::Polling => batch.push(transmit.packet),
+                TransportKind::WebSocket => {
+                    if let Some(ws) = &self.ws {
+                        ws.send(transmit.packet.to_frame(ProtocolVersion::V4));
+                    }
+                }
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        let body = PayloadEncoder::encode(&batch, PayloadFormat::V4);
+        let sid = self.session.sid().map(|s| s.to_string());
+        let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
+        let endpoint = Arc::clone(&self.endpoint);
+        if self.session.is_closed() {
+            // The final `close`: nobody waits for it, and it must outlive the engine.
+            tokio::spawn(async move {
+                let _ = polling::post_only(&endpoint, url, body).await;
+            });
+        } else {
+            self.post_in_flight = true;
+            let tx = self.tx.clone();
+            self.tasks.spawn(polling::post(endpoint, url, body, tx));
+        }
+    }
+
+    /// Handles one session event; true if the session may have more to do.
+    fn handle_event(&mut self, event: Event) -> bool {
+        match event {
+            Event::Opened(open) => {
+                self.events.push_back(EngineEvent::Open);
+                if self.upgrade
+                    && self.session.transport() == TransportKind::Polling
+                    && open.upgrades.iter().any(|u| u == "websocket")
+                {
+                    self.start_ws();
+                }
+            }
+            Event::Message(text) => self
+                .events
+                .push_back(EngineEvent::Message(Frame::Text(text))),
+            Event::Binary(data) => self
+                .events
+                .push_back(EngineEvent::Message(Frame::Binary(data))),
+            Event::ProbeSucceeded(_) => {
+                self.pausing = true;
+                return true;
+            }
+            Event::Upgraded(transport) => tracing::debug!("upgraded to {transport}"),
+            Event::UpgradeFailed(transport) => {
+                tracing::debug!("upgrade to {transport} failed");
+                self.pausing = false;
+                self.ws = None;
+                return true;
+            }
+            Event::Closed(reason) => {
+                self.closed = true;
+                self.pausing = false;
+                // Flush the last transmits (a `close` POST) before the transports go.
+                self.flush_transmits();
+                self.ws = None;
+                self.tasks.abort_all();
+                self.events.push_back(EngineEvent::Closed {
+                    reason,
+                    error: self.error.take(),
+                });
+            }
+            Event::Ping | Event::Pong => {}
+            _ => {}
+        }
+        false
+    }
+
+    fn start_get(&mut self) {
+        self.get_in_flight = true;
+        let sid = self.session.sid().map(|s| s.to_string());
+        let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
+        let endpoint = Arc::clone(&self.endpoint);
+        let tx = self.tx.clone();
+        self.tasks.spawn(polling::get(endpoint, url, tx));
+    }
+
+    fn start_ws(&mut self) {
+        let sid = self.session.sid().map(|s| s.to_string());
+        let url = self.endpoint.url(TransportKind::WebSocket, sid.as_deref());
+        let endpoint = Arc::clone(&self.endpoint);
+        let tx = self.tx.clone();
+        self.tasks.spawn(ws::run(endpoint, url, tx));
+    }
+}

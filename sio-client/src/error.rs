@@ -1,0 +1,175 @@
+//! The client's error type and the reasons of its events.
+
+use std::fmt;
+
+use sio_protocol::Value;
+
+/// An error of the client: a bad URL or option, arguments that cannot be serialized, an ack
+/// that timed out or was cut off by a disconnection.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: Kind,
+    message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Config,
+    Args,
+    Timeout,
+    Disconnected,
+    Closed,
+}
+
+impl Error {
+    pub(crate) fn config(message: impl Into<String>) -> Self {
+        Error {
+            kind: Kind::Config,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn args(error: impl fmt::Display) -> Self {
+        Error {
+            kind: Kind::Args,
+            message: error.to_string(),
+        }
+    }
+
+    pub(crate) fn timeout() -> Self {
+        Error {
+            kind: Kind::Timeout,
+            message: "operation has timed out".to_owned(),
+        }
+    }
+
+    pub(crate) fn disconnected() -> Self {
+        Error {
+            kind: Kind::Disconnected,
+            message: "socket has been disconnected".to_owned(),
+        }
+    }
+
+    pub(crate) fn closed() -> Self {
+        Error {
+            kind: Kind::Closed,
+            message: "the manager is gone".to_owned(),
+        }
+    }
+
+    /// An ack did not come in time (`"operation has timed out"`).
+    pub fn is_timeout(&self) -> bool {
+        self.kind == Kind::Timeout
+    }
+
+    /// The socket disconnected while an ack was pending (`"socket has been disconnected"`),
+    /// or the manager's task is gone.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self.kind, Kind::Disconnected | Kind::Closed)
+    }
+
+    /// The arguments could not be serialized.
+    pub fn is_args(&self) -> bool {
+        self.kind == Kind::Args
+    }
+
+    /// A bad URL or option.
+    pub fn is_config(&self) -> bool {
+        self.kind == Kind::Config
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Why a socket's connection to its namespace failed (`connect_error`).
+///
+/// From the server (a middleware's `next(err)`): `message` is `err.message` and `data` is
+/// `err.data`. From the connection: the engine's error (`"xhr poll error"`,
+/// `"websocket error"`, `"timeout"`...) and no data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// The error message.
+    pub message: String,
+    /// The `data` the server attached, if any.
+    pub data: Option<Value>,
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Why a socket disconnected (`disconnect`) or the manager's connection closed (`close`): the
+/// reason strings of socket.io-client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// `"io server disconnect"`: the server disconnected the socket; no reconnection.
+    IoServerDisconnect,
+    /// `"io client disconnect"`: [`Socket::disconnect`](crate::Socket::disconnect); no
+    /// reconnection.
+    IoClientDisconnect,
+    /// `"forced close"`: [`Manager::close`](crate::Manager::close), or the last socket left.
+    ForcedClose,
+    /// `"ping timeout"`: the server stopped sending heartbeats.
+    PingTimeout,
+    /// `"transport close"`: the connection was closed.
+    TransportClose,
+    /// `"transport error"`: the connection failed.
+    TransportError,
+    /// `"parse error"`: the server sent a packet that could not be decoded.
+    ParseError,
+}
+
+impl DisconnectReason {
+    /// The JavaScript reason string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisconnectReason::IoServerDisconnect => "io server disconnect",
+            DisconnectReason::IoClientDisconnect => "io client disconnect",
+            DisconnectReason::ForcedClose => "forced close",
+            DisconnectReason::PingTimeout => "ping timeout",
+            DisconnectReason::TransportClose => "transport close",
+            DisconnectReason::TransportError => "transport error",
+            DisconnectReason::ParseError => "parse error",
+        }
+    }
+
+    /// Whether the manager reconnects after this reason (when reconnection is on).
+    pub fn reconnects(self) -> bool {
+        !matches!(
+            self,
+            DisconnectReason::IoServerDisconnect
+                | DisconnectReason::IoClientDisconnect
+                | DisconnectReason::ForcedClose
+        )
+    }
+}
+
+impl fmt::Display for DisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<sio_protocol::engine::CloseReason> for DisconnectReason {
+    fn from(reason: sio_protocol::engine::CloseReason) -> Self {
+        use sio_protocol::engine::CloseReason;
+        match reason {
+            CloseReason::TransportClose => DisconnectReason::TransportClose,
+            CloseReason::ForcedClose => DisconnectReason::ForcedClose,
+            CloseReason::PingTimeout => DisconnectReason::PingTimeout,
+            CloseReason::ParseError => DisconnectReason::ParseError,
+            _ => DisconnectReason::TransportError,
+        }
+    }
+}

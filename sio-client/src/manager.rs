@@ -1,0 +1,156 @@
+//! [`Manager`]: one engine connection to a server, its reconnection, and its sockets.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc::{self, UnboundedSender};
+use url::Url;
+
+use crate::driver::{Command, Driver};
+use crate::error::{DisconnectReason, Error};
+use crate::options::Options;
+use crate::socket::{Shared, Socket, lock};
+use crate::transport::Endpoint;
+
+/// What happened to a manager's connection (socket.io-client's Manager events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ManagerEvent {
+    /// `open`: the connection is established.
+    Open,
+    /// `error`: a connection attempt failed, with the error.
+    Error(String),
+    /// `close`: the connection closed, with the reason.
+    Close(DisconnectReason),
+    /// `reconnect_attempt`: reconnection attempt number n starts (1 first).
+    ReconnectAttempt(u32),
+    /// `reconnect`: reconnected after n attempts.
+    Reconnect(u32),
+    /// `reconnect_error`: a reconnection attempt failed.
+    ReconnectError(String),
+    /// `reconnect_failed`: `reconnection_attempts` were used up; no more attempts.
+    ReconnectFailed,
+}
+
+pub(crate) type ManagerHandler = Arc<dyn Fn(&ManagerEvent) + Send + Sync>;
+
+pub(crate) struct Inner {
+    commands: UnboundedSender<Command>,
+    sockets: Mutex<HashMap<String, Arc<Shared>>>,
+    pub(crate) handlers: Arc<Mutex<Vec<ManagerHandler>>>,
+    url: Url,
+}
+
+/// A connection to one server (socket.io-client's `Manager`): the engine connection (polling
+/// first, then an upgrade to WebSocket), the heartbeat, and reconnection with backoff.
+/// Sockets of several namespaces share it ([`socket`](Self::socket)).
+///
+/// It runs on one tokio task, spawned by [`new`](Self::new) (which must be called inside a
+/// tokio runtime). The task ends when every handle of the manager and its sockets is dropped.
+#[derive(Clone)]
+pub struct Manager {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Manager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Manager")
+            .field("url", &self.inner.url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Manager {
+    /// A manager for the server at `url` (`http(s)://` or `ws(s)://`; its path is ignored,
+    /// see [`Options::path`]). With [`Options::auto_connect`] it connects at once.
+    ///
+    /// Fails on a bad URL or header. Panics outside a tokio runtime.
+    pub fn new(url: &str, options: Options) -> Result<Manager, Error> {
+        let url = Url::parse(url).map_err(|e| Error::config(format!("bad url {url:?}: {e}")))?;
+        let endpoint = Endpoint::new(&url, &options)?;
+        if options.transports.is_empty() {
+            return Err(Error::config("no transport"));
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handlers = Arc::new(Mutex::new(Vec::new()));
+        let auto_connect = options.auto_connect;
+        let driver = Driver::new(endpoint, options, rx, tx.downgrade(), Arc::clone(&handlers));
+        tokio::spawn(driver.run());
+        let manager = Manager {
+            inner: Arc::new(Inner {
+                commands: tx,
+                sockets: Mutex::new(HashMap::new()),
+                handlers,
+                url,
+            }),
+        };
+        if auto_connect {
+            manager.open();
+        }
+        Ok(manager)
+    }
+
+    pub(crate) fn command(&self, command: Command) -> bool {
+        self.inner.commands.send(command).is_ok()
+    }
+
+    /// The socket for namespace `nsp` (the same one for each call with the same namespace).
+    /// It is not connected yet: register handlers, then call [`Socket::connect`].
+    pub fn socket(&self, nsp: &str) -> Socket {
+        let nsp = if nsp.starts_with('/') {
+            nsp.to_owned()
+        } else {
+            format!("/{nsp}")
+        };
+        let mut sockets = lock(&self.inner.sockets);
+        let shared = match sockets.get(&nsp) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared = Arc::new(Shared::new(nsp.clone()));
+                sockets.insert(nsp, Arc::clone(&shared));
+                let _ = self.command(Command::Register {
+                    shared: Arc::clone(&shared),
+                });
+                shared
+            }
+        };
+        Socket {
+            shared,
+            manager: self.clone(),
+            ack_timeout: None,
+        }
+    }
+
+    /// Calls `handler` for each [`ManagerEvent`].
+    pub fn on(&self, handler: impl Fn(&ManagerEvent) + Send + Sync + 'static) {
+        lock(&self.inner.handlers).push(Arc::new(handler));
+    }
+
+    /// Opens the connection if it is closed (`manager.open()`).
+    pub fn open(&self) {
+        let _ = self.command(Command::Open);
+    }
+
+    /// Closes the connection and stops reconnecting (`manager.disconnect()`); sockets see
+    /// `"forced close"`.
+    pub fn close(&self) {
+        let _ = self.command(Command::Close);
+    }
+}
+
+/// Connects to `url` like JavaScript's `io(url, options)`: a new [`Manager`] and the socket
+/// for the URL's path as namespace (`/` when empty), connected at once unless
+/// [`Options::auto_connect`] is off.
+///
+/// Register handlers right after this call: events need a network round trip to arrive.
+pub fn io(url: &str, options: Options) -> Result<Socket, Error> {
+    let parsed = Url::parse(url).map_err(|e| Error::config(format!("bad url {url:?}: {e}")))?;
+    let auto_connect = options.auto_connect;
+    let manager = Manager::new(url, options)?;
+    let socket = manager.socket(parsed.path());
+    if auto_connect {
+        socket.connect();
+    }
+    Ok(socket)
+}

@@ -1,0 +1,144 @@
+//! Client options, with the defaults of socket.io-client 4.x.
+
+use std::time::Duration;
+
+pub use sio_protocol::engine::TransportKind;
+
+/// Options of a [`Manager`](crate::Manager): the engine connection and reconnection.
+///
+/// The defaults are socket.io-client's (`io(url, opts)`):
+///
+/// ```
+/// use std::time::Duration;
+/// use sio_client::{Options, TransportKind};
+///
+/// let options = Options::default()
+///     .transports([TransportKind::WebSocket])
+///     .reconnection_delay(Duration::from_millis(200));
+/// assert_eq!(options.path, "/socket.io/");
+/// assert_eq!(options.timeout, Some(Duration::from_secs(20)));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Options {
+    /// `path`: where the server is mounted (default `/socket.io/`; a trailing slash is added).
+    pub path: String,
+    /// `query`: extra query parameters sent with every request.
+    pub query: Vec<(String, String)>,
+    /// `extraHeaders`: headers sent with every HTTP request and the WebSocket handshake.
+    pub extra_headers: Vec<(String, String)>,
+    /// `transports`: the first one is used for the handshake (default polling, then WebSocket).
+    pub transports: Vec<TransportKind>,
+    /// `upgrade`: whether to probe and move to WebSocket after a polling handshake (default
+    /// true).
+    pub upgrade: bool,
+    /// `timeout`: how long one connection attempt may take until the handshake (default 20 s;
+    /// `None`: no limit).
+    pub timeout: Option<Duration>,
+    /// `reconnection`: whether to reconnect after a lost connection (default true).
+    pub reconnection: bool,
+    /// `reconnectionAttempts`: how many attempts before `reconnect_failed` (default `None`:
+    /// forever).
+    pub reconnection_attempts: Option<u32>,
+    /// `reconnectionDelay`: the first delay (default 1 s).
+    pub reconnection_delay: Duration,
+    /// `reconnectionDelayMax`: the largest delay (default 5 s).
+    pub reconnection_delay_max: Duration,
+    /// `randomizationFactor`: the jitter of the delays (default 0.5).
+    pub randomization_factor: f64,
+    /// `autoConnect`: whether [`io`](crate::io) connects the socket at once (default true).
+    pub auto_connect: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            path: "/socket.io/".to_owned(),
+            query: Vec::new(),
+            extra_headers: Vec::new(),
+            transports: vec![TransportKind::Polling, TransportKind::WebSocket],
+            upgrade: true,
+            timeout: Some(Duration::from_millis(20_000)),
+            reconnection: true,
+            reconnection_attempts: None,
+            reconnection_delay: Duration::from_millis(1000),
+            reconnection_delay_max: Duration::from_millis(5000),
+            randomization_factor: 0.5,
+            auto_connect: true,
+        }
+    }
+}
+
+impl Options {
+    /// Sets [`path`](Self::path).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// Adds a [`query`](Self::query) parameter.
+    pub fn query(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.query.push((key.into(), value.into()));
+        self
+    }
+
+    /// Adds one of the [`extra_headers`](Self::extra_headers).
+    pub fn extra_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra_headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets [`transports`](Self::transports).
+    pub fn transports(mut self, transports: impl IntoIterator<Item = TransportKind>) -> Self {
+        self.transports = transports.into_iter().collect();
+        self
+    }
+
+    /// Sets [`upgrade`](Self::upgrade).
+    pub fn upgrade(mut self, upgrade: bool) -> Self {
+        self.upgrade = upgrade;
+        self
+    }
+
+    /// Sets [`timeout`](Self::timeout).
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`reconnection`](Self::reconnection).
+    pub fn reconnection(mut self, reconnection: bool) -> Self {
+        self.reconnection = reconnection;
+        self
+    }
+
+    /// Sets [`reconnection_attempts`](Self::reconnection_attempts).
+    pub fn reconnection_attempts(mut self, attempts: Option<u32>) -> Self {
+        self.reconnection_attempts = attempts;
+        self
+    }
+
+    /// Sets [`reconnection_delay`](Self::reconnection_delay).
+    pub fn reconnection_delay(mut self, delay: Duration) -> Self {
+        self.reconnection_delay = delay;
+        self
+    }
+
+    /// Sets [`reconnection_delay_max`](Self::reconnection_delay_max).
+    pub fn reconnection_delay_max(mut self, delay: Duration) -> Self {
+        self.reconnection_delay_max = delay;
+        self
+    }
+
+    /// Sets [`randomization_factor`](Self::randomization_factor).
+    pub fn randomization_factor(mut self, factor: f64) -> Self {
+        self.randomization_factor = factor;
+        self
+    }
+
+    /// Sets [`auto_connect`](Self::auto_connect).
+    pub fn auto_connect(mut self, auto_connect: bool) -> Self {
+        self.auto_connect = auto_connect;
+        self
+    }
+}

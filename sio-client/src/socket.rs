@@ -1,0 +1,325 @@
+//! [`Socket`]: one namespace over a [`Manager`]'s connection, and what its handlers receive.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sio_protocol::Value;
+use sio_protocol::socket::Args;
+use tokio::sync::{mpsc::UnboundedSender, oneshot};
+
+use crate::driver::Command;
+use crate::error::{ConnectError, DisconnectReason, Error};
+use crate::manager::Manager;
+
+pub(crate) type EventHandler = Arc<dyn Fn(Message) + Send + Sync>;
+pub(crate) type ConnectHandler = Arc<dyn Fn() + Send + Sync>;
+pub(crate) type DisconnectHandler = Arc<dyn Fn(DisconnectReason) + Send + Sync>;
+pub(crate) type ConnectErrorHandler = Arc<dyn Fn(&ConnectError) + Send + Sync>;
+pub(crate) type AuthFn = Arc<dyn Fn() -> Value + Send + Sync>;
+
+/// The handlers of a socket. The driver clones the ones it calls out of the lock.
+#[derive(Default)]
+pub(crate) struct Handlers {
+    pub(crate) events: HashMap<String, Vec<EventHandler>>,
+    pub(crate) any: Vec<EventHandler>,
+    pub(crate) connect: Vec<ConnectHandler>,
+    pub(crate) disconnect: Vec<DisconnectHandler>,
+    pub(crate) connect_error: Vec<ConnectErrorHandler>,
+}
+
+/// What a socket shares between its handles and the manager's task.
+pub(crate) struct Shared {
+    pub(crate) nsp: String,
+    pub(crate) state: Mutex<View>,
+    pub(crate) handlers: Mutex<Handlers>,
+    pub(crate) auth: Mutex<Option<AuthFn>>,
+}
+
+/// The readable state of a socket (written only by the manager's task).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct View {
+    pub(crate) id: Option<String>,
+    pub(crate) connected: bool,
+    pub(crate) active: bool,
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(nsp: String) -> Shared {
+        Shared {
+            nsp,
+            state: Mutex::new(View::default()),
+            handlers: Mutex::new(Handlers::default()),
+            auth: Mutex::new(None),
+        }
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("nsp", &self.nsp)
+            .field("state", &*lock(&self.state))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A Socket.IO socket: one namespace, multiplexed with the others of its [`Manager`] over one
+/// connection (socket.io-client's `Socket`).
+///
+/// Handles are cheap to clone; they all drive the same socket. Handlers run on the manager's
+/// task, in order: they should return quickly (spawn a task for slow work). They may call
+/// any method of the socket.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), sio_client::Error> {
+/// use sio_client::{Manager, Options};
+///
+/// let manager = Manager::new("http://localhost:3000", Options::default())?;
+/// let socket = manager.socket("/");
+/// socket.on("hello", |msg| {
+///     let (text,): (String,) = msg.deserialize().unwrap_or_default();
+///     println!("hello {text}");
+///     msg.ack(&"got it"); // if the server asked for an ack
+/// });
+/// socket.on_connect(|| println!("connected"));
+/// socket.connect();
+/// socket.emit("chat", &("hi", 1))?; // buffered until connected
+/// let answer = socket.timeout(std::time::Duration::from_secs(5)).emit_with_ack("ping", &()).await?;
+/// # let _ = answer; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Socket {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) manager: Manager,
+    pub(crate) ack_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("nsp", &self.shared.nsp)
+            .field("state", &*lock(&self.shared.state))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Socket {
+    fn command(&self, command: Command) -> bool {
+        self.manager.command(command)
+    }
+
+    /// The namespace (`/`, `/admin`...).
+    pub fn nsp(&self) -> &str {
+        &self.shared.nsp
+    }
+
+    /// The socket id the server gave (`socket.id`), `None` while disconnected.
+    pub fn id(&self) -> Option<String> {
+        lock(&self.shared.state).id.clone()
+    }
+
+    /// Whether the socket is connected to its namespace.
+    pub fn connected(&self) -> bool {
+        lock(&self.shared.state).connected
+    }
+
+    /// Whether the socket is connected or will (re)connect (`socket.active`).
+    pub fn active(&self) -> bool {
+        lock(&self.shared.state).active
+    }
+
+    /// The manager of the socket (`socket.io`).
+    pub fn manager(&self) -> &Manager {
+        &self.manager
+    }
+
+    /// Sets the auth payload of the CONNECT packet (`auth: {...}`).
+    pub fn set_auth<T: Serialize + ?Sized>(&self, auth: &T) -> Result<(), Error> {
+        let value = Value::from_serialize(auth).map_err(Error::args)?;
+        *lock(&self.shared.auth) = Some(Arc::new(move || value.clone()));
+        Ok(())
+    }
+
+    /// Sets a function that computes the auth payload at each connection attempt (`auth: cb =>
+    /// cb({...})`).
+    pub fn set_auth_with(&self, auth: impl Fn() -> Value + Send + Sync + 'static) {
+        *lock(&self.shared.auth) = Some(Arc::new(auth));
+    }
+
+    /// Calls `handler` for each `event` from the server.
+    pub fn on(&self, event: &str, handler: impl Fn(Message) + Send + Sync + 'static) {
+        lock(&self.shared.handlers)
+            .events
+            .entry(event.to_owned())
+            .or_default()
+            .push(Arc::new(handler));
+    }
+
+    /// Calls `handler` for every event from the server, before the event's own handlers.
+    pub fn on_any(&self, handler: impl Fn(Message) + Send + Sync + 'static) {
+        lock(&self.shared.handlers).any.push(Arc::new(handler));
+    }
+
+    /// Calls `handler` on each connection to the namespace (`connect`).
+    pub fn on_connect(&self, handler: impl Fn() + Send + Sync + 'static) {
+        lock(&self.shared.handlers).connect.push(Arc::new(handler));
+    }
+
+    /// Calls `handler` when the socket disconnects (`disconnect`), with the reason.
+    pub fn on_disconnect(&self, handler: impl Fn(DisconnectReason) + Send + Sync + 'static) {
+        lock(&self.shared.handlers)
+            .disconnect
+            .push(Arc::new(handler));
+    }
+
+    /// Calls `handler` when connecting fails (`connect_error`): refused by the server (the
+    /// socket then stays disconnected), or the connection failed (it will be retried).
+    pub fn on_connect_error(&self, handler: impl Fn(&ConnectError) + Send + Sync + 'static) {
+        lock(&self.shared.handlers)
+            .connect_error
+            .push(Arc::new(handler));
+    }
+
+    /// Connects to the namespace, opening the manager's connection if needed
+    /// (`socket.connect()`).
+    pub fn connect(&self) {
+        self.command(Command::Connect {
+            nsp: self.shared.nsp.clone(),
+        });
+    }
+
+    /// Leaves the namespace (`socket.disconnect()`, reason `"io client disconnect"`); no
+    /// reconnection. The manager closes its connection when no socket is left.
+    pub fn disconnect(&self) {
+        self.command(Command::Disconnect {
+            nsp: self.shared.nsp.clone(),
+        });
+    }
+
+    /// Sends an event. `args` is spread into arguments: a tuple is several arguments, `()` none,
+    /// anything else one (`Bytes` or `serde_bytes` values travel as binary attachments).
+    ///
+    /// While disconnected, the event is buffered and sent after the next connection, in order.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
+        let args = Args::new(args).map_err(Error::args)?;
+        self.command(Command::Emit {
+            nsp: self.shared.nsp.clone(),
+            event: event.to_owned(),
+            args,
+            ack: None,
+        });
+        Ok(())
+    }
+
+    /// A handle whose [`emit_with_ack`](Self::emit_with_ack) fails with
+    /// `"operation has timed out"` after `timeout` (`socket.timeout(ms)`).
+    pub fn timeout(&self, timeout: Duration) -> Socket {
+        Socket {
+            ack_timeout: Some(timeout),
+            ..self.clone()
+        }
+    }
+
+    /// Sends an event and waits for the server's acknowledgement (`emitWithAck`); see
+    /// [`emit`](Self::emit) for `args`. Without [`timeout`](Self::timeout) it waits until the
+    /// ack arrives or the socket disconnects.
+    pub async fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<Args, Error> {
+        let args = Args::new(args).map_err(Error::args)?;
+        let (tx, rx) = oneshot::channel();
+        if !self.command(Command::Emit {
+            nsp: self.shared.nsp.clone(),
+            event: event.to_owned(),
+            args,
+            ack: Some((tx, self.ack_timeout)),
+        }) {
+            return Err(Error::closed());
+        }
+        rx.await.unwrap_or_else(|_| Err(Error::closed()))
+    }
+}
+
+/// An event from the server, as a handler receives it.
+#[derive(Clone)]
+pub struct Message {
+    pub(crate) event: String,
+    pub(crate) args: Args,
+    pub(crate) ack: Option<AckSender>,
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("event", &self.event)
+            .field("args", &self.args)
+            .field("wants_ack", &self.ack.is_some())
+            .finish()
+    }
+}
+
+impl Message {
+    /// The event name.
+    pub fn event(&self) -> &str {
+        &self.event
+    }
+
+    /// The arguments.
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    /// Reads the arguments as `T`: a tuple takes them in order, another type the first one
+    /// (see [`Args::deserialize`]).
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.args.deserialize().map_err(Error::args)
+    }
+
+    /// Whether the server asked for an acknowledgement.
+    pub fn wants_ack(&self) -> bool {
+        self.ack.is_some()
+    }
+
+    /// Answers the server's ack request with `args` (spread as in [`Socket::emit`]). Only the
+    /// first answer is sent; without a request it does nothing.
+    pub fn ack<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
+        match &self.ack {
+            Some(ack) => ack.send(args),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Sends the answer to one ack request of the server (shared by the clones of a [`Message`]).
+#[derive(Clone)]
+pub(crate) struct AckSender {
+    pub(crate) nsp: String,
+    pub(crate) id: u64,
+    pub(crate) sent: Arc<AtomicBool>,
+    pub(crate) commands: UnboundedSender<Command>,
+}
+
+impl AckSender {
+    fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
+        let args = Args::new(args).map_err(Error::args)?;
+        if !self.sent.swap(true, Ordering::AcqRel) {
+            let _ = self.commands.send(Command::Ack {
+                nsp: self.nsp.clone(),
+                id: self.id,
+                args,
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,59 @@
+// A real socket.io 4.8.4 server for the sio-client interop tests (tests/tests/client_*.rs).
+//
+// Usage: node client-server.js [port]   (port 0 or absent: any free port)
+// Prints "PORT <n>" once listening. Exits when stdin closes, so it never outlives the test.
+"use strict";
+
+const { Server } = require("socket.io");
+
+const port = Number(process.argv[2] || 0);
+const io = new Server({ pingInterval: 2000, pingTimeout: 2000 });
+
+function handlers(socket) {
+  // Events both ways: every argument comes back, binary included.
+  socket.on("echo", (...args) => socket.emit("echo", ...args));
+  // An ack answered with the same arguments.
+  socket.on("echo-ack", (...args) => {
+    const cb = args.pop();
+    cb(...args);
+  });
+  // Never answered: for ack timeouts.
+  socket.on("no-ack", () => {});
+  // The server asks the client for an ack, then reports the answer.
+  socket.on("ask", (question) => {
+    socket.emit("question", question, (...answer) => socket.emit("answer", ...answer));
+  });
+  // What the server knows of this connection.
+  socket.on("info", (cb) =>
+    cb({
+      nsp: socket.nsp.name,
+      id: socket.id,
+      auth: socket.handshake.auth,
+      transport: socket.conn.transport.name,
+    })
+  );
+  // A server-side disconnect.
+  socket.on("kick", () => socket.disconnect());
+}
+
+io.on("connection", handlers);
+
+const admin = io.of("/admin");
+admin.use((socket, next) => {
+  if (socket.handshake.auth && socket.handshake.auth.token === "secret") {
+    next();
+  } else {
+    const err = new Error("not authorized");
+    err.data = { code: 42, reason: "bad token" };
+    next(err);
+  }
+});
+admin.on("connection", handlers);
+
+io.listen(port);
+const address = io.httpServer.address();
+process.stdout.write(`PORT ${address.port}\n`);
+
+process.stdin.on("end", () => process.exit(0));
+process.stdin.on("error", () => process.exit(0));
+process.stdin.resume();
