@@ -7,7 +7,12 @@
 const { Server } = require("socket.io");
 
 const port = Number(process.argv[2] || 0);
-const io = new Server({ pingInterval: 2000, pingTimeout: 2000 });
+const io = new Server({
+  pingInterval: 2000,
+  pingTimeout: 2000,
+  // Sticky-session style cookie, set on the handshake: the client must send it back.
+  cookie: { name: "io", path: "/", httpOnly: true, sameSite: "lax" },
+});
 
 function handlers(socket) {
   // Events both ways: every argument comes back, binary included.
@@ -30,6 +35,10 @@ function handlers(socket) {
       id: socket.id,
       auth: socket.handshake.auth,
       transport: socket.conn.transport.name,
+      engineId: socket.conn.id,
+      cookies: cookies.get(socket.conn.id) || [],
+      query: socket.handshake.query,
+      header: socket.handshake.headers["x-test"] || null,
     })
   );
   // A server-side disconnect.
@@ -51,6 +60,18 @@ admin.use((socket, next) => {
 admin.on("connection", handlers);
 
 io.listen(port);
+
+// The Cookie header of every request (polling and WebSocket) of each engine session.
+const cookies = new Map();
+io.engine.use((req, res, next) => {
+  const sid = new URL(req.url, "http://x").searchParams.get("sid");
+  if (sid) {
+    if (!cookies.has(sid)) cookies.set(sid, []);
+    cookies.get(sid).push(req.headers.cookie || null);
+  }
+  next();
+});
+
 const address = io.httpServer.address();
 process.stdout.write(`PORT ${address.port}\n`);
 

@@ -140,11 +140,17 @@ fn events(socket: &Socket, event: &str) -> UnboundedReceiver<Vec<Value>> {
 }
 
 #[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
 struct Info {
     nsp: String,
     id: String,
     auth: serde_json::Value,
     transport: String,
+    engine_id: String,
+    /// The Cookie header of each request after the handshake.
+    cookies: Vec<Option<String>>,
+    query: serde_json::Value,
+    header: Option<String>,
 }
 
 async fn info(socket: &Socket) -> Info {
@@ -158,7 +164,11 @@ async fn info(socket: &Socket) -> Info {
 
 async fn roundtrip(mode: Mode) {
     let server = NodeServer::start(0);
-    let manager = Manager::new(&server.url(), mode.options()).expect("manager");
+    let options = mode
+        .options()
+        .query("token", "q v")
+        .extra_header("x-test", "yes");
+    let manager = Manager::new(&server.url(), options).expect("manager");
     let mut main = watch(manager.socket("/"));
     main.socket.set_auth(&json!({"user": "ann"})).unwrap();
     let mut echoes = events(&main.socket, "echo");
@@ -274,7 +284,24 @@ async fn roundtrip(mode: Mode) {
         let main_info = info(&main.socket).await;
         assert_eq!(main_info.id, id);
         assert_eq!(main_info.auth, json!({"user": "ann"}));
+        assert_eq!(main_info.query["token"], json!("q v"));
+        assert_eq!(main_info.header.as_deref(), Some("yes"));
         if main_info.transport == mode.final_transport() {
+            // The handshake's cookie came back with every later request (sticky sessions).
+            let expected = format!("io={}", main_info.engine_id);
+            // (WebSocket only: the handshake is the only request.)
+            assert_eq!(
+                main_info.cookies.is_empty(),
+                matches!(mode, Mode::WebSocket)
+            );
+            for cookie in &main_info.cookies {
+                assert_eq!(
+                    cookie.as_deref(),
+                    Some(expected.as_str()),
+                    "{:?}",
+                    main_info.cookies
+                );
+            }
             break;
         }
         assert!(
@@ -452,4 +479,49 @@ async fn reconnects_websocket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnects_upgrade() {
     reconnects(Mode::Upgrade).await;
+}
+
+/// The server stops answering without closing its sockets (SIGSTOP): the heartbeat notices
+/// (`"ping timeout"`, pingInterval + pingTimeout = 4 s), and once it runs again the client
+/// reconnects by itself.
+async fn dead_server(mode: Mode) {
+    let server = NodeServer::start(0);
+    let options = mode.options().timeout(Some(Duration::from_millis(1000)));
+    let manager = Manager::new(&server.url(), options).unwrap();
+    let mut main = watch(manager.socket("/"));
+    let mut echoes = events(&main.socket, "echo");
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    if let Mode::Upgrade = mode {
+        // Wait for the upgrade, so that the WebSocket is the one that goes silent.
+        while info(&main.socket).await.transport != "websocket" {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let pid = server.child.id().to_string();
+    let signal = |sig: &str| {
+        let status = Command::new("kill").args([sig, pid.as_str()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {sig}");
+    };
+    signal("-STOP");
+    let reason = recv(&mut main.disconnects, "disconnect").await;
+    assert_eq!(reason, DisconnectReason::PingTimeout);
+    main.socket.emit("echo", &"after the pause").unwrap();
+    signal("-CONT");
+    recv(&mut main.connects, "reconnect").await;
+    assert_eq!(
+        recv(&mut echoes, "buffered echo").await,
+        vec![Value::from("after the pause")]
+    );
+    main.socket.disconnect();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_server_polling() {
+    dead_server(Mode::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_server_upgrade() {
+    dead_server(Mode::Upgrade).await;
 }
