@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sio_protocol::Value;
-use sio_protocol::socket::Args;
+use sio_protocol::socket::{Args, RESERVED_EVENTS};
 use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 use crate::driver::Command;
@@ -209,7 +209,11 @@ impl Socket {
     /// anything else one (`Bytes` or `serde_bytes` values travel as binary attachments).
     ///
     /// While disconnected, the event is buffered and sent after the next connection, in order.
+    ///
+    /// Fails when `args` cannot be serialized, or `event` is reserved (`connect`,
+    /// `disconnect`... see [`RESERVED_EVENTS`]).
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
+        check_event(event)?;
         let args = Args::new(args).map_err(Error::args)?;
         self.command(Command::Emit {
             nsp: self.shared.nsp.clone(),
@@ -237,6 +241,7 @@ impl Socket {
         event: &str,
         args: &T,
     ) -> Result<Args, Error> {
+        check_event(event)?;
         let args = Args::new(args).map_err(Error::args)?;
         let (tx, rx) = oneshot::channel();
         if !self.command(Command::Emit {
@@ -249,6 +254,14 @@ impl Socket {
         }
         rx.await.unwrap_or_else(|_| Err(Error::closed()))
     }
+}
+
+/// socket.io-client refuses to emit the names its peer reserves.
+fn check_event(event: &str) -> Result<(), Error> {
+    if RESERVED_EVENTS.contains(&event) {
+        return Err(Error::args(format!("\"{event}\" is a reserved event name")));
+    }
+    Ok(())
 }
 
 /// An event from the server, as a handler receives it.

@@ -434,6 +434,16 @@ async fn reconnects(mode: Mode) {
     main.socket.connect();
     recv(&mut main.connects, "connect").await;
     let first_id = main.socket.id();
+    // A second namespace, whose auth closure runs at each connection.
+    let mut admin = watch(manager.socket("/admin"));
+    let auth_calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls = auth_calls.clone();
+    admin.socket.set_auth_with(move || {
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Value::from(json!({"token": "secret", "n": n}))
+    });
+    admin.socket.connect();
+    recv(&mut admin.connects, "admin connect").await;
 
     drop(server);
     let reason = recv(&mut main.disconnects, "disconnect").await;
@@ -451,6 +461,16 @@ async fn reconnects(mode: Mode) {
     server = NodeServer::start(port);
     recv(&mut main.connects, "reconnect").await;
     assert_ne!(main.socket.id(), first_id);
+    recv(&mut admin.connects, "admin reconnect").await;
+    assert_eq!(
+        recv(&mut admin.disconnects, "admin disconnect").await,
+        reason
+    );
+    assert_eq!(
+        info(&admin.socket).await.auth,
+        json!({"token": "secret", "n": 1})
+    );
+    assert_eq!(auth_calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     for i in 0..5 {
         assert_eq!(
             recv(&mut echoes, "buffered echo").await,
