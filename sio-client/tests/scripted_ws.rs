@@ -1,0 +1,155 @@
+//! The client against a scripted raw Engine.IO WebSocket peer: the heartbeat answer, a ping
+//! timeout, a packet that cannot be decoded. Short intervals, every wait bounded.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt as _, StreamExt as _};
+use sio_client::{DisconnectReason, Manager, Options, TransportKind, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+const OPEN: &str = r#"0{"sid":"abcdefghijklmnopqrst","upgrades":[],"pingInterval":300,"pingTimeout":300,"maxPayload":1000000}"#;
+
+async fn recv<T>(rx: &mut UnboundedReceiver<T>, what: &str) -> T {
+    match tokio::time::timeout(WAIT, rx.recv()).await {
+        Ok(Some(v)) => v,
+        _ => panic!("{what}: nothing within {WAIT:?}"),
+    }
+}
+
+async fn next_text(ws: &mut WebSocketStream<TcpStream>) -> String {
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => return text.as_str().to_owned(),
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no text frame: {other:?}"),
+        }
+    }
+}
+
+/// Accepts one WebSocket, sends the open packet and answers the client's CONNECT for `/`.
+async fn accept(listener: &TcpListener) -> WebSocketStream<TcpStream> {
+    let (tcp, _) = tokio::time::timeout(WAIT, listener.accept())
+        .await
+        .expect("a connection")
+        .expect("accept");
+    let mut ws = tokio_tungstenite::accept_async(tcp)
+        .await
+        .expect("handshake");
+    ws.send(Message::text(OPEN)).await.unwrap();
+    assert_eq!(next_text(&mut ws).await, "40");
+    ws.send(Message::text(r#"40{"sid":"socket-id"}"#))
+        .await
+        .unwrap();
+    ws
+}
+
+struct Client {
+    _manager: Manager,
+    socket: sio_client::Socket,
+    connects: UnboundedReceiver<()>,
+    disconnects: UnboundedReceiver<DisconnectReason>,
+    events: UnboundedReceiver<Vec<Value>>,
+}
+
+async fn client() -> (TcpListener, Client) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let options = Options::default()
+        .transports([TransportKind::WebSocket])
+        .reconnection(false);
+    let manager = Manager::new(&url, options).unwrap();
+    let socket = manager.socket("/");
+    let (ctx, connects) = unbounded_channel();
+    let (dtx, disconnects) = unbounded_channel();
+    let (etx, events) = unbounded_channel();
+    socket.on_connect(move || {
+        let _ = ctx.send(());
+    });
+    socket.on_disconnect(move |r| {
+        let _ = dtx.send(r);
+    });
+    socket.on("x", move |msg| {
+        let _ = etx.send(msg.args().to_values().unwrap());
+    });
+    socket.connect();
+    let client = Client {
+        _manager: manager,
+        socket,
+        connects,
+        disconnects,
+        events,
+    };
+    (listener, client)
+}
+
+#[tokio::test]
+async fn answers_pings_and_receives_events() {
+    let (listener, mut c) = client().await;
+    let mut ws = accept(&listener).await;
+    recv(&mut c.connects, "connect").await;
+    assert_eq!(c.socket.id().as_deref(), Some("socket-id"));
+    // Several heartbeats, each answered; the connection outlives pingInterval + pingTimeout.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        ws.send(Message::text("2")).await.unwrap();
+        assert_eq!(next_text(&mut ws).await, "3");
+    }
+    ws.send(Message::text(r#"42["x",1,"a"]"#)).await.unwrap();
+    assert_eq!(
+        recv(&mut c.events, "event").await,
+        vec![Value::from(1.0), Value::from("a")]
+    );
+    // A Vec is one argument (a fixed-size array would be spread, like a tuple).
+    c.socket.emit("y", &vec![1, 2]).unwrap();
+    assert_eq!(next_text(&mut ws).await, r#"42["y",[1,2]]"#);
+    assert!(c.disconnects.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn silent_server_is_a_ping_timeout() {
+    let (listener, mut c) = client().await;
+    let _ws = accept(&listener).await;
+    recv(&mut c.connects, "connect").await;
+    // No ping within pingInterval + pingTimeout (600 ms).
+    assert_eq!(
+        recv(&mut c.disconnects, "disconnect").await,
+        DisconnectReason::PingTimeout
+    );
+    assert!(!c.socket.connected());
+    // Reconnection is off: the socket stays active (as in socket.io-client) but nothing
+    // reconnects.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), listener.accept())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn undecodable_packet_is_a_parse_error() {
+    let (listener, mut c) = client().await;
+    let mut ws = accept(&listener).await;
+    recv(&mut c.connects, "connect").await;
+    ws.send(Message::text("42{not json")).await.unwrap();
+    assert_eq!(
+        recv(&mut c.disconnects, "disconnect").await,
+        DisconnectReason::ParseError
+    );
+}
+
+#[tokio::test]
+async fn server_close_is_transport_close() {
+    let (listener, mut c) = client().await;
+    let mut ws = accept(&listener).await;
+    recv(&mut c.connects, "connect").await;
+    ws.close(None).await.unwrap();
+    assert_eq!(
+        recv(&mut c.disconnects, "disconnect").await,
+        DisconnectReason::TransportClose
+    );
+}
