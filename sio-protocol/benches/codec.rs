@@ -5,6 +5,7 @@
 //! "decode" is a full decode: the packet header and the arguments, into the typed structs below
 //! (`decode_typed`) and into dynamic [`Value`]s (`decode_dynamic`), which is what `JSON.parse`
 //! gives JavaScript.
+#![allow(missing_docs)] // criterion's macros generate undocumented items
 
 use std::hint::black_box;
 

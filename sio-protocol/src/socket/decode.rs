@@ -3,12 +3,11 @@
 use std::fmt;
 
 use bytes::Bytes;
-use serde::de::{Deserializer as _, Error as _, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 
 use super::args::Ranges;
 use super::encode::Parser;
 use super::json;
+use super::scan;
 use super::{Args, EventName, Packet, PacketData, ProtocolVersion};
 use crate::engine::Frame;
 use crate::{Str, Value};
@@ -203,7 +202,6 @@ impl Decoder {
         }
         match self.config.parser {
             Parser::Json => {}
-            // TODO(msgpack): implemented in socket/msgpack.rs by the msgpack parser's owner.
             #[cfg(feature = "msgpack")]
             Parser::MsgPack => return super::msgpack::decode(Frame::Text(text), &self.config),
         }
@@ -273,8 +271,8 @@ impl Decoder {
                 Some(_) => return Err(DecodeError::InvalidPayload),
             },
             2 => {
-                let p = payload.ok_or(DecodeError::InvalidPayload)?;
-                let (name, ranges) = parse_items(&text, p, Some(!v4))?;
+                payload.ok_or(DecodeError::InvalidPayload)?;
+                let (name, ranges) = parse_items(&text, header.payload, Some(!v4))?;
                 let name = name.ok_or(DecodeError::InvalidPayload)?;
                 PacketData::Event {
                     name,
@@ -287,7 +285,9 @@ impl Decoder {
                 let args = match payload {
                     // socket.io calls the ack with no arguments.
                     None => Args::empty(),
-                    Some(p) => Args::from_json(text.clone(), parse_items(&text, p, None)?.1),
+                    Some(_) => {
+                        Args::from_json(text.clone(), parse_items(&text, header.payload, None)?.1)
+                    }
                 };
                 PacketData::Ack { args, id }
             }
@@ -428,22 +428,17 @@ fn parse_value(json: &str) -> Option<Value> {
 /// This validates the JSON.
 fn parse_items(
     text: &Str,
-    payload: &str,
+    payload_start: usize,
     name: Option<bool>,
 ) -> Result<(Option<EventName>, Ranges), DecodeError> {
-    if u32::try_from(text.len()).is_err() {
-        return Err(DecodeError::InvalidPayload);
-    }
-    let mut de = serde_json::Deserializer::from_str(payload);
-    let (raw_name, ranges) = de
-        .deserialize_seq(RawItems {
-            base: text.as_ptr() as usize,
-            with_name: name.is_some(),
-        })
+    let (raw_name, ranges) = scan::scan_array(text.as_bytes(), payload_start, name.is_some())
         .map_err(|_| DecodeError::InvalidPayload)?;
-    de.end().map_err(|_| DecodeError::InvalidPayload)?;
     let name = match (name, raw_name) {
-        (Some(check_reserved), Some(raw)) => Some(event_name(text, raw.get(), check_reserved)?),
+        (Some(check_reserved), Some((start, end))) => {
+            let raw = text.get(start..end).ok_or(DecodeError::InvalidPayload)?;
+            Some(event_name(text, raw, check_reserved)?)
+        }
+        (Some(_), None) => return Err(DecodeError::InvalidPayload),
         _ => None,
     };
     Ok((name, ranges))
@@ -486,36 +481,4 @@ fn event_name_of(value: Value, check_reserved: bool) -> Result<EventName, Decode
         return Err(DecodeError::InvalidPayload);
     }
     Ok(name)
-}
-
-/// Visits a JSON array, keeping the first item raw (when `with_name`) and recording the byte
-/// range of the others relative to `base`.
-struct RawItems {
-    base: usize,
-    with_name: bool,
-}
-
-impl<'de> Visitor<'de> for RawItems {
-    type Value = (Option<&'de RawValue>, Ranges);
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut name = None;
-        if self.with_name {
-            name = Some(
-                seq.next_element::<&'de RawValue>()?
-                    .ok_or_else(|| A::Error::custom("no event name"))?,
-            );
-        }
-        let mut ranges = Ranges::new();
-        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
-            let json = raw.get();
-            let start = (json.as_ptr() as usize).wrapping_sub(self.base);
-            ranges.push_range((start as u32, (start + json.len()) as u32));
-        }
-        Ok((name, ranges))
-    }
 }

@@ -95,7 +95,6 @@ impl Encoder {
     pub fn encode(&self, packet: &Packet) -> Result<Encoded, ArgsError> {
         match self.parser {
             Parser::Json => Ok(encode_json(packet)),
-            // TODO(msgpack): implemented in socket/msgpack.rs by the msgpack parser's owner.
             #[cfg(feature = "msgpack")]
             Parser::MsgPack => super::msgpack::encode(packet),
         }

@@ -10,6 +10,7 @@ mod json;
 #[cfg(feature = "msgpack")]
 mod msgpack;
 mod packet;
+mod scan;
 
 pub use args::{Args, ArgsError};
 pub use decode::{DecodeError, Decoder, DecoderConfig};
