@@ -418,10 +418,13 @@ impl Driver {
                 if n.connected {
                     return;
                 }
+                // Already waiting for the server's answer: a second CONNECT would make the
+                // server close the whole connection ("invalid state").
+                let waiting = n.active && self.ready == Ready::Open;
                 n.active = true;
                 n.publish(None);
                 match self.ready {
-                    Ready::Open => self.send_connect(&nsp),
+                    Ready::Open if !waiting => self.send_connect(&nsp),
                     Ready::Closed if !self.reconnecting => self.open(),
                     _ => {}
                 }
