@@ -64,7 +64,12 @@ io.listen(port);
 // The Cookie header of every request (polling and WebSocket) of each engine session.
 const cookies = new Map();
 io.engine.use((req, res, next) => {
-  const sid = new URL(req.url, "http://x").searchParams.get("sid");
+  const query = new URL(req.url, "http://x").searchParams;
+  // `?noupgrade=1`: WebSocket requests are refused, so an upgrade probe fails.
+  if (query.get("noupgrade") === "1" && query.get("transport") === "websocket") {
+    return next(new Error("no websocket"));
+  }
+  const sid = query.get("sid");
   if (sid) {
     if (!cookies.has(sid)) cookies.set(sid, []);
     cookies.get(sid).push(req.headers.cookie || null);

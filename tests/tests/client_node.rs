@@ -545,3 +545,29 @@ async fn dead_server_polling() {
 async fn dead_server_upgrade() {
     dead_server(Mode::Upgrade).await;
 }
+
+/// The server refuses the WebSocket: the probe fails and the client stays on polling, with
+/// nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_upgrade_stays_on_polling() {
+    let server = NodeServer::start(0);
+    let options = Mode::Upgrade.options().query("noupgrade", "1");
+    let manager = Manager::new(&server.url(), options).unwrap();
+    let mut main = watch(manager.socket("/"));
+    let mut echoes = events(&main.socket, "echo");
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    for i in 0..50 {
+        main.socket.emit("echo", &i).unwrap();
+    }
+    for i in 0..50 {
+        assert_eq!(
+            recv(&mut echoes, "echo").await,
+            vec![Value::from(f64::from(i))]
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(info(&main.socket).await.transport, "polling");
+    assert!(main.socket.connected());
+    main.socket.disconnect();
+}
