@@ -40,8 +40,14 @@
 //! }
 //! ```
 //!
-//! Not supported yet: TLS (`https`/`wss`), the msgpack parser, Engine.IO v3 servers,
-//! connection state recovery, `retries`, volatile emits.
+//! # Features
+//!
+//! - `tls`: `https://` and `wss://` with rustls (ring provider): one `rustls::ClientConfig`
+//!   serves both long-polling and the WebSocket (`Options::tls_config`, by default the
+//!   system's root certificates).
+//!
+//! Not supported yet: the msgpack parser, Engine.IO v3 servers, connection state recovery,
+//! `retries`, volatile emits.
 
 mod driver;
 mod engine;

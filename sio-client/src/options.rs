@@ -18,7 +18,7 @@ pub use sio_protocol::engine::TransportKind;
 /// assert_eq!(options.path, "/socket.io/");
 /// assert_eq!(options.timeout, Some(Duration::from_secs(20)));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Options {
     /// `path`: where the server is mounted (default `/socket.io/`; a trailing slash is added).
@@ -48,6 +48,10 @@ pub struct Options {
     pub randomization_factor: f64,
     /// `autoConnect`: whether [`io`](crate::io) connects the socket at once (default true).
     pub auto_connect: bool,
+    /// The TLS configuration for `https://` and `wss://`, shared by long-polling and the
+    /// WebSocket (default: the system's root certificates, rustls with ring). Feature `tls`.
+    #[cfg(feature = "tls")]
+    pub tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl Default for Options {
@@ -65,6 +69,8 @@ impl Default for Options {
             reconnection_delay_max: Duration::from_millis(5000),
             randomization_factor: 0.5,
             auto_connect: true,
+            #[cfg(feature = "tls")]
+            tls_config: None,
         }
     }
 }
@@ -139,6 +145,14 @@ impl Options {
     /// Sets [`auto_connect`](Self::auto_connect).
     pub fn auto_connect(mut self, auto_connect: bool) -> Self {
         self.auto_connect = auto_connect;
+        self
+    }
+
+    /// Sets [`tls_config`](Self::tls_config). Its ALPN protocols should be empty or
+    /// `http/1.1` (the WebSocket needs HTTP/1.1).
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls_config = Some(config);
         self
     }
 }

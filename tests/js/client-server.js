@@ -1,6 +1,7 @@
 // A real socket.io 4.8.4 server for the sio-client interop tests (tests/tests/client_*.rs).
 //
-// Usage: node client-server.js [port]   (port 0 or absent: any free port)
+// Usage: node client-server.js [port] [--tls <dir>]   (port 0 or absent: any free port;
+// with --tls, HTTPS with <dir>/key.pem and <dir>/cert.pem)
 // Prints "PORT <n>" once listening. Exits when stdin closes, so it never outlives the test.
 "use strict";
 
@@ -59,7 +60,19 @@ admin.use((socket, next) => {
 });
 admin.on("connection", handlers);
 
-io.listen(port);
+if (process.argv[3] === "--tls") {
+  const fs = require("fs");
+  const path = require("path");
+  const dir = process.argv[4];
+  const https = require("https").createServer({
+    key: fs.readFileSync(path.join(dir, "key.pem")),
+    cert: fs.readFileSync(path.join(dir, "cert.pem")),
+  });
+  io.attach(https);
+  https.listen(port);
+} else {
+  io.listen(port);
+}
 
 // The Cookie header of every request (polling and WebSocket) of each engine session.
 const cookies = new Map();
@@ -77,8 +90,9 @@ io.engine.use((req, res, next) => {
   next();
 });
 
-const address = io.httpServer.address();
-process.stdout.write(`PORT ${address.port}\n`);
+io.httpServer.on("listening", () => {
+  process.stdout.write(`PORT ${io.httpServer.address().port}\n`);
+});
 
 process.stdin.on("end", () => process.exit(0));
 process.stdin.on("error", () => process.exit(0));

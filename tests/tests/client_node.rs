@@ -26,10 +26,15 @@ struct NodeServer {
 
 impl NodeServer {
     fn start(port: u16) -> NodeServer {
+        Self::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> NodeServer {
         let script = sio_tests::tests_dir().join("js").join("client-server.js");
         let mut child = Command::new("node")
             .arg(&script)
             .arg(port.to_string())
+            .args(extra)
             .current_dir(sio_tests::tests_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -570,4 +575,149 @@ async fn failed_upgrade_stays_on_polling() {
     assert_eq!(info(&main.socket).await.transport, "polling");
     assert!(main.socket.connected());
     main.socket.disconnect();
+}
+
+/// A CA and a certificate for `localhost` / 127.0.0.1 signed by it, made with the openssl
+/// command line in a fresh directory.
+fn make_certificates() -> std::path::PathBuf {
+    static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("sio-client-tls-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let steps: [Vec<&str>; 3] = [
+        [
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
+            &[
+                "-subj",
+                "/CN=sio test ca",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ],
+        ]
+        .concat(),
+        [
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "key.pem",
+                "-out",
+                "req.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+        vec![
+            "x509",
+            "-req",
+            "-in",
+            "req.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "cert.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    ];
+    for args in steps {
+        let out = Command::new("openssl")
+            .args(&args)
+            .current_dir(&dir)
+            .output();
+        let out = out.expect("the openssl command line tool");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    dir
+}
+
+/// `https://` polling, then the upgrade to `wss://`, with one rustls configuration that
+/// trusts the test CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_polling_then_websocket() {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+
+    let dir = make_certificates();
+    let server = NodeServer::start_with(0, &["--tls", dir.to_str().unwrap()]);
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_file(dir.join("ca.pem")).unwrap())
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let options = Mode::Upgrade
+        .options()
+        .tls_config(std::sync::Arc::new(config));
+    let url = format!("https://localhost:{}", server.port);
+    let manager = Manager::new(&url, options).unwrap();
+    let mut main = watch(manager.socket("/"));
+    let mut echoes = events(&main.socket, "echo");
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    main.socket
+        .emit("echo", &("secure", Bytes::from_static(b"\x01\x02")))
+        .unwrap();
+    let got = recv(&mut echoes, "echo").await;
+    assert_eq!(got[0], Value::from("secure"));
+    assert_eq!(got[1].as_binary(), Some(&Bytes::from_static(b"\x01\x02")));
+    while info(&main.socket).await.transport != "websocket" {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    main.socket.emit("echo", &"over wss").unwrap();
+    assert_eq!(
+        recv(&mut echoes, "wss echo").await,
+        vec![Value::from("over wss")]
+    );
+    main.socket.disconnect();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Without the test CA the certificate is refused: `connect_error`, no connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_untrusted_certificate_is_refused() {
+    let dir = make_certificates();
+    let server = NodeServer::start_with(0, &["--tls", dir.to_str().unwrap()]);
+    let url = format!("https://localhost:{}", server.port);
+    let options = Mode::Polling.options().reconnection(false);
+    let Ok(manager) = Manager::new(&url, options) else {
+        // No root certificates on this machine at all: nothing to check.
+        return;
+    };
+    let mut main = watch(manager.socket("/"));
+    main.socket.connect();
+    let err = recv(&mut main.errors, "connect_error").await;
+    assert!(err.message.contains("xhr poll error"), "{err}");
+    assert!(!main.socket.connected());
+    let _ = std::fs::remove_dir_all(&dir);
 }

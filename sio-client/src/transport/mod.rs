@@ -4,6 +4,8 @@
 //! to the engine's task as an [`Io`] message. No task but the engine's touches the session.
 
 pub(crate) mod polling;
+#[cfg(feature = "tls")]
+mod tls;
 pub(crate) mod ws;
 
 use std::sync::Arc;
@@ -40,6 +42,9 @@ pub(crate) struct Endpoint {
     headers: HeaderMap,
     jar: Arc<Jar>,
     http: reqwest::Client,
+    /// The one TLS configuration of polling and WebSocket.
+    #[cfg(feature = "tls")]
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Endpoint {
@@ -77,9 +82,29 @@ impl Endpoint {
             headers.append(name, value);
         }
         let jar = Arc::new(Jar::default());
-        let http = reqwest::Client::builder()
+        let builder = reqwest::Client::builder()
             .cookie_provider(Arc::clone(&jar))
-            .default_headers(headers.clone())
+            .default_headers(headers.clone());
+        #[cfg(feature = "tls")]
+        let (builder, tls) = {
+            let tls = match &options.tls_config {
+                Some(config) => Some(Arc::clone(config)),
+                None if base.scheme() == "https" => Some(tls::default_config()?),
+                None => None,
+            };
+            // Always preconfigured: reqwest without a crypto provider panics when it builds
+            // its own configuration. For plain http, a configuration that trusts nothing.
+            let config = match &tls {
+                Some(config) => rustls::ClientConfig::clone(config),
+                None => tls::plain_http_config()?,
+            };
+            (builder.tls_backend_preconfigured(config), tls)
+        };
+        #[cfg(not(feature = "tls"))]
+        if base.scheme() == "https" {
+            return Err(Error::config("https and wss need the `tls` feature"));
+        }
+        let http = builder
             .build()
             .map_err(|e| Error::config(format!("http client: {e}")))?;
         Ok(Endpoint {
@@ -87,6 +112,8 @@ impl Endpoint {
             headers,
             jar,
             http,
+            #[cfg(feature = "tls")]
+            tls,
         })
     }
 
@@ -162,15 +189,20 @@ mod tests {
             u.as_str(),
             "ws://localhost:3000/socket.io/?token=a+b&EIO=4&transport=websocket"
         );
-        let ep = Endpoint::new(
+        let https = Endpoint::new(
             &Url::parse("https://h/").unwrap(),
             &Options::default().path("/x"),
-        )
-        .unwrap();
+        );
+        #[cfg(feature = "tls")]
         assert_eq!(
-            ep.url(TransportKind::WebSocket, Some("s")).as_str(),
+            https
+                .unwrap()
+                .url(TransportKind::WebSocket, Some("s"))
+                .as_str(),
             "wss://h/x/?EIO=4&transport=websocket&sid=s"
         );
+        #[cfg(not(feature = "tls"))]
+        assert!(https.unwrap_err().is_config());
         assert!(Endpoint::new(&Url::parse("ftp://h/").unwrap(), &Options::default()).is_err());
     }
 

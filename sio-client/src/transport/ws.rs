@@ -66,14 +66,25 @@ pub(crate) async fn run(endpoint: Arc<Endpoint>, url: Url, tx: UnboundedSender<I
     if let Some(cookies) = endpoint.jar.cookies(&http_url) {
         request.headers_mut().insert(COOKIE, cookies);
     }
-    let stream =
-        match tokio_tungstenite::connect_async_with_config(request, Some(config()), true).await {
-            Ok((stream, _response)) => stream,
-            Err(e) => {
-                let _ = tx.send(Io::WsOpen(Err(format!("websocket error: {e}"))));
-                return;
-            }
-        };
+    #[cfg(feature = "tls")]
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(config()),
+        true,
+        endpoint
+            .tls
+            .clone()
+            .map(tokio_tungstenite::Connector::Rustls),
+    );
+    #[cfg(not(feature = "tls"))]
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config()), true);
+    let stream = match connecting.await {
+        Ok((stream, _response)) => stream,
+        Err(e) => {
+            let _ = tx.send(Io::WsOpen(Err(format!("websocket error: {e}"))));
+            return;
+        }
+    };
     let (mut sink, mut stream) = stream.split();
     let (writer_tx, mut writer_rx) = mpsc::unbounded_channel::<Message>();
     // Detached: it outlives the engine long enough to flush the last frames.
