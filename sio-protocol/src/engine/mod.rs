@@ -15,6 +15,4 @@ pub use error::{DecodeError, ErrorCode};
 pub use open::OpenPacket;
 pub use packet::{Frame, Packet, PacketType, ProtocolVersion};
 pub use payload::{PayloadDecoder, PayloadEncoder, PayloadFormat};
-pub use session::{
-    CloseReason, Event, Role, Session, SessionConfig, Transmit, TransportKind,
-};
+pub use session::{CloseReason, Event, Role, Session, SessionConfig, Transmit, TransportKind};
