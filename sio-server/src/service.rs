@@ -98,6 +98,18 @@ impl<S> EngineService<S> {
         self.remote = Some(addr);
         self
     }
+
+    pub(crate) fn engine(&self) -> &EngineIo {
+        &self.engine
+    }
+
+    pub(crate) fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote
+    }
+
+    pub(crate) fn inner_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
 }
 
 impl<S, ResBody> Service<Request<Incoming>> for EngineService<S>

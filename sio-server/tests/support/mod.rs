@@ -25,6 +25,16 @@ pub async fn echo_server(config: EngineConfig) -> Server {
     let engine = EngineIo::new(config);
     let handle = engine.listen("127.0.0.1:0").await.unwrap();
     let addr = handle.local_addr();
+    spawn_echo(&engine);
+    Server {
+        engine,
+        handle,
+        addr,
+    }
+}
+
+/// Echoes every message of every connection of `engine`.
+pub fn spawn_echo(engine: &EngineIo) {
     let acceptor = engine.clone();
     tokio::spawn(async move {
         while let Some(mut conn) = acceptor.accept().await {
@@ -37,11 +47,6 @@ pub async fn echo_server(config: EngineConfig) -> Server {
             });
         }
     });
-    Server {
-        engine,
-        handle,
-        addr,
-    }
 }
 
 #[derive(Debug)]
