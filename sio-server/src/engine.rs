@@ -95,6 +95,15 @@ impl EngineIo {
         self.registry().len()
     }
 
+    /// Closes every open session (`"forced close"`), like engine.io's `close()`: each client
+    /// gets a close packet after the messages already queued for it. New handshakes are still
+    /// accepted.
+    pub fn close_all(&self) {
+        for handle in self.registry().values() {
+            let _ = handle.control.send(session_task::Control::Close);
+        }
+    }
+
     /// Whether a request for `path` is for this server (engine.io matches the prefix).
     pub fn matches(&self, path: &str) -> bool {
         path.starts_with(&self.inner.path)

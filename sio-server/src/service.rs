@@ -12,14 +12,13 @@ use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
 use hyper::service::Service;
-use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::task::JoinHandle;
 
 use crate::engine::EngineIo;
 use crate::response::EngineBody;
+use crate::serve::spawn_connection;
 
 /// A hyper [`Service`]: requests under the Engine.IO path go to the [`EngineIo`], all others
 /// to the wrapped service (the user's application), the way engine.io attaches to a Node HTTP
@@ -67,24 +66,19 @@ impl EngineIo {
         let local_addr = listener.local_addr()?;
         let engine = self.clone();
         let task = tokio::spawn(async move {
+            // Never signalled: open connections go on when the listener stops.
+            let (_never, shutdown) = tokio::sync::watch::channel(false);
+            let (alive, _) = tokio::sync::mpsc::channel(1);
             loop {
-                let (stream, peer) = match listener.accept().await {
-                    Ok(accepted) => accepted,
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        spawn_connection(&engine, stream, peer, shutdown.clone(), alive.clone());
+                    }
                     Err(error) => {
                         tracing::debug!(%error, "accept failed");
                         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                        continue;
                     }
-                };
-                let service = engine.service(NotFound).with_remote_addr(peer);
-                tokio::spawn(async move {
-                    let connection = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades();
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%error, "http connection error");
-                    }
-                });
+                }
             }
         });
         Ok(ServerHandle { local_addr, task })

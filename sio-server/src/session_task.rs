@@ -79,6 +79,8 @@ pub(crate) enum Control {
     PollingError,
     /// A WebSocket for an upgrade (its reader is already running).
     WsAttach(WsConn),
+    /// The server closes every session ([`EngineIo::close_all`](crate::EngineIo::close_all)).
+    Close,
 }
 
 /// Where a [`DataIn`] comes from.
@@ -314,7 +316,9 @@ impl Driver {
                     self.buffered += 1;
                 }
             }
-            Step::Command(Some(Command::Close)) => self.session.close(now),
+            Step::Command(Some(Command::Close)) | Step::Control(Control::Close) => {
+                self.session.close(now);
+            }
             Step::Command(None) => self.commands_open = false,
             Step::Permit(Some(permit)) => self.permit = Some(permit),
             Step::Permit(None) => self.app_gone = true,

@@ -1,0 +1,184 @@
+//! Serving like axum: [`EngineIo::serve`] returns a [`Serve`] to `.await`, with
+//! [`Serve::with_graceful_shutdown`].
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use hyper::server::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+use crate::engine::EngineIo;
+use crate::service::NotFound;
+
+/// The future of [`EngineIo::serve`]: serves HTTP/1.1 connections on a listener (404
+/// outside the Engine.IO path) until it is dropped, or, with
+/// [`with_graceful_shutdown`](Self::with_graceful_shutdown), until a signal.
+///
+/// ```no_run
+/// use sio_server::{EngineConfig, EngineIo};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let engine = EngineIo::new(EngineConfig::default());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// let server = engine
+///     .serve(listener)
+///     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; });
+/// tokio::spawn(async move {
+///     while let Some(conn) = engine.accept().await {
+///         // ...
+/// #       drop(conn);
+///     }
+/// });
+/// server.await
+/// # }
+/// ```
+#[must_use = "a server does nothing until it is awaited"]
+pub struct Serve {
+    engine: EngineIo,
+    listener: TcpListener,
+}
+
+impl fmt::Debug for Serve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Serve")
+            .field("local_addr", &self.listener.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`Serve`] with a shutdown signal (see [`Serve::with_graceful_shutdown`]).
+#[must_use = "a server does nothing until it is awaited"]
+pub struct WithGracefulShutdown<F> {
+    serve: Serve,
+    signal: F,
+}
+
+impl<F> fmt::Debug for WithGracefulShutdown<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WithGracefulShutdown")
+            .field("serve", &self.serve)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineIo {
+    /// Serves HTTP/1.1 connections accepted on `listener` (404 outside the Engine.IO path)
+    /// when the returned [`Serve`] is awaited, like `axum::serve`. To mount the server beside
+    /// other routes, use [`layer`](Self::layer) or [`service`](Self::service) instead.
+    pub fn serve(&self, listener: TcpListener) -> Serve {
+        Serve {
+            engine: self.clone(),
+            listener,
+        }
+    }
+}
+
+impl Serve {
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Stops when `signal` completes: no new TCP connection is accepted, every Engine.IO
+    /// session is closed ([`EngineIo::close_all`]: clients get a close packet), the open HTTP
+    /// connections finish their current request and close, and the future ends once they have.
+    pub fn with_graceful_shutdown<F>(self, signal: F) -> WithGracefulShutdown<F>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        WithGracefulShutdown {
+            serve: self,
+            signal,
+        }
+    }
+}
+
+impl IntoFuture for Serve {
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        self.with_graceful_shutdown(std::future::pending())
+            .into_future()
+    }
+}
+
+impl<F> IntoFuture for WithGracefulShutdown<F>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    type Output = io::Result<()>;
+    type IntoFuture = Pin<Box<dyn Future<Output = io::Result<()>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let WithGracefulShutdown { serve, signal } = self;
+        Box::pin(run(serve.engine, serve.listener, signal))
+    }
+}
+
+async fn run(
+    engine: EngineIo,
+    listener: TcpListener,
+    signal: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    // Every connection task holds a sender; `recv` returns `None` once all are gone.
+    let (alive_tx, mut alive_rx) = mpsc::channel::<()>(1);
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        tokio::select! {
+            () = &mut signal => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    spawn_connection(&engine, stream, peer, shutdown_rx.clone(), alive_tx.clone());
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: wait a little, as hyper does.
+                    tracing::debug!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    engine.close_all();
+    let _ = shutdown_tx.send(true);
+    drop(alive_tx);
+    let _ = alive_rx.recv().await;
+    Ok(())
+}
+
+/// Serves one HTTP/1.1 connection with upgrades on its own task; when `shutdown` turns true,
+/// the connection finishes its request and closes (a dropped sender changes nothing).
+pub(crate) fn spawn_connection(
+    engine: &EngineIo,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+    alive: mpsc::Sender<()>,
+) {
+    let service = engine.service(NotFound).with_remote_addr(peer);
+    tokio::spawn(async move {
+        let connection = http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut connection = std::pin::pin!(connection);
+        let result = tokio::select! {
+            result = connection.as_mut() => result,
+            Ok(()) = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => {
+                connection.as_mut().graceful_shutdown();
+                connection.await
+            }
+        };
+        if let Err(error) = result {
+            tracing::debug!(%error, "http connection error");
+        }
+        drop(alive);
+    });
+}
