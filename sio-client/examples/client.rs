@@ -17,6 +17,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "http://localhost:3000".to_owned());
     let socket = io(&url, Options::default())?;
     socket.manager().on(|event| match event {
+        ManagerEvent::Ping => {}
         ManagerEvent::ReconnectAttempt(n) => eprintln!("reconnecting (attempt {n})"),
         other => eprintln!("manager: {other:?}"),
     });

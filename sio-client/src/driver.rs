@@ -242,6 +242,7 @@ impl Driver {
             match event {
                 EngineEvent::Open => self.on_open(),
                 EngineEvent::Message(frame) => self.on_frame(frame),
+                EngineEvent::Ping => self.emit_manager(&ManagerEvent::Ping),
                 EngineEvent::Closed { reason, error } => {
                     self.engine = None;
                     match self.ready {

@@ -15,7 +15,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use sio_protocol::engine::{
     CloseReason, Event, Frame, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
@@ -27,6 +27,9 @@ use tokio::task::JoinSet;
 use crate::transport::ws::WsWriter;
 use crate::transport::{Endpoint, Io, polling, ws};
 
+/// How long the last POST (carrying `close`) may take.
+const FINAL_POST_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The largest polling response accepted (the client's own memory bound).
 const MAX_RESPONSE: usize = 64 * 1024 * 1024;
 
@@ -37,6 +40,8 @@ pub(crate) enum EngineEvent {
     Open,
     /// A Socket.IO message (text, or a binary attachment).
     Message(Frame),
+    /// A heartbeat ping arrived (the pong is already on its way).
+    Ping,
     /// The connection is over. `error` is set when a transport failed (for `connect_error`).
     Closed {
         reason: CloseReason,
@@ -254,9 +259,11 @@ impl Engine {
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
         let endpoint = Arc::clone(&self.endpoint);
         if self.session.is_closed() {
-            // The final `close`: nobody waits for it, and it must outlive the engine.
+            // The final `close`: nobody waits for it, and it must outlive the engine (bounded:
+            // after a ping timeout the server may be gone).
             tokio::spawn(async move {
-                let _ = polling::post_only(&endpoint, url, body).await;
+                let post = polling::post_only(&endpoint, url, body);
+                let _ = tokio::time::timeout(FINAL_POST_TIMEOUT, post).await;
             });
         } else {
             self.post_in_flight = true;
@@ -306,7 +313,8 @@ impl Engine {
                     error: self.error.take(),
                 });
             }
-            Event::Ping | Event::Pong => {}
+            Event::Ping => self.events.push_back(EngineEvent::Ping),
+            Event::Pong => {}
             _ => {}
         }
         false

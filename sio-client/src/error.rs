@@ -173,3 +173,46 @@ impl From<sio_protocol::engine::CloseReason> for DisconnectReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sio_protocol::engine::CloseReason;
+
+    use super::*;
+
+    #[test]
+    fn reasons() {
+        let cases = [
+            (CloseReason::TransportError, "transport error", true),
+            (CloseReason::TransportClose, "transport close", true),
+            (CloseReason::PingTimeout, "ping timeout", true),
+            (CloseReason::ParseError, "parse error", true),
+            (CloseReason::ForcedClose, "forced close", false),
+        ];
+        for (engine, text, reconnects) in cases {
+            let reason = DisconnectReason::from(engine);
+            assert_eq!(reason.to_string(), text);
+            assert_eq!(reason.reconnects(), reconnects, "{text}");
+        }
+        assert!(!DisconnectReason::IoServerDisconnect.reconnects());
+        assert!(!DisconnectReason::IoClientDisconnect.reconnects());
+        assert_eq!(
+            DisconnectReason::IoServerDisconnect.as_str(),
+            "io server disconnect"
+        );
+    }
+
+    #[test]
+    fn error_kinds() {
+        assert!(Error::timeout().is_timeout());
+        assert_eq!(Error::timeout().to_string(), "operation has timed out");
+        assert!(Error::disconnected().is_disconnected());
+        assert_eq!(
+            Error::disconnected().to_string(),
+            "socket has been disconnected"
+        );
+        assert!(Error::closed().is_disconnected());
+        assert!(Error::config("x").is_config());
+        assert!(Error::args("x").is_args());
+    }
+}

@@ -19,6 +19,8 @@ use crate::transport::Endpoint;
 pub enum ManagerEvent {
     /// `open`: the connection is established.
     Open,
+    /// `ping`: the server's heartbeat arrived.
+    Ping,
     /// `error`: a connection attempt failed, with the error.
     Error(String),
     /// `close`: the connection closed, with the reason.

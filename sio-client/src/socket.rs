@@ -336,3 +336,21 @@ impl AckSender {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_names_are_refused() {
+        for name in RESERVED_EVENTS {
+            let err = check_event(name).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("\"{name}\" is a reserved event name")
+            );
+        }
+        assert!(check_event("connected").is_ok());
+        assert!(check_event("").is_ok());
+    }
+}

@@ -1,6 +1,7 @@
 //! The WebSocket transport with tokio-tungstenite: a reader task and a writer task.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
 use reqwest::cookie::CookieStore as _;
@@ -14,6 +15,12 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use url::Url;
 
 use super::{Endpoint, Io};
+
+/// How long one frame may take to write before the connection is given up.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long the closing handshake may take once the engine is done.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Small buffers: an idle connection should hold almost nothing (DESIGN example 12).
 fn config() -> WebSocketConfig {
@@ -87,14 +94,16 @@ pub(crate) async fn run(endpoint: Arc<Endpoint>, url: Url, tx: UnboundedSender<I
     };
     let (mut sink, mut stream) = stream.split();
     let (writer_tx, mut writer_rx) = mpsc::unbounded_channel::<Message>();
-    // Detached: it outlives the engine long enough to flush the last frames.
+    // Detached: it outlives the engine long enough to flush the last frames, but never hangs
+    // on a dead peer for long.
     tokio::spawn(async move {
         while let Some(message) = writer_rx.recv().await {
-            if sink.send(message).await.is_err() {
-                return;
+            match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return,
             }
         }
-        let _ = sink.close().await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
     });
     if tx.send(Io::WsOpen(Ok(WsWriter { tx: writer_tx }))).is_err() {
         return;
