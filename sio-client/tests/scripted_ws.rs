@@ -33,6 +33,10 @@ async fn next_text(ws: &mut WebSocketStream<TcpStream>) -> String {
 
 /// Accepts one WebSocket, sends the open packet and answers the client's CONNECT for `/`.
 async fn accept(listener: &TcpListener) -> WebSocketStream<TcpStream> {
+    accept_with(listener, OPEN).await
+}
+
+async fn accept_with(listener: &TcpListener, open: &str) -> WebSocketStream<TcpStream> {
     let (tcp, _) = tokio::time::timeout(WAIT, listener.accept())
         .await
         .expect("a connection")
@@ -40,7 +44,7 @@ async fn accept(listener: &TcpListener) -> WebSocketStream<TcpStream> {
     let mut ws = tokio_tungstenite::accept_async(tcp)
         .await
         .expect("handshake");
-    ws.send(Message::text(OPEN)).await.unwrap();
+    ws.send(Message::text(open)).await.unwrap();
     assert_eq!(next_text(&mut ws).await, "40");
     ws.send(Message::text(r#"40{"sid":"socket-id"}"#))
         .await
@@ -152,4 +156,57 @@ async fn server_close_is_transport_close() {
         recv(&mut c.disconnects, "disconnect").await,
         DisconnectReason::TransportClose
     );
+}
+
+#[tokio::test]
+async fn pending_ack_fails_on_disconnect() {
+    let (listener, mut c) = client().await;
+    let mut ws = accept(&listener).await;
+    recv(&mut c.connects, "connect").await;
+    let socket = c.socket.clone();
+    let pending = tokio::spawn(async move { socket.emit_with_ack("q", &1).await });
+    assert_eq!(next_text(&mut ws).await, r#"420["q",1]"#);
+    ws.close(None).await.unwrap();
+    let result = tokio::time::timeout(WAIT, pending).await.unwrap().unwrap();
+    let err = result.expect_err("the socket disconnected");
+    assert!(err.is_disconnected());
+    assert_eq!(err.to_string(), "socket has been disconnected");
+}
+
+#[tokio::test]
+async fn ack_answers_arrive() {
+    let (listener, mut c) = client().await;
+    let mut ws = accept(&listener).await;
+    recv(&mut c.connects, "connect").await;
+    let socket = c.socket.clone();
+    let pending = tokio::spawn(async move { socket.emit_with_ack("q", &()).await });
+    assert_eq!(next_text(&mut ws).await, r#"420["q"]"#);
+    // An unknown id is ignored; the right one completes the emit.
+    ws.send(Message::text(r#"437["no"]"#)).await.unwrap();
+    ws.send(Message::text(r#"430["yes",2]"#)).await.unwrap();
+    let args = tokio::time::timeout(WAIT, pending)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let (a, b): (String, u32) = args.deserialize().unwrap();
+    assert_eq!((a.as_str(), b), ("yes", 2));
+}
+
+#[tokio::test]
+async fn dropping_every_handle_closes_the_connection() {
+    let (listener, mut c) = client().await;
+    // A heartbeat far away, so that only the drop can close the connection.
+    let open = OPEN.replace("300", "60000");
+    let mut ws = accept_with(&listener, &open).await;
+    recv(&mut c.connects, "connect").await;
+    drop(c);
+    // The manager's task ends and closes the WebSocket.
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Close(_))) | None | Some(Err(_))) => break,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("the connection stayed open"),
+        }
+    }
 }
