@@ -4,6 +4,10 @@ use std::time::Duration;
 
 use sio_protocol::engine::{SessionConfig, TransportKind};
 
+use crate::allow::AllowRequest;
+use crate::compression::HttpCompression;
+use crate::connection::Message;
+use crate::cookie::Cookie;
 use crate::cors::Cors;
 
 /// Engine.IO server options. The defaults are those of `engine.io` 6 (see each field).
@@ -53,6 +57,20 @@ pub struct EngineConfig {
     /// How many new connections may wait for [`EngineIo::accept`](crate::EngineIo::accept)
     /// (default 1024). Handshakes beyond that are refused with 403.
     pub accept_backlog: usize,
+    /// `allowRequest`: a hook that may refuse handshakes (default none).
+    pub allow_request: Option<AllowRequest>,
+    /// `cookie`: a `Set-Cookie` with the session id on the handshake response (default off).
+    pub cookie: Option<Cookie>,
+    /// `httpCompression`: gzip/deflate of polling responses of at least 1024 bytes when the
+    /// client accepts it (default on, like engine.io; `None` turns it off).
+    pub http_compression: Option<HttpCompression>,
+    /// `perMessageDeflate` (default false). **Not supported**: tokio-tungstenite 0.30 has no
+    /// permessage-deflate extension, so setting it changes nothing and the extension is never
+    /// negotiated (clients then send uncompressed frames, which every client supports).
+    pub per_message_deflate: bool,
+    /// `initialPacket`: a message sent to every new connection right after the open packet
+    /// (default none).
+    pub initial_packet: Option<Message>,
 }
 
 impl Default for EngineConfig {
@@ -70,6 +88,11 @@ impl Default for EngineConfig {
             max_buffered_packets: 1024,
             ws_read_buffer_size: 4096,
             accept_backlog: 1024,
+            allow_request: None,
+            cookie: None,
+            http_compression: Some(HttpCompression::default()),
+            per_message_deflate: false,
+            initial_packet: None,
         }
     }
 }
@@ -108,6 +131,32 @@ impl EngineConfig {
         ws_read_buffer_size: usize,
         /// Sets [`accept_backlog`](Self::accept_backlog) (at least 1).
         accept_backlog: usize,
+        /// Sets [`per_message_deflate`](Self::per_message_deflate) (not supported).
+        per_message_deflate: bool,
+    }
+
+    /// Sets the [`allow_request`](Self::allow_request) hook.
+    pub fn allow_request(mut self, value: AllowRequest) -> Self {
+        self.allow_request = Some(value);
+        self
+    }
+
+    /// Turns the [`cookie`](Self::cookie) on with these settings.
+    pub fn cookie(mut self, value: Cookie) -> Self {
+        self.cookie = Some(value);
+        self
+    }
+
+    /// Sets [`http_compression`](Self::http_compression) (`None`: off).
+    pub fn http_compression(mut self, value: impl Into<Option<HttpCompression>>) -> Self {
+        self.http_compression = value.into();
+        self
+    }
+
+    /// Sets the [`initial_packet`](Self::initial_packet).
+    pub fn initial_packet(mut self, value: Message) -> Self {
+        self.initial_packet = Some(value);
+        self
     }
 
     /// Sets [`path`](Self::path).

@@ -10,6 +10,7 @@ use sio_protocol::Str;
 use sio_protocol::engine::{ErrorCode, ProtocolVersion, Session, TransportKind};
 use tokio::sync::mpsc;
 
+use crate::compression::Encoding;
 use crate::config::EngineConfig;
 use crate::connection::{Connection, Info};
 use crate::response::{EngineBody, json_error, status, upgrade_error};
@@ -165,13 +166,14 @@ impl EngineIo {
                 return response;
             }
         }
-        let error = |code: ErrorCode| {
+        let error_with = |code: ErrorCode, message: Option<&str>| {
             if upgrade {
-                upgrade_error(code)
+                upgrade_error(code, message)
             } else {
-                json_error(code, None)
+                json_error(code, message)
             }
         };
+        let error = |code: ErrorCode| error_with(code, None);
         let query = Query::parse(req.uri().query());
         let transport = match query.transport.as_deref() {
             Some("polling") => TransportKind::Polling,
@@ -180,6 +182,15 @@ impl EngineIo {
         };
         if !config.transports.contains(&transport) {
             return error(ErrorCode::UnknownTransport);
+        }
+        if req
+            .headers()
+            .get_all(header::ORIGIN)
+            .iter()
+            .any(|origin| !valid_header_chars(origin.as_bytes()))
+        {
+            // engine.io's `checkInvalidHeaderChar` (hyper already refuses most such bytes).
+            return error(ErrorCode::BadRequest);
         }
         if transport == TransportKind::WebSocket && !upgrade {
             return json_error(ErrorCode::BadRequest, None);
@@ -230,7 +241,7 @@ impl EngineIo {
                 return json_error(ErrorCode::BadRequest, None);
             }
             return match *req.method() {
-                Method::GET => polling::get(&handle, query.b64).await,
+                Method::GET => polling::get(&handle, query.b64, self.compression(&req)).await,
                 Method::POST => polling::post(&handle, req, config.max_http_buffer_size).await,
                 _ => status(StatusCode::INTERNAL_SERVER_ERROR),
             };
@@ -238,6 +249,18 @@ impl EngineIo {
         // A handshake.
         if req.method() != Method::GET {
             return error(ErrorCode::BadHandshakeMethod);
+        }
+        if let Some(hook) = &config.allow_request {
+            let (mut parts, body) = req.into_parts();
+            if let Some(remote) = remote {
+                parts.extensions.insert(remote);
+            }
+            let verdict = hook.check(&parts).await;
+            req = Request::from_parts(parts, body);
+            if let Err(message) = verdict {
+                let message = Some(message).filter(|m| !m.is_empty());
+                return error_with(ErrorCode::Forbidden, message.as_deref());
+            }
         }
         let Some(version) = version else {
             return error(ErrorCode::UnsupportedProtocolVersion);
@@ -259,18 +282,31 @@ impl EngineIo {
         let session_config = config.session_config(version);
         let bound = config.queue_bound();
         let registry = self.inner.registry.clone();
+        let cookie = config.cookie.as_ref().and_then(|c| c.header(&sid));
+        let initial = config.initial_packet.clone();
+        let new_session = move |sid: Str| {
+            let mut session = Session::server(sid, transport, session_config, now());
+            if let Some(message) = initial {
+                let _ = session.send(session_task::packet(message));
+            }
+            session
+        };
         match transport {
             TransportKind::Polling => {
                 let channels = Channels::new(version, transport);
                 let handle = channels.handle.clone();
-                let session = Session::server(sid.clone(), transport, session_config, now());
+                let session = new_session(sid.clone());
                 registry
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(sid, handle.clone());
                 let ends = session_task::spawn(session, channels, None, registry, bound);
                 permit.send(connection(info, &handle, ends));
-                polling::get(&handle, query.b64).await
+                let mut response = polling::get(&handle, query.b64, self.compression(&req)).await;
+                if let Some(cookie) = cookie {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                response
             }
             TransportKind::WebSocket => {
                 let Some(accept) = ws::accept_key(req.method(), req.headers()) else {
@@ -285,7 +321,7 @@ impl EngineIo {
                     let channels = Channels::new(version, transport);
                     let handle = channels.handle.clone();
                     let conn = ws::WsConn::start(stream, version, handle.data.clone(), bound);
-                    let session = Session::server(sid.clone(), transport, session_config, now());
+                    let session = new_session(sid.clone());
                     registry
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
@@ -293,9 +329,19 @@ impl EngineIo {
                     let ends = session_task::spawn(session, channels, Some(conn), registry, bound);
                     permit.send(connection(info, &handle, ends));
                 });
-                ws::switching_protocols(accept)
+                let mut response = ws::switching_protocols(accept);
+                if let Some(cookie) = cookie {
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                }
+                response
             }
         }
+    }
+
+    /// The compression of a polling response to `req`, if on and accepted.
+    fn compression<B>(&self, req: &Request<B>) -> Option<(Encoding, usize)> {
+        let settings = self.inner.config.http_compression?;
+        Encoding::negotiate(req.headers()).map(|encoding| (encoding, settings.threshold))
     }
 
     fn ws_settings(&self) -> (usize, usize, usize) {
@@ -306,6 +352,13 @@ impl EngineIo {
             config.queue_bound(),
         )
     }
+}
+
+/// engine.io's `checkInvalidHeaderChar`: only tab, 0x20-0x7e and 0x80-0xff.
+fn valid_header_chars(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..=0x7e).contains(&b) || b >= 0x80)
 }
 
 fn connection(info: Info, handle: &SessionHandle, ends: session_task::AppEnds) -> Connection {

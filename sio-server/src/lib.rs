@@ -54,8 +54,11 @@
 //!   (`413`), a WebSocket message too (close 1009), and the WebSocket read buffer is small
 //!   ([`EngineConfig::ws_read_buffer_size`]).
 
+mod allow;
+mod compression;
 mod config;
 mod connection;
+mod cookie;
 mod cors;
 mod engine;
 mod layer;
@@ -66,8 +69,11 @@ mod session_task;
 mod sid;
 mod transport;
 
+pub use allow::AllowRequest;
+pub use compression::HttpCompression;
 pub use config::EngineConfig;
 pub use connection::{Connection, ConnectionSender, DisconnectReason, Message, SendError};
+pub use cookie::{Cookie, SameSite};
 pub use cors::Cors;
 pub use engine::EngineIo;
 pub use layer::EngineLayer;

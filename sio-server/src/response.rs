@@ -36,9 +36,10 @@ pub(crate) fn json_error(code: ErrorCode, message: Option<&str>) -> Response<Eng
 }
 
 /// An Engine.IO error on a WebSocket upgrade request (engine.io's `abortUpgrade`): always
-/// 400, `Connection: close`, the message as `text/html`.
-pub(crate) fn upgrade_error(code: ErrorCode) -> Response<EngineBody> {
-    let mut response = with_body(StatusCode::BAD_REQUEST, Some("text/html"), code.message());
+/// 400, `Connection: close`, the message (or the code's) as `text/html`.
+pub(crate) fn upgrade_error(code: ErrorCode, message: Option<&str>) -> Response<EngineBody> {
+    let message = message.unwrap_or(code.message()).to_owned();
+    let mut response = with_body(StatusCode::BAD_REQUEST, Some("text/html"), message);
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -236,6 +236,14 @@ enum Step {
     GetAborted,
 }
 
+/// The packet of an application message.
+pub(crate) fn packet(message: Message) -> Packet {
+    match message {
+        Message::Text(text) => Packet::Message(text),
+        Message::Binary(data) => Packet::Binary(data),
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
@@ -308,11 +316,7 @@ impl Driver {
             }
             Step::Data(DataIn { source, input }) => self.data(now, source, input),
             Step::Command(Some(Command::Send(message))) => {
-                let packet = match message {
-                    Message::Text(text) => Packet::Message(text),
-                    Message::Binary(data) => Packet::Binary(data),
-                };
-                if self.session.send(packet) {
+                if self.session.send(packet(message)) {
                     self.buffered += 1;
                 }
             }

@@ -10,20 +10,39 @@ use http_body_util::BodyExt;
 use sio_protocol::engine::{ErrorCode, Packet, PayloadDecoder, PayloadFormat, ProtocolVersion};
 use tokio::sync::oneshot;
 
+use crate::compression::Encoding;
 use crate::response::{EngineBody, json_error, status, with_body};
 use crate::session_task::{
     Control, DataIn, Input, PollReply, SessionHandle, SessionShared, Source,
 };
 
-/// A GET: waits until the session has packets for it.
-pub(crate) async fn get(handle: &SessionHandle, b64: bool) -> Response<EngineBody> {
+/// A GET: waits until the session has packets for it. `compression`: the coding the client
+/// accepts and the size from which to use it.
+pub(crate) async fn get(
+    handle: &SessionHandle,
+    b64: bool,
+    compression: Option<(Encoding, usize)>,
+) -> Response<EngineBody> {
     let (reply, answer) = oneshot::channel();
     if handle.control.send(Control::Get { b64, reply }).is_err() {
         return json_error(ErrorCode::UnknownSid, None);
     }
     match answer.await {
         Ok(PollReply::Body { body, content_type }) => {
+            let compressed = compression
+                .filter(|(_, threshold)| body.len() >= *threshold)
+                .and_then(|(encoding, _)| Some((encoding, encoding.compress(&body).ok()?)));
+            let (body, encoding) = match compressed {
+                Some((encoding, compressed)) => (compressed, Some(encoding)),
+                None => (body, None),
+            };
             let mut response = with_body(StatusCode::OK, Some(content_type), body);
+            if let Some(encoding) = encoding {
+                response.headers_mut().insert(
+                    header::CONTENT_ENCODING,
+                    HeaderValue::from_static(encoding.as_str()),
+                );
+            }
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
