@@ -17,6 +17,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use sio_protocol::engine::{
     CloseReason, Event, Frame, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
     ProtocolVersion, Session, SessionConfig, TransportKind,
@@ -61,6 +62,10 @@ pub(crate) struct Engine {
     tasks: JoinSet<()>,
     get_in_flight: bool,
     post_in_flight: bool,
+    /// The rest of a batch too large for one POST, sent one body after the other.
+    queued_posts: VecDeque<Bytes>,
+    /// The server's `maxPayload`: no POST body is larger, unless one packet is.
+    max_payload: Option<usize>,
     /// `3probe` arrived: start no new GET, finish the upgrade once polling is idle.
     pausing: bool,
     /// The WebSocket: the main transport, or the probe during an upgrade.
@@ -89,6 +94,8 @@ impl Engine {
             tasks: JoinSet::new(),
             get_in_flight: false,
             post_in_flight: false,
+            queued_posts: VecDeque::new(),
+            max_payload: None,
             pausing: false,
             ws: None,
             error: None,
@@ -168,7 +175,11 @@ impl Engine {
             }
             Io::Post(Ok(())) => {
                 self.post_in_flight = false;
-                self.session.handle_writable(TransportKind::Polling);
+                match self.queued_posts.pop_front() {
+                    // The batch goes on: the session learns it is writable after the last body.
+                    Some(body) => self.start_post(body),
+                    None => self.session.handle_writable(TransportKind::Polling),
+                }
             }
             Io::Post(Err(e)) => {
                 self.post_in_flight = false;
@@ -254,11 +265,11 @@ impl Engine {
         if batch.is_empty() {
             return;
         }
-        let body = PayloadEncoder::encode(&batch, PayloadFormat::V4);
-        let sid = self.session.sid().map(|s| s.to_string());
-        let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
-        let endpoint = Arc::clone(&self.endpoint);
         if self.session.is_closed() {
+            let body = PayloadEncoder::encode(&batch, PayloadFormat::V4);
+            let sid = self.session.sid().map(|s| s.to_string());
+            let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
+            let endpoint = Arc::clone(&self.endpoint);
             // The final `close`: nobody waits for it, and it must outlive the engine (bounded:
             // after a ping timeout the server may be gone).
             tokio::spawn(async move {
@@ -266,16 +277,28 @@ impl Engine {
                 let _ = tokio::time::timeout(FINAL_POST_TIMEOUT, post).await;
             });
         } else {
-            self.post_in_flight = true;
-            let tx = self.tx.clone();
-            self.tasks.spawn(polling::post(endpoint, url, body, tx));
+            let mut bodies = split_batch(&batch, self.max_payload).into_iter();
+            if let Some(first) = bodies.next() {
+                self.queued_posts.extend(bodies);
+                self.start_post(first);
+            }
         }
+    }
+
+    fn start_post(&mut self, body: Bytes) {
+        self.post_in_flight = true;
+        let sid = self.session.sid().map(|s| s.to_string());
+        let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
+        let endpoint = Arc::clone(&self.endpoint);
+        let tx = self.tx.clone();
+        self.tasks.spawn(polling::post(endpoint, url, body, tx));
     }
 
     /// Handles one session event; true if the session may have more to do.
     fn handle_event(&mut self, event: Event) -> bool {
         match event {
             Event::Opened(open) => {
+                self.max_payload = open.max_payload.and_then(|max| usize::try_from(max).ok());
                 self.events.push_back(EngineEvent::Open);
                 if self.upgrade
                     && self.session.transport() == TransportKind::Polling
@@ -335,5 +358,64 @@ impl Engine {
         let endpoint = Arc::clone(&self.endpoint);
         let tx = self.tx.clone();
         self.tasks.spawn(ws::run(endpoint, url, tx));
+    }
+}
+
+/// Splits a batch of packets into POST bodies of at most `max` bytes each, in order
+/// (engine.io-client's `_getWritablePackets`; a single packet larger than `max` still goes
+/// alone, and the server refuses it).
+fn split_batch(batch: &[Packet], max: Option<usize>) -> Vec<Bytes> {
+    let Some(max) = max else {
+        return vec![PayloadEncoder::encode(batch, PayloadFormat::V4)];
+    };
+    let mut bodies = Vec::new();
+    let mut current = PayloadEncoder::new(PayloadFormat::V4);
+    for packet in batch {
+        let size = PayloadEncoder::encode([packet], PayloadFormat::V4).len();
+        // The separator before a packet that is not the first of its body.
+        if !current.is_empty() && current.len() + 1 + size > max {
+            let full = std::mem::replace(&mut current, PayloadEncoder::new(PayloadFormat::V4));
+            bodies.push(full.finish());
+        }
+        current.push(packet);
+    }
+    if !current.is_empty() {
+        bodies.push(current.finish());
+    }
+    bodies
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_split_under_max_payload() {
+        let packets: Vec<Packet> = (0..5)
+            .map(|i| Packet::Message(format!("{i}{}", "x".repeat(8)).into()))
+            .collect();
+        // Each packet is 10 bytes on the wire (`4` + 9 characters), 11 with a separator.
+        let bodies = split_batch(&packets, Some(21));
+        let texts: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
+        assert_eq!(
+            texts,
+            [
+                &b"40xxxxxxxx\x1e41xxxxxxxx"[..],
+                &b"42xxxxxxxx\x1e43xxxxxxxx"[..],
+                &b"44xxxxxxxx"[..],
+            ]
+        );
+        // Every packet, in order, whatever the limit.
+        for max in [1, 10, 11, 20, 21, 32, 1000] {
+            let joined: Vec<Packet> = split_batch(&packets, Some(max))
+                .into_iter()
+                .flat_map(|b| {
+                    sio_protocol::engine::PayloadDecoder::decode_all(b, PayloadFormat::V4, 1 << 20)
+                        .unwrap()
+                })
+                .collect();
+            assert_eq!(joined, packets, "max {max}");
+        }
+        assert_eq!(split_batch(&packets, None).len(), 1);
     }
 }

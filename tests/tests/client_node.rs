@@ -721,3 +721,26 @@ async fn tls_untrusted_certificate_is_refused() {
     assert!(!main.socket.connected());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Over polling, a batch larger than the server's `maxPayload` (1 MB) is split into several
+/// POSTs, in order (the server would refuse one large body with 413).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_batches_are_split() {
+    let server = NodeServer::start(0);
+    let manager = Manager::new(&server.url(), Mode::Polling.options()).unwrap();
+    let mut main = watch(manager.socket("/"));
+    let mut echoes = events(&main.socket, "echo");
+    let chunk = "x".repeat(50_000);
+    for i in 0..30 {
+        main.socket.emit("echo", &(i, &chunk)).unwrap();
+    }
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    for i in 0..30 {
+        let got = recv(&mut echoes, "echo").await;
+        assert_eq!(got[0], Value::from(f64::from(i)));
+        assert_eq!(got[1].as_str().map(str::len), Some(50_000));
+    }
+    assert!(main.disconnects.try_recv().is_err());
+    main.socket.disconnect();
+}
