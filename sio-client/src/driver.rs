@@ -330,9 +330,11 @@ impl Driver {
             emit_connect_error(&shared, &failed);
         }
         if self.reconnecting {
+            // socket.io-client's order: `reconnect()` (which may emit `reconnect_failed`),
+            // then `reconnect_error`.
             self.reconnecting = false;
-            self.emit_manager(&ManagerEvent::ReconnectError(error));
             self.reconnect();
+            self.emit_manager(&ManagerEvent::ReconnectError(error));
         } else if self.options.reconnection && self.backoff.attempts() == 0 {
             // `maybeReconnectOnOpen`: a failed first connection is retried too.
             self.reconnect();

@@ -164,6 +164,11 @@ impl Socket {
             .push(Arc::new(handler));
     }
 
+    /// Removes every handler of `event` (`socket.off(event)`).
+    pub fn off(&self, event: &str) {
+        lock(&self.shared.handlers).events.remove(event);
+    }
+
     /// Calls `handler` for every event from the server, before the event's own handlers.
     pub fn on_any(&self, handler: impl Fn(Message) + Send + Sync + 'static) {
         lock(&self.shared.handlers).any.push(Arc::new(handler));

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
-use sio_client::{DisconnectReason, Manager, Options, TransportKind, Value};
+use sio_client::{DisconnectReason, Manager, ManagerEvent, Options, TransportKind, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_tungstenite::WebSocketStream;
@@ -108,9 +108,13 @@ async fn answers_pings_and_receives_events() {
         recv(&mut c.events, "event").await,
         vec![Value::from(1.0), Value::from("a")]
     );
+    // After `off`, the event reaches no handler.
+    c.socket.off("x");
+    ws.send(Message::text(r#"42["x",2]"#)).await.unwrap();
     // A Vec is one argument (a fixed-size array would be spread, like a tuple).
     c.socket.emit("y", &vec![1, 2]).unwrap();
     assert_eq!(next_text(&mut ws).await, r#"42["y",[1,2]]"#);
+    assert!(c.events.try_recv().is_err());
     assert!(c.disconnects.try_recv().is_err());
 }
 
@@ -209,4 +213,68 @@ async fn dropping_every_handle_closes_the_connection() {
             Err(_) => panic!("the connection stayed open"),
         }
     }
+}
+
+/// Nobody listens: the first attempt fails, then `reconnection_attempts` retries, with
+/// socket.io-client's events in socket.io-client's order.
+#[tokio::test]
+async fn gives_up_after_the_reconnection_attempts() {
+    let port = {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let options = Options::default()
+        .transports([TransportKind::WebSocket])
+        .reconnection_attempts(Some(2))
+        .reconnection_delay(Duration::from_millis(10))
+        .reconnection_delay_max(Duration::from_millis(20));
+    let manager = Manager::new(&format!("http://127.0.0.1:{port}"), options).unwrap();
+    let (tx, mut events) = unbounded_channel();
+    manager.on(move |e| {
+        let _ = tx.send(e.clone());
+    });
+    let socket = manager.socket("/");
+    let (etx, mut errors) = unbounded_channel();
+    socket.on_connect_error(move |e| {
+        let _ = etx.send(e.message.clone());
+    });
+    socket.connect();
+    let mut seen = Vec::new();
+    loop {
+        let event = recv(&mut events, "manager event").await;
+        let done = matches!(event, ManagerEvent::ReconnectError(_)) && seen.contains(&"failed");
+        seen.push(match event {
+            ManagerEvent::Error(_) => "error",
+            ManagerEvent::ReconnectAttempt(1) => "attempt 1",
+            ManagerEvent::ReconnectAttempt(2) => "attempt 2",
+            ManagerEvent::ReconnectError(_) => "reconnect_error",
+            ManagerEvent::ReconnectFailed => "failed",
+            other => panic!("unexpected {other:?}"),
+        });
+        if done {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "error",
+            "attempt 1",
+            "error",
+            "reconnect_error",
+            "attempt 2",
+            "error",
+            "failed",
+            "reconnect_error"
+        ]
+    );
+    // Each failed attempt is a `connect_error` for the waiting socket.
+    for _ in 0..3 {
+        assert!(
+            recv(&mut errors, "connect_error")
+                .await
+                .contains("websocket error")
+        );
+    }
+    assert!(!socket.connected());
 }
