@@ -223,6 +223,28 @@ impl ConnectionSender {
             })
     }
 
+    /// Queues every message of `messages` back to back if the queue has room for all of them
+    /// now, else none (`Full`). Used by the Socket.IO layer so that a packet and its binary
+    /// attachments are never split.
+    pub(crate) fn try_send_all(&self, messages: Vec<Message>) -> Result<(), SendError> {
+        let first = || {
+            messages
+                .first()
+                .cloned()
+                .unwrap_or(Message::Text(Str::new()))
+        };
+        match self.commands.try_reserve_many(messages.len()) {
+            Ok(permits) => {
+                for (permit, message) in permits.zip(messages) {
+                    permit.send(Command::Send(message));
+                }
+                Ok(())
+            }
+            Err(mpsc::error::TrySendError::Full(())) => Err(SendError::Full(first())),
+            Err(mpsc::error::TrySendError::Closed(())) => Err(SendError::Closed(first())),
+        }
+    }
+
     /// Closes the connection (`"forced close"`) after the messages already queued are sent.
     pub fn close(&self) {
         let commands = self.commands.clone();

@@ -61,6 +61,7 @@ mod connection;
 mod cookie;
 mod cors;
 mod engine;
+mod io;
 mod layer;
 mod response;
 mod serve;
@@ -76,6 +77,12 @@ pub use connection::{Connection, ConnectionSender, DisconnectReason, Message, Se
 pub use cookie::{Cookie, SameSite};
 pub use cors::Cors;
 pub use engine::EngineIo;
+pub use io::{
+    Ack, AckError, AckFuture, Adapter, AdapterFactory, BoxFuture, BroadcastAckFuture,
+    BroadcastFlags, BroadcastOperator, BroadcastOptions, BroadcastPacket, ConnectError, EmitError,
+    Handshake, InMemoryAdapter, LocalNamespace, MiddlewareError, Namespace, Socket,
+    SocketDisconnectReason, SocketIo, SocketIoConfig,
+};
 pub use layer::EngineLayer;
 pub use response::EngineBody;
 pub use serve::{Serve, WithGracefulShutdown};

@@ -1,0 +1,247 @@
+//! One Engine.IO connection: decodes its packets, applies socket.io's state rules, connects
+//! its sockets, routes their events and writes their packets.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sio_protocol::socket::{Decoder, DecoderConfig, Encoder, Packet, PacketData};
+use sio_protocol::{Map, Str, Value};
+
+use super::handshake::Handshake;
+use super::server::SocketIo;
+use super::socket::{EmitError, Incoming, Socket, SocketDisconnectReason, frames};
+use crate::{CloseReason, Connection, ConnectionSender, DisconnectReason, Message, SendError};
+
+/// What the sockets of one connection share.
+#[derive(Debug)]
+pub(crate) struct ClientShared {
+    pub(crate) sender: ConnectionSender,
+    pub(crate) encoder: Encoder,
+    /// Held while the messages of one packet are queued, so packets never interleave.
+    write: Mutex<()>,
+    /// The connected sockets, by namespace.
+    sockets: Mutex<HashMap<Str, Socket>>,
+}
+
+impl ClientShared {
+    pub(crate) fn new(sender: ConnectionSender) -> Self {
+        ClientShared {
+            sender,
+            encoder: Encoder::default(),
+            write: Mutex::new(()),
+            sockets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Queues the messages of one packet, all or none.
+    pub(crate) fn write(&self, messages: Vec<Message>, volatile: bool) -> Result<(), EmitError> {
+        let _guard = self.write.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = if messages.len() == 1 {
+            let mut messages = messages;
+            match messages.pop() {
+                Some(message) => self.sender.try_send(message),
+                None => Ok(()),
+            }
+        } else {
+            self.sender.try_send_all(messages)
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(SendError::Full(_)) => {
+                if !volatile {
+                    tracing::debug!(sid = %self.sender.sid(), "send queue full: packet dropped");
+                }
+                Err(EmitError::Full)
+            }
+            Err(_) => Err(EmitError::Disconnected),
+        }
+    }
+
+    pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
+        let encoded = self.encoder.encode(packet).map_err(EmitError::Serialize)?;
+        self.write(frames(encoded), volatile)
+    }
+
+    fn sockets(&self) -> std::sync::MutexGuard<'_, HashMap<Str, Socket>> {
+        self.sockets.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn socket(&self, nsp: &str) -> Option<Socket> {
+        self.sockets().get(nsp).cloned()
+    }
+
+    /// Forgets the socket of `nsp` if it is `id`.
+    pub(crate) fn remove(&self, nsp: &str, id: &str) {
+        let mut sockets = self.sockets();
+        if sockets.get(nsp).is_some_and(|s| s.id() == id) {
+            sockets.remove(nsp);
+        }
+    }
+
+    fn take_all(&self) -> Vec<Socket> {
+        self.sockets().drain().map(|(_, s)| s).collect()
+    }
+
+    /// `socket.disconnect(true)`: every namespace gets DISCONNECT, then the connection closes.
+    pub(crate) fn disconnect_all(&self) {
+        for socket in self.take_all() {
+            socket.close_with(SocketDisconnectReason::ServerNamespaceDisconnect, true);
+        }
+        self.sender.close();
+    }
+
+    /// Closes every socket with `reason` (no packet) and the connection.
+    pub(crate) fn close_all(&self, reason: SocketDisconnectReason) {
+        for socket in self.take_all() {
+            socket.close_with(reason, false);
+        }
+        self.sender.close();
+    }
+}
+
+fn engine_reason(reason: DisconnectReason) -> SocketDisconnectReason {
+    match reason {
+        DisconnectReason::Engine(CloseReason::TransportClose) => {
+            SocketDisconnectReason::TransportClose
+        }
+        DisconnectReason::Engine(CloseReason::PingTimeout) => SocketDisconnectReason::PingTimeout,
+        DisconnectReason::Engine(CloseReason::ParseError) => SocketDisconnectReason::ParseError,
+        DisconnectReason::Engine(CloseReason::ForcedClose) => SocketDisconnectReason::ForcedClose,
+        _ => SocketDisconnectReason::TransportError,
+    }
+}
+
+/// Serves one connection until it closes.
+pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
+    let shared = Arc::new(ClientShared::new(conn.sender()));
+    io.register_client(&shared);
+    let config = io.config();
+    let mut decoder =
+        Decoder::new(DecoderConfig::default().with_max_attachments(config.max_attachments));
+    let connect_timeout = tokio::time::sleep(config.connect_timeout);
+    tokio::pin!(connect_timeout);
+    let mut joined = false;
+    // Set once the connection is being closed: later messages are ignored.
+    let mut closing: Option<SocketDisconnectReason> = None;
+    loop {
+        let message = tokio::select! {
+            message = conn.recv() => message,
+            () = &mut connect_timeout, if !joined && closing.is_none() => {
+                tracing::debug!(sid = %conn.sid(), "no namespace joined in time");
+                closing = Some(SocketDisconnectReason::ForcedServerClose);
+                conn.close();
+                continue;
+            }
+        };
+        let Some(message) = message else { break };
+        if closing.is_some() {
+            continue;
+        }
+        let decoded = match message {
+            Message::Text(text) => decoder.decode_text(text),
+            Message::Binary(data) => decoder.decode_binary(data),
+        };
+        let violation = match decoded {
+            Ok(None) => None,
+            Ok(Some(packet)) => handle(&io, &shared, &conn, packet, &mut joined).await,
+            Err(error) => {
+                tracing::debug!(sid = %conn.sid(), %error, "invalid packet");
+                Some(SocketDisconnectReason::ForcedClose)
+            }
+        };
+        if let Some(reason) = violation {
+            // Every socket of the connection goes with it.
+            closing = Some(reason);
+            shared.close_all(reason);
+        }
+    }
+    let reason = match closing {
+        Some(reason) => reason,
+        None => engine_reason(conn.closed().await),
+    };
+    shared.close_all(reason);
+    io.unregister_client(&shared);
+}
+
+/// Handles one packet; `Some(reason)` when it breaks the state rules (the connection closes).
+async fn handle(
+    io: &SocketIo,
+    shared: &Arc<ClientShared>,
+    conn: &Connection,
+    packet: Packet,
+    joined: &mut bool,
+) -> Option<SocketDisconnectReason> {
+    let invalid = Some(SocketDisconnectReason::ForcedServerClose);
+    let socket = shared.socket(&packet.nsp);
+    match (packet.data, socket) {
+        (PacketData::Connect(auth), None) => {
+            if io.is_closed() {
+                return invalid;
+            }
+            if connect(io, shared, conn, packet.nsp, auth).await {
+                *joined = true;
+            }
+            None
+        }
+        (PacketData::Event { name, args, id }, Some(socket)) => {
+            socket.enqueue(Incoming { name, args, id }).await;
+            None
+        }
+        (PacketData::Ack { args, id }, Some(socket)) => {
+            socket.handle_ack(id, args);
+            None
+        }
+        (PacketData::Disconnect, Some(socket)) => {
+            socket.close_with(SocketDisconnectReason::ClientNamespaceDisconnect, false);
+            None
+        }
+        _ => invalid,
+    }
+}
+
+/// A CONNECT: resolves the namespace, runs the middlewares, answers. `true` if connected.
+async fn connect(
+    io: &SocketIo,
+    shared: &Arc<ClientShared>,
+    conn: &Connection,
+    nsp: Str,
+    auth: Option<Value>,
+) -> bool {
+    let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
+    let Some(ns) = io.resolve(&nsp, &auth) else {
+        let payload = super::namespace::ConnectError::new("Invalid namespace").to_value();
+        let _ = shared.send_packet(&Packet::new(nsp, PacketData::ConnectError(payload)), false);
+        return false;
+    };
+    let Ok(id) = crate::sid::generate() else {
+        return false;
+    };
+    let handshake = Handshake::new(conn, &io.config().engine.normalized_path(), auth);
+    let (socket, rx) = Socket::new(id.clone(), ns.clone(), handshake, shared.clone());
+    let middlewares = io
+        .middlewares()
+        .into_iter()
+        .chain(ns.handlers().middlewares());
+    for middleware in middlewares {
+        if let Err(error) = middleware(socket.clone()).await {
+            let packet = Packet::new(nsp, PacketData::ConnectError(error.to_value()));
+            let _ = shared.send_packet(&packet, false);
+            return false;
+        }
+    }
+    if shared.sender.is_closed() {
+        return false;
+    }
+    shared.sockets().insert(nsp.clone(), socket.clone());
+    ns.add_socket(socket.clone());
+    ns.adapter().add_all(id.clone(), vec![id.clone()]).await;
+    socket.set_connected();
+    let mut reply = Map::new();
+    reply.insert("sid".to_owned(), Value::from(id));
+    let _ = shared.send_packet(
+        &Packet::new(nsp, PacketData::Connect(Some(Value::Object(reply)))),
+        false,
+    );
+    tokio::spawn(socket.run(rx, ns.handlers().connection()));
+    true
+}

@@ -1,0 +1,40 @@
+//! The Socket.IO layer: [`SocketIo`], namespaces, sockets, rooms, broadcasting.
+//!
+//! ```text
+//!  EngineIo::accept ──► one client task per Engine.IO connection (client.rs): decodes packets,
+//!                       applies the state rules, runs CONNECT middlewares, answers CONNECT
+//!                          │ events of a connected namespace, in order
+//!                          ▼
+//!                       one task per Socket (socket.rs): on_connection, then every handler of
+//!                       that socket, one after the other, then disconnecting / disconnect
+//! ```
+//!
+//! See [the handler order](crate::SocketIo#handler-order).
+
+mod ack;
+mod adapter;
+mod broadcast;
+mod client;
+mod config;
+mod handshake;
+mod namespace;
+mod server;
+mod socket;
+
+pub use ack::{Ack, AckError, AckFuture};
+pub use adapter::{
+    Adapter, AdapterFactory, BroadcastFlags, BroadcastOptions, BroadcastPacket, InMemoryAdapter,
+    LocalNamespace,
+};
+pub use broadcast::{BroadcastAckFuture, BroadcastOperator};
+pub use config::SocketIoConfig;
+pub use handshake::Handshake;
+pub use namespace::{ConnectError, Namespace};
+pub use server::SocketIo;
+pub use socket::{EmitError, MiddlewareError, Socket, SocketDisconnectReason};
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed, sendable future (what the [`Adapter`] methods and stored handlers return).
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

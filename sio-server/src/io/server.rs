@@ -1,0 +1,318 @@
+//! [`SocketIo`]: the server: namespaces, server-wide middlewares, serving, closing.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+
+use serde::Serialize;
+use sio_protocol::{Str, Value};
+use tokio::net::ToSocketAddrs;
+
+use super::adapter::{AdapterFactory, InMemoryAdapter};
+use super::broadcast::BroadcastOperator;
+use super::client::{self, ClientShared};
+use super::config::SocketIoConfig;
+use super::namespace::{ConnectMiddleware, Namespace, NsHandlers, boxed_middleware};
+use super::socket::{EmitError, Socket, SocketDisconnectReason};
+use super::{ConnectError, adapter};
+use crate::{EngineIo, EngineService, ServerHandle};
+
+type Matcher = Arc<dyn Fn(&str, &Value) -> bool + Send + Sync>;
+
+/// A Socket.IO server. Cheap to clone.
+///
+/// ```no_run
+/// use sio_server::{SocketIo, SocketIoConfig};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let io = SocketIo::new(SocketIoConfig::default());
+/// io.of("/").on_connection(|socket| async move {
+///     socket.on("ping", |socket, (n,): (u32,), ack| async move {
+///         let _ = ack.send(&("pong", n));
+///         let _ = socket.emit("pinged", &n);
+///     });
+/// });
+/// let server = io.listen("127.0.0.1:3000").await?;
+/// println!("listening on {}", server.local_addr());
+/// # Ok(())
+/// # }
+/// ```
+///
+#[doc = include_str!("handler_order.md")]
+#[derive(Clone)]
+pub struct SocketIo {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Arc<SocketIoConfig>,
+    engine: EngineIo,
+    namespaces: RwLock<HashMap<Str, Namespace>>,
+    dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers>)>>,
+    middlewares: RwLock<Vec<ConnectMiddleware>>,
+    adapter: AdapterFactory,
+    clients: Mutex<Vec<Weak<ClientShared>>>,
+    started: AtomicBool,
+    closed: AtomicBool,
+}
+
+impl fmt::Debug for SocketIo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketIo")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SocketIo {
+    /// A server with these options and the [`InMemoryAdapter`]; the namespace `/` exists.
+    pub fn new(config: SocketIoConfig) -> SocketIo {
+        Self::with_adapter(config, InMemoryAdapter::factory())
+    }
+
+    /// A server whose namespaces use adapters made by `adapter`.
+    pub fn with_adapter(config: SocketIoConfig, adapter: AdapterFactory) -> SocketIo {
+        let engine = EngineIo::new(config.engine.clone());
+        let io = SocketIo {
+            inner: Arc::new(Inner {
+                config: Arc::new(config),
+                engine,
+                namespaces: RwLock::new(HashMap::new()),
+                dynamic: RwLock::new(Vec::new()),
+                middlewares: RwLock::new(Vec::new()),
+                adapter,
+                clients: Mutex::new(Vec::new()),
+                started: AtomicBool::new(false),
+                closed: AtomicBool::new(false),
+            }),
+        };
+        io.of("/");
+        io
+    }
+
+    /// The options.
+    pub fn config(&self) -> &SocketIoConfig {
+        &self.inner.config
+    }
+
+    /// The Engine.IO server underneath.
+    pub fn engine(&self) -> &EngineIo {
+        &self.inner.engine
+    }
+
+    /// The namespace `name` (created if needed; a missing leading `/` is added).
+    pub fn of(&self, name: &str) -> Namespace {
+        let name: Str = if name.starts_with('/') {
+            Str::from(name.to_owned())
+        } else {
+            Str::from(format!("/{name}"))
+        };
+        if let Some(ns) = self.read_namespaces().get(&name) {
+            return ns.clone();
+        }
+        let mut namespaces = self
+            .inner
+            .namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        namespaces
+            .entry(name.clone())
+            .or_insert_with(|| self.new_namespace(name, Arc::default()))
+            .clone()
+    }
+
+    fn new_namespace(&self, name: Str, handlers: Arc<NsHandlers>) -> Namespace {
+        Namespace::new(
+            name,
+            handlers,
+            self.inner.config.clone(),
+            &self.inner.adapter,
+        )
+    }
+
+    fn read_namespaces(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Str, Namespace>> {
+        self.inner
+            .namespaces
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Dynamic namespaces: a CONNECT to an unknown namespace whose name (and auth payload)
+    /// `matcher` accepts creates it. Every namespace created this way shares the middlewares
+    /// and connection handlers registered on the returned [`Namespace`] (a template that
+    /// itself has no sockets; socket.io's parent namespace).
+    ///
+    /// ```
+    /// use sio_server::{SocketIo, SocketIoConfig};
+    ///
+    /// let io = SocketIo::new(SocketIoConfig::default());
+    /// let workspaces = io.of_dynamic(|name, _auth| name.starts_with("/workspace-"));
+    /// workspaces.on_connection(|socket| async move {
+    ///     let _ = socket.emit("hello", socket.namespace().name());
+    /// });
+    /// ```
+    pub fn of_dynamic(
+        &self,
+        matcher: impl Fn(&str, &Value) -> bool + Send + Sync + 'static,
+    ) -> Namespace {
+        let handlers = Arc::<NsHandlers>::default();
+        self.inner
+            .dynamic
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((Arc::new(matcher), handlers.clone()));
+        self.new_namespace(Str::from_static("/_dynamic"), handlers)
+    }
+
+    /// The namespace a CONNECT to `name` joins, if any.
+    pub(crate) fn resolve(&self, name: &str, auth: &Value) -> Option<Namespace> {
+        if let Some(ns) = self.read_namespaces().get(name) {
+            return Some(ns.clone());
+        }
+        let handlers = self
+            .inner
+            .dynamic
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(matcher, _)| matcher(name, auth))
+            .map(|(_, handlers)| handlers.clone())?;
+        let mut namespaces = self
+            .inner
+            .namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let name = Str::from(name.to_owned());
+        Some(
+            namespaces
+                .entry(name.clone())
+                .or_insert_with(|| self.new_namespace(name, handlers))
+                .clone(),
+        )
+    }
+
+    /// The names of the existing namespaces.
+    pub fn namespaces(&self) -> Vec<Str> {
+        self.read_namespaces().keys().cloned().collect()
+    }
+
+    /// Adds a connect middleware for **every** namespace, run before the namespace's own
+    /// (socket.io's `io.use` applies to `/` only: use `io.of("/").use_middleware` for that).
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.inner
+            .middlewares
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(boxed_middleware(middleware));
+        self
+    }
+
+    pub(crate) fn middlewares(&self) -> Vec<ConnectMiddleware> {
+        self.inner
+            .middlewares
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Broadcast to the sockets of `/` in `room`.
+    pub fn to(&self, room: impl Into<Str>) -> BroadcastOperator {
+        self.of("/").to(room)
+    }
+
+    /// Sends `event` to every socket of `/`.
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitError> {
+        self.of("/").emit(event, args).await
+    }
+
+    // ----- serving -----
+
+    /// Starts handing the engine's connections to the Socket.IO layer (once). Needs a Tokio
+    /// runtime; [`listen`](Self::listen) and [`service`](Self::service) call it.
+    pub fn start(&self) {
+        if self.inner.started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let io = self.clone();
+        tokio::spawn(async move {
+            while let Some(conn) = io.inner.engine.accept().await {
+                if io.is_closed() {
+                    conn.close();
+                    continue;
+                }
+                tokio::spawn(client::run(io.clone(), conn));
+            }
+        });
+    }
+
+    /// Binds `addr` and serves HTTP/1.1 (404 outside the Socket.IO path) until the returned
+    /// handle is dropped.
+    pub async fn listen(&self, addr: impl ToSocketAddrs) -> io::Result<ServerHandle> {
+        self.start();
+        self.inner.engine.listen(addr).await
+    }
+
+    /// A hyper service serving the Socket.IO path and passing other requests to `inner`.
+    pub fn service<S>(&self, inner: S) -> EngineService<S> {
+        self.start();
+        self.inner.engine.service(inner)
+    }
+
+    // ----- closing -----
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::Acquire)
+    }
+
+    /// Closes the server: every socket disconnects with `"server shutting down"`, every
+    /// connection closes, adapters close, and new connections are closed at once. The HTTP
+    /// listener of [`listen`](Self::listen) runs until its handle is dropped.
+    pub async fn close(&self) {
+        self.inner.closed.store(true, Ordering::Release);
+        let clients = std::mem::take(
+            &mut *self
+                .inner
+                .clients
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
+        for client in clients.iter().filter_map(Weak::upgrade) {
+            client.close_all(SocketDisconnectReason::ServerShuttingDown);
+        }
+        let namespaces: Vec<Namespace> = self.read_namespaces().values().cloned().collect();
+        for ns in namespaces {
+            adapter::Adapter::close(&**ns.adapter()).await;
+        }
+    }
+
+    pub(crate) fn register_client(&self, client: &Arc<ClientShared>) {
+        let mut clients = self
+            .inner
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        clients.retain(|c| c.strong_count() > 0);
+        clients.push(Arc::downgrade(client));
+    }
+
+    pub(crate) fn unregister_client(&self, client: &Arc<ClientShared>) {
+        let weak = Arc::downgrade(client);
+        self.inner
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|c| !c.ptr_eq(&weak) && c.strong_count() > 0);
+    }
+}

@@ -1,0 +1,649 @@
+//! [`Socket`]: one client in one namespace, its handlers and the task that runs them in order.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sio_protocol::Str;
+use sio_protocol::socket::{Args, ArgsError, EventName, Packet, PacketData, RESERVED_EVENTS};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::BoxFuture;
+use super::ack::{Ack, AckFuture};
+use super::broadcast::BroadcastOperator;
+use super::client::ClientShared;
+use super::handshake::Handshake;
+use super::namespace::Namespace;
+use crate::Message;
+
+/// Why a socket disconnected; [`as_str`](Self::as_str) gives socket.io's reason string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SocketDisconnectReason {
+    /// `"transport close"`.
+    TransportClose,
+    /// `"transport error"`.
+    TransportError,
+    /// `"ping timeout"`.
+    PingTimeout,
+    /// `"parse error"`.
+    ParseError,
+    /// `"forced close"`: the Engine.IO connection was closed by the server (for example after
+    /// a packet the decoder rejected).
+    ForcedClose,
+    /// `"server namespace disconnect"`: [`Socket::disconnect`].
+    ServerNamespaceDisconnect,
+    /// `"client namespace disconnect"`: the client sent DISCONNECT.
+    ClientNamespaceDisconnect,
+    /// `"server shutting down"`: [`SocketIo::close`](crate::SocketIo::close).
+    ServerShuttingDown,
+    /// `"forced server close"`: the server closed the connection (a protocol violation such
+    /// as a second CONNECT, or `disconnect(true)` of another namespace).
+    ForcedServerClose,
+}
+
+impl SocketDisconnectReason {
+    /// The JavaScript reason string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TransportClose => "transport close",
+            Self::TransportError => "transport error",
+            Self::PingTimeout => "ping timeout",
+            Self::ParseError => "parse error",
+            Self::ForcedClose => "forced close",
+            Self::ServerNamespaceDisconnect => "server namespace disconnect",
+            Self::ClientNamespaceDisconnect => "client namespace disconnect",
+            Self::ServerShuttingDown => "server shutting down",
+            Self::ForcedServerClose => "forced server close",
+        }
+    }
+}
+
+impl fmt::Display for SocketDisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an emit failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The event name is reserved ([`RESERVED_EVENTS`]).
+    ReservedName,
+    /// The arguments could not be serialized.
+    Serialize(ArgsError),
+    /// The socket is disconnected.
+    Disconnected,
+    /// The connection's send queue is full
+    /// ([`EngineConfig::max_buffered_packets`](crate::EngineConfig)): the client does not take
+    /// its packets. Nothing was sent.
+    Full,
+}
+
+impl fmt::Display for EmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EmitError::ReservedName => f.write_str("reserved event name"),
+            EmitError::Serialize(e) => write!(f, "cannot serialize the arguments: {e}"),
+            EmitError::Disconnected => f.write_str("socket disconnected"),
+            EmitError::Full => f.write_str("send queue full"),
+        }
+    }
+}
+
+impl std::error::Error for EmitError {}
+
+/// The error a per-packet middleware returns to drop an event.
+pub type MiddlewareError = Box<dyn std::error::Error + Send + Sync>;
+
+type EventHandler = Arc<dyn Fn(Socket, Args, Ack) -> BoxFuture<'static, ()> + Send + Sync>;
+type AnyHandler = Arc<dyn Fn(Socket, EventName, Args) -> BoxFuture<'static, ()> + Send + Sync>;
+type OutgoingHandler = Arc<dyn Fn(&str, &Args) + Send + Sync>;
+type PacketMiddleware = Arc<
+    dyn Fn(Socket, EventName, Args) -> BoxFuture<'static, Result<(), MiddlewareError>>
+        + Send
+        + Sync,
+>;
+type ErrorHandler = Arc<dyn Fn(&Socket, &MiddlewareError) + Send + Sync>;
+type DisconnectHandler =
+    Arc<dyn Fn(Socket, SocketDisconnectReason) -> BoxFuture<'static, ()> + Send + Sync>;
+
+#[derive(Default)]
+struct Handlers {
+    events: HashMap<String, EventHandler>,
+    any: Vec<AnyHandler>,
+    outgoing: Vec<OutgoingHandler>,
+    middlewares: Vec<PacketMiddleware>,
+    errors: Vec<ErrorHandler>,
+    disconnecting: Vec<DisconnectHandler>,
+    disconnect: Vec<DisconnectHandler>,
+}
+
+/// An event received, waiting for the socket's task.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    pub(crate) name: EventName,
+    pub(crate) args: Args,
+    pub(crate) id: Option<u64>,
+}
+
+/// One client connected to one namespace (socket.io's server-side `Socket`). Cheap to clone.
+///
+/// Handlers registered with [`on`](Self::on) run in the order the events arrived, one at a
+/// time (see [the handler order](crate::SocketIo#handler-order)).
+///
+/// ```no_run
+/// use sio_server::{SocketIo, SocketIoConfig};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let io = SocketIo::new(SocketIoConfig::default());
+/// io.of("/").on_connection(|socket| async move {
+///     socket.on("chat", |socket, (room, text): (String, String), ack| async move {
+///         let _ = socket.to(room.as_str()).emit("chat", &(&text,)).await;
+///         let _ = ack.send(&"delivered");
+///     });
+/// });
+/// let _server = io.listen("127.0.0.1:3000").await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: Str,
+    ns: Namespace,
+    handshake: Handshake,
+    client: Arc<ClientShared>,
+    connected: AtomicBool,
+    handlers: RwLock<Handlers>,
+    acks: Mutex<HashMap<u64, oneshot::Sender<Args>>>,
+    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    queue: mpsc::Sender<Incoming>,
+    disconnected: watch::Sender<Option<SocketDisconnectReason>>,
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("nsp", self.inner.ns.name())
+            .field("connected", &self.connected())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: Str,
+        ns: Namespace,
+        handshake: Handshake,
+        client: Arc<ClientShared>,
+    ) -> (Socket, mpsc::Receiver<Incoming>) {
+        let (queue, rx) = mpsc::channel(ns.config().socket_queue.max(1));
+        let socket = Socket {
+            inner: Arc::new(Inner {
+                id,
+                ns,
+                handshake,
+                client,
+                connected: AtomicBool::new(false),
+                handlers: RwLock::new(Handlers::default()),
+                acks: Mutex::new(HashMap::new()),
+                extensions: Mutex::new(HashMap::new()),
+                queue,
+                disconnected: watch::Sender::new(None),
+            }),
+        };
+        (socket, rx)
+    }
+
+    /// The socket id: 20 characters from a CSPRNG, not the Engine.IO session id.
+    pub fn id(&self) -> &Str {
+        &self.inner.id
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.inner.ns
+    }
+
+    /// The handshake (headers, query, auth, address...).
+    pub fn handshake(&self) -> &Handshake {
+        &self.inner.handshake
+    }
+
+    /// Whether the socket is connected.
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// The Engine.IO session id of the client's connection.
+    pub fn engine_sid(&self) -> &Str {
+        self.inner.client.sender.sid()
+    }
+
+    /// The transport in use now.
+    pub fn transport(&self) -> crate::TransportKind {
+        self.inner.client.sender.transport()
+    }
+
+    // ----- per-socket data -----
+
+    /// Stores `value` as this socket's data of type `T` (replacing the previous one).
+    pub fn insert_data<T: Send + Sync + 'static>(&self, value: T) {
+        lock(&self.inner.extensions).insert(TypeId::of::<T>(), Box::new(value));
+    }
+
+    /// A copy of this socket's data of type `T`.
+    pub fn data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.inner.extensions)
+            .get(&TypeId::of::<T>())
+            .and_then(|b| b.downcast_ref::<T>())
+            .cloned()
+    }
+
+    /// Runs `f` on this socket's data of type `T` (inserting `T::default()` if absent).
+    pub fn with_data<T: Default + Send + Sync + 'static, R>(
+        &self,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let mut map = lock(&self.inner.extensions);
+        let entry = map
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()));
+        match entry.downcast_mut::<T>() {
+            Some(value) => f(value),
+            None => f(&mut T::default()),
+        }
+    }
+
+    // ----- handlers -----
+
+    fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Handlers> {
+        self.inner
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn handlers(&self) -> std::sync::RwLockReadGuard<'_, Handlers> {
+        self.inner
+            .handlers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Handles the event `event`, with its arguments read as `T` (a tuple for several
+    /// arguments; see [`Args::deserialize`]). Replaces an earlier handler of that event.
+    /// Arguments that do not match `T` drop the event (logged at debug level); use
+    /// [`on_args`](Self::on_args) to receive them as they are.
+    pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(Socket, T, Ack) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let event = event.into();
+        let name = event.clone();
+        self.on_args(event, move |socket, args, ack| match args.deserialize::<T>() {
+            Ok(data) => Box::pin(handler(socket, data, ack)) as BoxFuture<'static, ()>,
+            Err(error) => {
+                tracing::debug!(%error, event = %name, "event arguments do not match the handler");
+                Box::pin(async {})
+            }
+        });
+    }
+
+    /// Handles the event `event` with its raw [`Args`].
+    pub fn on_args<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Socket, Args, Ack) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |s, a, k| Box::pin(handler(s, a, k)));
+        self.handlers_mut().events.insert(event.into(), handler);
+    }
+
+    /// Removes the handler of `event`.
+    pub fn off(&self, event: &str) {
+        self.handlers_mut().events.remove(event);
+    }
+
+    /// Runs `handler` for every event received (socket.io's `onAny`), before the event's own
+    /// handler, in the same order guarantee.
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, EventName, Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: AnyHandler = Arc::new(move |s, n, a| Box::pin(handler(s, n, a)));
+        self.handlers_mut().any.push(handler);
+    }
+
+    /// Calls `handler` with every event this socket emits (socket.io's `onAnyOutgoing`):
+    /// [`emit`](Self::emit) and [`emit_with_ack`](Self::emit_with_ack), not broadcasts.
+    pub fn on_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
+        self.handlers_mut().outgoing.push(Arc::new(handler));
+    }
+
+    /// Adds a per-packet middleware (socket.io's `socket.use`): it runs for every received
+    /// event before `on_any` and the handler; an `Err` drops the event and goes to the
+    /// [`on_error`](Self::on_error) handlers.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket, EventName, Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), MiddlewareError>> + Send + 'static,
+    {
+        let middleware: PacketMiddleware = Arc::new(move |s, n, a| Box::pin(middleware(s, n, a)));
+        self.handlers_mut().middlewares.push(middleware);
+    }
+
+    /// Called with the error of a per-packet middleware that refused an event.
+    pub fn on_error(&self, handler: impl Fn(&Socket, &MiddlewareError) + Send + Sync + 'static) {
+        self.handlers_mut().errors.push(Arc::new(handler));
+    }
+
+    /// Runs when the socket is disconnecting, while its rooms are still readable.
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, SocketDisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        self.handlers_mut().disconnecting.push(handler);
+    }
+
+    /// Runs once the socket is disconnected (it has left its rooms).
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, SocketDisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        self.handlers_mut().disconnect.push(handler);
+    }
+
+    // ----- emitting -----
+
+    /// Sends the event `event` with `args` (a tuple is several arguments, `()` none; see
+    /// [`Args`]) to this client.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        check_name(event)?;
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.notify_outgoing(event, || Args::new(args));
+        let encoded = self
+            .inner
+            .client
+            .encoder
+            .encode_event(self.inner.ns.name(), event, args, None)
+            .map_err(EmitError::Serialize)?;
+        self.inner.client.write(frames(encoded), false)
+    }
+
+    /// Sends the event `event` with arguments already built (received arguments, for
+    /// example: they are re-sent as received, without parsing).
+    pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
+        check_name(event)?;
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.notify_outgoing(event, || Ok(args.clone()));
+        let packet = Packet::event(
+            self.inner.ns.name().clone(),
+            Str::from(event.to_owned()),
+            args,
+            None,
+        );
+        self.send_packet(&packet, false)
+    }
+
+    /// Sends `event` and waits for the client's acknowledgement (see [`AckFuture`]).
+    pub fn emit_with_ack<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> AckFuture {
+        AckFuture::new(self.clone(), event.to_owned(), Args::new(args))
+    }
+
+    fn notify_outgoing(&self, event: &str, args: impl FnOnce() -> Result<Args, ArgsError>) {
+        let outgoing = self.handlers().outgoing.clone();
+        if !outgoing.is_empty() {
+            if let Ok(args) = args() {
+                for handler in outgoing {
+                    handler(event, &args);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn emit_packet_with_id(
+        &self,
+        event: &str,
+        args: Args,
+        id: u64,
+    ) -> Result<(), EmitError> {
+        check_name(event)?;
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.notify_outgoing(event, || Ok(args.clone()));
+        let packet = Packet::event(
+            self.inner.ns.name().clone(),
+            Str::from(event.to_owned()),
+            args,
+            Some(id),
+        );
+        self.send_packet(&packet, false)
+    }
+
+    pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
+        self.inner.client.send_packet(packet, volatile)
+    }
+
+    /// Writes a pre-encoded packet (a broadcast) if the socket is connected; `false` if it
+    /// was not written.
+    pub(crate) fn deliver(&self, messages: &[Message], volatile: bool) -> bool {
+        self.connected() && self.inner.client.write(messages.to_vec(), volatile).is_ok()
+    }
+
+    pub(crate) fn register_ack(&self, id: u64, tx: oneshot::Sender<Args>) {
+        lock(&self.inner.acks).insert(id, tx);
+    }
+
+    pub(crate) fn remove_ack(&self, id: u64) {
+        lock(&self.inner.acks).remove(&id);
+    }
+
+    /// An ACK from the client; an unknown id is ignored.
+    pub(crate) fn handle_ack(&self, id: u64, args: Args) {
+        if let Some(tx) = lock(&self.inner.acks).remove(&id) {
+            let _ = tx.send(args);
+        }
+    }
+
+    // ----- rooms and broadcasting -----
+
+    /// Joins `room`.
+    pub async fn join(&self, room: impl Into<Str>) {
+        self.join_all(vec![room.into()]).await;
+    }
+
+    /// Joins every room of `rooms`.
+    pub async fn join_all(&self, rooms: Vec<Str>) {
+        self.inner
+            .ns
+            .adapter()
+            .add_all(self.inner.id.clone(), rooms)
+            .await;
+    }
+
+    /// Leaves `room`.
+    pub async fn leave(&self, room: impl Into<Str>) {
+        self.inner
+            .ns
+            .adapter()
+            .del(self.inner.id.clone(), room.into())
+            .await;
+    }
+
+    /// The rooms of this socket (its own id included).
+    pub async fn rooms(&self) -> Vec<Str> {
+        self.inner
+            .ns
+            .adapter()
+            .socket_rooms(self.inner.id.clone())
+            .await
+    }
+
+    /// Everyone else in the namespace (socket.io's `socket.broadcast`).
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.inner.ns.clone()).except(self.inner.id.clone())
+    }
+
+    /// The sockets in `room`, except this one.
+    pub fn to(&self, room: impl Into<Str>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Everyone else in the namespace except those in `room`.
+    pub fn except(&self, room: impl Into<Str>) -> BroadcastOperator {
+        self.broadcast().except(room)
+    }
+
+    // ----- disconnecting -----
+
+    /// Disconnects from the namespace (the client gets DISCONNECT, reason `"io server
+    /// disconnect"`); with `close`, disconnects every namespace of the client and closes the
+    /// connection.
+    pub fn disconnect(&self, close: bool) {
+        if close {
+            self.inner.client.disconnect_all();
+        } else {
+            self.close_with(SocketDisconnectReason::ServerNamespaceDisconnect, true);
+        }
+    }
+
+    /// Marks the socket disconnected and wakes its task, which runs the disconnect handlers.
+    pub(crate) fn close_with(&self, reason: SocketDisconnectReason, send_packet: bool) {
+        if !self.inner.connected.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        if send_packet {
+            let packet = Packet::new(self.inner.ns.name().clone(), PacketData::Disconnect);
+            let _ = self.inner.client.send_packet(&packet, false);
+        }
+        self.inner
+            .client
+            .remove(self.inner.ns.name(), &self.inner.id);
+        lock(&self.inner.acks).clear();
+        self.inner.disconnected.send_replace(Some(reason));
+    }
+
+    pub(crate) fn set_connected(&self) {
+        self.inner.connected.store(true, Ordering::Release);
+    }
+
+    /// Queues an event for the socket's task, waiting while the queue is full.
+    pub(crate) async fn enqueue(&self, incoming: Incoming) {
+        let _ = self.inner.queue.send(incoming).await;
+    }
+
+    /// Runs the socket: `connection` handlers, then events in order, then disconnect handlers.
+    pub(crate) async fn run(
+        self,
+        mut rx: mpsc::Receiver<Incoming>,
+        on_connection: Vec<super::namespace::ConnectionHandler>,
+    ) {
+        for handler in on_connection {
+            handler(self.clone()).await;
+        }
+        let mut disconnected = self.inner.disconnected.subscribe();
+        loop {
+            tokio::select! {
+                biased;
+                item = rx.recv() => match item {
+                    Some(item) => self.dispatch(item).await,
+                    None => break,
+                },
+                () = async { let _ = disconnected.wait_for(Option::is_some).await; } => break,
+            }
+        }
+        // Events received before the disconnection are still handled, in order.
+        while let Ok(item) = rx.try_recv() {
+            self.dispatch(item).await;
+        }
+        let reason = disconnected
+            .borrow()
+            .unwrap_or(SocketDisconnectReason::TransportClose);
+        let disconnecting = self.handlers().disconnecting.clone();
+        for handler in disconnecting {
+            handler(self.clone(), reason).await;
+        }
+        self.inner.ns.adapter().del_all(self.inner.id.clone()).await;
+        self.inner.ns.remove_socket(&self.inner.id);
+        let disconnect = std::mem::take(&mut self.handlers_mut().disconnect);
+        for handler in disconnect {
+            handler(self.clone(), reason).await;
+        }
+        // Drop the handlers: they may hold clones of this socket.
+        *self.handlers_mut() = Handlers::default();
+    }
+
+    async fn dispatch(&self, item: Incoming) {
+        let (middlewares, any, handler) = {
+            let handlers = self.handlers();
+            (
+                handlers.middlewares.clone(),
+                handlers.any.clone(),
+                handlers.events.get(item.name.as_str()).cloned(),
+            )
+        };
+        for middleware in middlewares {
+            if let Err(error) = middleware(self.clone(), item.name.clone(), item.args.clone()).await
+            {
+                let errors = self.handlers().errors.clone();
+                for handler in errors {
+                    handler(self, &error);
+                }
+                return;
+            }
+        }
+        for handler in any {
+            handler(self.clone(), item.name.clone(), item.args.clone()).await;
+        }
+        if let Some(handler) = handler {
+            handler(self.clone(), item.args, Ack::new(self.clone(), item.id)).await;
+        }
+    }
+}
+
+fn check_name(event: &str) -> Result<(), EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        Err(EmitError::ReservedName)
+    } else {
+        Ok(())
+    }
+}
+
+/// The Engine.IO messages of an encoded packet.
+pub(crate) fn frames(encoded: sio_protocol::socket::Encoded) -> Vec<Message> {
+    encoded
+        .into_frames()
+        .map(|frame| match frame {
+            sio_protocol::engine::Frame::Text(text) => Message::Text(text),
+            sio_protocol::engine::Frame::Binary(data) => Message::Binary(data),
+        })
+        .collect()
+}
