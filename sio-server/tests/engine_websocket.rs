@@ -165,3 +165,64 @@ async fn client_ping_over_websocket_closes() {
     }
     assert!(closed);
 }
+
+#[tokio::test]
+async fn probe_without_upgrade_packet_times_out_and_polling_goes_on() {
+    let config = EngineConfig::default().upgrade_timeout(Duration::from_millis(300));
+    let server = echo_server(config).await;
+    let (sid, _) = handshake(server.addr).await;
+    let mut probe = ws_connect(server.addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    ws_send(&mut probe, "2probe").await;
+    assert_eq!(ws_text(&mut probe).await, "3probe");
+    // No `5`: after upgradeTimeout the server closes the probe.
+    ws_closed(&mut probe).await;
+    // The session stays on polling.
+    let query = format!("EIO=4&transport=polling&sid={sid}");
+    let resp = post(server.addr, &query, b"4still polling").await;
+    assert_eq!(resp.status, 200);
+    let mut got = String::new();
+    while !got.contains("4still polling") {
+        let resp = get(server.addr, &query).await;
+        assert_eq!(resp.status, 200, "{}", resp.text());
+        got.push_str(&resp.text());
+    }
+    assert_eq!(server.engine.session_count(), 1);
+}
+
+#[tokio::test]
+async fn h2c_upgrade_elsewhere_then_reset() {
+    // CVE-2022-41940: an Upgrade (h2c) to a path the server does not handle, then a TCP RST.
+    use tokio::io::AsyncWriteExt;
+    let server = echo_server(EngineConfig::default()).await;
+    for _ in 0..5 {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        stream
+            .write_all(
+                b"GET /other HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n",
+            )
+            .await
+            .unwrap();
+        // SO_LINGER 0: closing sends a RST instead of a FIN.
+        #[allow(deprecated)]
+        stream.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(stream);
+    }
+    let resp = request(
+        server.addr,
+        "GET",
+        "/other",
+        &[
+            ("Connection", "Upgrade, HTTP2-Settings"),
+            ("Upgrade", "h2c"),
+        ],
+        b"",
+    )
+    .await;
+    assert_eq!(resp.status, 404);
+    // The server carries on.
+    let (_sid, _) = handshake(server.addr).await;
+    let mut ws = ws_connect(server.addr, "EIO=4&transport=websocket").await;
+    ws_text(&mut ws).await;
+    ws_send(&mut ws, "4alive").await;
+    assert_eq!(ws_text(&mut ws).await, "4alive");
+}
