@@ -40,6 +40,25 @@
 //! }
 //! ```
 //!
+//! # Behaviour
+//!
+//! - Handlers run on the manager's task, in the order events arrive; they must not block.
+//!   Register them before [`Socket::connect`] (with [`io`], right after the call).
+//! - Emits while disconnected are buffered and sent, in order, after the next `connect`;
+//!   acks of buffered emits survive a disconnection, other pending acks fail with
+//!   `"socket has been disconnected"`.
+//! - The manager reconnects after `"ping timeout"`, `"transport close"`, `"transport error"`
+//!   and `"parse error"`, not after `"io server disconnect"` or [`Socket::disconnect`]. A
+//!   namespace refused by the server (`connect_error` with its `data`) is not retried.
+//! - The task ends when every [`Manager`] and [`Socket`] handle is dropped. A handler that
+//!   holds a handle of its own socket keeps it alive: call [`Socket::disconnect`] or
+//!   [`Manager::close`] to end a connection for good.
+//!
+//! Differences from socket.io-client: `disconnect` is only reported for a socket that was
+//! connected; the message of a transport failure carries its cause after the JavaScript text
+//! (`"xhr poll error: ..."`, `"websocket error: ..."`); [`io`] makes a new [`Manager`] each
+//! time (use [`Manager::socket`] to multiplex namespaces).
+//!
 //! # Features
 //!
 //! - `tls`: `https://` and `wss://` with rustls (ring provider): one `rustls::ClientConfig`
