@@ -371,6 +371,18 @@ async fn connect_error_with_data(mode: Mode) {
     admin.socket.set_auth(&json!({"token": "secret"})).unwrap();
     admin.socket.connect();
     recv(&mut admin.connects, "connect after retry").await;
+    // A namespace the server does not have.
+    let mut nope = watch(manager.socket("nope"));
+    assert_eq!(nope.socket.nsp(), "/nope");
+    nope.socket.connect();
+    let err = recv(&mut nope.errors, "connect_error").await;
+    assert_eq!(
+        (err.message.as_str(), err.data),
+        ("Invalid namespace", None)
+    );
+    // The other namespace is unaffected.
+    assert!(admin.socket.connected());
+    assert_eq!(info(&admin.socket).await.nsp, "/admin");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
