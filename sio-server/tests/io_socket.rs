@@ -1,0 +1,301 @@
+//! Socket behaviour with a raw peer: handler order, acks both ways, per-packet middleware,
+//! onAny/onAnyOutgoing, per-socket data, disconnect reasons.
+
+mod io_support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use io_support::{Peer, server, until};
+use sio_server::{AckError, SocketIo, SocketIoConfig};
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn log() -> Log {
+    Arc::default()
+}
+
+fn push(log: &Log, entry: impl Into<String>) {
+    log.lock().unwrap().push(entry.into());
+}
+
+fn entries(log: &Log) -> Vec<String> {
+    log.lock().unwrap().clone()
+}
+
+#[tokio::test]
+async fn handlers_of_one_socket_run_in_arrival_order() {
+    let order = log();
+    let o = order.clone();
+    let s = server(SocketIoConfig::default(), move |io: &SocketIo| {
+        io.of("/").on_connection(move |socket| {
+            let o = o.clone();
+            async move {
+                // Registering after an await is fine: no event is dispatched before this
+                // handler returns.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let o2 = o.clone();
+                socket.on("step", move |_, (n, delay): (u32, u64), _| {
+                    let o = o2.clone();
+                    async move {
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                        push(&o, format!("step {n}"));
+                    }
+                });
+                socket.on_any(move |_, name, _| {
+                    let o = o.clone();
+                    async move { push(&o, format!("any {}", name.as_str())) }
+                });
+            }
+        });
+    })
+    .await;
+    let (mut peer, _) = Peer::join(s.addr, "/").await;
+    // The first handler waits longest; the order must still be the arrival order.
+    for (n, delay) in [(1, 200), (2, 0), (3, 50), (4, 0)] {
+        peer.send(&format!(r#"2["step",{n},{delay}]"#)).await;
+    }
+    until(|| entries(&order).len() == 8).await;
+    assert_eq!(
+        entries(&order),
+        [
+            "any step", "step 1", "any step", "step 2", "any step", "step 3", "any step", "step 4"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn server_emit_with_ack_answered_and_timed_out() {
+    let results = log();
+    let r = results.clone();
+    let s = server(SocketIoConfig::default(), move |io: &SocketIo| {
+        io.of("/").on_connection(move |socket| {
+            let r = r.clone();
+            async move {
+                socket.on("go", move |socket, (): (), _| {
+                    let r = r.clone();
+                    async move {
+                        let answer = socket
+                            .emit_with_ack("question", &("a", 1))
+                            .timeout(Duration::from_secs(5))
+                            .await;
+                        match answer {
+                            Ok(args) => {
+                                let (text,): (String,) = args.deserialize().unwrap();
+                                push(&r, format!("answer {text}"));
+                            }
+                            Err(e) => push(&r, format!("error {e}")),
+                        }
+                        let unanswered = socket
+                            .emit_with_ack("ignored", &())
+                            .timeout(Duration::from_millis(200))
+                            .await;
+                        assert!(matches!(unanswered, Err(AckError::Timeout)));
+                        push(&r, format!("error {}", unanswered.unwrap_err()));
+                    }
+                });
+            }
+        });
+    })
+    .await;
+    let (mut peer, _) = Peer::join(s.addr, "/").await;
+    peer.send(r#"2["go"]"#).await;
+    let question = peer.text().await;
+    let rest = question.strip_prefix('2').unwrap();
+    let id: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    assert_eq!(&rest[id.len()..], r#"["question","a",1]"#);
+    peer.send(&format!(r#"3{id}["yes"]"#)).await;
+    let ignored = peer.text().await;
+    assert!(ignored.ends_with(r#"["ignored"]"#), "{ignored}");
+    until(|| entries(&results).len() == 2).await;
+    assert_eq!(
+        entries(&results),
+        ["answer yes", "error operation has timed out"]
+    );
+    // A late answer to the timed-out ack is ignored.
+    let late: String = ignored[1..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    peer.send(&format!("3{late}[]")).await;
+}
+
+#[tokio::test]
+async fn per_packet_middleware_any_outgoing_and_data() {
+    let seen = log();
+    let s1 = seen.clone();
+    let s = server(SocketIoConfig::default(), move |io: &SocketIo| {
+        io.of("/").on_connection(move |socket| {
+            let seen = s1.clone();
+            async move {
+                socket.insert_data(7u32);
+                socket.use_middleware(|_, name, _| async move {
+                    if name.as_str() == "forbidden" {
+                        Err("not allowed".into())
+                    } else {
+                        Ok(())
+                    }
+                });
+                let s2 = seen.clone();
+                socket.on_error(move |_, e| push(&s2, format!("error {e}")));
+                let s3 = seen.clone();
+                socket.on_any_outgoing(move |name, args| {
+                    push(&s3, format!("out {name} {}", args.len()));
+                });
+                socket.on("count", |socket, (): (), ack| async move {
+                    let n = socket.with_data(|n: &mut u32| {
+                        *n += 1;
+                        *n
+                    });
+                    let _ = ack.send(&n);
+                    let _ = socket.emit("counted", &(n, "x"));
+                });
+                socket.on("forbidden", move |_, (): (), _| {
+                    let seen = seen.clone();
+                    async move { push(&seen, "forbidden ran") }
+                });
+            }
+        });
+    })
+    .await;
+    let (mut peer, _) = Peer::join(s.addr, "/").await;
+    peer.send(r#"21["count"]"#).await;
+    assert_eq!(peer.text().await, "31[8]");
+    assert_eq!(peer.text().await, r#"2["counted",8,"x"]"#);
+    peer.send(r#"2["forbidden"]"#).await;
+    peer.send(r#"22["count"]"#).await;
+    assert_eq!(peer.text().await, "32[9]");
+    peer.text().await;
+    assert_eq!(
+        entries(&seen),
+        ["out counted 2", "error not allowed", "out counted 2"]
+    );
+    let socket = s.io.of("/").sockets().pop().unwrap();
+    assert_eq!(socket.data::<u32>(), Some(9));
+    assert_eq!(socket.data::<String>(), None);
+}
+
+#[tokio::test]
+async fn disconnect_reasons() {
+    let reasons = log();
+    let r = reasons.clone();
+    let s = server(SocketIoConfig::default(), move |io: &SocketIo| {
+        let setup = move |socket: sio_server::Socket| {
+            let r = r.clone();
+            async move {
+                let r2 = r.clone();
+                socket.on_disconnecting(move |socket, reason| {
+                    let r = r2.clone();
+                    async move {
+                        let rooms = socket.rooms().await;
+                        assert!(rooms.contains(socket.id()));
+                        push(&r, format!("disconnecting {}", reason));
+                    }
+                });
+                socket.on_disconnect(move |socket, reason| {
+                    let r = r.clone();
+                    async move {
+                        assert!(!socket.connected());
+                        assert!(socket.rooms().await.is_empty());
+                        push(&r, format!("{} {reason}", socket.namespace().name()));
+                    }
+                });
+                socket.on("kick", |socket, (close,): (bool,), _| async move {
+                    socket.disconnect(close);
+                });
+            }
+        };
+        io.of("/").on_connection(setup.clone());
+        io.of("/b").on_connection(setup);
+    })
+    .await;
+    let done = |n: usize| {
+        let reasons = reasons.clone();
+        move || entries(&reasons).len() == n
+    };
+    // Client namespace disconnect.
+    let (mut peer, _) = Peer::join(s.addr, "/").await;
+    peer.send("1").await;
+    until(done(2)).await;
+    // Server namespace disconnect: the client gets DISCONNECT.
+    peer.connect_nsp("/", None).await;
+    peer.send(r#"2["kick",false]"#).await;
+    assert_eq!(peer.text().await, "1");
+    until(done(4)).await;
+    // disconnect(true): every namespace gets DISCONNECT, then the connection closes.
+    peer.connect_nsp("/", None).await;
+    peer.connect_nsp("/b", None).await;
+    peer.send(r#"2["kick",true]"#).await;
+    peer.closed().await;
+    until(done(8)).await;
+    // Transport close.
+    let (peer, _) = Peer::join(s.addr, "/").await;
+    peer.close().await;
+    until(done(10)).await;
+    // A protocol violation: forced server close.
+    let (mut peer, _) = Peer::join(s.addr, "/").await;
+    peer.send("0").await;
+    peer.closed().await;
+    until(done(12)).await;
+    let all = entries(&reasons);
+    assert_eq!(
+        all[..4],
+        [
+            "disconnecting client namespace disconnect",
+            "/ client namespace disconnect",
+            "disconnecting server namespace disconnect",
+            "/ server namespace disconnect",
+        ]
+    );
+    let mut kicked = all[4..8].to_vec();
+    kicked.sort();
+    assert_eq!(
+        kicked,
+        [
+            "/ server namespace disconnect",
+            "/b server namespace disconnect",
+            "disconnecting server namespace disconnect",
+            "disconnecting server namespace disconnect",
+        ]
+    );
+    assert_eq!(
+        all[8..],
+        [
+            "disconnecting transport close",
+            "/ transport close",
+            "disconnecting forced server close",
+            "/ forced server close",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn close_disconnects_everyone_with_server_shutting_down() {
+    let reasons = log();
+    let r = reasons.clone();
+    let s = server(SocketIoConfig::default(), move |io: &SocketIo| {
+        io.of("/").on_connection(move |socket| {
+            let r = r.clone();
+            async move {
+                socket.on_disconnect(move |_, reason| {
+                    let r = r.clone();
+                    async move { push(&r, reason.as_str()) }
+                });
+            }
+        });
+    })
+    .await;
+    let (mut a, _) = Peer::join(s.addr, "/").await;
+    let (mut b, _) = Peer::join(s.addr, "/").await;
+    s.io.close().await;
+    a.closed().await;
+    b.closed().await;
+    until(|| entries(&reasons).len() == 2).await;
+    assert_eq!(
+        entries(&reasons),
+        ["server shutting down", "server shutting down"]
+    );
+    // New connections are closed at once.
+    let mut c = Peer::connect(s.addr).await;
+    c.closed().await;
+}
