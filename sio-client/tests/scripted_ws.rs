@@ -278,3 +278,45 @@ async fn gives_up_after_the_reconnection_attempts() {
     }
     assert!(!socket.connected());
 }
+
+#[tokio::test]
+async fn manager_close_is_a_forced_close_without_reconnection() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let options = Options::default()
+        .transports([TransportKind::WebSocket])
+        .reconnection_delay(Duration::from_millis(10));
+    let manager = Manager::new(&url, options).unwrap();
+    let socket = manager.socket("/");
+    let (dtx, mut disconnects) = unbounded_channel();
+    socket.on_disconnect(move |r| {
+        let _ = dtx.send(r);
+    });
+    let (ctx, mut connects) = unbounded_channel();
+    socket.on_connect(move || {
+        let _ = ctx.send(());
+    });
+    socket.connect();
+    let open = OPEN.replace("300", "60000");
+    let mut ws = accept_with(&listener, &open).await;
+    recv(&mut connects, "connect").await;
+    manager.close();
+    assert_eq!(
+        recv(&mut disconnects, "disconnect").await,
+        DisconnectReason::ForcedClose
+    );
+    loop {
+        match tokio::time::timeout(WAIT, ws.next()).await {
+            Ok(Some(Ok(Message::Close(_))) | None | Some(Err(_))) => break,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => panic!("the connection stayed open"),
+        }
+    }
+    // No reconnection attempt.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), listener.accept())
+            .await
+            .is_err()
+    );
+    assert!(!socket.connected());
+}
