@@ -121,6 +121,22 @@ impl<T> AckTracker<T> {
             .map(|(id, entry)| (id, entry.value))
     }
 
+    /// Keeps only the pending acks for which `keep` returns `true` (it may also update their
+    /// values); the others are dropped with their deadlines. For example, on a disconnection
+    /// socket.io-client keeps the acks of packets still in its send buffer and fails the rest.
+    pub fn retain(&mut self, mut keep: impl FnMut(AckId, &mut T) -> bool) {
+        let deadlines = &mut self.deadlines;
+        self.pending.retain(|&id, entry| {
+            let kept = keep(id, &mut entry.value);
+            if !kept {
+                if let Some(deadline) = entry.deadline {
+                    deadlines.remove(&(deadline, id));
+                }
+            }
+            kept
+        });
+    }
+
     /// The number of pending acks.
     pub fn len(&self) -> usize {
         self.pending.len()
@@ -129,6 +145,32 @@ impl<T> AckTracker<T> {
     /// Whether no ack is pending.
     pub fn is_empty(&self) -> bool {
         self.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod retain_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn retain_drops_entries_and_their_deadlines() {
+        let now = Instant::now();
+        let mut acks = AckTracker::new();
+        for i in 0..4u64 {
+            let id = acks.next_id();
+            acks.insert(id, Some(now + Duration::from_secs(i + 1)), i);
+        }
+        acks.retain(|id, value| {
+            *value += 10;
+            id % 2 == 1
+        });
+        assert_eq!(acks.len(), 2);
+        // The deadline of the dropped id 0 is gone with it.
+        assert_eq!(acks.poll_timeout(), Some(now + Duration::from_secs(2)));
+        let expired = acks.expire(now + Duration::from_secs(10));
+        assert_eq!(expired, vec![(1, 11), (3, 13)]);
+        assert!(acks.is_empty());
     }
 }
 
