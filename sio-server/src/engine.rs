@@ -241,7 +241,10 @@ impl EngineIo {
                 return json_error(ErrorCode::BadRequest, None);
             }
             return match *req.method() {
-                Method::GET => polling::get(&handle, query.b64, self.compression(&req)).await,
+                Method::GET => {
+                    let b64 = handle.shared.b64;
+                    polling::get(&handle, b64, self.compression(&req)).await
+                }
                 Method::POST => polling::post(&handle, req, config.max_http_buffer_size).await,
                 _ => status(StatusCode::INTERNAL_SERVER_ERROR),
             };
@@ -293,7 +296,7 @@ impl EngineIo {
         };
         match transport {
             TransportKind::Polling => {
-                let channels = Channels::new(version, transport);
+                let channels = Channels::new(version, transport, query.b64);
                 let handle = channels.handle.clone();
                 let session = new_session(sid.clone());
                 registry
@@ -318,7 +321,7 @@ impl EngineIo {
                     let Some(stream) = ws::upgraded(on_upgrade, max, read_buffer).await else {
                         return;
                     };
-                    let channels = Channels::new(version, transport);
+                    let channels = Channels::new(version, transport, query.b64);
                     let handle = channels.handle.clone();
                     let conn = ws::WsConn::start(stream, version, handle.data.clone(), bound);
                     let session = new_session(sid.clone());

@@ -44,6 +44,9 @@ pub(crate) struct SessionShared {
     pub(crate) post_active: AtomicBool,
     /// The protocol version of the session.
     pub(crate) version: ProtocolVersion,
+    /// The handshake asked for base64 binary (`b64`): like engine.io, which reads the flag
+    /// when it creates the polling transport, every polling response of the session uses it.
+    pub(crate) b64: bool,
 }
 
 /// From the application.
@@ -129,13 +132,14 @@ pub(crate) struct Channels {
 }
 
 impl Channels {
-    pub(crate) fn new(version: ProtocolVersion, transport: TransportKind) -> Channels {
+    pub(crate) fn new(version: ProtocolVersion, transport: TransportKind, b64: bool) -> Channels {
         let (control, control_rx) = mpsc::unbounded_channel();
         let (data, data_rx) = mpsc::channel(16);
         let shared = Arc::new(SessionShared {
             on_websocket: AtomicBool::new(transport == TransportKind::WebSocket),
             post_active: AtomicBool::new(false),
             version,
+            b64,
         });
         Channels {
             handle: SessionHandle {
@@ -300,7 +304,13 @@ impl Driver {
                     let _ = reply.send(PollReply::Error(ErrorCode::BadRequest));
                 } else {
                     self.pending_get = Some((reply, b64));
-                    self.session.handle_writable(TransportKind::Polling);
+                    // Packets handed out while no GET was pending (the open packet of a
+                    // handshake) answer this GET: the session already counted them as
+                    // written, so it is not told the transport is writable again (it would
+                    // then add a second noop during an upgrade, say).
+                    if self.batch.is_empty() {
+                        self.session.handle_writable(TransportKind::Polling);
+                    }
                 }
             }
             Step::Control(Control::PollingError) => {

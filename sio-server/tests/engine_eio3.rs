@@ -16,7 +16,12 @@ fn v3() -> EngineConfig {
 }
 
 async fn handshake_v3(addr: std::net::SocketAddr) -> String {
-    let resp = get(addr, "EIO=3&transport=polling").await;
+    handshake_v3_with(addr, "").await
+}
+
+/// A handshake with extra query parameters (`&b64=1`).
+async fn handshake_v3_with(addr: std::net::SocketAddr, extra: &str) -> String {
+    let resp = get(addr, &format!("EIO=3&transport=polling{extra}")).await;
     assert_eq!(resp.status, 200, "{}", resp.text());
     assert_eq!(
         resp.header("content-type"),
@@ -35,7 +40,6 @@ async fn v3_polling_payloads() {
     let server = echo_server(v3()).await;
     let sid = handshake_v3(server.addr).await;
     let q = format!("EIO=3&transport=polling&sid={sid}");
-    let q64 = format!("{q}&b64=1");
 
     // Text, lengths in UTF-16 code units.
     let resp = post(server.addr, &q, "6:4hello2:4€".as_bytes()).await;
@@ -53,11 +57,29 @@ async fn v3_polling_payloads() {
     );
     assert_eq!(resp.body, [1, 4, 0xff, 4, 1, 2, 3]);
 
-    // ... and as base64 with b64=1.
-    let resp = post(server.addr, &q, b"6:b4AQID").await;
+    // (The v3 suite's case: text and binary in one XHR2 payload.)
+    let resp = post(server.addr, &q, b"6:4hello10:b4AQIDBA==").await;
+    assert_eq!(resp.text(), "ok");
+    let resp = get(server.addr, &q).await;
+    assert_eq!(
+        resp.body,
+        [
+            0, 6, 255, 52, 104, 101, 108, 108, 111, 1, 5, 255, 4, 1, 2, 3, 4
+        ]
+    );
+
+    // ... and as base64 for a session whose handshake had b64=1 (engine.io reads the flag
+    // once, when it creates the polling transport: later requests need not repeat it).
+    let sid64 = handshake_v3_with(server.addr, "&b64=1").await;
+    let q64 = format!("EIO=3&transport=polling&sid={sid64}");
+    let resp = post(server.addr, &q64, b"6:4hello10:b4AQIDBA==").await;
     assert_eq!(resp.text(), "ok");
     let resp = get(server.addr, &q64).await;
-    assert_eq!(resp.text(), "6:b4AQID");
+    assert_eq!(
+        resp.header("content-type"),
+        Some("text/plain; charset=UTF-8")
+    );
+    assert_eq!(resp.text(), "6:4hello10:b4AQIDBA==");
 
     // A POST in the XHR2 binary format: a string packet and a binary one.
     let mut body = vec![0, 6, 0xff];
@@ -128,4 +150,86 @@ async fn v3_websocket_frames_and_upgrade() {
     // A v4 request for a v3 session is refused.
     let resp = get(server.addr, &format!("EIO=4&transport=polling&sid={sid}")).await;
     assert_eq!(resp.status, 400);
+}
+
+/// The remaining cases of the official Engine.IO v3 test suite
+/// (`docs/engine.io-protocol/v3-test-suite`), against the suite's server settings.
+#[tokio::test]
+async fn v3_suite_cases() {
+    let config = v3()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200));
+    let server = echo_server(config).await;
+    let addr = server.addr;
+
+    // Handshake errors.
+    assert_eq!(get(addr, "EIO=3").await.status, 400);
+    assert_eq!(get(addr, "EIO=3&transport=abc").await.status, 400);
+    assert_eq!(post(addr, "EIO=3&transport=polling", b"").await.status, 400);
+
+    // Several packets; an invalid payload closes the session.
+    let sid = handshake_v3_with(addr, "&b64=1").await;
+    let q = format!("EIO=3&transport=polling&sid={sid}");
+    let resp = post(addr, &q, b"6:4test16:4test26:4test3").await;
+    assert_eq!(resp.text(), "ok");
+    assert_eq!(get(addr, &q).await.text(), "6:4test16:4test26:4test3");
+    // engine.io answers the POST "ok" and closes the session (the suite accepts any answer).
+    let resp = post(addr, &q, b"abc").await;
+    assert_eq!(resp.status, 200);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(get(addr, &q).await.status, 400);
+
+    // Ping/pong three times, then a ping timeout.
+    let sid = handshake_v3_with(addr, "&b64=1").await;
+    let q = format!("EIO=3&transport=polling&sid={sid}");
+    for _ in 0..3 {
+        assert_eq!(post(addr, &q, b"1:2").await.status, 200);
+        assert_eq!(get(addr, &q).await.text(), "1:3");
+    }
+    let sid = handshake_v3_with(addr, "&b64=1").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let q = format!("EIO=3&transport=polling&sid={sid}");
+    assert_eq!(post(addr, &q, b"1:2").await.status, 400);
+
+    // A close packet from the client ends the pending GET with a noop.
+    let sid = handshake_v3_with(addr, "&b64=1").await;
+    let q = format!("EIO=3&transport=polling&sid={sid}");
+    let q2 = q.clone();
+    let poll = tokio::spawn(async move { get(addr, &q2).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(post(addr, &q, b"1:1").await.status, 200);
+    assert_eq!(poll.await.unwrap().text(), "1:6");
+    assert_eq!(get(addr, &q).await.status, 400);
+
+    // WebSocket: ping/pong, invalid packet, close packet.
+    let mut ws = ws_connect(addr, "EIO=3&transport=websocket").await;
+    let open = ws_text(&mut ws).await;
+    let open: serde_json::Value = serde_json::from_str(&open[1..]).unwrap();
+    assert_eq!(open["upgrades"], serde_json::json!([]));
+    for _ in 0..3 {
+        ws_send(&mut ws, "2").await;
+        assert_eq!(ws_text(&mut ws).await, "3");
+    }
+    ws_send(&mut ws, "abc").await;
+    ws_closed(&mut ws).await;
+    let mut ws = ws_connect(addr, "EIO=3&transport=websocket").await;
+    ws_text(&mut ws).await;
+    ws_send(&mut ws, "1").await;
+    ws_closed(&mut ws).await;
+    // Without pings, a v3 WebSocket session times out.
+    let mut ws = ws_connect(addr, "EIO=3&transport=websocket").await;
+    ws_text(&mut ws).await;
+    ws_closed(&mut ws).await;
+
+    // Upgrade: the GET during the probe ends with a noop; polling is refused afterwards.
+    let sid = handshake_v3_with(addr, "&b64=1").await;
+    let q = format!("EIO=3&transport=polling&sid={sid}");
+    let mut probe = ws_connect(addr, &format!("EIO=3&transport=websocket&sid={sid}")).await;
+    ws_send(&mut probe, "2probe").await;
+    assert_eq!(ws_text(&mut probe).await, "3probe");
+    assert_eq!(get(addr, &q).await.text(), "1:6");
+    ws_send(&mut probe, "5").await;
+    ws_send(&mut probe, "4hello").await;
+    assert_eq!(ws_text(&mut probe).await, "4hello");
+    assert_eq!(get(addr, &q).await.status, 400);
 }

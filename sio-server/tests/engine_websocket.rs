@@ -226,3 +226,19 @@ async fn h2c_upgrade_elsewhere_then_reset() {
     ws_send(&mut ws, "4alive").await;
     assert_eq!(ws_text(&mut ws).await, "4alive");
 }
+
+#[tokio::test]
+async fn poll_after_the_probe_gets_one_noop() {
+    // The v4 suite's "successfully upgrades from HTTP long-polling to WebSocket": the GET sent
+    // after `3probe` is answered with exactly one noop.
+    let server = echo_server(EngineConfig::default()).await;
+    let (sid, _) = handshake(server.addr).await;
+    let mut probe = ws_connect(server.addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    ws_send(&mut probe, "2probe").await;
+    assert_eq!(ws_text(&mut probe).await, "3probe");
+    let q = format!("EIO=4&transport=polling&sid={sid}");
+    assert_eq!(get(server.addr, &q).await.text(), "6");
+    ws_send(&mut probe, "5").await;
+    ws_send(&mut probe, "4hello").await;
+    assert_eq!(ws_text(&mut probe).await, "4hello");
+}
