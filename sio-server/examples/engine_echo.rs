@@ -1,6 +1,6 @@
 //! The echo server of the Engine.IO v4 test suite: `/engine.io/` on 127.0.0.1:$PORT (default
 //! 3000), ping interval 300 ms, ping timeout 200 ms, max payload 1e6, CORS origin `*`; every
-//! message is sent back.
+//! message is sent back. Ctrl-C stops it gracefully (every session is closed first).
 //!
 //! ```sh
 //! PORT=3000 cargo run -p sio-server --example engine_echo
@@ -22,19 +22,26 @@ async fn main() -> std::io::Result<()> {
         .max_http_buffer_size(1_000_000)
         .cors(Cors::any());
     let engine = EngineIo::new(config);
-    let server = engine.listen(("127.0.0.1", port)).await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let server = engine.serve(listener);
     println!(
         "engine.io echo server on http://{}/engine.io/",
-        server.local_addr()
+        server.local_addr()?
     );
-    while let Some(mut conn) = engine.accept().await {
-        tokio::spawn(async move {
-            while let Some(message) = conn.recv().await {
-                if conn.send(message).await.is_err() {
-                    break;
+    tokio::spawn(async move {
+        while let Some(mut conn) = engine.accept().await {
+            tokio::spawn(async move {
+                while let Some(message) = conn.recv().await {
+                    if conn.send(message).await.is_err() {
+                        break;
+                    }
                 }
-            }
-        });
-    }
-    Ok(())
+            });
+        }
+    });
+    server
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
 }

@@ -17,6 +17,18 @@
 //!  Connection (recv / send / close / closed) ← EngineIo::accept
 //! ```
 //!
+//! # Serving
+//!
+//! - [`EngineIo::serve`]: awaited like `axum::serve`, with
+//!   [`with_graceful_shutdown`](Serve::with_graceful_shutdown);
+//! - [`EngineIo::layer`]: a tower layer, to mount the server in an axum `Router` beside other
+//!   routes (requests outside the path pass through);
+//! - [`EngineIo::service`]: a hyper service in front of another one;
+//! - [`EngineIo::listen`]: a background task, stopped with its [`ServerHandle`].
+//!
+//! The options of `engine.io` are on [`EngineConfig`] with the same defaults (`allowRequest`,
+//! `cookie`, `httpCompression`, `initialPacket`, `cors`...).
+//!
 //! # Example: an echo server
 //!
 //! ```no_run
