@@ -1,0 +1,140 @@
+//! Our Socket.IO server against the real socket.io-client 4.8.4 (Node.js), in each transport
+//! mode: auth, middleware refusal, two namespaces on one connection, events, binary and acks
+//! both ways (with timeouts), rooms and broadcasts, volatile, server-side disconnect.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use sio_server::protocol::socket::Args;
+use sio_server::{ConnectError, SocketIo, SocketIoConfig};
+
+fn setup(io: &SocketIo) {
+    io.use_middleware(|socket| async move {
+        match socket
+            .handshake()
+            .auth
+            .get("token")
+            .and_then(|t| t.as_str())
+        {
+            Some("ok") => Ok(()),
+            _ => {
+                Err(ConnectError::new("bad token")
+                    .with_data(&serde_json::json!({"reason": "token"})))
+            }
+        }
+    });
+    io.of("/").on_connection(|socket| async move {
+        let _ = socket.emit("welcome", &socket.handshake().auth);
+        socket.on_args("echo", |socket, args: Args, _| async move {
+            let _ = socket.emit_args("echo-back", args);
+        });
+        socket.on_args("ack", |_, args: Args, ack| async move {
+            let _ = ack.send_args(args);
+        });
+        socket.on("ask", |socket, (n,): (i64,), _| async move {
+            // Awaiting here holds back this socket's later events, by design.
+            let reply = socket
+                .emit_with_ack("question", &n)
+                .timeout(Duration::from_secs(5))
+                .await;
+            match reply {
+                Ok(args) => {
+                    let _ = socket.emit_args("answer", args);
+                }
+                Err(e) => {
+                    let _ = socket.emit("answer", &e.to_string());
+                }
+            }
+        });
+        socket.on("ask-timeout", |socket, (): (), _| async move {
+            let reply = socket
+                .emit_with_ack("no-answer", &())
+                .timeout(Duration::from_millis(300))
+                .await;
+            let text = reply.err().map(|e| e.to_string()).unwrap_or_default();
+            let _ = socket.emit("answer", &text);
+        });
+        socket.on("join", |socket, (room,): (String,), ack| async move {
+            socket.join(room).await;
+            let _ = ack.send(&());
+        });
+        socket.on(
+            "shout",
+            |socket, (room, text): (String, String), ack| async move {
+                let _ = socket.to(room).emit("shout", &text).await;
+                let _ = ack.send(&());
+            },
+        );
+        socket.on("all", |socket, (data,): (bytes::Bytes,), ack| async move {
+            let _ = socket.broadcast().emit("all", &data).await;
+            let _ = ack.send(&());
+        });
+        socket.on("volatile", |socket, (): (), _| async move {
+            let _ = socket
+                .namespace()
+                .volatile()
+                .to(socket.id().clone())
+                .emit("vol", &1)
+                .await;
+        });
+        socket.on("kick", |socket, (): (), _| async move {
+            socket.disconnect(false);
+        });
+    });
+    io.of("/admin").on_connection(|socket| async move {
+        let _ = socket.emit("admin-hello", &());
+        socket.on_args("echo", |socket, args: Args, _| async move {
+            let _ = socket.emit_args("echo-back", args);
+        });
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_io_client_in_every_transport_mode() {
+    let io = SocketIo::new(SocketIoConfig::default());
+    setup(&io);
+    let server = io.listen("127.0.0.1:0").await.unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let child = tokio::process::Command::new("node")
+        .arg(dir.join("js/server-io-client.js"))
+        .arg(server.local_addr().port().to_string())
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node");
+    let output = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
+        .await
+        .expect("node finished in time")
+        .expect("node output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "node failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!(
+            "{e}: stdout {stdout}, stderr {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    let results = results.as_array().expect("array");
+    assert_eq!(results.len(), 3);
+    for result in results {
+        assert_eq!(
+            result["failed"],
+            serde_json::json!([]),
+            "{}",
+            result["mode"]
+        );
+        assert_eq!(
+            result["passed"].as_array().map(Vec::len),
+            Some(13),
+            "{result}"
+        );
+    }
+}
