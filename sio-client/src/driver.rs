@@ -243,6 +243,9 @@ impl Driver {
                 EngineEvent::Open => self.on_open(),
                 EngineEvent::Message(frame) => self.on_frame(frame),
                 EngineEvent::Ping => self.emit_manager(&ManagerEvent::Ping),
+                EngineEvent::Upgraded(transport) => {
+                    self.emit_manager(&ManagerEvent::Upgrade(transport));
+                }
                 EngineEvent::Closed { reason, error } => {
                     self.engine = None;
                     match self.ready {

@@ -43,6 +43,8 @@ pub(crate) enum EngineEvent {
     Message(Frame),
     /// A heartbeat ping arrived (the pong is already on its way).
     Ping,
+    /// The session moved to this transport (the upgrade finished).
+    Upgraded(TransportKind),
     /// The connection is over. `error` is set when a transport failed (for `connect_error`).
     Closed {
         reason: CloseReason,
@@ -317,7 +319,10 @@ impl Engine {
                 self.pausing = true;
                 return true;
             }
-            Event::Upgraded(transport) => tracing::debug!("upgraded to {transport}"),
+            Event::Upgraded(transport) => {
+                tracing::debug!("upgraded to {transport}");
+                self.events.push_back(EngineEvent::Upgraded(transport));
+            }
             Event::UpgradeFailed(transport) => {
                 tracing::debug!("upgrade to {transport} failed");
                 self.pausing = false;

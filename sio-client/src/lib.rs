@@ -59,6 +59,18 @@
 //! (`"xhr poll error: ..."`, `"websocket error: ..."`); [`io`] makes a new [`Manager`] each
 //! time (use [`Manager::socket`] to multiplex namespaces).
 //!
+//! # `siocat`
+//!
+//! The crate's binary is a Socket.IO client on the command line: one JSON emit per line of
+//! stdin (`{"emit":"chat","args":["hi"],"ack":true}`), one JSON line per event on stdout
+//! (`{"event":"chat","namespace":"/","args":["hi"]}`, `connect`, `ack`, `connect_error`,
+//! `disconnect`, `reconnect_attempt`, `reconnect`, `upgrade`), binary as
+//! `{"$binary":"<base64>"}`. `siocat --help` lists its options.
+//!
+//! ```sh
+//! echo '{"emit":"echo","args":[1],"ack":true}' | cargo run -p sio-client --bin siocat -- http://localhost:3000
+//! ```
+//!
 //! # Features
 //!
 //! - `tls`: `https://` and `wss://` with rustls (ring provider): one `rustls::ClientConfig`

@@ -9,7 +9,7 @@ use url::Url;
 
 use crate::driver::{Command, Driver};
 use crate::error::{DisconnectReason, Error};
-use crate::options::Options;
+use crate::options::{Options, TransportKind};
 use crate::socket::{Shared, Socket, lock};
 use crate::transport::Endpoint;
 
@@ -21,6 +21,9 @@ pub enum ManagerEvent {
     Open,
     /// `ping`: the server's heartbeat arrived.
     Ping,
+    /// `upgrade` (of the engine, `manager.engine.on("upgrade")`): the connection moved to
+    /// this transport (WebSocket, after a polling handshake).
+    Upgrade(TransportKind),
     /// `error`: a connection attempt failed, with the error.
     Error(String),
     /// `close`: the connection closed, with the reason.

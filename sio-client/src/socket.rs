@@ -218,8 +218,15 @@ impl Socket {
     /// Fails when `args` cannot be serialized, or `event` is reserved (`connect`,
     /// `disconnect`... see [`RESERVED_EVENTS`]).
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
+        self.emit_args(event, Args::new(args).map_err(Error::args)?)
+    }
+
+    /// Sends an event with arguments already built (for example
+    /// [`Args::from_values`]), as [`emit`](Self::emit) does.
+    ///
+    /// Fails when `event` is reserved.
+    pub fn emit_args(&self, event: &str, args: Args) -> Result<(), Error> {
         check_event(event)?;
-        let args = Args::new(args).map_err(Error::args)?;
         self.command(Command::Emit {
             nsp: self.shared.nsp.clone(),
             event: event.to_owned(),
@@ -246,8 +253,13 @@ impl Socket {
         event: &str,
         args: &T,
     ) -> Result<Args, Error> {
-        check_event(event)?;
         let args = Args::new(args).map_err(Error::args)?;
+        self.emit_with_ack_args(event, args).await
+    }
+
+    /// [`emit_with_ack`](Self::emit_with_ack) with arguments already built.
+    pub async fn emit_with_ack_args(&self, event: &str, args: Args) -> Result<Args, Error> {
+        check_event(event)?;
         let (tx, rx) = oneshot::channel();
         if !self.command(Command::Emit {
             nsp: self.shared.nsp.clone(),
