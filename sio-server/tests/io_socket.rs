@@ -299,3 +299,66 @@ async fn close_disconnects_everyone_with_server_shutting_down() {
     let mut c = Peer::connect(s.addr).await;
     c.closed().await;
 }
+
+#[tokio::test]
+async fn a_stuck_handler_delays_its_socket_only_and_disconnection_is_still_seen() {
+    let release = Arc::new(tokio::sync::Notify::new());
+    let reasons = log();
+    let (rel, r) = (release.clone(), reasons.clone());
+    let config = SocketIoConfig::default().socket_queue(1);
+    let s = server(config, move |io: &SocketIo| {
+        io.of("/").on_connection(move |socket| {
+            let (rel, r) = (rel.clone(), r.clone());
+            async move {
+                socket.on("wait", move |_, (): (), _| {
+                    let rel = rel.clone();
+                    async move { rel.notified().await }
+                });
+                socket.on("echo", |socket, (n,): (u32,), _| async move {
+                    let _ = socket.emit("echo", &n);
+                });
+                socket.on_disconnect(move |_, reason| {
+                    let r = r.clone();
+                    async move { push(&r, reason.as_str()) }
+                });
+            }
+        });
+    })
+    .await;
+    let (mut stuck, _) = Peer::join(s.addr, "/").await;
+    let (mut other, _) = Peer::join(s.addr, "/").await;
+    stuck.send(r#"2["wait"]"#).await;
+    for n in 0..5 {
+        stuck.send(&format!(r#"2["echo",{n}]"#)).await;
+    }
+    // Another socket is not held back.
+    other.send(r#"2["echo",7]"#).await;
+    assert_eq!(other.text().await, r#"2["echo",7]"#);
+    let ns = s.io.of("/");
+    until(|| ns.sockets().len() == 2).await;
+    stuck.close().await;
+    // The socket is marked disconnected although its handler still waits...
+    until(|| ns.sockets().iter().filter(|s| s.connected()).count() == 1).await;
+    assert!(entries(&reasons).is_empty());
+    // ...and its disconnect handler runs once the handler returns.
+    release.notify_one();
+    until(|| entries(&reasons) == ["transport close"]).await;
+    until(|| ns.sockets().len() == 1).await;
+}
+
+#[tokio::test]
+async fn a_client_leaving_during_a_slow_middleware_leaves_nothing_behind() {
+    let s = server(SocketIoConfig::default(), |io: &SocketIo| {
+        io.of("/").use_middleware(|_| async {
+            std::future::pending::<()>().await;
+            Ok(())
+        });
+    })
+    .await;
+    let mut peer = Peer::connect(s.addr).await;
+    peer.send("0").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    peer.close().await;
+    until(|| s.io.engine().session_count() == 0).await;
+    assert!(s.io.of("/").sockets().is_empty());
+}

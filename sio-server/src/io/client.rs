@@ -184,8 +184,12 @@ async fn handle(
             None
         }
         (PacketData::Event { name, args, id }, Some(socket)) => {
-            socket.enqueue(Incoming { name, args, id }).await;
-            None
+            // The queue is full while a handler of this socket waits: stop reading, but
+            // notice when the connection closes meanwhile.
+            tokio::select! {
+                () = socket.enqueue(Incoming { name, args, id }) => None,
+                reason = conn.closed() => Some(engine_reason(reason)),
+            }
         }
         (PacketData::Ack { args, id }, Some(socket)) => {
             socket.handle_ack(id, args);
@@ -222,12 +226,20 @@ async fn connect(
         .middlewares()
         .into_iter()
         .chain(ns.handlers().middlewares());
-    for middleware in middlewares {
-        if let Err(error) = middleware(socket.clone()).await {
-            let packet = Packet::new(nsp, PacketData::ConnectError(error.to_value()));
-            let _ = shared.send_packet(&packet, false);
-            return false;
+    let run_middlewares = async {
+        for middleware in middlewares {
+            middleware(socket.clone()).await?;
         }
+        Ok(())
+    };
+    let outcome: Result<(), super::namespace::ConnectError> = tokio::select! {
+        outcome = run_middlewares => outcome,
+        _ = conn.closed() => return false,
+    };
+    if let Err(error) = outcome {
+        let packet = Packet::new(nsp, PacketData::ConnectError(error.to_value()));
+        let _ = shared.send_packet(&packet, false);
+        return false;
     }
     if shared.sender.is_closed() {
         return false;

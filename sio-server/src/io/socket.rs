@@ -480,8 +480,12 @@ impl Socket {
         self.join_all(vec![room.into()]).await;
     }
 
-    /// Joins every room of `rooms`.
+    /// Joins every room of `rooms`. Does nothing once the socket is disconnected (its rooms
+    /// are gone).
     pub async fn join_all(&self, rooms: Vec<Str>) {
+        if !self.connected() {
+            return;
+        }
         self.inner
             .ns
             .adapter()
