@@ -16,7 +16,7 @@ use crate::connection::{Connection, Info};
 use crate::response::{EngineBody, json_error, status, upgrade_error};
 use crate::session_task::{self, Channels, Registry, SessionHandle};
 use crate::sid;
-use crate::transport::{polling, ws};
+use crate::transport::{jsonp, polling, ws};
 
 /// An Engine.IO server: serves the requests under its path (through
 /// [`service`](Self::service), [`listen`](Self::listen) or [`handle`](Self::handle)) and hands
@@ -42,6 +42,7 @@ struct Query {
     transport: Option<String>,
     sid: Option<String>,
     b64: bool,
+    j: Option<String>,
     all: Vec<(String, String)>,
 }
 
@@ -54,6 +55,7 @@ impl Query {
                 "transport" => out.transport = Some(value.to_string()),
                 "sid" => out.sid = Some(value.to_string()),
                 "b64" => out.b64 = !value.is_empty(),
+                "j" => out.j = Some(value.to_string()),
                 _ => {}
             }
             out.all.push((key.into_owned(), value.into_owned()));
@@ -296,7 +298,10 @@ impl EngineIo {
         };
         match transport {
             TransportKind::Polling => {
-                let channels = Channels::new(version, transport, query.b64);
+                // JSONP (`j`): text payloads, binary in base64.
+                let jsonp = query.j.as_deref().map(jsonp::index);
+                let b64 = query.b64 || jsonp.is_some();
+                let channels = Channels::new(version, transport, b64, jsonp);
                 let handle = channels.handle.clone();
                 let session = new_session(sid.clone());
                 registry
@@ -305,7 +310,7 @@ impl EngineIo {
                     .insert(sid, handle.clone());
                 let ends = session_task::spawn(session, channels, None, registry, bound);
                 permit.send(connection(info, &handle, ends));
-                let mut response = polling::get(&handle, query.b64, self.compression(&req)).await;
+                let mut response = polling::get(&handle, b64, self.compression(&req)).await;
                 if let Some(cookie) = cookie {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
@@ -321,7 +326,7 @@ impl EngineIo {
                     let Some(stream) = ws::upgraded(on_upgrade, max, read_buffer).await else {
                         return;
                     };
-                    let channels = Channels::new(version, transport, query.b64);
+                    let channels = Channels::new(version, transport, false, None);
                     let handle = channels.handle.clone();
                     let conn = ws::WsConn::start(stream, version, handle.data.clone(), bound);
                     let session = new_session(sid.clone());
@@ -372,4 +377,27 @@ fn connection(info: Info, handle: &SessionHandle, ends: session_task::AppEnds) -
         ends.closed,
         ends.messages,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_characters_like_check_invalid_header_char() {
+        assert!(valid_header_chars(b"https://a.example:8080"));
+        assert!(valid_header_chars(b"\thttp://\xc3\xa9.example"));
+        assert!(!valid_header_chars(b"http://a\x00b"));
+        assert!(!valid_header_chars(b"http://a\nb"));
+        assert!(!valid_header_chars(b"http://a\x7fb"));
+    }
+
+    #[test]
+    fn query_keeps_the_last_value() {
+        let query = Query::parse(Some("EIO=3&transport=polling&b64=1&j=2&EIO=4"));
+        assert_eq!(query.eio.as_deref(), Some("4"));
+        assert!(query.b64);
+        assert_eq!(query.j.as_deref(), Some("2"));
+        assert!(!Query::parse(Some("b64=")).b64);
+    }
 }

@@ -47,6 +47,9 @@ pub(crate) struct SessionShared {
     /// The handshake asked for base64 binary (`b64`): like engine.io, which reads the flag
     /// when it creates the polling transport, every polling response of the session uses it.
     pub(crate) b64: bool,
+    /// The JSONP callback index, for a polling session whose handshake had `j` (read once,
+    /// like `b64`).
+    pub(crate) jsonp: Option<String>,
 }
 
 /// From the application.
@@ -132,7 +135,12 @@ pub(crate) struct Channels {
 }
 
 impl Channels {
-    pub(crate) fn new(version: ProtocolVersion, transport: TransportKind, b64: bool) -> Channels {
+    pub(crate) fn new(
+        version: ProtocolVersion,
+        transport: TransportKind,
+        b64: bool,
+        jsonp: Option<String>,
+    ) -> Channels {
         let (control, control_rx) = mpsc::unbounded_channel();
         let (data, data_rx) = mpsc::channel(16);
         let shared = Arc::new(SessionShared {
@@ -140,6 +148,7 @@ impl Channels {
             post_active: AtomicBool::new(false),
             version,
             b64,
+            jsonp,
         });
         Channels {
             handle: SessionHandle {

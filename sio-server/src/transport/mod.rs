@@ -1,4 +1,5 @@
-//! The two transports: HTTP long-polling and WebSocket.
+//! The two transports: HTTP long-polling (with its JSONP variant) and WebSocket.
 
+pub(crate) mod jsonp;
 pub(crate) mod polling;
 pub(crate) mod ws;

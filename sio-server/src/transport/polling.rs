@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use bytes::Buf;
+use bytes::{Buf, Bytes};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::BodyExt;
@@ -15,6 +15,7 @@ use crate::response::{EngineBody, json_error, status, with_body};
 use crate::session_task::{
     Control, DataIn, Input, PollReply, SessionHandle, SessionShared, Source,
 };
+use crate::transport::jsonp;
 
 /// A GET: waits until the session has packets for it. `compression`: the coding the client
 /// accepts and the size from which to use it.
@@ -29,6 +30,10 @@ pub(crate) async fn get(
     }
     match answer.await {
         Ok(PollReply::Body { body, content_type }) => {
+            let body = match &handle.shared.jsonp {
+                Some(index) => jsonp::wrap(index, &body),
+                None => body,
+            };
             let compressed = compression
                 .filter(|(_, threshold)| body.len() >= *threshold)
                 .and_then(|(encoding, _)| Some((encoding, encoding.compress(&body).ok()?)));
@@ -110,15 +115,24 @@ where
         guard.done = true;
         return status(StatusCode::PAYLOAD_TOO_LARGE);
     }
-    let format = PayloadFormat::for_body(shared.version, octet_stream);
+    let jsonp = shared.jsonp.is_some();
+    let format = PayloadFormat::for_body(shared.version, octet_stream && !jsonp);
     let mut decoder = PayloadDecoder::new(format, max);
+    // JSONP: the form is read whole (at most `max` bytes), then its `d` field decoded.
+    let mut form = Vec::new();
     let mut body = std::pin::pin!(req.into_body());
     loop {
         match body.frame().await {
             Some(Ok(frame)) => {
                 if let Ok(mut data) = frame.into_data() {
                     let chunk = data.copy_to_bytes(data.remaining());
-                    if decoder.push(chunk).is_err() {
+                    let too_big = if jsonp {
+                        form.extend_from_slice(&chunk);
+                        form.len() > max
+                    } else {
+                        decoder.push(chunk).is_err()
+                    };
+                    if too_big {
                         guard.done = true;
                         return status(StatusCode::PAYLOAD_TOO_LARGE);
                     }
@@ -126,6 +140,15 @@ where
             }
             Some(Err(_)) => return status(StatusCode::BAD_REQUEST),
             None => break,
+        }
+    }
+    if jsonp {
+        // No single `d` field: engine.io ignores the body.
+        if let Some(payload) = jsonp::unwrap(&form) {
+            if decoder.push(Bytes::from(payload)).is_err() {
+                guard.done = true;
+                return status(StatusCode::PAYLOAD_TOO_LARGE);
+            }
         }
     }
     decoder.end();
