@@ -136,6 +136,11 @@ async fn per_packet_middleware_any_outgoing_and_data() {
                         Ok(())
                     }
                 });
+                let s4 = seen.clone();
+                socket.on_any(move |_, name, _| {
+                    let s4 = s4.clone();
+                    async move { push(&s4, format!("any {}", name.as_str())) }
+                });
                 let s2 = seen.clone();
                 socket.on_error(move |_, e| push(&s2, format!("error {e}")));
                 let s3 = seen.clone();
@@ -168,7 +173,15 @@ async fn per_packet_middleware_any_outgoing_and_data() {
     peer.text().await;
     assert_eq!(
         entries(&seen),
-        ["out counted 2", "error not allowed", "out counted 2"]
+        [
+            "any count",
+            "out counted 2",
+            // onAny runs before the middlewares, as in socket.io.
+            "any forbidden",
+            "error not allowed",
+            "any count",
+            "out counted 2"
+        ]
     );
     let socket = s.io.of("/").sockets().pop().unwrap();
     assert_eq!(socket.data::<u32>(), Some(9));

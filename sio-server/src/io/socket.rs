@@ -145,7 +145,7 @@ pub(crate) struct Incoming {
 /// let io = SocketIo::new(SocketIoConfig::default());
 /// io.of("/").on_connection(|socket| async move {
 ///     socket.on("chat", |socket, (room, text): (String, String), ack| async move {
-///         let _ = socket.to(room.as_str()).emit("chat", &(&text,)).await;
+///         let _ = socket.to(room).emit("chat", &(&text,)).await;
 ///         let _ = ack.send(&"delivered");
 ///     });
 /// });
@@ -322,8 +322,9 @@ impl Socket {
         self.handlers_mut().events.remove(event);
     }
 
-    /// Runs `handler` for every event received (socket.io's `onAny`), before the event's own
-    /// handler, in the same order guarantee.
+    /// Runs `handler` for every event received (socket.io's `onAny`), first, before the
+    /// per-packet middlewares and the event's own handler (socket.io's order), in the same
+    /// order guarantee.
     pub fn on_any<F, Fut>(&self, handler: F)
     where
         F: Fn(Socket, EventName, Args) -> Fut + Send + Sync + 'static,
@@ -340,7 +341,7 @@ impl Socket {
     }
 
     /// Adds a per-packet middleware (socket.io's `socket.use`): it runs for every received
-    /// event before `on_any` and the handler; an `Err` drops the event and goes to the
+    /// event after `on_any` and before the handler; an `Err` drops the event and goes to the
     /// [`on_error`](Self::on_error) handlers.
     pub fn use_middleware<F, Fut>(&self, middleware: F)
     where
@@ -606,14 +607,13 @@ impl Socket {
     }
 
     async fn dispatch(&self, item: Incoming) {
-        let (middlewares, any, handler) = {
+        let (middlewares, any) = {
             let handlers = self.handlers();
-            (
-                handlers.middlewares.clone(),
-                handlers.any.clone(),
-                handlers.events.get(item.name.as_str()).cloned(),
-            )
+            (handlers.middlewares.clone(), handlers.any.clone())
         };
+        for handler in any {
+            handler(self.clone(), item.name.clone(), item.args.clone()).await;
+        }
         for middleware in middlewares {
             if let Err(error) = middleware(self.clone(), item.name.clone(), item.args.clone()).await
             {
@@ -624,9 +624,7 @@ impl Socket {
                 return;
             }
         }
-        for handler in any {
-            handler(self.clone(), item.name.clone(), item.args.clone()).await;
-        }
+        let handler = self.handlers().events.get(item.name.as_str()).cloned();
         if let Some(handler) = handler {
             handler(self.clone(), item.args, Ack::new(self.clone(), item.id)).await;
         }
