@@ -27,7 +27,8 @@ use crate::cors::Cors;
 #[non_exhaustive]
 pub struct EngineConfig {
     /// The path prefix requests must start with (default `/engine.io/`; Socket.IO uses
-    /// `/socket.io/`). A missing trailing `/` is added, as engine.io does.
+    /// `/socket.io/`). A missing trailing `/` is added (see
+    /// [`add_trailing_slash`](Self::add_trailing_slash)), as engine.io does.
     pub path: String,
     /// `pingInterval` (default 25 s).
     pub ping_interval: Duration,
@@ -68,6 +69,10 @@ pub struct EngineConfig {
     /// permessage-deflate extension, so setting it changes nothing and the extension is never
     /// negotiated (clients then send uncompressed frames, which every client supports).
     pub per_message_deflate: bool,
+    /// `addTrailingSlash` (default true): the path ends with `/`, so `/engine.io?EIO=4...` is
+    /// not served; false: the path is used without its trailing `/` (requests whose path
+    /// merely starts with it, like `/engine.iofoo`, are served too, as in engine.io).
+    pub add_trailing_slash: bool,
     /// `initialPacket`: a message sent to every new connection right after the open packet
     /// (default none).
     pub initial_packet: Option<Message>,
@@ -93,6 +98,7 @@ impl Default for EngineConfig {
             http_compression: Some(HttpCompression::default()),
             per_message_deflate: false,
             initial_packet: None,
+            add_trailing_slash: true,
         }
     }
 }
@@ -133,6 +139,8 @@ impl EngineConfig {
         accept_backlog: usize,
         /// Sets [`per_message_deflate`](Self::per_message_deflate) (not supported).
         per_message_deflate: bool,
+        /// Sets [`add_trailing_slash`](Self::add_trailing_slash).
+        add_trailing_slash: bool,
     }
 
     /// Sets the [`allow_request`](Self::allow_request) hook.
@@ -171,7 +179,8 @@ impl EngineConfig {
         self
     }
 
-    /// The path with exactly one leading and one trailing `/`.
+    /// The path with one leading `/`, and one trailing `/` unless
+    /// [`add_trailing_slash`](Self::add_trailing_slash) is off.
     pub(crate) fn normalized_path(&self) -> String {
         let trimmed = self.path.trim_end_matches('/');
         let mut path = String::with_capacity(trimmed.len() + 2);
@@ -179,7 +188,9 @@ impl EngineConfig {
             path.push('/');
         }
         path.push_str(trimmed);
-        path.push('/');
+        if self.add_trailing_slash && !path.ends_with('/') {
+            path.push('/');
+        }
         path
     }
 

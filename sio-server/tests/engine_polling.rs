@@ -380,3 +380,37 @@ async fn many_noops_in_one_post_are_linear() {
     }
     assert_eq!(count, 1001);
 }
+
+#[tokio::test]
+async fn trailing_slash_option() {
+    // Default: the path is `/engine.io/`; `/engine.io?...` is not served.
+    let server = echo_server(EngineConfig::default()).await;
+    let resp = request(
+        server.addr,
+        "GET",
+        "/engine.io?EIO=4&transport=polling",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(resp.status, 404);
+    // Off: `/engine.io` is a prefix, as in engine.io.
+    let server = echo_server(EngineConfig::default().add_trailing_slash(false)).await;
+    for target in [
+        "/engine.io?EIO=4&transport=polling",
+        "/engine.io/?EIO=4&transport=polling",
+        "/engine.iofoo?EIO=4&transport=polling",
+    ] {
+        let resp = request(server.addr, "GET", target, &[], b"").await;
+        assert_eq!(resp.status, 200, "{target}");
+    }
+    let resp = request(
+        server.addr,
+        "GET",
+        "/engine?EIO=4&transport=polling",
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!(resp.status, 404);
+}
