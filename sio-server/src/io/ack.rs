@@ -10,7 +10,7 @@ use sio_protocol::socket::{Args, ArgsError, Packet};
 use tokio::sync::oneshot;
 
 use super::BoxFuture;
-use super::socket::{EmitError, Socket};
+use super::socket::{AckSender, EmitError, Socket};
 
 /// Why `emit_with_ack` produced no answer.
 #[derive(Debug)]
@@ -130,7 +130,7 @@ impl IntoFuture for AckFuture {
                 .unwrap_or_else(|| self.socket.namespace().config().ack_timeout);
             let (tx, rx) = oneshot::channel();
             let id = self.socket.namespace().next_ack_id();
-            self.socket.register_ack(id, tx);
+            self.socket.register_ack(id, AckSender::One(tx));
             if let Err(error) = self.socket.emit_packet_with_id(&self.event, args, id) {
                 self.socket.remove_ack(id);
                 return Err(AckError::Emit(error));

@@ -8,10 +8,11 @@ use std::time::Duration;
 
 use sio_protocol::Str;
 use sio_protocol::socket::Args;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::BoxFuture;
 use super::namespace::{self, Inner as NsInner, Namespace};
+use super::socket::AckSender;
 use crate::Message;
 
 /// Flags of a broadcast.
@@ -137,14 +138,7 @@ impl LocalNamespace {
             return false;
         };
         if let (Some(replies), Some(ack_id)) = (replies, packet.ack_id) {
-            let (tx, rx) = oneshot::channel();
-            socket.register_ack(ack_id, tx);
-            let replies = replies.clone();
-            tokio::spawn(async move {
-                if let Ok(args) = rx.await {
-                    let _ = replies.send(args);
-                }
-            });
+            socket.register_ack(ack_id, AckSender::Broadcast(replies.clone()));
         }
         let delivered = socket.deliver(&packet.messages, volatile);
         if !delivered {

@@ -125,6 +125,15 @@ struct Handlers {
     disconnect: Vec<DisconnectHandler>,
 }
 
+/// Where the acknowledgement of an emitted event goes.
+#[derive(Debug)]
+pub(crate) enum AckSender {
+    /// `Socket::emit_with_ack`.
+    One(oneshot::Sender<Args>),
+    /// A broadcast's `emit_with_ack`: the replies of every recipient go to one channel.
+    Broadcast(mpsc::UnboundedSender<Args>),
+}
+
 /// An event received, waiting for the socket's task.
 #[derive(Debug)]
 pub(crate) struct Incoming {
@@ -165,7 +174,7 @@ struct Inner {
     client: Arc<ClientShared>,
     connected: AtomicBool,
     handlers: RwLock<Handlers>,
-    acks: Mutex<HashMap<u64, oneshot::Sender<Args>>>,
+    acks: Mutex<HashMap<u64, AckSender>>,
     extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
     queue: mpsc::Sender<Incoming>,
     disconnected: watch::Sender<Option<SocketDisconnectReason>>,
@@ -459,7 +468,7 @@ impl Socket {
         self.connected() && self.inner.client.write(messages.to_vec(), volatile).is_ok()
     }
 
-    pub(crate) fn register_ack(&self, id: u64, tx: oneshot::Sender<Args>) {
+    pub(crate) fn register_ack(&self, id: u64, tx: AckSender) {
         lock(&self.inner.acks).insert(id, tx);
     }
 
@@ -469,8 +478,14 @@ impl Socket {
 
     /// An ACK from the client; an unknown id is ignored.
     pub(crate) fn handle_ack(&self, id: u64, args: Args) {
-        if let Some(tx) = lock(&self.inner.acks).remove(&id) {
-            let _ = tx.send(args);
+        match lock(&self.inner.acks).remove(&id) {
+            Some(AckSender::One(tx)) => {
+                let _ = tx.send(args);
+            }
+            Some(AckSender::Broadcast(tx)) => {
+                let _ = tx.send(args);
+            }
+            None => {}
         }
     }
 
