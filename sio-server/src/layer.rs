@@ -44,8 +44,27 @@ use crate::service::EngineService;
 /// ```
 ///
 /// The client's address ([`Connection::remote_addr`](crate::Connection::remote_addr)) is
-/// taken from a [`SocketAddr`] request extension when there is one; axum's `ConnectInfo` is
-/// not read (this crate does not depend on axum).
+/// taken from a [`SocketAddr`] request extension when there is one. This crate does not
+/// depend on axum, so it does not read axum's `ConnectInfo`; a middleware outside the layer
+/// can copy it:
+///
+/// ```no_run
+/// # async fn run(engine: sio_server::EngineIo) -> std::io::Result<()> {
+/// use std::net::SocketAddr;
+/// use axum::Router;
+/// use axum::extract::{ConnectInfo, Request};
+/// use axum::middleware::map_request;
+///
+/// let app = Router::new().layer(engine.layer()).layer(map_request(
+///     |ConnectInfo(addr): ConnectInfo<SocketAddr>, mut req: Request| async move {
+///         req.extensions_mut().insert(addr);
+///         req
+///     },
+/// ));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct EngineLayer {
     engine: EngineIo,

@@ -65,3 +65,40 @@ async fn layer_on_a_tower_service() {
     let resp = service.oneshot(inside).await.unwrap();
     assert_eq!(resp.status(), 400);
 }
+
+#[tokio::test]
+async fn remote_address_from_connect_info() {
+    use std::net::SocketAddr;
+
+    use axum::extract::{ConnectInfo, Request};
+    use axum::middleware::map_request;
+
+    let engine = EngineIo::new(EngineConfig::default());
+    // axum keeps the peer address in `ConnectInfo`; the engine reads a `SocketAddr` extension.
+    let app = Router::new()
+        .route("/hello", route_get(|| async { "hello" }))
+        .layer(engine.layer())
+        .layer(map_request(
+            |ConnectInfo(addr): ConnectInfo<SocketAddr>, mut req: Request| async move {
+                req.extensions_mut().insert(addr);
+                req
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    let (_sid, _) = handshake(addr).await;
+    let conn = tokio::time::timeout(WAIT, engine.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let remote = conn.remote_addr().expect("remote address");
+    assert!(remote.ip().is_loopback());
+    assert_ne!(remote.port(), addr.port());
+}
