@@ -18,7 +18,7 @@ use super::config::SocketIoConfig;
 use super::namespace::{ConnectMiddleware, Namespace, NsHandlers, boxed_middleware};
 use super::socket::{EmitError, Socket, SocketDisconnectReason};
 use super::{ConnectError, adapter};
-use crate::{EngineIo, EngineService, ServerHandle};
+use crate::{EngineIo, EngineLayer, EngineService, Serve, ServerHandle};
 
 type Matcher = Arc<dyn Fn(&str, &Value) -> bool + Send + Sync>;
 
@@ -267,6 +267,37 @@ impl SocketIo {
     pub fn service<S>(&self, inner: S) -> EngineService<S> {
         self.start();
         self.inner.engine.service(inner)
+    }
+
+    /// A tower layer serving the Socket.IO path in front of another service (an axum
+    /// `Router`, for example).
+    pub fn layer(&self) -> EngineLayer {
+        self.start();
+        self.inner.engine.layer()
+    }
+
+    /// Serves HTTP/1.1 connections accepted on `listener` when awaited, like `axum::serve`
+    /// (see [`EngineIo::serve`]). For a graceful shutdown that tells sockets
+    /// `"server shutting down"`, call [`close`](Self::close) in the shutdown signal.
+    ///
+    /// ```no_run
+    /// use sio_server::{SocketIo, SocketIoConfig};
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let io = SocketIo::new(SocketIoConfig::default());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// let closing = io.clone();
+    /// io.serve(listener)
+    ///     .with_graceful_shutdown(async move {
+    ///         let _ = tokio::signal::ctrl_c().await;
+    ///         closing.close().await;
+    ///     })
+    ///     .await
+    /// # }
+    /// ```
+    pub fn serve(&self, listener: tokio::net::TcpListener) -> Serve {
+        self.start();
+        self.inner.engine.serve(listener)
     }
 
     // ----- closing -----
