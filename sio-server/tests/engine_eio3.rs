@@ -196,7 +196,8 @@ async fn v3_suite_cases() {
     let q = format!("EIO=3&transport=polling&sid={sid}");
     let q2 = q.clone();
     let poll = tokio::spawn(async move { get(addr, &q2).await });
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Let the GET reach the server first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(post(addr, &q, b"1:1").await.status, 200);
     assert_eq!(poll.await.unwrap().text(), "1:6");
     assert_eq!(get(addr, &q).await.status, 400);
