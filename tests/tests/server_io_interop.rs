@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sio_server::protocol::socket::Args;
-use sio_server::{ConnectError, SocketIo, SocketIoConfig};
+use sio_server::{ConnectError, EngineConfig, SocketIo, SocketIoConfig};
 
 fn setup(io: &SocketIo) {
     io.use_middleware(|socket| async move {
@@ -91,15 +91,11 @@ fn setup(io: &SocketIo) {
     });
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn socket_io_client_in_every_transport_mode() {
-    let io = SocketIo::new(SocketIoConfig::default());
-    setup(&io);
-    let server = io.listen("127.0.0.1:0").await.unwrap();
+async fn run_node(script: &str, port: u16) -> Vec<Value> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let child = tokio::process::Command::new("node")
-        .arg(dir.join("js/server-io-client.js"))
-        .arg(server.local_addr().port().to_string())
+        .arg(dir.join("js").join(script))
+        .arg(port.to_string())
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -111,20 +107,21 @@ async fn socket_io_client_in_every_transport_mode() {
         .expect("node finished in time")
         .expect("node output");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "node failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let results: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!(
-            "{e}: stdout {stdout}, stderr {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    let results = results.as_array().expect("array");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "node failed: {stderr}\n{stdout}");
+    let results: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: stdout {stdout}, stderr {stderr}"));
+    results.as_array().expect("array").clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_io_client_in_every_transport_mode() {
+    let io = SocketIo::new(SocketIoConfig::default());
+    setup(&io);
+    let server = io.listen("127.0.0.1:0").await.unwrap();
+    let results = run_node("server-io-client.js", server.local_addr().port()).await;
     assert_eq!(results.len(), 3);
-    for result in results {
+    for result in &results {
         assert_eq!(
             result["failed"],
             serde_json::json!([]),
@@ -137,4 +134,43 @@ async fn socket_io_client_in_every_transport_mode() {
             "{result}"
         );
     }
+}
+
+/// socket.io-client 2.5.0: Socket.IO protocol 4 over Engine.IO v3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_io_client_2_in_every_transport_mode() {
+    let engine = EngineConfig::default().path("/socket.io/").allow_eio3(true);
+    let io = SocketIo::new(SocketIoConfig::default().engine(engine));
+    let hello = |socket: sio_server::Socket| async move {
+        let _ = socket.emit("hello", &(socket.id(), &socket.handshake().auth));
+        socket.on_args("echo", |_, args: Args, ack| async move {
+            let _ = ack.send_args(args);
+        });
+    };
+    io.of("/").on_connection(hello);
+    io.of("/admin")
+        .use_middleware(|socket| async move {
+            match socket
+                .handshake()
+                .auth
+                .get("token")
+                .and_then(|t| t.as_str())
+            {
+                Some("abc") => Ok(()),
+                _ => Err(ConnectError::new("not authorized")),
+            }
+        })
+        .on_connection(hello);
+    let server = io.listen("127.0.0.1:0").await.unwrap();
+    let results = run_node("server-io-client-v2.js", server.local_addr().port()).await;
+    assert_eq!(results.len(), 3);
+    for result in &results {
+        assert_eq!(
+            result["failed"],
+            serde_json::json!([]),
+            "{}",
+            result["mode"]
+        );
+    }
+    assert_eq!(results[2]["passed"].as_array().map(Vec::len), Some(5));
 }

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use sio_protocol::socket::{Decoder, DecoderConfig, Encoder, Packet, PacketData};
+use sio_protocol::socket::{
+    Decoder, DecoderConfig, Encoder, Packet, PacketData, ProtocolVersion as SocketProtocol,
+};
 use sio_protocol::{Map, Str, Value};
 
 use super::handshake::Handshake;
@@ -116,11 +118,16 @@ pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
     let shared = Arc::new(ClientShared::new(conn.sender()));
     io.register_client(&shared);
     let config = io.config();
-    let mut decoder =
-        Decoder::new(DecoderConfig::default().with_max_attachments(config.max_attachments));
+    let v3 = conn.protocol() == crate::ProtocolVersion::V3;
+    let mut decoder_config = DecoderConfig::default().with_max_attachments(config.max_attachments);
+    if v3 {
+        decoder_config = decoder_config.with_protocol(SocketProtocol::V4);
+    }
+    let mut decoder = Decoder::new(decoder_config);
     let connect_timeout = tokio::time::sleep(config.connect_timeout);
     tokio::pin!(connect_timeout);
-    let mut joined = false;
+    // Socket.IO v4 (Engine.IO v3): the client is in `/` without sending CONNECT.
+    let mut joined = v3 && connect(&io, &shared, &conn, Str::from_static("/"), None, true).await;
     // Set once the connection is being closed: later messages are ignored.
     let mut closing: Option<SocketDisconnectReason> = None;
     loop {
@@ -172,13 +179,20 @@ async fn handle(
     joined: &mut bool,
 ) -> Option<SocketDisconnectReason> {
     let invalid = Some(SocketDisconnectReason::ForcedServerClose);
-    let socket = shared.socket(&packet.nsp);
+    let v3 = conn.protocol() == crate::ProtocolVersion::V3;
+    let (nsp, query_auth) = if v3 {
+        split_v4_namespace(&packet.nsp)
+    } else {
+        (packet.nsp, None)
+    };
+    let socket = shared.socket(&nsp);
     match (packet.data, socket) {
         (PacketData::Connect(auth), None) => {
             if io.is_closed() {
                 return invalid;
             }
-            if connect(io, shared, conn, packet.nsp, auth).await {
+            let auth = if v3 { query_auth } else { auth };
+            if connect(io, shared, conn, nsp, auth, v3).await {
                 *joined = true;
             }
             None
@@ -210,6 +224,7 @@ async fn connect(
     conn: &Connection,
     nsp: Str,
     auth: Option<Value>,
+    v3: bool,
 ) -> bool {
     let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
     let Some(ns) = io.resolve(&nsp, &auth) else {
@@ -217,8 +232,18 @@ async fn connect(
         let _ = shared.send_packet(&Packet::new(nsp, PacketData::ConnectError(payload)), false);
         return false;
     };
-    let Ok(id) = crate::sid::generate() else {
-        return false;
+    let id = if v3 {
+        // Socket.IO 2.x: the engine id, prefixed by the namespace outside `/`.
+        if &*nsp == "/" {
+            conn.sid().clone()
+        } else {
+            Str::from(format!("{nsp}#{}", conn.sid()))
+        }
+    } else {
+        match crate::sid::generate() {
+            Ok(id) => id,
+            Err(_) => return false,
+        }
     };
     let handshake = Handshake::new(conn, &io.config().engine.normalized_path(), auth);
     let (socket, rx) = Socket::new(id.clone(), ns.clone(), handshake, shared.clone());
@@ -237,7 +262,13 @@ async fn connect(
         _ = conn.closed() => return false,
     };
     if let Err(error) = outcome {
-        let packet = Packet::new(nsp, PacketData::ConnectError(error.to_value()));
+        // Socket.IO 2.x gets `err.data || err.message`.
+        let payload = match (v3, error.data.clone()) {
+            (false, _) => error.to_value(),
+            (true, Some(data)) if !data.is_null() => data,
+            (true, _) => Value::from(error.message.as_str()),
+        };
+        let packet = Packet::new(nsp, PacketData::ConnectError(payload));
         let _ = shared.send_packet(&packet, false);
         return false;
     }
@@ -248,12 +279,28 @@ async fn connect(
     ns.add_socket(socket.clone());
     ns.adapter().add_all(id.clone(), vec![id.clone()]).await;
     socket.set_connected();
-    let mut reply = Map::new();
-    reply.insert("sid".to_owned(), Value::from(id));
-    let _ = shared.send_packet(
-        &Packet::new(nsp, PacketData::Connect(Some(Value::Object(reply)))),
-        false,
-    );
+    let reply = if v3 {
+        None
+    } else {
+        let mut reply = Map::new();
+        reply.insert("sid".to_owned(), Value::from(id));
+        Some(Value::Object(reply))
+    };
+    let _ = shared.send_packet(&Packet::new(nsp, PacketData::Connect(reply)), false);
     tokio::spawn(socket.run(rx, ns.handlers().connection()));
     true
+}
+
+/// Socket.IO 2.x sends the auth of a CONNECT as a query string in the namespace
+/// (`/admin?token=abc`): the namespace and that query as an object of strings.
+fn split_v4_namespace(nsp: &Str) -> (Str, Option<Value>) {
+    let Some((path, query)) = nsp.split_once('?') else {
+        return (nsp.clone(), None);
+    };
+    let mut auth = Map::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        auth.insert(key.into_owned(), Value::from(value.into_owned()));
+    }
+    let path = if path.is_empty() { "/" } else { path };
+    (nsp.slice_ref(path), Some(Value::Object(auth)))
 }
