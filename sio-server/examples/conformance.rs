@@ -1,17 +1,23 @@
-//! The server the official Socket.IO v5 test suite (`socket.io-protocol` `test-suite`)
-//! expects: ping interval 300 ms, ping timeout 200 ms, connect timeout 1000 ms, CORS `*`,
-//! namespaces `/` and `/custom`, on 127.0.0.1 at port `PORT` (default 3000).
+//! The servers the official protocol test suites expect, on 127.0.0.1 at port `PORT`
+//! (default 3000), with ping interval 300 ms, ping timeout 200 ms, max payload 1,000,000 and
+//! CORS `*`:
+//!
+//! - default: the Socket.IO v5 suite (`socket.io-protocol` `test-suite`): connect timeout
+//!   1000 ms, namespaces `/` (emits `auth`, echoes `message` as `message-back`, answers
+//!   `message-with-ack` with its arguments) and `/custom` (emits `auth`);
+//! - `--eio3`: the same, also accepting Engine.IO v3 / Socket.IO 2.x clients;
+//! - `--engine-io`: the Engine.IO v4 suite: an Engine.IO echo server on `/engine.io/`
+//!   (with `--eio3` too: the Engine.IO v3 suite).
 //!
 //! ```sh
 //! PORT=3000 cargo run -p sio-server --example conformance
+//! PORT=3000 cargo run -p sio-server --example conformance -- --engine-io
 //! ```
-//!
-//! (The Engine.IO-only and EIO3 modes of the suites are not offered yet.)
 
 use std::time::Duration;
 
 use sio_server::protocol::socket::Args;
-use sio_server::{Cors, EngineConfig, SocketIo, SocketIoConfig};
+use sio_server::{Cors, EngineConfig, EngineIo, SocketIo, SocketIoConfig};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -19,14 +25,20 @@ async fn main() -> std::io::Result<()> {
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
+    let flags: Vec<String> = std::env::args().skip(1).collect();
+    let engine_only = flags.iter().any(|f| f == "--engine-io");
+    let eio3 = flags.iter().any(|f| f == "--eio3");
     let engine = EngineConfig::default()
-        .path("/socket.io/")
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
         .max_http_buffer_size(1_000_000)
+        .allow_eio3(eio3)
         .cors(Cors::any());
+    if engine_only {
+        return engine_echo(engine.path("/engine.io/"), port).await;
+    }
     let config = SocketIoConfig::default()
-        .engine(engine)
+        .engine(engine.path("/socket.io/"))
         .connect_timeout(Duration::from_millis(1000));
     let io = SocketIo::new(config);
     io.of("/").on_connection(|socket| async move {
@@ -44,5 +56,22 @@ async fn main() -> std::io::Result<()> {
     let server = io.listen(("127.0.0.1", port)).await?;
     println!("listening on {}", server.local_addr());
     std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// `socket.on("data", (...a) => socket.send(...a))`.
+async fn engine_echo(config: EngineConfig, port: u16) -> std::io::Result<()> {
+    let engine = EngineIo::new(config);
+    let server = engine.listen(("127.0.0.1", port)).await?;
+    println!("listening on {}", server.local_addr());
+    while let Some(mut conn) = engine.accept().await {
+        tokio::spawn(async move {
+            while let Some(message) = conn.recv().await {
+                if conn.send(message).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
     Ok(())
 }
