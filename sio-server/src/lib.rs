@@ -1,5 +1,10 @@
 //! A Socket.IO 4.x server on hyper 1 (work in progress; see the project README).
 //!
+//! [`SocketIo`] is the Socket.IO server: namespaces, sockets, rooms, broadcasting and
+//! acknowledgements (Socket.IO protocol 5, and 4 for Engine.IO v3 clients), on top of the
+//! Engine.IO server described below. Its documentation has an example and says in which order
+//! a socket's handlers run.
+//!
 //! This first part is the Engine.IO server: [`EngineIo`] serves Engine.IO v4 (and v3 with
 //! [`EngineConfig::allow_eio3`]) over HTTP long-polling and WebSocket, with the upgrade from
 //! one to the other, heartbeats and the error responses of the JavaScript `engine.io` 6.6.
