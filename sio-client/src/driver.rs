@@ -7,18 +7,18 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use sio_protocol::engine::Frame;
-use sio_protocol::socket::{
-    Args, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData, Parser,
-};
+use sio_protocol::engine::{Frame, TransportKind};
+use sio_protocol::socket::{Args, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData};
 use sio_protocol::{AckId, AckTracker, Backoff, Value};
 use tokio::sync::mpsc::{UnboundedReceiver, WeakUnboundedSender};
 use tokio::sync::oneshot;
 
 use crate::engine::{Engine, EngineEvent};
 use crate::error::{ConnectError, DisconnectReason, Error};
+use crate::events::SocketEvent;
 use crate::manager::{ManagerEvent, ManagerHandler};
 use crate::options::Options;
+use crate::retry::RetryQueue;
 use crate::socket::{AckSender, Message, Shared, lock};
 use crate::transport::Endpoint;
 
@@ -43,6 +43,8 @@ pub(crate) enum Command {
         event: String,
         args: Args,
         ack: Option<(AckReply, Option<Duration>)>,
+        /// Dropped when the transport is not writable (`socket.volatile`).
+        volatile: bool,
     },
     Ack {
         nsp: String,
@@ -64,9 +66,17 @@ enum Ready {
     Open,
 }
 
+/// Who gets the answer of an ack.
+enum AckTarget {
+    /// The user's `emit_with_ack`.
+    User(AckReply),
+    /// A try of the head of the retry queue, by its sequence number.
+    Queue(u64),
+}
+
 /// A pending ack of an emit.
 struct Waiter {
-    reply: AckReply,
+    target: AckTarget,
     deadline: Option<Instant>,
 }
 
@@ -85,6 +95,8 @@ struct Nsp {
     connected: bool,
     send_buffer: VecDeque<Outgoing>,
     acks: AckTracker<Waiter>,
+    /// The `retries` queue.
+    queue: RetryQueue,
 }
 
 impl Nsp {
@@ -111,6 +123,10 @@ pub(crate) struct Driver {
     nsps: HashMap<String, Nsp>,
     encoder: Encoder,
     decoder: Decoder,
+    /// `priorWebsocketSuccess` (for `remember_upgrade`): the last connection used WebSocket.
+    prior_websocket_success: bool,
+    /// The transport of the current connection attempt.
+    opening_transport: TransportKind,
 }
 
 fn now() -> Instant {
@@ -138,6 +154,7 @@ impl Driver {
             .set_max(options.reconnection_delay_max)
             .set_jitter(options.randomization_factor)
             .set_reconnection_attempts(options.reconnection_attempts);
+        let parser = options.parser;
         Driver {
             endpoint: Arc::new(endpoint),
             options,
@@ -151,8 +168,10 @@ impl Driver {
             reconnect_at: None,
             skip_reconnect: false,
             nsps: HashMap::new(),
-            encoder: Encoder::new(Parser::Json),
-            decoder: Decoder::new(DecoderConfig::default()),
+            encoder: Encoder::new(parser),
+            decoder: Decoder::new(DecoderConfig::new().with_parser(parser)),
+            prior_websocket_success: false,
+            opening_transport: TransportKind::Polling,
         }
     }
 
@@ -186,9 +205,12 @@ impl Driver {
             }
             self.pump();
         }
-        // Every handle is gone: close politely.
+        // Every handle is gone: close politely, and end the event streams.
         if let Some(engine) = self.engine.as_mut() {
             engine.close(now());
+        }
+        for n in self.nsps.values() {
+            lock(&n.shared.handlers).streams.clear();
         }
     }
 
@@ -227,12 +249,16 @@ impl Driver {
                 self.open();
             }
         }
-        for nsp in self.nsps.values_mut() {
+        let mut expired = Vec::new();
+        for (name, nsp) in &mut self.nsps {
             for (id, waiter) in nsp.acks.expire(now) {
                 // The packet is also dropped if still buffered (socket.io-client does this).
                 nsp.send_buffer.retain(|o| o.id != Some(id));
-                let _ = waiter.reply.send(Err(Error::timeout()));
+                expired.push((name.clone(), waiter.target));
             }
+        }
+        for (name, target) in expired {
+            self.settle(&name, target, Err(Error::timeout()));
         }
     }
 
@@ -244,6 +270,7 @@ impl Driver {
                 EngineEvent::Message(frame) => self.on_frame(frame),
                 EngineEvent::Ping => self.emit_manager(&ManagerEvent::Ping),
                 EngineEvent::Upgraded(transport) => {
+                    self.prior_websocket_success = transport == TransportKind::WebSocket;
                     self.emit_manager(&ManagerEvent::Upgrade(transport));
                 }
                 EngineEvent::Closed { reason, error } => {
@@ -281,7 +308,15 @@ impl Driver {
             return;
         }
         self.skip_reconnect = false;
-        let transport = self.options.transports[0];
+        let transport = if self.options.remember_upgrade
+            && self.prior_websocket_success
+            && self.options.transports.contains(&TransportKind::WebSocket)
+        {
+            TransportKind::WebSocket
+        } else {
+            self.options.transports[0]
+        };
+        self.opening_transport = transport;
         let now = now();
         self.engine = Some(Engine::connect(
             Arc::clone(&self.endpoint),
@@ -296,6 +331,7 @@ impl Driver {
 
     fn on_open(&mut self) {
         self.ready = Ready::Open;
+        self.prior_websocket_success = self.opening_transport == TransportKind::WebSocket;
         self.decoder.reset();
         self.emit_manager(&ManagerEvent::Open);
         if self.reconnecting {
@@ -318,6 +354,7 @@ impl Driver {
     /// The connection attempt failed before the handshake.
     fn open_failed(&mut self, error: String) {
         self.ready = Ready::Closed;
+        self.prior_websocket_success = false;
         self.emit_manager(&ManagerEvent::Error(error.clone()));
         let failed = ConnectError {
             message: error.clone(),
@@ -347,6 +384,9 @@ impl Driver {
     /// The open connection closed (`onclose`).
     fn on_close(&mut self, reason: DisconnectReason) {
         self.ready = Ready::Closed;
+        if reason == DisconnectReason::TransportError {
+            self.prior_websocket_success = false;
+        }
         self.backoff.reset();
         self.decoder.reset();
         self.emit_manager(&ManagerEvent::Close(reason));
@@ -415,6 +455,7 @@ impl Driver {
                     connected: false,
                     send_buffer: VecDeque::new(),
                     acks: AckTracker::new(),
+                    queue: RetryQueue::default(),
                 });
             }
             Command::Connect { nsp } => {
@@ -453,7 +494,8 @@ impl Driver {
                 event,
                 args,
                 ack,
-            } => self.emit(&nsp, event, args, ack),
+                volatile,
+            } => self.emit(&nsp, event, args, ack, volatile),
             Command::Ack { nsp, id, args } => {
                 if self.ready == Ready::Open {
                     self.write(&Packet::ack(nsp, args, id));
@@ -474,16 +516,97 @@ impl Driver {
         event: String,
         args: Args,
         ack: Option<(AckReply, Option<Duration>)>,
+        volatile: bool,
     ) {
+        // `_hasPingExpired`: a heartbeat deadline that passed unnoticed closes the connection
+        // first, so that the packet is buffered rather than lost.
+        if self.poll_timeout().is_some_and(|at| at <= now()) {
+            self.handle_timeout();
+            self.pump();
+        }
+        let (reply, timeout) = match ack {
+            Some((reply, timeout)) => (Some(reply), timeout.or(self.options.ack_timeout)),
+            None => (None, self.options.ack_timeout),
+        };
+        if self.retries().is_some() && !volatile {
+            let Some(n) = self.nsps.get_mut(nsp) else {
+                return;
+            };
+            n.queue.push(event, args, timeout, reply);
+            self.drain_queue(nsp, false);
+            return;
+        }
+        let target = reply.map(|reply| (AckTarget::User(reply), timeout));
+        self.emit_packet(nsp, event, args, target, volatile);
+    }
+
+    /// `retries`, when on (0 is off, as in socket.io-client).
+    fn retries(&self) -> Option<u32> {
+        self.options.retries.filter(|&n| n > 0)
+    }
+
+    /// Sends the head of the retry queue if nothing is in flight (`_drainQueue`).
+    fn drain_queue(&mut self, nsp: &str, force: bool) {
         let Some(n) = self.nsps.get_mut(nsp) else {
             return;
         };
-        let id = ack.map(|(reply, timeout)| {
+        if !n.connected {
+            return;
+        }
+        if let Some(next) = n.queue.next_try(force) {
+            let target = Some((AckTarget::Queue(next.seq), next.timeout));
+            self.emit_packet(nsp, next.event, next.args, target, false);
+        }
+    }
+
+    /// The end of one try of the retry queue's head.
+    fn settle_queue(&mut self, nsp: &str, seq: u64, result: Result<Args, Error>) {
+        let retries = self.retries().unwrap_or(0);
+        let Some(n) = self.nsps.get_mut(nsp) else {
+            return;
+        };
+        if let Some((reply, result)) = n.queue.settle(seq, result, retries)
+            && let Some(reply) = reply
+        {
+            let _ = reply.send(result);
+        }
+        self.drain_queue(nsp, false);
+    }
+
+    /// Gives an ack its answer.
+    fn settle(&mut self, nsp: &str, target: AckTarget, result: Result<Args, Error>) {
+        match target {
+            AckTarget::User(reply) => {
+                let _ = reply.send(result);
+            }
+            AckTarget::Queue(seq) => self.settle_queue(nsp, seq, result),
+        }
+    }
+
+    /// `emit` proper: sent, buffered while disconnected, or dropped (volatile, transport not
+    /// writable).
+    fn emit_packet(
+        &mut self,
+        nsp: &str,
+        event: String,
+        args: Args,
+        ack: Option<(AckTarget, Option<Duration>)>,
+        volatile: bool,
+    ) {
+        let writable = self.engine.as_ref().is_some_and(Engine::is_writable);
+        let Some(n) = self.nsps.get_mut(nsp) else {
+            return;
+        };
+        let id = ack.map(|(target, timeout)| {
             let id = n.acks.next_id();
             let deadline = timeout.and_then(|t| now().checked_add(t));
-            n.acks.insert(id, deadline, Waiter { reply, deadline });
+            n.acks.insert(id, deadline, Waiter { target, deadline });
             id
         });
+        if volatile && !writable {
+            tracing::debug!("volatile packet dropped: the transport is not writable");
+            return;
+        }
         let outgoing = Outgoing { event, args, id };
         if n.connected {
             let packet = Packet::event(nsp.to_owned(), outgoing.event, outgoing.args, id);
@@ -598,7 +721,7 @@ impl Driver {
             }
             PacketData::Ack { args, id } => {
                 if let Some(waiter) = n.acks.remove(id) {
-                    let _ = waiter.reply.send(Ok(args));
+                    self.settle(&name, waiter.target, Ok(args));
                 }
             }
         }
@@ -616,11 +739,14 @@ impl Driver {
         for handler in handlers {
             call(|| handler());
         }
+        shared.publish(SocketEvent::Connect);
         // `emitBuffered`, after the `connect` handlers as in socket.io-client.
         for o in buffered {
             let packet = Packet::event(name.to_owned(), o.event, o.args, o.id);
             self.write(&packet);
         }
+        // The head of the retry queue goes again (`_drainQueue(true)`).
+        self.drain_queue(name, true);
     }
 
     fn on_event(&self, shared: &Shared, event: EventName, args: Args, id: Option<u64>) {
@@ -652,6 +778,7 @@ impl Driver {
             let message = message.clone();
             call(|| handler(message));
         }
+        shared.publish(SocketEvent::Message(message));
     }
 
     /// `onclose` of a socket: disconnected, pending acks fail (except for buffered packets).
@@ -664,19 +791,25 @@ impl Driver {
         n.publish(None);
         // `_clearAcks`: acks of packets still in the send buffer survive.
         let pending: Vec<(AckId, Waiter)> = n.acks.drain().collect();
+        let mut failed = Vec::new();
         for (id, waiter) in pending {
             if n.send_buffer.iter().any(|o| o.id == Some(id)) {
                 let deadline = waiter.deadline;
                 n.acks.insert(id, deadline, waiter);
             } else {
-                let _ = waiter.reply.send(Err(Error::disconnected()));
+                failed.push(waiter.target);
             }
         }
+        let shared = Arc::clone(&n.shared);
+        for target in failed {
+            self.settle(name, target, Err(Error::disconnected()));
+        }
         if was_connected {
-            let handlers = lock(&n.shared.handlers).disconnect.clone();
+            let handlers = lock(&shared.handlers).disconnect.clone();
             for handler in handlers {
                 call(|| handler(reason));
             }
+            shared.publish(SocketEvent::Disconnect(reason));
         }
     }
 }
@@ -686,6 +819,7 @@ fn emit_connect_error(shared: &Shared, error: &ConnectError) {
     for handler in handlers {
         call(|| handler(error));
     }
+    shared.publish(SocketEvent::ConnectError(error.clone()));
 }
 
 /// A CONNECT_ERROR payload: `{"message": ..., "data"?: ...}` (or a plain string).

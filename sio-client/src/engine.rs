@@ -131,6 +131,21 @@ impl Engine {
         self.closed
     }
 
+    /// Whether the transport can take a packet right now (engine.io-client's
+    /// `transport.writable`): open, and for long-polling no POST in flight and no upgrade
+    /// pausing it.
+    pub(crate) fn is_writable(&self) -> bool {
+        if self.closed || self.session.sid().is_none() {
+            return false;
+        }
+        match self.session.transport() {
+            TransportKind::Polling => {
+                !self.post_in_flight && self.queued_posts.is_empty() && !self.pausing
+            }
+            TransportKind::WebSocket => self.ws.is_some(),
+        }
+    }
+
     /// Sends one Socket.IO message.
     pub(crate) fn send(&mut self, now: Instant, frame: Frame) {
         let packet = match frame {

@@ -46,7 +46,12 @@
 //!   Register them before [`Socket::connect`] (with [`io`], right after the call).
 //! - Emits while disconnected are buffered and sent, in order, after the next `connect`;
 //!   acks of buffered emits survive a disconnection, other pending acks fail with
-//!   `"socket has been disconnected"`.
+//!   `"socket has been disconnected"`. An emit also waits in the buffer when the heartbeat
+//!   deadline has passed unnoticed (the connection is then closed as `"ping timeout"`).
+//! - [`Socket::volatile`] emits are dropped instead when the transport cannot take them;
+//!   [`Options::retries`] sends every emit through a queue with acks and re-sends it;
+//!   [`Options::ack_timeout`] bounds every ack.
+//! - Events reach the handlers ([`Socket::on`]...) and the [`Socket::events`] streams.
 //! - The manager reconnects after `"ping timeout"`, `"transport close"`, `"transport error"`
 //!   and `"parse error"`, not after `"io server disconnect"` or [`Socket::disconnect`]. A
 //!   namespace refused by the server (`connect_error` with its `data`) is not retried.
@@ -56,8 +61,10 @@
 //!
 //! Differences from socket.io-client: `disconnect` is only reported for a socket that was
 //! connected; the message of a transport failure carries its cause after the JavaScript text
-//! (`"xhr poll error: ..."`, `"websocket error: ..."`); [`io`] makes a new [`Manager`] each
-//! time (use [`Manager::socket`] to multiplex namespaces).
+//! (`"xhr poll error: ..."`, `"websocket error: ..."`); the cache of [`io`] holds its
+//! managers weakly; [`Options::remember_upgrade`] remembers per manager, not per process;
+//! events that arrive before `connect` are dropped (not buffered); [`Socket::recovered`] is
+//! always false (no connection state recovery yet).
 //!
 //! # `siocat`
 //!
@@ -76,21 +83,25 @@
 //! - `tls`: `https://` and `wss://` with rustls (ring provider): one `rustls::ClientConfig`
 //!   serves both long-polling and the WebSocket (`Options::tls_config`, by default the
 //!   system's root certificates).
+//! - `msgpack`: [`Parser::MsgPack`](protocol::socket::Parser), the encoding of the npm
+//!   package `socket.io-msgpack-parser` ([`Options::parser`]).
 //!
-//! Not supported yet: the msgpack parser, Engine.IO v3 servers, connection state recovery,
-//! `retries`, volatile emits.
+//! Not supported yet: Engine.IO v3 servers, connection state recovery.
 
 mod driver;
 mod engine;
 mod error;
+mod events;
 mod manager;
 mod options;
+mod retry;
 mod socket;
 mod transport;
 
 pub use error::{ConnectError, DisconnectReason, Error};
+pub use events::{Events, SocketEvent};
 pub use manager::{Manager, ManagerEvent, io};
-pub use options::{Options, TransportKind};
+pub use options::{Options, Parser, TransportKind};
 pub use sio_protocol as protocol;
 pub use sio_protocol::Value;
 pub use sio_protocol::socket::Args;

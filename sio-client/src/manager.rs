@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use tokio::sync::mpsc::{self, UnboundedSender};
 use url::Url;
@@ -124,6 +124,7 @@ impl Manager {
             shared,
             manager: self.clone(),
             ack_timeout: None,
+            volatile: false,
         }
     }
 
@@ -144,18 +145,77 @@ impl Manager {
     }
 }
 
-/// Connects to `url` like JavaScript's `io(url, options)`: a new [`Manager`] and the socket
-/// for the URL's path as namespace (`/` when empty), connected at once unless
-/// [`Options::auto_connect`] is off.
+/// Connects to `url` like JavaScript's `io(url, options)`: the socket for the URL's path as
+/// namespace (`/` when empty), connected at once unless [`Options::auto_connect`] is off.
+///
+/// The manager is shared as socket.io-client's cache does: one per
+/// `scheme://host:port<path>` (with [`Options::path`]), reused by the next `io` calls for
+/// other namespaces (their `options` are then ignored, except `auto_connect`). A new,
+/// uncached manager is made with [`Options::force_new`], without [`Options::multiplex`], or
+/// when the cached manager already has this namespace. The cache holds no manager alive:
+/// once every handle of a manager is dropped, the next `io` makes a new one.
 ///
 /// Register handlers right after this call: events need a network round trip to arrive.
+///
+/// ```no_run
+/// # fn f() -> Result<(), sio_client::Error> {
+/// use sio_client::{Options, io};
+///
+/// let main = io("http://localhost:3000/", Options::default())?;
+/// let admin = io("http://localhost:3000/admin", Options::default())?; // same connection
+/// # Ok(()) }
+/// ```
 pub fn io(url: &str, options: Options) -> Result<Socket, Error> {
+    static CACHE: Mutex<Option<HashMap<String, Weak<Inner>>>> = Mutex::new(None);
     let parsed = Url::parse(url).map_err(|e| Error::config(format!("bad url {url:?}: {e}")))?;
+    let nsp = parsed.path().to_owned();
     let auto_connect = options.auto_connect;
-    let manager = Manager::new(url, options)?;
-    let socket = manager.socket(parsed.path());
+    let manager = if options.force_new || !options.multiplex {
+        Manager::new(url, options)?
+    } else {
+        let id = cache_id(&parsed, &options.path);
+        let mut guard = lock(&CACHE);
+        let cache = guard.get_or_insert_with(HashMap::new);
+        cache.retain(|_, manager| manager.strong_count() > 0);
+        match cache.get(&id).and_then(Weak::upgrade) {
+            Some(inner) if !lock(&inner.sockets).contains_key(&nsp) => Manager { inner },
+            Some(_) => Manager::new(url, options)?,
+            None => {
+                let manager = Manager::new(url, options)?;
+                cache.insert(id, Arc::downgrade(&manager.inner));
+                manager
+            }
+        }
+    };
+    let socket = manager.socket(&nsp);
     if auto_connect {
         socket.connect();
     }
     Ok(socket)
+}
+
+/// socket.io-client's cache key (`url.ts`): `scheme://host:port<path>`, the port made
+/// explicit.
+fn cache_id(url: &Url, path: &str) -> String {
+    format!(
+        "{}://{}:{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default(),
+        path
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_ids() {
+        let id = |u: &str| cache_id(&Url::parse(u).unwrap(), "/socket.io");
+        assert_eq!(id("http://localhost/a"), "http://localhost:80/socket.io");
+        assert_eq!(id("http://localhost:80/"), "http://localhost:80/socket.io");
+        assert_eq!(id("wss://h"), "wss://h:443/socket.io");
+        assert_eq!(id("http://[::1]:3000/x"), "http://[::1]:3000/socket.io");
+    }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 pub use sio_protocol::engine::TransportKind;
+pub use sio_protocol::socket::Parser;
 
 /// Options of a [`Manager`](crate::Manager): the engine connection and reconnection.
 ///
@@ -48,6 +49,29 @@ pub struct Options {
     pub randomization_factor: f64,
     /// `autoConnect`: whether [`io`](crate::io) connects the socket at once (default true).
     pub auto_connect: bool,
+    /// `rememberUpgrade`: once a WebSocket worked (opened, or upgraded to), the next
+    /// connections of this manager start on WebSocket directly (default false). Unlike
+    /// engine.io-client, the memory is per manager, not per process.
+    pub remember_upgrade: bool,
+    /// `forceNew`: [`io`](crate::io) makes a new manager instead of reusing the cached one
+    /// (default false).
+    pub force_new: bool,
+    /// `multiplex`: whether [`io`](crate::io) may reuse a cached manager (default true).
+    pub multiplex: bool,
+    /// `parser`: the Socket.IO packet encoding, the server's must match (default
+    /// [`Parser::Json`]; `Parser::MsgPack` with the `msgpack` feature, for a server using
+    /// `socket.io-msgpack-parser`).
+    pub parser: Parser,
+    /// `ackTimeout`: the default timeout of acks, for every socket of the manager (default
+    /// `None`: wait until the ack comes or the socket disconnects).
+    /// [`Socket::timeout`](crate::Socket::timeout) overrides it.
+    pub ack_timeout: Option<Duration>,
+    /// `retries`: with `Some(n)` (n > 0), every emit of a socket goes through a queue, one at
+    /// a time, each sent with an ack request; an emit whose ack does not come (the ack
+    /// timeout, or a disconnection) is sent again until it has been tried more than `n`
+    /// times, then its `emit_with_ack` fails (default `None`). The server must acknowledge
+    /// every event. Volatile emits skip the queue.
+    pub retries: Option<u32>,
     /// The TLS configuration for `https://` and `wss://`, shared by long-polling and the
     /// WebSocket (default: the system's root certificates, rustls with ring). Feature `tls`.
     #[cfg(feature = "tls")]
@@ -69,6 +93,12 @@ impl Default for Options {
             reconnection_delay_max: Duration::from_millis(5000),
             randomization_factor: 0.5,
             auto_connect: true,
+            remember_upgrade: false,
+            force_new: false,
+            multiplex: true,
+            parser: Parser::Json,
+            ack_timeout: None,
+            retries: None,
             #[cfg(feature = "tls")]
             tls_config: None,
         }
@@ -145,6 +175,42 @@ impl Options {
     /// Sets [`auto_connect`](Self::auto_connect).
     pub fn auto_connect(mut self, auto_connect: bool) -> Self {
         self.auto_connect = auto_connect;
+        self
+    }
+
+    /// Sets [`remember_upgrade`](Self::remember_upgrade).
+    pub fn remember_upgrade(mut self, remember: bool) -> Self {
+        self.remember_upgrade = remember;
+        self
+    }
+
+    /// Sets [`force_new`](Self::force_new).
+    pub fn force_new(mut self, force_new: bool) -> Self {
+        self.force_new = force_new;
+        self
+    }
+
+    /// Sets [`multiplex`](Self::multiplex).
+    pub fn multiplex(mut self, multiplex: bool) -> Self {
+        self.multiplex = multiplex;
+        self
+    }
+
+    /// Sets [`parser`](Self::parser).
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
+        self
+    }
+
+    /// Sets [`ack_timeout`](Self::ack_timeout).
+    pub fn ack_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.ack_timeout = timeout;
+        self
+    }
+
+    /// Sets [`retries`](Self::retries).
+    pub fn retries(mut self, retries: Option<u32>) -> Self {
+        self.retries = retries;
         self
     }
 

@@ -10,10 +10,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sio_protocol::Value;
 use sio_protocol::socket::{Args, RESERVED_EVENTS};
-use tokio::sync::{mpsc::UnboundedSender, oneshot};
+use tokio::sync::{mpsc, mpsc::UnboundedSender, oneshot};
 
 use crate::driver::Command;
 use crate::error::{ConnectError, DisconnectReason, Error};
+use crate::events::{Events, SocketEvent};
 use crate::manager::Manager;
 
 pub(crate) type EventHandler = Arc<dyn Fn(Message) + Send + Sync>;
@@ -30,6 +31,8 @@ pub(crate) struct Handlers {
     pub(crate) connect: Vec<ConnectHandler>,
     pub(crate) disconnect: Vec<DisconnectHandler>,
     pub(crate) connect_error: Vec<ConnectErrorHandler>,
+    /// The live [`Events`] streams.
+    pub(crate) streams: Vec<UnboundedSender<SocketEvent>>,
 }
 
 /// What a socket shares between its handles and the manager's task.
@@ -101,6 +104,7 @@ pub struct Socket {
     pub(crate) shared: Arc<Shared>,
     pub(crate) manager: Manager,
     pub(crate) ack_timeout: Option<Duration>,
+    pub(crate) volatile: bool,
 }
 
 impl fmt::Debug for Socket {
@@ -135,6 +139,12 @@ impl Socket {
     /// Whether the socket is connected or will (re)connect (`socket.active`).
     pub fn active(&self) -> bool {
         lock(&self.shared.state).active
+    }
+
+    /// Whether the last connection restored the session (connection state recovery,
+    /// `socket.recovered`). Always false: this client does not ask for recovery yet.
+    pub fn recovered(&self) -> bool {
+        false
     }
 
     /// The manager of the socket (`socket.io`).
@@ -232,8 +242,50 @@ impl Socket {
             event: event.to_owned(),
             args,
             ack: None,
+            volatile: self.volatile,
         });
         Ok(())
+    }
+
+    /// A handle whose emits are volatile (`socket.volatile`): dropped, not buffered, when the
+    /// connection cannot take them right now (not connected, or a long-polling request
+    /// already in flight). For data that is stale if late, such as positions.
+    ///
+    /// ```no_run
+    /// # fn f(socket: &sio_client::Socket) -> Result<(), sio_client::Error> {
+    /// socket.volatile().emit("position", &(12.5, 3.0))?;
+    /// # Ok(()) }
+    /// ```
+    pub fn volatile(&self) -> Socket {
+        Socket {
+            volatile: true,
+            ..self.clone()
+        }
+    }
+
+    /// The socket's events from now on as a [`Stream`](futures_core::Stream) (see
+    /// [`Events`]). Events also go to the handlers registered with [`on`](Self::on) and
+    /// friends.
+    ///
+    /// ```no_run
+    /// # async fn f(socket: sio_client::Socket) {
+    /// use sio_client::SocketEvent;
+    ///
+    /// let mut events = socket.events();
+    /// socket.connect();
+    /// while let Some(event) = events.recv().await {
+    ///     match event {
+    ///         SocketEvent::Message(msg) => println!("{}: {:?}", msg.event(), msg.args()),
+    ///         SocketEvent::Disconnect(reason) => println!("disconnected: {reason}"),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn events(&self) -> Events {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lock(&self.shared.handlers).streams.push(tx);
+        Events::new(rx)
     }
 
     /// A handle whose [`emit_with_ack`](Self::emit_with_ack) fails with
@@ -266,6 +318,7 @@ impl Socket {
             event: event.to_owned(),
             args,
             ack: Some((tx, self.ack_timeout)),
+            volatile: self.volatile,
         }) {
             return Err(Error::closed());
         }

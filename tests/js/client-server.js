@@ -1,14 +1,17 @@
 // A real socket.io 4.8.4 server for the sio-client interop tests (tests/tests/client_*.rs).
 //
-// Usage: node client-server.js [port] [--tls <dir>]   (port 0 or absent: any free port;
-// with --tls, HTTPS with <dir>/key.pem and <dir>/cert.pem)
+// Usage: node client-server.js [port] [--tls <dir>] [--msgpack]   (port 0 or absent: any
+// free port; with --tls, HTTPS with <dir>/key.pem and <dir>/cert.pem; with --msgpack, the
+// socket.io-msgpack-parser)
 // Prints "PORT <n>" once listening. Exits when stdin closes, so it never outlives the test.
 "use strict";
 
 const { Server } = require("socket.io");
 
 const port = Number(process.argv[2] || 0);
+const msgpack = process.argv.includes("--msgpack");
 const io = new Server({
+  ...(msgpack ? { parser: require("socket.io-msgpack-parser") } : {}),
   pingInterval: 2000,
   pingTimeout: 2000,
   // Sticky-session style cookie, set on the handshake: the client must send it back.
@@ -42,9 +45,17 @@ function handlers(socket) {
       header: socket.handshake.headers["x-test"] || null,
     })
   );
+  // Answers only from the n-th time it gets `key` on: for `retries`. Answers the count.
+  socket.on("flaky", (key, n, cb) => {
+    flaky.set(key, (flaky.get(key) || 0) + 1);
+    if (flaky.get(key) >= n) cb(flaky.get(key));
+  });
   // A server-side disconnect.
   socket.on("kick", () => socket.disconnect());
 }
+
+// Per process: the tries of each `flaky` key, across connections.
+const flaky = new Map();
 
 io.on("connection", handlers);
 
