@@ -57,6 +57,13 @@ impl Handshake {
         }
     }
 
+    /// When the socket connected, as JavaScript's `new Date().toString()` writes it in UTC
+    /// (socket.io's `handshake.time`), e.g. `Wed Nov 25 2026 18:52:13 GMT+0000 (Coordinated
+    /// Universal Time)`.
+    pub fn time(&self) -> String {
+        js_date_string(self.issued)
+    }
+
     /// The last value of the query parameter `name`.
     pub fn query_param(&self, name: &str) -> Option<&str> {
         self.query
@@ -64,5 +71,51 @@ impl Handshake {
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `Date.prototype.toString` in UTC for `millis` since the Unix epoch.
+fn js_date_string(millis: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let secs = millis / 1000;
+    let days = secs / 86_400;
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    let weekday = DAYS[usize::try_from(days % 7).unwrap_or(0)];
+    let month_name = MONTHS[usize::try_from(month - 1).unwrap_or(0)];
+    format!(
+        "{weekday} {month_name} {day:02} {year} {h:02}:{m:02}:{s:02} GMT+0000 (Coordinated Universal Time)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn js_date_string() {
+        assert_eq!(
+            super::js_date_string(0),
+            "Thu Jan 01 1970 00:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
+        // new Date(1795719133000).toString() with TZ=UTC
+        assert_eq!(
+            super::js_date_string(1_795_719_133_000),
+            "Thu Nov 26 2026 18:52:13 GMT+0000 (Coordinated Universal Time)"
+        );
+        assert_eq!(
+            super::js_date_string(951_782_400_000),
+            "Tue Feb 29 2000 00:00:00 GMT+0000 (Coordinated Universal Time)"
+        );
     }
 }

@@ -469,7 +469,14 @@ impl Socket {
     }
 
     pub(crate) fn register_ack(&self, id: u64, tx: AckSender) {
-        lock(&self.inner.acks).insert(id, tx);
+        let mut acks = lock(&self.inner.acks);
+        // Forget the acks nobody waits for any more (a broadcast's `emit_with_ack` that timed
+        // out leaves its entry in every recipient that did not answer).
+        acks.retain(|_, pending| match pending {
+            AckSender::One(tx) => !tx.is_closed(),
+            AckSender::Broadcast(tx) => !tx.is_closed(),
+        });
+        acks.insert(id, tx);
     }
 
     pub(crate) fn remove_ack(&self, id: u64) {
