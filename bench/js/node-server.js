@@ -1,0 +1,39 @@
+// The Node socket.io 4.8 server under test, set up as the socket.io docs recommend for
+// production: default `ws` engine (with bufferutil when it loads), the first HTTP request
+// dropped after the handshake, compression off. Same behaviour as our bench server: an `echo`
+// event acknowledged with its arguments, and nothing else.
+//
+// Usage: NODE_ENV=production node bench/js/node-server.js [port]   (prints "PORT <n>")
+"use strict";
+const path = require("path");
+const modules = path.join(__dirname, "../../tests/node_modules");
+const { Server } = require(path.join(modules, "socket.io"));
+const version = require(path.join(modules, "socket.io/package.json")).version;
+
+let bufferutil = false;
+try {
+  require(path.join(modules, "bufferutil"));
+  bufferutil = true;
+} catch (_) {}
+
+const httpServer = require("http").createServer();
+const io = new Server(httpServer, {
+  perMessageDeflate: false,
+  httpCompression: false,
+  serveClient: false,
+});
+io.engine.on("connection", (raw) => {
+  raw.request = null;
+});
+io.on("connection", (socket) => {
+  socket.on("echo", (...args) => {
+    const ack = args.pop();
+    if (typeof ack === "function") ack(...args);
+  });
+});
+httpServer.listen(Number(process.argv[2] || 0), "127.0.0.1", () => {
+  console.log(`PORT ${httpServer.address().port}`);
+});
+console.error(`socket.io ${version}, node ${process.version}, bufferutil ${bufferutil}`);
+process.stdin.resume();
+process.stdin.on("end", () => process.exit(0));
