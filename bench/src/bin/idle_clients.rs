@@ -122,10 +122,10 @@ async fn main() {
         let permit = gate.clone().acquire_owned().await.ok();
         let (up, failed, request) = (up.clone(), failed.clone(), request.clone());
         tokio::spawn(async move {
-            if let Err(e) = client(i, server, request, up, permit).await {
-                if failed.fetch_add(1, Ordering::Relaxed) == 0 {
-                    eprintln!("first failure: {e}");
-                }
+            if let Err(e) = client(i, server, request, up, permit).await
+                && failed.fetch_add(1, Ordering::Relaxed) == 0
+            {
+                eprintln!("first failure: {e}");
             }
         });
     }
