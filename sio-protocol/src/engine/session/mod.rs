@@ -165,6 +165,11 @@ impl Session {
     /// The open packet (`upgrades` is `["websocket"]` for a polling handshake when upgrades are
     /// allowed, `[]` otherwise) is the first transmit. To send an `initialPacket`, call
     /// [`send`](Self::send) right away.
+    ///
+    /// A polling session starts writable: the handshake GET itself carries the first batch
+    /// (the open packet), so call [`handle_writable`](Self::handle_writable) only for the GETs
+    /// that follow it. Calling it for the handshake GET too would hand the next batch to a
+    /// request that no longer exists.
     pub fn server(
         sid: Str,
         transport: TransportKind,
@@ -287,8 +292,9 @@ impl Session {
         self.transport_gone(transport, CloseReason::TransportClose);
     }
 
-    /// `transport` can take a batch of packets: server, a GET arrived; client, the previous
-    /// POST completed. Only meaningful for polling (a WebSocket is always writable).
+    /// `transport` can take a batch of packets: server, a GET arrived (not the handshake GET,
+    /// see [`server`](Self::server)); client, the previous POST completed. Only meaningful for
+    /// polling (a WebSocket is always writable).
     pub fn handle_writable(&mut self, transport: TransportKind) {
         if transport == TransportKind::Polling && transport == self.transport {
             self.polling_writable = true;
