@@ -375,3 +375,44 @@ async fn a_client_leaving_during_a_slow_middleware_leaves_nothing_behind() {
     until(|| s.io.engine().session_count() == 0).await;
     assert!(s.io.of("/").sockets().is_empty());
 }
+
+#[tokio::test]
+async fn engine_reasons_reach_the_sockets() {
+    let reasons = log();
+    let r = reasons.clone();
+    let engine = sio_server::EngineConfig::default()
+        .path("/socket.io/")
+        .ping_interval(Duration::from_millis(100))
+        .ping_timeout(Duration::from_millis(100));
+    let s = server(
+        SocketIoConfig::default().engine(engine),
+        move |io: &SocketIo| {
+            io.of("/").on_connection(move |socket| {
+                let r = r.clone();
+                async move {
+                    socket.on_disconnect(move |_, reason| {
+                        let r = r.clone();
+                        async move { push(&r, reason.as_str()) }
+                    });
+                }
+            });
+        },
+    )
+    .await;
+    // A Socket.IO packet the decoder rejects: the server closes the connection.
+    let (mut peer, _) = Peer::join(s.addr, "/").await;
+    peer.send("2{}").await;
+    peer.closed().await;
+    until(|| entries(&reasons) == ["forced close"]).await;
+    // An Engine.IO packet that does not parse.
+    let (mut peer, _) = Peer::join(s.addr, "/").await;
+    peer.send_raw_text("x").await;
+    peer.closed().await;
+    until(|| entries(&reasons).len() == 2).await;
+    assert_eq!(entries(&reasons)[1], "parse error");
+    // A client that stops answering pings.
+    let (peer, _) = Peer::join(s.addr, "/").await;
+    until(|| entries(&reasons).len() == 3).await;
+    assert_eq!(entries(&reasons)[2], "ping timeout");
+    drop(peer);
+}

@@ -140,6 +140,11 @@ impl Peer {
         let _ = self.ws.send(Message::text(format!("4{packet}"))).await;
     }
 
+    /// Sends an Engine.IO text frame as is.
+    pub async fn send_raw_text(&mut self, text: &str) {
+        let _ = self.ws.send(Message::text(text.to_owned())).await;
+    }
+
     pub async fn send_binary(&mut self, data: &[u8]) {
         let _ = self.ws.send(Message::binary(data.to_vec())).await;
     }
