@@ -176,7 +176,9 @@ struct Inner {
     handlers: RwLock<Handlers>,
     acks: Mutex<HashMap<u64, AckSender>>,
     extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
-    queue: mpsc::Sender<Incoming>,
+    /// Boxed: the channel allocates its slots in blocks, and an idle socket should hold
+    /// little.
+    queue: mpsc::Sender<Box<Incoming>>,
     disconnected: watch::Sender<Option<SocketDisconnectReason>>,
 }
 
@@ -200,7 +202,7 @@ impl Socket {
         ns: Namespace,
         handshake: Handshake,
         client: Arc<ClientShared>,
-    ) -> (Socket, mpsc::Receiver<Incoming>) {
+    ) -> (Socket, mpsc::Receiver<Box<Incoming>>) {
         let (queue, rx) = mpsc::channel(ns.config().socket_queue.max(1));
         let socket = Socket {
             inner: Arc::new(Inner {
@@ -584,13 +586,13 @@ impl Socket {
 
     /// Queues an event for the socket's task, waiting while the queue is full.
     pub(crate) async fn enqueue(&self, incoming: Incoming) {
-        let _ = self.inner.queue.send(incoming).await;
+        let _ = self.inner.queue.send(Box::new(incoming)).await;
     }
 
     /// Runs the socket: `connection` handlers, then events in order, then disconnect handlers.
     pub(crate) async fn run(
         self,
-        mut rx: mpsc::Receiver<Incoming>,
+        mut rx: mpsc::Receiver<Box<Incoming>>,
         on_connection: Vec<super::namespace::ConnectionHandler>,
     ) {
         for handler in on_connection {
@@ -628,7 +630,8 @@ impl Socket {
         *self.handlers_mut() = Handlers::default();
     }
 
-    async fn dispatch(&self, item: Incoming) {
+    async fn dispatch(&self, item: Box<Incoming>) {
+        let item = *item;
         let (middlewares, any) = {
             let handlers = self.handlers();
             (handlers.middlewares.clone(), handlers.any.clone())
