@@ -38,21 +38,23 @@ pub(crate) enum Command {
     Disconnect {
         nsp: String,
     },
-    Emit {
-        nsp: String,
-        event: String,
-        args: Args,
-        ack: Option<(AckReply, Option<Duration>)>,
-        /// Dropped when the transport is not writable (`socket.volatile`).
-        volatile: bool,
-    },
-    Ack {
-        nsp: String,
-        id: u64,
-        args: Args,
-    },
+    /// Boxed, as the answer below: the command channel's blocks hold 32 commands each, and
+    /// every manager has one (the memory of an idle client).
+    Emit(Box<Emit>),
+    /// Answers an ack request of the server.
+    Ack(Box<(String, u64, Args)>),
     Open,
     Close,
+}
+
+/// An emit of a handle.
+pub(crate) struct Emit {
+    pub(crate) nsp: String,
+    pub(crate) event: String,
+    pub(crate) args: Args,
+    pub(crate) ack: Option<(AckReply, Option<Duration>)>,
+    /// Dropped when the transport is not writable (`socket.volatile`).
+    pub(crate) volatile: bool,
 }
 
 /// The manager's connection state (`_readyState`).
@@ -489,14 +491,18 @@ impl Driver {
                 self.socket_closed(&nsp, DisconnectReason::IoClientDisconnect);
                 self.maybe_close();
             }
-            Command::Emit {
-                nsp,
-                event,
-                args,
-                ack,
-                volatile,
-            } => self.emit(&nsp, event, args, ack, volatile),
-            Command::Ack { nsp, id, args } => {
+            Command::Emit(emit) => {
+                let Emit {
+                    nsp,
+                    event,
+                    args,
+                    ack,
+                    volatile,
+                } = *emit;
+                self.emit(&nsp, event, args, ack, volatile);
+            }
+            Command::Ack(ack) => {
+                let (nsp, id, args) = *ack;
                 if self.ready == Ready::Open {
                     self.write(&Packet::ack(nsp, args, id));
                 }

@@ -12,7 +12,7 @@ use sio_protocol::Value;
 use sio_protocol::socket::{Args, RESERVED_EVENTS};
 use tokio::sync::{mpsc, mpsc::UnboundedSender, oneshot};
 
-use crate::driver::Command;
+use crate::driver::{Command, Emit};
 use crate::error::{ConnectError, DisconnectReason, Error};
 use crate::events::{Events, SocketEvent};
 use crate::manager::Manager;
@@ -237,13 +237,13 @@ impl Socket {
     /// Fails when `event` is reserved.
     pub fn emit_args(&self, event: &str, args: Args) -> Result<(), Error> {
         check_event(event)?;
-        self.command(Command::Emit {
+        self.command(Command::Emit(Box::new(Emit {
             nsp: self.shared.nsp.clone(),
             event: event.to_owned(),
             args,
             ack: None,
             volatile: self.volatile,
-        });
+        })));
         Ok(())
     }
 
@@ -313,13 +313,13 @@ impl Socket {
     pub async fn emit_with_ack_args(&self, event: &str, args: Args) -> Result<Args, Error> {
         check_event(event)?;
         let (tx, rx) = oneshot::channel();
-        if !self.command(Command::Emit {
+        if !self.command(Command::Emit(Box::new(Emit {
             nsp: self.shared.nsp.clone(),
             event: event.to_owned(),
             args,
             ack: Some((tx, self.ack_timeout)),
             volatile: self.volatile,
-        }) {
+        }))) {
             return Err(Error::closed());
         }
         rx.await.unwrap_or_else(|_| Err(Error::closed()))
@@ -397,11 +397,9 @@ impl AckSender {
     fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
         let args = Args::new(args).map_err(Error::args)?;
         if !self.sent.swap(true, Ordering::AcqRel) {
-            let _ = self.commands.send(Command::Ack {
-                nsp: self.nsp.clone(),
-                id: self.id,
-                args,
-            });
+            let _ = self
+                .commands
+                .send(Command::Ack(Box::new((self.nsp.clone(), self.id, args))));
         }
         Ok(())
     }

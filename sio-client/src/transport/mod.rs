@@ -8,7 +8,7 @@ pub(crate) mod polling;
 mod tls;
 pub(crate) mod ws;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use reqwest::cookie::Jar;
@@ -41,7 +41,8 @@ pub(crate) struct Endpoint {
     base: Url,
     headers: HeaderMap,
     jar: Arc<Jar>,
-    http: reqwest::Client,
+    /// The HTTP client, built on first use: a WebSocket-only connection never needs it.
+    http: OnceLock<Result<reqwest::Client, String>>,
     /// The one TLS configuration of polling and WebSocket.
     #[cfg(feature = "tls")]
     tls: Option<Arc<rustls::ClientConfig>>,
@@ -81,40 +82,46 @@ impl Endpoint {
                 .map_err(|e| Error::config(format!("header value {value:?}: {e}")))?;
             headers.append(name, value);
         }
-        let jar = Arc::new(Jar::default());
-        let builder = reqwest::Client::builder()
-            .cookie_provider(Arc::clone(&jar))
-            .default_headers(headers.clone());
         #[cfg(feature = "tls")]
-        let (builder, tls) = {
-            let tls = match &options.tls_config {
-                Some(config) => Some(Arc::clone(config)),
-                None if base.scheme() == "https" => Some(tls::default_config()?),
-                None => None,
-            };
-            // Always preconfigured: reqwest without a crypto provider panics when it builds
-            // its own configuration. For plain http, a configuration that trusts nothing.
-            let config = match &tls {
-                Some(config) => rustls::ClientConfig::clone(config),
-                None => tls::plain_http_config()?,
-            };
-            (builder.tls_backend_preconfigured(config), tls)
+        let tls = match &options.tls_config {
+            Some(config) => Some(Arc::clone(config)),
+            None if base.scheme() == "https" => Some(tls::default_config()?),
+            None => None,
         };
         #[cfg(not(feature = "tls"))]
         if base.scheme() == "https" {
             return Err(Error::config("https and wss need the `tls` feature"));
         }
-        let http = builder
-            .build()
-            .map_err(|e| Error::config(format!("http client: {e}")))?;
         Ok(Endpoint {
             base,
             headers,
-            jar,
-            http,
+            jar: Arc::new(Jar::default()),
+            http: OnceLock::new(),
             #[cfg(feature = "tls")]
             tls,
         })
+    }
+
+    /// The HTTP client of long-polling (built on first use).
+    pub(crate) fn http(&self) -> Result<&reqwest::Client, String> {
+        self.http
+            .get_or_init(|| self.build_http())
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn build_http(&self) -> Result<reqwest::Client, String> {
+        let builder = reqwest::Client::builder()
+            .cookie_provider(Arc::clone(&self.jar))
+            .default_headers(self.headers.clone());
+        // Always preconfigured: reqwest without a crypto provider panics when it builds its
+        // own configuration. For plain http, a configuration that trusts nothing.
+        #[cfg(feature = "tls")]
+        let builder = builder.tls_backend_preconfigured(match &self.tls {
+            Some(config) => rustls::ClientConfig::clone(config),
+            None => tls::plain_http_config().map_err(|e| e.to_string())?,
+        });
+        builder.build().map_err(|e| format!("http client: {e}"))
     }
 
     /// The URL of a request: `EIO=4&transport=...&t=...&sid=...` after the user's query.

@@ -16,7 +16,8 @@ const TEXT_PLAIN: &str = "text/plain;charset=UTF-8";
 pub(crate) async fn get(endpoint: Arc<Endpoint>, url: Url, tx: UnboundedSender<Io>) {
     let result = async {
         let response = endpoint
-            .http
+            .http()
+            .map_err(|e| format!("xhr poll error: {e}"))?
             .get(url)
             .send()
             .await
@@ -42,7 +43,8 @@ pub(crate) async fn post(endpoint: Arc<Endpoint>, url: Url, body: Bytes, tx: Unb
 /// A POST whose outcome nobody waits for (the final `close` packet).
 pub(crate) async fn post_only(endpoint: &Endpoint, url: Url, body: Bytes) -> Result<(), String> {
     let response = endpoint
-        .http
+        .http()
+        .map_err(|e| format!("xhr post error: {e}"))?
         .post(url)
         .header(CONTENT_TYPE, TEXT_PLAIN)
         .body(body)

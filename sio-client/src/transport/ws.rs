@@ -85,7 +85,8 @@ pub(crate) async fn run(endpoint: Arc<Endpoint>, url: Url, tx: UnboundedSender<I
     );
     #[cfg(not(feature = "tls"))]
     let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config()), true);
-    let stream = match connecting.await {
+    // Boxed: the handshake's state is large, and the task lives as long as the connection.
+    let stream = match Box::pin(connecting).await {
         Ok((stream, _response)) => stream,
         Err(e) => {
             let _ = tx.send(Io::WsOpen(Err(format!("websocket error: {e}"))));
