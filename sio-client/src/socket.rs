@@ -249,7 +249,10 @@ impl Socket {
 
     /// A handle whose emits are volatile (`socket.volatile`): dropped, not buffered, when the
     /// connection cannot take them right now (not connected, or a long-polling request
-    /// already in flight). For data that is stale if late, such as positions.
+    /// already in flight). For data that is stale if late, such as positions. Volatile emits
+    /// skip the [`retries`](crate::Options::retries) queue; a volatile
+    /// [`emit_with_ack`](Self::emit_with_ack) whose packet was dropped ends only with its
+    /// timeout or a disconnection, as in socket.io-client.
     ///
     /// ```no_run
     /// # fn f(socket: &sio_client::Socket) -> Result<(), sio_client::Error> {

@@ -284,4 +284,12 @@ fn no_reconnect_and_bad_arguments() {
 
     let mut bad = siocat(&["--transport", "carrier-pigeon"]);
     assert_eq!(bad.finish().code(), Some(2));
+    let mut help = siocat(&["--help"]);
+    assert!(help.finish().success());
+    assert!(
+        help.lines
+            .recv_timeout(WAIT)
+            .unwrap()
+            .starts_with("usage: siocat URL")
+    );
 }
