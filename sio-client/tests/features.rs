@@ -222,7 +222,8 @@ async fn retries_resend_until_acknowledged() {
     let server = NodeServer::start(&[]);
     let options = options()
         .retries(Some(2))
-        .ack_timeout(Some(Duration::from_millis(300)));
+        // Long enough for an answered try on a loaded machine.
+        .ack_timeout(Some(Duration::from_millis(1000)));
     let socket = io(&server.url("/"), options).unwrap();
     // Answered on the 3rd try: retries = 2 allows it.
     let args = socket.emit_with_ack("flaky", &("a", 3)).await.unwrap();

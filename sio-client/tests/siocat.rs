@@ -170,7 +170,7 @@ fn events_acks_binary_errors_and_disconnect() {
         "--auth",
         r#"{"token":"wrong"}"#,
         "--ack-timeout",
-        "500",
+        "2000",
     ]);
     let connect = cat.expect("connect", |j| key(j, "connect"));
     assert_eq!(connect["connect"]["namespace"], "/");
