@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use http::{Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use sio_protocol::Str;
 use sio_protocol::engine::{ErrorCode, ProtocolVersion, Session, TransportKind};
@@ -281,7 +281,7 @@ impl EngineIo {
             version,
             transport,
             remote_addr: remote,
-            headers: req.headers().clone(),
+            headers: detach_headers(req.headers()),
             query: query.all,
         };
         let session_config = config.session_config(version);
@@ -400,4 +400,17 @@ mod tests {
         assert_eq!(query.j.as_deref(), Some("2"));
         assert!(!Query::parse(Some("b64=")).b64);
     }
+}
+
+/// A copy of `headers` that owns its values. hyper parses header values as slices of its
+/// connection read buffer (8 KiB): a plain clone kept for the life of a session would keep that
+/// whole buffer alive for every connection (DESIGN example 12).
+fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut owned = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        owned.append(name.clone(), copy);
+    }
+    owned
 }

@@ -4,7 +4,9 @@
 //! back when full, so a slow session stops the reads); the writer takes frames from a bounded
 //! queue. The session task never awaits the socket.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +16,8 @@ use hyper::upgrade::{OnUpgrade, Upgraded};
 use hyper_util::rt::TokioIo;
 use sio_protocol::Str;
 use sio_protocol::engine::{Frame, Packet, ProtocolVersion};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 use tokio_tungstenite::WebSocketStream;
@@ -30,7 +34,77 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// How long a closed WebSocket may take to send its close frame before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-type Stream = WebSocketStream<TokioIo<Upgraded>>;
+type Stream = WebSocketStream<WsIo>;
+
+/// The connection under a WebSocket. When the server's own listener accepted it (a
+/// `TcpStream`), the upgraded connection is unwrapped down to the socket: hyper's 8 KiB read
+/// buffer, which the generic [`Upgraded`] keeps alive for its whole life, is dropped after the
+/// handshake (DESIGN example 12: idle connections hold almost nothing).
+#[derive(Debug)]
+pub(crate) enum WsIo {
+    /// A TCP socket, with hyper's buffers gone.
+    Tcp(TcpStream),
+    /// Any other connection, as hyper hands it over.
+    Upgraded(TokioIo<Upgraded>),
+}
+
+impl AsyncRead for WsIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Tcp(io) => Pin::new(io).poll_read(cx, buf),
+            WsIo::Upgraded(io) => Pin::new(io).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WsIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WsIo::Tcp(io) => Pin::new(io).poll_write(cx, buf),
+            WsIo::Upgraded(io) => Pin::new(io).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Tcp(io) => Pin::new(io).poll_flush(cx),
+            WsIo::Upgraded(io) => Pin::new(io).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            WsIo::Tcp(io) => Pin::new(io).poll_shutdown(cx),
+            WsIo::Upgraded(io) => Pin::new(io).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            WsIo::Tcp(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+            WsIo::Upgraded(io) => Pin::new(io).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            WsIo::Tcp(io) => io.is_write_vectored(),
+            WsIo::Upgraded(io) => io.is_write_vectored(),
+        }
+    }
+}
 
 /// Whether the request asks for a WebSocket (an `Upgrade: websocket` header).
 pub(crate) fn is_upgrade(headers: &HeaderMap) -> bool {
@@ -87,7 +161,20 @@ pub(crate) async fn upgraded(
         .write_buffer_size(0)
         .max_message_size(Some(max_message_size))
         .max_frame_size(Some(max_message_size));
-    Some(WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await)
+    let stream = match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => {
+            // Bytes the client sent right after its handshake: copied out, so that hyper's
+            // read buffer they point into is freed.
+            let early = parts.read_buf.to_vec();
+            let io = WsIo::Tcp(parts.io.into_inner());
+            WebSocketStream::from_partially_read(io, early, Role::Server, Some(config)).await
+        }
+        Err(upgraded) => {
+            let io = WsIo::Upgraded(TokioIo::new(upgraded));
+            WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await
+        }
+    };
+    Some(stream)
 }
 
 /// To the writer task.
