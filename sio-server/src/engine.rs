@@ -379,6 +379,19 @@ fn connection(info: Info, handle: &SessionHandle, ends: session_task::AppEnds) -
     )
 }
 
+/// A copy of `headers` that owns its values. hyper parses header values as slices of its
+/// connection read buffer (8 KiB): a plain clone kept for the life of a session would keep that
+/// whole buffer alive for every connection (DESIGN example 12).
+fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut owned = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+        copy.set_sensitive(value.is_sensitive());
+        owned.append(name.clone(), copy);
+    }
+    owned
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -400,17 +413,4 @@ mod tests {
         assert_eq!(query.j.as_deref(), Some("2"));
         assert!(!Query::parse(Some("b64=")).b64);
     }
-}
-
-/// A copy of `headers` that owns its values. hyper parses header values as slices of its
-/// connection read buffer (8 KiB): a plain clone kept for the life of a session would keep that
-/// whole buffer alive for every connection (DESIGN example 12).
-fn detach_headers(headers: &HeaderMap) -> HeaderMap {
-    let mut owned = HeaderMap::with_capacity(headers.len());
-    for (name, value) in headers {
-        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        copy.set_sensitive(value.is_sensitive());
-        owned.append(name.clone(), copy);
-    }
-    owned
 }
