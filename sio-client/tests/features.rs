@@ -5,10 +5,6 @@
 //!
 //! Every wait is bounded ([`WAIT`]); the Node child is killed on drop.
 
-use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -21,55 +17,13 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 /// The longest any single step may take (a loaded 2-core machine).
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A running `client-server.js`; killed on drop.
-struct NodeServer {
-    child: Child,
-    port: u16,
-}
+mod support;
 
-impl NodeServer {
-    fn start(extra: &[&str]) -> NodeServer {
-        let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("tests");
-        let mut child = Command::new("node")
-            .arg(tests.join("js").join("client-server.js"))
-            .arg("0")
-            .args(extra)
-            .current_dir(&tests)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node must be installed (see README)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(port) = line.strip_prefix("PORT ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
-                }
-            }
-        });
-        let mut server = NodeServer { child, port: 0 };
-        match rx.recv_timeout(WAIT) {
-            Ok(Some(port)) => server.port = port,
-            other => panic!("client-server.js did not start: {other:?}"),
-        }
-        server
-    }
+use support::NodeServer;
 
-    fn url(&self, nsp: &str) -> String {
-        format!("http://127.0.0.1:{}{nsp}", self.port)
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server's URL with a namespace.
+fn url(server: &NodeServer, nsp: &str) -> String {
+    format!("{}{nsp}", server.url())
 }
 
 async fn recv<T>(rx: &mut UnboundedReceiver<T>, what: &str) -> T {
@@ -122,10 +76,10 @@ fn options() -> Options {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn io_caches_one_manager_per_server() {
-    let server = NodeServer::start(&[]);
-    let main = io(&server.url("/"), options()).unwrap();
+    let server = NodeServer::start(0, &[]);
+    let main = io(&url(&server, "/"), options()).unwrap();
     // Another namespace of the same server: the same manager, the same engine connection.
-    let admin = io(&server.url("/admin"), options().auto_connect(false)).unwrap();
+    let admin = io(&url(&server, "/admin"), options().auto_connect(false)).unwrap();
     admin
         .set_auth(&serde_json::json!({"token": "secret"}))
         .unwrap();
@@ -136,11 +90,11 @@ async fn io_caches_one_manager_per_server() {
     assert_eq!((a.nsp.as_str(), b.nsp.as_str()), ("/", "/admin"));
     assert_eq!(a.engine_id, b.engine_id);
     // The same namespace again: a new manager.
-    let again = io(&server.url("/"), options()).unwrap();
+    let again = io(&url(&server, "/"), options()).unwrap();
     assert_ne!(info(&again).await.engine_id, a.engine_id);
     // force_new and multiplex(false): new managers too.
-    let forced = io(&server.url("/other"), options().force_new(true)).unwrap();
-    let single = io(&server.url("/another"), options().multiplex(false)).unwrap();
+    let forced = io(&url(&server, "/other"), options().force_new(true)).unwrap();
+    let single = io(&url(&server, "/another"), options().multiplex(false)).unwrap();
     let mut forced_errors = unbounded_channel();
     let tx = forced_errors.0.clone();
     forced.on_connect_error(move |e| {
@@ -159,7 +113,7 @@ async fn io_caches_one_manager_per_server() {
     }
     // Still the cached manager for a new namespace: the main connection.
     let mut admin2_errors = unbounded_channel();
-    let third = io(&server.url("/nope"), options()).unwrap();
+    let third = io(&url(&server, "/nope"), options()).unwrap();
     let tx = admin2_errors.0.clone();
     third.on_connect_error(move |e| {
         let _ = tx.send(e.message.clone());
@@ -173,9 +127,9 @@ async fn io_caches_one_manager_per_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volatile_emits_are_dropped_while_not_writable() {
-    let server = NodeServer::start(&[]);
+    let server = NodeServer::start(0, &[]);
     let options = options().transports([TransportKind::WebSocket]);
-    let manager = Manager::new(&server.url("/"), options).unwrap();
+    let manager = Manager::new(&url(&server, "/"), options).unwrap();
     let socket = manager.socket("/");
     let mut echoes = events(&socket, "echo");
     let mut connected = connects(&socket);
@@ -196,9 +150,9 @@ async fn volatile_emits_are_dropped_while_not_writable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ack_timeout_option() {
-    let server = NodeServer::start(&[]);
+    let server = NodeServer::start(0, &[]);
     let options = options().ack_timeout(Some(Duration::from_millis(300)));
-    let socket = io(&server.url("/"), options).unwrap();
+    let socket = io(&url(&server, "/"), options).unwrap();
     let err = socket
         .emit_with_ack("no-ack", &())
         .await
@@ -219,12 +173,12 @@ async fn ack_timeout_option() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_resend_until_acknowledged() {
-    let server = NodeServer::start(&[]);
+    let server = NodeServer::start(0, &[]);
     let options = options()
         .retries(Some(2))
         // Long enough for an answered try on a loaded machine.
         .ack_timeout(Some(Duration::from_millis(1000)));
-    let socket = io(&server.url("/"), options).unwrap();
+    let socket = io(&url(&server, "/"), options).unwrap();
     // Answered on the 3rd try: retries = 2 allows it.
     let args = socket.emit_with_ack("flaky", &("a", 3)).await.unwrap();
     assert_eq!(args.to_values().unwrap(), vec![Value::from(3.0)]);
@@ -245,8 +199,8 @@ async fn retries_resend_until_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_as_a_stream() {
-    let server = NodeServer::start(&[]);
-    let manager = Manager::new(&server.url("/"), options()).unwrap();
+    let server = NodeServer::start(0, &[]);
+    let manager = Manager::new(&url(&server, "/"), options()).unwrap();
     let socket = manager.socket("/");
     let mut stream = socket.events();
     socket.connect();
@@ -281,8 +235,8 @@ async fn events_as_a_stream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remember_upgrade_starts_on_websocket() {
-    let server = NodeServer::start(&[]);
-    let manager = Manager::new(&server.url("/"), options().remember_upgrade(true)).unwrap();
+    let server = NodeServer::start(0, &[]);
+    let manager = Manager::new(&url(&server, "/"), options().remember_upgrade(true)).unwrap();
     let (tx, mut upgrades) = unbounded_channel();
     manager.on(move |e| {
         if let ManagerEvent::Upgrade(t) = e {
@@ -322,9 +276,9 @@ async fn msgpack_parser() {
         vec![TransportKind::Polling],
         vec![TransportKind::Polling, TransportKind::WebSocket],
     ] {
-        let server = NodeServer::start(&["--msgpack"]);
+        let server = NodeServer::start(0, &["--msgpack"]);
         let options = options().parser(Parser::MsgPack).transports(transports);
-        let socket = io(&server.url("/"), options).unwrap();
+        let socket = io(&url(&server, "/"), options).unwrap();
         let mut echoes = events(&socket, "echo");
         let data = bytes::Bytes::from_static(&[0, 1, 2, 255]);
         socket.emit("echo", &("bin", &data, 1.5)).unwrap();

@@ -1,11 +1,9 @@
 //! `siocat` end to end against the real Node.js socket.io server
-//! (`tests/js/client-server.js`, run from the workspace's `tests/` directory, whose
-//! `node_modules` the project's test command installs).
+//! (`tests/js/client-server.js`, see `support`).
 //!
 //! Every wait is bounded ([`WAIT`]); the Node and siocat children are killed on drop.
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -14,12 +12,6 @@ use serde_json::{Value as Json, json};
 
 /// The longest any single step may take (a loaded 2-core machine).
 const WAIT: Duration = Duration::from_secs(30);
-
-fn tests_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("tests")
-}
 
 /// A child process killed on drop, with its stdout as lines on a channel.
 struct Proc {
@@ -119,31 +111,19 @@ impl Drop for Proc {
     }
 }
 
+mod support;
+
+use support::NodeServer;
+
 /// `client-server.js` on a free port; returns it and its URL.
-fn node_server() -> (Proc, String) {
+fn node_server() -> (NodeServer, String) {
     node_server_on(0)
 }
 
-fn node_server_on(port: u16) -> (Proc, String) {
-    let server = Proc::spawn(
-        Command::new("node")
-            .arg(tests_dir().join("js").join("client-server.js"))
-            .arg(port.to_string())
-            .current_dir(tests_dir()),
-    );
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match server.lines.recv_timeout(left) {
-            Ok(line) => {
-                if let Some(port) = line.strip_prefix("PORT ") {
-                    let url = format!("http://127.0.0.1:{}", port.trim());
-                    return (server, url);
-                }
-            }
-            Err(_) => panic!("client-server.js did not start (is node installed? see README)"),
-        }
-    }
+fn node_server_on(port: u16) -> (NodeServer, String) {
+    let server = NodeServer::start(port, &[]);
+    let url = server.url();
+    (server, url)
 }
 
 fn siocat(args: &[&str]) -> Proc {

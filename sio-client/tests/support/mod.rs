@@ -1,0 +1,66 @@
+//! The Node.js socket.io server of the interop tests (`tests/js/client-server.js`), run from
+//! the workspace's `tests/` directory, whose `node_modules` the project's test command
+//! installs.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// How long the server may take to start (a loaded 2-core machine).
+const START: Duration = Duration::from_secs(30);
+
+/// A running `client-server.js`; killed on drop (a failed test included). It also exits
+/// when its stdin closes, so it never outlives the test process.
+pub(crate) struct NodeServer {
+    child: Child,
+    pub(crate) port: u16,
+}
+
+impl NodeServer {
+    /// Starts the server on `port` (0: any free port) with `extra` arguments (`--msgpack`).
+    pub(crate) fn start(port: u16, extra: &[&str]) -> NodeServer {
+        let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join("tests");
+        let mut child = Command::new("node")
+            .arg(tests.join("js").join("client-server.js"))
+            .arg(port.to_string())
+            .args(extra)
+            .current_dir(&tests)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node must be installed (see README)");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Some(port) = line.strip_prefix("PORT ") {
+                    let _ = tx.send(port.trim().parse::<u16>().ok());
+                }
+            }
+        });
+        let mut server = NodeServer { child, port: 0 };
+        match rx.recv_timeout(START) {
+            Ok(Some(port)) => server.port = port,
+            other => panic!("client-server.js did not start: {other:?}"),
+        }
+        server
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for NodeServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
