@@ -255,7 +255,10 @@ fn stdin_lines() -> mpsc::UnboundedReceiver<String> {
         // By bytes: a line that is not UTF-8 is reported like any bad line, not the end.
         for line in std::io::stdin().lock().split(b'\n') {
             let Ok(line) = line else { return };
-            if tx.send(String::from_utf8_lossy(&line).into_owned()).is_err() {
+            if tx
+                .send(String::from_utf8_lossy(&line).into_owned())
+                .is_err()
+            {
                 return;
             }
         }
