@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace. On a fresh machine (Debian, Rust stable,
 # Node.js 20 with npm) it first installs what the tests need:
+#   - Debian's chromium (apt-get, with sudo when not root) for the browser tests
 #   - the pinned npm peers in tests/node_modules (`npm ci`, from tests/package-lock.json)
 # then runs `cargo test --workspace --all-features` (unit, integration and doc tests).
 #
@@ -20,14 +21,15 @@ done
 step "tools: $(cargo --version), node $(node --version), npm $(npm --version)"
 
 # --- system packages -------------------------------------------------------
-# Later issues (browser tests) install Debian's Chromium here, driven by
-# playwright-core. Not needed yet: no browser test exists.
-#   if [ ! -x /usr/bin/chromium ]; then
-#       step "apt-get install chromium"
-#       sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-#       $sudo_cmd apt-get update
-#       $sudo_cmd apt-get install -y chromium
-#   fi
+# The browser tests (tests/tests/browser_*.rs) drive Debian's Chromium with
+# playwright-core (pinned in tests/package.json); playwright's own browser
+# downloads are not used. Installed once, when /usr/bin/chromium is missing.
+if [ ! -x /usr/bin/chromium ]; then
+    step "apt-get install chromium (for the browser tests)"
+    sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+    $sudo_cmd apt-get update
+    $sudo_cmd apt-get install -y --no-install-recommends chromium
+fi
 # ---------------------------------------------------------------------------
 
 # True when tests/node_modules holds exactly what tests/package-lock.json pins
