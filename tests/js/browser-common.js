@@ -50,6 +50,8 @@ async function withBrowser(timeoutMs, body) {
       ],
       timeout: 30000,
     });
+    // Generous for a loaded machine, well under the watchdog.
+    context.setDefaultTimeout(15000);
     const output = await body(context);
     if (finished) return;
     finished = true;
