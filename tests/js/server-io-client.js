@@ -1,11 +1,14 @@
 // Runs socket.io-client 4.8.4 against our Rust Socket.IO server on 127.0.0.1:<port>, in each
 // transport mode (polling only, WebSocket only, polling then upgrade). Prints one JSON line:
-// [{mode, passed: [...], failed: [...]}].
+// [{mode, passed: [...], failed: [...]}]. With `--msgpack` (after the port), every client uses
+// the parser of socket.io-msgpack-parser 3.0.2, as the server must then.
 "use strict";
 const { Manager } = require("socket.io-client");
 const assert = require("assert");
 
 const port = process.argv[2];
+const msgpack = process.argv.slice(3).includes("--msgpack");
+const parserOption = msgpack ? { parser: require("socket.io-msgpack-parser") } : {};
 const url = `http://127.0.0.1:${port}`;
 
 function once(emitter, event, ms = 5000) {
@@ -31,7 +34,13 @@ function quiet(emitter, event, ms) {
 
 function manager(transports) {
   // autoConnect off: `connect()` on a socket that is already connecting sends a second CONNECT.
-  return new Manager(url, { transports, reconnection: false, timeout: 5000, autoConnect: false });
+  return new Manager(url, {
+    transports,
+    reconnection: false,
+    timeout: 5000,
+    autoConnect: false,
+    ...parserOption,
+  });
 }
 
 async function scenario(mode, transports) {

@@ -1,13 +1,14 @@
 //! Our Socket.IO server against the real socket.io-client 4.8.4 (Node.js), in each transport
 //! mode: auth, middleware refusal, two namespaces on one connection, events, binary and acks
-//! both ways (with timeouts), rooms and broadcasts, volatile, server-side disconnect.
+//! both ways (with timeouts), rooms and broadcasts, volatile, server-side disconnect; with the
+//! JSON parser and with socket.io-msgpack-parser.
 
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
-use sio_server::protocol::socket::Args;
+use sio_server::protocol::socket::{Args, Parser};
 use sio_server::{ConnectError, EngineConfig, SocketIo, SocketIoConfig};
 
 fn setup(io: &SocketIo) {
@@ -92,10 +93,15 @@ fn setup(io: &SocketIo) {
 }
 
 async fn run_node(script: &str, port: u16) -> Vec<Value> {
+    run_node_with(script, port, &[]).await
+}
+
+async fn run_node_with(script: &str, port: u16, args: &[&str]) -> Vec<Value> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let child = tokio::process::Command::new("node")
         .arg(dir.join("js").join(script))
         .arg(port.to_string())
+        .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -120,6 +126,31 @@ async fn socket_io_client_in_every_transport_mode() {
     setup(&io);
     let server = io.listen("127.0.0.1:0").await.unwrap();
     let results = run_node("server-io-client.js", server.local_addr().port()).await;
+    assert_eq!(results.len(), 3);
+    for result in &results {
+        assert_eq!(
+            result["failed"],
+            serde_json::json!([]),
+            "{}",
+            result["mode"]
+        );
+        assert_eq!(
+            result["passed"].as_array().map(Vec::len),
+            Some(13),
+            "{result}"
+        );
+    }
+}
+
+/// The same scenarios with `parser: require("socket.io-msgpack-parser")` on every client and
+/// `Parser::MsgPack` on the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_io_client_with_the_msgpack_parser_in_every_transport_mode() {
+    let io = SocketIo::new(SocketIoConfig::default().parser(Parser::MsgPack));
+    setup(&io);
+    let server = io.listen("127.0.0.1:0").await.unwrap();
+    let port = server.local_addr().port();
+    let results = run_node_with("server-io-client.js", port, &["--msgpack"]).await;
     assert_eq!(results.len(), 3);
     for result in &results {
         assert_eq!(

@@ -97,7 +97,7 @@ impl BroadcastOperator {
         }
         let event = Str::from(event.to_owned());
         let packet = Packet::event(self.ns.name().clone(), event.clone(), args.clone(), ack_id);
-        let encoded = sio_protocol::socket::Encoder::default()
+        let encoded = sio_protocol::socket::Encoder::new(self.ns.config().parser)
             .encode(&packet)
             .map_err(EmitError::Serialize)?;
         Ok(BroadcastPacket {

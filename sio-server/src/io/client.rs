@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sio_protocol::socket::{
-    Decoder, DecoderConfig, Encoder, Packet, PacketData, ProtocolVersion as SocketProtocol,
+    Decoder, DecoderConfig, Encoder, Packet, PacketData, Parser, ProtocolVersion as SocketProtocol,
 };
 use sio_protocol::{Map, Str, Value};
 
@@ -26,10 +26,10 @@ pub(crate) struct ClientShared {
 }
 
 impl ClientShared {
-    pub(crate) fn new(sender: ConnectionSender) -> Self {
+    pub(crate) fn new(sender: ConnectionSender, parser: Parser) -> Self {
         ClientShared {
             sender,
-            encoder: Encoder::default(),
+            encoder: Encoder::new(parser),
             write: Mutex::new(()),
             sockets: Mutex::new(HashMap::new()),
         }
@@ -115,11 +115,13 @@ fn engine_reason(reason: DisconnectReason) -> SocketDisconnectReason {
 
 /// Serves one connection until it closes.
 pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
-    let shared = Arc::new(ClientShared::new(conn.sender()));
-    io.register_client(&shared);
     let config = io.config();
+    let shared = Arc::new(ClientShared::new(conn.sender(), config.parser));
+    io.register_client(&shared);
     let v3 = conn.protocol() == crate::ProtocolVersion::V3;
-    let mut decoder_config = DecoderConfig::default().with_max_attachments(config.max_attachments);
+    let mut decoder_config = DecoderConfig::default()
+        .with_max_attachments(config.max_attachments)
+        .with_parser(config.parser);
     if v3 {
         decoder_config = decoder_config.with_protocol(SocketProtocol::V4);
     }

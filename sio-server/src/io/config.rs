@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use sio_protocol::socket::Parser;
+
 use crate::EngineConfig;
 
 /// Socket.IO server options, with the JavaScript defaults where socket.io has one.
@@ -32,6 +34,13 @@ pub struct SocketIoConfig {
     /// The most binary attachments a client's packet may announce (default 10, socket.io's
     /// `maxAttachments`).
     pub max_attachments: usize,
+    /// The Socket.IO parser of every connection (default [`Parser::Json`], socket.io-parser).
+    /// With the `msgpack` cargo feature, [`Parser::MsgPack`] speaks the format of the npm
+    /// package `socket.io-msgpack-parser` (clients need `parser: require("socket.io-msgpack-parser")`):
+    /// every packet received is decoded with it and every packet sent (CONNECT replies,
+    /// CONNECT_ERROR, events, acks, DISCONNECT, broadcasts) is encoded with it. Like socket.io,
+    /// one server speaks one parser: a client with the other one cannot connect.
+    pub parser: Parser,
 }
 
 impl Default for SocketIoConfig {
@@ -42,6 +51,7 @@ impl Default for SocketIoConfig {
             ack_timeout: Duration::from_secs(5),
             socket_queue: 64,
             max_attachments: 10,
+            parser: Parser::Json,
         }
     }
 }
@@ -74,6 +84,12 @@ impl SocketIoConfig {
     /// Sets [`max_attachments`](Self::max_attachments).
     pub fn max_attachments(mut self, value: usize) -> Self {
         self.max_attachments = value;
+        self
+    }
+
+    /// Sets [`parser`](Self::parser).
+    pub fn parser(mut self, parser: Parser) -> Self {
+        self.parser = parser;
         self
     }
 }
