@@ -82,7 +82,7 @@ pub(crate) struct Info {
 #[derive(Debug)]
 pub struct Connection {
     sender: ConnectionSender,
-    messages: mpsc::Receiver<Message>,
+    messages: mpsc::Receiver<Box<Message>>,
 }
 
 /// The sending half of a [`Connection`]; cheap to clone.
@@ -90,7 +90,7 @@ pub struct Connection {
 pub struct ConnectionSender {
     info: Arc<Info>,
     shared: Arc<SessionShared>,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Box<Command>>,
     closed: watch::Receiver<Option<DisconnectReason>>,
 }
 
@@ -98,9 +98,9 @@ impl Connection {
     pub(crate) fn new(
         info: Arc<Info>,
         shared: Arc<SessionShared>,
-        commands: mpsc::Sender<Command>,
+        commands: mpsc::Sender<Box<Command>>,
         closed: watch::Receiver<Option<DisconnectReason>>,
-        messages: mpsc::Receiver<Message>,
+        messages: mpsc::Receiver<Box<Message>>,
     ) -> Self {
         Connection {
             sender: ConnectionSender {
@@ -116,7 +116,7 @@ impl Connection {
     /// The next message from the client, `None` once the connection is closed and every
     /// message received before was read.
     pub async fn recv(&mut self) -> Option<Message> {
-        self.messages.recv().await
+        self.messages.recv().await.map(|m| *m)
     }
 
     /// A sending handle.
@@ -204,9 +204,9 @@ impl ConnectionSender {
     /// Queues a message, waiting while the connection's queue is full.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
         self.commands
-            .send(Command::Send(message))
+            .send(Box::new(Command::Send(message)))
             .await
-            .map_err(|e| match e.0 {
+            .map_err(|e| match *e.0 {
                 Command::Send(m) => SendError::Closed(m),
                 Command::Close => SendError::Closed(Message::Text(Str::new())),
             })
@@ -215,11 +215,16 @@ impl ConnectionSender {
     /// Queues a message if the connection's queue has room.
     pub fn try_send(&self, message: Message) -> Result<(), SendError> {
         self.commands
-            .try_send(Command::Send(message))
+            .try_send(Box::new(Command::Send(message)))
             .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(Command::Send(m)) => SendError::Full(m),
-                mpsc::error::TrySendError::Closed(Command::Send(m)) => SendError::Closed(m),
-                _ => SendError::Closed(Message::Text(Str::new())),
+                mpsc::error::TrySendError::Full(c) => match *c {
+                    Command::Send(m) => SendError::Full(m),
+                    Command::Close => SendError::Full(Message::Text(Str::new())),
+                },
+                mpsc::error::TrySendError::Closed(c) => match *c {
+                    Command::Send(m) => SendError::Closed(m),
+                    Command::Close => SendError::Closed(Message::Text(Str::new())),
+                },
             })
     }
 
@@ -236,7 +241,7 @@ impl ConnectionSender {
         match self.commands.try_reserve_many(messages.len()) {
             Ok(permits) => {
                 for (permit, message) in permits.zip(messages) {
-                    permit.send(Command::Send(message));
+                    permit.send(Box::new(Command::Send(message)));
                 }
                 Ok(())
             }
@@ -248,10 +253,10 @@ impl ConnectionSender {
     /// Closes the connection (`"forced close"`) after the messages already queued are sent.
     pub fn close(&self) {
         let commands = self.commands.clone();
-        if commands.try_send(Command::Close).is_err() {
+        if commands.try_send(Box::new(Command::Close)).is_err() {
             // The queue is full: close once there is room (or the connection is gone).
             tokio::spawn(async move {
-                let _ = commands.send(Command::Close).await;
+                let _ = commands.send(Box::new(Command::Close)).await;
             });
         }
     }

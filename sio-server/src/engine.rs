@@ -103,7 +103,7 @@ impl EngineIo {
     /// accepted.
     pub fn close_all(&self) {
         for handle in self.registry().values() {
-            let _ = handle.control.send(session_task::Control::Close);
+            let _ = handle.control.send(Box::new(session_task::Control::Close));
         }
     }
 
@@ -231,8 +231,11 @@ impl EngineIo {
                         return;
                     };
                     let conn = ws::WsConn::start(stream, version, handle.data.clone(), bound);
-                    if let Err(error) = handle.control.send(session_task::Control::WsAttach(conn)) {
-                        if let session_task::Control::WsAttach(conn) = error.0 {
+                    if let Err(error) = handle
+                        .control
+                        .send(Box::new(session_task::Control::WsAttach(conn)))
+                    {
+                        if let session_task::Control::WsAttach(conn) = *error.0 {
                             conn.close(None);
                         }
                     }

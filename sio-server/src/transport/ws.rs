@@ -188,7 +188,9 @@ enum WsOut {
 #[derive(Debug)]
 pub(crate) struct WsConn {
     id: u64,
-    tx: mpsc::Sender<WsOut>,
+    /// Boxed frames: the channel allocates 32 slots up front (an idle socket holds 32
+    /// pointers, not 32 messages).
+    tx: mpsc::Sender<Box<WsOut>>,
     reader: AbortHandle,
     writer: AbortHandle,
 }
@@ -202,7 +204,7 @@ impl WsConn {
     pub(crate) fn start(
         stream: Stream,
         version: ProtocolVersion,
-        data: mpsc::Sender<DataIn>,
+        data: mpsc::Sender<Box<DataIn>>,
         queue: usize,
     ) -> WsConn {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -232,7 +234,7 @@ impl WsConn {
             Frame::Binary(data) => WsMessage::Binary(data),
         };
         self.tx
-            .try_send(WsOut::Frame(message))
+            .try_send(Box::new(WsOut::Frame(message)))
             .map_err(|_| QueueFull)
     }
 
@@ -242,7 +244,7 @@ impl WsConn {
         let WsConn {
             tx, reader, writer, ..
         } = self;
-        if tx.try_send(WsOut::Close(code)).is_err() {
+        if tx.try_send(Box::new(WsOut::Close(code))).is_err() {
             writer.abort();
         }
         drop(tx);
@@ -256,10 +258,10 @@ impl WsConn {
 
 async fn write_loop(
     mut sink: futures_util::stream::SplitSink<Stream, WsMessage>,
-    mut rx: mpsc::Receiver<WsOut>,
+    mut rx: mpsc::Receiver<Box<WsOut>>,
 ) {
     while let Some(out) = rx.recv().await {
-        match out {
+        match *out {
             WsOut::Frame(message) => {
                 if sink.send(message).await.is_err() {
                     return;
@@ -282,7 +284,7 @@ async fn write_loop(
 async fn read_loop(
     mut stream: futures_util::stream::SplitStream<Stream>,
     version: ProtocolVersion,
-    data: mpsc::Sender<DataIn>,
+    data: mpsc::Sender<Box<DataIn>>,
     id: u64,
 ) {
     let source = Source::Ws(id);
@@ -303,7 +305,7 @@ async fn read_loop(
                 (Input::Error, true)
             }
         };
-        if data.send(DataIn { source, input }).await.is_err() || last {
+        if data.send(Box::new(DataIn { source, input })).await.is_err() || last {
             return;
         }
     }
