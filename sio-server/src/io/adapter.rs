@@ -23,7 +23,10 @@ pub struct BroadcastFlags {
     pub volatile: bool,
     /// Do not forward to other servers.
     pub local: bool,
-    /// socket.io's `compress` flag (recorded; per-message compression is not implemented).
+    /// socket.io's `compress` flag, as given to
+    /// [`BroadcastOperator::compress`](super::BroadcastOperator::compress) (`None`: not given,
+    /// socket.io's `true`). The in-memory adapter does not apply it: see that method for what
+    /// the transports do.
     pub compress: Option<bool>,
     /// The acknowledgement timeout of `emit_with_ack`.
     pub timeout: Option<Duration>,

@@ -69,7 +69,22 @@ impl BroadcastOperator {
         self
     }
 
-    /// socket.io's `compress` flag (recorded for adapters; not applied).
+    /// socket.io's `compress` flag: recorded in [`BroadcastFlags::compress`] for the
+    /// [`Adapter`](super::Adapter) (a remote adapter can forward it), and not applied to the
+    /// transports, because the engine's send API takes no per-message options:
+    ///
+    /// - polling: the engine compresses each response as a whole when
+    ///   [`EngineConfig::http_compression`](crate::EngineConfig::http_compression) is on, the
+    ///   body is at least its threshold and the request accepts gzip or deflate, whatever this
+    ///   flag. engine.io does the same as long as one packet of the response was sent with
+    ///   `compress: true` (socket.io's default); it sends the response uncompressed only when
+    ///   every packet in it was emitted with `compress(false)`, which this server does not do.
+    ///   To send uncompressed polling responses, turn `http_compression` off.
+    /// - WebSocket: frames are never compressed (permessage-deflate is not supported, see
+    ///   [`EngineConfig::per_message_deflate`](crate::EngineConfig::per_message_deflate)), so
+    ///   `compress(false)` is what happens anyway.
+    ///
+    /// [`BroadcastFlags::compress`]: super::BroadcastFlags::compress
     pub fn compress(mut self, compress: bool) -> Self {
         self.opts.flags.compress = Some(compress);
         self
