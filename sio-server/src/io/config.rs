@@ -39,7 +39,10 @@ pub struct SocketIoConfig {
     /// package `socket.io-msgpack-parser` (clients need `parser: require("socket.io-msgpack-parser")`):
     /// every packet received is decoded with it and every packet sent (CONNECT replies,
     /// CONNECT_ERROR, events, acks, DISCONNECT, broadcasts) is encoded with it. Like socket.io,
-    /// one server speaks one parser: a client with the other one cannot connect.
+    /// one server speaks one parser: a client with the other one cannot connect. Engine.IO v3
+    /// connections ([`allow_eio3`](crate::EngineConfig::allow_eio3), socket.io 2.x clients)
+    /// get the same format; socket.io 2.x clients would use socket.io-msgpack-parser 2.x,
+    /// which is not tested against this server.
     pub parser: Parser,
 }
 
