@@ -1,0 +1,524 @@
+//! The client scenarios that run against every server: the Node.js socket.io 4.8 server
+//! (`client_node.rs`) and ours (`client_rust.rs`), each in every transport mode.
+//!
+//! Every wait is bounded ([`WAIT`]); a server is stopped when its guard drops, a failed test
+//! included.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+use sio_client::{DisconnectReason, Manager, ManagerEvent, Options, Socket, TransportKind, Value};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+/// The longest any single step may take (a loaded 2-core machine).
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
+
+/// A server implementing the handlers of `tests/js/client-server.js`: `echo`, `echo-ack`,
+/// `no-ack`, `ask` (which emits `question` with an ack and reports the answer as `answer`),
+/// `info`, `flaky`, `kick`, and the namespace `/admin` whose middleware refuses tokens other
+/// than `"secret"` with `data` `{code: 42, reason: "bad token"}`. Stopped on drop.
+pub(crate) trait TestServer: Sized {
+    /// Starts the server on `port` (0: any free port) and waits until it listens.
+    fn start(port: u16) -> Self;
+
+    /// The port it listens on.
+    fn port(&self) -> u16;
+
+    /// `http://127.0.0.1:<port>`.
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Mode {
+    Polling,
+    WebSocket,
+    Upgrade,
+}
+
+impl Mode {
+    pub(crate) fn options(self) -> Options {
+        let options = Options::default()
+            .reconnection_delay(Duration::from_millis(100))
+            .reconnection_delay_max(Duration::from_millis(200));
+        match self {
+            Mode::Polling => options.transports([TransportKind::Polling]),
+            Mode::WebSocket => options.transports([TransportKind::WebSocket]),
+            Mode::Upgrade => options,
+        }
+    }
+
+    pub(crate) fn final_transport(self) -> &'static str {
+        match self {
+            Mode::Polling => "polling",
+            Mode::WebSocket | Mode::Upgrade => "websocket",
+        }
+    }
+}
+
+pub(crate) async fn recv<T>(rx: &mut UnboundedReceiver<T>, what: &str) -> T {
+    match tokio::time::timeout(WAIT, rx.recv()).await {
+        Ok(Some(value)) => value,
+        Ok(None) => panic!("{what}: channel closed"),
+        Err(_) => panic!("{what}: nothing within {WAIT:?}"),
+    }
+}
+
+/// A socket whose `connect`, `disconnect` and `connect_error` go to channels.
+pub(crate) struct Watched {
+    pub(crate) socket: Socket,
+    pub(crate) connects: UnboundedReceiver<()>,
+    pub(crate) disconnects: UnboundedReceiver<DisconnectReason>,
+    pub(crate) errors: UnboundedReceiver<sio_client::ConnectError>,
+}
+
+pub(crate) fn watch(socket: Socket) -> Watched {
+    let (ctx, connects) = unbounded_channel();
+    let (dtx, disconnects) = unbounded_channel();
+    let (etx, errors) = unbounded_channel();
+    socket.on_connect(move || {
+        let _ = ctx.send(());
+    });
+    socket.on_disconnect(move |reason| {
+        let _ = dtx.send(reason);
+    });
+    socket.on_connect_error(move |e| {
+        let _ = etx.send(e.clone());
+    });
+    Watched {
+        socket,
+        connects,
+        disconnects,
+        errors,
+    }
+}
+
+/// Events named `event` as their argument lists.
+pub(crate) fn events(socket: &Socket, event: &str) -> UnboundedReceiver<Vec<Value>> {
+    let (tx, rx) = unbounded_channel();
+    socket.on(event, move |msg| {
+        let _ = tx.send(msg.args().to_values().expect("decodable args"));
+    });
+    rx
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Info {
+    pub(crate) nsp: String,
+    pub(crate) id: String,
+    pub(crate) auth: serde_json::Value,
+    pub(crate) transport: String,
+    pub(crate) engine_id: String,
+    /// The Cookie header of each request after the handshake.
+    /// (Not known to our server: `None`.)
+    #[serde(default)]
+    pub(crate) cookies: Option<Vec<Option<String>>>,
+    pub(crate) query: serde_json::Value,
+    pub(crate) header: Option<String>,
+}
+
+pub(crate) async fn info(socket: &Socket) -> Info {
+    let args = socket
+        .timeout(WAIT)
+        .emit_with_ack("info", &())
+        .await
+        .expect("info ack");
+    args.deserialize().expect("an Info")
+}
+
+pub(crate) async fn roundtrip<S: TestServer>(mode: Mode) {
+    let server = S::start(0);
+    let options = mode
+        .options()
+        .query("token", "q v")
+        .extra_header("x-test", "yes");
+    let manager = Manager::new(&server.url(), options).expect("manager");
+    let mut main = watch(manager.socket("/"));
+    main.socket.set_auth(&json!({"user": "ann"})).unwrap();
+    let mut echoes = events(&main.socket, "echo");
+    let mut answers = events(&main.socket, "answer");
+    main.socket.on("question", |msg| {
+        let (q,): (String,) = msg.deserialize().expect("a question");
+        assert!(msg.wants_ack());
+        msg.ack(&(format!("{q}?"), 7)).unwrap();
+    });
+    // Emitted before connecting: buffered, then sent in order.
+    main.socket.emit("echo", &("early", 1)).unwrap();
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    assert!(main.socket.connected());
+    let id = main.socket.id().expect("an id once connected");
+    assert_eq!(
+        recv(&mut echoes, "early echo").await,
+        vec![Value::from("early"), Value::from(1.0)]
+    );
+
+    // Typed events both ways.
+    #[derive(Debug, Deserialize, PartialEq, serde::Serialize)]
+    struct Point {
+        x: i32,
+        label: String,
+    }
+    let point = Point {
+        x: -3,
+        label: "é\u{1F600}".into(),
+    };
+    main.socket
+        .emit("echo", &(&point, true, [1, 2, 3]))
+        .unwrap();
+    let (tx, mut typed) = unbounded_channel();
+    main.socket.on("echo", move |msg| {
+        if let Ok(v) = msg.deserialize::<(Point, bool, Vec<u8>)>() {
+            let _ = tx.send(v);
+        }
+    });
+    let _ = recv(&mut echoes, "typed echo").await;
+    assert_eq!(
+        recv(&mut typed, "typed").await,
+        (point, true, vec![1, 2, 3])
+    );
+
+    // Binary both ways, several attachments, nested.
+    let a = Bytes::from_static(&[0, 1, 2, 255]);
+    let b = Bytes::from(vec![7u8; 3000]);
+    main.socket
+        .emit(
+            "echo",
+            &("bin", &a, json!({"k": "v"}), vec![b.clone(), Bytes::new()]),
+        )
+        .unwrap();
+    let got = recv(&mut echoes, "binary echo").await;
+    assert_eq!(got[0], Value::from("bin"));
+    assert_eq!(got[1].as_binary(), Some(&a));
+    assert_eq!(got[3][0].as_binary(), Some(&b));
+    assert_eq!(got[3][1].as_binary(), Some(&Bytes::new()));
+
+    // Acks: ours answered by the server (binary inside), the server's answered by us.
+    let reply = main
+        .socket
+        .timeout(WAIT)
+        .emit_with_ack("echo-ack", &(1, "two", &a))
+        .await
+        .expect("ack");
+    let values = reply.to_values().unwrap();
+    assert_eq!(values[0], Value::from(1.0));
+    assert_eq!(values[2].as_binary(), Some(&a));
+    main.socket.emit("ask", &"why").unwrap();
+    assert_eq!(
+        recv(&mut answers, "answer").await,
+        vec![Value::from("why?"), Value::from(7.0)]
+    );
+
+    // An ack that never comes.
+    let err = main
+        .socket
+        .timeout(Duration::from_millis(300))
+        .emit_with_ack("no-ack", &())
+        .await
+        .expect_err("a timeout");
+    assert!(err.is_timeout());
+    assert_eq!(err.to_string(), "operation has timed out");
+
+    // A second namespace over the same connection, with an auth closure.
+    let admin = watch(manager.socket("/admin"));
+    let mut admin = admin;
+    admin
+        .socket
+        .set_auth_with(|| Value::from(json!({"token": "secret"})));
+    let mut admin_echoes = events(&admin.socket, "echo");
+    admin.socket.connect();
+    recv(&mut admin.connects, "admin connect").await;
+    admin.socket.emit("echo", &"to admin").unwrap();
+    main.socket.emit("echo", &"to main").unwrap();
+    assert_eq!(
+        recv(&mut admin_echoes, "admin echo").await,
+        vec![Value::from("to admin")]
+    );
+    assert_eq!(
+        recv(&mut echoes, "main echo").await,
+        vec![Value::from("to main")]
+    );
+    let admin_info = info(&admin.socket).await;
+    assert_eq!(admin_info.nsp, "/admin");
+    assert_eq!(admin_info.auth, json!({"token": "secret"}));
+
+    // The transport the server sees (after the upgrade, if any).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let main_info = info(&main.socket).await;
+        assert_eq!(main_info.id, id);
+        assert_eq!(main_info.auth, json!({"user": "ann"}));
+        assert_eq!(main_info.query["token"], json!("q v"));
+        assert_eq!(main_info.header.as_deref(), Some("yes"));
+        if main_info.transport == mode.final_transport() {
+            // The handshake's cookie came back with every later request (sticky sessions),
+            // when the server reports the requests' cookies.
+            if let Some(cookies) = &main_info.cookies {
+                let expected = format!("io={}", main_info.engine_id);
+                // (WebSocket only: the handshake is the only request.)
+                assert_eq!(cookies.is_empty(), matches!(mode, Mode::WebSocket));
+                for cookie in cookies {
+                    assert_eq!(cookie.as_deref(), Some(expected.as_str()), "{cookies:?}");
+                }
+            }
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still on {}",
+            main_info.transport
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Leaving: no reconnection.
+    admin.socket.disconnect();
+    assert_eq!(
+        recv(&mut admin.disconnects, "admin disconnect").await,
+        DisconnectReason::IoClientDisconnect
+    );
+    main.socket.emit("echo", &"still here").unwrap();
+    assert_eq!(
+        recv(&mut echoes, "echo after admin left").await,
+        vec![Value::from("still here")]
+    );
+    main.socket.disconnect();
+    assert_eq!(
+        recv(&mut main.disconnects, "disconnect").await,
+        DisconnectReason::IoClientDisconnect
+    );
+    assert!(!main.socket.connected() && !main.socket.active());
+    assert!(main.errors.try_recv().is_err());
+}
+
+pub(crate) async fn connect_error_with_data<S: TestServer>(mode: Mode) {
+    let server = S::start(0);
+    let manager = Manager::new(&server.url(), mode.options()).unwrap();
+    let mut admin = watch(manager.socket("/admin"));
+    admin.socket.set_auth(&json!({"token": "wrong"})).unwrap();
+    admin.socket.connect();
+    let err = recv(&mut admin.errors, "connect_error").await;
+    assert_eq!(err.message, "not authorized");
+    let data = err.data.expect("data");
+    assert_eq!(data.get("code").and_then(Value::as_u64), Some(42));
+    assert_eq!(
+        data.get("reason").and_then(Value::as_str),
+        Some("bad token")
+    );
+    assert!(!admin.socket.active() && !admin.socket.connected());
+    // Retried by hand with the right token: it connects.
+    admin.socket.set_auth(&json!({"token": "secret"})).unwrap();
+    admin.socket.connect();
+    recv(&mut admin.connects, "connect after retry").await;
+    // A namespace the server does not have.
+    let mut nope = watch(manager.socket("nope"));
+    assert_eq!(nope.socket.nsp(), "/nope");
+    nope.socket.connect();
+    let err = recv(&mut nope.errors, "connect_error").await;
+    assert_eq!(
+        (err.message.as_str(), err.data),
+        ("Invalid namespace", None)
+    );
+    // The other namespace is unaffected.
+    assert!(admin.socket.connected());
+    assert_eq!(info(&admin.socket).await.nsp, "/admin");
+}
+
+pub(crate) async fn server_disconnect<S: TestServer>(mode: Mode) {
+    let server = S::start(0);
+    let manager = Manager::new(&server.url(), mode.options()).unwrap();
+    let (mtx, mut manager_events) = unbounded_channel();
+    manager.on(move |e| {
+        let _ = mtx.send(e.clone());
+    });
+    let mut main = watch(manager.socket("/"));
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    main.socket.emit("kick", &()).unwrap();
+    assert_eq!(
+        recv(&mut main.disconnects, "disconnect").await,
+        DisconnectReason::IoServerDisconnect
+    );
+    assert!(!main.socket.active());
+    // The manager closes (no socket left) and does not reconnect.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let mut seen = Vec::new();
+    while let Ok(e) = manager_events.try_recv() {
+        seen.push(e);
+    }
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, ManagerEvent::ReconnectAttempt(_))),
+        "{seen:?}"
+    );
+    assert!(main.connects.try_recv().is_err());
+}
+
+/// The server dies and comes back on the same port: the client reconnects by itself, and
+/// what was emitted meanwhile arrives, in order.
+pub(crate) async fn reconnects<S: TestServer>(mode: Mode) {
+    let mut server = S::start(0);
+    let port = server.port();
+    let manager = Manager::new(&server.url(), mode.options()).unwrap();
+    let (mtx, mut manager_events) = unbounded_channel();
+    manager.on(move |e| {
+        let _ = mtx.send(e.clone());
+    });
+    let mut main = watch(manager.socket("/"));
+    let mut echoes = events(&main.socket, "echo");
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    let first_id = main.socket.id();
+    // A second namespace, whose auth closure runs at each connection.
+    let mut admin = watch(manager.socket("/admin"));
+    let auth_calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let calls = auth_calls.clone();
+    admin.socket.set_auth_with(move || {
+        let n = calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Value::from(json!({"token": "secret", "n": n}))
+    });
+    admin.socket.connect();
+    recv(&mut admin.connects, "admin connect").await;
+
+    drop(server);
+    let reason = recv(&mut main.disconnects, "disconnect").await;
+    assert!(reason.reconnects(), "{reason}");
+    for i in 0..5 {
+        main.socket.emit("echo", &("buffered", i)).unwrap();
+    }
+    // Let a few attempts fail before the server is back.
+    loop {
+        if let ManagerEvent::ReconnectError(_) = recv(&mut manager_events, "reconnect_error").await
+        {
+            break;
+        }
+    }
+    server = S::start(port);
+    recv(&mut main.connects, "reconnect").await;
+    assert_ne!(main.socket.id(), first_id);
+    recv(&mut admin.connects, "admin reconnect").await;
+    assert_eq!(
+        recv(&mut admin.disconnects, "admin disconnect").await,
+        reason
+    );
+    assert_eq!(
+        info(&admin.socket).await.auth,
+        json!({"token": "secret", "n": 1})
+    );
+    assert_eq!(auth_calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+    for i in 0..5 {
+        assert_eq!(
+            recv(&mut echoes, "buffered echo").await,
+            vec![Value::from("buffered"), Value::from(f64::from(i))]
+        );
+    }
+    let mut reconnected = false;
+    while let Ok(e) = manager_events.try_recv() {
+        reconnected |= matches!(e, ManagerEvent::Reconnect(n) if n >= 1);
+    }
+    assert!(reconnected);
+    main.socket.disconnect();
+    drop(server);
+}
+
+/// Over polling, a batch larger than the server's `maxPayload` (1 MB) is split into several
+/// POSTs, in order (the server would refuse one large body with 413).
+pub(crate) async fn large_batches_are_split<S: TestServer>() {
+    let server = S::start(0);
+    let manager = Manager::new(&server.url(), Mode::Polling.options()).unwrap();
+    let mut main = watch(manager.socket("/"));
+    let mut echoes = events(&main.socket, "echo");
+    let chunk = "x".repeat(50_000);
+    for i in 0..30 {
+        main.socket.emit("echo", &(i, &chunk)).unwrap();
+    }
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    for i in 0..30 {
+        let got = recv(&mut echoes, "echo").await;
+        assert_eq!(got[0], Value::from(f64::from(i)));
+        assert_eq!(got[1].as_str().map(str::len), Some(50_000));
+    }
+    assert!(main.disconnects.try_recv().is_err());
+    main.socket.disconnect();
+}
+
+/// How many numbered events at least [`upgrade_under_load`] sends.
+pub(crate) const UNDER_LOAD: u32 = 3_000;
+
+/// Thousands of numbered events sent while the polling-to-WebSocket upgrade happens, both
+/// ways (the server echoes each): every echo arrives once, in order.
+///
+/// A third are emitted before the connection (buffered, flushed over polling as the probe
+/// starts), the rest in batches of 50 as soon as the socket connects, until at least
+/// [`UNDER_LOAD`] were sent and the upgrade is done.
+pub(crate) async fn upgrade_under_load<S: TestServer>() {
+    let server = S::start(0);
+    let manager = Manager::new(&server.url(), Mode::Upgrade.options()).unwrap();
+    let (utx, mut upgrades) = unbounded_channel();
+    manager.on(move |e| {
+        if let ManagerEvent::Upgrade(t) = e {
+            let _ = utx.send(*t);
+        }
+    });
+    let mut main = watch(manager.socket("/"));
+    let (tx, mut echoes) = unbounded_channel();
+    main.socket.on("echo", move |msg| {
+        let _ = tx.send(msg.deserialize::<(u32,)>().expect("a number").0);
+    });
+    let mut sent = 0u32;
+    while sent < UNDER_LOAD / 3 {
+        main.socket.emit("echo", &sent).unwrap();
+        sent += 1;
+    }
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut upgraded_at = None;
+    while sent < UNDER_LOAD || upgraded_at.is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "no upgrade");
+        for _ in 0..50 {
+            main.socket.emit("echo", &sent).unwrap();
+            sent += 1;
+        }
+        if upgraded_at.is_none()
+            && let Ok(kind) = upgrades.try_recv()
+        {
+            assert_eq!(kind, TransportKind::WebSocket);
+            upgraded_at = Some(sent);
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut received = Vec::with_capacity(sent as usize);
+    while received.len() < sent as usize {
+        match tokio::time::timeout(WAIT, echoes.recv()).await {
+            Ok(Some(n)) => received.push(n),
+            _ => break,
+        }
+    }
+    if !received.iter().copied().eq(0..sent) {
+        // The received numbers as runs of consecutive ones, to see what was lost.
+        let mut runs: Vec<(u32, u32)> = Vec::new();
+        for &n in &received {
+            match runs.last_mut() {
+                Some((_, end)) if *end + 1 == n => *end = n,
+                _ => runs.push((n, n)),
+            }
+        }
+        panic!(
+            "sent 0..{sent} (the upgrade seen after {upgraded_at:?}), received the runs \
+             {runs:?}; disconnection: {:?}",
+            main.disconnects.try_recv()
+        );
+    }
+    // Nothing twice: an ack round trip later, no echo is left.
+    assert_eq!(info(&main.socket).await.transport, "websocket");
+    assert!(echoes.try_recv().is_err());
+    assert!(main.disconnects.try_recv().is_err());
+    main.socket.disconnect();
+}
