@@ -19,7 +19,7 @@ use crate::events::SocketEvent;
 use crate::manager::{ManagerEvent, ManagerHandler};
 use crate::options::Options;
 use crate::retry::RetryQueue;
-use crate::socket::{AckSender, Message, Shared, lock};
+use crate::socket::{AckSender, EventHandler, Message, Shared, lock};
 use crate::transport::Endpoint;
 
 /// The message of socket.io-client when a CONNECT reply has no `sid`.
@@ -615,6 +615,7 @@ impl Driver {
         }
         let outgoing = Outgoing { event, args, id };
         if n.connected {
+            notify_outgoing(&n.shared, &outgoing.event, &outgoing.args);
             let packet = Packet::event(nsp.to_owned(), outgoing.event, outgoing.args, id);
             self.write(&packet);
         } else {
@@ -748,6 +749,7 @@ impl Driver {
         shared.publish(SocketEvent::Connect);
         // `emitBuffered`, after the `connect` handlers as in socket.io-client.
         for o in buffered {
+            notify_outgoing(&shared, &o.event, &o.args);
             let packet = Packet::event(name.to_owned(), o.event, o.args, o.id);
             self.write(&packet);
         }
@@ -770,15 +772,20 @@ impl Driver {
             ack,
         };
         let (any, own) = {
-            let handlers = lock(&shared.handlers);
-            (
-                handlers.any.clone(),
-                handlers
-                    .events
-                    .get(message.event())
-                    .cloned()
-                    .unwrap_or_default(),
-            )
+            let mut handlers = lock(&shared.handlers);
+            let own: Vec<EventHandler> = match handlers.events.get_mut(message.event()) {
+                Some(listeners) => {
+                    let own = listeners.iter().map(|l| Arc::clone(&l.handler)).collect();
+                    // `once` handlers are removed before they run.
+                    listeners.retain(|l| !l.once);
+                    if listeners.is_empty() {
+                        handlers.events.remove(message.event());
+                    }
+                    own
+                }
+                None => Vec::new(),
+            };
+            (handlers.any.clone(), own)
         };
         for handler in any.iter().chain(own.iter()) {
             let message = message.clone();
@@ -817,6 +824,14 @@ impl Driver {
             }
             shared.publish(SocketEvent::Disconnect(reason));
         }
+    }
+}
+
+/// The `on_any_outgoing` handlers, for an event about to be written (`notifyOutgoingListeners`).
+fn notify_outgoing(shared: &Shared, event: &str, args: &Args) {
+    let handlers = lock(&shared.handlers).any_outgoing.clone();
+    for handler in handlers {
+        call(|| handler(event, args));
     }
 }
 

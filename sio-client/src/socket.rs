@@ -22,12 +22,21 @@ pub(crate) type ConnectHandler = Arc<dyn Fn() + Send + Sync>;
 pub(crate) type DisconnectHandler = Arc<dyn Fn(DisconnectReason) + Send + Sync>;
 pub(crate) type ConnectErrorHandler = Arc<dyn Fn(&ConnectError) + Send + Sync>;
 pub(crate) type AuthFn = Arc<dyn Fn() -> Value + Send + Sync>;
+pub(crate) type OutgoingHandler = Arc<dyn Fn(&str, &Args) + Send + Sync>;
+
+/// A handler of one event name.
+pub(crate) struct Listener {
+    pub(crate) handler: EventHandler,
+    /// Registered with [`Socket::once`]: removed when it is called.
+    pub(crate) once: bool,
+}
 
 /// The handlers of a socket. The driver clones the ones it calls out of the lock.
 #[derive(Default)]
 pub(crate) struct Handlers {
-    pub(crate) events: HashMap<String, Vec<EventHandler>>,
+    pub(crate) events: HashMap<String, Vec<Listener>>,
     pub(crate) any: Vec<EventHandler>,
+    pub(crate) any_outgoing: Vec<OutgoingHandler>,
     pub(crate) connect: Vec<ConnectHandler>,
     pub(crate) disconnect: Vec<DisconnectHandler>,
     pub(crate) connect_error: Vec<ConnectErrorHandler>,
@@ -167,21 +176,96 @@ impl Socket {
 
     /// Calls `handler` for each `event` from the server.
     pub fn on(&self, event: &str, handler: impl Fn(Message) + Send + Sync + 'static) {
+        self.listen(event, Arc::new(handler), false);
+    }
+
+    /// Calls `handler` for the next `event` from the server only (`socket.once(event, fn)`):
+    /// it is removed when that event arrives, before it runs. [`off`](Self::off) removes it
+    /// if it has not run yet.
+    ///
+    /// ```no_run
+    /// # async fn f(socket: sio_client::Socket) {
+    /// let (tx, rx) = tokio::sync::oneshot::channel();
+    /// socket.once("welcome", move |msg| {
+    ///     let _ = tx.send(msg); // FnOnce: it may move what it captured
+    /// });
+    /// let first_welcome = rx.await;
+    /// # let _ = first_welcome; }
+    /// ```
+    pub fn once(&self, event: &str, handler: impl FnOnce(Message) + Send + 'static) {
+        let handler = Mutex::new(Some(handler));
+        let handler = move |msg: Message| {
+            // Taken out of the lock before it runs: the handler may use this socket.
+            let handler = lock(&handler).take();
+            if let Some(handler) = handler {
+                handler(msg);
+            }
+        };
+        self.listen(event, Arc::new(handler), true);
+    }
+
+    fn listen(&self, event: &str, handler: EventHandler, once: bool) {
         lock(&self.shared.handlers)
             .events
             .entry(event.to_owned())
             .or_default()
-            .push(Arc::new(handler));
+            .push(Listener { handler, once });
     }
 
-    /// Removes every handler of `event` (`socket.off(event)`).
+    /// Removes every handler of `event`, [`once`](Self::once) handlers included
+    /// (`socket.off(event)`).
     pub fn off(&self, event: &str) {
         lock(&self.shared.handlers).events.remove(event);
     }
 
-    /// Calls `handler` for every event from the server, before the event's own handlers.
+    /// Calls `handler` for every event from the server, before the event's own handlers
+    /// (`socket.onAny`), in the order the catch-all handlers were added.
     pub fn on_any(&self, handler: impl Fn(Message) + Send + Sync + 'static) {
         lock(&self.shared.handlers).any.push(Arc::new(handler));
+    }
+
+    /// Like [`on_any`](Self::on_any), but before the catch-all handlers already added
+    /// (`socket.prependAny`).
+    pub fn prepend_any(&self, handler: impl Fn(Message) + Send + Sync + 'static) {
+        lock(&self.shared.handlers).any.insert(0, Arc::new(handler));
+    }
+
+    /// Removes every catch-all handler of [`on_any`](Self::on_any) and
+    /// [`prepend_any`](Self::prepend_any) (`socket.offAny()`; closures cannot be compared, so
+    /// there is no form that removes one of them).
+    pub fn off_any(&self) {
+        lock(&self.shared.handlers).any.clear();
+    }
+
+    /// Calls `handler` with the name and arguments of every event this socket sends
+    /// (`socket.onAnyOutgoing`), just before it is written to the connection: an emit made
+    /// while disconnected when the send buffer is flushed, each try of
+    /// [`retries`](crate::Options::retries), never a dropped [`volatile`](Self::volatile) emit
+    /// nor an ack answer. It runs on the manager's task, like the other handlers.
+    ///
+    /// ```no_run
+    /// # fn f(socket: &sio_client::Socket) {
+    /// socket.on_any_outgoing(|event, args| println!("-> {event} {args:?}"));
+    /// # }
+    /// ```
+    pub fn on_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
+        lock(&self.shared.handlers)
+            .any_outgoing
+            .push(Arc::new(handler));
+    }
+
+    /// Like [`on_any_outgoing`](Self::on_any_outgoing), but before the handlers already added
+    /// (`socket.prependAnyOutgoing`).
+    pub fn prepend_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
+        lock(&self.shared.handlers)
+            .any_outgoing
+            .insert(0, Arc::new(handler));
+    }
+
+    /// Removes every handler of [`on_any_outgoing`](Self::on_any_outgoing) and
+    /// [`prepend_any_outgoing`](Self::prepend_any_outgoing) (`socket.offAnyOutgoing()`).
+    pub fn off_any_outgoing(&self) {
+        lock(&self.shared.handlers).any_outgoing.clear();
     }
 
     /// Calls `handler` on each connection to the namespace (`connect`).

@@ -133,6 +133,16 @@ async fn upgrade_under_load() {
     client_support::upgrade_under_load::<NodeServer>().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_all_and_once_polling() {
+    client_support::catch_all_and_once::<NodeServer>(Mode::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_all_and_once_upgrade() {
+    client_support::catch_all_and_once::<NodeServer>(Mode::Upgrade).await;
+}
+
 /// The server stops answering without closing its sockets (SIGSTOP): the heartbeat notices
 /// (`"ping timeout"`, pingInterval + pingTimeout = 4 s), and once it runs again the client
 /// reconnects by itself.

@@ -241,3 +241,13 @@ async fn large_batches_are_split() {
 async fn upgrade_under_load() {
     client_support::upgrade_under_load::<RustServer>().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_all_and_once_polling() {
+    client_support::catch_all_and_once::<RustServer>(Mode::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catch_all_and_once_upgrade() {
+    client_support::catch_all_and_once::<RustServer>(Mode::Upgrade).await;
+}

@@ -522,3 +522,150 @@ pub(crate) async fn upgrade_under_load<S: TestServer>() {
     assert!(main.disconnects.try_recv().is_err());
     main.socket.disconnect();
 }
+
+/// The arguments as JSON text, for the logs of [`catch_all_and_once`].
+fn json_args(args: &sio_client::Args) -> String {
+    serde_json::to_string(&args.to_values().expect("decodable args")).expect("json")
+}
+
+/// `once`, `on_any` / `prepend_any` / `off_any` and `on_any_outgoing` /
+/// `prepend_any_outgoing` / `off_any_outgoing`, in the order socket.io-client calls them.
+pub(crate) async fn catch_all_and_once<S: TestServer>(mode: Mode) {
+    use std::sync::{Arc, Mutex};
+
+    let server = S::start(0);
+    let manager = Manager::new(&server.url(), mode.options()).unwrap();
+    let mut main = watch(manager.socket("/"));
+    let socket = main.socket.clone();
+    // What the handlers saw, in order; `seen` ticks once per entry.
+    let log: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (tx, mut seen) = unbounded_channel::<()>();
+    let push = {
+        let log = log.clone();
+        move |entry: String| {
+            log.lock().unwrap().push(entry);
+            let _ = tx.send(());
+        }
+    };
+    let mut wait_for = async |n: usize| -> Vec<String> {
+        for _ in 0..n {
+            recv(&mut seen, "a handler").await;
+        }
+        std::mem::take(&mut *log.lock().unwrap())
+    };
+
+    // Outgoing: every event as it is written; a buffered one when the buffer is flushed.
+    let p = push.clone();
+    socket.on_any_outgoing(move |event, args| p(format!("out {event} {}", json_args(args))));
+    let p = push.clone();
+    socket.prepend_any_outgoing(move |event, _| p(format!("out-first {event}")));
+    socket.emit("echo", &"buffered").unwrap();
+    // Dropped (volatile while disconnected): never reported.
+    socket.volatile().emit("echo", &"dropped").unwrap();
+
+    // Incoming: the catch-all handlers first (a prepended one before the others), then the
+    // event's own; a `once` handler runs for the first event only.
+    let p = push.clone();
+    socket.on_any(move |msg| p(format!("any {}", msg.event())));
+    let p = push.clone();
+    socket.prepend_any(move |msg| p(format!("any-first {}", msg.event())));
+    let p = push.clone();
+    socket.once("echo", move |msg| {
+        p(format!("once {}", json_args(msg.args())))
+    });
+    let p = push.clone();
+    socket.on("echo", move |msg| {
+        p(format!("echo {}", json_args(msg.args())))
+    });
+    // A `once` removed by `off` before its event: never called.
+    let p = push.clone();
+    socket.once("answer", move |_| p("once answer".to_owned()));
+    socket.off("answer");
+    let p = push.clone();
+    socket.on("answer", move |msg| {
+        p(format!("answer {}", json_args(msg.args())))
+    });
+    // The server's ack request is answered: an ack is not an outgoing event.
+    socket.on("question", |msg| {
+        msg.ack(&"yes").unwrap();
+    });
+
+    socket.connect();
+    recv(&mut main.connects, "connect").await;
+    assert_eq!(
+        wait_for(6).await,
+        [
+            "out-first echo",
+            r#"out echo ["buffered"]"#,
+            "any-first echo",
+            "any echo",
+            r#"once ["buffered"]"#,
+            r#"echo ["buffered"]"#,
+        ]
+    );
+    socket.emit("echo", &1).unwrap();
+    assert_eq!(
+        wait_for(5).await,
+        [
+            "out-first echo",
+            "out echo [1]",
+            "any-first echo",
+            "any echo",
+            "echo [1]",
+        ]
+    );
+
+    // emit_with_ack is reported; the ack the client sends is not.
+    let reply = socket
+        .timeout(WAIT)
+        .emit_with_ack("echo-ack", &("a", 2))
+        .await
+        .unwrap();
+    assert_eq!(json_args(&reply), r#"["a",2]"#);
+    socket.emit("ask", &"q").unwrap();
+    assert_eq!(
+        wait_for(9).await,
+        [
+            "out-first echo-ack",
+            r#"out echo-ack ["a",2]"#,
+            "out-first ask",
+            r#"out ask ["q"]"#,
+            "any-first question",
+            "any question",
+            "any-first answer",
+            "any answer",
+            r#"answer ["yes"]"#,
+        ]
+    );
+
+    // Removed: no catch-all handler runs any more, in either direction.
+    socket.off_any();
+    socket.off_any_outgoing();
+    socket.emit("echo", &3).unwrap();
+    assert_eq!(wait_for(1).await, ["echo [3]"]);
+    socket.disconnect();
+
+    // With `retries`, each try is an outgoing event: the server answers the n-th try with n.
+    let options = mode
+        .options()
+        .retries(Some(5))
+        .ack_timeout(Some(Duration::from_millis(500)));
+    let manager = Manager::new(&server.url(), options).unwrap();
+    let socket = manager.socket("/");
+    let (tx, mut tries) = unbounded_channel();
+    socket.on_any_outgoing(move |event, args| {
+        let _ = tx.send(format!("{event} {}", json_args(args)));
+    });
+    socket.connect();
+    let reply = socket
+        .emit_with_ack("flaky", &("outgoing", 2))
+        .await
+        .unwrap();
+    let (n,): (usize,) = reply.deserialize().unwrap();
+    assert!(n >= 2, "{n}");
+    for _ in 0..n {
+        assert_eq!(recv(&mut tries, "a try").await, r#"flaky ["outgoing",2]"#);
+    }
+    assert!(tries.try_recv().is_err());
+    socket.disconnect();
+}
