@@ -19,6 +19,52 @@
 //!
 //! Companion state machines: [`Backoff`] (reconnection delays exactly as socket.io-client
 //! computes them) and [`AckTracker`] (ack ids and deadlines).
+//!
+//! # Example: an event with binary, through both codecs and back
+//!
+//! ```
+//! use bytes::Bytes;
+//! use sio_protocol::engine::{Frame, PayloadDecoder, PayloadEncoder, PayloadFormat, Packet as EioPacket};
+//! use sio_protocol::socket::{Decoder, DecoderConfig, Encoder, PacketData, Parser};
+//!
+//! // `socket.emit("file", "a.png", <4 bytes>)` with ack id 1, in namespace /admin.
+//! let encoder = Encoder::new(Parser::Json);
+//! let image = Bytes::from_static(b"\x89PNG");
+//! let encoded = encoder.encode_event("/admin", "file", &("a.png", &image), Some(1))?;
+//! assert_eq!(
+//!     encoded.text(),
+//!     Some(r#"51-/admin,1["file","a.png",{"_placeholder":true,"num":0}]"#)
+//! );
+//!
+//! // Over HTTP long-polling the frames travel in one Engine.IO v4 payload.
+//! let packets: Vec<EioPacket> = encoded
+//!     .into_frames()
+//!     .map(|frame| match frame {
+//!         Frame::Text(text) => EioPacket::Message(text),
+//!         Frame::Binary(data) => EioPacket::Binary(data),
+//!     })
+//!     .collect();
+//! let body = PayloadEncoder::encode(packets.iter(), PayloadFormat::V4);
+//! assert_eq!(&body[..], &b"451-/admin,1[\"file\",\"a.png\",{\"_placeholder\":true,\"num\":0}]\x1ebiVBORw=="[..]);
+//!
+//! // The receiving side: the payload, then the Socket.IO packet once its attachment arrived.
+//! let mut decoder = Decoder::new(DecoderConfig::default());
+//! let mut packet = None;
+//! for eio in PayloadDecoder::decode_all(body, PayloadFormat::V4, 1_000_000)? {
+//!     let frame = match eio {
+//!         EioPacket::Message(text) => Frame::Text(text),
+//!         EioPacket::Binary(data) => Frame::Binary(data),
+//!         _ => unreachable!(),
+//!     };
+//!     packet = decoder.decode(frame)?; // None until the attachment is in
+//! }
+//! let packet = packet.expect("complete");
+//! let PacketData::Event { name, args, id } = packet.data else { unreachable!() };
+//! assert_eq!((packet.nsp.as_str(), name.as_str(), id), ("/admin", "file", Some(1)));
+//! let (file, data): (String, Bytes) = args.deserialize()?;
+//! assert_eq!((file.as_str(), data), ("a.png", image));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod engine;
 pub mod socket;
