@@ -1,7 +1,7 @@
 //! `sio-client` against the real Node.js socket.io 4.8.4 server (`tests/js/client-server.js`),
 //! in each transport mode: polling only, WebSocket only, polling then upgrade. The scenarios
 //! shared with our own server are in `client_support/`; the ones below need a separate process
-//! (SIGSTOP) or TLS.
+//! (`?noupgrade=1` refusing WebSocket requests) or TLS.
 //!
 //! Every wait is bounded ([`WAIT`]); the Node child is killed when its guard drops, a failed
 //! test included.
@@ -12,7 +12,7 @@ use std::sync::mpsc as std_mpsc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use sio_client::{DisconnectReason, Manager, Value};
+use sio_client::{Manager, Value};
 
 mod client_support;
 
@@ -32,9 +32,23 @@ impl TestServer for NodeServer {
     fn port(&self) -> u16 {
         self.port
     }
+
+    fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    fn thaw(&self) {
+        self.signal("-CONT");
+    }
 }
 
 impl NodeServer {
+    fn signal(&self, sig: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args([sig, pid.as_str()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {sig}");
+    }
+
     fn start_with(port: u16, extra: &[&str]) -> NodeServer {
         let script = sio_tests::tests_dir().join("js").join("client-server.js");
         let mut child = Command::new("node")
@@ -124,6 +138,16 @@ async fn reconnects_upgrade() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_server_polling() {
+    client_support::dead_server::<NodeServer>(Mode::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_server_upgrade() {
+    client_support::dead_server::<NodeServer>(Mode::Upgrade).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_batches_are_split() {
     client_support::large_batches_are_split::<NodeServer>().await;
 }
@@ -141,51 +165,6 @@ async fn catch_all_and_once_polling() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catch_all_and_once_upgrade() {
     client_support::catch_all_and_once::<NodeServer>(Mode::Upgrade).await;
-}
-
-/// The server stops answering without closing its sockets (SIGSTOP): the heartbeat notices
-/// (`"ping timeout"`, pingInterval + pingTimeout = 4 s), and once it runs again the client
-/// reconnects by itself.
-async fn dead_server(mode: Mode) {
-    let server = NodeServer::start(0);
-    let options = mode.options().timeout(Some(Duration::from_millis(1000)));
-    let manager = Manager::new(&server.url(), options).unwrap();
-    let mut main = watch(manager.socket("/"));
-    let mut echoes = events(&main.socket, "echo");
-    main.socket.connect();
-    recv(&mut main.connects, "connect").await;
-    if let Mode::Upgrade = mode {
-        // Wait for the upgrade, so that the WebSocket is the one that goes silent.
-        while info(&main.socket).await.transport != "websocket" {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    let pid = server.child.id().to_string();
-    let signal = |sig: &str| {
-        let status = Command::new("kill").args([sig, pid.as_str()]).status();
-        assert!(status.is_ok_and(|s| s.success()), "kill {sig}");
-    };
-    signal("-STOP");
-    let reason = recv(&mut main.disconnects, "disconnect").await;
-    assert_eq!(reason, DisconnectReason::PingTimeout);
-    main.socket.emit("echo", &"after the pause").unwrap();
-    signal("-CONT");
-    recv(&mut main.connects, "reconnect").await;
-    assert_eq!(
-        recv(&mut echoes, "buffered echo").await,
-        vec![Value::from("after the pause")]
-    );
-    main.socket.disconnect();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_server_polling() {
-    dead_server(Mode::Polling).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dead_server_upgrade() {
-    dead_server(Mode::Upgrade).await;
 }
 
 /// The server refuses the WebSocket: the probe fails and the client stays on polling, with

@@ -2,9 +2,12 @@
 //! (`client_support/`), in each transport mode, with a [`SocketIo`] implementing the handlers
 //! of `tests/js/client-server.js`.
 //!
-//! Each server runs on a Tokio runtime of its own, on its own thread: stopping it drops that
-//! runtime, which closes the listener and every connection at once, as killing the Node
-//! process does.
+//! Each server runs on a Tokio runtime of its own (one worker thread), on its own thread:
+//! stopping it drops that runtime, which closes the listener and every connection at once, as
+//! killing the Node process does; blocking its worker freezes it, as SIGSTOP does.
+//!
+//! Not run against our server: TLS (it serves plain HTTP) and the failed upgrade of
+//! `client_node.rs` (refusing only WebSocket requests needs a hook on every request).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, mpsc as std_mpsc};
@@ -21,6 +24,10 @@ use client_support::{Mode, TestServer, WAIT};
 /// Our server on its own runtime; stopped (runtime dropped) on drop.
 struct RustServer {
     port: u16,
+    /// The server's runtime, which has one worker thread.
+    runtime: tokio::runtime::Handle,
+    /// While frozen: the worker is blocked until this is dropped.
+    frozen: Mutex<Option<std_mpsc::Sender<()>>>,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -35,11 +42,12 @@ impl TestServer for RustServer {
                 .enable_all()
                 .build()
                 .expect("a runtime");
+            let runtime_handle = runtime.handle().clone();
             runtime.block_on(async move {
                 let io = server();
                 match io.listen(("127.0.0.1", port)).await {
                     Ok(handle) => {
-                        let _ = port_tx.send(Ok(handle.local_addr().port()));
+                        let _ = port_tx.send(Ok((handle.local_addr().port(), runtime_handle)));
                         let _ = stopped.await;
                         drop(handle);
                     }
@@ -51,12 +59,14 @@ impl TestServer for RustServer {
             // Dropping the runtime ends every task: the listener and all connections close.
             drop(runtime);
         });
-        let port = match port_rx.recv_timeout(WAIT) {
-            Ok(Ok(port)) => port,
+        let (port, runtime) = match port_rx.recv_timeout(WAIT) {
+            Ok(Ok(started)) => started,
             other => panic!("our server did not start on port {port}: {other:?}"),
         };
         RustServer {
             port,
+            runtime,
+            frozen: Mutex::new(None),
             stop: Some(stop),
             thread: Some(thread),
         }
@@ -65,10 +75,25 @@ impl TestServer for RustServer {
     fn port(&self) -> u16 {
         self.port
     }
+
+    /// Blocks the runtime's only worker thread: no task of the server runs (timers, reads,
+    /// writes) until [`thaw`](TestServer::thaw), while its sockets stay open.
+    fn freeze(&self) {
+        let (tx, rx) = std_mpsc::channel::<()>();
+        self.runtime.spawn(async move {
+            let _ = rx.recv();
+        });
+        *self.frozen.lock().unwrap() = Some(tx);
+    }
+
+    fn thaw(&self) {
+        self.frozen.lock().unwrap().take();
+    }
 }
 
 impl Drop for RustServer {
     fn drop(&mut self) {
+        self.thaw();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -230,6 +255,16 @@ async fn reconnects_websocket() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconnects_upgrade() {
     client_support::reconnects::<RustServer>(Mode::Upgrade).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_server_polling() {
+    client_support::dead_server::<RustServer>(Mode::Polling).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_server_upgrade() {
+    client_support::dead_server::<RustServer>(Mode::Upgrade).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

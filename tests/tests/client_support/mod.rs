@@ -26,6 +26,12 @@ pub(crate) trait TestServer: Sized {
     /// The port it listens on.
     fn port(&self) -> u16;
 
+    /// Stops the server from running without closing anything (SIGSTOP for a process).
+    fn freeze(&self);
+
+    /// Lets a frozen server run again.
+    fn thaw(&self);
+
     /// `http://127.0.0.1:<port>`.
     fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port())
@@ -424,6 +430,36 @@ pub(crate) async fn reconnects<S: TestServer>(mode: Mode) {
     assert!(reconnected);
     main.socket.disconnect();
     drop(server);
+}
+
+/// The server stops answering without closing its sockets ([`TestServer::freeze`]): the
+/// heartbeat notices (`"ping timeout"`, pingInterval + pingTimeout = 4 s), and once it runs
+/// again the client reconnects by itself.
+pub(crate) async fn dead_server<S: TestServer>(mode: Mode) {
+    let server = S::start(0);
+    let options = mode.options().timeout(Some(Duration::from_millis(1000)));
+    let manager = Manager::new(&server.url(), options).unwrap();
+    let mut main = watch(manager.socket("/"));
+    let mut echoes = events(&main.socket, "echo");
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    if let Mode::Upgrade = mode {
+        // Wait for the upgrade, so that the WebSocket is the one that goes silent.
+        while info(&main.socket).await.transport != "websocket" {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    server.freeze();
+    let reason = recv(&mut main.disconnects, "disconnect").await;
+    assert_eq!(reason, DisconnectReason::PingTimeout);
+    main.socket.emit("echo", &"after the pause").unwrap();
+    server.thaw();
+    recv(&mut main.connects, "reconnect").await;
+    assert_eq!(
+        recv(&mut echoes, "buffered echo").await,
+        vec![Value::from("after the pause")]
+    );
+    main.socket.disconnect();
 }
 
 /// Over polling, a batch larger than the server's `maxPayload` (1 MB) is split into several
