@@ -51,7 +51,9 @@
 //! - [`Socket::volatile`] emits are dropped instead when the transport cannot take them;
 //!   [`Options::retries`] sends every emit through a queue with acks and re-sends it;
 //!   [`Options::ack_timeout`] bounds every ack.
-//! - Events reach the handlers ([`Socket::on`]...) and the [`Socket::events`] streams.
+//! - Events reach the handlers ([`Socket::on`], [`Socket::once`], the catch-all
+//!   [`Socket::on_any`] first) and the [`Socket::events`] streams;
+//!   [`Socket::on_any_outgoing`] sees each event as it is written.
 //! - The manager reconnects after `"ping timeout"`, `"transport close"`, `"transport error"`
 //!   and `"parse error"`, not after `"io server disconnect"` or [`Socket::disconnect`]. A
 //!   namespace refused by the server (`connect_error` with its `data`) is not retried.
@@ -64,7 +66,9 @@
 //! (`"xhr poll error: ..."`, `"websocket error: ..."`); the cache of [`io`] holds its
 //! managers weakly; [`Options::remember_upgrade`] remembers per manager, not per process;
 //! events that arrive before `connect` are dropped (not buffered); [`Socket::recovered`] is
-//! always false (no connection state recovery yet).
+//! always false (no connection state recovery yet); [`Socket::off`], [`Socket::off_any`] and
+//! [`Socket::off_any_outgoing`] remove every handler of their kind (closures cannot be
+//! compared, so there is no form that removes one).
 //!
 //! # `siocat`
 //!

@@ -437,7 +437,9 @@ pub(crate) async fn reconnects<S: TestServer>(mode: Mode) {
 /// again the client reconnects by itself.
 pub(crate) async fn dead_server<S: TestServer>(mode: Mode) {
     let server = S::start(0);
-    let options = mode.options().timeout(Some(Duration::from_millis(1000)));
+    // A connection attempt made while the server is frozen hangs until this timeout (long
+    // enough for an attempt on a loaded machine once it runs again).
+    let options = mode.options().timeout(Some(Duration::from_millis(3000)));
     let manager = Manager::new(&server.url(), options).unwrap();
     let mut main = watch(manager.socket("/"));
     let mut echoes = events(&main.socket, "echo");
