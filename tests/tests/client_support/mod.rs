@@ -486,15 +486,15 @@ pub(crate) async fn large_batches_are_split<S: TestServer>() {
     main.socket.disconnect();
 }
 
-/// How many numbered events at least [`upgrade_under_load`] sends.
+/// How many numbered events [`upgrade_under_load`] sends.
 pub(crate) const UNDER_LOAD: u32 = 3_000;
 
 /// Thousands of numbered events sent while the polling-to-WebSocket upgrade happens, both
 /// ways (the server echoes each): every echo arrives once, in order.
 ///
 /// A third are emitted before the connection (buffered, flushed over polling as the probe
-/// starts), the rest in batches of 50 as soon as the socket connects, until at least
-/// [`UNDER_LOAD`] were sent and the upgrade is done.
+/// starts), the rest in batches of 50 a millisecond apart as soon as the socket connects; the
+/// upgrade usually ends after 1,000 to 1,600 of them (it is reported on failure).
 pub(crate) async fn upgrade_under_load<S: TestServer>() {
     let server = S::start(0);
     let manager = Manager::new(&server.url(), Mode::Upgrade.options()).unwrap();
@@ -516,10 +516,8 @@ pub(crate) async fn upgrade_under_load<S: TestServer>() {
     }
     main.socket.connect();
     recv(&mut main.connects, "connect").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
     let mut upgraded_at = None;
-    while sent < UNDER_LOAD || upgraded_at.is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "no upgrade");
+    while sent < UNDER_LOAD {
         for _ in 0..50 {
             main.socket.emit("echo", &sent).unwrap();
             sent += 1;
@@ -531,6 +529,14 @@ pub(crate) async fn upgrade_under_load<S: TestServer>() {
             upgraded_at = Some(sent);
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    eprintln!("upgrade_under_load: the upgrade was seen after {upgraded_at:?} of {sent} emits");
+    if upgraded_at.is_none() {
+        // (A slow machine: the upgrade ends after the last emit.)
+        assert_eq!(
+            recv(&mut upgrades, "upgrade").await,
+            TransportKind::WebSocket
+        );
     }
     let mut received = Vec::with_capacity(sent as usize);
     while received.len() < sent as usize {
