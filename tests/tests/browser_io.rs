@@ -2,12 +2,15 @@
 //! `dist/socket.io.min.js`) in headless Chromium, in each transport mode (polling only,
 //! WebSocket only, polling then upgrade): auth, a middleware's connect_error with data, events,
 //! binary both ways as ArrayBuffer and as Blob, acks both ways, rooms and broadcasts, a
-//! server-side disconnect, and the upgrade to WebSocket.
+//! server-side disconnect, and the upgrade to WebSocket. Then the same (but Blob, which
+//! socket.io-msgpack-parser cannot encode) with the client bundle built with the msgpack parser
+//! (`dist/socket.io.msgpack.min.js`) against a server configured with `Parser::MsgPack`.
 //!
-//! The test serves `tests/browser/io.html` and the client bundle from the origin of the
-//! Socket.IO server: a small front listener in this process answers the static files and
-//! passes every connection whose first request is under `/socket.io/` to our server (the
-//! `sio-tests` crate has no HTTP framework to mount them side by side). The page runs the
+//! The test serves `tests/browser/io.html` and the client bundles from the origin of each
+//! Socket.IO server: a small front listener in this process (one per server) answers the static
+//! files and passes every connection whose first request is under `/socket.io/` to our server
+//! (the `sio-tests` crate has no HTTP framework to mount them side by side). One origin per
+//! server, so that the browser never reuses a keep-alive connection of one for the other. The page runs the
 //! scenarios; `tests/js/browser-run.js` (playwright-core, Debian's Chromium) prints what it
 //! reports.
 
@@ -20,7 +23,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{Value as Json, json};
 use sio_server::protocol::Value;
-use sio_server::protocol::socket::Args;
+use sio_server::protocol::socket::{Args, Parser};
 use sio_server::{ConnectError, SocketIo, SocketIoConfig, TransportKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -190,35 +193,72 @@ async fn browser_client_in_every_transport_mode() {
     let io = SocketIo::new(SocketIoConfig::default());
     setup(&io);
     let server = io.listen("127.0.0.1:0").await.expect("listen");
+    let msgpack = SocketIo::new(SocketIoConfig::default().parser(Parser::MsgPack));
+    setup(&msgpack);
+    let msgpack_server = msgpack.listen("127.0.0.1:0").await.expect("listen");
 
     let page = std::fs::read(tests_dir().join("browser/io.html")).expect("tests/browser/io.html");
-    let bundle = std::fs::read(client_bundle()).expect("the client bundle");
+    let bundle = client_bundle();
+    let msgpack_bundle = bundle.with_file_name("socket.io.msgpack.min.js");
     let files: Files = Arc::new(vec![
         ("/io.html", "text/html; charset=utf-8", page),
-        ("/socket.io.min.js", "text/javascript", bundle),
+        (
+            "/socket.io.min.js",
+            "text/javascript",
+            std::fs::read(&bundle).expect("the client bundle"),
+        ),
+        (
+            "/socket.io.msgpack.min.js",
+            "text/javascript",
+            std::fs::read(&msgpack_bundle).expect("the msgpack client bundle"),
+        ),
     ]);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let front = tokio::spawn(front(listener, server.local_addr(), files));
-
-    let url = format!("http://127.0.0.1:{port}/io.html");
-    let report = run_driver(
-        "browser-run.js",
-        &[url, "45000".to_owned()],
-        Duration::from_secs(55),
-    )
-    .await;
-    front.abort();
+    // One origin per server: the page with the default parser, then with msgpack.
+    let mut urls = vec!["50000".to_owned()];
+    let mut fronts = Vec::new();
+    for (backend, query) in [
+        (server.local_addr(), ""),
+        (msgpack_server.local_addr(), "?parser=msgpack"),
+    ] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        fronts.push(tokio::spawn(front(listener, backend, files.clone())));
+        urls.push(format!("http://127.0.0.1:{port}/io.html{query}"));
+    }
+    let report = run_driver("browser-run.js", &urls, Duration::from_secs(55)).await;
+    for front in fronts {
+        front.abort();
+    }
 
     assert_eq!(report["error"], Json::Null, "{report:#}");
     let results = report["results"].as_array().expect("results");
     let modes: Vec<&str> = results.iter().filter_map(|r| r["mode"].as_str()).collect();
-    assert_eq!(modes, ["polling", "websocket", "upgrade"], "{report:#}");
+    assert_eq!(
+        modes,
+        [
+            "polling",
+            "websocket",
+            "upgrade",
+            "msgpack polling",
+            "msgpack websocket",
+            "msgpack upgrade"
+        ],
+        "{report:#}"
+    );
     for result in results {
         assert_eq!(result["failed"], json!([]), "{result:#}");
+        // All the scenarios; msgpack has no Blob one.
+        let expected = if result["mode"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("msgpack"))
+        {
+            10
+        } else {
+            11
+        };
         assert_eq!(
             result["passed"].as_array().map(Vec::len),
-            Some(11),
+            Some(expected),
             "{result:#}"
         );
     }

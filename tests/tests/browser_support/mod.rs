@@ -109,6 +109,8 @@ pub(crate) async fn run_driver(script: &str, args: &[String], timeout: Duration)
         status.success(),
         "{script} failed ({status})\nstderr:\n{stderr}\nstdout:\n{stdout}"
     );
+    // Shown by the test harness when the caller's assertions fail.
+    eprintln!("{script} stderr:\n{stderr}");
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
         panic!("{script} printed no JSON ({e})\nstderr:\n{stderr}\nstdout:\n{stdout}")
     })
