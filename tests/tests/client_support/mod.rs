@@ -173,15 +173,16 @@ pub(crate) async fn roundtrip<S: TestServer>(mode: Mode) {
         x: -3,
         label: "é\u{1F600}".into(),
     };
-    main.socket
-        .emit("echo", &(&point, true, [1, 2, 3]))
-        .unwrap();
+    // (The handler is in place before the emit: the echo may come back at once.)
     let (tx, mut typed) = unbounded_channel();
     main.socket.on("echo", move |msg| {
         if let Ok(v) = msg.deserialize::<(Point, bool, Vec<u8>)>() {
             let _ = tx.send(v);
         }
     });
+    main.socket
+        .emit("echo", &(&point, true, [1, 2, 3]))
+        .unwrap();
     let _ = recv(&mut echoes, "typed echo").await;
     assert_eq!(
         recv(&mut typed, "typed").await,
