@@ -47,10 +47,13 @@ pub struct EngineConfig {
     pub allow_eio3: bool,
     /// CORS (default off: no CORS header is ever sent).
     pub cors: Option<Cors>,
-    /// The bound of each per-connection queue, in packets (default 1024): messages the
+    /// The bound of each per-connection queue, in packets (default 8192): messages the
     /// application sent that the client has not taken yet, messages received that the
     /// application has not read yet, and frames waiting for a slow WebSocket. See the crate
-    /// documentation for what happens when a queue is full.
+    /// documentation for what happens when a queue is full. Nothing is allocated up front;
+    /// the default leaves room for the bursts a well-behaved client causes, e.g. the echoes of
+    /// 3,000 events that pile up while it pauses polling during the upgrade (the JavaScript
+    /// server has no bound at all).
     pub max_buffered_packets: usize,
     /// The read buffer of each WebSocket, in bytes (default 4 KiB; tungstenite's own default
     /// is 128 KiB).
@@ -90,7 +93,7 @@ impl Default for EngineConfig {
             allow_upgrades: true,
             allow_eio3: false,
             cors: None,
-            max_buffered_packets: 1024,
+            max_buffered_packets: 8192,
             ws_read_buffer_size: 4096,
             accept_backlog: 1024,
             allow_request: None,
