@@ -86,7 +86,8 @@
 //!
 //! - `tls`: `https://` and `wss://` with rustls (ring provider): one `rustls::ClientConfig`
 //!   serves both long-polling and the WebSocket (`Options::tls_config`, by default the
-//!   system's root certificates).
+//!   system's root certificates; [`tls`] builds one with extra roots, or one that accepts any
+//!   certificate for development).
 //! - `msgpack`: [`Parser::MsgPack`](protocol::socket::Parser), the encoding of the npm
 //!   package `socket.io-msgpack-parser` ([`Options::parser`]).
 //!
@@ -100,6 +101,8 @@ mod manager;
 mod options;
 mod retry;
 mod socket;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 
 pub use error::{ConnectError, DisconnectReason, Error};

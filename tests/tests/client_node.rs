@@ -319,6 +319,51 @@ async fn tls_polling_then_websocket() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Connects over `https://` polling then `wss://` with `tls`, and echoes one event each way.
+async fn tls_echo(url: &str, tls: std::sync::Arc<rustls::ClientConfig>) {
+    let manager = Manager::new(url, Mode::Upgrade.options().tls_config(tls)).unwrap();
+    let mut main = watch(manager.socket("/"));
+    let mut echoes = events(&main.socket, "echo");
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    main.socket.emit("echo", &"secure").unwrap();
+    assert_eq!(recv(&mut echoes, "echo").await, vec![Value::from("secure")]);
+    while info(&main.socket).await.transport != "websocket" {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    main.socket.emit("echo", &"over wss").unwrap();
+    assert_eq!(
+        recv(&mut echoes, "wss echo").await,
+        vec![Value::from("over wss")]
+    );
+    main.socket.disconnect();
+}
+
+/// `tls::with_system_roots` with the test CA as an extra root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_extra_root_certificate() {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+
+    let dir = make_certificates();
+    let server = NodeServer::start_with(0, &["--tls", dir.to_str().unwrap()]);
+    let ca = CertificateDer::from_pem_file(dir.join("ca.pem")).unwrap();
+    let tls = sio_client::tls::with_system_roots([ca]).unwrap();
+    tls_echo(&format!("https://localhost:{}", server.port), tls).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The explicit development opt-in accepts a certificate nothing vouches for, even for a host
+/// name it does not name (127.0.0.2 is not in the test certificate).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_danger_accept_invalid_certs() {
+    let dir = make_certificates();
+    let server = NodeServer::start_with(0, &["--tls", dir.to_str().unwrap()]);
+    let tls = sio_client::tls::danger_accept_invalid_certs();
+    tls_echo(&format!("https://127.0.0.2:{}", server.port), tls).await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Without the test CA the certificate is refused: `connect_error`, no connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_untrusted_certificate_is_refused() {

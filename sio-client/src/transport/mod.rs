@@ -5,7 +5,7 @@
 
 pub(crate) mod polling;
 #[cfg(feature = "tls")]
-mod tls;
+use crate::tls;
 pub(crate) mod ws;
 
 use std::sync::{Arc, OnceLock};
@@ -85,7 +85,7 @@ impl Endpoint {
         #[cfg(feature = "tls")]
         let tls = match &options.tls_config {
             Some(config) => Some(Arc::clone(config)),
-            None if base.scheme() == "https" => Some(tls::default_config()?),
+            None if base.scheme() == "https" => Some(tls::with_system_roots([])?),
             None => None,
         };
         #[cfg(not(feature = "tls"))]
