@@ -1,18 +1,31 @@
-//! A chat server with its browser page: rooms, broadcasts, acknowledgements, volatile typing
-//! notices, a connect middleware checking the nickname.
+//! A chat server with its browser page: rooms, broadcasts, acknowledgements, images (binary),
+//! volatile typing notices, a connect middleware checking the nickname.
 //!
 //! ```sh
-//! cargo run -p sio-server --example chat   # then open http://127.0.0.1:3000/
+//! bash scripts/demo.sh   # then open http://127.0.0.1:3000/ in two windows
 //! ```
+//!
+//! The page loads the official browser client (`socket.io-client`'s `dist/socket.io.min.js`)
+//! from this server at `/socket.io.min.js`, so the demo works offline. The file comes from
+//! `tests/node_modules` (`scripts/demo.sh` installs it) or from `$SIO_CLIENT_BUNDLE`. `PORT`
+//! picks the port (default 3000); the server listens on 127.0.0.1 only.
+
+use std::path::PathBuf;
 
 use axum::Router;
-use axum::response::Html;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use sio_server::{ConnectError, SocketIo, SocketIoConfig};
+use sio_server::{ConnectError, Socket, SocketIo, SocketIoConfig};
 
 #[derive(Clone)]
 struct Nick(String);
+
+/// The room a socket chats in (one at a time).
+#[derive(Clone)]
+struct Room(String);
 
 #[derive(Serialize, Deserialize)]
 struct Message {
@@ -20,8 +33,72 @@ struct Message {
     text: String,
 }
 
+/// An image as the page sends it: a MIME type and the bytes (a binary attachment).
+#[derive(Deserialize)]
+struct ImageIn {
+    name: String,
+    #[serde(rename = "type")]
+    mime: String,
+    data: Bytes,
+}
+
+/// An image as the others receive it.
+#[derive(Serialize)]
+struct ImageOut {
+    from: String,
+    name: String,
+    #[serde(rename = "type")]
+    mime: String,
+    data: Bytes,
+}
+
+/// Images up to 512 KiB (the Engine.IO default limit on a message is 1 MB).
+const MAX_IMAGE: usize = 512 * 1024;
+
+fn nick(socket: &Socket) -> String {
+    socket.data::<Nick>().map(|n| n.0).unwrap_or_default()
+}
+
+fn room(socket: &Socket) -> Option<String> {
+    socket.data::<Room>().map(|r| r.0)
+}
+
+/// The browser bundle of socket.io-client: `$SIO_CLIENT_BUNDLE`, or the copy npm installed in
+/// `tests/node_modules`.
+fn client_bundle() -> Result<Vec<u8>, String> {
+    let path = std::env::var_os("SIO_CLIENT_BUNDLE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/node_modules/socket.io-client/dist/socket.io.min.js")
+        });
+    std::fs::read(&path).map_err(|e| {
+        format!(
+            "cannot read the browser client {} ({e}).\nRun `bash scripts/demo.sh`: it installs \
+             the npm packages (npm ci in tests/) and starts this example; or set \
+             SIO_CLIENT_BUNDLE to a socket.io.min.js of socket.io-client 4.x.",
+            path.display()
+        )
+    })
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let bundle = match client_bundle() {
+        Ok(bundle) => Bytes::from(bundle),
+        Err(message) => {
+            eprintln!("error: {message}");
+            std::process::exit(1);
+        }
+    };
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port.parse().unwrap_or_else(|_| {
+            eprintln!("error: PORT={port} is not a port number");
+            std::process::exit(1);
+        }),
+        Err(_) => 3000,
+    };
+
     let io = SocketIo::new(SocketIoConfig::default());
     let chat = io.of("/");
     chat.use_middleware(|socket| async move {
@@ -33,52 +110,123 @@ async fn main() -> std::io::Result<()> {
             .map(str::trim)
             .unwrap_or_default()
             .to_owned();
-        if nick.is_empty() || nick.len() > 32 {
+        if nick.is_empty() || nick.chars().count() > 32 {
             return Err(ConnectError::new("invalid nickname").with_data(&"1 to 32 characters"));
         }
         socket.insert_data(Nick(nick));
         Ok(())
     });
     chat.on_connection(|socket| async move {
-        let nick = socket.data::<Nick>().map(|n| n.0).unwrap_or_default();
-        socket.join("general").await;
-        let _ = socket.to("general").emit("joined", &nick).await;
-
+        // Joins a room (leaving the previous one); the ack lists who is there.
+        socket.on("join", |socket, (name,): (String,), ack| async move {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 32 {
+                let _ = ack.send(&JoinError {
+                    error: "the room name takes 1 to 32 characters",
+                });
+                return;
+            }
+            if let Some(old) = room(&socket) {
+                socket.leave(old.clone()).await;
+                let _ = socket.to(old).emit("left", &nick(&socket)).await;
+            }
+            socket.join(name.clone()).await;
+            socket.insert_data(Room(name.clone()));
+            let _ = socket.to(name.clone()).emit("joined", &nick(&socket)).await;
+            let mut nicks: Vec<String> = socket
+                .namespace()
+                .to(name)
+                .fetch_sockets()
+                .await
+                .iter()
+                .map(nick)
+                .collect();
+            nicks.sort();
+            let _ = ack.send(&Joined { here: nicks });
+        });
         // A message: to everyone else in the room; the ack tells the sender it went out.
         socket.on("message", |socket, text: String, ack| async move {
-            let from = socket.data::<Nick>().map(|n| n.0).unwrap_or_default();
-            let message = Message { from, text };
-            let _ = socket.to("general").emit("message", &message).await;
+            let Some(room) = room(&socket) else {
+                let _ = ack.send(&"join a room first");
+                return;
+            };
+            let message = Message {
+                from: nick(&socket),
+                text,
+            };
+            let _ = socket.to(room).emit("message", &message).await;
+            let _ = ack.send(&"sent");
+        });
+        // An image: its bytes travel as a binary attachment.
+        socket.on("image", |socket, (image,): (ImageIn,), ack| async move {
+            let Some(room) = room(&socket) else {
+                let _ = ack.send(&"join a room first");
+                return;
+            };
+            if !image.mime.starts_with("image/") || image.data.len() > MAX_IMAGE {
+                let _ = ack.send(&"not an image of at most 512 KiB");
+                return;
+            }
+            let image = ImageOut {
+                from: nick(&socket),
+                name: image.name,
+                mime: image.mime,
+                data: image.data,
+            };
+            let _ = socket.to(room).emit("image", &image).await;
             let _ = ack.send(&"sent");
         });
         // Typing notices may be lost: volatile.
         socket.on("typing", |socket, (): (), _| async move {
-            let from = socket.data::<Nick>().map(|n| n.0).unwrap_or_default();
-            let _ = socket.to("general").volatile().emit("typing", &from).await;
-        });
-        socket.on("who", |socket, (): (), ack| async move {
-            let mut nicks: Vec<String> = socket
-                .namespace()
-                .to("general")
-                .fetch_sockets()
-                .await
-                .iter()
-                .filter_map(|s| s.data::<Nick>().map(|n| n.0))
-                .collect();
-            nicks.sort();
-            let _ = ack.send(&nicks);
+            if let Some(room) = room(&socket) {
+                let _ = socket
+                    .to(room)
+                    .volatile()
+                    .emit("typing", &nick(&socket))
+                    .await;
+            }
         });
         socket.on_disconnect(|socket, reason| async move {
-            let nick = socket.data::<Nick>().map(|n| n.0).unwrap_or_default();
-            println!("{nick} left ({reason})");
-            let _ = socket.namespace().to("general").emit("left", &nick).await;
+            println!("{} left ({reason})", nick(&socket));
+            if let Some(room) = room(&socket) {
+                let _ = socket
+                    .namespace()
+                    .to(room)
+                    .emit("left", &nick(&socket))
+                    .await;
+            }
         });
     });
 
     let app = Router::new()
         .route("/", get(|| async { Html(include_str!("index.html")) }))
+        .route(
+            "/socket.io.min.js",
+            get(move || {
+                let bundle = bundle.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                        bundle,
+                    )
+                        .into_response()
+                }
+            }),
+        )
         .layer(io.layer());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("open http://{}/", listener.local_addr()?);
     axum::serve(listener, app).await
+}
+
+/// The answer to a `join`.
+#[derive(Serialize)]
+struct Joined {
+    here: Vec<String>,
+}
+
+/// A refused `join`.
+#[derive(Serialize)]
+struct JoinError {
+    error: &'static str,
 }
