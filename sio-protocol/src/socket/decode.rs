@@ -351,12 +351,28 @@ struct Header {
     payload: usize,
 }
 
+/// The characters JavaScript's `Number()` skips as whitespace (WhiteSpace and LineTerminator).
+fn is_js_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
 /// `<type>[<attachments>-][<nsp>,][<id>]`, as socket.io-parser's `decodeString` reads it.
 ///
 /// Stricter than JavaScript on a few oddities that `Number()` accepts and no encoder writes:
 /// the attachment count must be ASCII digits (JavaScript also takes `1e1`, ` 2`, `0x2`), and an
-/// ack id starts only at an ASCII digit (JavaScript's `Number(" ") == " "` makes whitespace
-/// count as a digit).
+/// ack id is a run of ASCII digits. JavaScript's `Number(" ") == " "` makes whitespace count as
+/// an id digit (`2 ["a"]` has id 0 there, `2 1["a"]` id 1): a header whose id position holds
+/// whitespace is refused rather than read differently.
 fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeError> {
     let b = text.as_bytes();
     let kind = match b.first() {
@@ -389,6 +405,13 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeErro
         let end = memchr::memchr(b',', &b[start..]).map_or(b.len(), |p| start + p);
         nsp = Some((start, end));
         i = end;
+    }
+    if text
+        .get(i + 1..)
+        .and_then(|rest| rest.chars().next())
+        .is_some_and(is_js_whitespace)
+    {
+        return Err(DecodeError::InvalidAckId);
     }
     let mut id = None;
     if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
