@@ -19,29 +19,9 @@ for tool in cargo node npm; do
     command -v "$tool" >/dev/null 2>&1 || die "\`$tool\` is not on PATH (the demo needs Rust stable and Node.js 20 with npm)"
 done
 
-# True when tests/node_modules holds exactly what tests/package-lock.json pins
-# (the same check as scripts/test.sh).
-npm_tree_matches_lockfile() {
-    [ -f tests/node_modules/.package-lock.json ] || return 1
-    (cd tests && node -e '
-        const fs = require("fs");
-        const want = require("./package-lock.json").packages || {};
-        const have = require("./node_modules/.package-lock.json").packages || {};
-        for (const [path, pkg] of Object.entries(want)) {
-            if (path === "") continue;
-            const got = have[path];
-            if (!got || got.version !== pkg.version || got.integrity !== pkg.integrity) process.exit(1);
-            if (!pkg.optional && !fs.existsSync(path + "/package.json")) process.exit(1);
-        }
-    ') >/dev/null 2>&1
-}
-
-if [ "${SIO_NPM_CI:-0}" != "1" ] && npm_tree_matches_lockfile; then
-    step "tests/node_modules matches tests/package-lock.json (SIO_NPM_CI=1 reinstalls)"
-else
-    step "npm ci in tests/ (pinned by tests/package-lock.json)"
-    (cd tests && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# The pinned npm packages (tests/package-lock.json).
+# shellcheck source=scripts/npm-deps.sh
+source scripts/npm-deps.sh
 
 step "cargo run -p sio-server --example chat (open http://127.0.0.1:${PORT:-3000}/)"
 exec cargo run -p sio-server --example chat

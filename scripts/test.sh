@@ -32,30 +32,9 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 # ---------------------------------------------------------------------------
 
-# True when tests/node_modules holds exactly what tests/package-lock.json pins
-# (npm's own record of the installed tree, node_modules/.package-lock.json,
-# agrees with the lockfile and every package folder exists).
-npm_tree_matches_lockfile() {
-    [ -f tests/node_modules/.package-lock.json ] || return 1
-    (cd tests && node -e '
-        const fs = require("fs");
-        const want = require("./package-lock.json").packages || {};
-        const have = require("./node_modules/.package-lock.json").packages || {};
-        for (const [path, pkg] of Object.entries(want)) {
-            if (path === "") continue;
-            const got = have[path];
-            if (!got || got.version !== pkg.version || got.integrity !== pkg.integrity) process.exit(1);
-            if (!pkg.optional && !fs.existsSync(path + "/package.json")) process.exit(1);
-        }
-    ') >/dev/null 2>&1
-}
-
-if [ "${SIO_NPM_CI:-0}" != "1" ] && npm_tree_matches_lockfile; then
-    step "tests/node_modules matches tests/package-lock.json (SIO_NPM_CI=1 reinstalls)"
-else
-    step "npm ci in tests/ (pinned by tests/package-lock.json)"
-    (cd tests && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# The pinned npm packages (tests/package-lock.json).
+# shellcheck source=scripts/npm-deps.sh
+source scripts/npm-deps.sh
 
 # Property tests draw their cases from a fixed seed, so that a run never depends on luck and a
 # failure reproduces; set PROPTEST_RNG_SEED yourself to explore other cases (fuzzing explores

@@ -406,3 +406,43 @@ impl From<&[u8]> for Frame {
         Frame::Binary(b.to_vec())
     }
 }
+
+/// Runs `node tests/js/<script> <port> <args>...` (a test driver of the real JavaScript client
+/// against our server on `port`) and returns the JSON array it prints on stdout. Panics, with
+/// the driver's stderr and stdout, when it fails, prints something else, or outlives `timeout`
+/// (the child is killed then).
+pub async fn run_node_driver(
+    script: &str,
+    port: u16,
+    args: &[&str],
+    timeout: Duration,
+) -> Vec<serde_json::Value> {
+    let dir = tests_dir();
+    let node = std::env::var_os("NODE").unwrap_or_else(|| "node".into());
+    let child = tokio::process::Command::new(node)
+        .arg(dir.join("js").join(script))
+        .arg(port.to_string())
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node must be installed (see README)");
+    let output = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} did not finish within {timeout:?}"))
+        .expect("node output");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed: {stderr}\n{stdout}"
+    );
+    let results: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{script}: {e}: stdout {stdout}, stderr {stderr}"));
+    match results {
+        serde_json::Value::Array(results) => results,
+        other => panic!("{script} printed {other} instead of an array"),
+    }
+}

@@ -13,85 +13,30 @@
 //!   quirks, an unknown v3 binary type byte, open packets that are not handshake JSON, ...):
 //!   those cases are counted and printed, not failed.
 
-use std::cell::Cell;
 use std::fmt::Debug;
-use std::time::Instant;
 
 use bytes::Bytes;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::{Value as Json, json};
 use sio_protocol::Str;
 use sio_protocol::engine::{
     Frame, OpenPacket, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat, ProtocolVersion,
 };
+mod differential_support;
+
+use differential_support::{BATCH_SIZES, Counts, add, run};
 use sio_tests::{NodePeer, as_bin, bin};
 
 use ProtocolVersion::{V3, V4};
 
-/// proptest cases per test; each case is a batch of items (`BATCH_SIZES`) sent in one round trip.
-const CASES: u32 = 64;
-/// The seed of the generated cases, unless `PROPTEST_RNG_SEED` is set.
-const SEED: u64 = 0x5105_2026_1125;
-/// Items per proptest case: 50 on average; a failing batch shrinks to the failing item.
-const BATCH_SIZES: std::ops::RangeInclusive<usize> = 1..=99;
 /// The payload limit used when decoding bodies.
 const MAX_PAYLOAD: usize = 1_000_000;
 
 // ---------------------------------------------------------------------------
 // The runner
-
-/// What one test compared, printed at its end.
-#[derive(Default)]
-struct Counts {
-    compared: Cell<usize>,
-    /// JavaScript accepted, Rust rejected (allowed: Rust is stricter in documented cases).
-    rust_stricter: Cell<usize>,
-    /// Both rejected.
-    both_rejected: Cell<usize>,
-    /// The JavaScript result cannot be represented in Rust (a lone surrogate).
-    unrepresentable: Cell<usize>,
-}
-
-impl Counts {
-    fn add(cell: &Cell<usize>) {
-        cell.set(cell.get() + 1);
-    }
-}
-
-/// Runs `check` on `CASES` batches drawn from `strategy` and prints the counts.
-fn run<T: Debug + Clone>(
-    name: &str,
-    strategy: impl Strategy<Value = Vec<T>>,
-    check: impl Fn(&Counts, Vec<T>) -> Result<(), TestCaseError>,
-) {
-    let start = Instant::now();
-    let counts = Counts::default();
-    let mut config = Config {
-        cases: CASES,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    // A fixed seed, so that every run of the test command checks the same cases (a failure is
-    // reproducible, and CI never depends on luck); `PROPTEST_RNG_SEED=<n>` explores others.
-    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
-        config.rng_seed = RngSeed::Fixed(SEED);
-    }
-    let mut runner = TestRunner::new(config);
-    if let Err(e) = runner.run(&strategy, |batch| check(&counts, batch)) {
-        panic!("{name}: {e}");
-    }
-    eprintln!(
-        "{name}: {} cases compared ({} both rejected, {} rejected by Rust only, {} unrepresentable) in {:.2?}",
-        counts.compared.get(),
-        counts.both_rejected.get(),
-        counts.rust_stricter.get(),
-        counts.unrepresentable.get(),
-        start.elapsed()
-    );
-}
 
 /// Asserts equality inside a proptest case, with context.
 fn check_eq<A: PartialEq<B> + Debug, B: Debug>(
@@ -407,13 +352,13 @@ fn check_rejection<T: PartialEq + Debug>(
     expected: impl FnOnce(&Json) -> Option<T>,
 ) -> Result<(), TestCaseError> {
     match (js, rust) {
-        (Err(e), _) if e.starts_with("unrepresentable:") => Counts::add(&counts.unrepresentable),
+        (Err(e), _) if e.starts_with("unrepresentable:") => add(&counts.unrepresentable),
         (Err(e), Ok(r)) => {
             return Err(TestCaseError::fail(format!(
                 "JavaScript rejects {input:?} ({e}), Rust accepts it as {r:?}"
             )));
         }
-        (Err(_), Err(_)) => Counts::add(&counts.both_rejected),
+        (Err(_), Err(_)) => add(&counts.both_rejected),
         (Ok(j), Ok(r)) => match expected(j) {
             Some(e) => check_eq(r, &e, || format!("both accept {input:?}: JavaScript {j}"))?,
             None => {
@@ -422,9 +367,9 @@ fn check_rejection<T: PartialEq + Debug>(
                 )));
             }
         },
-        (Ok(_), Err(_)) => Counts::add(&counts.rust_stricter),
+        (Ok(_), Err(_)) => add(&counts.rust_stricter),
     }
-    Counts::add(&counts.compared);
+    add(&counts.compared);
     Ok(())
 }
 
@@ -459,7 +404,7 @@ fn v4_packets_rust_encode_js_decode() {
                 check_eq(&text, &expected, || {
                     format!("JS decoding the text of {p:?}")
                 })?;
-                Counts::add(&counts.compared);
+                add(&counts.compared);
             }
             Ok(())
         },
@@ -509,7 +454,7 @@ fn v4_packets_js_encode_rust_decode() {
                     &Ok(p.clone()),
                     || format!("Rust decoding JS text {text:?}"),
                 )?;
-                Counts::add(&counts.compared);
+                add(&counts.compared);
             }
             Ok(())
         },
@@ -574,7 +519,7 @@ fn v4_payloads_both_ways() {
                     &Ok(rust.clone()),
                     || format!("Rust decoding JS body {theirs:?} in chunks of {chunk}"),
                 )?;
-                Counts::add(&counts.compared);
+                add(&counts.compared);
             }
             Ok(())
         },
@@ -642,7 +587,7 @@ fn v3_packets_both_ways() {
                     &Ok(p.clone()),
                     || format!("Rust decoding JS v3 text {text:?}"),
                 )?;
-                Counts::add(&counts.compared);
+                add(&counts.compared);
             }
             Ok(())
         },
@@ -703,7 +648,7 @@ fn v3_string_payloads_both_ways() {
                     &Ok(rust.clone()),
                     || format!("Rust decoding JS v3 body {theirs:?} in chunks of {chunk}"),
                 )?;
-                Counts::add(&counts.compared);
+                add(&counts.compared);
             }
             Ok(())
         },
@@ -768,7 +713,7 @@ fn v3_binary_payloads_both_ways() {
                     &Ok(rust.clone()),
                     || format!("Rust decoding JS XHR2 body {theirs:?} in chunks of {chunk}"),
                 )?;
-                Counts::add(&counts.compared);
+                add(&counts.compared);
             }
             Ok(())
         },

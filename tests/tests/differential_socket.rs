@@ -23,13 +23,12 @@
 
 use std::cell::Cell;
 use std::fmt::Debug;
-use std::time::Instant;
 
 use bytes::Bytes;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::Index;
-use proptest::test_runner::{Config, RngSeed, TestCaseError, TestRunner};
+use proptest::test_runner::TestCaseError;
 use serde_json::{Value as Json, json};
 use sio_protocol::engine::Frame as EngineFrame;
 use sio_protocol::socket::{
@@ -37,68 +36,17 @@ use sio_protocol::socket::{
     RESERVED_EVENTS,
 };
 use sio_protocol::{Map, Str, Value};
+mod differential_support;
+
+use differential_support::{BATCH_SIZES, add, run};
 use sio_tests::{Frame, NodePeer, as_bin, bin};
 
-/// proptest cases per test; each case is a batch of items (`BATCH_SIZES`) sent in one round trip.
-const CASES: u32 = 64;
-/// The seed of the generated cases, unless `PROPTEST_RNG_SEED` is set.
-const SEED: u64 = 0x5105_2026_1125;
-/// Items per proptest case: 50 on average; a failing batch shrinks to the failing item.
-const BATCH_SIZES: std::ops::RangeInclusive<usize> = 1..=99;
 /// The attachment limit of the round-trip tests (the rejection tests use the default, 10).
 const MAX_ATTACHMENTS: usize = 64;
 const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 // ---------------------------------------------------------------------------
 // The runner
-
-/// What one test compared, printed at its end.
-#[derive(Default)]
-struct Counts {
-    compared: Cell<usize>,
-    /// JavaScript accepted, Rust rejected (allowed: Rust is stricter in documented cases).
-    rust_stricter: Cell<usize>,
-    /// Both rejected.
-    both_rejected: Cell<usize>,
-    /// The JavaScript result cannot be represented in Rust (a lone surrogate).
-    unrepresentable: Cell<usize>,
-}
-
-fn add(cell: &Cell<usize>) {
-    cell.set(cell.get() + 1);
-}
-
-/// Runs `check` on `CASES` batches drawn from `strategy` and prints the counts.
-fn run<T: Debug + Clone>(
-    name: &str,
-    strategy: impl Strategy<Value = Vec<T>>,
-    check: impl Fn(&Counts, Vec<T>) -> Result<(), TestCaseError>,
-) {
-    let start = Instant::now();
-    let counts = Counts::default();
-    let mut config = Config {
-        cases: CASES,
-        failure_persistence: None,
-        ..Config::default()
-    };
-    // A fixed seed, so that every run of the test command checks the same cases (a failure is
-    // reproducible, and CI never depends on luck); `PROPTEST_RNG_SEED=<n>` explores others.
-    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
-        config.rng_seed = RngSeed::Fixed(SEED);
-    }
-    let mut runner = TestRunner::new(config);
-    if let Err(e) = runner.run(&strategy, |batch| check(&counts, batch)) {
-        panic!("{name}: {e}");
-    }
-    eprintln!(
-        "{name}: {} cases compared ({} both rejected, {} rejected by Rust only, {} unrepresentable) in {:.2?}",
-        counts.compared.get(),
-        counts.both_rejected.get(),
-        counts.rust_stricter.get(),
-        counts.unrepresentable.get(),
-        start.elapsed()
-    );
-}
 
 fn fail(message: String) -> TestCaseError {
     TestCaseError::fail(message)

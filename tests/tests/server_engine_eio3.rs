@@ -2,8 +2,6 @@
 //! socket.io-client 2.x, Engine.IO v3): polling with XHR2 binary payloads, polling with
 //! `b64=1`, WebSocket, and the upgrade; text and binary echo, a client ping, close.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -26,27 +24,15 @@ async fn engine_io_client_v3_polling_websocket_and_upgrade() {
             });
         }
     });
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let child = tokio::process::Command::new("node")
-        .arg(dir.join("js/server-engine-eio3.js"))
-        .arg(server.local_addr().port().to_string())
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node");
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("node finished in time")
-        .expect("node output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "node failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
+    let results = Value::Array(
+        sio_tests::run_node_driver(
+            "server-engine-eio3.js",
+            server.local_addr().port(),
+            &[],
+            Duration::from_secs(60),
+        )
+        .await,
     );
-    let results: Value = serde_json::from_str(stdout.trim()).expect("json");
     let expected_got = json!(["hello", {"bin": [1, 2, 3]}, "é ☃ 😀"]);
     let expected = ["polling", "polling", "websocket", "websocket"];
     let results = results.as_array().unwrap();

@@ -3,8 +3,6 @@
 //! both ways (with timeouts), rooms and broadcasts, volatile, server-side disconnect; with the
 //! JSON parser and with socket.io-msgpack-parser.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -97,27 +95,7 @@ async fn run_node(script: &str, port: u16) -> Vec<Value> {
 }
 
 async fn run_node_with(script: &str, port: u16, args: &[&str]) -> Vec<Value> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let child = tokio::process::Command::new("node")
-        .arg(dir.join("js").join(script))
-        .arg(port.to_string())
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node");
-    let output = tokio::time::timeout(Duration::from_secs(90), child.wait_with_output())
-        .await
-        .expect("node finished in time")
-        .expect("node output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "node failed: {stderr}\n{stdout}");
-    let results: Value = serde_json::from_str(stdout.trim())
-        .unwrap_or_else(|e| panic!("{e}: stdout {stdout}, stderr {stderr}"));
-    results.as_array().expect("array").clone()
+    sio_tests::run_node_driver(script, port, args, Duration::from_secs(90)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
