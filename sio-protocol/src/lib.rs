@@ -68,6 +68,7 @@
 
 pub mod engine;
 pub mod socket;
+pub mod websocket;
 
 mod ack;
 mod backoff;

@@ -224,19 +224,18 @@ impl EngineIo {
                     return error(ErrorCode::BadRequest);
                 }
                 let on_upgrade = hyper::upgrade::on(&mut req);
-                let (max, read_buffer, bound) = self.ws_settings();
+                let settings = self.ws_settings();
                 let version = handle.shared.version;
                 tokio::spawn(async move {
-                    let Some(stream) = ws::upgraded(on_upgrade, max, read_buffer).await else {
+                    let Some(socket) = ws::upgraded(on_upgrade, version, settings).await else {
                         return;
                     };
-                    let conn = ws::WsConn::start(stream, version, handle.data.clone(), bound);
                     if let Err(error) = handle
                         .control
-                        .send(Box::new(session_task::Control::WsAttach(conn)))
+                        .send(Box::new(session_task::Control::WsAttach(Box::new(socket))))
                     {
-                        if let session_task::Control::WsAttach(conn) = *error.0 {
-                            conn.close(None);
+                        if let session_task::Control::WsAttach(socket) = *error.0 {
+                            socket.close(None);
                         }
                     }
                 });
@@ -324,20 +323,20 @@ impl EngineIo {
                     return error(ErrorCode::BadRequest);
                 };
                 let on_upgrade = hyper::upgrade::on(&mut req);
-                let (max, read_buffer, bound) = self.ws_settings();
+                let settings = self.ws_settings();
                 tokio::spawn(async move {
-                    let Some(stream) = ws::upgraded(on_upgrade, max, read_buffer).await else {
+                    let Some(socket) = ws::upgraded(on_upgrade, version, settings).await else {
                         return;
                     };
                     let channels = Channels::new(version, transport, false, None);
                     let handle = channels.handle.clone();
-                    let conn = ws::WsConn::start(stream, version, handle.data.clone(), bound);
                     let session = new_session(sid.clone());
                     registry
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .insert(sid, handle.clone());
-                    let ends = session_task::spawn(session, channels, Some(conn), registry, bound);
+                    let ends =
+                        session_task::spawn(session, channels, Some(socket), registry, bound);
                     permit.send(connection(info, &handle, ends));
                 });
                 let mut response = ws::switching_protocols(accept);
@@ -355,13 +354,13 @@ impl EngineIo {
         Encoding::negotiate(req.headers()).map(|encoding| (encoding, settings.threshold))
     }
 
-    fn ws_settings(&self) -> (usize, usize, usize) {
+    fn ws_settings(&self) -> ws::WsSettings {
         let config = &self.inner.config;
-        (
-            config.max_http_buffer_size,
-            config.ws_read_buffer_size,
-            config.queue_bound(),
-        )
+        ws::WsSettings {
+            max_message_size: config.max_http_buffer_size,
+            read_chunk: config.ws_read_buffer_size,
+            bound: config.queue_bound(),
+        }
     }
 }
 

@@ -4,18 +4,22 @@
 //!
 //! - `control` (unbounded, one item per HTTP request or transport event): polling GETs, polling
 //!   transport errors, a WebSocket to probe;
-//! - `data` (bounded): packets from POST bodies and WebSocket readers, one packet per item. It
-//!   is read only while the application's message queue has room, so a slow application pushes
-//!   back on the client (the POST is answered later, the WebSocket is not read);
+//! - `data` (bounded): packets from POST bodies, one packet per item. It is read only while
+//!   the application's message queue has room, so a slow application pushes back on the client
+//!   (the POST is answered later);
 //! - `commands` (bounded): messages and `close` from the application. It is read only while
 //!   fewer than `max_buffered_packets` messages wait in the session for the client.
 //!
+//! The task also owns the session's WebSocket ([`WsSocket`]) and polls it itself: it reads
+//! only while the application's queue has room (TCP pushes back on the client), and writes
+//! what the session hands out. No other task exists per session.
+//!
 //! After each input the task drains `poll_transmit` (polling packets form the body of the
-//! pending GET, WebSocket packets go to the writer task), then the events, and re-arms its one
-//! timer from `poll_timeout`. No lock guards the session.
+//! pending GET, WebSocket packets are queued on the socket), then the events, and re-arms its
+//! one timer from `poll_timeout`. No lock guards the session.
 
 use std::collections::HashMap;
-use std::future::pending;
+use std::future::{pending, poll_fn};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -30,7 +34,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::time::Instant;
 
 use crate::connection::{DisconnectReason, Message};
-use crate::transport::ws::WsConn;
+use crate::transport::ws::WsSocket;
 
 /// The sessions of a server, by sid.
 pub(crate) type Registry = Mutex<HashMap<Str, SessionHandle>>;
@@ -83,18 +87,10 @@ pub(crate) enum Control {
     },
     /// The polling transport failed (overlapping POSTs, a refused or aborted POST).
     PollingError,
-    /// A WebSocket for an upgrade (its reader is already running).
-    WsAttach(WsConn),
+    /// A WebSocket for an upgrade.
+    WsAttach(Box<WsSocket>),
     /// The server closes every session ([`EngineIo::close_all`](crate::EngineIo::close_all)).
     Close,
-}
-
-/// Where a [`DataIn`] comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Source {
-    Polling,
-    /// The WebSocket with this id.
-    Ws(u64),
 }
 
 /// What a transport read.
@@ -110,20 +106,13 @@ pub(crate) enum Input {
     TooBig,
 }
 
-/// One item of the `data` channel.
-#[derive(Debug)]
-pub(crate) struct DataIn {
-    pub(crate) source: Source,
-    pub(crate) input: Input,
-}
-
 /// What the registry keeps of a session.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionHandle {
     pub(crate) control: mpsc::UnboundedSender<Box<Control>>,
-    /// Boxed: a channel allocates 32 slots up front, and a `DataIn` is 104 bytes (DESIGN
-    /// example 12: an idle session should hold almost nothing).
-    pub(crate) data: mpsc::Sender<Box<DataIn>>,
+    /// Packets of POST bodies. Boxed: a channel allocates 32 slots up front (DESIGN example
+    /// 12: an idle session should hold almost nothing).
+    pub(crate) data: mpsc::Sender<Box<Input>>,
     pub(crate) shared: Arc<SessionShared>,
 }
 
@@ -133,7 +122,7 @@ pub(crate) struct SessionHandle {
 pub(crate) struct Channels {
     pub(crate) handle: SessionHandle,
     control_rx: mpsc::UnboundedReceiver<Box<Control>>,
-    data_rx: mpsc::Receiver<Box<DataIn>>,
+    data_rx: mpsc::Receiver<Box<Input>>,
 }
 
 impl Channels {
@@ -176,7 +165,7 @@ pub(crate) struct AppEnds {
 pub(crate) fn spawn(
     session: Session,
     channels: Channels,
-    ws: Option<WsConn>,
+    ws: Option<WsSocket>,
     registry: Arc<Registry>,
     bound: usize,
 ) -> AppEnds {
@@ -218,7 +207,7 @@ struct Driver {
     sid: Str,
     version: ProtocolVersion,
     control_rx: mpsc::UnboundedReceiver<Box<Control>>,
-    data_rx: mpsc::Receiver<Box<DataIn>>,
+    data_rx: mpsc::Receiver<Box<Input>>,
     commands_rx: mpsc::Receiver<Box<Command>>,
     commands_open: bool,
     app_tx: mpsc::Sender<Box<Message>>,
@@ -235,7 +224,7 @@ struct Driver {
     buffered: usize,
     bound: usize,
     /// The WebSocket in use, or being probed.
-    ws: Option<WsConn>,
+    ws: Option<WsSocket>,
     shared: Arc<SessionShared>,
     registry: Arc<Registry>,
     reason: Option<DisconnectReason>,
@@ -244,7 +233,10 @@ struct Driver {
 
 enum Step {
     Control(Control),
-    Data(Box<DataIn>),
+    /// From a POST.
+    Data(Box<Input>),
+    /// From the WebSocket.
+    Ws(Input),
     Command(Option<Command>),
     Permit(Option<OwnedPermit<Box<Message>>>),
     Timer,
@@ -285,6 +277,8 @@ impl Driver {
             let want_permit = self.permit.is_none() && !self.app_gone;
             let can_read = self.permit.is_some() || self.app_gone;
             let can_command = self.commands_open && self.buffered < self.bound;
+            let has_ws = self.ws.is_some();
+            let ws = &mut self.ws;
             let step = tokio::select! {
                 biased;
                 Some(control) = self.control_rx.recv() => Step::Control(*control),
@@ -293,6 +287,10 @@ impl Driver {
                 permit = self.app_tx.clone().reserve_owned(), if want_permit => {
                     Step::Permit(permit.ok())
                 }
+                input = poll_fn(|cx| match ws {
+                    Some(ws) => ws.poll_input(cx, can_read),
+                    None => std::task::Poll::Pending,
+                }), if has_ws => Step::Ws(input),
                 Some(data) = self.data_rx.recv(), if can_read => Step::Data(data),
                 command = self.commands_rx.recv(), if can_command => Step::Command(command.map(|c| *c)),
             };
@@ -330,15 +328,13 @@ impl Driver {
             }
             Step::Control(Control::WsAttach(ws)) => {
                 if self.ws.is_none() && self.session.begin_upgrade(now, TransportKind::WebSocket) {
-                    self.ws = Some(ws);
+                    self.ws = Some(*ws);
                 } else {
                     ws.close(None);
                 }
             }
-            Step::Data(data) => {
-                let DataIn { source, input } = *data;
-                self.data(now, source, input)
-            }
+            Step::Data(input) => self.input(now, TransportKind::Polling, *input),
+            Step::Ws(input) => self.input(now, TransportKind::WebSocket, input),
             Step::Command(Some(Command::Send(message))) => {
                 if self.session.send(packet(message)) {
                     self.buffered += 1;
@@ -360,15 +356,7 @@ impl Driver {
         }
     }
 
-    fn data(&mut self, now: std::time::Instant, source: Source, input: Input) {
-        let transport = match source {
-            Source::Polling => TransportKind::Polling,
-            Source::Ws(id) if self.ws.as_ref().is_some_and(|ws| ws.id() == id) => {
-                TransportKind::WebSocket
-            }
-            // A WebSocket the session no longer uses.
-            Source::Ws(_) => return,
-        };
+    fn input(&mut self, now: std::time::Instant, transport: TransportKind, input: Input) {
         match input {
             Input::Packet(packet) => self.session.handle_packet(now, transport, packet),
             Input::ParseError => self.session.handle_parse_error(now, transport),
@@ -436,7 +424,7 @@ impl Driver {
     }
 
     fn write_ws(&mut self, packet: &Packet) {
-        let Some(ws) = &self.ws else {
+        let Some(ws) = &mut self.ws else {
             return;
         };
         if ws.send(packet.to_frame(self.version)).is_err() {

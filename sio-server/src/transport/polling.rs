@@ -12,9 +12,7 @@ use tokio::sync::oneshot;
 
 use crate::compression::Encoding;
 use crate::response::{EngineBody, json_error, status, with_body};
-use crate::session_task::{
-    Control, DataIn, Input, PollReply, SessionHandle, SessionShared, Source,
-};
+use crate::session_task::{Control, Input, PollReply, SessionHandle, SessionShared};
 use crate::transport::jsonp;
 
 /// A GET: waits until the session has packets for it. `compression`: the coding the client
@@ -164,11 +162,7 @@ where
             Err(_) => Input::ParseError,
         };
         let last = matches!(input, Input::ParseError);
-        let item = DataIn {
-            source: Source::Polling,
-            input,
-        };
-        if handle.data.send(Box::new(item)).await.is_err() || last {
+        if handle.data.send(Box::new(input)).await.is_err() || last {
             break;
         }
     }

@@ -1,0 +1,325 @@
+//! A WebSocket owned and polled by its session's task: no task, channel or buffer of its own.
+//!
+//! Reading borrows a stack buffer for the duration of one `poll_read` and hands the bytes to
+//! the sans-IO [`FrameDecoder`], which keeps only the remainder of an incomplete frame; frames
+//! to send wait in a queue of (header, payload) pairs written with vectored writes, so the
+//! payload of a broadcast is shared, never copied, per recipient. An idle WebSocket holds its
+//! socket and a few words of state (DESIGN example 12).
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use sio_protocol::engine::{Frame, Packet, ProtocolVersion};
+use sio_protocol::websocket::{
+    FrameDecoder, FrameDecoderConfig, FrameHeader, Opcode, WsError, WsMessage, close_payload,
+};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use super::WsIo;
+use crate::session_task::Input;
+
+/// How long a closed WebSocket may take to send its last frames before it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The most bytes read from the socket at once (the stack buffer of one read).
+const MAX_READ_CHUNK: usize = 16 * 1024;
+
+/// How many reads one poll may do before it yields to the other tasks.
+const READS_PER_POLL: usize = 16;
+
+/// Limits of one WebSocket.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WsSettings {
+    /// The largest message (`maxHttpBufferSize`).
+    pub(crate) max_message_size: usize,
+    /// The most bytes read at once.
+    pub(crate) read_chunk: usize,
+    /// The most frames waiting to be written.
+    pub(crate) bound: usize,
+}
+
+#[derive(Debug)]
+struct OutFrame {
+    header: FrameHeader,
+    payload: Bytes,
+}
+
+/// The write queue is full or the socket failed.
+#[derive(Debug)]
+pub(crate) struct QueueFull;
+
+/// One WebSocket of a session.
+#[derive(Debug)]
+pub(crate) struct WsSocket {
+    io: WsIo,
+    decoder: FrameDecoder,
+    version: ProtocolVersion,
+    /// Inputs decoded and not yet taken by the session (one read may complete several).
+    inputs: VecDeque<Input>,
+    out: VecDeque<OutFrame>,
+    /// Bytes of the front frame of `out` already written.
+    written: usize,
+    needs_flush: bool,
+    read_chunk: usize,
+    bound: usize,
+    /// Nothing more is read: the peer closed, or sent something wrong.
+    read_done: bool,
+    /// A close frame is queued.
+    close_sent: bool,
+    /// The close code a protocol error calls for.
+    error_code: Option<u16>,
+}
+
+impl WsSocket {
+    /// A WebSocket on `io`; `early` are bytes the client sent right after its handshake.
+    pub(crate) fn new(
+        io: WsIo,
+        early: &[u8],
+        version: ProtocolVersion,
+        settings: WsSettings,
+    ) -> WsSocket {
+        let config = FrameDecoderConfig::default().max_message_size(settings.max_message_size);
+        let mut socket = WsSocket {
+            io,
+            decoder: FrameDecoder::new(config),
+            version,
+            inputs: VecDeque::new(),
+            out: VecDeque::new(),
+            written: 0,
+            needs_flush: false,
+            read_chunk: settings.read_chunk.clamp(1, MAX_READ_CHUNK),
+            bound: settings.bound.max(1),
+            read_done: false,
+            close_sent: false,
+            error_code: None,
+        };
+        if !early.is_empty() {
+            socket.received(early);
+        }
+        socket
+    }
+
+    /// Queues a frame.
+    pub(crate) fn send(&mut self, frame: Frame) -> Result<(), QueueFull> {
+        if self.out.len() >= self.bound || self.close_sent {
+            return Err(QueueFull);
+        }
+        let (opcode, payload) = match frame {
+            Frame::Text(text) => (Opcode::Text, text.into_bytes()),
+            Frame::Binary(data) => (Opcode::Binary, data),
+        };
+        self.push(opcode, payload);
+        Ok(())
+    }
+
+    fn push(&mut self, opcode: Opcode, payload: Bytes) {
+        self.out.push_back(OutFrame {
+            header: FrameHeader::new(opcode, false, payload.len()),
+            payload,
+        });
+        self.needs_flush = true;
+    }
+
+    /// Writes what is queued and, when `can_read`, reads: ready with the next input for the
+    /// session. A socket that failed is ready with [`Input::Error`] once.
+    pub(crate) fn poll_input(&mut self, cx: &mut Context<'_>, can_read: bool) -> Poll<Input> {
+        if let Poll::Ready(Err(())) = self.poll_write(cx) {
+            self.out.clear();
+            if !self.read_done {
+                self.read_done = true;
+                self.inputs.clear();
+                return Poll::Ready(Input::Error);
+            }
+        }
+        if !can_read {
+            return Poll::Pending;
+        }
+        for _ in 0..READS_PER_POLL {
+            if let Some(input) = self.inputs.pop_front() {
+                if self.inputs.is_empty() && self.inputs.capacity() > 4 {
+                    self.inputs = VecDeque::new();
+                }
+                return Poll::Ready(input);
+            }
+            if self.read_done {
+                return Poll::Pending;
+            }
+            let mut chunk = [0u8; MAX_READ_CHUNK];
+            let mut buf = ReadBuf::new(&mut chunk[..self.read_chunk]);
+            match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(error)) => {
+                    tracing::debug!(%error, "websocket read error");
+                    self.read_done = true;
+                    return Poll::Ready(Input::Error);
+                }
+                Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                    self.read_done = true;
+                    return Poll::Ready(Input::Closed);
+                }
+                Poll::Ready(Ok(())) => {
+                    let had_output = !self.out.is_empty();
+                    self.received(buf.filled());
+                    if !had_output && !self.out.is_empty() {
+                        // A pong or close reply was queued: start writing it.
+                        if let Poll::Ready(Err(())) = self.poll_write(cx) {
+                            self.out.clear();
+                        }
+                    }
+                }
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Decodes bytes read from the client into inputs.
+    fn received(&mut self, data: &[u8]) {
+        let mut messages = Vec::new();
+        let result = self.decoder.decode(data, &mut messages);
+        for message in messages {
+            let frame = match message {
+                WsMessage::Text(text) => Frame::Text(text),
+                WsMessage::Binary(data) => Frame::Binary(data),
+                WsMessage::Compressed { .. } => {
+                    // Not negotiated, so the decoder refuses RSV1 before this point.
+                    self.fail(1002, Input::Error);
+                    return;
+                }
+                WsMessage::Ping(payload) => {
+                    if !self.close_sent {
+                        self.push(Opcode::Pong, payload);
+                    }
+                    continue;
+                }
+                WsMessage::Pong(_) => continue,
+                WsMessage::Close(code) => {
+                    // Answer with the same code, as `ws` does.
+                    self.queue_close(code);
+                    self.read_done = true;
+                    self.inputs.push_back(Input::Closed);
+                    return;
+                }
+            };
+            match Packet::from_frame(frame, self.version) {
+                Ok(packet) => self.inputs.push_back(Input::Packet(packet)),
+                Err(_) => {
+                    self.read_done = true;
+                    self.inputs.push_back(Input::ParseError);
+                    return;
+                }
+            }
+        }
+        if let Err(error) = result {
+            tracing::debug!(%error, "websocket closed");
+            let input = if error == WsError::TooBig {
+                Input::TooBig
+            } else {
+                Input::Error
+            };
+            self.fail(error.close_code(), input);
+        }
+    }
+
+    fn fail(&mut self, code: u16, input: Input) {
+        self.error_code = Some(code);
+        self.read_done = true;
+        self.inputs.push_back(input);
+    }
+
+    fn queue_close(&mut self, code: Option<u16>) {
+        if !self.close_sent {
+            self.close_sent = true;
+            self.push(Opcode::Close, code.map(close_payload).unwrap_or_default());
+        }
+    }
+
+    /// Writes the queued frames; ready once all are written and flushed.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ()>> {
+        while !self.out.is_empty() {
+            let mut slices = [IoSlice::new(&[]); 32];
+            let mut count = 0;
+            let mut skip = self.written;
+            'frames: for frame in &self.out {
+                for part in [frame.header.as_bytes(), &frame.payload[..]] {
+                    if skip >= part.len() {
+                        skip -= part.len();
+                        continue;
+                    }
+                    if count == slices.len() {
+                        break 'frames;
+                    }
+                    slices[count] = IoSlice::new(&part[skip..]);
+                    skip = 0;
+                    count += 1;
+                }
+            }
+            match Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count]) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
+                Poll::Ready(Ok(n)) => self.advance(n),
+            }
+        }
+        if self.out.capacity() > 16 {
+            self.out = VecDeque::new();
+        }
+        if self.needs_flush {
+            match Pin::new(&mut self.io).poll_flush(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) => self.needs_flush = false,
+                Poll::Ready(Err(_)) => return Poll::Ready(Err(())),
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        while let Some(frame) = self.out.front() {
+            let len = frame.header.as_bytes().len() + frame.payload.len();
+            let left = len - self.written;
+            if n < left {
+                self.written += n;
+                return;
+            }
+            n -= left;
+            self.written = 0;
+            self.out.pop_front();
+        }
+    }
+
+    /// Closes the socket after the queued frames, with `code` (or the code a protocol error
+    /// called for), in a short-lived task that gives up after a grace period.
+    pub(crate) fn close(mut self, code: Option<u16>) {
+        let code = code.or(self.error_code);
+        self.queue_close(code);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(CLOSE_GRACE, async move {
+                if poll_fn(|cx| self.poll_write(cx)).await.is_err() {
+                    return;
+                }
+                let _ = poll_fn(|cx| Pin::new(&mut self.io).poll_shutdown(cx)).await;
+                // Drain what the client still sends (its close frame) until it closes, so the
+                // socket is not reset under unread data.
+                let mut chunk = [0u8; 1024];
+                while !self.read_done {
+                    let read = poll_fn(|cx| {
+                        let mut buf = ReadBuf::new(&mut chunk);
+                        Pin::new(&mut self.io)
+                            .poll_read(cx, &mut buf)
+                            .map_ok(|()| buf.filled().len())
+                    })
+                    .await;
+                    if !matches!(read, Ok(n) if n > 0) {
+                        return;
+                    }
+                }
+            })
+            .await;
+        });
+    }
+}
