@@ -71,8 +71,9 @@ pub(crate) struct Info {
     pub(crate) version: ProtocolVersion,
     pub(crate) transport: TransportKind,
     pub(crate) remote_addr: Option<SocketAddr>,
-    pub(crate) headers: HeaderMap,
-    pub(crate) query: Vec<(String, String)>,
+    /// Shared with the handshake of every socket of the connection.
+    pub(crate) headers: Arc<HeaderMap>,
+    pub(crate) query: Arc<[(String, String)]>,
 }
 
 /// One Engine.IO connection, from [`EngineIo::accept`](crate::EngineIo::accept).
@@ -117,6 +118,10 @@ impl Connection {
     /// message received before was read.
     pub async fn recv(&mut self) -> Option<Message> {
         self.messages.recv().await.map(|m| *m)
+    }
+
+    pub(crate) fn sender_ref(&self) -> &ConnectionSender {
+        &self.sender
     }
 
     /// A sending handle.
@@ -275,5 +280,12 @@ impl ConnectionSender {
             Err(_) => None,
         };
         reason.unwrap_or_else(|| (*closed.borrow()).unwrap_or(fallback))
+    }
+}
+
+impl ConnectionSender {
+    /// The headers and query of the handshake, shared.
+    pub(crate) fn handshake_parts(&self) -> (Arc<HeaderMap>, Arc<[(String, String)]>) {
+        (self.info.headers.clone(), self.info.query.clone())
     }
 }

@@ -283,8 +283,8 @@ impl EngineIo {
             version,
             transport,
             remote_addr: remote,
-            headers: detach_headers(req.headers()),
-            query: query.all,
+            headers: Arc::new(detach_headers(req.headers())),
+            query: query.all.into(),
         };
         let session_config = config.session_config(version);
         let bound = config.queue_bound();

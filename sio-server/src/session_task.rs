@@ -172,7 +172,7 @@ pub(crate) fn spawn(
     let (commands, commands_rx) = mpsc::channel(bound);
     let (app_tx, messages) = mpsc::channel(bound);
     let (closed_tx, closed) = watch::channel(None);
-    let driver = Driver {
+    let mut driver = Driver {
         sid: session.sid().cloned().unwrap_or_default(),
         version: session.version(),
         session,
@@ -194,7 +194,12 @@ pub(crate) fn spawn(
         reason: None,
         override_reason: None,
     };
-    tokio::spawn(driver.run());
+    // The driver is moved into the task once and borrowed from there: an `async fn run(self)`
+    // would hold it twice in the task's future (its argument and its local).
+    tokio::spawn(async move {
+        driver.run().await;
+        driver.finish();
+    });
     AppEnds {
         commands,
         messages,
@@ -270,7 +275,7 @@ fn now() -> std::time::Instant {
 }
 
 impl Driver {
-    async fn run(mut self) {
+    async fn run(&mut self) {
         self.flush();
         while self.reason.is_none() {
             let deadline = self.session.poll_timeout().map(Instant::from_std);
@@ -297,7 +302,6 @@ impl Driver {
             self.apply(step);
             self.flush();
         }
-        self.finish();
     }
 
     fn apply(&mut self, step: Step) {

@@ -129,7 +129,16 @@ pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
     let connect_timeout = tokio::time::sleep(config.connect_timeout);
     tokio::pin!(connect_timeout);
     // Socket.IO v4 (Engine.IO v3): the client is in `/` without sending CONNECT.
-    let mut joined = v3 && connect(&io, &shared, &conn, Str::from_static("/"), None, true).await;
+    let mut joined = v3
+        && Box::pin(connect(
+            &io,
+            &shared,
+            &conn,
+            Str::from_static("/"),
+            None,
+            true,
+        ))
+        .await;
     // Set once the connection is being closed: later messages are ignored.
     let mut closing: Option<SocketDisconnectReason> = None;
     loop {
@@ -152,7 +161,29 @@ pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
         };
         let violation = match decoded {
             Ok(None) => None,
-            Ok(Some(packet)) => handle(&io, &shared, &conn, packet, &mut joined).await,
+            Ok(Some(packet)) => match handle(&io, &shared, &conn, packet) {
+                Handled::Done(violation) => violation,
+                // The rare cases that wait are boxed: the task's future would otherwise be as
+                // large as them for its whole life.
+                Handled::Connect { nsp, auth } => {
+                    let v3 = conn.protocol() == crate::ProtocolVersion::V3;
+                    if Box::pin(connect(&io, &shared, &conn, nsp, auth, v3)).await {
+                        joined = true;
+                    }
+                    None
+                }
+                Handled::QueueFull(socket, incoming) => {
+                    // A handler of this socket waits: stop reading, but notice when the
+                    // connection closes meanwhile.
+                    Box::pin(async {
+                        tokio::select! {
+                            () = socket.enqueue(incoming) => None,
+                            reason = conn.closed() => Some(engine_reason(reason)),
+                        }
+                    })
+                    .await
+                }
+            },
             Err(error) => {
                 tracing::debug!(sid = %conn.sid(), %error, "invalid packet");
                 Some(SocketDisconnectReason::ForcedClose)
@@ -172,15 +203,19 @@ pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
     io.unregister_client(&shared);
 }
 
-/// Handles one packet; `Some(reason)` when it breaks the state rules (the connection closes).
-async fn handle(
-    io: &SocketIo,
-    shared: &Arc<ClientShared>,
-    conn: &Connection,
-    packet: Packet,
-    joined: &mut bool,
-) -> Option<SocketDisconnectReason> {
-    let invalid = Some(SocketDisconnectReason::ForcedServerClose);
+/// What [`handle`] leaves to do.
+enum Handled {
+    /// Done; `Some(reason)` when the packet broke the state rules (the connection closes).
+    Done(Option<SocketDisconnectReason>),
+    /// A CONNECT to carry out.
+    Connect { nsp: Str, auth: Option<Value> },
+    /// An event for a socket whose queue is full.
+    QueueFull(Socket, Incoming),
+}
+
+/// Handles one packet, without waiting.
+fn handle(io: &SocketIo, shared: &Arc<ClientShared>, conn: &Connection, packet: Packet) -> Handled {
+    let invalid = Handled::Done(Some(SocketDisconnectReason::ForcedServerClose));
     let v3 = conn.protocol() == crate::ProtocolVersion::V3;
     let (nsp, query_auth) = if v3 {
         split_v4_namespace(&packet.nsp)
@@ -194,26 +229,21 @@ async fn handle(
                 return invalid;
             }
             let auth = if v3 { query_auth } else { auth };
-            if connect(io, shared, conn, nsp, auth, v3).await {
-                *joined = true;
-            }
-            None
+            Handled::Connect { nsp, auth }
         }
         (PacketData::Event { name, args, id }, Some(socket)) => {
-            // The queue is full while a handler of this socket waits: stop reading, but
-            // notice when the connection closes meanwhile.
-            tokio::select! {
-                () = socket.enqueue(Incoming { name, args, id }) => None,
-                reason = conn.closed() => Some(engine_reason(reason)),
+            match socket.try_enqueue(Incoming { name, args, id }) {
+                Ok(()) => Handled::Done(None),
+                Err(incoming) => Handled::QueueFull(socket, incoming),
             }
         }
         (PacketData::Ack { args, id }, Some(socket)) => {
             socket.handle_ack(id, args);
-            None
+            Handled::Done(None)
         }
         (PacketData::Disconnect, Some(socket)) => {
             socket.close_with(SocketDisconnectReason::ClientNamespaceDisconnect, false);
-            None
+            Handled::Done(None)
         }
         _ => invalid,
     }
@@ -248,7 +278,7 @@ async fn connect(
         }
     };
     let handshake = Handshake::new(conn, &io.config().engine.normalized_path(), auth);
-    let (socket, rx) = Socket::new(id.clone(), ns.clone(), handshake, shared.clone());
+    let socket = Socket::new(id.clone(), ns.clone(), handshake, shared.clone());
     let middlewares = io
         .middlewares()
         .into_iter()
@@ -289,7 +319,7 @@ async fn connect(
         Some(Value::Object(reply))
     };
     let _ = shared.send_packet(&Packet::new(nsp, PacketData::Connect(reply)), false);
-    tokio::spawn(socket.run(rx, ns.handlers().connection()));
+    socket.start(ns.handlers().connection());
     true
 }
 

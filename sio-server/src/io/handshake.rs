@@ -1,6 +1,7 @@
 //! [`Handshake`]: what a socket's connection looked like (socket.io's `socket.handshake`).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
@@ -12,10 +13,11 @@ use crate::Connection;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Handshake {
-    /// The headers of the first HTTP request of the connection.
-    pub headers: HeaderMap,
+    /// The headers of the first HTTP request of the connection (shared by the sockets of the
+    /// connection).
+    pub headers: Arc<HeaderMap>,
     /// Its query parameters, in order (percent-decoded).
-    pub query: Vec<(String, String)>,
+    pub query: Arc<[(String, String)]>,
     /// The CONNECT payload, or an empty object when the client sent none.
     pub auth: Value,
     /// The client's address, when known.
@@ -32,7 +34,7 @@ pub struct Handshake {
 
 impl Handshake {
     pub(crate) fn new(conn: &Connection, path: &str, auth: Value) -> Handshake {
-        let query = conn.query().to_vec();
+        let (headers, query) = conn.sender_ref().handshake_parts();
         let mut url = String::from(path);
         if !query.is_empty() {
             url.push('?');
@@ -46,8 +48,8 @@ impl Handshake {
             .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
             .unwrap_or(0);
         Handshake {
-            headers: conn.headers().clone(),
-            xdomain: conn.headers().contains_key(http::header::ORIGIN),
+            xdomain: headers.contains_key(http::header::ORIGIN),
+            headers,
             query,
             auth,
             address: conn.remote_addr(),

@@ -1,7 +1,7 @@
 //! [`Socket`]: one client in one namespace, its handlers and the task that runs them in order.
 
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sio_protocol::Str;
 use sio_protocol::socket::{Args, ArgsError, EventName, Packet, PacketData, RESERVED_EVENTS};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::BoxFuture;
 use super::ack::{Ack, AckFuture};
@@ -176,10 +176,22 @@ struct Inner {
     handlers: RwLock<Handlers>,
     acks: Mutex<HashMap<u64, AckSender>>,
     extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
-    /// Boxed: the channel allocates its slots in blocks, and an idle socket should hold
-    /// little.
-    queue: mpsc::Sender<Box<Incoming>>,
-    disconnected: watch::Sender<Option<SocketDisconnectReason>>,
+    /// Events waiting for the socket's task, which exists only while there is work (DESIGN
+    /// example 12: an idle socket has no task, no channel).
+    queue: Mutex<Queue>,
+    /// Signalled when an event leaves a full queue.
+    space: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Incoming>,
+    /// The socket's task is running (it drains `items`, then runs the disconnect handlers
+    /// once `disconnected` is set).
+    running: bool,
+    disconnected: Option<SocketDisconnectReason>,
+    /// The disconnect handlers have run (or are running).
+    finished: bool,
 }
 
 impl fmt::Debug for Socket {
@@ -202,9 +214,8 @@ impl Socket {
         ns: Namespace,
         handshake: Handshake,
         client: Arc<ClientShared>,
-    ) -> (Socket, mpsc::Receiver<Box<Incoming>>) {
-        let (queue, rx) = mpsc::channel(ns.config().socket_queue.max(1));
-        let socket = Socket {
+    ) -> Socket {
+        Socket {
             inner: Arc::new(Inner {
                 id,
                 ns,
@@ -214,11 +225,10 @@ impl Socket {
                 handlers: RwLock::new(Handlers::default()),
                 acks: Mutex::new(HashMap::new()),
                 extensions: Mutex::new(HashMap::new()),
-                queue,
-                disconnected: watch::Sender::new(None),
+                queue: Mutex::new(Queue::default()),
+                space: Notify::new(),
             }),
-        };
-        (socket, rx)
+        }
     }
 
     /// The socket id: 20 characters from a CSPRNG, not the Engine.IO session id.
@@ -577,45 +587,99 @@ impl Socket {
             .client
             .remove(self.inner.ns.name(), &self.inner.id);
         lock(&self.inner.acks).clear();
-        self.inner.disconnected.send_replace(Some(reason));
+        let mut queue = lock(&self.inner.queue);
+        queue.disconnected = Some(reason);
+        if !queue.running && !queue.finished {
+            queue.running = true;
+            drop(queue);
+            tokio::spawn(self.clone().drain(Vec::new()));
+        }
     }
 
     pub(crate) fn set_connected(&self) {
         self.inner.connected.store(true, Ordering::Release);
     }
 
-    /// Queues an event for the socket's task, waiting while the queue is full.
-    pub(crate) async fn enqueue(&self, incoming: Incoming) {
-        let _ = self.inner.queue.send(Box::new(incoming)).await;
+    /// Queues an event for the socket's task (started if needed); gives it back when the
+    /// queue is full.
+    #[allow(clippy::result_large_err)] // the event itself comes back, to be queued later
+    pub(crate) fn try_enqueue(&self, incoming: Incoming) -> Result<(), Incoming> {
+        let mut queue = lock(&self.inner.queue);
+        if queue.items.len() >= self.inner.ns.config().socket_queue.max(1) {
+            return Err(incoming);
+        }
+        queue.items.push_back(incoming);
+        if !queue.running {
+            queue.running = true;
+            drop(queue);
+            tokio::spawn(self.clone().drain(Vec::new()));
+        }
+        Ok(())
     }
 
-    /// Runs the socket: `connection` handlers, then events in order, then disconnect handlers.
-    pub(crate) async fn run(
-        self,
-        mut rx: mpsc::Receiver<Box<Incoming>>,
-        on_connection: Vec<super::namespace::ConnectionHandler>,
-    ) {
+    /// Queues an event, waiting while the queue is full.
+    pub(crate) async fn enqueue(&self, mut incoming: Incoming) {
+        loop {
+            let space = self.inner.space.notified();
+            match self.try_enqueue(incoming) {
+                Ok(()) => return,
+                Err(back) => incoming = back,
+            }
+            space.await;
+        }
+    }
+
+    /// Starts the socket's task: the `connection` handlers, then the events in order.
+    pub(crate) fn start(&self, on_connection: Vec<super::namespace::ConnectionHandler>) {
+        lock(&self.inner.queue).running = true;
+        tokio::spawn(self.clone().drain(on_connection));
+    }
+
+    /// The socket's task: runs `on_connection`, then the queued events in order; once the
+    /// queue is empty it ends, or, when the socket disconnected, runs the disconnect handlers.
+    async fn drain(self, on_connection: Vec<super::namespace::ConnectionHandler>) {
         for handler in on_connection {
             handler(self.clone()).await;
         }
-        let mut disconnected = self.inner.disconnected.subscribe();
         loop {
-            tokio::select! {
-                biased;
-                item = rx.recv() => match item {
-                    Some(item) => self.dispatch(item).await,
-                    None => break,
-                },
-                () = async { let _ = disconnected.wait_for(Option::is_some).await; } => break,
+            let (item, reason) = {
+                let mut queue = lock(&self.inner.queue);
+                let full = queue.items.len() >= self.inner.ns.config().socket_queue.max(1);
+                match queue.items.pop_front() {
+                    Some(item) => {
+                        if queue.items.is_empty() {
+                            queue.items = VecDeque::new();
+                        }
+                        if full {
+                            self.inner.space.notify_one();
+                        }
+                        (Some(item), None)
+                    }
+                    None => match queue.disconnected {
+                        Some(reason) if !queue.finished => {
+                            queue.finished = true;
+                            (None, Some(reason))
+                        }
+                        _ => {
+                            queue.running = false;
+                            return;
+                        }
+                    },
+                }
+            };
+            if let Some(item) = item {
+                self.dispatch(item).await;
+            }
+            if let Some(reason) = reason {
+                self.finish(reason).await;
+                return;
             }
         }
-        // Events received before the disconnection are still handled, in order.
-        while let Ok(item) = rx.try_recv() {
-            self.dispatch(item).await;
-        }
-        let reason = disconnected
-            .borrow()
-            .unwrap_or(SocketDisconnectReason::TransportClose);
+    }
+
+    /// After the disconnection: `disconnecting` handlers, leaving the rooms, `disconnect`
+    /// handlers.
+    async fn finish(&self, reason: SocketDisconnectReason) {
         let disconnecting = self.handlers().disconnecting.clone();
         for handler in disconnecting {
             handler(self.clone(), reason).await;
@@ -630,8 +694,7 @@ impl Socket {
         *self.handlers_mut() = Handlers::default();
     }
 
-    async fn dispatch(&self, item: Box<Incoming>) {
-        let item = *item;
+    async fn dispatch(&self, item: Incoming) {
         let (middlewares, any) = {
             let handlers = self.handlers();
             (handlers.middlewares.clone(), handlers.any.clone())

@@ -454,13 +454,23 @@ impl Session {
         if self.out.is_empty() {
             self.flush();
         }
-        self.out.pop_front()
+        let transmit = self.out.pop_front();
+        if transmit.is_none() {
+            // Drained: an idle session holds no queue memory (DESIGN example 12).
+            release(&mut self.out);
+            release(&mut self.write_buffer);
+        }
+        transmit
     }
 
     /// The next event.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() {
+            release(&mut self.events);
+        }
+        event
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout) next (`None`: no timer needed).
@@ -839,3 +849,10 @@ impl Session {
 
 #[cfg(test)]
 mod tests;
+
+/// Frees the memory of an empty queue.
+fn release<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
+    }
+}

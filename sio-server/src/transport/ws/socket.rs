@@ -141,7 +141,7 @@ impl WsSocket {
         }
         for _ in 0..READS_PER_POLL {
             if let Some(input) = self.inputs.pop_front() {
-                if self.inputs.is_empty() && self.inputs.capacity() > 4 {
+                if self.inputs.is_empty() {
                     self.inputs = VecDeque::new();
                 }
                 return Poll::Ready(input);
@@ -265,7 +265,8 @@ impl WsSocket {
                 Poll::Ready(Ok(n)) => self.advance(n),
             }
         }
-        if self.out.capacity() > 16 {
+        if self.out.capacity() > 0 {
+            // Nothing waits: an idle socket holds no queue.
             self.out = VecDeque::new();
         }
         if self.needs_flush {
