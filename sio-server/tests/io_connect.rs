@@ -153,6 +153,34 @@ async fn dynamic_namespaces_share_handlers() {
     assert_eq!(names, ["/", "/room-1", "/room-2"]);
 }
 
+#[cfg(feature = "regex")]
+#[tokio::test]
+async fn regex_namespaces_match_whole_names() {
+    let s = server(SocketIoConfig::default(), |io| {
+        io.of_regex(regex::Regex::new(r"^/dynamic-\d+$").unwrap())
+            .on_connection(|socket| async move {
+                let _ = socket.emit("where", socket.namespace().name());
+            });
+    })
+    .await;
+    let mut peer = Peer::connect(s.addr).await;
+    peer.connect_nsp("/dynamic-101", None).await;
+    assert_eq!(
+        peer.text().await,
+        r#"2/dynamic-101,["where","/dynamic-101"]"#
+    );
+    for refused in ["/dynamic-", "/dynamic-1x", "/x/dynamic-1"] {
+        peer.send(&format!("0{refused}")).await;
+        assert_eq!(
+            peer.text().await,
+            format!(r#"4{refused},{{"message":"Invalid namespace"}}"#)
+        );
+    }
+    let mut names = s.io.namespaces();
+    names.sort();
+    assert_eq!(names, ["/", "/dynamic-101"]);
+}
+
 #[tokio::test]
 async fn connect_timeout_closes_a_connection_without_namespace() {
     let config = SocketIoConfig::default().connect_timeout(Duration::from_millis(300));

@@ -89,6 +89,19 @@ async function scenario(mode, transports) {
     const [v] = await once(admin, "echo-back");
     assert.strictEqual(v, "on admin");
   });
+  await check("dynamic namespace matched by a regex", async () => {
+    const d = m.socket("/dynamic-7", { auth: { token: "ok" } });
+    const where = once(d, "where");
+    d.connect();
+    const [name] = await where;
+    assert.strictEqual(name, "/dynamic-7");
+    d.disconnect();
+    const refused = m.socket("/dynamic-x", { auth: { token: "ok" } });
+    refused.connect();
+    const [err] = await once(refused, "connect_error");
+    assert.strictEqual(err.message, "Invalid namespace");
+    refused.disconnect();
+  });
   await check("events both ways", async () => {
     a.emit("echo", 1, "2", { 3: [true] });
     const args = await once(a, "echo-back");

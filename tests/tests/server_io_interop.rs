@@ -1,6 +1,7 @@
 //! Our Socket.IO server against the real socket.io-client 4.8.4 (Node.js), in each transport
 //! mode: auth, middleware refusal, two namespaces on one connection, events, binary and acks
-//! both ways (with timeouts), rooms and broadcasts, volatile, server-side disconnect; with the
+//! both ways (with timeouts), rooms and broadcasts, volatile, server-side disconnect, a dynamic
+//! namespace matched by a regex; with the
 //! JSON parser and with socket.io-msgpack-parser.
 
 use std::time::Duration;
@@ -82,6 +83,10 @@ fn setup(io: &SocketIo) {
             socket.disconnect(false);
         });
     });
+    io.of_regex(regex::Regex::new(r"^/dynamic-\d+$").unwrap())
+        .on_connection(|socket| async move {
+            let _ = socket.emit("where", socket.namespace().name());
+        });
     io.of("/admin").on_connection(|socket| async move {
         let _ = socket.emit("admin-hello", &());
         socket.on_args("echo", |socket, args: Args, _| async move {
@@ -114,7 +119,7 @@ async fn socket_io_client_in_every_transport_mode() {
         );
         assert_eq!(
             result["passed"].as_array().map(Vec::len),
-            Some(13),
+            Some(14),
             "{result}"
         );
     }
@@ -139,7 +144,7 @@ async fn socket_io_client_with_the_msgpack_parser_in_every_transport_mode() {
         );
         assert_eq!(
             result["passed"].as_array().map(Vec::len),
-            Some(13),
+            Some(14),
             "{result}"
         );
     }

@@ -167,6 +167,25 @@ impl SocketIo {
         self.new_namespace(Str::from_static("/_dynamic"), handlers)
     }
 
+    /// Dynamic namespaces whose names match `pattern` (socket.io's `io.of(/^\/dynamic-\d+$/)`):
+    /// [`of_dynamic`](Self::of_dynamic) with the expression as the matcher. Anchor it (`^...$`)
+    /// to match whole names, as in JavaScript.
+    ///
+    /// ```
+    /// use regex::Regex;
+    /// use sio_server::{SocketIo, SocketIoConfig};
+    ///
+    /// let io = SocketIo::new(SocketIoConfig::default());
+    /// let dynamic = io.of_regex(Regex::new(r"^/dynamic-\d+$").unwrap());
+    /// dynamic.on_connection(|socket| async move {
+    ///     let _ = socket.emit("joined", socket.namespace().name());
+    /// });
+    /// ```
+    #[cfg(feature = "regex")]
+    pub fn of_regex(&self, pattern: regex::Regex) -> Namespace {
+        self.of_dynamic(move |name, _auth| pattern.is_match(name))
+    }
+
     /// The namespace a CONNECT to `name` joins, if any.
     pub(crate) fn resolve(&self, name: &str, auth: &Value) -> Option<Namespace> {
         if let Some(ns) = self.read_namespaces().get(name) {
