@@ -5,13 +5,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use crate::session_task::SessionShared;
 use bytes::Bytes;
 use http::HeaderMap;
 use sio_protocol::Str;
 use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};
-use tokio::sync::{mpsc, watch};
-
-use crate::session_task::{Command, SessionShared};
 
 /// An Engine.IO message: text or binary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,7 +81,6 @@ pub(crate) struct Info {
 #[derive(Debug)]
 pub struct Connection {
     sender: ConnectionSender,
-    messages: mpsc::Receiver<Box<Message>>,
 }
 
 /// The sending half of a [`Connection`]; cheap to clone.
@@ -91,33 +88,19 @@ pub struct Connection {
 pub struct ConnectionSender {
     info: Arc<Info>,
     shared: Arc<SessionShared>,
-    commands: mpsc::Sender<Box<Command>>,
-    closed: watch::Receiver<Option<DisconnectReason>>,
 }
 
 impl Connection {
-    pub(crate) fn new(
-        info: Arc<Info>,
-        shared: Arc<SessionShared>,
-        commands: mpsc::Sender<Box<Command>>,
-        closed: watch::Receiver<Option<DisconnectReason>>,
-        messages: mpsc::Receiver<Box<Message>>,
-    ) -> Self {
+    pub(crate) fn new(info: Arc<Info>, shared: Arc<SessionShared>) -> Self {
         Connection {
-            sender: ConnectionSender {
-                info,
-                shared,
-                commands,
-                closed,
-            },
-            messages,
+            sender: ConnectionSender { info, shared },
         }
     }
 
     /// The next message from the client, `None` once the connection is closed and every
     /// message received before was read.
     pub async fn recv(&mut self) -> Option<Message> {
-        self.messages.recv().await.map(|m| *m)
+        self.sender.shared.queues.recv().await
     }
 
     pub(crate) fn sender_ref(&self) -> &ConnectionSender {
@@ -191,6 +174,13 @@ impl Connection {
     }
 }
 
+impl Drop for Connection {
+    fn drop(&mut self) {
+        // Messages for the application are dropped from now on.
+        self.sender.shared.queues.app_gone();
+    }
+}
+
 impl ConnectionSender {
     /// The session id.
     pub fn sid(&self) -> &Str {
@@ -208,78 +198,34 @@ impl ConnectionSender {
 
     /// Queues a message, waiting while the connection's queue is full.
     pub async fn send(&self, message: Message) -> Result<(), SendError> {
-        self.commands
-            .send(Box::new(Command::Send(message)))
-            .await
-            .map_err(|e| match *e.0 {
-                Command::Send(m) => SendError::Closed(m),
-                Command::Close => SendError::Closed(Message::Text(Str::new())),
-            })
+        self.shared.queues.send(message).await
     }
 
     /// Queues a message if the connection's queue has room.
     pub fn try_send(&self, message: Message) -> Result<(), SendError> {
-        self.commands
-            .try_send(Box::new(Command::Send(message)))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(c) => match *c {
-                    Command::Send(m) => SendError::Full(m),
-                    Command::Close => SendError::Full(Message::Text(Str::new())),
-                },
-                mpsc::error::TrySendError::Closed(c) => match *c {
-                    Command::Send(m) => SendError::Closed(m),
-                    Command::Close => SendError::Closed(Message::Text(Str::new())),
-                },
-            })
+        self.shared.queues.try_send_all(vec![message])
     }
 
     /// Queues every message of `messages` back to back if the queue has room for all of them
     /// now, else none (`Full`). Used by the Socket.IO layer so that a packet and its binary
     /// attachments are never split.
     pub(crate) fn try_send_all(&self, messages: Vec<Message>) -> Result<(), SendError> {
-        let first = || {
-            messages
-                .first()
-                .cloned()
-                .unwrap_or(Message::Text(Str::new()))
-        };
-        match self.commands.try_reserve_many(messages.len()) {
-            Ok(permits) => {
-                for (permit, message) in permits.zip(messages) {
-                    permit.send(Box::new(Command::Send(message)));
-                }
-                Ok(())
-            }
-            Err(mpsc::error::TrySendError::Full(())) => Err(SendError::Full(first())),
-            Err(mpsc::error::TrySendError::Closed(())) => Err(SendError::Closed(first())),
-        }
+        self.shared.queues.try_send_all(messages)
     }
 
     /// Closes the connection (`"forced close"`) after the messages already queued are sent.
     pub fn close(&self) {
-        let commands = self.commands.clone();
-        if commands.try_send(Box::new(Command::Close)).is_err() {
-            // The queue is full: close once there is room (or the connection is gone).
-            tokio::spawn(async move {
-                let _ = commands.send(Box::new(Command::Close)).await;
-            });
-        }
+        self.shared.queues.request_close();
     }
 
     /// Whether the connection is closed.
     pub fn is_closed(&self) -> bool {
-        self.closed.borrow().is_some()
+        self.shared.queues.closed_reason().is_some()
     }
 
     /// Waits until the connection is closed, and says why.
     pub async fn closed(&self) -> DisconnectReason {
-        let fallback = DisconnectReason::Engine(CloseReason::TransportClose);
-        let mut closed = self.closed.clone();
-        let reason = match closed.wait_for(Option::is_some).await {
-            Ok(reason) => *reason,
-            Err(_) => None,
-        };
-        reason.unwrap_or_else(|| (*closed.borrow()).unwrap_or(fallback))
+        self.shared.queues.closed().await
     }
 }
 

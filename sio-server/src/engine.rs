@@ -14,7 +14,7 @@ use crate::compression::Encoding;
 use crate::config::EngineConfig;
 use crate::connection::{Connection, Info};
 use crate::response::{EngineBody, json_error, status, upgrade_error};
-use crate::session_task::{self, Channels, Registry, SessionHandle};
+use crate::session_task::{self, Registry, SessionHandle};
 use crate::sid;
 use crate::transport::{jsonp, polling, ws};
 
@@ -103,7 +103,7 @@ impl EngineIo {
     /// accepted.
     pub fn close_all(&self) {
         for handle in self.registry().values() {
-            let _ = handle.control.send(Box::new(session_task::Control::Close));
+            let _ = handle.control(session_task::Control::Close);
         }
     }
 
@@ -230,13 +230,9 @@ impl EngineIo {
                     let Some(socket) = ws::upgraded(on_upgrade, version, settings).await else {
                         return;
                     };
-                    if let Err(error) = handle
-                        .control
-                        .send(Box::new(session_task::Control::WsAttach(Box::new(socket))))
-                    {
-                        if let session_task::Control::WsAttach(socket) = *error.0 {
-                            socket.close(None);
-                        }
+                    let attach = session_task::Control::WsAttach(Box::new(socket));
+                    if let Err(session_task::Control::WsAttach(socket)) = handle.control(attach) {
+                        socket.close(None);
                     }
                 });
                 return ws::switching_protocols(accept);
@@ -303,15 +299,14 @@ impl EngineIo {
                 // JSONP (`j`): text payloads, binary in base64.
                 let jsonp = query.j.as_deref().map(jsonp::index);
                 let b64 = query.b64 || jsonp.is_some();
-                let channels = Channels::new(version, transport, b64, jsonp);
-                let handle = channels.handle.clone();
+                let handle = SessionHandle::new(version, transport, b64, jsonp, bound);
                 let session = new_session(sid.clone());
                 registry
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(sid, handle.clone());
-                let ends = session_task::spawn(session, channels, None, registry, bound);
-                permit.send(connection(info, &handle, ends));
+                session_task::spawn(session, &handle, None, registry);
+                permit.send(Connection::new(Arc::new(info), handle.shared.clone()));
                 let mut response = polling::get(&handle, b64, self.compression(&req)).await;
                 if let Some(cookie) = cookie {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -328,16 +323,14 @@ impl EngineIo {
                     let Some(socket) = ws::upgraded(on_upgrade, version, settings).await else {
                         return;
                     };
-                    let channels = Channels::new(version, transport, false, None);
-                    let handle = channels.handle.clone();
+                    let handle = SessionHandle::new(version, transport, false, None, bound);
                     let session = new_session(sid.clone());
                     registry
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .insert(sid, handle.clone());
-                    let ends =
-                        session_task::spawn(session, channels, Some(socket), registry, bound);
-                    permit.send(connection(info, &handle, ends));
+                    session_task::spawn(session, &handle, Some(socket), registry);
+                    permit.send(Connection::new(Arc::new(info), handle.shared.clone()));
                 });
                 let mut response = ws::switching_protocols(accept);
                 if let Some(cookie) = cookie {
@@ -369,16 +362,6 @@ fn valid_header_chars(value: &[u8]) -> bool {
     value
         .iter()
         .all(|&b| b == b'\t' || (0x20..=0x7e).contains(&b) || b >= 0x80)
-}
-
-fn connection(info: Info, handle: &SessionHandle, ends: session_task::AppEnds) -> Connection {
-    Connection::new(
-        Arc::new(info),
-        handle.shared.clone(),
-        ends.commands,
-        ends.closed,
-        ends.messages,
-    )
 }
 
 /// A copy of `headers` that owns its values. hyper parses header values as slices of its

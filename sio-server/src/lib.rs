@@ -83,6 +83,7 @@ mod layer;
 mod response;
 mod serve;
 mod service;
+mod session_queues;
 mod session_task;
 mod sid;
 mod transport;

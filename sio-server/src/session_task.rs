@@ -1,27 +1,23 @@
 //! The task that drives one Engine.IO session (DESIGN example 3).
 //!
-//! It owns the [`Session`]; HTTP handlers and WebSocket readers talk to it over channels:
-//!
-//! - `control` (unbounded, one item per HTTP request or transport event): polling GETs, polling
-//!   transport errors, a WebSocket to probe;
-//! - `data` (bounded): packets from POST bodies, one packet per item. It is read only while
-//!   the application's message queue has room, so a slow application pushes back on the client
-//!   (the POST is answered later);
-//! - `commands` (bounded): messages and `close` from the application. It is read only while
-//!   fewer than `max_buffered_packets` messages wait in the session for the client.
-//!
-//! The task also owns the session's WebSocket ([`WsSocket`]) and polls it itself: it reads
-//! only while the application's queue has room (TCP pushes back on the client), and writes
-//! what the session hands out. No other task exists per session.
+//! It owns the [`Session`] and the session's WebSocket ([`WsSocket`], polled directly: no
+//! reader or writer task). HTTP handlers and the application talk to it through the queues of
+//! [`session_queues`](crate::session_queues), behind one lock in the session's shared state.
+//! It reads input (POST packets, WebSocket frames) only while the application's queue has
+//! room, so a slow application pushes back on the client (the POST is answered later, the
+//! WebSocket is not read and TCP pushes back), and takes the application's messages only
+//! while fewer than `max_buffered_packets` wait in the session for the client.
 //!
 //! After each input the task drains `poll_transmit` (polling packets form the body of the
 //! pending GET, WebSocket packets are queued on the socket), then the events, and re-arms its
 //! one timer from `poll_timeout`. No lock guards the session.
 
 use std::collections::HashMap;
-use std::future::{pending, poll_fn};
+use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use sio_protocol::Str;
@@ -29,11 +25,11 @@ use sio_protocol::engine::{
     ErrorCode, Event, Packet, PayloadEncoder, PayloadFormat, ProtocolVersion, Session,
     TransportKind,
 };
-use tokio::sync::mpsc::{self, OwnedPermit};
-use tokio::sync::{oneshot, watch};
-use tokio::time::Instant;
+use tokio::sync::oneshot;
+use tokio::time::{Instant, Sleep};
 
 use crate::connection::{DisconnectReason, Message};
+use crate::session_queues::{DATA_BOUND, Queues, release};
 use crate::transport::ws::WsSocket;
 
 /// The sessions of a server, by sid.
@@ -54,6 +50,8 @@ pub(crate) struct SessionShared {
     /// The JSONP callback index, for a polling session whose handshake had `j` (read once,
     /// like `b64`).
     pub(crate) jsonp: Option<String>,
+    /// The queues to and from the task.
+    pub(crate) queues: Queues,
 }
 
 /// From the application.
@@ -109,87 +107,58 @@ pub(crate) enum Input {
 /// What the registry keeps of a session.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionHandle {
-    pub(crate) control: mpsc::UnboundedSender<Box<Control>>,
-    /// Packets of POST bodies. Boxed: a channel allocates 32 slots up front (DESIGN example
-    /// 12: an idle session should hold almost nothing).
-    pub(crate) data: mpsc::Sender<Box<Input>>,
     pub(crate) shared: Arc<SessionShared>,
 }
 
-/// The receiving ends the task needs, made before the task so a WebSocket reader can start
-/// first.
-#[derive(Debug)]
-pub(crate) struct Channels {
-    pub(crate) handle: SessionHandle,
-    control_rx: mpsc::UnboundedReceiver<Box<Control>>,
-    data_rx: mpsc::Receiver<Box<Input>>,
-}
-
-impl Channels {
+impl SessionHandle {
+    /// The handle of a new session (its task is started by [`spawn`]).
     pub(crate) fn new(
         version: ProtocolVersion,
         transport: TransportKind,
         b64: bool,
         jsonp: Option<String>,
-    ) -> Channels {
-        let (control, control_rx) = mpsc::unbounded_channel();
-        let (data, data_rx) = mpsc::channel(16);
-        let shared = Arc::new(SessionShared {
-            on_websocket: AtomicBool::new(transport == TransportKind::WebSocket),
-            post_active: AtomicBool::new(false),
-            version,
-            b64,
-            jsonp,
-        });
-        Channels {
-            handle: SessionHandle {
-                control,
-                data,
-                shared,
-            },
-            control_rx,
-            data_rx,
+        bound: usize,
+    ) -> SessionHandle {
+        SessionHandle {
+            shared: Arc::new(SessionShared {
+                on_websocket: AtomicBool::new(transport == TransportKind::WebSocket),
+                post_active: AtomicBool::new(false),
+                version,
+                b64,
+                jsonp,
+                queues: Queues::new(bound),
+            }),
         }
     }
-}
 
-/// The application's ends of the queues of a new session.
-#[derive(Debug)]
-pub(crate) struct AppEnds {
-    pub(crate) commands: mpsc::Sender<Box<Command>>,
-    pub(crate) messages: mpsc::Receiver<Box<Message>>,
-    pub(crate) closed: watch::Receiver<Option<DisconnectReason>>,
+    /// Queues a control item; gives it back when the task has ended.
+    pub(crate) fn control(&self, control: Control) -> Result<(), Control> {
+        self.shared.queues.control(control)
+    }
+
+    /// Queues a packet of a POST body, waiting for room; `Err` when the task has ended.
+    pub(crate) async fn data(&self, input: Input) -> Result<(), ()> {
+        self.shared.queues.data(input).await
+    }
 }
 
 /// Starts the task of `session`. `ws` is the WebSocket of a WebSocket handshake.
 pub(crate) fn spawn(
     session: Session,
-    channels: Channels,
+    handle: &SessionHandle,
     ws: Option<WsSocket>,
     registry: Arc<Registry>,
-    bound: usize,
-) -> AppEnds {
-    let (commands, commands_rx) = mpsc::channel(bound);
-    let (app_tx, messages) = mpsc::channel(bound);
-    let (closed_tx, closed) = watch::channel(None);
+) {
     let mut driver = Driver {
         sid: session.sid().cloned().unwrap_or_default(),
         version: session.version(),
         session,
-        control_rx: channels.control_rx,
-        data_rx: channels.data_rx,
-        commands_rx,
-        commands_open: true,
-        app_tx,
-        app_gone: false,
-        permit: None,
-        closed_tx,
         pending_get: None,
         batch: Vec::new(),
         buffered: 0,
-        bound,
+        bound: handle.shared.queues.bound(),
         ws,
-        shared: channels.handle.shared,
+        shared: handle.shared.clone(),
         registry,
         reason: None,
         override_reason: None,
@@ -200,27 +169,12 @@ pub(crate) fn spawn(
         driver.run().await;
         driver.finish();
     });
-    AppEnds {
-        commands,
-        messages,
-        closed,
-    }
 }
 
 struct Driver {
     session: Session,
     sid: Str,
     version: ProtocolVersion,
-    control_rx: mpsc::UnboundedReceiver<Box<Control>>,
-    data_rx: mpsc::Receiver<Box<Input>>,
-    commands_rx: mpsc::Receiver<Box<Command>>,
-    commands_open: bool,
-    app_tx: mpsc::Sender<Box<Message>>,
-    /// The application dropped its [`Connection`](crate::Connection): messages are dropped.
-    app_gone: bool,
-    /// Room for one message in the application's queue.
-    permit: Option<OwnedPermit<Box<Message>>>,
-    closed_tx: watch::Sender<Option<DisconnectReason>>,
     /// The pending polling GET and its `b64` flag.
     pending_get: Option<(oneshot::Sender<PollReply>, bool)>,
     /// Polling packets handed out since the last GET.
@@ -239,11 +193,10 @@ struct Driver {
 enum Step {
     Control(Control),
     /// From a POST.
-    Data(Box<Input>),
+    Data(Input),
     /// From the WebSocket.
     Ws(Input),
-    Command(Option<Command>),
-    Permit(Option<OwnedPermit<Box<Message>>>),
+    Command(Command),
     Timer,
     GetAborted,
 }
@@ -256,20 +209,6 @@ pub(crate) fn packet(message: Message) -> Packet {
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => pending().await,
-    }
-}
-
-async fn get_closed(get: &mut Option<(oneshot::Sender<PollReply>, bool)>) {
-    match get {
-        Some((reply, _)) => reply.closed().await,
-        None => pending().await,
-    }
-}
-
 fn now() -> std::time::Instant {
     Instant::now().into_std()
 }
@@ -277,31 +216,79 @@ fn now() -> std::time::Instant {
 impl Driver {
     async fn run(&mut self) {
         self.flush();
+        let sleep = tokio::time::sleep_until(Instant::now());
+        tokio::pin!(sleep);
+        let mut armed = None;
         while self.reason.is_none() {
-            let deadline = self.session.poll_timeout().map(Instant::from_std);
-            let want_permit = self.permit.is_none() && !self.app_gone;
-            let can_read = self.permit.is_some() || self.app_gone;
-            let can_command = self.commands_open && self.buffered < self.bound;
-            let has_ws = self.ws.is_some();
-            let ws = &mut self.ws;
-            let step = tokio::select! {
-                biased;
-                Some(control) = self.control_rx.recv() => Step::Control(*control),
-                () = sleep_until(deadline) => Step::Timer,
-                () = get_closed(&mut self.pending_get) => Step::GetAborted,
-                permit = self.app_tx.clone().reserve_owned(), if want_permit => {
-                    Step::Permit(permit.ok())
-                }
-                input = poll_fn(|cx| match ws {
-                    Some(ws) => ws.poll_input(cx, can_read),
-                    None => std::task::Poll::Pending,
-                }), if has_ws => Step::Ws(input),
-                Some(data) = self.data_rx.recv(), if can_read => Step::Data(data),
-                command = self.commands_rx.recv(), if can_command => Step::Command(command.map(|c| *c)),
-            };
+            let step = poll_fn(|cx| self.poll_step(cx, sleep.as_mut(), &mut armed)).await;
             self.apply(step);
             self.flush();
         }
+    }
+
+    /// The next thing to do, in this order: a control item, the timer, an aborted GET, the
+    /// WebSocket, a POST packet, an application command.
+    fn poll_step(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut sleep: Pin<&mut Sleep>,
+        armed: &mut Option<Instant>,
+    ) -> Poll<Step> {
+        let queues = &self.shared.queues;
+        let can_read = {
+            let mut state = queues.lock();
+            Queues::register(&mut state, cx.waker());
+            if let Some(control) = state.control.pop_front() {
+                release(&mut state.control);
+                return Poll::Ready(Step::Control(control));
+            }
+            state.app_gone || state.app.len() < self.bound
+        };
+        let deadline = self.session.poll_timeout().map(Instant::from_std);
+        if deadline != *armed {
+            if let Some(deadline) = deadline {
+                sleep.as_mut().reset(deadline);
+            }
+            *armed = deadline;
+        }
+        if armed.is_some() && sleep.poll(cx).is_ready() {
+            *armed = None;
+            return Poll::Ready(Step::Timer);
+        }
+        if let Some((reply, _)) = &mut self.pending_get {
+            if reply.poll_closed(cx).is_ready() {
+                return Poll::Ready(Step::GetAborted);
+            }
+        }
+        if let Some(ws) = &mut self.ws {
+            if let Poll::Ready(input) = ws.poll_input(cx, can_read) {
+                return Poll::Ready(Step::Ws(input));
+            }
+        }
+        let mut state = queues.lock();
+        if can_read {
+            let was_full = state.data.len() >= DATA_BOUND;
+            if let Some(input) = state.data.pop_front() {
+                release(&mut state.data);
+                drop(state);
+                if was_full {
+                    queues.notify_room();
+                }
+                return Poll::Ready(Step::Data(input));
+            }
+        }
+        if self.buffered < self.bound {
+            let was_full = state.commands.len() >= self.bound;
+            if let Some(command) = state.commands.pop_front() {
+                release(&mut state.commands);
+                drop(state);
+                if was_full {
+                    queues.notify_room();
+                }
+                return Poll::Ready(Step::Command(command));
+            }
+        }
+        Poll::Pending
     }
 
     fn apply(&mut self, step: Step) {
@@ -337,19 +324,16 @@ impl Driver {
                     ws.close(None);
                 }
             }
-            Step::Data(input) => self.input(now, TransportKind::Polling, *input),
+            Step::Data(input) => self.input(now, TransportKind::Polling, input),
             Step::Ws(input) => self.input(now, TransportKind::WebSocket, input),
-            Step::Command(Some(Command::Send(message))) => {
+            Step::Command(Command::Send(message)) => {
                 if self.session.send(packet(message)) {
                     self.buffered += 1;
                 }
             }
-            Step::Command(Some(Command::Close)) | Step::Control(Control::Close) => {
+            Step::Command(Command::Close) | Step::Control(Control::Close) => {
                 self.session.close(now);
             }
-            Step::Command(None) => self.commands_open = false,
-            Step::Permit(Some(permit)) => self.permit = Some(permit),
-            Step::Permit(None) => self.app_gone = true,
             Step::Timer => self.session.handle_timeout(now),
             Step::GetAborted => {
                 // "poll connection closed prematurely"
@@ -445,21 +429,16 @@ impl Driver {
         }
     }
 
+    /// Input is read only while the application's queue has room, and one input yields at
+    /// most one message.
     fn deliver(&mut self, message: Message) {
-        if let Some(permit) = self.permit.take() {
-            permit.send(Box::new(message));
-        } else if !self.app_gone {
-            // Not reached: input is read only with a permit, and one input yields at most
-            // one message.
-            if let Err(mpsc::error::TrySendError::Closed(_)) =
-                self.app_tx.try_send(Box::new(message))
-            {
-                self.app_gone = true;
-            }
-        }
+        self.shared.queues.deliver(message);
     }
 
     fn finish(mut self) {
+        let reason = self.reason.unwrap_or(DisconnectReason::Engine(
+            sio_protocol::engine::CloseReason::TransportClose,
+        ));
         self.registry
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -475,10 +454,9 @@ impl Driver {
         if let Some(ws) = self.ws.take() {
             ws.close(None);
         }
-        let reason = self.reason.unwrap_or(DisconnectReason::Engine(
-            sio_protocol::engine::CloseReason::TransportClose,
-        ));
+        // Waiters wake up; control items that came too late are dropped (a GET among them
+        // gets its reply channel closed).
+        drop(self.shared.queues.close(reason));
         tracing::debug!(sid = %self.sid, %reason, "session closed");
-        let _ = self.closed_tx.send(Some(reason));
     }
 }

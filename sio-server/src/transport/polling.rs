@@ -23,11 +23,7 @@ pub(crate) async fn get(
     compression: Option<(Encoding, usize)>,
 ) -> Response<EngineBody> {
     let (reply, answer) = oneshot::channel();
-    if handle
-        .control
-        .send(Box::new(Control::Get { b64, reply }))
-        .is_err()
-    {
+    if handle.control(Control::Get { b64, reply }).is_err() {
         return json_error(ErrorCode::UnknownSid, None);
     }
     match answer.await {
@@ -73,7 +69,7 @@ impl Drop for PostGuard<'_> {
     fn drop(&mut self) {
         self.shared.post_active.store(false, Ordering::Release);
         if !self.done {
-            let _ = self.handle.control.send(Box::new(Control::PollingError));
+            let _ = self.handle.control(Control::PollingError);
         }
     }
 }
@@ -95,12 +91,12 @@ where
         .is_some_and(|v| v == "application/octet-stream");
     if octet_stream && shared.version == ProtocolVersion::V4 {
         // GHSA-r635-g3xr-vw7x: "invalid content".
-        let _ = handle.control.send(Box::new(Control::PollingError));
+        let _ = handle.control(Control::PollingError);
         return status(StatusCode::BAD_REQUEST);
     }
     if shared.post_active.swap(true, Ordering::AcqRel) {
         // "data request overlap from client"
-        let _ = handle.control.send(Box::new(Control::PollingError));
+        let _ = handle.control(Control::PollingError);
         return status(StatusCode::BAD_REQUEST);
     }
     let mut guard = PostGuard {
@@ -162,7 +158,7 @@ where
             Err(_) => Input::ParseError,
         };
         let last = matches!(input, Input::ParseError);
-        if handle.data.send(Box::new(input)).await.is_err() || last {
+        if handle.data(input).await.is_err() || last {
             break;
         }
     }
