@@ -148,7 +148,8 @@ impl std::error::Error for DecodeError {}
 #[derive(Debug)]
 pub struct Decoder {
     config: DecoderConfig,
-    pending: Option<Pending>,
+    /// Boxed: rare, and a decoder lives as long as its connection.
+    pending: Option<Box<Pending>>,
 }
 
 /// A binary packet waiting for its attachments.
@@ -324,14 +325,14 @@ impl Decoder {
                     }
                     None
                 };
-                self.pending = Some(Pending {
+                self.pending = Some(Box::new(Pending {
                     nsp,
                     name,
                     id: header.id,
                     values,
                     expected: header.attachments,
                     attachments: Vec::with_capacity(header.attachments),
-                });
+                }));
                 return Ok(None);
             }
         };

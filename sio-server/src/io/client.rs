@@ -126,8 +126,8 @@ pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
         decoder_config = decoder_config.with_protocol(SocketProtocol::V4);
     }
     let mut decoder = Decoder::new(decoder_config);
-    let connect_timeout = tokio::time::sleep(config.connect_timeout);
-    tokio::pin!(connect_timeout);
+    // Boxed and dropped once a namespace is joined: the task keeps no timer while it waits.
+    let mut connect_timeout = Some(Box::pin(tokio::time::sleep(config.connect_timeout)));
     // Socket.IO v4 (Engine.IO v3): the client is in `/` without sending CONNECT.
     let mut joined = v3
         && Box::pin(connect(
@@ -139,12 +139,20 @@ pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
             true,
         ))
         .await;
+    if joined {
+        connect_timeout = None;
+    }
     // Set once the connection is being closed: later messages are ignored.
     let mut closing: Option<SocketDisconnectReason> = None;
     loop {
         let message = tokio::select! {
             message = conn.recv() => message,
-            () = &mut connect_timeout, if !joined && closing.is_none() => {
+            () = async {
+                match connect_timeout.as_mut() {
+                    Some(timer) => timer.await,
+                    None => std::future::pending().await,
+                }
+            }, if !joined && closing.is_none() => {
                 tracing::debug!(sid = %conn.sid(), "no namespace joined in time");
                 closing = Some(SocketDisconnectReason::ForcedServerClose);
                 conn.close();
@@ -169,6 +177,7 @@ pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
                     let v3 = conn.protocol() == crate::ProtocolVersion::V3;
                     if Box::pin(connect(&io, &shared, &conn, nsp, auth, v3)).await {
                         joined = true;
+                        connect_timeout = None;
                     }
                     None
                 }
