@@ -530,6 +530,8 @@ thread_local! {
 /// continuation frame, or on any frame when the extension was not negotiated closes with 1002;
 /// a compressed message is refused (1009) when its compressed length already passes the limit,
 /// before inflating; a text message is checked for UTF-8 after inflating (1007).
+/// `sio_protocol::websocket::FrameDecoder` (with `allow_compressed`) does the first two and
+/// hands out `WsMessage::Compressed { text, data }`: `data` goes to `inflate`.
 #[derive(Debug)]
 pub(crate) struct PerMessageDeflate {
     client_no_context_takeover: bool,
