@@ -192,6 +192,9 @@ pub(crate) fn negotiate(
     request: &HeaderMap,
     config: &DeflateConfig,
 ) -> Result<Option<(Negotiated, HeaderValue)>, InvalidExtensions> {
+    if request.get(SEC_WEBSOCKET_EXTENSIONS).is_none() {
+        return Ok(None);
+    }
     let mut header = String::new();
     for (i, value) in request.get_all(SEC_WEBSOCKET_EXTENSIONS).iter().enumerate() {
         let value = value
@@ -201,9 +204,6 @@ pub(crate) fn negotiate(
             header.push_str(", ");
         }
         header.push_str(value);
-    }
-    if request.get(SEC_WEBSOCKET_EXTENSIONS).is_none() {
-        return Ok(None);
     }
     negotiate_str(&header, config)
 }
@@ -632,13 +632,21 @@ fn deflate_with(compressor: &mut Compress, payload: &[u8]) -> Option<Vec<u8>> {
             let grow = out.capacity().max(64).min(limit - out.len());
             out.reserve_exact(grow);
         }
-        let consumed = usize::try_from(compressor.total_in()).ok()?;
+        let before_in = compressor.total_in();
+        let before_out = out.len();
+        let rest = payload.get(usize::try_from(before_in).ok()?..)?;
         compressor
-            .compress_vec(&payload[consumed..], &mut out, FlushCompress::Sync)
+            .compress_vec(rest, &mut out, FlushCompress::Sync)
             .ok()?;
         let consumed = usize::try_from(compressor.total_in()).ok()?;
-        if consumed == payload.len() && out.len() < out.capacity() {
-            break;
+        if out.len() < out.capacity() {
+            if consumed == payload.len() {
+                break;
+            }
+            if compressor.total_in() == before_in && out.len() == before_out {
+                // No progress with room to write: never seen, but never loop on it.
+                return None;
+            }
         }
     }
     if !out.ends_with(&TRAILER) || out.len() >= limit {
@@ -674,8 +682,9 @@ fn inflate_into(
             }
             let before_in = inflater.total_in();
             let before_out = out.len();
+            let rest = input.get(pos..).ok_or(InflateError::Corrupt)?;
             let status = inflater
-                .decompress_vec(&input[pos..], &mut out, flush)
+                .decompress_vec(rest, &mut out, flush)
                 .map_err(|_| InflateError::Corrupt)?;
             let read = inflater.total_in() - before_in;
             pos += usize::try_from(read).map_err(|_| InflateError::Corrupt)?;
