@@ -55,8 +55,9 @@ pub struct EngineConfig {
     /// 3,000 events that pile up while it pauses polling during the upgrade (the JavaScript
     /// server has no bound at all).
     pub max_buffered_packets: usize,
-    /// The read buffer of each WebSocket, in bytes (default 4 KiB; tungstenite's own default
-    /// is 128 KiB).
+    /// The most bytes read from a WebSocket at once, in bytes (default 4 KiB, at most 16 KiB):
+    /// a stack buffer lent for one read. Nothing is kept between reads but the remainder of an
+    /// incomplete frame.
     pub ws_read_buffer_size: usize,
     /// How many new connections may wait for [`EngineIo::accept`](crate::EngineIo::accept)
     /// (default 1024). Handshakes beyond that are refused with 403.
@@ -68,10 +69,14 @@ pub struct EngineConfig {
     /// `httpCompression`: gzip/deflate of polling responses of at least 1024 bytes when the
     /// client accepts it (default on, like engine.io; `None` turns it off).
     pub http_compression: Option<HttpCompression>,
-    /// `perMessageDeflate` (default false). **Not supported**: tokio-tungstenite 0.30 has no
-    /// permessage-deflate extension, so setting it changes nothing and the extension is never
-    /// negotiated (clients then send uncompressed frames, which every client supports).
-    pub per_message_deflate: bool,
+    /// `perMessageDeflate`: the WebSocket permessage-deflate extension (RFC 7692), off by
+    /// default as in engine.io. When on, a client that offers it (browsers and Node's `ws` do)
+    /// may send compressed messages, and the server compresses its messages of at least
+    /// [`PerMessageDeflate::threshold`] bytes. The server always answers
+    /// `server_no_context_takeover`, so it keeps no compressor per connection; a client that
+    /// does not agree to `client_no_context_takeover` costs one inflater (~43 KB) for as long
+    /// as it sends compressed messages.
+    pub per_message_deflate: Option<PerMessageDeflate>,
     /// `addTrailingSlash` (default true): the path ends with `/`, so `/engine.io?EIO=4...` is
     /// not served; false: the path is used without its trailing `/` (requests whose path
     /// merely starts with it, like `/engine.iofoo`, are served too, as in engine.io).
@@ -99,7 +104,7 @@ impl Default for EngineConfig {
             allow_request: None,
             cookie: None,
             http_compression: Some(HttpCompression::default()),
-            per_message_deflate: false,
+            per_message_deflate: None,
             initial_packet: None,
             add_trailing_slash: true,
         }
@@ -140,10 +145,14 @@ impl EngineConfig {
         ws_read_buffer_size: usize,
         /// Sets [`accept_backlog`](Self::accept_backlog) (at least 1).
         accept_backlog: usize,
-        /// Sets [`per_message_deflate`](Self::per_message_deflate) (not supported).
-        per_message_deflate: bool,
         /// Sets [`add_trailing_slash`](Self::add_trailing_slash).
         add_trailing_slash: bool,
+    }
+
+    /// Sets [`per_message_deflate`](Self::per_message_deflate) (`None`: off).
+    pub fn per_message_deflate(mut self, value: impl Into<Option<PerMessageDeflate>>) -> Self {
+        self.per_message_deflate = value.into();
+        self
     }
 
     /// Sets the [`allow_request`](Self::allow_request) hook.
@@ -215,5 +224,48 @@ impl EngineConfig {
 
     pub(crate) fn queue_bound(&self) -> usize {
         self.max_buffered_packets.max(1)
+    }
+}
+
+/// The settings of the WebSocket permessage-deflate extension
+/// ([`EngineConfig::per_message_deflate`]).
+///
+/// ```
+/// use sio_server::{EngineConfig, PerMessageDeflate};
+///
+/// let config = EngineConfig::default().per_message_deflate(PerMessageDeflate::default());
+/// # let _ = config;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PerMessageDeflate {
+    /// The smallest message the server compresses, in bytes (default 1024, engine.io's).
+    pub threshold: usize,
+    /// Answer `client_no_context_takeover` even to clients that did not offer it (default
+    /// false, as `ws`): the client then compresses each message on its own, and the server
+    /// never keeps an inflater per connection, at some cost in compression ratio.
+    pub client_no_context_takeover: bool,
+}
+
+impl Default for PerMessageDeflate {
+    fn default() -> Self {
+        PerMessageDeflate {
+            threshold: 1024,
+            client_no_context_takeover: false,
+        }
+    }
+}
+
+impl PerMessageDeflate {
+    /// Sets [`threshold`](Self::threshold).
+    pub fn threshold(mut self, value: usize) -> Self {
+        self.threshold = value;
+        self
+    }
+
+    /// Sets [`client_no_context_takeover`](Self::client_no_context_takeover).
+    pub fn client_no_context_takeover(mut self, value: bool) -> Self {
+        self.client_no_context_takeover = value;
+        self
     }
 }

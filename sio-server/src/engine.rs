@@ -16,6 +16,7 @@ use crate::connection::{Connection, Info};
 use crate::response::{EngineBody, json_error, status, upgrade_error};
 use crate::session_task::{self, Registry, SessionHandle};
 use crate::sid;
+use crate::transport::deflate::{self, DeflateConfig};
 use crate::transport::{jsonp, polling, ws};
 
 /// An Engine.IO server: serves the requests under its path (through
@@ -224,7 +225,9 @@ impl EngineIo {
                     return error(ErrorCode::BadRequest);
                 }
                 let on_upgrade = hyper::upgrade::on(&mut req);
-                let settings = self.ws_settings();
+                let Ok((settings, extensions)) = self.ws_settings(req.headers()) else {
+                    return upgrade_error(ErrorCode::BadRequest, Some(BAD_EXTENSIONS));
+                };
                 let version = handle.shared.version;
                 tokio::spawn(async move {
                     let Some(socket) = ws::upgraded(on_upgrade, version, settings).await else {
@@ -235,7 +238,7 @@ impl EngineIo {
                         socket.close(None);
                     }
                 });
-                return ws::switching_protocols(accept);
+                return ws::switching_protocols(accept, extensions);
             }
             if on_websocket {
                 return json_error(ErrorCode::BadRequest, None);
@@ -318,7 +321,9 @@ impl EngineIo {
                     return error(ErrorCode::BadRequest);
                 };
                 let on_upgrade = hyper::upgrade::on(&mut req);
-                let settings = self.ws_settings();
+                let Ok((settings, extensions)) = self.ws_settings(req.headers()) else {
+                    return upgrade_error(ErrorCode::BadRequest, Some(BAD_EXTENSIONS));
+                };
                 tokio::spawn(async move {
                     let Some(socket) = ws::upgraded(on_upgrade, version, settings).await else {
                         return;
@@ -332,7 +337,7 @@ impl EngineIo {
                     session_task::spawn(session, &handle, Some(socket), registry);
                     permit.send(Connection::new(Arc::new(info), handle.shared.clone()));
                 });
-                let mut response = ws::switching_protocols(accept);
+                let mut response = ws::switching_protocols(accept, extensions);
                 if let Some(cookie) = cookie {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
@@ -347,15 +352,45 @@ impl EngineIo {
         Encoding::negotiate(req.headers()).map(|encoding| (encoding, settings.threshold))
     }
 
-    fn ws_settings(&self) -> ws::WsSettings {
+    /// The settings of a WebSocket for a handshake with these headers, and the
+    /// `Sec-WebSocket-Extensions` answer; `Err` when the client's extension offers are
+    /// invalid (`ws` refuses the handshake then).
+    fn ws_settings(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<(ws::WsSettings, Option<http::HeaderValue>), ()> {
         let config = &self.inner.config;
-        ws::WsSettings {
+        let (deflate, extensions) = match &config.per_message_deflate {
+            None => (None, None),
+            Some(options) => {
+                let deflate_config = DeflateConfig {
+                    threshold: options.threshold,
+                    client_no_context_takeover: options.client_no_context_takeover,
+                };
+                match deflate::negotiate(headers, &deflate_config) {
+                    Ok(Some((negotiated, header))) => {
+                        (Some((negotiated, options.threshold)), Some(header))
+                    }
+                    Ok(None) => (None, None),
+                    Err(error) => {
+                        tracing::debug!(%error, "websocket handshake refused");
+                        return Err(());
+                    }
+                }
+            }
+        };
+        let settings = ws::WsSettings {
             max_message_size: config.max_http_buffer_size,
             read_chunk: config.ws_read_buffer_size,
             bound: config.queue_bound(),
-        }
+            deflate,
+        };
+        Ok((settings, extensions))
     }
 }
+
+/// `ws`'s answer to a `Sec-WebSocket-Extensions` header it cannot parse or accept.
+const BAD_EXTENSIONS: &str = "Invalid or unacceptable Sec-WebSocket-Extensions header";
 
 /// engine.io's `checkInvalidHeaderChar`: only tab, 0x20-0x7e and 0x80-0xff.
 fn valid_header_chars(value: &[u8]) -> bool {

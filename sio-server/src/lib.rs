@@ -68,8 +68,10 @@
 //!   read, and TCP pushes back on the client. If the application drops the
 //!   [`Connection`], its messages are discarded.
 //! - A POST body is limited to [`EngineConfig::max_http_buffer_size`] while it is read
-//!   (`413`), a WebSocket message too (close 1009), and the WebSocket read buffer is small
-//!   ([`EngineConfig::ws_read_buffer_size`]).
+//!   (`413`), a WebSocket message too (close 1009, also once inflated when
+//!   [`EngineConfig::per_message_deflate`] is on), and nothing is buffered for a WebSocket
+//!   between reads except an incomplete frame ([`EngineConfig::ws_read_buffer_size`] is the
+//!   most read at once).
 
 mod allow;
 mod compression;
@@ -90,7 +92,7 @@ mod transport;
 
 pub use allow::AllowRequest;
 pub use compression::HttpCompression;
-pub use config::EngineConfig;
+pub use config::{EngineConfig, PerMessageDeflate};
 pub use connection::{Connection, ConnectionSender, DisconnectReason, Message, SendError};
 pub use cookie::{Cookie, SameSite};
 pub use cors::Cors;

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sio_server::{AllowRequest, Cookie, EngineConfig, HttpCompression, Message};
+use sio_server::{AllowRequest, Cookie, EngineConfig, HttpCompression, Message, PerMessageDeflate};
 use support::*;
 
 fn upgrade_request(query: &str, extra: &str) -> String {
@@ -257,18 +257,44 @@ async fn http_compression_of_polling_responses() {
 }
 
 #[tokio::test]
-async fn per_message_deflate_is_never_negotiated() {
-    let config = EngineConfig::default().per_message_deflate(true);
-    assert!(config.per_message_deflate);
-    assert!(!EngineConfig::default().per_message_deflate);
-    let server = echo_server(config).await;
-    let req = upgrade_request(
-        "EIO=4&transport=websocket",
-        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n",
-    );
-    let head = upgrade_head(server.addr, &req).await;
+async fn per_message_deflate_negotiation_on_the_handshake() {
+    // Off by default: an offer is ignored.
+    assert_eq!(EngineConfig::default().per_message_deflate, None);
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
+    let off = echo_server(EngineConfig::default()).await;
+    let head = upgrade_head(
+        off.addr,
+        &upgrade_request("EIO=4&transport=websocket", offer),
+    )
+    .await;
     assert_eq!(head.status, 101);
     assert!(head.header("sec-websocket-extensions").is_none());
+
+    let config = EngineConfig::default().per_message_deflate(PerMessageDeflate::default());
+    let on = echo_server(config).await;
+    let head = upgrade_head(
+        on.addr,
+        &upgrade_request("EIO=4&transport=websocket", offer),
+    )
+    .await;
+    assert_eq!(head.status, 101);
+    assert_eq!(
+        head.header("sec-websocket-extensions"),
+        Some("permessage-deflate; server_no_context_takeover")
+    );
+    // An offer the server cannot honour (a 10-bit window for its messages): no extension.
+    let narrow = "Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=10\r\n";
+    let head = upgrade_head(
+        on.addr,
+        &upgrade_request("EIO=4&transport=websocket", narrow),
+    )
+    .await;
+    assert_eq!(head.status, 101);
+    assert!(head.header("sec-websocket-extensions").is_none());
+    // An invalid header refuses the handshake, as `ws` does.
+    let bad = "Sec-WebSocket-Extensions: permessage-deflate; foo=1\r\n";
+    let head = upgrade_head(on.addr, &upgrade_request("EIO=4&transport=websocket", bad)).await;
+    assert_eq!(head.status, 400);
 }
 
 #[tokio::test]

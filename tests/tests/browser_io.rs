@@ -193,7 +193,15 @@ async fn browser_client_in_every_transport_mode() {
     let io = SocketIo::new(SocketIoConfig::default());
     setup(&io);
     let server = io.listen("127.0.0.1:0").await.expect("listen");
-    let msgpack = SocketIo::new(SocketIoConfig::default().parser(Parser::MsgPack));
+    // The msgpack server also has permessage-deflate on: Chromium offers it and then
+    // compresses the frames it sends, so its WebSocket modes exercise the inflating side.
+    let msgpack = SocketIo::new(
+        SocketIoConfig::default().parser(Parser::MsgPack).engine(
+            sio_server::EngineConfig::default()
+                .path("/socket.io/")
+                .per_message_deflate(sio_server::PerMessageDeflate::default()),
+        ),
+    );
     setup(&msgpack);
     let msgpack_server = msgpack.listen("127.0.0.1:0").await.expect("listen");
 

@@ -111,14 +111,20 @@ pub(crate) fn accept_key(method: &http::Method, headers: &HeaderMap) -> Option<H
     HeaderValue::from_str(&derive_accept_key(key.as_bytes())).ok()
 }
 
-/// The `101 Switching Protocols` response.
-pub(crate) fn switching_protocols<B: Default>(accept: HeaderValue) -> Response<B> {
+/// The `101 Switching Protocols` response, with the negotiated extensions if any.
+pub(crate) fn switching_protocols<B: Default>(
+    accept: HeaderValue,
+    extensions: Option<HeaderValue>,
+) -> Response<B> {
     let mut response = Response::new(B::default());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    if let Some(extensions) = extensions {
+        headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, extensions);
+    }
     response
 }
 

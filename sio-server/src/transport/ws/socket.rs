@@ -22,6 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::WsIo;
 use crate::session_task::Input;
+use crate::transport::deflate::{InflateError, Negotiated, PerMessageDeflate};
 
 /// How long a closed WebSocket may take to send its last frames before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -41,6 +42,8 @@ pub(crate) struct WsSettings {
     pub(crate) read_chunk: usize,
     /// The most frames waiting to be written.
     pub(crate) bound: usize,
+    /// permessage-deflate, when negotiated, and the compression threshold.
+    pub(crate) deflate: Option<(Negotiated, usize)>,
 }
 
 #[derive(Debug)]
@@ -67,12 +70,16 @@ pub(crate) struct WsSocket {
     needs_flush: bool,
     read_chunk: usize,
     bound: usize,
+    max_message_size: usize,
     /// Nothing more is read: the peer closed, or sent something wrong.
     read_done: bool,
     /// A close frame is queued.
     close_sent: bool,
     /// The close code a protocol error calls for.
     error_code: Option<u16>,
+    /// permessage-deflate, when negotiated (boxed: rare, and it holds an inflater under
+    /// client context takeover).
+    deflate: Option<Box<PerMessageDeflate>>,
 }
 
 impl WsSocket {
@@ -83,7 +90,9 @@ impl WsSocket {
         version: ProtocolVersion,
         settings: WsSettings,
     ) -> WsSocket {
-        let config = FrameDecoderConfig::default().max_message_size(settings.max_message_size);
+        let config = FrameDecoderConfig::default()
+            .max_message_size(settings.max_message_size)
+            .allow_compressed(settings.deflate.is_some());
         let mut socket = WsSocket {
             io,
             decoder: FrameDecoder::new(config),
@@ -94,9 +103,13 @@ impl WsSocket {
             needs_flush: false,
             read_chunk: settings.read_chunk.clamp(1, MAX_READ_CHUNK),
             bound: settings.bound.max(1),
+            max_message_size: settings.max_message_size,
             read_done: false,
             close_sent: false,
             error_code: None,
+            deflate: settings.deflate.map(|(negotiated, threshold)| {
+                Box::new(PerMessageDeflate::new(negotiated, threshold))
+            }),
         };
         if !early.is_empty() {
             socket.received(early);
@@ -113,13 +126,21 @@ impl WsSocket {
             Frame::Text(text) => (Opcode::Text, text.into_bytes()),
             Frame::Binary(data) => (Opcode::Binary, data),
         };
-        self.push(opcode, payload);
+        let compressed = self.deflate.as_mut().and_then(|d| d.deflate(&payload));
+        match compressed {
+            Some(compressed) => self.push_frame(opcode, true, Bytes::from(compressed)),
+            None => self.push(opcode, payload),
+        }
         Ok(())
     }
 
     fn push(&mut self, opcode: Opcode, payload: Bytes) {
+        self.push_frame(opcode, false, payload);
+    }
+
+    fn push_frame(&mut self, opcode: Opcode, rsv1: bool, payload: Bytes) {
         self.out.push_back(OutFrame {
-            header: FrameHeader::new(opcode, false, payload.len()),
+            header: FrameHeader::new(opcode, rsv1, payload.len()),
             payload,
         });
         self.needs_flush = true;
@@ -186,11 +207,13 @@ impl WsSocket {
             let frame = match message {
                 WsMessage::Text(text) => Frame::Text(text),
                 WsMessage::Binary(data) => Frame::Binary(data),
-                WsMessage::Compressed { .. } => {
-                    // Not negotiated, so the decoder refuses RSV1 before this point.
-                    self.fail(1002, Input::Error);
-                    return;
-                }
+                WsMessage::Compressed { text, data } => match self.inflate(text, &data) {
+                    Ok(frame) => frame,
+                    Err((code, input)) => {
+                        self.fail(code, input);
+                        return;
+                    }
+                },
                 WsMessage::Ping(payload) => {
                     if !self.close_sent {
                         self.push(Opcode::Pong, payload);
@@ -224,6 +247,31 @@ impl WsSocket {
             };
             self.fail(error.close_code(), input);
         }
+    }
+
+    /// A compressed message, inflated (the decoder lets RSV1 through only when the extension
+    /// was negotiated).
+    fn inflate(&mut self, text: bool, data: &[u8]) -> Result<Frame, (u16, Input)> {
+        let Some(deflate) = &mut self.deflate else {
+            return Err((1002, Input::Error));
+        };
+        let inflated = deflate
+            .inflate(data, self.max_message_size)
+            .map_err(|error| {
+                tracing::debug!(%error, "websocket closed");
+                let input = match error {
+                    InflateError::TooBig => Input::TooBig,
+                    _ => Input::Error,
+                };
+                (error.close_code(), input)
+            })?;
+        let data = Bytes::from(inflated);
+        if !text {
+            return Ok(Frame::Binary(data));
+        }
+        sio_protocol::Str::from_utf8(data)
+            .map(Frame::Text)
+            .map_err(|_| (1007, Input::Error))
     }
 
     fn fail(&mut self, code: u16, input: Input) {
