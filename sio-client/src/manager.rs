@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 
-use tokio::sync::mpsc::{self, UnboundedSender};
 use url::Url;
 
+use crate::commands::{self, CommandSender};
 use crate::driver::{Command, Driver};
 use crate::error::{DisconnectReason, Error};
 use crate::options::{Options, TransportKind};
@@ -41,7 +41,7 @@ pub enum ManagerEvent {
 pub(crate) type ManagerHandler = Arc<dyn Fn(&ManagerEvent) + Send + Sync>;
 
 pub(crate) struct Inner {
-    commands: UnboundedSender<Command>,
+    commands: CommandSender,
     sockets: Mutex<HashMap<String, Arc<Shared>>>,
     pub(crate) handlers: Arc<Mutex<Vec<ManagerHandler>>>,
     url: Url,
@@ -77,11 +77,11 @@ impl Manager {
         if options.transports.is_empty() {
             return Err(Error::config("no transport"));
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = commands::channel();
         let handlers = Arc::new(Mutex::new(Vec::new()));
         let auto_connect = options.auto_connect;
         let driver = Driver::new(endpoint, options, rx, tx.downgrade(), Arc::clone(&handlers));
-        tokio::spawn(driver.run());
+        tokio::spawn(driver.into_future());
         let manager = Manager {
             inner: Arc::new(Inner {
                 commands: tx,
@@ -97,7 +97,7 @@ impl Manager {
     }
 
     pub(crate) fn command(&self, command: Command) -> bool {
-        self.inner.commands.send(command).is_ok()
+        self.inner.commands.send(command)
     }
 
     /// The socket for namespace `nsp` (the same one for each call with the same namespace).

@@ -1,7 +1,8 @@
 //! The I/O under an engine connection: HTTP long-polling requests and a WebSocket.
 //!
-//! Each request or socket runs in a small task that only moves bytes; what happened comes back
-//! to the engine's task as an [`Io`] message. No task but the engine's touches the session.
+//! Each HTTP request runs in a small task that only moves bytes and returns its outcome as an
+//! [`Io`] value; the WebSocket is polled by the engine's task itself. No task but the
+//! engine's touches the session.
 
 pub(crate) mod polling;
 #[cfg(feature = "tls")]
@@ -19,7 +20,7 @@ use url::Url;
 use crate::Options;
 use crate::error::Error;
 
-/// What an I/O task reports to the engine's task.
+/// What the I/O reports to the engine.
 #[derive(Debug)]
 pub(crate) enum Io {
     /// A GET finished with this body (or failed).
@@ -27,7 +28,7 @@ pub(crate) enum Io {
     /// A POST finished (or failed).
     Post(Result<(), String>),
     /// The WebSocket handshake finished (or failed).
-    WsOpen(Result<ws::WsWriter, String>),
+    WsOpen(Result<(), String>),
     /// A WebSocket message arrived.
     WsFrame(Frame),
     /// The WebSocket ended: cleanly (`None`) or with an error.

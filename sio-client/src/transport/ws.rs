@@ -1,44 +1,139 @@
-//! The WebSocket transport with tokio-tungstenite: a reader task and a writer task.
+//! The WebSocket transport with tokio-tungstenite, driven by the manager's task itself: no
+//! reader or writer task and no channel per connection (the memory of an idle client). The
+//! engine polls [`WsConn::poll`] for what happened and queues frames with [`WsConn::send`].
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::{Sink, SinkExt, Stream};
 use reqwest::cookie::CookieStore as _;
 use reqwest::header::COOKIE;
 use sio_protocol::Str;
 use sio_protocol::engine::Frame;
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::handshake::client::Response;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use super::{Endpoint, Io};
 
-/// How long one frame may take to write before the connection is given up.
+/// How long a frame may wait to be written before the connection is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long the closing handshake may take once the engine is done.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Small buffers: an idle connection should hold almost nothing (DESIGN example 12).
+/// tungstenite's read buffer, allocated for each connection and kept while it is idle (it is
+/// also the most one read call takes from the socket). Socket.IO messages are mostly small;
+/// a larger frame still arrives whole (tungstenite reserves its length at once), in reads of
+/// this size.
+const READ_BUFFER_SIZE: usize = 1024;
+
+/// Small buffers: an idle connection should hold almost nothing (DESIGN example 12). Frames
+/// are written at once (no write buffer).
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER_SIZE)
         .write_buffer_size(0)
 }
 
-/// Sends frames to the WebSocket's writer task. Dropping it flushes what was queued, sends a
-/// close frame and ends the task.
-#[derive(Debug)]
-pub(crate) struct WsWriter {
-    tx: UnboundedSender<Message>,
+type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Connecting = Pin<Box<dyn Future<Output = Result<(WsStream, Response), WsError>> + Send>>;
+
+/// One WebSocket: its handshake, then the open stream.
+pub(crate) struct WsConn {
+    state: State,
 }
 
-impl WsWriter {
-    /// Queues one Engine.IO packet's frame. False when the writer is gone.
-    pub(crate) fn send(&self, frame: Frame) -> bool {
+enum State {
+    /// The handshake (boxed: its state is large and short-lived).
+    Connecting(Connecting),
+    Open(Open),
+    /// The request could not be made: reported as the handshake's failure.
+    Failed(String),
+    /// Failed or closed: nothing more to report.
+    Done,
+}
+
+struct Open {
+    stream: WsStream,
+    /// Frames not yet taken by the stream (empty, and unallocated, while idle).
+    out: VecDeque<Message>,
+    /// A written frame may still sit in tungstenite's buffer.
+    flush: bool,
+    /// Since when a frame has been waiting for the socket to take it.
+    blocked_since: Option<Instant>,
+}
+
+impl std::fmt::Debug for WsConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            State::Connecting(_) => "connecting",
+            State::Open(_) => "open",
+            State::Failed(_) | State::Done => "done",
+        };
+        f.debug_struct("WsConn").field("state", &state).finish()
+    }
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl WsConn {
+    /// Starts the handshake; [`poll`](Self::poll) reports [`Io::WsOpen`] when it is done.
+    pub(crate) fn connect(endpoint: &Endpoint, url: &Url) -> WsConn {
+        let mut request = match url.as_str().into_client_request() {
+            Ok(request) => request,
+            Err(e) => {
+                return WsConn {
+                    state: State::Failed(format!("websocket error: {e}")),
+                };
+            }
+        };
+        for (name, value) in &endpoint.headers {
+            request.headers_mut().append(name, value.clone());
+        }
+        // The cookies of the polling requests (sticky sessions behind a load balancer).
+        let mut http_url = url.clone();
+        let _ = http_url.set_scheme(if url.scheme() == "wss" {
+            "https"
+        } else {
+            "http"
+        });
+        if let Some(cookies) = endpoint.jar.cookies(&http_url) {
+            request.headers_mut().insert(COOKIE, cookies);
+        }
+        #[cfg(feature = "tls")]
+        let connecting = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(config()),
+            true,
+            endpoint
+                .tls
+                .clone()
+                .map(tokio_tungstenite::Connector::Rustls),
+        );
+        #[cfg(not(feature = "tls"))]
+        let connecting =
+            tokio_tungstenite::connect_async_with_config(request, Some(config()), true);
+        WsConn {
+            state: State::Connecting(Box::pin(connecting)),
+        }
+    }
+
+    /// Queues one Engine.IO packet's frame (written by the next [`poll`](Self::poll)). False
+    /// when the WebSocket is not open.
+    pub(crate) fn send(&mut self, frame: Frame) -> bool {
+        let State::Open(open) = &mut self.state else {
+            return false;
+        };
         let message = match frame {
             Frame::Text(text) => match Utf8Bytes::try_from(text.into_bytes()) {
                 Ok(text) => Message::Text(text),
@@ -46,86 +141,157 @@ impl WsWriter {
             },
             Frame::Binary(data) => Message::Binary(data),
         };
-        self.tx.send(message).is_ok()
+        open.out.push_back(message);
+        true
+    }
+
+    /// When a frame waiting to be written makes the connection fail (`None`: nothing waits).
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Open(open) => open
+                .blocked_since
+                .and_then(|t| t.checked_add(WRITE_TIMEOUT)),
+            _ => None,
+        }
+    }
+
+    /// Ends the WebSocket if a frame waited too long to be written; returns its error.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Option<String> {
+        if self.poll_timeout().is_some_and(|at| at <= now) {
+            self.state = State::Done;
+            return Some("websocket error: write timed out".to_owned());
+        }
+        None
+    }
+
+    /// Writes the queued frames, then reports what happened: [`Io::WsOpen`] once, then each
+    /// [`Io::WsFrame`], then [`Io::WsClosed`] (after which it stays pending).
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Io> {
+        match &mut self.state {
+            State::Connecting(connecting) => {
+                let result = ready!(connecting.as_mut().poll(cx));
+                match result {
+                    Ok((stream, _response)) => {
+                        self.state = State::Open(Open {
+                            stream,
+                            out: VecDeque::new(),
+                            flush: false,
+                            blocked_since: None,
+                        });
+                        Poll::Ready(Io::WsOpen(Ok(())))
+                    }
+                    Err(e) => {
+                        self.state = State::Done;
+                        Poll::Ready(Io::WsOpen(Err(format!("websocket error: {e}"))))
+                    }
+                }
+            }
+            State::Open(open) => {
+                if let Err(e) = open.poll_write(cx) {
+                    self.state = State::Done;
+                    return Poll::Ready(Io::WsClosed(Some(format!("websocket error: {e}"))));
+                }
+                loop {
+                    let frame = match ready!(Pin::new(&mut open.stream).poll_next(cx)) {
+                        Some(Ok(Message::Text(text))) => match Str::from_utf8(text.into()) {
+                            Ok(text) => Frame::Text(text),
+                            Err(_) => continue,
+                        },
+                        Some(Ok(Message::Binary(data))) => Frame::Binary(data),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                            continue;
+                        }
+                        Some(Ok(Message::Close(_))) | None => {
+                            // Politely: the frames still queued, then our close frame.
+                            if let State::Open(open) =
+                                std::mem::replace(&mut self.state, State::Done)
+                            {
+                                open.retire();
+                            }
+                            return Poll::Ready(Io::WsClosed(None));
+                        }
+                        Some(Err(e)) => {
+                            self.state = State::Done;
+                            return Poll::Ready(Io::WsClosed(Some(format!(
+                                "websocket error: {e}"
+                            ))));
+                        }
+                    };
+                    return Poll::Ready(Io::WsFrame(frame));
+                }
+            }
+            State::Failed(error) => {
+                let error = std::mem::take(error);
+                self.state = State::Done;
+                Poll::Ready(Io::WsOpen(Err(error)))
+            }
+            State::Done => Poll::Pending,
+        }
     }
 }
 
-/// Connects; on success spawns the writer task and runs the reader loop, reporting
-/// [`Io::WsOpen`], then each [`Io::WsFrame`], then [`Io::WsClosed`].
-pub(crate) async fn run(endpoint: Arc<Endpoint>, url: Url, tx: UnboundedSender<Io>) {
-    let mut request = match url.as_str().into_client_request() {
-        Ok(request) => request,
-        Err(e) => {
-            let _ = tx.send(Io::WsOpen(Err(format!("websocket error: {e}"))));
-            return;
+impl Drop for WsConn {
+    /// The frames still queued are written and a close frame follows, on a short-lived task of
+    /// its own (bounded in time), as the engine that dropped it is gone or moved on.
+    fn drop(&mut self) {
+        if let State::Open(open) = std::mem::replace(&mut self.state, State::Done) {
+            open.retire();
         }
-    };
-    for (name, value) in &endpoint.headers {
-        request.headers_mut().append(name, value.clone());
     }
-    // The cookies of the polling requests (sticky sessions behind a load balancer).
-    let mut http_url = url.clone();
-    let _ = http_url.set_scheme(if url.scheme() == "wss" {
-        "https"
-    } else {
-        "http"
-    });
-    if let Some(cookies) = endpoint.jar.cookies(&http_url) {
-        request.headers_mut().insert(COOKIE, cookies);
-    }
-    #[cfg(feature = "tls")]
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(config()),
-        true,
-        endpoint
-            .tls
-            .clone()
-            .map(tokio_tungstenite::Connector::Rustls),
-    );
-    #[cfg(not(feature = "tls"))]
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config()), true);
-    // Boxed: the handshake's state is large, and the task lives as long as the connection.
-    let stream = match Box::pin(connecting).await {
-        Ok((stream, _response)) => stream,
-        Err(e) => {
-            let _ = tx.send(Io::WsOpen(Err(format!("websocket error: {e}"))));
-            return;
-        }
-    };
-    let (mut sink, mut stream) = stream.split();
-    let (writer_tx, mut writer_rx) = mpsc::unbounded_channel::<Message>();
-    // Detached: it outlives the engine long enough to flush the last frames, but never hangs
-    // on a dead peer for long.
-    tokio::spawn(async move {
-        while let Some(message) = writer_rx.recv().await {
-            match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return,
+}
+
+impl Open {
+    /// Hands the queued frames to the stream and flushes them, as far as the socket takes them.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), WsError> {
+        let mut stream = Pin::new(&mut self.stream);
+        while !self.out.is_empty() {
+            match stream.as_mut().poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    if let Some(message) = self.out.pop_front() {
+                        stream.as_mut().start_send(message)?;
+                        self.flush = true;
+                    }
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
             }
         }
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
-    });
-    if tx.send(Io::WsOpen(Ok(WsWriter { tx: writer_tx }))).is_err() {
-        return;
-    }
-    while let Some(message) = stream.next().await {
-        let frame = match message {
-            Ok(Message::Text(text)) => match Str::from_utf8(text.into()) {
-                Ok(text) => Frame::Text(text),
-                Err(_) => continue,
-            },
-            Ok(Message::Binary(data)) => Frame::Binary(data),
-            Ok(Message::Close(_)) => break,
-            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => continue,
-            Err(e) => {
-                let _ = tx.send(Io::WsClosed(Some(format!("websocket error: {e}"))));
-                return;
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            // An idle connection keeps no queue memory.
+            self.out = VecDeque::new();
+        }
+        if self.flush {
+            match stream.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.flush = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
             }
+        }
+        self.blocked_since = if self.out.is_empty() && !self.flush {
+            None
+        } else {
+            self.blocked_since.or_else(|| Some(now()))
         };
-        if tx.send(Io::WsFrame(frame)).is_err() {
-            return;
-        }
+        Ok(())
     }
-    let _ = tx.send(Io::WsClosed(None));
+
+    /// Writes what is queued and closes, on a detached task that never hangs on a dead peer
+    /// for long.
+    fn retire(self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let Open {
+            mut stream, out, ..
+        } = self;
+        runtime.spawn(async move {
+            for message in out {
+                match tokio::time::timeout(WRITE_TIMEOUT, stream.feed(message)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => return,
+                }
+            }
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, SinkExt::close(&mut stream)).await;
+        });
+    }
 }
