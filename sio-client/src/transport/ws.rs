@@ -5,18 +5,26 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use futures_util::{Sink, SinkExt, Stream};
+use reqwest::StatusCode;
 use reqwest::cookie::CookieStore as _;
 use reqwest::header::COOKIE;
 use sio_protocol::Str;
 use sio_protocol::engine::Frame;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::handshake::client::Response;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::client::{IntoClientRequest as _, uri_mode};
+use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError, UrlError};
+use tokio_tungstenite::tungstenite::handshake::client::{Request, Response, generate_request};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::handshake::machine::TryParse as _;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::stream::Mode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
@@ -44,7 +52,108 @@ fn config() -> WebSocketConfig {
 }
 
 type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
-type Connecting = Pin<Box<dyn Future<Output = Result<(WsStream, Response), WsError>> + Send>>;
+type Connecting = Pin<Box<dyn Future<Output = Result<WsStream, WsError>> + Send>>;
+
+/// The longest handshake response accepted.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// Connects (TCP, TLS for `wss`) and runs the opening handshake, as tokio-tungstenite's
+/// `connect_async_tls_with_config` does with the same pieces of tungstenite (request, response
+/// parser, checks, errors), but reading the response with a buffer of our own: tungstenite's
+/// handshake hands its 4 KiB read buffer on to the WebSocket, which keeps it for the life of
+/// the connection whatever `read_buffer_size` says.
+async fn open(
+    request: Request,
+    #[cfg(feature = "tls")] tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<WsStream, WsError> {
+    let uri = request.uri();
+    let mode = uri_mode(uri)?;
+    let host = uri.host().ok_or(WsError::Url(UrlError::NoHostName))?;
+    // An IPv6 address without the brackets of the URL.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(match mode {
+        Mode::Plain => 80,
+        Mode::Tls => 443,
+    });
+    let tcp = TcpStream::connect((host.as_str(), port)).await?;
+    tcp.set_nodelay(true)?;
+    let mut stream = match mode {
+        Mode::Plain => MaybeTlsStream::Plain(tcp),
+        #[cfg(feature = "tls")]
+        Mode::Tls => {
+            let config = tls.ok_or(WsError::Url(UrlError::TlsFeatureNotEnabled))?;
+            let name = rustls::pki_types::ServerName::try_from(host).map_err(|e| {
+                WsError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+            })?;
+            let connector = tokio_rustls::TlsConnector::from(config);
+            MaybeTlsStream::Rustls(connector.connect(name, tcp).await?)
+        }
+        #[cfg(not(feature = "tls"))]
+        Mode::Tls => return Err(WsError::Url(UrlError::TlsFeatureNotEnabled)),
+    };
+    let (request, key) = generate_request(request)?;
+    stream.write_all(&request).await?;
+    drop(request);
+    let mut buf = Vec::new();
+    let (head_len, response) = loop {
+        if buf.len() >= MAX_RESPONSE_HEAD {
+            return Err(WsError::AttackAttempt);
+        }
+        buf.reserve(READ_BUFFER_SIZE);
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(WsError::Protocol(ProtocolError::HandshakeIncomplete));
+        }
+        if let Some(parsed) = Response::try_parse(&buf)? {
+            break parsed;
+        }
+    };
+    // What came after the response (the first frames) starts the WebSocket's buffer.
+    let tail = buf[head_len..].to_vec();
+    drop(buf);
+    verify_response(response, &derive_accept_key(key.as_bytes()), &tail)?;
+    Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(config())).await)
+}
+
+/// tungstenite's checks of the response (RFC 6455 4.2.2, `VerifyData::verify_response`), with
+/// its errors; no subprotocol is asked for.
+fn verify_response(mut response: Response, accept_key: &str, tail: &[u8]) -> Result<(), WsError> {
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        *response.body_mut() = Some(tail.to_vec());
+        return Err(WsError::Http(Box::new(response)));
+    }
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok());
+    if !header("Upgrade").is_some_and(|h| h.eq_ignore_ascii_case("websocket")) {
+        return Err(WsError::Protocol(
+            ProtocolError::MissingUpgradeWebSocketHeader,
+        ));
+    }
+    if !header("Connection").is_some_and(|h| h.eq_ignore_ascii_case("Upgrade")) {
+        return Err(WsError::Protocol(
+            ProtocolError::MissingConnectionUpgradeHeader,
+        ));
+    }
+    if headers
+        .get("Sec-WebSocket-Accept")
+        .is_none_or(|h| h != accept_key)
+    {
+        return Err(WsError::Protocol(
+            ProtocolError::SecWebSocketAcceptKeyMismatch,
+        ));
+    }
+    if headers.get("Sec-WebSocket-Protocol").is_some() {
+        return Err(WsError::Protocol(
+            ProtocolError::SecWebSocketSubProtocolError(
+                SubProtocolError::ServerSentSubProtocolNoneRequested,
+            ),
+        ));
+    }
+    Ok(())
+}
 
 /// One WebSocket: its handshake, then the open stream.
 pub(crate) struct WsConn {
@@ -111,18 +220,9 @@ impl WsConn {
             request.headers_mut().insert(COOKIE, cookies);
         }
         #[cfg(feature = "tls")]
-        let connecting = tokio_tungstenite::connect_async_tls_with_config(
-            request,
-            Some(config()),
-            true,
-            endpoint
-                .tls
-                .clone()
-                .map(tokio_tungstenite::Connector::Rustls),
-        );
+        let connecting = open(request, endpoint.tls.clone());
         #[cfg(not(feature = "tls"))]
-        let connecting =
-            tokio_tungstenite::connect_async_with_config(request, Some(config()), true);
+        let connecting = open(request);
         WsConn {
             state: State::Connecting(Box::pin(connecting)),
         }
@@ -171,7 +271,7 @@ impl WsConn {
             State::Connecting(connecting) => {
                 let result = ready!(connecting.as_mut().poll(cx));
                 match result {
-                    Ok((stream, _response)) => {
+                    Ok(stream) => {
                         self.state = State::Open(Open {
                             stream,
                             out: VecDeque::new(),
