@@ -42,7 +42,8 @@ pub(crate) type ManagerHandler = Arc<dyn Fn(&ManagerEvent) + Send + Sync>;
 
 pub(crate) struct Inner {
     commands: CommandSender,
-    sockets: Mutex<HashMap<String, Arc<Shared>>>,
+    /// By namespace (a list: there are few, and a map's table holds 3 before it holds 1).
+    sockets: Mutex<Vec<Arc<Shared>>>,
     pub(crate) handlers: Arc<Mutex<Vec<ManagerHandler>>>,
     url: Url,
 }
@@ -85,7 +86,7 @@ impl Manager {
         let manager = Manager {
             inner: Arc::new(Inner {
                 commands: tx,
-                sockets: Mutex::new(HashMap::new()),
+                sockets: Mutex::new(Vec::new()),
                 handlers,
                 url,
             }),
@@ -109,11 +110,11 @@ impl Manager {
             format!("/{nsp}")
         };
         let mut sockets = lock(&self.inner.sockets);
-        let shared = match sockets.get(&nsp) {
+        let shared = match sockets.iter().find(|s| s.nsp == nsp) {
             Some(shared) => Arc::clone(shared),
             None => {
-                let shared = Arc::new(Shared::new(nsp.clone()));
-                sockets.insert(nsp, Arc::clone(&shared));
+                let shared = Arc::new(Shared::new(nsp));
+                sockets.push(Arc::clone(&shared));
                 let _ = self.command(Command::Register {
                     shared: Arc::clone(&shared),
                 });
@@ -178,7 +179,7 @@ pub fn io(url: &str, options: Options) -> Result<Socket, Error> {
         let cache = guard.get_or_insert_with(HashMap::new);
         cache.retain(|_, manager| manager.strong_count() > 0);
         match cache.get(&id).and_then(Weak::upgrade) {
-            Some(inner) if !lock(&inner.sockets).contains_key(&nsp) => Manager { inner },
+            Some(inner) if !lock(&inner.sockets).iter().any(|s| s.nsp == nsp) => Manager { inner },
             Some(_) => Manager::new(url, options)?,
             None => {
                 let manager = Manager::new(url, options)?;

@@ -41,7 +41,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// also the most one read call takes from the socket). Socket.IO messages are mostly small;
 /// a larger frame still arrives whole (tungstenite reserves its length at once), in reads of
 /// this size.
-const READ_BUFFER_SIZE: usize = 1024;
+const READ_BUFFER_SIZE: usize = 512;
 
 /// Small buffers: an idle connection should hold almost nothing (DESIGN example 12). Frames
 /// are written at once (no write buffer).
@@ -216,7 +216,7 @@ impl WsConn {
         } else {
             "http"
         });
-        if let Some(cookies) = endpoint.jar.cookies(&http_url) {
+        if let Some(cookies) = endpoint.jar.get().and_then(|jar| jar.cookies(&http_url)) {
             request.headers_mut().insert(COOKIE, cookies);
         }
         #[cfg(feature = "tls")]
@@ -393,5 +393,64 @@ impl Open {
             }
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, SinkExt::close(&mut stream)).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(head: &str) -> Response {
+        let (_, response) = Response::try_parse(head.as_bytes())
+            .expect("parses")
+            .expect("complete");
+        response
+    }
+
+    #[test]
+    fn handshake_responses_are_checked_as_tungstenite_does() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let accept = derive_accept_key(key.as_bytes());
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let ok = |extra: &str| {
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{extra}\r\n"
+            )
+        };
+        let accepted = ok(&format!("Sec-WebSocket-Accept: {accept}\r\n"));
+        assert!(verify_response(response(&accepted), &accept, b"").is_ok());
+        let wrong_key = ok("Sec-WebSocket-Accept: AAAA\r\n");
+        assert!(matches!(
+            verify_response(response(&wrong_key), &accept, b""),
+            Err(WsError::Protocol(
+                ProtocolError::SecWebSocketAcceptKeyMismatch
+            ))
+        ));
+        let subprotocol = ok(&format!(
+            "Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: chat\r\n"
+        ));
+        assert!(matches!(
+            verify_response(response(&subprotocol), &accept, b""),
+            Err(WsError::Protocol(
+                ProtocolError::SecWebSocketSubProtocolError(_)
+            ))
+        ));
+        let no_upgrade = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        assert!(matches!(
+            verify_response(response(&no_upgrade), &accept, b""),
+            Err(WsError::Protocol(
+                ProtocolError::MissingUpgradeWebSocketHeader
+            ))
+        ));
+        let refused = "HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\n";
+        match verify_response(response(refused), &accept, b"bad") {
+            Err(WsError::Http(response)) => {
+                assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+                assert_eq!(response.body().as_deref(), Some(&b"bad"[..]));
+            }
+            other => panic!("not an HTTP error: {other:?}"),
+        }
     }
 }
