@@ -70,7 +70,7 @@ pub(crate) struct Engine {
     /// `3probe` arrived: start no new GET, finish the upgrade once polling is idle.
     pausing: bool,
     /// The WebSocket: the main transport, or the probe during an upgrade.
-    ws: Option<Box<WsConn>>,
+    ws: Option<WsConn>,
     /// The WebSocket is open and taken by the session (main transport or accepted probe).
     ws_ready: bool,
     /// The last transport error, reported with the close.
@@ -407,7 +407,7 @@ impl Engine {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::WebSocket, sid.as_deref());
         self.ws_ready = false;
-        self.ws = Some(Box::new(WsConn::connect(&self.endpoint, &url)));
+        self.ws = Some(WsConn::connect(&self.endpoint, &url));
     }
 }
 

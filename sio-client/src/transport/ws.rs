@@ -16,8 +16,9 @@ use reqwest::cookie::CookieStore as _;
 use reqwest::header::COOKIE;
 use sio_protocol::Str;
 use sio_protocol::engine::Frame;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::{IntoClientRequest as _, uri_mode};
 use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError, UrlError};
 use tokio_tungstenite::tungstenite::handshake::client::{Request, Response, generate_request};
@@ -26,7 +27,6 @@ use tokio_tungstenite::tungstenite::handshake::machine::TryParse as _;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::stream::Mode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use url::Url;
 
 use super::{Endpoint, Io};
@@ -51,7 +51,80 @@ fn config() -> WebSocketConfig {
         .write_buffer_size(0)
 }
 
-type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type WsStream = WebSocketStream<ByteStream>;
+
+/// The bytes under the WebSocket: TCP, or TLS over TCP. The TLS stream is boxed: a rustls
+/// connection takes about 1 KB, which a plain connection should not carry (tokio-tungstenite's
+/// `MaybeTlsStream` holds it inline).
+enum ByteStream {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for ByteStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ByteStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ByteStream::Plain(s) => s.is_write_vectored(),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
 type Connecting = Pin<Box<dyn Future<Output = Result<WsStream, WsError>> + Send>>;
 
 /// The longest handshake response accepted.
@@ -82,7 +155,7 @@ async fn open(
     let tcp = TcpStream::connect((host.as_str(), port)).await?;
     tcp.set_nodelay(true)?;
     let mut stream = match mode {
-        Mode::Plain => MaybeTlsStream::Plain(tcp),
+        Mode::Plain => ByteStream::Plain(tcp),
         #[cfg(feature = "tls")]
         Mode::Tls => {
             let config = tls.ok_or(WsError::Url(UrlError::TlsFeatureNotEnabled))?;
@@ -90,7 +163,7 @@ async fn open(
                 WsError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
             })?;
             let connector = tokio_rustls::TlsConnector::from(config);
-            MaybeTlsStream::Rustls(connector.connect(name, tcp).await?)
+            ByteStream::Tls(Box::new(connector.connect(name, tcp).await?))
         }
         #[cfg(not(feature = "tls"))]
         Mode::Tls => return Err(WsError::Url(UrlError::TlsFeatureNotEnabled)),
@@ -163,7 +236,8 @@ pub(crate) struct WsConn {
 enum State {
     /// The handshake (boxed: its state is large and short-lived).
     Connecting(Connecting),
-    Open(Open),
+    /// Boxed: the engine keeps a `WsConn` for the life of the connection.
+    Open(Box<Open>),
     /// The request could not be made: reported as the handshake's failure.
     Failed(String),
     /// Failed or closed: nothing more to report.
@@ -272,12 +346,12 @@ impl WsConn {
                 let result = ready!(connecting.as_mut().poll(cx));
                 match result {
                     Ok(stream) => {
-                        self.state = State::Open(Open {
+                        self.state = State::Open(Box::new(Open {
                             stream,
                             out: VecDeque::new(),
                             flush: false,
                             blocked_since: None,
-                        });
+                        }));
                         Poll::Ready(Io::WsOpen(Ok(())))
                     }
                     Err(e) => {
