@@ -201,6 +201,10 @@ impl Driver {
                 Poll::Ready(Some(command)) => {
                     self.handle_command(command);
                     self.pump();
+                    // Frames go out as they come, even while more commands wait.
+                    if let Some(engine) = self.engine.as_mut() {
+                        engine.poll_write(cx);
+                    }
                     continue;
                 }
                 Poll::Ready(None) => {

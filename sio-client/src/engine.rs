@@ -129,6 +129,14 @@ impl Engine {
         Poll::Pending
     }
 
+    /// Writes the WebSocket's queued frames now, without waiting for the next
+    /// [`poll_io`](Self::poll_io) (which comes after the commands queued before it).
+    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>) {
+        if let Some(ws) = self.ws.as_mut() {
+            ws.poll_write(cx);
+        }
+    }
+
     /// When to call [`handle_timeout`](Self::handle_timeout).
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let ws = self.ws.as_ref().and_then(|ws| ws.poll_timeout());

@@ -240,6 +240,8 @@ enum State {
     Open(Box<Open>),
     /// The request could not be made: reported as the handshake's failure.
     Failed(String),
+    /// A write failed: reported as the end of the WebSocket.
+    Broken(String),
     /// Failed or closed: nothing more to report.
     Done,
 }
@@ -259,7 +261,7 @@ impl std::fmt::Debug for WsConn {
         let state = match &self.state {
             State::Connecting(_) => "connecting",
             State::Open(_) => "open",
-            State::Failed(_) | State::Done => "done",
+            State::Failed(_) | State::Broken(_) | State::Done => "done",
         };
         f.debug_struct("WsConn").field("state", &state).finish()
     }
@@ -338,6 +340,16 @@ impl WsConn {
         None
     }
 
+    /// Writes the queued frames as far as the socket takes them (a failure is reported by the
+    /// next [`poll`](Self::poll)).
+    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>) {
+        if let State::Open(open) = &mut self.state
+            && let Err(e) = open.poll_write(cx)
+        {
+            self.state = State::Broken(format!("websocket error: {e}"));
+        }
+    }
+
     /// Writes the queued frames, then reports what happened: [`Io::WsOpen`] once, then each
     /// [`Io::WsFrame`], then [`Io::WsClosed`] (after which it stays pending).
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Io> {
@@ -398,6 +410,11 @@ impl WsConn {
                 let error = std::mem::take(error);
                 self.state = State::Done;
                 Poll::Ready(Io::WsOpen(Err(error)))
+            }
+            State::Broken(error) => {
+                let error = std::mem::take(error);
+                self.state = State::Done;
+                Poll::Ready(Io::WsClosed(Some(error)))
             }
             State::Done => Poll::Pending,
         }
