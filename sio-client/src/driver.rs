@@ -2,17 +2,21 @@
 //! the commands of the handles, and calls the handlers. One task, no lock on protocol state.
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use sio_protocol::engine::{Frame, TransportKind};
 use sio_protocol::socket::{Args, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData};
 use sio_protocol::{AckId, AckTracker, Backoff, Value};
-use tokio::sync::mpsc::{UnboundedReceiver, WeakUnboundedSender};
 use tokio::sync::oneshot;
+use tokio::time::Sleep;
 
+use crate::commands::{CommandReceiver, WeakCommandSender};
 use crate::engine::{Engine, EngineEvent};
 use crate::error::{ConnectError, DisconnectReason, Error};
 use crate::events::SocketEvent;
@@ -110,11 +114,16 @@ impl Nsp {
     }
 }
 
+/// How many inputs the task takes in a row before it lets the others run.
+const BUDGET: u32 = 64;
+
 pub(crate) struct Driver {
     endpoint: Arc<Endpoint>,
     options: Options,
-    commands: UnboundedReceiver<Command>,
-    weak: WeakUnboundedSender<Command>,
+    commands: CommandReceiver,
+    weak: WeakCommandSender,
+    /// The one timer, made on first use.
+    sleep: Option<Pin<Box<Sleep>>>,
     handlers: Arc<Mutex<Vec<ManagerHandler>>>,
     engine: Option<Engine>,
     ready: Ready,
@@ -122,7 +131,8 @@ pub(crate) struct Driver {
     reconnecting: bool,
     reconnect_at: Option<Instant>,
     skip_reconnect: bool,
-    nsps: HashMap<String, Nsp>,
+    /// Boxed: a map's table has room for 3 entries before it holds 1.
+    nsps: HashMap<String, Box<Nsp>>,
     encoder: Encoder,
     decoder: Decoder,
     /// `priorWebsocketSuccess` (for `remember_upgrade`): the last connection used WebSocket.
@@ -146,8 +156,8 @@ impl Driver {
     pub(crate) fn new(
         endpoint: Endpoint,
         options: Options,
-        commands: UnboundedReceiver<Command>,
-        weak: WeakUnboundedSender<Command>,
+        commands: CommandReceiver,
+        weak: WeakCommandSender,
         handlers: Arc<Mutex<Vec<ManagerHandler>>>,
     ) -> Driver {
         let mut backoff = Backoff::new();
@@ -162,6 +172,7 @@ impl Driver {
             options,
             commands,
             weak,
+            sleep: None,
             handlers,
             engine: None,
             ready: Ready::Closed,
@@ -177,37 +188,66 @@ impl Driver {
         }
     }
 
-    /// The task's loop: commands, then I/O, then the one timer.
-    pub(crate) async fn run(mut self) {
-        loop {
-            let deadline = self.poll_timeout();
-            let sleep = async {
-                match deadline {
-                    Some(at) => tokio::time::sleep_until(at.into()).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                biased;
-                command = self.commands.recv() => match command {
-                    Some(command) => self.handle_command(command),
-                    None => break,
-                },
-                io = async {
-                    match self.engine.as_mut() {
-                        Some(engine) => engine.recv().await,
-                        None => std::future::pending().await,
+    /// The task: the driver itself is the future (an `async fn` would hold it twice, and
+    /// `select!` adds its own state: the size of the task is the memory of an idle client).
+    pub(crate) fn into_future(mut self) -> impl Future<Output = ()> + Send {
+        std::future::poll_fn(move |cx| self.poll_run(cx))
+    }
+
+    /// The task's loop: commands, then I/O, then the one timer (in this order of priority).
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..BUDGET {
+            match self.commands.poll_recv(cx) {
+                Poll::Ready(Some(command)) => {
+                    self.handle_command(command);
+                    self.pump();
+                    // Frames go out as they come, even while more commands wait.
+                    if let Some(engine) = self.engine.as_mut() {
+                        engine.poll_write(cx);
                     }
-                } => {
-                    if let (Some(io), Some(engine)) = (io, self.engine.as_mut()) {
-                        engine.handle_io(now(), io);
-                    }
+                    continue;
                 }
-                () = sleep => self.handle_timeout(),
+                Poll::Ready(None) => {
+                    self.finish();
+                    return Poll::Ready(());
+                }
+                Poll::Pending => {}
             }
+            if let Some(engine) = self.engine.as_mut()
+                && let Poll::Ready(io) = engine.poll_io(cx)
+            {
+                engine.handle_io(now(), io);
+                self.pump();
+                continue;
+            }
+            let Some(deadline) = self.poll_timeout() else {
+                return Poll::Pending;
+            };
+            let deadline = tokio::time::Instant::from_std(deadline);
+            let sleep = match self.sleep.as_mut() {
+                Some(sleep) => {
+                    if sleep.deadline() != deadline {
+                        sleep.as_mut().reset(deadline);
+                    }
+                    sleep
+                }
+                None => self
+                    .sleep
+                    .insert(Box::pin(tokio::time::sleep_until(deadline))),
+            };
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.handle_timeout();
             self.pump();
         }
-        // Every handle is gone: close politely, and end the event streams.
+        // Others get their turn; this task comes back at once.
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Every handle is gone: close politely, and end the event streams.
+    fn finish(&mut self) {
         if let Some(engine) = self.engine.as_mut() {
             engine.close(now());
         }
@@ -451,13 +491,15 @@ impl Driver {
     fn handle_command(&mut self, command: Command) {
         match command {
             Command::Register { shared } => {
-                self.nsps.entry(shared.nsp.clone()).or_insert(Nsp {
-                    shared,
-                    active: false,
-                    connected: false,
-                    send_buffer: VecDeque::new(),
-                    acks: AckTracker::new(),
-                    queue: RetryQueue::default(),
+                self.nsps.entry(shared.nsp.clone()).or_insert_with(|| {
+                    Box::new(Nsp {
+                        shared,
+                        active: false,
+                        connected: false,
+                        send_buffer: VecDeque::new(),
+                        acks: AckTracker::new(),
+                        queue: RetryQueue::default(),
+                    })
                 });
             }
             Command::Connect { nsp } => {

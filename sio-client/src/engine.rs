@@ -1,20 +1,22 @@
 //! One Engine.IO connection: the [`Session`] state machine plus its transports.
 //!
 //! The engine lives inside the manager's task (one task per connection, no lock): the task
-//! feeds it the [`Io`] reports of the transport tasks and the timer, and takes
+//! polls it for [`Io`] (the WebSocket, and the polling requests' tasks), feeds that and the
+//! timer back in, and takes
 //! [`EngineEvent`]s out. The session decides everything about the protocol (handshake,
 //! heartbeat, probe, upgrade, close); the engine only carries out its transmits:
 //!
 //! - polling: one GET at a time (the long poll) while the session is on polling and not
 //!   pausing for an upgrade; each batch of `Polling` transmits is one POST, and
 //!   `handle_writable(Polling)` follows when the POST completes;
-//! - WebSocket: one frame per transmit, through the writer task;
+//! - WebSocket: one frame per transmit, written by the engine's own polling ([`WsConn`]);
 //! - upgrade: after a polling handshake that offers `websocket`, a WebSocket is opened and
 //!   probed; on [`Event::ProbeSucceeded`] no new GET starts, and once neither a GET nor a POST
 //!   is in flight [`Session::finish_upgrade`] moves the session (and its queued packets) over.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -22,11 +24,10 @@ use sio_protocol::engine::{
     CloseReason, Event, Frame, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
     ProtocolVersion, Session, SessionConfig, TransportKind,
 };
-use tokio::sync::mpsc::{self, UnboundedReceiver, UnboundedSender};
 use tokio::task::JoinSet;
 
-use crate::transport::ws::WsWriter;
-use crate::transport::{Endpoint, Io, polling, ws};
+use crate::transport::ws::WsConn;
+use crate::transport::{Endpoint, Io, polling};
 
 /// How long the last POST (carrying `close`) may take.
 const FINAL_POST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -58,10 +59,8 @@ pub(crate) struct Engine {
     session: Session,
     endpoint: Arc<Endpoint>,
     upgrade: bool,
-    tx: UnboundedSender<Io>,
-    rx: UnboundedReceiver<Io>,
-    /// The I/O tasks, aborted when the engine is dropped.
-    tasks: JoinSet<()>,
+    /// The HTTP requests' tasks (made on first use), aborted when the engine is dropped.
+    tasks: Option<JoinSet<Io>>,
     get_in_flight: bool,
     post_in_flight: bool,
     /// The rest of a batch too large for one POST, sent one body after the other.
@@ -71,7 +70,9 @@ pub(crate) struct Engine {
     /// `3probe` arrived: start no new GET, finish the upgrade once polling is idle.
     pausing: bool,
     /// The WebSocket: the main transport, or the probe during an upgrade.
-    ws: Option<WsWriter>,
+    ws: Option<WsConn>,
+    /// The WebSocket is open and taken by the session (main transport or accepted probe).
+    ws_ready: bool,
     /// The last transport error, reported with the close.
     error: Option<String>,
     events: VecDeque<EngineEvent>,
@@ -86,20 +87,18 @@ impl Engine {
         upgrade: bool,
         now: Instant,
     ) -> Engine {
-        let (tx, rx) = mpsc::unbounded_channel();
         let mut engine = Engine {
             session: Session::client(transport, SessionConfig::default(), now),
             endpoint,
             upgrade,
-            tx,
-            rx,
-            tasks: JoinSet::new(),
+            tasks: None,
             get_in_flight: false,
             post_in_flight: false,
             queued_posts: VecDeque::new(),
             max_payload: None,
             pausing: false,
             ws: None,
+            ws_ready: false,
             error: None,
             events: VecDeque::new(),
             closed: false,
@@ -111,19 +110,50 @@ impl Engine {
         engine
     }
 
-    /// The next I/O report; never `None` while the engine lives (it holds a sender).
-    pub(crate) async fn recv(&mut self) -> Option<Io> {
-        self.rx.recv().await
+    /// Writes the WebSocket's queued frames, and returns the next I/O report for
+    /// [`handle_io`](Self::handle_io): the WebSocket's first, then the HTTP requests'.
+    pub(crate) fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Io> {
+        if let Some(ws) = self.ws.as_mut()
+            && let Poll::Ready(io) = ws.poll(cx)
+        {
+            return Poll::Ready(io);
+        }
+        if let Some(tasks) = self.tasks.as_mut() {
+            // A task that failed (aborted, or a panic) reports nothing.
+            while let Poll::Ready(Some(joined)) = tasks.poll_join_next(cx) {
+                if let Ok(io) = joined {
+                    return Poll::Ready(io);
+                }
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Writes the WebSocket's queued frames now, without waiting for the next
+    /// [`poll_io`](Self::poll_io) (which comes after the commands queued before it).
+    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>) {
+        if let Some(ws) = self.ws.as_mut() {
+            ws.poll_write(cx);
+        }
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout).
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.session.poll_timeout()
+        let ws = self.ws.as_ref().and_then(|ws| ws.poll_timeout());
+        match (self.session.poll_timeout(), ws) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The next event for the manager.
     pub(crate) fn poll_event(&mut self) -> Option<EngineEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if self.events.is_empty() && self.events.capacity() > 0 {
+            // An idle connection keeps no queue memory.
+            self.events = VecDeque::new();
+        }
+        event
     }
 
     /// Whether the session is over (the engine may be dropped once its events are taken).
@@ -142,7 +172,7 @@ impl Engine {
             TransportKind::Polling => {
                 !self.post_in_flight && self.queued_posts.is_empty() && !self.pausing
             }
-            TransportKind::WebSocket => self.ws.is_some(),
+            TransportKind::WebSocket => self.ws_ready,
         }
     }
 
@@ -164,6 +194,9 @@ impl Engine {
 
     /// The timer fired.
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if let Some(error) = self.ws.as_mut().and_then(|ws| ws.handle_timeout(now)) {
+            self.transport_error(now, TransportKind::WebSocket, error);
+        }
         self.session.handle_timeout(now);
         self.drive(now);
     }
@@ -202,14 +235,16 @@ impl Engine {
                 self.post_in_flight = false;
                 self.transport_error(now, TransportKind::Polling, e);
             }
-            Io::WsOpen(Ok(writer)) => {
+            Io::WsOpen(Ok(())) => {
                 // The main transport, or a probe the session accepts.
                 if self.session.transport() == TransportKind::WebSocket
                     || self.session.start_probe(now, TransportKind::WebSocket)
                 {
-                    self.ws = Some(writer);
+                    self.ws_ready = true;
+                } else {
+                    // Dropped: that WebSocket closes.
+                    self.ws = None;
                 }
-                // Otherwise the writer is dropped: that WebSocket closes.
             }
             Io::WsOpen(Err(e)) => self.transport_error(now, TransportKind::WebSocket, e),
             Io::WsFrame(frame) => match Packet::from_frame(frame, ProtocolVersion::V4) {
@@ -273,7 +308,7 @@ impl Engine {
             match transmit.transport {
                 TransportKind::Polling => batch.push(transmit.packet),
                 TransportKind::WebSocket => {
-                    if let Some(ws) = &self.ws {
+                    if let Some(ws) = self.ws.as_mut().filter(|_| self.ws_ready) {
                         ws.send(transmit.packet.to_frame(ProtocolVersion::V4));
                     }
                 }
@@ -307,8 +342,11 @@ impl Engine {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
         let endpoint = Arc::clone(&self.endpoint);
-        let tx = self.tx.clone();
-        self.tasks.spawn(polling::post(endpoint, url, body, tx));
+        self.spawn(polling::post(endpoint, url, body));
+    }
+
+    fn spawn(&mut self, task: impl Future<Output = Io> + Send + 'static) {
+        self.tasks.get_or_insert_with(JoinSet::new).spawn(task);
     }
 
     /// Handles one session event; true if the session may have more to do.
@@ -342,6 +380,7 @@ impl Engine {
                 tracing::debug!("upgrade to {transport} failed");
                 self.pausing = false;
                 self.ws = None;
+                self.ws_ready = false;
                 return true;
             }
             Event::Closed(reason) => {
@@ -350,7 +389,8 @@ impl Engine {
                 // Flush the last transmits (a `close` POST) before the transports go.
                 self.flush_transmits();
                 self.ws = None;
-                self.tasks.abort_all();
+                self.ws_ready = false;
+                self.tasks = None;
                 self.events.push_back(EngineEvent::Closed {
                     reason,
                     error: self.error.take(),
@@ -368,16 +408,14 @@ impl Engine {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
         let endpoint = Arc::clone(&self.endpoint);
-        let tx = self.tx.clone();
-        self.tasks.spawn(polling::get(endpoint, url, tx));
+        self.spawn(polling::get(endpoint, url));
     }
 
     fn start_ws(&mut self) {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::WebSocket, sid.as_deref());
-        let endpoint = Arc::clone(&self.endpoint);
-        let tx = self.tx.clone();
-        self.tasks.spawn(ws::run(endpoint, url, tx));
+        self.ws_ready = false;
+        self.ws = Some(WsConn::connect(&self.endpoint, &url));
     }
 }
 

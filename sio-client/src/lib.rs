@@ -93,6 +93,7 @@
 //!
 //! Not supported yet: Engine.IO v3 servers, connection state recovery.
 
+mod commands;
 mod driver;
 mod engine;
 mod error;

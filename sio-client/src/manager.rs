@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 
-use tokio::sync::mpsc::{self, UnboundedSender};
 use url::Url;
 
+use crate::commands::{self, CommandSender};
 use crate::driver::{Command, Driver};
 use crate::error::{DisconnectReason, Error};
 use crate::options::{Options, TransportKind};
@@ -41,8 +41,9 @@ pub enum ManagerEvent {
 pub(crate) type ManagerHandler = Arc<dyn Fn(&ManagerEvent) + Send + Sync>;
 
 pub(crate) struct Inner {
-    commands: UnboundedSender<Command>,
-    sockets: Mutex<HashMap<String, Arc<Shared>>>,
+    commands: CommandSender,
+    /// By namespace (a list: there are few, and a map's table holds 3 before it holds 1).
+    sockets: Mutex<Vec<Arc<Shared>>>,
     pub(crate) handlers: Arc<Mutex<Vec<ManagerHandler>>>,
     url: Url,
 }
@@ -77,15 +78,15 @@ impl Manager {
         if options.transports.is_empty() {
             return Err(Error::config("no transport"));
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = commands::channel();
         let handlers = Arc::new(Mutex::new(Vec::new()));
         let auto_connect = options.auto_connect;
         let driver = Driver::new(endpoint, options, rx, tx.downgrade(), Arc::clone(&handlers));
-        tokio::spawn(driver.run());
+        tokio::spawn(driver.into_future());
         let manager = Manager {
             inner: Arc::new(Inner {
                 commands: tx,
-                sockets: Mutex::new(HashMap::new()),
+                sockets: Mutex::new(Vec::new()),
                 handlers,
                 url,
             }),
@@ -97,7 +98,7 @@ impl Manager {
     }
 
     pub(crate) fn command(&self, command: Command) -> bool {
-        self.inner.commands.send(command).is_ok()
+        self.inner.commands.send(command)
     }
 
     /// The socket for namespace `nsp` (the same one for each call with the same namespace).
@@ -109,11 +110,11 @@ impl Manager {
             format!("/{nsp}")
         };
         let mut sockets = lock(&self.inner.sockets);
-        let shared = match sockets.get(&nsp) {
+        let shared = match sockets.iter().find(|s| s.nsp == nsp) {
             Some(shared) => Arc::clone(shared),
             None => {
-                let shared = Arc::new(Shared::new(nsp.clone()));
-                sockets.insert(nsp, Arc::clone(&shared));
+                let shared = Arc::new(Shared::new(nsp));
+                sockets.push(Arc::clone(&shared));
                 let _ = self.command(Command::Register {
                     shared: Arc::clone(&shared),
                 });
@@ -178,7 +179,7 @@ pub fn io(url: &str, options: Options) -> Result<Socket, Error> {
         let cache = guard.get_or_insert_with(HashMap::new);
         cache.retain(|_, manager| manager.strong_count() > 0);
         match cache.get(&id).and_then(Weak::upgrade) {
-            Some(inner) if !lock(&inner.sockets).contains_key(&nsp) => Manager { inner },
+            Some(inner) if !lock(&inner.sockets).iter().any(|s| s.nsp == nsp) => Manager { inner },
             Some(_) => Manager::new(url, options)?,
             None => {
                 let manager = Manager::new(url, options)?;

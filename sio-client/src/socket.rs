@@ -12,6 +12,7 @@ use sio_protocol::Value;
 use sio_protocol::socket::{Args, RESERVED_EVENTS};
 use tokio::sync::{mpsc, mpsc::UnboundedSender, oneshot};
 
+use crate::commands::CommandSender;
 use crate::driver::{Command, Emit};
 use crate::error::{ConnectError, DisconnectReason, Error};
 use crate::events::{Events, SocketEvent};
@@ -477,15 +478,14 @@ pub(crate) struct AckSender {
     pub(crate) nsp: String,
     pub(crate) id: u64,
     pub(crate) sent: Arc<AtomicBool>,
-    pub(crate) commands: UnboundedSender<Command>,
+    pub(crate) commands: CommandSender,
 }
 
 impl AckSender {
     fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
         let args = Args::new(args).map_err(Error::args)?;
         if !self.sent.swap(true, Ordering::AcqRel) {
-            let _ = self
-                .commands
+            self.commands
                 .send(Command::Ack(Box::new((self.nsp.clone(), self.id, args))));
         }
         Ok(())

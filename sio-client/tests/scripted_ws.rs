@@ -320,3 +320,33 @@ async fn manager_close_is_a_forced_close_without_reconnection() {
     );
     assert!(!socket.connected());
 }
+
+/// A handler that emits for each event written keeps the manager's command queue from ever
+/// being empty: the frames must still go out while the commands keep coming (the WebSocket is
+/// written by the manager's task itself, not by a task of its own).
+#[tokio::test]
+async fn frames_go_out_during_a_flood_of_emits() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let (listener, mut c) = client().await;
+    let open = OPEN.replace("300", "60000");
+    let mut ws = accept_with(&listener, &open).await;
+    recv(&mut c.connects, "connect").await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    {
+        let (socket, stop, count) = (c.socket.clone(), Arc::clone(&stop), Arc::clone(&count));
+        c.socket.on_any_outgoing(move |_, _| {
+            if !stop.load(Ordering::Relaxed) {
+                let n = count.fetch_add(1, Ordering::Relaxed) + 1;
+                socket.emit("flood", &(n,)).unwrap();
+            }
+        });
+    }
+    c.socket.emit("flood", &(0,)).unwrap();
+    assert_eq!(next_text(&mut ws).await, r#"42["flood",0]"#);
+    assert_eq!(next_text(&mut ws).await, r#"42["flood",1]"#);
+    stop.store(true, Ordering::Relaxed);
+    assert!(count.load(Ordering::Relaxed) >= 1);
+}

@@ -1,7 +1,8 @@
 //! The I/O under an engine connection: HTTP long-polling requests and a WebSocket.
 //!
-//! Each request or socket runs in a small task that only moves bytes; what happened comes back
-//! to the engine's task as an [`Io`] message. No task but the engine's touches the session.
+//! Each HTTP request runs in a small task that only moves bytes and returns its outcome as an
+//! [`Io`] value; the WebSocket is polled by the engine's task itself. No task but the
+//! engine's touches the session.
 
 pub(crate) mod polling;
 #[cfg(feature = "tls")]
@@ -19,7 +20,7 @@ use url::Url;
 use crate::Options;
 use crate::error::Error;
 
-/// What an I/O task reports to the engine's task.
+/// What the I/O reports to the engine.
 #[derive(Debug)]
 pub(crate) enum Io {
     /// A GET finished with this body (or failed).
@@ -27,7 +28,7 @@ pub(crate) enum Io {
     /// A POST finished (or failed).
     Post(Result<(), String>),
     /// The WebSocket handshake finished (or failed).
-    WsOpen(Result<ws::WsWriter, String>),
+    WsOpen(Result<(), String>),
     /// A WebSocket message arrived.
     WsFrame(Frame),
     /// The WebSocket ended: cleanly (`None`) or with an error.
@@ -39,8 +40,11 @@ pub(crate) enum Io {
 pub(crate) struct Endpoint {
     /// `http(s)://host:port/<path>/` with the user's query.
     base: Url,
-    headers: HeaderMap,
-    jar: Arc<Jar>,
+    /// `extra_headers` (a list: an empty `HeaderMap` still takes 96 bytes).
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// The cookies of long-polling (made with the HTTP client: a WebSocket-only connection has
+    /// none to send).
+    jar: OnceLock<Arc<Jar>>,
     /// The HTTP client, built on first use: a WebSocket-only connection never needs it.
     http: OnceLock<Result<reqwest::Client, String>>,
     /// The one TLS configuration of polling and WebSocket.
@@ -74,13 +78,13 @@ impl Endpoint {
         if !options.query.is_empty() {
             base.query_pairs_mut().extend_pairs(&options.query);
         }
-        let mut headers = HeaderMap::new();
+        let mut headers = Vec::new();
         for (name, value) in &options.extra_headers {
             let name = HeaderName::try_from(name.as_str())
                 .map_err(|e| Error::config(format!("header name {name:?}: {e}")))?;
             let value = HeaderValue::try_from(value.as_str())
                 .map_err(|e| Error::config(format!("header value {value:?}: {e}")))?;
-            headers.append(name, value);
+            headers.push((name, value));
         }
         #[cfg(feature = "tls")]
         let tls = match &options.tls_config {
@@ -95,7 +99,7 @@ impl Endpoint {
         Ok(Endpoint {
             base,
             headers,
-            jar: Arc::new(Jar::default()),
+            jar: OnceLock::new(),
             http: OnceLock::new(),
             #[cfg(feature = "tls")]
             tls,
@@ -112,8 +116,8 @@ impl Endpoint {
 
     fn build_http(&self) -> Result<reqwest::Client, String> {
         let builder = reqwest::Client::builder()
-            .cookie_provider(Arc::clone(&self.jar))
-            .default_headers(self.headers.clone());
+            .cookie_provider(Arc::clone(self.jar.get_or_init(Arc::default)))
+            .default_headers(self.headers.iter().cloned().collect::<HeaderMap>());
         // Always preconfigured: reqwest without a crypto provider panics when it builds its
         // own configuration. For plain http, a configuration that trusts nothing.
         #[cfg(feature = "tls")]

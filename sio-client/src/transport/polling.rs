@@ -4,7 +4,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use reqwest::header::CONTENT_TYPE;
-use tokio::sync::mpsc::UnboundedSender;
 use url::Url;
 
 use super::{Endpoint, Io};
@@ -12,8 +11,8 @@ use super::{Endpoint, Io};
 /// The body of every POST, as engine.io-client's XHR sends it.
 const TEXT_PLAIN: &str = "text/plain;charset=UTF-8";
 
-/// Runs one GET (a long poll, or the handshake) and reports its body.
-pub(crate) async fn get(endpoint: Arc<Endpoint>, url: Url, tx: UnboundedSender<Io>) {
+/// Runs one GET (a long poll, or the handshake) and returns its body.
+pub(crate) async fn get(endpoint: Arc<Endpoint>, url: Url) -> Io {
     let result = async {
         let response = endpoint
             .http()
@@ -32,12 +31,12 @@ pub(crate) async fn get(endpoint: Arc<Endpoint>, url: Url, tx: UnboundedSender<I
             .map_err(|e| format!("xhr poll error: {e}"))
     }
     .await;
-    let _ = tx.send(Io::Poll(result));
+    Io::Poll(result)
 }
 
-/// Runs one POST carrying a batch of packets and reports when it is done.
-pub(crate) async fn post(endpoint: Arc<Endpoint>, url: Url, body: Bytes, tx: UnboundedSender<Io>) {
-    let _ = tx.send(Io::Post(post_only(&endpoint, url, body).await));
+/// Runs one POST carrying a batch of packets and returns when it is done.
+pub(crate) async fn post(endpoint: Arc<Endpoint>, url: Url, body: Bytes) -> Io {
+    Io::Post(post_only(&endpoint, url, body).await)
 }
 
 /// A POST whose outcome nobody waits for (the final `close` packet).

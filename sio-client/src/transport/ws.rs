@@ -1,44 +1,315 @@
-//! The WebSocket transport with tokio-tungstenite: a reader task and a writer task.
+//! The WebSocket transport with tokio-tungstenite, driven by the manager's task itself: no
+//! reader or writer task and no channel per connection (the memory of an idle client). The
+//! engine polls [`WsConn::poll`] for what happened and queues frames with [`WsConn::send`].
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+#[cfg(feature = "tls")]
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::{Sink, SinkExt, Stream};
+use reqwest::StatusCode;
 use reqwest::cookie::CookieStore as _;
 use reqwest::header::COOKIE;
 use sio_protocol::Str;
 use sio_protocol::engine::Frame;
-use tokio::sync::mpsc::{self, UnboundedSender};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::{IntoClientRequest as _, uri_mode};
+use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError, UrlError};
+use tokio_tungstenite::tungstenite::handshake::client::{Request, Response, generate_request};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::handshake::machine::TryParse as _;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::stream::Mode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use url::Url;
 
 use super::{Endpoint, Io};
 
-/// How long one frame may take to write before the connection is given up.
+/// How long a frame may wait to be written before the connection is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long the closing handshake may take once the engine is done.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Small buffers: an idle connection should hold almost nothing (DESIGN example 12).
+/// tungstenite's read buffer, allocated for each connection and kept while it is idle (it is
+/// also the most one read call takes from the socket). Socket.IO messages are mostly small;
+/// a larger frame still arrives whole (tungstenite reserves its length at once), in reads of
+/// this size.
+const READ_BUFFER_SIZE: usize = 512;
+
+/// Small buffers: an idle connection should hold almost nothing (DESIGN example 12). Frames
+/// are written at once (no write buffer).
 fn config() -> WebSocketConfig {
     WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(READ_BUFFER_SIZE)
         .write_buffer_size(0)
 }
 
-/// Sends frames to the WebSocket's writer task. Dropping it flushes what was queued, sends a
-/// close frame and ends the task.
-#[derive(Debug)]
-pub(crate) struct WsWriter {
-    tx: UnboundedSender<Message>,
+type WsStream = WebSocketStream<ByteStream>;
+
+/// The bytes under the WebSocket: TCP, or TLS over TCP. The TLS stream is boxed: a rustls
+/// connection takes about 1 KB, which a plain connection should not carry (tokio-tungstenite's
+/// `MaybeTlsStream` holds it inline).
+enum ByteStream {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
 }
 
-impl WsWriter {
-    /// Queues one Engine.IO packet's frame. False when the writer is gone.
-    pub(crate) fn send(&self, frame: Frame) -> bool {
+impl AsyncRead for ByteStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for ByteStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ByteStream::Plain(s) => s.is_write_vectored(),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            ByteStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            #[cfg(feature = "tls")]
+            ByteStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+type Connecting = Pin<Box<dyn Future<Output = Result<WsStream, WsError>> + Send>>;
+
+/// The longest handshake response accepted.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// Connects (TCP, TLS for `wss`) and runs the opening handshake, as tokio-tungstenite's
+/// `connect_async_tls_with_config` does with the same pieces of tungstenite (request, response
+/// parser, checks, errors), but reading the response with a buffer of our own: tungstenite's
+/// handshake hands its 4 KiB read buffer on to the WebSocket, which keeps it for the life of
+/// the connection whatever `read_buffer_size` says.
+async fn open(
+    request: Request,
+    #[cfg(feature = "tls")] tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<WsStream, WsError> {
+    let uri = request.uri();
+    let mode = uri_mode(uri)?;
+    let host = uri.host().ok_or(WsError::Url(UrlError::NoHostName))?;
+    // An IPv6 address without the brackets of the URL.
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(match mode {
+        Mode::Plain => 80,
+        Mode::Tls => 443,
+    });
+    let tcp = TcpStream::connect((host.as_str(), port)).await?;
+    tcp.set_nodelay(true)?;
+    let mut stream = match mode {
+        Mode::Plain => ByteStream::Plain(tcp),
+        #[cfg(feature = "tls")]
+        Mode::Tls => {
+            let config = tls.ok_or(WsError::Url(UrlError::TlsFeatureNotEnabled))?;
+            let name = rustls::pki_types::ServerName::try_from(host).map_err(|e| {
+                WsError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+            })?;
+            let connector = tokio_rustls::TlsConnector::from(config);
+            ByteStream::Tls(Box::new(connector.connect(name, tcp).await?))
+        }
+        #[cfg(not(feature = "tls"))]
+        Mode::Tls => return Err(WsError::Url(UrlError::TlsFeatureNotEnabled)),
+    };
+    let (request, key) = generate_request(request)?;
+    stream.write_all(&request).await?;
+    drop(request);
+    let mut buf = Vec::new();
+    let (head_len, response) = loop {
+        if buf.len() >= MAX_RESPONSE_HEAD {
+            return Err(WsError::AttackAttempt);
+        }
+        buf.reserve(READ_BUFFER_SIZE);
+        if stream.read_buf(&mut buf).await? == 0 {
+            return Err(WsError::Protocol(ProtocolError::HandshakeIncomplete));
+        }
+        if let Some(parsed) = Response::try_parse(&buf)? {
+            break parsed;
+        }
+    };
+    // What came after the response (the first frames) starts the WebSocket's buffer.
+    let tail = buf[head_len..].to_vec();
+    drop(buf);
+    verify_response(response, &derive_accept_key(key.as_bytes()), &tail)?;
+    Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(config())).await)
+}
+
+/// tungstenite's checks of the response (RFC 6455 4.2.2, `VerifyData::verify_response`), with
+/// its errors; no subprotocol is asked for.
+fn verify_response(mut response: Response, accept_key: &str, tail: &[u8]) -> Result<(), WsError> {
+    if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+        *response.body_mut() = Some(tail.to_vec());
+        return Err(WsError::Http(Box::new(response)));
+    }
+    let headers = response.headers();
+    let header = |name: &str| headers.get(name).and_then(|h| h.to_str().ok());
+    if !header("Upgrade").is_some_and(|h| h.eq_ignore_ascii_case("websocket")) {
+        return Err(WsError::Protocol(
+            ProtocolError::MissingUpgradeWebSocketHeader,
+        ));
+    }
+    if !header("Connection").is_some_and(|h| h.eq_ignore_ascii_case("Upgrade")) {
+        return Err(WsError::Protocol(
+            ProtocolError::MissingConnectionUpgradeHeader,
+        ));
+    }
+    if headers
+        .get("Sec-WebSocket-Accept")
+        .is_none_or(|h| h != accept_key)
+    {
+        return Err(WsError::Protocol(
+            ProtocolError::SecWebSocketAcceptKeyMismatch,
+        ));
+    }
+    if headers.get("Sec-WebSocket-Protocol").is_some() {
+        return Err(WsError::Protocol(
+            ProtocolError::SecWebSocketSubProtocolError(
+                SubProtocolError::ServerSentSubProtocolNoneRequested,
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// One WebSocket: its handshake, then the open stream.
+pub(crate) struct WsConn {
+    state: State,
+}
+
+enum State {
+    /// The handshake (boxed: its state is large and short-lived).
+    Connecting(Connecting),
+    /// Boxed: the engine keeps a `WsConn` for the life of the connection.
+    Open(Box<Open>),
+    /// The request could not be made: reported as the handshake's failure.
+    Failed(String),
+    /// A write failed: reported as the end of the WebSocket.
+    Broken(String),
+    /// Failed or closed: nothing more to report.
+    Done,
+}
+
+struct Open {
+    stream: WsStream,
+    /// Frames not yet taken by the stream (empty, and unallocated, while idle).
+    out: VecDeque<Message>,
+    /// A written frame may still sit in tungstenite's buffer.
+    flush: bool,
+    /// Since when a frame has been waiting for the socket to take it.
+    blocked_since: Option<Instant>,
+}
+
+impl std::fmt::Debug for WsConn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match &self.state {
+            State::Connecting(_) => "connecting",
+            State::Open(_) => "open",
+            State::Failed(_) | State::Broken(_) | State::Done => "done",
+        };
+        f.debug_struct("WsConn").field("state", &state).finish()
+    }
+}
+
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+impl WsConn {
+    /// Starts the handshake; [`poll`](Self::poll) reports [`Io::WsOpen`] when it is done.
+    pub(crate) fn connect(endpoint: &Endpoint, url: &Url) -> WsConn {
+        let mut request = match url.as_str().into_client_request() {
+            Ok(request) => request,
+            Err(e) => {
+                return WsConn {
+                    state: State::Failed(format!("websocket error: {e}")),
+                };
+            }
+        };
+        for (name, value) in &endpoint.headers {
+            request.headers_mut().append(name, value.clone());
+        }
+        // The cookies of the polling requests (sticky sessions behind a load balancer).
+        let mut http_url = url.clone();
+        let _ = http_url.set_scheme(if url.scheme() == "wss" {
+            "https"
+        } else {
+            "http"
+        });
+        if let Some(cookies) = endpoint.jar.get().and_then(|jar| jar.cookies(&http_url)) {
+            request.headers_mut().insert(COOKIE, cookies);
+        }
+        #[cfg(feature = "tls")]
+        let connecting = open(request, endpoint.tls.clone());
+        #[cfg(not(feature = "tls"))]
+        let connecting = open(request);
+        WsConn {
+            state: State::Connecting(Box::pin(connecting)),
+        }
+    }
+
+    /// Queues one Engine.IO packet's frame (written by the next [`poll`](Self::poll)). False
+    /// when the WebSocket is not open.
+    pub(crate) fn send(&mut self, frame: Frame) -> bool {
+        let State::Open(open) = &mut self.state else {
+            return false;
+        };
         let message = match frame {
             Frame::Text(text) => match Utf8Bytes::try_from(text.into_bytes()) {
                 Ok(text) => Message::Text(text),
@@ -46,86 +317,231 @@ impl WsWriter {
             },
             Frame::Binary(data) => Message::Binary(data),
         };
-        self.tx.send(message).is_ok()
+        open.out.push_back(message);
+        true
+    }
+
+    /// When a frame waiting to be written makes the connection fail (`None`: nothing waits).
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        match &self.state {
+            State::Open(open) => open
+                .blocked_since
+                .and_then(|t| t.checked_add(WRITE_TIMEOUT)),
+            _ => None,
+        }
+    }
+
+    /// Ends the WebSocket if a frame waited too long to be written; returns its error.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Option<String> {
+        if self.poll_timeout().is_some_and(|at| at <= now) {
+            self.state = State::Done;
+            return Some("websocket error: write timed out".to_owned());
+        }
+        None
+    }
+
+    /// Writes the queued frames as far as the socket takes them (a failure is reported by the
+    /// next [`poll`](Self::poll)).
+    pub(crate) fn poll_write(&mut self, cx: &mut Context<'_>) {
+        if let State::Open(open) = &mut self.state
+            && let Err(e) = open.poll_write(cx)
+        {
+            self.state = State::Broken(format!("websocket error: {e}"));
+        }
+    }
+
+    /// Writes the queued frames, then reports what happened: [`Io::WsOpen`] once, then each
+    /// [`Io::WsFrame`], then [`Io::WsClosed`] (after which it stays pending).
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Io> {
+        match &mut self.state {
+            State::Connecting(connecting) => {
+                let result = ready!(connecting.as_mut().poll(cx));
+                match result {
+                    Ok(stream) => {
+                        self.state = State::Open(Box::new(Open {
+                            stream,
+                            out: VecDeque::new(),
+                            flush: false,
+                            blocked_since: None,
+                        }));
+                        Poll::Ready(Io::WsOpen(Ok(())))
+                    }
+                    Err(e) => {
+                        self.state = State::Done;
+                        Poll::Ready(Io::WsOpen(Err(format!("websocket error: {e}"))))
+                    }
+                }
+            }
+            State::Open(open) => {
+                if let Err(e) = open.poll_write(cx) {
+                    self.state = State::Done;
+                    return Poll::Ready(Io::WsClosed(Some(format!("websocket error: {e}"))));
+                }
+                loop {
+                    let frame = match ready!(Pin::new(&mut open.stream).poll_next(cx)) {
+                        Some(Ok(Message::Text(text))) => match Str::from_utf8(text.into()) {
+                            Ok(text) => Frame::Text(text),
+                            Err(_) => continue,
+                        },
+                        Some(Ok(Message::Binary(data))) => Frame::Binary(data),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
+                            continue;
+                        }
+                        Some(Ok(Message::Close(_))) | None => {
+                            // Politely: the frames still queued, then our close frame.
+                            if let State::Open(open) =
+                                std::mem::replace(&mut self.state, State::Done)
+                            {
+                                open.retire();
+                            }
+                            return Poll::Ready(Io::WsClosed(None));
+                        }
+                        Some(Err(e)) => {
+                            self.state = State::Done;
+                            return Poll::Ready(Io::WsClosed(Some(format!(
+                                "websocket error: {e}"
+                            ))));
+                        }
+                    };
+                    return Poll::Ready(Io::WsFrame(frame));
+                }
+            }
+            State::Failed(error) => {
+                let error = std::mem::take(error);
+                self.state = State::Done;
+                Poll::Ready(Io::WsOpen(Err(error)))
+            }
+            State::Broken(error) => {
+                let error = std::mem::take(error);
+                self.state = State::Done;
+                Poll::Ready(Io::WsClosed(Some(error)))
+            }
+            State::Done => Poll::Pending,
+        }
     }
 }
 
-/// Connects; on success spawns the writer task and runs the reader loop, reporting
-/// [`Io::WsOpen`], then each [`Io::WsFrame`], then [`Io::WsClosed`].
-pub(crate) async fn run(endpoint: Arc<Endpoint>, url: Url, tx: UnboundedSender<Io>) {
-    let mut request = match url.as_str().into_client_request() {
-        Ok(request) => request,
-        Err(e) => {
-            let _ = tx.send(Io::WsOpen(Err(format!("websocket error: {e}"))));
-            return;
+impl Drop for WsConn {
+    /// The frames still queued are written and a close frame follows, on a short-lived task of
+    /// its own (bounded in time), as the engine that dropped it is gone or moved on.
+    fn drop(&mut self) {
+        if let State::Open(open) = std::mem::replace(&mut self.state, State::Done) {
+            open.retire();
         }
-    };
-    for (name, value) in &endpoint.headers {
-        request.headers_mut().append(name, value.clone());
     }
-    // The cookies of the polling requests (sticky sessions behind a load balancer).
-    let mut http_url = url.clone();
-    let _ = http_url.set_scheme(if url.scheme() == "wss" {
-        "https"
-    } else {
-        "http"
-    });
-    if let Some(cookies) = endpoint.jar.cookies(&http_url) {
-        request.headers_mut().insert(COOKIE, cookies);
-    }
-    #[cfg(feature = "tls")]
-    let connecting = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(config()),
-        true,
-        endpoint
-            .tls
-            .clone()
-            .map(tokio_tungstenite::Connector::Rustls),
-    );
-    #[cfg(not(feature = "tls"))]
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config()), true);
-    // Boxed: the handshake's state is large, and the task lives as long as the connection.
-    let stream = match Box::pin(connecting).await {
-        Ok((stream, _response)) => stream,
-        Err(e) => {
-            let _ = tx.send(Io::WsOpen(Err(format!("websocket error: {e}"))));
-            return;
-        }
-    };
-    let (mut sink, mut stream) = stream.split();
-    let (writer_tx, mut writer_rx) = mpsc::unbounded_channel::<Message>();
-    // Detached: it outlives the engine long enough to flush the last frames, but never hangs
-    // on a dead peer for long.
-    tokio::spawn(async move {
-        while let Some(message) = writer_rx.recv().await {
-            match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => return,
+}
+
+impl Open {
+    /// Hands the queued frames to the stream and flushes them, as far as the socket takes them.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), WsError> {
+        let mut stream = Pin::new(&mut self.stream);
+        while !self.out.is_empty() {
+            match stream.as_mut().poll_ready(cx) {
+                Poll::Ready(Ok(())) => {
+                    if let Some(message) = self.out.pop_front() {
+                        stream.as_mut().start_send(message)?;
+                        self.flush = true;
+                    }
+                }
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => break,
             }
         }
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
-    });
-    if tx.send(Io::WsOpen(Ok(WsWriter { tx: writer_tx }))).is_err() {
-        return;
-    }
-    while let Some(message) = stream.next().await {
-        let frame = match message {
-            Ok(Message::Text(text)) => match Str::from_utf8(text.into()) {
-                Ok(text) => Frame::Text(text),
-                Err(_) => continue,
-            },
-            Ok(Message::Binary(data)) => Frame::Binary(data),
-            Ok(Message::Close(_)) => break,
-            Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) => continue,
-            Err(e) => {
-                let _ = tx.send(Io::WsClosed(Some(format!("websocket error: {e}"))));
-                return;
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            // An idle connection keeps no queue memory.
+            self.out = VecDeque::new();
+        }
+        if self.flush {
+            match stream.as_mut().poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.flush = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
             }
+        }
+        self.blocked_since = if self.out.is_empty() && !self.flush {
+            None
+        } else {
+            self.blocked_since.or_else(|| Some(now()))
         };
-        if tx.send(Io::WsFrame(frame)).is_err() {
+        Ok(())
+    }
+
+    /// Writes what is queued and closes, on a detached task that never hangs on a dead peer
+    /// for long.
+    fn retire(self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
+        };
+        let Open {
+            mut stream, out, ..
+        } = self;
+        runtime.spawn(async move {
+            for message in out {
+                match tokio::time::timeout(WRITE_TIMEOUT, stream.feed(message)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) | Err(_) => return,
+                }
+            }
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, SinkExt::close(&mut stream)).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(head: &str) -> Response {
+        let (_, response) = Response::try_parse(head.as_bytes())
+            .expect("parses")
+            .expect("complete");
+        response
+    }
+
+    #[test]
+    fn handshake_responses_are_checked_as_tungstenite_does() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        let accept = derive_accept_key(key.as_bytes());
+        assert_eq!(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        let ok = |extra: &str| {
+            format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n{extra}\r\n"
+            )
+        };
+        let accepted = ok(&format!("Sec-WebSocket-Accept: {accept}\r\n"));
+        assert!(verify_response(response(&accepted), &accept, b"").is_ok());
+        let wrong_key = ok("Sec-WebSocket-Accept: AAAA\r\n");
+        assert!(matches!(
+            verify_response(response(&wrong_key), &accept, b""),
+            Err(WsError::Protocol(
+                ProtocolError::SecWebSocketAcceptKeyMismatch
+            ))
+        ));
+        let subprotocol = ok(&format!(
+            "Sec-WebSocket-Accept: {accept}\r\nSec-WebSocket-Protocol: chat\r\n"
+        ));
+        assert!(matches!(
+            verify_response(response(&subprotocol), &accept, b""),
+            Err(WsError::Protocol(
+                ProtocolError::SecWebSocketSubProtocolError(_)
+            ))
+        ));
+        let no_upgrade = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+        );
+        assert!(matches!(
+            verify_response(response(&no_upgrade), &accept, b""),
+            Err(WsError::Protocol(
+                ProtocolError::MissingUpgradeWebSocketHeader
+            ))
+        ));
+        let refused = "HTTP/1.1 400 Bad Request\r\nContent-Length: 3\r\n\r\n";
+        match verify_response(response(refused), &accept, b"bad") {
+            Err(WsError::Http(response)) => {
+                assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+                assert_eq!(response.body().as_deref(), Some(&b"bad"[..]));
+            }
+            other => panic!("not an HTTP error: {other:?}"),
         }
     }
-    let _ = tx.send(Io::WsClosed(None));
 }
