@@ -136,6 +136,8 @@ async fn run(
             () = &mut signal => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
+                    // Small packets go out at once (Node's HTTP server does the same).
+                    let _ = stream.set_nodelay(true);
                     spawn_connection(&engine, stream, peer, shutdown_rx.clone(), alive_tx.clone());
                 }
                 Err(error) => {

@@ -201,6 +201,9 @@ enum Step {
     GetAborted,
 }
 
+/// How many frames may wait for the WebSocket before the task writes them ahead of reading.
+const WRITE_BATCH: usize = 64;
+
 /// The packet of an application message.
 pub(crate) fn packet(message: Message) -> Packet {
     match message {
@@ -261,10 +264,34 @@ impl Driver {
             }
         }
         if let Some(ws) = &mut self.ws {
-            if let Poll::Ready(input) = ws.poll_input(cx, can_read) {
+            // Many frames wait: write before reading more (a client that sends without pause
+            // still gets its answers).
+            if ws.queued() >= WRITE_BATCH {
+                if let Poll::Ready(input) = ws.poll_output(cx) {
+                    return Poll::Ready(Step::Ws(input));
+                }
+            }
+            if can_read {
+                if let Poll::Ready(input) = ws.poll_input(cx) {
+                    return Poll::Ready(Step::Ws(input));
+                }
+            }
+        }
+        if let Poll::Ready(step) = self.poll_queues(cx, can_read) {
+            return Poll::Ready(step);
+        }
+        // Nothing else is ready: write what the steps before queued, in one go.
+        if let Some(ws) = &mut self.ws {
+            if let Poll::Ready(input) = ws.poll_output(cx) {
                 return Poll::Ready(Step::Ws(input));
             }
         }
+        Poll::Pending
+    }
+
+    /// A POST packet (when `can_read`) or an application command.
+    fn poll_queues(&mut self, _cx: &mut Context<'_>, can_read: bool) -> Poll<Step> {
+        let queues = &self.shared.queues;
         let mut state = queues.lock();
         if can_read {
             let was_full = state.data.len() >= DATA_BOUND;

@@ -144,12 +144,12 @@ pub(crate) async fn upgraded(
     Some(match upgraded.downcast::<TokioIo<TcpStream>>() {
         // Bytes the client sent right after its handshake are decoded at once, so that
         // hyper's read buffer they sit in is freed.
-        Ok(parts) => WsSocket::new(
-            WsIo::Tcp(parts.io.into_inner()),
-            &parts.read_buf,
-            version,
-            settings,
-        ),
+        Ok(parts) => {
+            let tcp = parts.io.into_inner();
+            // Small frames go out at once, whoever accepted the connection (`ws` sets it too).
+            let _ = tcp.set_nodelay(true);
+            WsSocket::new(WsIo::Tcp(tcp), &parts.read_buf, version, settings)
+        }
         Err(upgraded) => WsSocket::new(
             WsIo::Upgraded(TokioIo::new(upgraded)),
             &[],

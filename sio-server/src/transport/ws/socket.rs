@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io::IoSlice;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -146,9 +147,11 @@ impl WsSocket {
         self.needs_flush = true;
     }
 
-    /// Writes what is queued and, when `can_read`, reads: ready with the next input for the
-    /// session. A socket that failed is ready with [`Input::Error`] once.
-    pub(crate) fn poll_input(&mut self, cx: &mut Context<'_>, can_read: bool) -> Poll<Input> {
+    /// Writes what is queued: ready with [`Input::Error`] (once) if the socket failed.
+    ///
+    /// The session's task calls it when nothing else is ready, so that the frames of a burst
+    /// go out in one system call, and before reading when many frames wait.
+    pub(crate) fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         if let Poll::Ready(Err(())) = self.poll_write(cx) {
             self.out.clear();
             if !self.read_done {
@@ -157,9 +160,16 @@ impl WsSocket {
                 return Poll::Ready(Input::Error);
             }
         }
-        if !can_read {
-            return Poll::Pending;
-        }
+        Poll::Pending
+    }
+
+    /// Frames waiting to be written.
+    pub(crate) fn queued(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Reads: ready with the next input for the session.
+    pub(crate) fn poll_input(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         for _ in 0..READS_PER_POLL {
             if let Some(input) = self.inputs.pop_front() {
                 if self.inputs.is_empty() {
@@ -170,8 +180,8 @@ impl WsSocket {
             if self.read_done {
                 return Poll::Pending;
             }
-            let mut chunk = [0u8; MAX_READ_CHUNK];
-            let mut buf = ReadBuf::new(&mut chunk[..self.read_chunk]);
+            let mut chunk = [MaybeUninit::<u8>::uninit(); MAX_READ_CHUNK];
+            let mut buf = ReadBuf::uninit(&mut chunk[..self.read_chunk]);
             match Pin::new(&mut self.io).poll_read(cx, &mut buf) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(error)) => {
@@ -183,16 +193,7 @@ impl WsSocket {
                     self.read_done = true;
                     return Poll::Ready(Input::Closed);
                 }
-                Poll::Ready(Ok(())) => {
-                    let had_output = !self.out.is_empty();
-                    self.received(buf.filled());
-                    if !had_output && !self.out.is_empty() {
-                        // A pong or close reply was queued: start writing it.
-                        if let Poll::Ready(Err(())) = self.poll_write(cx) {
-                            self.out.clear();
-                        }
-                    }
-                }
+                Poll::Ready(Ok(())) => self.received(buf.filled()),
             }
         }
         cx.waker().wake_by_ref();
