@@ -60,7 +60,8 @@ pub struct EngineConfig {
     /// incomplete frame.
     pub ws_read_buffer_size: usize,
     /// How many new connections may wait for [`EngineIo::accept`](crate::EngineIo::accept)
-    /// (default 1024). Handshakes beyond that are refused with 403.
+    /// (default 1024). Handshakes beyond that are refused with 403. Not used under a
+    /// [`SocketIo`](crate::SocketIo), which takes each connection at its handshake.
     pub accept_backlog: usize,
     /// `allowRequest`: a hook that may refuse handshakes (default none).
     pub allow_request: Option<AllowRequest>,

@@ -34,6 +34,36 @@ struct Inner {
     registry: Arc<Registry>,
     accept_tx: mpsc::Sender<Connection>,
     accept_rx: tokio::sync::Mutex<mpsc::Receiver<Connection>>,
+    /// Set by the Socket.IO layer: new connections go to it at once instead of the accept
+    /// queue (which a storm of handshakes would fill faster than a task drains it).
+    handler: std::sync::OnceLock<Handler>,
+}
+
+/// A callback for new connections.
+#[derive(Clone)]
+pub(crate) struct Handler(pub(crate) Arc<dyn Fn(Connection) + Send + Sync>);
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Handler")
+    }
+}
+
+/// Where a new connection goes.
+enum Deliver {
+    Queue(mpsc::OwnedPermit<Connection>),
+    Handler(Handler),
+}
+
+impl Deliver {
+    fn send(self, conn: Connection) {
+        match self {
+            Deliver::Queue(permit) => {
+                permit.send(conn);
+            }
+            Deliver::Handler(handler) => (handler.0)(conn),
+        }
+    }
 }
 
 /// The query parameters engine.io reads (the last value of a key wins).
@@ -80,6 +110,7 @@ impl EngineIo {
                 registry: Arc::new(Mutex::new(HashMap::new())),
                 accept_tx,
                 accept_rx: tokio::sync::Mutex::new(accept_rx),
+                handler: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -89,9 +120,16 @@ impl EngineIo {
         &self.inner.config
     }
 
-    /// The next new connection. Several tasks may call it; each connection goes to one.
+    /// The next new connection. Several tasks may call it; each connection goes to one. (A
+    /// [`SocketIo`](crate::SocketIo) on this engine takes every connection itself.)
     pub async fn accept(&self) -> Option<Connection> {
         self.inner.accept_rx.lock().await.recv().await
+    }
+
+    /// Hands every new connection to `handler` instead of [`accept`](Self::accept) (once;
+    /// `false` if a handler was already set).
+    pub(crate) fn set_handler(&self, handler: Handler) -> bool {
+        self.inner.handler.set(handler).is_ok()
     }
 
     /// The number of open sessions.
@@ -274,8 +312,12 @@ impl EngineIo {
         let Ok(sid) = sid::generate() else {
             return error(ErrorCode::BadRequest);
         };
-        let Ok(permit) = self.inner.accept_tx.clone().try_reserve_owned() else {
-            return json_error(ErrorCode::Forbidden, Some("Server busy"));
+        let permit = match self.inner.handler.get() {
+            Some(handler) => Deliver::Handler(handler.clone()),
+            None => match self.inner.accept_tx.clone().try_reserve_owned() {
+                Ok(permit) => Deliver::Queue(permit),
+                Err(_) => return json_error(ErrorCode::Forbidden, Some("Server busy")),
+            },
         };
         let info = Info {
             sid: sid.clone(),

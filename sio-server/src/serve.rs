@@ -136,8 +136,6 @@ async fn run(
             () = &mut signal => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    // Small packets go out at once (Node's HTTP server does the same).
-                    let _ = stream.set_nodelay(true);
                     spawn_connection(&engine, stream, peer, shutdown_rx.clone(), alive_tx.clone());
                 }
                 Err(error) => {
@@ -165,6 +163,8 @@ pub(crate) fn spawn_connection(
     mut shutdown: watch::Receiver<bool>,
     alive: mpsc::Sender<()>,
 ) {
+    // Small packets go out at once (Node's HTTP server does the same).
+    let _ = stream.set_nodelay(true);
     let service = engine.service(NotFound).with_remote_addr(peer);
     tokio::spawn(async move {
         let connection = http1::Builder::new()

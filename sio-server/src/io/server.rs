@@ -54,7 +54,8 @@ struct Inner {
     dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers>)>>,
     middlewares: RwLock<Vec<ConnectMiddleware>>,
     adapter: AdapterFactory,
-    clients: Mutex<Vec<Weak<ClientShared>>>,
+    /// The open connections, by Engine.IO session id (for `close`).
+    clients: Mutex<HashMap<Str, Weak<ClientShared>>>,
     started: AtomicBool,
     closed: AtomicBool,
 }
@@ -84,7 +85,7 @@ impl SocketIo {
                 dynamic: RwLock::new(Vec::new()),
                 middlewares: RwLock::new(Vec::new()),
                 adapter,
-                clients: Mutex::new(Vec::new()),
+                clients: Mutex::new(HashMap::new()),
                 started: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
             }),
@@ -263,16 +264,17 @@ impl SocketIo {
         if self.inner.started.swap(true, Ordering::AcqRel) {
             return;
         }
-        let io = self.clone();
-        tokio::spawn(async move {
-            while let Some(conn) = io.inner.engine.accept().await {
-                if io.is_closed() {
-                    conn.close();
-                    continue;
+        // Weak: the engine holding the server would keep both alive forever.
+        let weak = Arc::downgrade(&self.inner);
+        let handler = crate::engine::Handler(Arc::new(move |conn: crate::Connection| {
+            match weak.upgrade() {
+                Some(inner) if !inner.closed.load(Ordering::Acquire) => {
+                    tokio::spawn(client::run(SocketIo { inner }, conn));
                 }
-                tokio::spawn(client::run(io.clone(), conn));
+                _ => conn.close(),
             }
-        });
+        }));
+        self.inner.engine.set_handler(handler);
     }
 
     /// Binds `addr` and serves HTTP/1.1 (404 outside the Socket.IO path) until the returned
@@ -338,7 +340,7 @@ impl SocketIo {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        for client in clients.iter().filter_map(Weak::upgrade) {
+        for client in clients.values().filter_map(Weak::upgrade) {
             client.close_all(SocketDisconnectReason::ServerShuttingDown);
         }
         let namespaces: Vec<Namespace> = self.read_namespaces().values().cloned().collect();
@@ -348,21 +350,18 @@ impl SocketIo {
     }
 
     pub(crate) fn register_client(&self, client: &Arc<ClientShared>) {
-        let mut clients = self
-            .inner
-            .clients
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        clients.retain(|c| c.strong_count() > 0);
-        clients.push(Arc::downgrade(client));
-    }
-
-    pub(crate) fn unregister_client(&self, client: &Arc<ClientShared>) {
-        let weak = Arc::downgrade(client);
         self.inner
             .clients
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|c| !c.ptr_eq(&weak) && c.strong_count() > 0);
+            .insert(client.sender.sid().clone(), Arc::downgrade(client));
+    }
+
+    pub(crate) fn unregister_client(&self, client: &Arc<ClientShared>) {
+        self.inner
+            .clients
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(client.sender.sid());
     }
 }
