@@ -103,10 +103,6 @@ impl Connection {
         self.sender.shared.queues.recv().await
     }
 
-    pub(crate) fn sender_ref(&self) -> &ConnectionSender {
-        &self.sender
-    }
-
     /// A sending handle.
     pub fn sender(&self) -> ConnectionSender {
         self.sender.clone()
@@ -230,6 +226,18 @@ impl ConnectionSender {
 }
 
 impl ConnectionSender {
+    pub(crate) fn new(info: Arc<Info>, shared: Arc<SessionShared>) -> ConnectionSender {
+        ConnectionSender { info, shared }
+    }
+
+    pub(crate) fn protocol(&self) -> ProtocolVersion {
+        self.info.version
+    }
+
+    pub(crate) fn remote_addr(&self) -> Option<SocketAddr> {
+        self.info.remote_addr
+    }
+
     /// The headers and query of the handshake, shared.
     pub(crate) fn handshake_parts(&self) -> (Arc<HeaderMap>, Arc<[(String, String)]>) {
         (self.info.headers.clone(), self.info.query.clone())

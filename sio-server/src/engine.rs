@@ -12,9 +12,9 @@ use tokio::sync::mpsc;
 
 use crate::compression::Encoding;
 use crate::config::EngineConfig;
-use crate::connection::{Connection, Info};
+use crate::connection::{Connection, ConnectionSender, Info};
 use crate::response::{EngineBody, json_error, status, upgrade_error};
-use crate::session_task::{self, Registry, SessionHandle};
+use crate::session_task::{self, Registry, SessionApp, SessionHandle};
 use crate::sid;
 use crate::transport::deflate::{self, DeflateConfig};
 use crate::transport::{jsonp, polling, ws};
@@ -36,12 +36,16 @@ struct Inner {
     accept_rx: tokio::sync::Mutex<mpsc::Receiver<Connection>>,
     /// Set by the Socket.IO layer: new connections go to it at once instead of the accept
     /// queue (which a storm of handshakes would fill faster than a task drains it).
-    handler: std::sync::OnceLock<Handler>,
+    handler: std::sync::RwLock<Option<Handler>>,
 }
 
-/// A callback for new connections.
+/// A callback for new connections: the application that the session's task drives, or
+/// `None` to close the connection at once.
 #[derive(Clone)]
-pub(crate) struct Handler(pub(crate) Arc<dyn Fn(Connection) + Send + Sync>);
+#[allow(clippy::type_complexity)]
+pub(crate) struct Handler(
+    pub(crate) Arc<dyn Fn(ConnectionSender) -> Option<Box<dyn SessionApp>> + Send + Sync>,
+);
 
 impl std::fmt::Debug for Handler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -56,12 +60,30 @@ enum Deliver {
 }
 
 impl Deliver {
-    fn send(self, conn: Connection) {
+    /// Starts the task of a new session and hands the connection over.
+    fn start(
+        self,
+        session: Session,
+        handle: &SessionHandle,
+        ws: Option<ws::WsSocket>,
+        registry: Arc<Registry>,
+        info: Info,
+    ) {
+        let info = Arc::new(info);
         match self {
             Deliver::Queue(permit) => {
-                permit.send(conn);
+                session_task::spawn(session, handle, ws, registry, None);
+                permit.send(Connection::new(info, handle.shared.clone()));
             }
-            Deliver::Handler(handler) => (handler.0)(conn),
+            Deliver::Handler(handler) => {
+                let sender = ConnectionSender::new(info, handle.shared.clone());
+                let app = (handler.0)(sender.clone());
+                if app.is_none() {
+                    handle.shared.queues.app_gone();
+                    sender.close();
+                }
+                session_task::spawn(session, handle, ws, registry, app);
+            }
         }
     }
 }
@@ -110,7 +132,7 @@ impl EngineIo {
                 registry: Arc::new(Mutex::new(HashMap::new())),
                 accept_tx,
                 accept_rx: tokio::sync::Mutex::new(accept_rx),
-                handler: std::sync::OnceLock::new(),
+                handler: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -126,10 +148,14 @@ impl EngineIo {
         self.inner.accept_rx.lock().await.recv().await
     }
 
-    /// Hands every new connection to `handler` instead of [`accept`](Self::accept) (once;
-    /// `false` if a handler was already set).
-    pub(crate) fn set_handler(&self, handler: Handler) -> bool {
-        self.inner.handler.set(handler).is_ok()
+    /// Hands every new connection to `handler` instead of [`accept`](Self::accept)
+    /// (replacing the handler set before).
+    pub(crate) fn set_handler(&self, handler: Handler) {
+        *self
+            .inner
+            .handler
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(handler);
     }
 
     /// The number of open sessions.
@@ -312,8 +338,14 @@ impl EngineIo {
         let Ok(sid) = sid::generate() else {
             return error(ErrorCode::BadRequest);
         };
-        let permit = match self.inner.handler.get() {
-            Some(handler) => Deliver::Handler(handler.clone()),
+        let handler = self
+            .inner
+            .handler
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let permit = match handler {
+            Some(handler) => Deliver::Handler(handler),
             None => match self.inner.accept_tx.clone().try_reserve_owned() {
                 Ok(permit) => Deliver::Queue(permit),
                 Err(_) => return json_error(ErrorCode::Forbidden, Some("Server busy")),
@@ -350,8 +382,7 @@ impl EngineIo {
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .insert(sid, handle.clone());
-                session_task::spawn(session, &handle, None, registry);
-                permit.send(Connection::new(Arc::new(info), handle.shared.clone()));
+                permit.start(session, &handle, None, registry, info);
                 let mut response = polling::get(&handle, b64, self.compression(&req)).await;
                 if let Some(cookie) = cookie {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -376,8 +407,7 @@ impl EngineIo {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .insert(sid, handle.clone());
-                    session_task::spawn(session, &handle, Some(socket), registry);
-                    permit.send(Connection::new(Arc::new(info), handle.shared.clone()));
+                    permit.start(session, &handle, Some(socket), registry, info);
                 });
                 let mut response = ws::switching_protocols(accept, extensions);
                 if let Some(cookie) = cookie {

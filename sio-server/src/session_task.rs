@@ -142,12 +142,27 @@ impl SessionHandle {
     }
 }
 
-/// Starts the task of `session`. `ws` is the WebSocket of a WebSocket handshake.
+/// An application driven by the session's task itself, instead of reading
+/// [`Connection::recv`](crate::Connection::recv) from a task of its own (the Socket.IO layer:
+/// one task per connection instead of two).
+pub(crate) trait SessionApp: Send {
+    /// A message from the client.
+    fn on_message(&mut self, message: Message);
+    /// Ready when the application takes messages; pending while it waits for something (the
+    /// task then reads nothing from the client). Also drives the application's timers.
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()>;
+    /// The session ended.
+    fn on_close(&mut self, reason: DisconnectReason);
+}
+
+/// Starts the task of `session`. `ws` is the WebSocket of a WebSocket handshake; `app`, if
+/// any, takes the messages (else they queue for the [`Connection`](crate::Connection)).
 pub(crate) fn spawn(
     session: Session,
     handle: &SessionHandle,
     ws: Option<WsSocket>,
     registry: Arc<Registry>,
+    app: Option<Box<dyn SessionApp>>,
 ) {
     let mut driver = Driver {
         sid: session.sid().cloned().unwrap_or_default(),
@@ -162,6 +177,7 @@ pub(crate) fn spawn(
         registry,
         reason: None,
         override_reason: None,
+        app,
     };
     // The driver is moved into the task once and borrowed from there: an `async fn run(self)`
     // would hold it twice in the task's future (its argument and its local).
@@ -188,6 +204,7 @@ struct Driver {
     registry: Arc<Registry>,
     reason: Option<DisconnectReason>,
     override_reason: Option<DisconnectReason>,
+    app: Option<Box<dyn SessionApp>>,
 }
 
 enum Step {
@@ -197,6 +214,8 @@ enum Step {
     /// From the WebSocket.
     Ws(Input),
     Command(Command),
+    /// A message for the driven application.
+    App(Message),
     Timer,
     GetAborted,
 }
@@ -229,8 +248,9 @@ impl Driver {
         }
     }
 
-    /// The next thing to do, in this order: a control item, the timer, an aborted GET, the
-    /// WebSocket, a POST packet, an application command.
+    /// The next thing to do, in this order: a control item, a message for the driven
+    /// application (when it is ready), the timer, an aborted GET, the WebSocket, a POST
+    /// packet, an application command; when nothing is ready, the WebSocket's writes.
     fn poll_step(
         &mut self,
         cx: &mut Context<'_>,
@@ -247,6 +267,17 @@ impl Driver {
             }
             state.app_gone || state.app.len() < self.bound
         };
+        // Messages for a driven application wait in the application queue while it is busy
+        // (a CONNECT's middlewares, say): the client is still read, so its close is seen.
+        if let Some(app) = &mut self.app {
+            if app.poll_ready(cx).is_ready() {
+                let mut state = queues.lock();
+                if let Some(message) = state.app.pop_front() {
+                    release(&mut state.app);
+                    return Poll::Ready(Step::App(message));
+                }
+            }
+        }
         let deadline = self.session.poll_timeout().map(Instant::from_std);
         if deadline != *armed {
             if let Some(deadline) = deadline {
@@ -358,6 +389,11 @@ impl Driver {
                     self.buffered += 1;
                 }
             }
+            Step::App(message) => {
+                if let Some(app) = &mut self.app {
+                    app.on_message(message);
+                }
+            }
             Step::Command(Command::Close) | Step::Control(Control::Close) => {
                 self.session.close(now);
             }
@@ -459,7 +495,12 @@ impl Driver {
     /// Input is read only while the application's queue has room, and one input yields at
     /// most one message.
     fn deliver(&mut self, message: Message) {
-        self.shared.queues.deliver(message);
+        if self.app.is_some() {
+            // Taken by the next step, when the application is ready.
+            self.shared.queues.lock().app.push_back(message);
+        } else {
+            self.shared.queues.deliver(message);
+        }
     }
 
     fn finish(mut self) {
@@ -484,6 +525,9 @@ impl Driver {
         // Waiters wake up; control items that came too late are dropped (a GET among them
         // gets its reply channel closed).
         drop(self.shared.queues.close(reason));
+        if let Some(app) = &mut self.app {
+            app.on_close(reason);
+        }
         tracing::debug!(sid = %self.sid, %reason, "session closed");
     }
 }

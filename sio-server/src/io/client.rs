@@ -2,7 +2,10 @@
 //! its sockets, routes their events and writes their packets.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 
 use sio_protocol::socket::{
     Decoder, DecoderConfig, Encoder, Packet, PacketData, Parser, ProtocolVersion as SocketProtocol,
@@ -12,7 +15,10 @@ use sio_protocol::{Map, Str, Value};
 use super::handshake::Handshake;
 use super::server::SocketIo;
 use super::socket::{EmitError, Incoming, Socket, SocketDisconnectReason, frames};
-use crate::{CloseReason, Connection, ConnectionSender, DisconnectReason, Message, SendError};
+use tokio::time::Sleep;
+
+use crate::session_task::SessionApp;
+use crate::{CloseReason, ConnectionSender, DisconnectReason, Message, SendError};
 
 /// What the sockets of one connection share.
 #[derive(Debug)]
@@ -113,103 +119,146 @@ fn engine_reason(reason: DisconnectReason) -> SocketDisconnectReason {
     }
 }
 
-/// Serves one connection until it closes.
-pub(crate) async fn run(io: SocketIo, mut conn: Connection) {
-    let config = io.config();
-    let shared = Arc::new(ClientShared::new(conn.sender(), config.parser));
-    io.register_client(&shared);
-    let v3 = conn.protocol() == crate::ProtocolVersion::V3;
-    let mut decoder_config = DecoderConfig::default()
-        .with_max_attachments(config.max_attachments)
-        .with_parser(config.parser);
-    if v3 {
-        decoder_config = decoder_config.with_protocol(SocketProtocol::V4);
-    }
-    let mut decoder = Decoder::new(decoder_config);
-    // Boxed and dropped once a namespace is joined: the task keeps no timer while it waits.
-    let mut connect_timeout = Some(Box::pin(tokio::time::sleep(config.connect_timeout)));
-    // Socket.IO v4 (Engine.IO v3): the client is in `/` without sending CONNECT.
-    let mut joined = v3
-        && Box::pin(connect(
-            &io,
-            &shared,
-            &conn,
-            Str::from_static("/"),
-            None,
-            true,
-        ))
-        .await;
-    if joined {
-        connect_timeout = None;
-    }
-    // Set once the connection is being closed: later messages are ignored.
-    let mut closing: Option<SocketDisconnectReason> = None;
-    loop {
-        let message = tokio::select! {
-            message = conn.recv() => message,
-            () = async {
-                match connect_timeout.as_mut() {
-                    Some(timer) => timer.await,
-                    None => std::future::pending().await,
-                }
-            }, if !joined && closing.is_none() => {
-                tracing::debug!(sid = %conn.sid(), "no namespace joined in time");
-                closing = Some(SocketDisconnectReason::ForcedServerClose);
-                conn.close();
-                continue;
-            }
+/// Work a [`ClientApp`] waits for before it reads the next message.
+type Busy = Pin<Box<dyn Future<Output = Busied> + Send>>;
+
+/// What the work of [`Busy`] ended with.
+enum Busied {
+    /// A CONNECT ended; `true` if a namespace was joined.
+    Connected(bool),
+    /// An event found room in its socket's queue, or the connection closed meanwhile.
+    Queued(Option<SocketDisconnectReason>),
+}
+
+/// The Socket.IO side of one connection, driven by the connection's session task
+/// ([`SessionApp`]): it has no task of its own, and its rare waits (a CONNECT and its
+/// middlewares, a full socket queue) are boxed futures that exist only while they run.
+pub(crate) struct ClientApp {
+    io: SocketIo,
+    shared: Arc<ClientShared>,
+    decoder: Decoder,
+    v3: bool,
+    joined: bool,
+    /// Set once the connection is being closed: later messages are ignored.
+    closing: Option<SocketDisconnectReason>,
+    /// Until a namespace is joined.
+    connect_timeout: Option<Pin<Box<Sleep>>>,
+    busy: Option<Busy>,
+}
+
+impl ClientApp {
+    /// The application of a new connection.
+    pub(crate) fn new(io: SocketIo, sender: ConnectionSender) -> ClientApp {
+        let config = io.config();
+        let v3 = sender.protocol() == crate::ProtocolVersion::V3;
+        let shared = Arc::new(ClientShared::new(sender, config.parser));
+        io.register_client(&shared);
+        let mut decoder_config = DecoderConfig::default()
+            .with_max_attachments(config.max_attachments)
+            .with_parser(config.parser);
+        if v3 {
+            decoder_config = decoder_config.with_protocol(SocketProtocol::V4);
+        }
+        let connect_timeout = Some(Box::pin(tokio::time::sleep(config.connect_timeout)));
+        let mut app = ClientApp {
+            decoder: Decoder::new(decoder_config),
+            v3,
+            joined: false,
+            closing: None,
+            connect_timeout,
+            busy: None,
+            io,
+            shared,
         };
-        let Some(message) = message else { break };
-        if closing.is_some() {
-            continue;
+        if v3 {
+            // Socket.IO v4 (Engine.IO v3): the client is in `/` without sending CONNECT.
+            app.start_connect(Str::from_static("/"), None);
+        }
+        app
+    }
+
+    fn start_connect(&mut self, nsp: Str, auth: Option<Value>) {
+        let connecting = connect(self.io.clone(), self.shared.clone(), nsp, auth, self.v3);
+        self.busy = Some(Box::pin(async move { Busied::Connected(connecting.await) }));
+    }
+
+    fn violation(&mut self, reason: SocketDisconnectReason) {
+        // Every socket of the connection goes with it.
+        self.closing = Some(reason);
+        self.shared.close_all(reason);
+    }
+}
+
+impl SessionApp for ClientApp {
+    fn on_message(&mut self, message: Message) {
+        if self.closing.is_some() {
+            return;
         }
         let decoded = match message {
-            Message::Text(text) => decoder.decode_text(text),
-            Message::Binary(data) => decoder.decode_binary(data),
+            Message::Text(text) => self.decoder.decode_text(text),
+            Message::Binary(data) => self.decoder.decode_binary(data),
         };
-        let violation = match decoded {
-            Ok(None) => None,
-            Ok(Some(packet)) => match handle(&io, &shared, &conn, packet) {
-                Handled::Done(violation) => violation,
-                // The rare cases that wait are boxed: the task's future would otherwise be as
-                // large as them for its whole life.
-                Handled::Connect { nsp, auth } => {
-                    let v3 = conn.protocol() == crate::ProtocolVersion::V3;
-                    if Box::pin(connect(&io, &shared, &conn, nsp, auth, v3)).await {
-                        joined = true;
-                        connect_timeout = None;
-                    }
-                    None
-                }
-                Handled::QueueFull(socket, incoming) => {
-                    // A handler of this socket waits: stop reading, but notice when the
-                    // connection closes meanwhile.
-                    Box::pin(async {
-                        tokio::select! {
-                            () = socket.enqueue(incoming) => None,
-                            reason = conn.closed() => Some(engine_reason(reason)),
-                        }
-                    })
-                    .await
-                }
-            },
+        let packet = match decoded {
+            Ok(None) => return,
+            Ok(Some(packet)) => packet,
             Err(error) => {
-                tracing::debug!(sid = %conn.sid(), %error, "invalid packet");
-                Some(SocketDisconnectReason::ForcedClose)
+                tracing::debug!(sid = %self.shared.sender.sid(), %error, "invalid packet");
+                return self.violation(SocketDisconnectReason::ForcedClose);
             }
         };
-        if let Some(reason) = violation {
-            // Every socket of the connection goes with it.
-            closing = Some(reason);
-            shared.close_all(reason);
+        match handle(&self.io, &self.shared, packet) {
+            Handled::Done(None) => {}
+            Handled::Done(Some(reason)) => self.violation(reason),
+            Handled::Connect { nsp, auth } => self.start_connect(nsp, auth),
+            Handled::QueueFull(socket, incoming) => {
+                // A handler of this socket waits: stop reading, but notice when the
+                // connection closes meanwhile.
+                let sender = self.shared.sender.clone();
+                self.busy = Some(Box::pin(async move {
+                    Busied::Queued(tokio::select! {
+                        () = socket.enqueue(incoming) => None,
+                        reason = sender.closed() => Some(engine_reason(reason)),
+                    })
+                }));
+            }
         }
     }
-    let reason = match closing {
-        Some(reason) => reason,
-        None => engine_reason(conn.closed().await),
-    };
-    shared.close_all(reason);
-    io.unregister_client(&shared);
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.joined && self.closing.is_none() {
+            if let Some(timer) = &mut self.connect_timeout {
+                if timer.as_mut().poll(cx).is_ready() {
+                    tracing::debug!(sid = %self.shared.sender.sid(), "no namespace joined in time");
+                    self.connect_timeout = None;
+                    self.closing = Some(SocketDisconnectReason::ForcedServerClose);
+                    self.shared.sender.close();
+                }
+            }
+        }
+        let Some(busy) = &mut self.busy else {
+            return Poll::Ready(());
+        };
+        let done = std::task::ready!(busy.as_mut().poll(cx));
+        self.busy = None;
+        match done {
+            Busied::Connected(joined) => {
+                if joined {
+                    self.joined = true;
+                    self.connect_timeout = None;
+                }
+            }
+            Busied::Queued(Some(reason)) => self.violation(reason),
+            Busied::Queued(None) => {}
+        }
+        Poll::Ready(())
+    }
+
+    fn on_close(&mut self, reason: DisconnectReason) {
+        self.busy = None;
+        let reason = self.closing.unwrap_or_else(|| engine_reason(reason));
+        self.shared.close_all(reason);
+        self.io.unregister_client(&self.shared);
+    }
 }
 
 /// What [`handle`] leaves to do.
@@ -223,9 +272,9 @@ enum Handled {
 }
 
 /// Handles one packet, without waiting.
-fn handle(io: &SocketIo, shared: &Arc<ClientShared>, conn: &Connection, packet: Packet) -> Handled {
+fn handle(io: &SocketIo, shared: &Arc<ClientShared>, packet: Packet) -> Handled {
     let invalid = Handled::Done(Some(SocketDisconnectReason::ForcedServerClose));
-    let v3 = conn.protocol() == crate::ProtocolVersion::V3;
+    let v3 = shared.sender.protocol() == crate::ProtocolVersion::V3;
     let (nsp, query_auth) = if v3 {
         split_v4_namespace(&packet.nsp)
     } else {
@@ -260,13 +309,13 @@ fn handle(io: &SocketIo, shared: &Arc<ClientShared>, conn: &Connection, packet: 
 
 /// A CONNECT: resolves the namespace, runs the middlewares, answers. `true` if connected.
 async fn connect(
-    io: &SocketIo,
-    shared: &Arc<ClientShared>,
-    conn: &Connection,
+    io: SocketIo,
+    shared: Arc<ClientShared>,
     nsp: Str,
     auth: Option<Value>,
     v3: bool,
 ) -> bool {
+    let conn = &shared.sender;
     let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
     let Some(ns) = io.resolve(&nsp, &auth) else {
         let payload = super::namespace::ConnectError::new("Invalid namespace").to_value();

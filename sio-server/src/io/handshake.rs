@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::HeaderMap;
 use sio_protocol::Value;
 
-use crate::Connection;
+use crate::ConnectionSender;
 
 /// The handshake of a socket: the Engine.IO handshake request and the CONNECT payload.
 #[derive(Debug, Clone)]
@@ -33,8 +33,8 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    pub(crate) fn new(conn: &Connection, path: &str, auth: Value) -> Handshake {
-        let (headers, query) = conn.sender_ref().handshake_parts();
+    pub(crate) fn new(conn: &ConnectionSender, path: &str, auth: Value) -> Handshake {
+        let (headers, query) = conn.handshake_parts();
         let mut url = String::from(path);
         if !query.is_empty() {
             url.push('?');

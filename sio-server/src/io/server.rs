@@ -264,15 +264,15 @@ impl SocketIo {
         if self.inner.started.swap(true, Ordering::AcqRel) {
             return;
         }
-        // Weak: the engine holding the server would keep both alive forever.
-        let weak = Arc::downgrade(&self.inner);
-        let handler = crate::engine::Handler(Arc::new(move |conn: crate::Connection| {
-            match weak.upgrade() {
-                Some(inner) if !inner.closed.load(Ordering::Acquire) => {
-                    tokio::spawn(client::run(SocketIo { inner }, conn));
-                }
-                _ => conn.close(),
+        // The engine holds the server while it serves (the server holds the engine): `close`
+        // replaces this handler, which ends the cycle.
+        let io = self.clone();
+        let handler = crate::engine::Handler(Arc::new(move |sender: crate::ConnectionSender| {
+            if io.is_closed() {
+                return None;
             }
+            let app = client::ClientApp::new(io.clone(), sender);
+            Some(Box::new(app) as Box<dyn crate::session_task::SessionApp>)
         }));
         self.inner.engine.set_handler(handler);
     }
@@ -333,6 +333,10 @@ impl SocketIo {
     /// listener of [`listen`](Self::listen) runs until its handle is dropped.
     pub async fn close(&self) {
         self.inner.closed.store(true, Ordering::Release);
+        // New connections are closed at once, and the engine lets go of the server.
+        self.inner
+            .engine
+            .set_handler(crate::engine::Handler(Arc::new(|_| None)));
         let clients = std::mem::take(
             &mut *self
                 .inner
