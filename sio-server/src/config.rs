@@ -55,6 +55,13 @@ pub struct EngineConfig {
     /// 3,000 events that pile up while it pauses polling during the upgrade (the JavaScript
     /// server has no bound at all).
     pub max_buffered_packets: usize,
+    /// The most bytes of frames waiting for a WebSocket that does not read (default 16 MiB;
+    /// the JavaScript server has no bound). Past it the connection closes with
+    /// [`DisconnectReason::SendBufferFull`](crate::DisconnectReason::SendBufferFull), like
+    /// past [`max_buffered_packets`](Self::max_buffered_packets) frames. A broadcast's payload
+    /// is shared by its recipients, but each slow one keeps it alive, so this bounds what one
+    /// slow client can hold.
+    pub max_buffered_bytes: usize,
     /// The most bytes read from a WebSocket at once, in bytes (default 4 KiB, at most 16 KiB):
     /// a stack buffer lent for one read. Nothing is kept between reads but the remainder of an
     /// incomplete frame.
@@ -100,6 +107,7 @@ impl Default for EngineConfig {
             allow_eio3: false,
             cors: None,
             max_buffered_packets: 8192,
+            max_buffered_bytes: 16 * 1024 * 1024,
             ws_read_buffer_size: 4096,
             accept_backlog: 1024,
             allow_request: None,
@@ -142,6 +150,8 @@ impl EngineConfig {
         allow_eio3: bool,
         /// Sets [`max_buffered_packets`](Self::max_buffered_packets) (at least 1).
         max_buffered_packets: usize,
+        /// Sets [`max_buffered_bytes`](Self::max_buffered_bytes).
+        max_buffered_bytes: usize,
         /// Sets [`ws_read_buffer_size`](Self::ws_read_buffer_size).
         ws_read_buffer_size: usize,
         /// Sets [`accept_backlog`](Self::accept_backlog) (at least 1).

@@ -28,7 +28,7 @@ pub enum DisconnectReason {
     /// close"`, ...).
     Engine(CloseReason),
     /// The client did not take the packets sent to it fast enough: more than
-    /// `max_buffered_packets` frames waited for its WebSocket.
+    /// `max_buffered_packets` frames or `max_buffered_bytes` bytes waited for its WebSocket.
     SendBufferFull,
 }
 

@@ -455,6 +455,7 @@ impl EngineIo {
             max_message_size: config.max_http_buffer_size,
             read_chunk: config.ws_read_buffer_size,
             bound: config.queue_bound(),
+            max_bytes: config.max_buffered_bytes,
             deflate,
         };
         Ok((settings, extensions))

@@ -62,7 +62,8 @@
 //!   [`try_send`](ConnectionSender::try_send) fails with [`SendError::Full`]) while that many
 //!   messages wait for a client that does not poll; such a client is closed by the heartbeat
 //!   anyway (`"ping timeout"`). Over WebSocket, frames the socket cannot take queue up to the
-//!   same bound; past it the connection closes with [`DisconnectReason::SendBufferFull`].
+//!   same bound and at most [`EngineConfig::max_buffered_bytes`] bytes; past either the
+//!   connection closes with [`DisconnectReason::SendBufferFull`].
 //! - *From the client.* When the application does not read [`Connection::recv`], the server
 //!   stops reading: a POST is answered only once its packets are queued, a WebSocket is not
 //!   read, and TCP pushes back on the client. If the application drops the

@@ -42,6 +42,39 @@ async fn websocket_client_that_does_not_read_is_closed_with_send_buffer_full() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_client_that_does_not_read_is_closed_past_the_byte_bound() {
+    // Many frames allowed, few bytes: the byte bound closes the connection.
+    let config = EngineConfig::default()
+        .max_buffered_packets(1_000_000)
+        .max_buffered_bytes(1024 * 1024);
+    let engine = EngineIo::new(config);
+    let server = engine.listen("127.0.0.1:0").await.unwrap();
+    let _ws = ws_connect(server.local_addr(), "EIO=4&transport=websocket").await;
+    let conn = tokio::time::timeout(WAIT, engine.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let sender = conn.sender();
+    let chunk = Bytes::from(vec![7u8; 16 * 1024]);
+    let writer = tokio::spawn(async move {
+        // The packet bound never stops these sends: only the close does (the payload is
+        // shared, so the queue costs little memory here).
+        for _ in 0..1_000_000 {
+            if sender.send(Message::Binary(chunk.clone())).await.is_err() {
+                return true;
+            }
+            tokio::task::yield_now().await;
+        }
+        false
+    });
+    let reason = tokio::time::timeout(Duration::from_secs(30), conn.closed())
+        .await
+        .expect("closed in time");
+    assert_eq!(reason, DisconnectReason::SendBufferFull);
+    assert!(writer.await.unwrap(), "sends fail once closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polling_post_waits_while_the_application_does_not_read() {
     let engine = EngineIo::new(EngineConfig::default().max_buffered_packets(2));
     let server = engine.listen("127.0.0.1:0").await.unwrap();

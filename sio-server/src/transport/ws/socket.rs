@@ -43,6 +43,8 @@ pub(crate) struct WsSettings {
     pub(crate) read_chunk: usize,
     /// The most frames waiting to be written.
     pub(crate) bound: usize,
+    /// The most bytes waiting to be written.
+    pub(crate) max_bytes: usize,
     /// permessage-deflate, when negotiated, and the compression threshold.
     pub(crate) deflate: Option<(Negotiated, usize)>,
 }
@@ -71,6 +73,9 @@ pub(crate) struct WsSocket {
     needs_flush: bool,
     read_chunk: usize,
     bound: usize,
+    max_bytes: usize,
+    /// Bytes of the frames in `out`.
+    out_bytes: usize,
     max_message_size: usize,
     /// Nothing more is read: the peer closed, or sent something wrong.
     read_done: bool,
@@ -104,6 +109,8 @@ impl WsSocket {
             needs_flush: false,
             read_chunk: settings.read_chunk.clamp(1, MAX_READ_CHUNK),
             bound: settings.bound.max(1),
+            max_bytes: settings.max_bytes,
+            out_bytes: 0,
             max_message_size: settings.max_message_size,
             read_done: false,
             close_sent: false,
@@ -120,7 +127,15 @@ impl WsSocket {
 
     /// Queues a frame.
     pub(crate) fn send(&mut self, frame: Frame) -> Result<(), QueueFull> {
-        if self.out.len() >= self.bound || self.close_sent {
+        // The new frame counts at its uncompressed size, the queued ones at what they hold.
+        let len = match &frame {
+            Frame::Text(text) => text.len(),
+            Frame::Binary(data) => data.len(),
+        };
+        if self.out.len() >= self.bound
+            || self.out_bytes.saturating_add(len) > self.max_bytes
+            || self.close_sent
+        {
             return Err(QueueFull);
         }
         let (opcode, payload) = match frame {
@@ -140,6 +155,7 @@ impl WsSocket {
     }
 
     fn push_frame(&mut self, opcode: Opcode, rsv1: bool, payload: Bytes) {
+        self.out_bytes += payload.len();
         self.out.push_back(OutFrame {
             header: FrameHeader::new(opcode, rsv1, payload.len()),
             payload,
@@ -154,6 +170,7 @@ impl WsSocket {
     pub(crate) fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Input> {
         if let Poll::Ready(Err(())) = self.poll_write(cx) {
             self.out.clear();
+            self.out_bytes = 0;
             if !self.read_done {
                 self.read_done = true;
                 self.inputs.clear();
@@ -338,7 +355,9 @@ impl WsSocket {
             }
             n -= left;
             self.written = 0;
-            self.out.pop_front();
+            if let Some(frame) = self.out.pop_front() {
+                self.out_bytes -= frame.payload.len();
+            }
         }
     }
 
