@@ -13,7 +13,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tungstenite::handshake::derive_accept_key;
 
 /// The connection under a WebSocket. When the server's own listener accepted it (a
 /// `TcpStream`), the upgraded connection is unwrapped down to the socket: hyper's 8 KiB read
