@@ -242,3 +242,150 @@ async fn poll_after_the_probe_gets_one_noop() {
     ws_send(&mut probe, "4hello").await;
     assert_eq!(ws_text(&mut probe).await, "4hello");
 }
+
+/// Frame-level behaviour of the server's own WebSocket code, with a raw TCP peer.
+mod frames {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    const MASK: [u8; 4] = [0x11, 0x22, 0x33, 0x44];
+
+    fn masked(b0: u8, payload: &[u8]) -> Vec<u8> {
+        assert!(payload.len() < 126);
+        let mut frame = vec![b0, 0x80 | payload.len() as u8];
+        frame.extend_from_slice(&MASK);
+        frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i & 3]));
+        frame
+    }
+
+    /// A WebSocket handshake by hand; returns the stream after the 101 response.
+    async fn open(addr: std::net::SocketAddr) -> TcpStream {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        let request = format!(
+            "GET /engine.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: {addr}\r\n\
+             Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        );
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8; 1];
+            tcp.read_exact(&mut byte).await.unwrap();
+            head.push(byte[0]);
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 101"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        tcp
+    }
+
+    /// Reads one unmasked server frame: (first byte, payload).
+    async fn frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+        tokio::time::timeout(WAIT, async {
+            let mut head = [0u8; 2];
+            tcp.read_exact(&mut head).await.ok()?;
+            assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
+            let len = match head[1] & 0x7f {
+                126 => {
+                    let mut ext = [0u8; 2];
+                    tcp.read_exact(&mut ext).await.ok()?;
+                    u16::from_be_bytes(ext) as usize
+                }
+                127 => {
+                    let mut ext = [0u8; 8];
+                    tcp.read_exact(&mut ext).await.ok()?;
+                    u64::from_be_bytes(ext) as usize
+                }
+                n => n as usize,
+            };
+            let mut payload = vec![0; len];
+            tcp.read_exact(&mut payload).await.ok()?;
+            Some((head[0], payload))
+        })
+        .await
+        .expect("a frame in time")
+    }
+
+    async fn opened(addr: std::net::SocketAddr) -> TcpStream {
+        let mut tcp = open(addr).await;
+        let (b0, open) = frame(&mut tcp).await.unwrap();
+        assert_eq!(b0, 0x81);
+        assert!(open.starts_with(b"0{"));
+        tcp
+    }
+
+    #[tokio::test]
+    async fn ping_is_answered_with_the_same_payload() {
+        let server = echo_server(EngineConfig::default()).await;
+        let mut tcp = opened(server.addr).await;
+        tcp.write_all(&masked(0x89, b"hello")).await.unwrap();
+        assert_eq!(frame(&mut tcp).await, Some((0x8a, b"hello".to_vec())));
+        // The session goes on.
+        tcp.write_all(&masked(0x81, b"4after")).await.unwrap();
+        assert_eq!(frame(&mut tcp).await, Some((0x81, b"4after".to_vec())));
+    }
+
+    #[tokio::test]
+    async fn fragmented_message_with_a_ping_between() {
+        let server = echo_server(EngineConfig::default()).await;
+        let mut tcp = opened(server.addr).await;
+        let mut bytes = masked(0x01, b"4frag");
+        bytes.extend(masked(0x89, b"p"));
+        bytes.extend(masked(0x80, b"ment"));
+        tcp.write_all(&bytes).await.unwrap();
+        assert_eq!(frame(&mut tcp).await, Some((0x8a, b"p".to_vec())));
+        assert_eq!(frame(&mut tcp).await, Some((0x81, b"4fragment".to_vec())));
+    }
+
+    #[tokio::test]
+    async fn close_frame_is_echoed_and_the_session_ends() {
+        let server = echo_server(EngineConfig::default()).await;
+        let mut tcp = opened(server.addr).await;
+        tcp.write_all(&masked(0x88, &[0x03, 0xe8])).await.unwrap();
+        assert_eq!(frame(&mut tcp).await, Some((0x88, vec![0x03, 0xe8])));
+        until_no_session(&server).await;
+    }
+
+    #[tokio::test]
+    async fn protocol_errors_close_with_their_codes() {
+        let server = echo_server(EngineConfig::default()).await;
+        let cases: [(Vec<u8>, u16); 4] = [
+            // Not masked.
+            (vec![0x81, 0x02, b'4', b'x'], 1002),
+            // Reserved opcode.
+            (masked(0x83, b"x"), 1002),
+            // RSV1 without permessage-deflate.
+            (masked(0xc1, b"4x"), 1002),
+            // Text that is not UTF-8.
+            (masked(0x81, &[b'4', 0xff, 0xfe]), 1007),
+        ];
+        for (bytes, code) in cases {
+            let mut tcp = opened(server.addr).await;
+            tcp.write_all(&bytes).await.unwrap();
+            let (b0, payload) = frame(&mut tcp).await.expect("a close frame");
+            assert_eq!(b0, 0x88, "{bytes:02x?}");
+            assert_eq!(
+                u16::from_be_bytes([payload[0], payload[1]]),
+                code,
+                "{bytes:02x?}"
+            );
+        }
+        until_no_session(&server).await;
+    }
+
+    async fn until_no_session(server: &Server) {
+        for _ in 0..100 {
+            if server.engine.session_count() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("sessions left: {}", server.engine.session_count());
+    }
+}
