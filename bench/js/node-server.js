@@ -1,7 +1,8 @@
 // The Node socket.io 4.8 server under test, set up as the socket.io docs recommend for
 // production: default `ws` engine (with bufferutil when it loads), the first HTTP request
-// dropped after the handshake, compression off. Same behaviour as our bench server: an `echo`
-// event acknowledged with its arguments, and nothing else.
+// dropped after the handshake, compression off. Same handlers as bench/src/bin/bench_server.rs:
+// `echo` (acknowledged with its arguments), `join` (room), `broadcast` (room, data: emits `b`
+// to the room), `flood` (n, data: emits `b` n times to the sender); each acknowledged.
 //
 // Usage: NODE_ENV=production node bench/js/node-server.js [port]   (prints "PORT <n>")
 "use strict";
@@ -29,6 +30,18 @@ io.on("connection", (socket) => {
   socket.on("echo", (...args) => {
     const ack = args.pop();
     if (typeof ack === "function") ack(...args);
+  });
+  socket.on("join", (room, ack) => {
+    socket.join(room);
+    if (typeof ack === "function") ack();
+  });
+  socket.on("broadcast", (room, data, ack) => {
+    io.to(room).emit("b", data);
+    if (typeof ack === "function") ack();
+  });
+  socket.on("flood", (n, data, ack) => {
+    for (let i = 0; i < n; i++) socket.emit("b", data);
+    if (typeof ack === "function") ack();
   });
 });
 httpServer.listen(Number(process.argv[2] || 0), "127.0.0.1", () => {

@@ -1,11 +1,18 @@
-//! Our Socket.IO server under test: default options (ping 25 s / 20 s), compression off, an
-//! `echo` event acknowledged with its arguments. One thread, like Node; the benchmark scripts
-//! pin it to one core.
+//! Our Socket.IO server under test: default options (ping 25 s / 20 s), compression off, the
+//! listen backlog of Node (511, see `sio_bench::BACKLOG`). One thread, like Node; the benchmark
+//! scripts pin it to one core. The handlers are the same in the
+//! three servers under test (`bench/js/node-server.js`, `socketioxide_server.rs`):
+//!
+//! - `echo` (any arguments): acknowledged with its arguments;
+//! - `join` (room): joins the room, then acknowledges;
+//! - `broadcast` (room, data): emits `b` (data) to every socket of the room, then acknowledges;
+//! - `flood` (n, data): emits `b` (data) n times to the sender, then acknowledges.
 //!
 //! ```text
 //! bench_server [PORT]     prints "PORT <n>", exits when stdin closes
 //! ```
 
+use serde_json::Value;
 use sio_server::protocol::socket::Args;
 use sio_server::{EngineConfig, SocketIo, SocketIoConfig};
 use tokio::io::AsyncReadExt;
@@ -20,13 +27,42 @@ async fn main() -> std::io::Result<()> {
         .path("/socket.io/")
         .http_compression(None);
     let io = SocketIo::new(SocketIoConfig::default().engine(engine));
-    io.of("/").on_connection(|socket| async move {
-        socket.on_args("echo", |_socket, args: Args, ack| async move {
-            let _ = ack.send_args(args);
-        });
+    let io2 = io.clone();
+    io.of("/").on_connection(move |socket| {
+        let io = io2.clone();
+        async move {
+            socket.on_args("echo", |_socket, args: Args, ack| async move {
+                let _ = ack.send_args(args);
+            });
+            socket.on("join", |socket, room: String, ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&());
+            });
+            socket.on(
+                "broadcast",
+                move |_socket, (room, data): (String, Value), ack| {
+                    let io = io.clone();
+                    async move {
+                        let _ = io.to(room).emit("b", &data).await;
+                        let _ = ack.send(&());
+                    }
+                },
+            );
+            socket.on("flood", |socket, (n, data): (u32, Value), ack| async move {
+                for _ in 0..n {
+                    let _ = socket.emit("b", &data);
+                }
+                let _ = ack.send(&());
+            });
+        }
     });
-    let server = io.listen(("127.0.0.1", port)).await?;
-    println!("PORT {}", server.local_addr().port());
+    // `io.serve` on a listener with Node's backlog (`io.listen` would use tokio's 128).
+    let listener = sio_bench::listener(port)?;
+    println!("PORT {}", listener.local_addr()?.port());
+    let serve = io.serve(listener);
+    tokio::spawn(async move {
+        let _ = serve.await;
+    });
     eprintln!("sio-server {}", env!("CARGO_PKG_VERSION"));
     // Until stdin closes.
     let mut sink = Vec::new();
