@@ -399,12 +399,13 @@ def sc_client(name, c, smoke):
     if name != "sio":
         return rows
     n = c["client_n"]
+    settle = "1" if smoke else "5"
     s = Server("node")
     try:
         for client, args in [
-            ("sio-client", [os.path.join(T, "examples", "idle_clients"), f"http://127.0.0.1:{s.port}", str(n), "5"]),
+            ("sio-client", [os.path.join(T, "examples", "idle_clients"), f"http://127.0.0.1:{s.port}", str(n), settle]),
             ("socket.io-client", ["node", "--expose-gc", os.path.join(ROOT, "bench/js/node-idle-clients.js"),
-                                  f"http://127.0.0.1:{s.port}", str(n), "5"]),
+                                  f"http://127.0.0.1:{s.port}", str(n), settle]),
         ]:
             try:
                 out = subprocess.run(["taskset", "-c", "1"] + args, capture_output=True, text=True,
