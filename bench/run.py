@@ -39,7 +39,7 @@ FULL = dict(
     fanout=[(1000, 2, 40, 100), (10000, 4, 25, 300)],  # room size, processes, rounds, ms apart
     storm_n=10000, storm_concurrency=256, avalanche_n=10000,
     client_n=10000, client_recv_clients=10, client_recv_secs=5,
-    slow_receivers=100, slow_rounds=5000, slow_payload=1024,
+    slow_receivers=20, slow_rounds=4000, slow_payload=16384,
 )
 SMOKE = dict(
     idle_n=[1000], idle_polling=200, settle=1.0, idle_cpu_window=1.0,
@@ -49,7 +49,7 @@ SMOKE = dict(
     fanout=[(1000, 2, 5, 100)],
     storm_n=1000, storm_concurrency=256, avalanche_n=1000,
     client_n=1000, client_recv_clients=4, client_recv_secs=1,
-    slow_receivers=50, slow_rounds=500, slow_payload=1024,
+    slow_receivers=20, slow_rounds=300, slow_payload=16384,
 )
 
 
