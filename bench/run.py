@@ -42,7 +42,7 @@ FULL = dict(
     slow_receivers=20, slow_rounds=4000, slow_payload=16384,
 )
 SMOKE = dict(
-    idle_n=[1000], idle_polling=200, settle=1.0, idle_cpu_window=1.0,
+    idle_n=[1000], idle_polling=200, settle=0.5, idle_cpu_window=0.5,
     echo_clients=[100], echo_windows=[16], echo_payloads=[60],
     echo_duration=1.0, echo_warmup=0.5,
     open_clients=100, open_rates=[5000],
@@ -366,7 +366,8 @@ def sc_storm(name, c, smoke):
                     connect_p99_ms=round(r["connect"]["p99_us"] / 1e3, 1),
                     listen_drops=drops,
                     server_cpu_us_per_handshake=round(r["server_cpu_us_per_handshake"] or 0, 1),
-                    server_rss_after_kib=r["server"]["rss_after_kib"]))
+                    server_rss_after_kib=r["server"]["rss_after_kib"],
+                    first_error=r["first_error"]))
                 log(f"  storm {mode}: {rows[-1]['handshakes_per_s']}/s, {r['failed']} failed, "
                     f"{drops} listen drops")
         finally:
@@ -384,7 +385,7 @@ def sc_storm(name, c, smoke):
                 all_back_s=None if r["all_back_s"] is None else round(r["all_back_s"], 3),
                 reconnect_p50_ms=round(r["reconnect"]["p50_us"] / 1e3, 1),
                 retries=r["retries"], listen_drops=drops,
-                server_cpu_s=round(r["server"]["cpu_s"], 2)))
+                server_cpu_s=round(r["server"]["cpu_s"], 2), first_error=r["first_error"]))
             log(f"  avalanche: all back in {rows[-1]['all_back_s']} s, {r['retries']} retries")
     finally:
         s.stop()
@@ -427,8 +428,9 @@ def sc_client(name, c, smoke):
     try:
         url = f"http://127.0.0.1:{s.port}"
         m, secs = str(c["client_recv_clients"]), str(c["client_recv_secs"])
-        for args in [[os.path.join(T, "client_recv"), url, m, secs],
-                     ["node", os.path.join(ROOT, "bench/js/node-recv-clients.js"), url, m, secs]]:
+        warm = "0.5" if smoke else "2"
+        for args in [[os.path.join(T, "client_recv"), url, m, secs, "200", warm],
+                     ["node", os.path.join(ROOT, "bench/js/node-recv-clients.js"), url, m, secs, "200", warm]]:
             r = run_json(["taskset", "-c", "1"] + args, 120)
             if r:
                 r = r[-1]
@@ -683,6 +685,8 @@ def versions():
         "socket.io": f"{sio_version} (ws engine, bufferutil {'yes' if bu else 'no'})",
         "socketioxide": m.group(1) if m else "?",
         "load_average": open("/proc/loadavg").read().split()[0:3],
+        "network": "private namespace (unshare -n)" if os.environ.get("SIO_BENCH_NETNS") else "shared",
+        "somaxconn": open("/proc/sys/net/core/somaxconn").read().strip(),
     }
 
 
@@ -732,6 +736,7 @@ def main():
     raw.close()
     md = f"Run of {v['date']}, commit {v['commit']}, {reps} repetition(s), {time.time() - started:.0f} s in all.\n" \
          f"Machine: {v['machine']}; load average at the start {' '.join(v['load_average'])}.\n" \
+         f"Network: {v['network']}, somaxconn {v['somaxconn']}.\n"
          f"{v['rustc']}; Node {v['node']}; socket.io {v['socket.io']}; socketioxide {v['socketioxide']}.\n\n" \
          + markdown(rows, servers)
     with open(os.path.join(out, "summary.md"), "w") as f:

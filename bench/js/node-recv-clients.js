@@ -1,15 +1,16 @@
 // Events per second one socket.io-client 4.8 process can receive: the Node counterpart of
 // bench/src/bin/client_recv.rs (same protocol: M WebSocket clients keep asking the server for
 // `flood` (n `b` events, then an ack) and count the `b` events).
-// Usage: node bench/js/node-recv-clients.js URL [M=10] [SECONDS=5] [BATCH=200]
+// Usage: node bench/js/node-recv-clients.js URL [M=10] [SECONDS=5] [BATCH=200] [WARMUP_SECONDS=2]
 "use strict";
 const path = require("path");
 const { io } = require(path.join(__dirname, "../../tests/node_modules/socket.io-client"));
 
-const [url, mArg, secsArg, batchArg] = process.argv.slice(2);
+const [url, mArg, secsArg, batchArg, warmupArg] = process.argv.slice(2);
 const m = Number(mArg || 10);
 const secs = Number(secsArg || 5);
 const batch = Number(batchArg || 200);
+const warmup = Number(warmupArg || 2);
 const data = "x".repeat(40);
 let received = 0;
 const cpu = () => {
@@ -43,4 +44,4 @@ setTimeout(() => {
     );
     process.exit(0);
   }, secs * 1000);
-}, 2000);
+}, warmup * 1000);

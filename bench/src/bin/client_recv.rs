@@ -4,7 +4,7 @@
 //! CPU-second of this process (one-thread runtime; the scripts pin it to one core).
 //!
 //! ```text
-//! client_recv URL [M=10] [SECONDS=5] [BATCH=200]
+//! client_recv URL [M=10] [SECONDS=5] [BATCH=200] [WARMUP_SECONDS=2]
 //! ```
 
 use std::sync::Arc;
@@ -19,10 +19,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let url = args
         .next()
-        .ok_or("usage: client_recv URL [M] [SECONDS] [BATCH]")?;
+        .ok_or("usage: client_recv URL [M] [SECONDS] [BATCH] [WARMUP_SECONDS]")?;
     let m: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10);
     let secs: f64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(5.0);
     let batch: u32 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(200);
+    let warmup: f64 = args.next().map(|s| s.parse()).transpose()?.unwrap_or(2.0);
     let received = Arc::new(AtomicU64::new(0));
     let data = "x".repeat(40);
     let mut managers = Vec::new();
@@ -51,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         managers.push(manager);
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs_f64(warmup)).await;
     let (n0, c0) = (received.load(Ordering::Relaxed), own_cpu());
     tokio::time::sleep(Duration::from_secs_f64(secs)).await;
     let (n1, c1) = (received.load(Ordering::Relaxed), own_cpu());
