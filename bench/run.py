@@ -736,7 +736,7 @@ def main():
     raw.close()
     md = f"Run of {v['date']}, commit {v['commit']}, {reps} repetition(s), {time.time() - started:.0f} s in all.\n" \
          f"Machine: {v['machine']}; load average at the start {' '.join(v['load_average'])}.\n" \
-         f"Network: {v['network']}, somaxconn {v['somaxconn']}.\n"
+         f"Network: {v['network']}, somaxconn {v['somaxconn']}.\n"  \
          f"{v['rustc']}; Node {v['node']}; socket.io {v['socket.io']}; socketioxide {v['socketioxide']}.\n\n" \
          + markdown(rows, servers)
     with open(os.path.join(out, "summary.md"), "w") as f:
