@@ -29,10 +29,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T = os.path.join(ROOT, "target", "release")
 SERVERS = ["sio", "node", "socketioxide"]
 LABEL = {"sio": "sio-server (ours)", "node": "Node socket.io", "socketioxide": "socketioxide"}
-SCENARIOS = ["idle", "echo", "fanout", "storm", "client", "slow"]
+SCENARIOS = ["idle", "idle_cpu", "echo", "fanout", "storm", "client", "slow"]
 
 FULL = dict(
     idle_n=[1000, 5000, 10000, 19000], idle_polling=2000, settle=3.0, idle_cpu_window=4.0,
+    idle_cpu_n=10000, idle_cpu_long=26.0,
     echo_clients=[100, 1000], echo_windows=[1, 16], echo_payloads=[60, 1024],
     echo_duration=3.0, echo_warmup=1.0,
     open_clients=100, open_rates=[5000, 10000, 20000, 40000, 60000, 80000],
@@ -43,6 +44,7 @@ FULL = dict(
 )
 SMOKE = dict(
     idle_n=[1000], idle_polling=200, settle=0.5, idle_cpu_window=0.5,
+    idle_cpu_n=1000, idle_cpu_long=1.0,
     echo_clients=[100], echo_windows=[16], echo_payloads=[60],
     echo_duration=1.0, echo_warmup=0.5,
     open_clients=100, open_rates=[5000],
@@ -204,9 +206,22 @@ class Held:
 # Scenarios: each returns a list of result rows (dicts)
 
 
+def sc_idle_cpu(name, c, smoke):
+    """CPU while idle over a whole ping interval (25 s): every client gets one ping."""
+    c = dict(c, idle_n=[c["idle_cpu_n"]], idle_polling=None, idle_cpu_window=c["idle_cpu_long"])
+    rows = sc_idle(name, c, smoke)
+    for r in rows:
+        r["scenario"] = "idle_cpu"
+        r["window_s"] = c["idle_cpu_long"]
+    return rows
+
+
 def sc_idle(name, c, smoke):
     rows = []
-    for n, transport in [(n, "websocket") for n in c["idle_n"]] + [(c["idle_polling"], "polling")]:
+    runs = [(n, "websocket") for n in c["idle_n"]]
+    if c["idle_polling"]:
+        runs.append((c["idle_polling"], "polling"))
+    for n, transport in runs:
         s = Server(name)
         try:
             before, tcp0 = rss_kib(s.pid), tcp_mem_kib()
@@ -473,7 +488,7 @@ def sc_slow(name, c, smoke):
     return rows
 
 
-RUNNERS = dict(idle=sc_idle, echo=sc_echo, fanout=sc_fanout, storm=sc_storm, client=sc_client,
+RUNNERS = dict(idle=sc_idle, idle_cpu=sc_idle_cpu, echo=sc_echo, fanout=sc_fanout, storm=sc_storm, client=sc_client,
                slow=sc_slow)
 
 # ------------------------------------------------------------------------------------------
@@ -549,8 +564,11 @@ def markdown(rows, servers):
     parts = []
     parts.append("### (a) Idle connections\n\n" + table(
         rows, "idle", ["transport", "clients"],
-        ["connected", "rss_per_conn_kb", "kernel_tcp_per_conn_kb", "idle_cpu_percent"],
+        ["connected", "rss_per_conn_kb", "kernel_tcp_per_conn_kb"],
         servers, ["rss_per_conn_kb"], low))
+    parts.append("### (a) CPU while idle, over one ping interval\n\n" + table(
+        rows, "idle_cpu", ["clients", "window_s"], ["connected", "idle_cpu_percent"],
+        servers, ["idle_cpu_percent"], low))
     parts.append("### (b) Echo with acks (closed loop)\n\n" + table(
         rows, "echo", ["clients", "window", "payload"],
         ["acks_per_s", "p50_us", "p99_us", "p999_us", "server_cpu_us_per_ack", "server_cpu_percent"],
