@@ -708,6 +708,42 @@ def versions():
     }
 
 
+def write_outputs(rows, servers, out, header):
+    md = header + markdown(rows, servers)
+    with open(os.path.join(out, "summary.md"), "w") as f:
+        f.write(md)
+    for sc in sorted({r["scenario"] for r in rows}):
+        keys = []
+        for r in rows:
+            if r["scenario"] == sc:
+                keys += [k for k in r if k not in keys]
+        with open(os.path.join(out, f"{sc}.csv"), "w") as f:
+            f.write(",".join(keys) + "\n")
+            for r in rows:
+                if r["scenario"] == sc:
+                    f.write(",".join("" if r.get(k) is None else str(r.get(k)).replace(",", ";") for k in keys) + "\n")
+    plots(rows, servers, out)
+    return md
+
+
+def header(v, reps, seconds):
+    return (f"Run of {v['date']}, commit {v['commit']}, {reps} repetition(s), {seconds:.0f} s in all.\n"
+            f"Machine: {v['machine']}; load average at the start {' '.join(v['load_average'])}.\n"
+            f"Network: {v.get('network', '?')}, somaxconn {v.get('somaxconn', '?')}.\n"
+            f"{v['rustc']}; Node {v['node']}; socket.io {v['socket.io']}; socketioxide {v['socketioxide']}.\n\n")
+
+
+def render(files, servers, out):
+    rows, heads = [], []
+    for path in files:
+        with open(path) as f:
+            first = json.loads(f.readline())
+            heads.append(header(first["versions"], first["reps"], 0).replace(", 0 s in all", ""))
+            rows += [json.loads(l) for l in f if l.strip()]
+    os.makedirs(out, exist_ok=True)
+    print(write_outputs(rows, servers, out, "".join(heads)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="small and short: every scenario, 1k clients")
@@ -715,7 +751,12 @@ def main():
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--out", default=None, help="results directory (default bench/results, smoke: a temp dir)")
+    ap.add_argument("--render", nargs="+", metavar="RAW_JSONL",
+                    help="no run: tables, CSVs and plots from the raw files of earlier runs")
     a = ap.parse_args()
+    if a.render:
+        render(a.render, a.servers.split(","), a.out or os.path.join(ROOT, "bench", "results"))
+        return
     c = SMOKE if a.smoke else FULL
     reps = a.reps or (1 if a.smoke else 3)
     servers = a.servers.split(",")
@@ -752,24 +793,7 @@ def main():
                 rows += got
                 log(f"  ({time.time() - t0:.0f} s)")
     raw.close()
-    md = f"Run of {v['date']}, commit {v['commit']}, {reps} repetition(s), {time.time() - started:.0f} s in all.\n" \
-         f"Machine: {v['machine']}; load average at the start {' '.join(v['load_average'])}.\n" \
-         f"Network: {v['network']}, somaxconn {v['somaxconn']}.\n"  \
-         f"{v['rustc']}; Node {v['node']}; socket.io {v['socket.io']}; socketioxide {v['socketioxide']}.\n\n" \
-         + markdown(rows, servers)
-    with open(os.path.join(out, "summary.md"), "w") as f:
-        f.write(md)
-    for sc in {r["scenario"] for r in rows}:
-        keys = []
-        for r in rows:
-            if r["scenario"] == sc:
-                keys += [k for k in r if k not in keys]
-        with open(os.path.join(out, f"{sc}.csv"), "w") as f:
-            f.write(",".join(keys) + "\n")
-            for r in rows:
-                if r["scenario"] == sc:
-                    f.write(",".join("" if r.get(k) is None else str(r.get(k)) for k in keys) + "\n")
-    plots(rows, servers, out)
+    md = write_outputs(rows, servers, out, header(v, reps, time.time() - started))
     print(md)
     log(f"results in {out} ({time.time() - started:.0f} s)")
     if missing:
