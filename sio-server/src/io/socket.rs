@@ -116,7 +116,9 @@ type DisconnectHandler =
 
 #[derive(Default)]
 struct Handlers {
-    events: HashMap<String, EventHandler>,
+    /// By event name. A list, not a map: a socket has a few handlers, and every socket holds
+    /// its own (an idle connection should hold little).
+    events: Vec<(Str, EventHandler)>,
     any: Vec<AnyHandler>,
     outgoing: Vec<OutgoingHandler>,
     middlewares: Vec<PacketMiddleware>,
@@ -317,12 +319,10 @@ impl Socket {
         F: Fn(Socket, T, Ack) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let event = event.into();
-        let name = event.clone();
         self.on_args(event, move |socket, args, ack| match args.deserialize::<T>() {
             Ok(data) => Box::pin(handler(socket, data, ack)) as BoxFuture<'static, ()>,
             Err(error) => {
-                tracing::debug!(%error, event = %name, "event arguments do not match the handler");
+                tracing::debug!(%error, socket = %socket.id(), "event arguments do not match the handler");
                 Box::pin(async {})
             }
         });
@@ -335,12 +335,19 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: EventHandler = Arc::new(move |s, a, k| Box::pin(handler(s, a, k)));
-        self.handlers_mut().events.insert(event.into(), handler);
+        let event = Str::from(event.into());
+        let mut handlers = self.handlers_mut();
+        match handlers.events.iter_mut().find(|(name, _)| *name == event) {
+            Some(entry) => entry.1 = handler,
+            None => handlers.events.push((event, handler)),
+        }
     }
 
     /// Removes the handler of `event`.
     pub fn off(&self, event: &str) {
-        self.handlers_mut().events.remove(event);
+        self.handlers_mut()
+            .events
+            .retain(|(name, _)| name.as_str() != event);
     }
 
     /// Runs `handler` for every event received (socket.io's `onAny`), first, before the
@@ -712,7 +719,12 @@ impl Socket {
                 return;
             }
         }
-        let handler = self.handlers().events.get(item.name.as_str()).cloned();
+        let handler = self
+            .handlers()
+            .events
+            .iter()
+            .find(|(name, _)| name.as_str() == item.name.as_str())
+            .map(|(_, handler)| handler.clone());
         if let Some(handler) = handler {
             handler(self.clone(), item.args, Ack::new(self.clone(), item.id)).await;
         }
