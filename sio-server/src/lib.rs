@@ -23,8 +23,8 @@
 //!  or, under SocketIo, the Socket.IO layer driven by the same task
 //! ```
 //!
-//! One task per connection, and an idle connection holds no buffer: about 5.4 KB of memory
-//! per idle WebSocket connection at 10,000 connections (`BENCHMARKS.md` gives the method).
+//! One task per connection, and an idle connection holds no buffer: about 5.6 KB of memory
+//! per idle WebSocket connection at 10,000 connections (`BENCHMARKS.md` §2.1 gives the method).
 //!
 //! # Serving
 //!
@@ -111,6 +111,6 @@ pub use io::{
 pub use layer::EngineLayer;
 pub use response::EngineBody;
 pub use serve::{Serve, WithGracefulShutdown};
-pub use service::{EngineService, NotFound, ServerHandle};
+pub use service::{EngineService, LISTEN_BACKLOG, NotFound, ServerHandle};
 pub use sio_protocol as protocol;
 pub use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};

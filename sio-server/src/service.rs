@@ -13,7 +13,7 @@ use http_body::Body;
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::service::Service;
-use tokio::net::{TcpListener, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpSocket, ToSocketAddrs};
 use tokio::task::JoinHandle;
 
 use crate::engine::EngineIo;
@@ -61,8 +61,12 @@ impl EngineIo {
 
     /// Binds `addr` and serves HTTP/1.1 connections (404 outside the Engine.IO path) on a
     /// background task until the returned [`ServerHandle`] is dropped or aborted.
+    ///
+    /// The listen backlog is [`LISTEN_BACKLOG`] (the kernel caps it at `somaxconn`), not the
+    /// 128 of `TcpListener::bind`: a reconnection storm otherwise loses connection requests,
+    /// each costing its client a one-second retransmission.
     pub async fn listen(&self, addr: impl ToSocketAddrs) -> io::Result<ServerHandle> {
-        let listener = TcpListener::bind(addr).await?;
+        let listener = bind(addr).await?;
         let local_addr = listener.local_addr()?;
         let engine = self.clone();
         let task = tokio::spawn(async move {
@@ -151,4 +155,29 @@ impl Drop for ServerHandle {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The listen backlog of [`EngineIo::listen`] (Node's HTTP server uses 511).
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds the first address of `addr` that works, with [`LISTEN_BACKLOG`].
+async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        #[cfg(not(windows))]
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(addr)
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
 }
