@@ -105,7 +105,7 @@ fuzz_target!(|input: Input| {
             Op::ParseError(w) => s.handle_parse_error(now, kind(&w)),
             Op::TransportError(w) => s.handle_transport_error(now, kind(&w)),
             Op::TransportClosed(w) => s.handle_transport_closed(now, kind(&w)),
-            Op::Writable(w) => s.handle_writable(kind(&w)),
+            Op::Writable(w) => s.handle_writable(now, kind(&w)),
             Op::Advance(ms) => now += Duration::from_millis(u64::from(ms)),
             Op::Timeout => {
                 s.handle_timeout(now);

@@ -228,7 +228,7 @@ impl Engine {
                 match self.queued_posts.pop_front() {
                     // The batch goes on: the session learns it is writable after the last body.
                     Some(body) => self.start_post(body),
-                    None => self.session.handle_writable(TransportKind::Polling),
+                    None => self.session.handle_writable(now, TransportKind::Polling),
                 }
             }
             Io::Post(Err(e)) => {

@@ -87,7 +87,7 @@ impl Pair {
             }
         }
         if posted {
-            self.client.handle_writable(POLLING);
+            self.client.handle_writable(now, POLLING);
         }
 
         // Server → client. Polling transmits answer the pending GET.
@@ -138,7 +138,7 @@ impl Pair {
         let polling = self.client.transport() == POLLING && self.server.transport() == POLLING;
         if polling && !self.get_pending && !self.pausing && !self.client.is_closed() {
             self.get_pending = true;
-            self.server.handle_writable(POLLING);
+            self.server.handle_writable(now, POLLING);
             moved = true;
         }
         moved
@@ -303,7 +303,7 @@ fn polling_batches_until_the_next_get() {
     // No GET now: nothing goes out until one arrives.
     assert!(pair.server.send(msg("d")));
     assert_eq!(pair.server.poll_transmit(), None);
-    pair.server.handle_writable(POLLING);
+    pair.server.handle_writable(pair.now, POLLING);
     assert_eq!(
         pair.server.poll_transmit().map(|t| t.packet),
         Some(msg("d"))
@@ -705,7 +705,7 @@ fn server_close_over_polling() {
     assert!(!server.is_closed());
     assert_eq!(server.poll_transmit(), None);
     assert_eq!(server.poll_timeout(), Some(now + Duration::from_secs(25)));
-    server.handle_writable(POLLING);
+    server.handle_writable(now, POLLING);
     let out: Vec<_> = std::iter::from_fn(|| server.poll_transmit())
         .map(|t| t.packet)
         .collect();
@@ -949,7 +949,7 @@ fn apply(s: &mut Session, now: &mut Instant, op: &Op) -> Result<(), TestCaseErro
                 prop_assert!(next > *now, "timer at or before now after handle_timeout");
             }
         }
-        Op::Writable(t) => s.handle_writable(t),
+        Op::Writable(t) => s.handle_writable(*now, t),
         Op::TransportError(t) => s.handle_transport_error(*now, t),
         Op::TransportClosed(t) => s.handle_transport_closed(*now, t),
         Op::ParseError(t) => s.handle_parse_error(*now, t),

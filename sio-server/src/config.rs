@@ -39,6 +39,19 @@ pub struct EngineConfig {
     /// `maxHttpBufferSize` (default 1,000,000 bytes): the largest POST body (bigger: `413`),
     /// the largest WebSocket message (bigger: close 1009), and `maxPayload` in the handshake.
     pub max_http_buffer_size: usize,
+    /// The longest the server waits for the headers of a request, from its first byte or
+    /// from the moment an idle keep-alive connection is ready for the next request (default
+    /// 30 s; Node's `headersTimeout` is 60 s). Past it the connection is closed. It applies to
+    /// the connections of [`EngineIo::listen`](crate::EngineIo::listen) and
+    /// [`EngineIo::serve`](crate::EngineIo::serve); under your own hyper server or axum,
+    /// set the equivalent there (hyper: `http1::Builder::header_read_timeout` with a timer).
+    pub http_header_timeout: Duration,
+    /// The longest a polling POST body may take to arrive (default 30 s; Node's
+    /// `requestTimeout` is 300 s, but a body slower than the heartbeat cannot succeed there
+    /// either). Past it the server answers `408` and closes the connection, and the session
+    /// ends (`"transport error"`). A POST is also dropped as soon as its session closes or
+    /// upgrades to WebSocket.
+    pub http_body_timeout: Duration,
     /// The enabled transports (default polling and WebSocket).
     pub transports: Vec<TransportKind>,
     /// `allowUpgrades` (default true).
@@ -55,12 +68,20 @@ pub struct EngineConfig {
     /// 3,000 events that pile up while it pauses polling during the upgrade (the JavaScript
     /// server has no bound at all).
     pub max_buffered_packets: usize,
-    /// The most bytes of frames waiting for a WebSocket that does not read (default 16 MiB;
-    /// the JavaScript server has no bound). Past it the connection closes with
-    /// [`DisconnectReason::SendBufferFull`](crate::DisconnectReason::SendBufferFull), like
-    /// past [`max_buffered_packets`](Self::max_buffered_packets) frames. A broadcast's payload
-    /// is shared by its recipients, but each slow one keeps it alive, so this bounds what one
-    /// slow client can hold.
+    /// The most bytes of messages queued for one connection, on every transport (default
+    /// 16 MiB; the JavaScript server has no bound):
+    /// - to the client: messages waiting for a WebSocket that does not read, or for the next
+    ///   polling GET of a client that does not poll. Past it the connection closes with
+    ///   [`DisconnectReason::SendBufferFull`](crate::DisconnectReason::SendBufferFull), like
+    ///   past [`max_buffered_packets`](Self::max_buffered_packets) WebSocket frames. Messages
+    ///   the application sends while the session's task has not taken them yet count too:
+    ///   past the bound a send waits ([`ConnectionSender::try_send`](crate::ConnectionSender::try_send)
+    ///   fails with `Full`);
+    /// - from the client: once that many bytes of received messages wait for the application,
+    ///   the server stops reading the client (TCP pushes back) until the application catches up.
+    ///
+    /// A broadcast's payload is shared by its recipients, but each slow one keeps it alive, so
+    /// this bounds what one slow client can hold.
     pub max_buffered_bytes: usize,
     /// The most bytes read from a WebSocket at once, in bytes (default 4 KiB, at most 16 KiB):
     /// a stack buffer lent for one read. Nothing is kept between reads but the remainder of an
@@ -102,6 +123,8 @@ impl Default for EngineConfig {
             ping_timeout: Duration::from_millis(20_000),
             upgrade_timeout: Duration::from_millis(10_000),
             max_http_buffer_size: 1_000_000,
+            http_header_timeout: Duration::from_secs(30),
+            http_body_timeout: Duration::from_secs(30),
             transports: vec![TransportKind::Polling, TransportKind::WebSocket],
             allow_upgrades: true,
             allow_eio3: false,
@@ -142,6 +165,10 @@ impl EngineConfig {
         upgrade_timeout: Duration,
         /// Sets [`max_http_buffer_size`](Self::max_http_buffer_size).
         max_http_buffer_size: usize,
+        /// Sets [`http_header_timeout`](Self::http_header_timeout).
+        http_header_timeout: Duration,
+        /// Sets [`http_body_timeout`](Self::http_body_timeout).
+        http_body_timeout: Duration,
         /// Sets [`transports`](Self::transports).
         transports: Vec<TransportKind>,
         /// Sets [`allow_upgrades`](Self::allow_upgrades).

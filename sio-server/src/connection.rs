@@ -20,6 +20,21 @@ pub enum Message {
     Binary(Bytes),
 }
 
+impl Message {
+    /// The length of the message's data in bytes (what the byte bounds of the queues count).
+    pub fn len(&self) -> usize {
+        match self {
+            Message::Text(text) => text.len(),
+            Message::Binary(data) => data.len(),
+        }
+    }
+
+    /// Whether the message is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Why a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -28,7 +43,8 @@ pub enum DisconnectReason {
     /// close"`, ...).
     Engine(CloseReason),
     /// The client did not take the packets sent to it fast enough: more than
-    /// `max_buffered_packets` frames or `max_buffered_bytes` bytes waited for its WebSocket.
+    /// `max_buffered_packets` frames or `max_buffered_bytes` bytes waited for it (on
+    /// WebSocket: for the socket to take them; on long-polling: for its next GET).
     SendBufferFull,
 }
 

@@ -285,9 +285,6 @@ impl EngineIo {
                 let Some(accept) = ws::accept_key(req.method(), req.headers()) else {
                     return error(ErrorCode::BadRequest);
                 };
-                if on_websocket {
-                    return error(ErrorCode::BadRequest);
-                }
                 let on_upgrade = hyper::upgrade::on(&mut req);
                 let Ok((settings, extensions)) = self.ws_settings(req.headers()) else {
                     return upgrade_error(ErrorCode::BadRequest, Some(BAD_EXTENSIONS));
@@ -297,6 +294,13 @@ impl EngineIo {
                     let Some(socket) = ws::upgraded(on_upgrade, version, settings).await else {
                         return;
                     };
+                    if on_websocket {
+                        // engine.io's `onWebSocket`: a WebSocket for a session that already
+                        // upgraded (or is upgrading: the session refuses the probe) completes
+                        // its handshake and is closed at once.
+                        socket.close(None);
+                        return;
+                    }
                     let attach = session_task::Control::WsAttach(Box::new(socket));
                     if let Err(session_task::Control::WsAttach(socket)) = handle.control(attach) {
                         socket.close(None);
@@ -312,7 +316,7 @@ impl EngineIo {
                     let b64 = handle.shared.b64;
                     polling::get(&handle, b64, self.compression(&req)).await
                 }
-                Method::POST => polling::post(&handle, req, config.max_http_buffer_size).await,
+                Method::POST => polling::post(&handle, req, &self.post_limits()).await,
                 _ => status(StatusCode::INTERNAL_SERVER_ERROR),
             };
         }
@@ -361,6 +365,7 @@ impl EngineIo {
         };
         let session_config = config.session_config(version);
         let bound = config.queue_bound();
+        let max_bytes = config.max_buffered_bytes;
         let registry = self.inner.registry.clone();
         let cookie = config.cookie.as_ref().and_then(|c| c.header(&sid));
         let initial = config.initial_packet.clone();
@@ -376,7 +381,7 @@ impl EngineIo {
                 // JSONP (`j`): text payloads, binary in base64.
                 let jsonp = query.j.as_deref().map(jsonp::index);
                 let b64 = query.b64 || jsonp.is_some();
-                let handle = SessionHandle::new(version, transport, b64, jsonp, bound);
+                let handle = SessionHandle::new(version, transport, b64, jsonp, bound, max_bytes);
                 let session = new_session(sid.clone());
                 registry
                     .lock()
@@ -401,7 +406,8 @@ impl EngineIo {
                     let Some(socket) = ws::upgraded(on_upgrade, version, settings).await else {
                         return;
                     };
-                    let handle = SessionHandle::new(version, transport, false, None, bound);
+                    let handle =
+                        SessionHandle::new(version, transport, false, None, bound, max_bytes);
                     let session = new_session(sid.clone());
                     registry
                         .lock()
@@ -415,6 +421,15 @@ impl EngineIo {
                 }
                 response
             }
+        }
+    }
+
+    /// The limits of a POST body.
+    fn post_limits(&self) -> polling::PostLimits {
+        let config = &self.inner.config;
+        polling::PostLimits {
+            max: config.max_http_buffer_size,
+            timeout: config.http_body_timeout,
         }
     }
 

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use hyper::server::conn::http1;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
@@ -166,8 +166,12 @@ pub(crate) fn spawn_connection(
     // Small packets go out at once (Node's HTTP server does the same).
     let _ = stream.set_nodelay(true);
     let service = engine.service(NotFound).with_remote_addr(peer);
+    let header_timeout = engine.config().http_header_timeout;
     tokio::spawn(async move {
+        // The header timeout also closes a keep-alive connection that stays idle that long.
         let connection = http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
             .serve_connection(TokioIo::new(stream), service)
             .with_upgrades();
         let mut connection = std::pin::pin!(connection);

@@ -5,9 +5,10 @@
 //! - `control` (unbounded, one item per HTTP request or transport event): polling GETs,
 //!   polling transport errors, a WebSocket to probe, a server-wide close;
 //! - `data` (at most [`DATA_BOUND`]): packets of POST bodies; the POST waits for room;
-//! - `commands` (at most `bound`): messages and `close` from the application; senders wait
-//!   for room;
-//! - `app` (at most `bound`): messages for the application ([`Connection::recv`]).
+//! - `commands` (at most `bound` items and `max_bytes` bytes of messages): messages and
+//!   `close` from the application; senders wait for room;
+//! - `app` (at most `bound` items; the task stops reading the client once `max_bytes` bytes
+//!   wait): messages for the application ([`Connection::recv`]).
 //!
 //! The session's task registers its waker at each poll and is woken by every push. Senders
 //! and receivers of the application wait on two [`Notify`]s.
@@ -32,6 +33,12 @@ pub(crate) struct State {
     pub(crate) data: VecDeque<Input>,
     pub(crate) commands: VecDeque<Command>,
     pub(crate) app: VecDeque<Message>,
+    /// Bytes of the messages in `commands`.
+    pub(crate) commands_bytes: usize,
+    /// Bytes of the messages in `app`.
+    pub(crate) app_bytes: usize,
+    /// A sender found `commands` full: the task wakes the senders when it takes a command.
+    pub(crate) room_wanted: bool,
     /// The session's task, to wake.
     driver: Option<Waker>,
     /// Set when the task ended: nothing is queued any more.
@@ -40,11 +47,38 @@ pub(crate) struct State {
     pub(crate) app_gone: bool,
 }
 
+impl State {
+    /// Queues a message for the application.
+    pub(crate) fn push_app(&mut self, message: Message) {
+        self.app_bytes += message.len();
+        self.app.push_back(message);
+    }
+
+    /// The next message for the application.
+    pub(crate) fn pop_app(&mut self) -> Option<Message> {
+        let message = self.app.pop_front()?;
+        self.app_bytes -= message.len();
+        release(&mut self.app);
+        Some(message)
+    }
+
+    /// The next command of the application.
+    pub(crate) fn pop_command(&mut self) -> Option<Command> {
+        let command = self.commands.pop_front()?;
+        if let Command::Send(message) = &command {
+            self.commands_bytes -= message.len();
+        }
+        release(&mut self.commands);
+        Some(command)
+    }
+}
+
 /// See the [module documentation](self).
 #[derive(Debug)]
 pub(crate) struct Queues {
     state: Mutex<State>,
     bound: usize,
+    max_bytes: usize,
     /// Room appeared in `data` or `commands`.
     room: Notify,
     /// A message for the application, or the end.
@@ -59,10 +93,12 @@ pub(crate) fn release<T>(queue: &mut VecDeque<T>) {
 }
 
 impl Queues {
-    pub(crate) fn new(bound: usize) -> Queues {
+    /// Queues of at most `bound` items and `max_bytes` bytes of messages each.
+    pub(crate) fn new(bound: usize, max_bytes: usize) -> Queues {
         Queues {
             state: Mutex::new(State::default()),
             bound: bound.max(1),
+            max_bytes,
             room: Notify::new(),
             ready: Notify::new(),
         }
@@ -70,6 +106,11 @@ impl Queues {
 
     pub(crate) fn bound(&self) -> usize {
         self.bound
+    }
+
+    /// The most bytes of messages a queue holds.
+    pub(crate) fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
@@ -98,9 +139,27 @@ impl Queues {
             if state.app_gone {
                 return;
             }
-            state.app.push_back(message);
+            state.push_app(message);
         }
         self.ready.notify_waiters();
+    }
+
+    /// Wakes every waiter of [`changed`](Self::changed) (and the application's receivers,
+    /// which look again and wait on).
+    pub(crate) fn notify_changed(&self) {
+        self.ready.notify_waiters();
+    }
+
+    /// Waits until `done` holds, checked now and after each change of the session's state
+    /// ([`notify_changed`](Self::notify_changed), the end of the session).
+    pub(crate) async fn changed(&self, mut done: impl FnMut() -> bool) {
+        loop {
+            let ready = self.ready.notified();
+            if done() || self.closed_reason().is_some() {
+                return;
+            }
+            ready.await;
+        }
     }
 
     /// The task ended: later pushes fail, waiters wake up.
@@ -119,6 +178,12 @@ impl Queues {
         self.room.notify_waiters();
         self.ready.notify_waiters();
         state
+    }
+
+    /// Whether the task may read more from the client: the application's queue has room in
+    /// items and bytes (or the application is gone and messages are dropped).
+    pub(crate) fn app_has_room(&self, state: &State) -> bool {
+        state.app_gone || (state.app.len() < self.bound && state.app_bytes < self.max_bytes)
     }
 
     fn wake_driver(state: &mut State) {
@@ -189,9 +254,14 @@ impl Queues {
         if state.closed.is_some() {
             return Err(SendError::Closed(first()));
         }
-        if state.commands.len() + messages.len() > self.bound {
+        let bytes = messages.iter().map(Message::len).sum::<usize>();
+        let over_bytes = !state.commands.is_empty()
+            && state.commands_bytes.saturating_add(bytes) > self.max_bytes;
+        if state.commands.len() + messages.len() > self.bound || over_bytes {
+            state.room_wanted = true;
             return Err(SendError::Full(first()));
         }
+        state.commands_bytes += bytes;
         state
             .commands
             .extend(messages.into_iter().map(Command::Send));
@@ -215,9 +285,8 @@ impl Queues {
             let ready = self.ready.notified();
             {
                 let mut state = self.lock();
-                let was_full = state.app.len() >= self.bound;
-                if let Some(message) = state.app.pop_front() {
-                    release(&mut state.app);
+                let was_full = !self.app_has_room(&state);
+                if let Some(message) = state.pop_app() {
                     if was_full {
                         Self::wake_driver(&mut state);
                     }
@@ -236,6 +305,7 @@ impl Queues {
         let mut state = self.lock();
         state.app_gone = true;
         state.app = VecDeque::new();
+        state.app_bytes = 0;
         Self::wake_driver(&mut state);
     }
 

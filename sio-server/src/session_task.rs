@@ -118,6 +118,7 @@ impl SessionHandle {
         b64: bool,
         jsonp: Option<String>,
         bound: usize,
+        max_bytes: usize,
     ) -> SessionHandle {
         SessionHandle {
             shared: Arc::new(SessionShared {
@@ -126,7 +127,7 @@ impl SessionHandle {
                 version,
                 b64,
                 jsonp,
-                queues: Queues::new(bound),
+                queues: Queues::new(bound, max_bytes),
             }),
         }
     }
@@ -171,19 +172,23 @@ pub(crate) fn spawn(
         pending_get: None,
         batch: Vec::new(),
         buffered: 0,
+        pending_bytes: 0,
+        batch_bytes: 0,
         bound: handle.shared.queues.bound(),
+        max_bytes: handle.shared.queues.max_bytes(),
         ws,
         shared: handle.shared.clone(),
         registry,
         reason: None,
         override_reason: None,
         app,
+        finished: false,
     };
     // The driver is moved into the task once and borrowed from there: an `async fn run(self)`
-    // would hold it twice in the task's future (its argument and its local).
+    // would hold it twice in the task's future (its argument and its local). Its cleanup runs
+    // when it is dropped, so it also runs if the task unwinds or is dropped unfinished.
     tokio::spawn(async move {
         driver.run().await;
-        driver.finish();
     });
 }
 
@@ -197,7 +202,13 @@ struct Driver {
     batch: Vec<Packet>,
     /// Messages given to the session and not yet handed out.
     buffered: usize,
+    /// Bytes of the messages given to the session and not yet written: waiting in the session,
+    /// or in `batch` for the next GET (on WebSocket, the socket's queue counts its own).
+    pending_bytes: usize,
+    /// Bytes of the messages in `batch`.
+    batch_bytes: usize,
     bound: usize,
+    max_bytes: usize,
     /// The WebSocket in use, or being probed.
     ws: Option<WsSocket>,
     shared: Arc<SessionShared>,
@@ -205,6 +216,41 @@ struct Driver {
     reason: Option<DisconnectReason>,
     override_reason: Option<DisconnectReason>,
     app: Option<Box<dyn SessionApp>>,
+    /// The cleanup ran.
+    finished: bool,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// Runs a call into the driven application, catching a panic: the application is then
+/// dropped (after its `on_close`, also guarded) and the session closes.
+fn guarded<R>(what: &str, sid: &Str, f: impl FnOnce() -> R) -> Option<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            tracing::error!(
+                sid = %sid,
+                panic = panic_message(&*panic),
+                "the connection's application panicked in {what}; closing the connection"
+            );
+            None
+        }
+    }
+}
+
+/// The message of a panic payload, when it has one.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(message) = panic.downcast_ref::<&'static str>() {
+        message
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message
+    } else {
+        "(no message)"
+    }
 }
 
 enum Step {
@@ -218,6 +264,8 @@ enum Step {
     App(Message),
     Timer,
     GetAborted,
+    /// The driven application panicked.
+    AppPanicked,
 }
 
 /// How many frames may wait for the WebSocket before the task writes them ahead of reading.
@@ -265,17 +313,20 @@ impl Driver {
                 release(&mut state.control);
                 return Poll::Ready(Step::Control(control));
             }
-            state.app_gone || state.app.len() < self.bound
+            queues.app_has_room(&state)
         };
         // Messages for a driven application wait in the application queue while it is busy
         // (a CONNECT's middlewares, say): the client is still read, so its close is seen.
         if let Some(app) = &mut self.app {
-            if app.poll_ready(cx).is_ready() {
-                let mut state = queues.lock();
-                if let Some(message) = state.app.pop_front() {
-                    release(&mut state.app);
-                    return Poll::Ready(Step::App(message));
+            match guarded("poll_ready", &self.sid, || app.poll_ready(cx)) {
+                Some(Poll::Ready(())) => {
+                    let mut state = queues.lock();
+                    if let Some(message) = state.pop_app() {
+                        return Poll::Ready(Step::App(message));
+                    }
                 }
+                Some(Poll::Pending) => {}
+                None => return Poll::Ready(Step::AppPanicked),
             }
         }
         let deadline = self.session.poll_timeout().map(Instant::from_std);
@@ -336,11 +387,10 @@ impl Driver {
             }
         }
         if self.buffered < self.bound {
-            let was_full = state.commands.len() >= self.bound;
-            if let Some(command) = state.commands.pop_front() {
-                release(&mut state.commands);
+            if let Some(command) = state.pop_command() {
+                let room_wanted = std::mem::take(&mut state.room_wanted);
                 drop(state);
-                if was_full {
+                if room_wanted {
                     queues.notify_room();
                 }
                 return Poll::Ready(Step::Command(command));
@@ -367,7 +417,7 @@ impl Driver {
                     // written, so it is not told the transport is writable again (it would
                     // then add a second noop during an upgrade, say).
                     if self.batch.is_empty() {
-                        self.session.handle_writable(TransportKind::Polling);
+                        self.session.handle_writable(now, TransportKind::Polling);
                     }
                 }
             }
@@ -385,15 +435,28 @@ impl Driver {
             Step::Data(input) => self.input(now, TransportKind::Polling, input),
             Step::Ws(input) => self.input(now, TransportKind::WebSocket, input),
             Step::Command(Command::Send(message)) => {
+                let len = message.len();
                 if self.session.send(packet(message)) {
                     self.buffered += 1;
+                    self.pending_bytes += len;
+                    if self.pending_bytes > self.max_bytes {
+                        // A client that does not poll (or read) is not kept: past the byte
+                        // bound the session ends, on every transport.
+                        tracing::debug!(sid = %self.sid, bytes = self.pending_bytes, "send buffer full, closing");
+                        self.override_reason = Some(DisconnectReason::SendBufferFull);
+                        let transport = self.session.transport();
+                        self.session.handle_transport_error(now, transport);
+                    }
                 }
             }
             Step::App(message) => {
                 if let Some(app) = &mut self.app {
-                    app.on_message(message);
+                    if guarded("on_message", &self.sid, || app.on_message(message)).is_none() {
+                        self.app_panicked(now);
+                    }
                 }
             }
+            Step::AppPanicked => self.app_panicked(now),
             Step::Command(Command::Close) | Step::Control(Control::Close) => {
                 self.session.close(now);
             }
@@ -405,6 +468,17 @@ impl Driver {
                     .handle_transport_error(now, TransportKind::Polling);
             }
         }
+    }
+
+    /// The driven application panicked: it is closed (its sockets disconnect) and dropped,
+    /// and the session closes.
+    fn app_panicked(&mut self, now: std::time::Instant) {
+        if let Some(mut app) = self.app.take() {
+            let reason = DisconnectReason::Engine(sio_protocol::engine::CloseReason::ForcedClose);
+            let _ = guarded("on_close", &self.sid, || app.on_close(reason));
+            self.shared.queues.app_gone();
+        }
+        self.session.close(now);
     }
 
     fn input(&mut self, now: std::time::Instant, transport: TransportKind, input: Input) {
@@ -425,17 +499,30 @@ impl Driver {
     /// Carries out what the session asks for.
     fn flush(&mut self) {
         while let Some(transmit) = self.session.poll_transmit() {
+            let len = match &transmit.packet {
+                Packet::Message(text) => text.len(),
+                Packet::Binary(data) => data.len(),
+                _ => 0,
+            };
             if matches!(transmit.packet, Packet::Message(_) | Packet::Binary(_)) {
                 self.buffered = self.buffered.saturating_sub(1);
             }
             match transmit.transport {
-                TransportKind::Polling => self.batch.push(transmit.packet),
-                TransportKind::WebSocket => self.write_ws(&transmit.packet),
+                TransportKind::Polling => {
+                    self.batch_bytes += len;
+                    self.batch.push(transmit.packet);
+                }
+                TransportKind::WebSocket => {
+                    self.pending_bytes = self.pending_bytes.saturating_sub(len);
+                    self.write_ws(&transmit.packet);
+                }
             }
         }
         if !self.batch.is_empty() {
             if let Some((reply, b64)) = self.pending_get.take() {
                 let batch = std::mem::take(&mut self.batch);
+                self.pending_bytes = self.pending_bytes.saturating_sub(self.batch_bytes);
+                self.batch_bytes = 0;
                 let _ = reply.send(self.encode(&batch, b64));
             }
         }
@@ -445,6 +532,8 @@ impl Driver {
                 Event::Binary(data) => self.deliver(Message::Binary(data)),
                 Event::Upgraded(_) => {
                     self.shared.on_websocket.store(true, Ordering::Release);
+                    // A POST still being read belongs to the old transport: it is dropped.
+                    self.shared.queues.notify_changed();
                     if let Some((reply, b64)) = self.pending_get.take() {
                         let _ = reply.send(self.encode(&[Packet::Noop], b64));
                     }
@@ -497,15 +586,21 @@ impl Driver {
     fn deliver(&mut self, message: Message) {
         if self.app.is_some() {
             // Taken by the next step, when the application is ready.
-            self.shared.queues.lock().app.push_back(message);
+            self.shared.queues.lock().push_app(message);
         } else {
             self.shared.queues.deliver(message);
         }
     }
 
-    fn finish(mut self) {
+    /// The cleanup: called once, when the driver is dropped (its task ended, unwound, or was
+    /// dropped with the runtime).
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        // No reason: the task did not end normally (it unwound, or the runtime dropped it).
         let reason = self.reason.unwrap_or(DisconnectReason::Engine(
-            sio_protocol::engine::CloseReason::TransportClose,
+            sio_protocol::engine::CloseReason::ForcedClose,
         ));
         self.registry
             .lock()
@@ -525,8 +620,8 @@ impl Driver {
         // Waiters wake up; control items that came too late are dropped (a GET among them
         // gets its reply channel closed).
         drop(self.shared.queues.close(reason));
-        if let Some(app) = &mut self.app {
-            app.on_close(reason);
+        if let Some(mut app) = self.app.take() {
+            let _ = guarded("on_close", &self.sid, || app.on_close(reason));
         }
         tracing::debug!(sid = %self.sid, %reason, "session closed");
     }

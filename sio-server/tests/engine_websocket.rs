@@ -4,7 +4,7 @@ mod support;
 
 use std::time::Duration;
 
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 use sio_server::EngineConfig;
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
@@ -65,14 +65,24 @@ async fn upgrade_with_probe_loses_nothing() {
     assert_eq!(ws_text(&mut ws).await, "4b");
     ws_send(&mut ws, "4c").await;
     assert_eq!(ws_text(&mut ws).await, "4c");
-    // Polling after the upgrade: 400 Bad request; a second WebSocket is refused.
+    // Polling after the upgrade: 400 Bad request. A second WebSocket completes its handshake
+    // and is closed at once, without a packet (engine.io's `onWebSocket`, the official suites'
+    // "ignores WebSocket connection with same sid after upgrade").
     let resp = get(server.addr, &q).await;
     assert_eq!(resp.text(), r#"{"code":3,"message":"Bad request"}"#);
     let url = format!(
         "ws://{}/engine.io/?EIO=4&transport=websocket&sid={sid}",
         server.addr
     );
-    assert!(tokio_tungstenite::connect_async(url).await.is_err());
+    let (mut second, response) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(response.status(), 101);
+    let first = tokio::time::timeout(Duration::from_secs(5), second.next())
+        .await
+        .expect("closed in time");
+    assert!(
+        matches!(first, None | Some(Err(_)) | Some(Ok(Message::Close(_)))),
+        "{first:?}"
+    );
     // The upgraded session still works.
     ws_send(&mut ws, "4d").await;
     assert_eq!(ws_text(&mut ws).await, "4d");

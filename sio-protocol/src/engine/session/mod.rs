@@ -20,6 +20,11 @@ pub use types::{CloseReason, Event, Role, SessionConfig, Transmit, TransportKind
 /// server's polling transport, 30 s), after which the session closes anyway.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// During an upgrade, a pending poll is ended with a `noop` at most this often (engine.io's
+/// `_maybeUpgrade` checks every 100 ms): a client that keeps polling without finishing the
+/// upgrade gets ten answers a second, not one per request.
+const NOOP_INTERVAL: Duration = Duration::from_millis(100);
+
 /// `handle_timeout` handles at most this many expired timers per call (each step removes one
 /// deadline; the bound only guards against a logic error turning into a loop).
 const MAX_TIMER_STEPS: usize = 8;
@@ -138,12 +143,13 @@ enum State {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Upgrade {
     Idle,
-    /// Server: the probe transport exists, `probed` once `2probe` arrived. Client: `2probe`
-    /// was sent, waiting for `3probe`.
+    /// Server: the probe transport exists; `noop_due` is set once `2probe` arrived, to when
+    /// a pending poll may next be ended with a `noop`. Client: `2probe` was sent, waiting for
+    /// `3probe` (`noop_due` unused).
     Probing {
         transport: TransportKind,
         deadline: Option<Instant>,
-        probed: bool,
+        noop_due: Option<Instant>,
     },
     /// Client: `3probe` arrived; the runtime is pausing polling.
     Paused {
@@ -295,10 +301,15 @@ impl Session {
     /// `transport` can take a batch of packets: server, a GET arrived (not the handshake GET,
     /// see [`server`](Self::server)); client, the previous POST completed. Only meaningful for
     /// polling (a WebSocket is always writable).
-    pub fn handle_writable(&mut self, transport: TransportKind) {
+    ///
+    /// During an upgrade the server ends a pending GET that has nothing to carry with a `noop`
+    /// (so that the client can pause polling), at most once per 100 ms as engine.io does: a
+    /// GET that comes sooner waits for the timer.
+    pub fn handle_writable(&mut self, now: Instant, transport: TransportKind) {
         if transport == TransportKind::Polling && transport == self.transport {
             self.polling_writable = true;
             self.flush();
+            self.maybe_noop(now);
         }
     }
 
@@ -331,6 +342,10 @@ impl Session {
             && is_due(deadline, now)
         {
             self.fail_upgrade(transport);
+            return true;
+        }
+        if is_due(self.noop_deadline(), now) {
+            self.maybe_noop(now);
             return true;
         }
         if is_due(self.pong_deadline, now) {
@@ -397,7 +412,7 @@ impl Session {
         self.upgrade = Upgrade::Probing {
             transport,
             deadline: after(now, self.upgrade_timeout),
-            probed: false,
+            noop_due: None,
         };
         true
     }
@@ -420,7 +435,7 @@ impl Session {
         self.upgrade = Upgrade::Probing {
             transport,
             deadline: after(now, self.upgrade_timeout),
-            probed: false,
+            noop_due: None,
         };
         true
     }
@@ -485,10 +500,16 @@ impl Session {
             Upgrade::Probing { deadline, .. } => deadline,
             Upgrade::Idle | Upgrade::Paused { .. } => None,
         };
-        [closing, upgrade, self.pong_deadline, self.ping_due]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            closing,
+            upgrade,
+            self.noop_deadline(),
+            self.pong_deadline,
+            self.ping_due,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     // ----------------------------------------------------------------------------------------
@@ -614,18 +635,39 @@ impl Session {
                 });
             }
             self.finish_close(CloseReason::ForcedClose);
-        } else if polling
-            && self.polling_writable
-            && self.role == Role::Server
-            && matches!(self.upgrade, Upgrade::Probing { probed: true, .. })
-        {
-            // `_maybeUpgrade` `check`: end the pending poll so the client can pause.
-            self.polling_writable = false;
-            self.out.push_back(Transmit {
-                transport,
-                packet: Packet::Noop,
-            });
         }
+    }
+
+    /// Server, during an upgrade: when a pending poll may next be ended with a `noop` (only
+    /// while one is pending and has nothing else to carry).
+    fn noop_deadline(&self) -> Option<Instant> {
+        match self.upgrade {
+            Upgrade::Probing { noop_due, .. }
+                if self.role == Role::Server
+                    && self.state == State::Open
+                    && self.transport == TransportKind::Polling
+                    && self.polling_writable =>
+            {
+                noop_due
+            }
+            _ => None,
+        }
+    }
+
+    /// `_maybeUpgrade`'s `check`: ends the pending poll with a `noop` so that the client can
+    /// pause polling, if one is pending and the last noop is at least 100 ms old.
+    fn maybe_noop(&mut self, now: Instant) {
+        if !is_due(self.noop_deadline(), now) {
+            return;
+        }
+        if let Upgrade::Probing { noop_due, .. } = &mut self.upgrade {
+            *noop_due = after(now, NOOP_INTERVAL);
+        }
+        self.polling_writable = false;
+        self.out.push_back(Transmit {
+            transport: TransportKind::Polling,
+            packet: Packet::Noop,
+        });
     }
 
     /// Closes at once (JS `onClose`): the write buffer is dropped.
@@ -752,20 +794,23 @@ impl Session {
     }
 
     fn server_probe_packet(&mut self, now: Instant, transport: TransportKind, packet: Packet) {
-        let Upgrade::Probing { deadline, .. } = self.upgrade else {
+        if !matches!(self.upgrade, Upgrade::Probing { .. }) {
             return;
-        };
+        }
         match packet {
             Packet::Ping(ref data) if data == "probe" => {
                 self.out.push_back(Transmit {
                     transport,
                     packet: Packet::pong_probe(),
                 });
-                self.upgrade = Upgrade::Probing {
-                    transport,
-                    deadline,
-                    probed: true,
-                };
+                if let Upgrade::Probing {
+                    noop_due: noop_due @ None,
+                    ..
+                } = &mut self.upgrade
+                {
+                    *noop_due = Some(now);
+                }
+                self.maybe_noop(now);
             }
             Packet::Upgrade => {
                 self.switch_to(transport);

@@ -27,7 +27,7 @@ fn server_open_packet() {
     // Polling is no longer writable: a message waits for the next GET.
     assert!(s.send(Packet::Message("x".into())));
     assert!(drain(&mut s).is_empty());
-    s.handle_writable(TransportKind::Polling);
+    s.handle_writable(now, TransportKind::Polling);
     assert_eq!(drain(&mut s).len(), 1);
 }
 
@@ -145,4 +145,61 @@ fn huge_durations_do_not_overflow() {
     c.handle_packet(now, TransportKind::Polling, Packet::Open(open));
     c.handle_timeout(now);
     assert!(!c.is_closed());
+}
+
+#[test]
+fn noops_during_an_upgrade_are_paced() {
+    // A client that sent `2probe` but never `5`, and polls again as soon as each GET is
+    // answered: engine.io answers at most one noop per 100 ms (its `check` interval).
+    let t0 = Instant::now();
+    let ws = TransportKind::WebSocket;
+    let polling = TransportKind::Polling;
+    let config = SessionConfig::default().upgrade_timeout(Duration::from_secs(60));
+    let mut s = Session::server("s".into(), polling, config, t0);
+    let _ = drain(&mut s);
+    assert!(s.begin_upgrade(t0, ws));
+    s.handle_packet(t0, ws, Packet::ping_probe());
+    let probe = drain(&mut s);
+    assert_eq!(probe.len(), 1, "{probe:?}");
+    assert_eq!(probe[0].packet, Packet::pong_probe());
+
+    // The first GET gets a noop at once.
+    s.handle_writable(t0, polling);
+    assert_eq!(drain(&mut s)[0].packet, Packet::Noop);
+
+    // Then a GET every millisecond for 12 s, each re-sent as soon as it is answered.
+    let mut now = t0;
+    let mut pending = false;
+    let mut answered = Vec::new();
+    let end = t0 + Duration::from_secs(12);
+    while now < end {
+        now += Duration::from_millis(1);
+        if s.poll_timeout().is_some_and(|t| t <= now) {
+            s.handle_timeout(now);
+        }
+        if !pending {
+            s.handle_writable(now, polling);
+            pending = true;
+        }
+        for t in drain(&mut s) {
+            assert_eq!((t.transport, t.packet), (polling, Packet::Noop));
+            answered.push(now);
+            pending = false;
+        }
+    }
+    // One noop per 100 ms: 120 in 12 s (engine.io answered 137 in the replay).
+    assert!((119..=121).contains(&answered.len()), "{}", answered.len());
+    assert!(
+        answered
+            .windows(2)
+            .all(|w| w[1] - w[0] >= Duration::from_millis(100))
+    );
+    assert!(s.is_upgrading() && !s.is_closed());
+    // `5` completes the upgrade; the pacing timer is gone with it.
+    s.handle_packet(now, ws, Packet::Upgrade);
+    assert_eq!(s.transport(), ws);
+    assert!(
+        s.poll_timeout()
+            .is_some_and(|t| t > now + Duration::from_secs(1))
+    );
 }

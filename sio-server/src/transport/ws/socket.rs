@@ -366,7 +366,11 @@ impl WsSocket {
     pub(crate) fn close(mut self, code: Option<u16>) {
         let code = code.or(self.error_code);
         self.queue_close(code);
-        tokio::spawn(async move {
+        // Outside a runtime (a session dropped with its runtime) the socket is just dropped.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
             let _ = tokio::time::timeout(CLOSE_GRACE, async move {
                 if poll_fn(|cx| self.poll_write(cx)).await.is_err() {
                     return;
