@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -17,18 +16,14 @@ use sio_server::{DisconnectReason, EngineConfig, EngineIo, Message};
 use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 #[global_allocator]
 static HEAP: Cap<std::alloc::System> = Cap::new(std::alloc::System, usize::MAX);
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
+/// The tests of this file, one at a time (they measure the process's heap).
+static SERIAL: Mutex<()> = Mutex::const_new(());
 
 const MB: usize = 1024 * 1024;
 
@@ -79,7 +74,7 @@ fn status_of(bytes: &[u8]) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_post_bodies_do_not_amplify_memory() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     // Twenty POST bodies sent one byte per TCP segment. hyper hands each byte over as a slice
     // of its 8 KiB read buffer: a server that keeps the chunks keeps a buffer per byte (the
     // replay of the issue reached 1.17 GB).
@@ -131,7 +126,7 @@ async fn slow_post_bodies_do_not_amplify_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_headers_are_cut_by_the_header_timeout() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let config = EngineConfig::default().http_header_timeout(Duration::from_millis(500));
     let server = echo_server(config).await;
     let addr = server.addr;
@@ -190,7 +185,7 @@ async fn slow_headers_are_cut_by_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_post_body_gets_408_and_the_session_ends() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let config = EngineConfig::default().http_body_timeout(Duration::from_millis(600));
     let server = echo_server(config).await;
     let (sid, _) = handshake(server.addr).await;
@@ -224,7 +219,7 @@ async fn slow_post_body_gets_408_and_the_session_ends() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_ends_with_its_session() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     // The body timeout is long; the heartbeat ends the session (the client cannot answer a
     // ping while its only POST dribbles), and the POST goes with it, as in engine.io.
     let config = EngineConfig::default()
@@ -259,7 +254,7 @@ async fn a_post_ends_with_its_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_ends_with_the_upgrade() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     let server = echo_server(EngineConfig::default()).await;
     let (sid, _) = handshake(server.addr).await;
     let mut tcp = open_post(server.addr, &sid, 1000).await;
@@ -284,7 +279,7 @@ async fn a_post_ends_with_the_upgrade() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polling_client_that_never_gets_is_bounded_in_bytes() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     // The application answers every message with 900 KB; the client keeps its session alive
     // with pongs and never GETs. Without a byte bound the session queued up to
     // `max_buffered_packets` answers (7 GB in the issue's replay).
@@ -333,7 +328,7 @@ async fn a_polling_client_that_never_gets_is_bounded_in_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_application_that_does_not_read_stops_the_reading_at_the_byte_bound() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     // Large WebSocket messages while the application does not read: the server stops reading
     // once `max_buffered_bytes` wait (8192 messages of up to 1 MB would be 8 GB), and loses
     // nothing once the application reads.
@@ -378,7 +373,7 @@ async fn an_application_that_does_not_read_stops_the_reading_at_the_byte_bound()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn polls_during_an_unfinished_upgrade_are_paced() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     // A client that sent the probe but never `5`, and keeps polling: engine.io answers at
     // most one noop per 100 ms (the issue's replay got 21,766 answers in 12 s).
     let config = EngineConfig::default().upgrade_timeout(Duration::from_secs(30));
@@ -402,7 +397,7 @@ async fn polls_during_an_unfinished_upgrade_are_paced() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_post_gets_its_413_before_the_connection_closes() {
-    let _serial = serial();
+    let _serial = SERIAL.lock().await;
     // The JavaScript client's `fetch` of a 1.1 MB POST sometimes saw a connection reset: the
     // server closed while the body was still arriving, and the unread bytes reset the
     // connection before the 413 was read.
@@ -411,7 +406,7 @@ async fn an_oversized_post_gets_its_413_before_the_connection_closes() {
     let body = Bytes::from(vec![b'4'; 1_100_000]);
     for chunked in [false, true] {
         for _ in 0..10 {
-            let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+            let tcp = TcpStream::connect(server.addr).await.unwrap();
             let head = if chunked {
                 format!(
                     "POST /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\
