@@ -322,7 +322,14 @@ impl Driver {
                             let error = error.unwrap_or_else(|| reason.as_str().to_owned());
                             self.open_failed(error);
                         }
-                        Ready::Open => self.on_close(reason.into()),
+                        Ready::Open => {
+                            // engine.io-client's `error` before its `close`: the manager
+                            // emits it (`onerror`).
+                            if let Some(error) = error {
+                                self.emit_manager(&ManagerEvent::Error(error));
+                            }
+                            self.on_close(reason.into());
+                        }
                         Ready::Closed => {}
                     }
                     return;
@@ -364,6 +371,7 @@ impl Driver {
             Arc::clone(&self.endpoint),
             transport,
             self.options.upgrade && self.options.transports.len() > 1,
+            self.options.max_payload,
             now,
         ));
         self.ready = Ready::Opening {

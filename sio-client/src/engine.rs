@@ -13,6 +13,13 @@
 //! - upgrade: after a polling handshake that offers `websocket`, a WebSocket is opened and
 //!   probed; on [`Event::ProbeSucceeded`] no new GET starts, and once neither a GET nor a POST
 //!   is in flight [`Session::finish_upgrade`] moves the session (and its queued packets) over.
+//!
+//! What the server sends is bounded ([`Engine::limit`]): a polling body is read as it streams
+//! in and dropped past the limit, a WebSocket frame or message over it closes the WebSocket;
+//! either is a transport error. A body or frame that cannot be decoded is one too, as
+//! engine.io-client turns the parser's `error` packet into `"server error"` and closes with
+//! `"transport error"`. Once the handshake told the heartbeat, a long poll (and a POST) that
+//! gets no complete response within pingInterval + pingTimeout + [`POLL_SLACK`] fails.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,19 +28,22 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sio_protocol::engine::{
-    CloseReason, Event, Frame, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
+    CloseReason, DecodeError, Event, Frame, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
     ProtocolVersion, Session, SessionConfig, TransportKind,
 };
 use tokio::task::JoinSet;
 
+use crate::options::Options;
 use crate::transport::ws::WsConn;
 use crate::transport::{Endpoint, Io, polling};
 
 /// How long the last POST (carrying `close`) may take.
 const FINAL_POST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The largest polling response accepted (the client's own memory bound).
-const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+/// How much longer than pingInterval + pingTimeout a long poll or a POST may take before it
+/// is given up (the heartbeat normally closes the connection first: its deadline is at most
+/// pingInterval + pingTimeout after the previous poll's answer).
+pub(crate) const POLL_SLACK: Duration = Duration::from_secs(5);
 
 /// What the engine tells the manager.
 #[derive(Debug)]
@@ -67,6 +77,10 @@ pub(crate) struct Engine {
     queued_posts: VecDeque<Bytes>,
     /// The server's `maxPayload`: no POST body is larger, unless one packet is.
     max_payload: Option<usize>,
+    /// `Options::max_payload`: the bound of what the server sends, if the user set one.
+    limit_override: Option<usize>,
+    /// How long a long poll or a POST may take (known after the handshake).
+    request_timeout: Option<Duration>,
     /// `3probe` arrived: start no new GET, finish the upgrade once polling is idle.
     pausing: bool,
     /// The WebSocket: the main transport, or the probe during an upgrade.
@@ -81,10 +95,12 @@ pub(crate) struct Engine {
 
 impl Engine {
     /// Starts a connection on `transport` (the handshake request goes out at once).
+    /// `max_payload` is `Options::max_payload`.
     pub(crate) fn connect(
         endpoint: Arc<Endpoint>,
         transport: TransportKind,
         upgrade: bool,
+        max_payload: Option<usize>,
         now: Instant,
     ) -> Engine {
         let mut engine = Engine {
@@ -96,6 +112,8 @@ impl Engine {
             post_in_flight: false,
             queued_posts: VecDeque::new(),
             max_payload: None,
+            limit_override: max_payload,
+            request_timeout: None,
             pausing: false,
             ws: None,
             ws_ready: false,
@@ -176,6 +194,18 @@ impl Engine {
         }
     }
 
+    /// The most the server may send in one polling body or one WebSocket message:
+    /// `Options::max_payload` if set, else the server's `maxPayload` (at most
+    /// [`Options::MAX_PAYLOAD_CEILING`]), else [`Options::DEFAULT_MAX_PAYLOAD`].
+    pub(crate) fn limit(&self) -> usize {
+        self.limit_override.unwrap_or_else(|| {
+            self.max_payload
+                .map_or(Options::DEFAULT_MAX_PAYLOAD, |max| {
+                    max.min(Options::MAX_PAYLOAD_CEILING)
+                })
+        })
+    }
+
     /// Sends one Socket.IO message.
     pub(crate) fn send(&mut self, now: Instant, frame: Frame) {
         let packet = match frame {
@@ -206,17 +236,16 @@ impl Engine {
         match io {
             Io::Poll(Ok(body)) => {
                 self.get_in_flight = false;
-                match PayloadDecoder::decode_all(body, PayloadFormat::V4, MAX_RESPONSE) {
+                // An empty body is an error too (engine.io-parser decodes it as the `error`
+                // packet).
+                match PayloadDecoder::decode_all(body, PayloadFormat::V4, self.limit()) {
                     Ok(packets) => {
                         for packet in packets {
                             self.session
                                 .handle_packet(now, TransportKind::Polling, packet);
                         }
                     }
-                    Err(e) => {
-                        tracing::debug!("undecodable polling payload: {e}");
-                        self.session.handle_parse_error(now, TransportKind::Polling);
-                    }
+                    Err(e) => self.parse_error(now, TransportKind::Polling, &e),
                 }
             }
             Io::Poll(Err(e)) => {
@@ -251,11 +280,7 @@ impl Engine {
                 Ok(packet) => self
                     .session
                     .handle_packet(now, TransportKind::WebSocket, packet),
-                Err(e) => {
-                    tracing::debug!("undecodable websocket frame: {e}");
-                    self.session
-                        .handle_parse_error(now, TransportKind::WebSocket);
-                }
+                Err(e) => self.parse_error(now, TransportKind::WebSocket, &e),
             },
             Io::WsClosed(None) => {
                 self.session
@@ -264,6 +289,17 @@ impl Engine {
             Io::WsClosed(Some(e)) => self.transport_error(now, TransportKind::WebSocket, e),
         }
         self.drive(now);
+    }
+
+    /// What arrived on `transport` cannot be decoded: engine.io-client's `error` packet, which
+    /// closes the connection with `"transport error"` and reports `"server error"` (a probe
+    /// transport fails the upgrade instead).
+    fn parse_error(&mut self, now: Instant, transport: TransportKind, error: &DecodeError) {
+        tracing::debug!("undecodable {transport} payload: {error}");
+        if transport == self.session.transport() {
+            self.error = Some(format!("server error: {error}"));
+        }
+        self.session.handle_parse_error(now, transport);
     }
 
     fn transport_error(&mut self, now: Instant, transport: TransportKind, error: String) {
@@ -342,7 +378,7 @@ impl Engine {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
         let endpoint = Arc::clone(&self.endpoint);
-        self.spawn(polling::post(endpoint, url, body));
+        self.spawn(polling::post(endpoint, url, body, self.request_timeout));
     }
 
     fn spawn(&mut self, task: impl Future<Output = Io> + Send + 'static) {
@@ -353,7 +389,17 @@ impl Engine {
     fn handle_event(&mut self, event: Event) -> bool {
         match event {
             Event::Opened(open) => {
-                self.max_payload = open.max_payload.and_then(|max| usize::try_from(max).ok());
+                self.max_payload = open
+                    .max_payload
+                    .map(|max| usize::try_from(max).unwrap_or(usize::MAX));
+                let heartbeat = Duration::from_millis(open.ping_interval)
+                    .saturating_add(Duration::from_millis(open.ping_timeout));
+                self.request_timeout = Some(heartbeat.saturating_add(POLL_SLACK));
+                let limit = self.limit();
+                if let Some(ws) = self.ws.as_mut() {
+                    // A WebSocket-only connection learns the bound of its messages now.
+                    ws.set_limit(limit);
+                }
                 self.events.push_back(EngineEvent::Open);
                 if self.upgrade
                     && self.session.transport() == TransportKind::Polling
@@ -408,14 +454,15 @@ impl Engine {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
         let endpoint = Arc::clone(&self.endpoint);
-        self.spawn(polling::get(endpoint, url));
+        let limit = self.limit();
+        self.spawn(polling::get(endpoint, url, limit, self.request_timeout));
     }
 
     fn start_ws(&mut self) {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::WebSocket, sid.as_deref());
         self.ws_ready = false;
-        self.ws = Some(WsConn::connect(&self.endpoint, &url));
+        self.ws = Some(WsConn::connect(&self.endpoint, &url, self.limit()));
     }
 }
 
