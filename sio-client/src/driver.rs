@@ -195,8 +195,14 @@ impl Driver {
     }
 
     /// The task's loop: commands, then I/O, then the one timer (in this order of priority).
+    /// A timer that is due is handled first, so that a flood of input (a server streaming
+    /// packets without end) cannot hold off the heartbeat, the poll deadline or an ack timeout.
     fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..BUDGET {
+            if self.poll_timeout().is_some_and(|at| at <= now()) {
+                self.handle_timeout();
+                self.pump();
+            }
             match self.commands.poll_recv(cx) {
                 Poll::Ready(Some(command)) => {
                     self.handle_command(command);

@@ -14,9 +14,9 @@
 //!   probed; on [`Event::ProbeSucceeded`] no new GET starts, and once neither a GET nor a POST
 //!   is in flight [`Session::finish_upgrade`] moves the session (and its queued packets) over.
 //!
-//! What the server sends is bounded ([`Engine::limit`]): a polling body is read as it streams
-//! in and dropped past the limit, a WebSocket frame or message over it closes the WebSocket;
-//! either is a transport error. A body or frame that cannot be decoded is one too, as
+//! What the server sends is bounded ([`Engine::limit`]): a polling body's packets are taken as
+//! they stream in and the GET is dropped at a packet over the limit, a WebSocket frame or
+//! message over it closes the WebSocket; either is a transport error. A body or frame that cannot be decoded is one too, as
 //! engine.io-client turns the parser's `error` packet into `"server error"` and closes with
 //! `"transport error"`. Once the handshake told the heartbeat, a long poll (and a POST) that
 //! gets no complete response within pingInterval + pingTimeout + [`POLL_SLACK`] fails.
@@ -28,12 +28,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sio_protocol::engine::{
-    CloseReason, DecodeError, Event, Frame, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
-    ProtocolVersion, Session, SessionConfig, TransportKind,
+    CloseReason, DecodeError, Event, Frame, Packet, PayloadEncoder, PayloadFormat, ProtocolVersion,
+    Session, SessionConfig, TransportKind,
 };
 use tokio::task::JoinSet;
 
 use crate::options::Options;
+use crate::transport::polling::{PollError, PollGet};
 use crate::transport::ws::WsConn;
 use crate::transport::{Endpoint, Io, polling};
 
@@ -43,7 +44,7 @@ const FINAL_POST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much longer than pingInterval + pingTimeout a long poll or a POST may take before it
 /// is given up (the heartbeat normally closes the connection first: its deadline is at most
 /// pingInterval + pingTimeout after the previous poll's answer).
-pub(crate) const POLL_SLACK: Duration = Duration::from_secs(5);
+pub(crate) const POLL_SLACK: Duration = Duration::from_secs(2);
 
 /// What the engine tells the manager.
 #[derive(Debug)]
@@ -69,9 +70,10 @@ pub(crate) struct Engine {
     session: Session,
     endpoint: Arc<Endpoint>,
     upgrade: bool,
-    /// The HTTP requests' tasks (made on first use), aborted when the engine is dropped.
+    /// The POSTs' tasks (made on first use), aborted when the engine is dropped.
     tasks: Option<JoinSet<Io>>,
-    get_in_flight: bool,
+    /// The GET in flight (boxed: a polling connection always has one, a WebSocket none).
+    get: Option<Box<PollGet>>,
     post_in_flight: bool,
     /// The rest of a batch too large for one POST, sent one body after the other.
     queued_posts: VecDeque<Bytes>,
@@ -108,7 +110,7 @@ impl Engine {
             endpoint,
             upgrade,
             tasks: None,
-            get_in_flight: false,
+            get: None,
             post_in_flight: false,
             queued_posts: VecDeque::new(),
             max_payload: None,
@@ -122,7 +124,7 @@ impl Engine {
             closed: false,
         };
         match transport {
-            TransportKind::Polling => engine.start_get(),
+            TransportKind::Polling => engine.start_get(now),
             TransportKind::WebSocket => engine.start_ws(),
         }
         engine
@@ -133,6 +135,11 @@ impl Engine {
     pub(crate) fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Io> {
         if let Some(ws) = self.ws.as_mut()
             && let Poll::Ready(io) = ws.poll(cx)
+        {
+            return Poll::Ready(io);
+        }
+        if let Some(get) = self.get.as_mut()
+            && let Poll::Ready(io) = get.poll(cx)
         {
             return Poll::Ready(io);
         }
@@ -158,10 +165,11 @@ impl Engine {
     /// When to call [`handle_timeout`](Self::handle_timeout).
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let ws = self.ws.as_ref().and_then(|ws| ws.poll_timeout());
-        match (self.session.poll_timeout(), ws) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let get = self.get.as_ref().and_then(|get| get.deadline());
+        [self.session.poll_timeout(), ws, get]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next event for the manager.
@@ -227,6 +235,17 @@ impl Engine {
         if let Some(error) = self.ws.as_mut().and_then(|ws| ws.handle_timeout(now)) {
             self.transport_error(now, TransportKind::WebSocket, error);
         }
+        if let Some(get) = self
+            .get
+            .take_if(|get| get.deadline().is_some_and(|at| at <= now))
+        {
+            let error = format!(
+                "xhr poll error: no complete response within {:?}",
+                self.request_timeout.unwrap_or_default()
+            );
+            drop(get);
+            self.transport_error(now, TransportKind::Polling, error);
+        }
         self.session.handle_timeout(now);
         self.drive(now);
     }
@@ -234,23 +253,22 @@ impl Engine {
     /// An I/O task reported.
     pub(crate) fn handle_io(&mut self, now: Instant, io: Io) {
         match io {
-            Io::Poll(Ok(body)) => {
-                self.get_in_flight = false;
-                // An empty body is an error too (engine.io-parser decodes it as the `error`
-                // packet).
-                match PayloadDecoder::decode_all(body, PayloadFormat::V4, self.limit()) {
-                    Ok(packets) => {
-                        for packet in packets {
-                            self.session
-                                .handle_packet(now, TransportKind::Polling, packet);
-                        }
-                    }
-                    Err(e) => self.parse_error(now, TransportKind::Polling, &e),
-                }
+            Io::PollPacket(packet) => {
+                self.session
+                    .handle_packet(now, TransportKind::Polling, packet);
             }
-            Io::Poll(Err(e)) => {
-                self.get_in_flight = false;
-                self.transport_error(now, TransportKind::Polling, e);
+            Io::PollEnd(end) => {
+                self.get = None;
+                match end {
+                    Ok(()) => {}
+                    // An empty body too (engine.io-parser decodes it as the `error` packet).
+                    Err(PollError::Decode(e)) => {
+                        self.parse_error(now, TransportKind::Polling, &e);
+                    }
+                    Err(PollError::Transport(e)) => {
+                        self.transport_error(now, TransportKind::Polling, e);
+                    }
+                }
             }
             Io::Post(Ok(())) => {
                 self.post_in_flight = false;
@@ -318,7 +336,7 @@ impl Engine {
             while let Some(event) = self.session.poll_event() {
                 again |= self.handle_event(event);
             }
-            if self.pausing && !self.get_in_flight && !self.post_in_flight {
+            if self.pausing && self.get.is_none() && !self.post_in_flight {
                 self.pausing = false;
                 self.session.finish_upgrade(now);
                 again = true;
@@ -329,11 +347,11 @@ impl Engine {
         }
         if !self.closed
             && !self.pausing
-            && !self.get_in_flight
+            && self.get.is_none()
             && self.session.transport() == TransportKind::Polling
             && self.session.sid().is_some()
         {
-            self.start_get();
+            self.start_get(now);
         }
     }
 
@@ -437,6 +455,7 @@ impl Engine {
                 self.ws = None;
                 self.ws_ready = false;
                 self.tasks = None;
+                self.get = None;
                 self.events.push_back(EngineEvent::Closed {
                     reason,
                     error: self.error.take(),
@@ -449,13 +468,18 @@ impl Engine {
         false
     }
 
-    fn start_get(&mut self) {
-        self.get_in_flight = true;
+    /// Starts the next GET: the handshake (bounded by the manager's `timeout`), or a long
+    /// poll (bounded by the heartbeat's times).
+    fn start_get(&mut self, now: Instant) {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
-        let endpoint = Arc::clone(&self.endpoint);
-        let limit = self.limit();
-        self.spawn(polling::get(endpoint, url, limit, self.request_timeout));
+        let deadline = self.request_timeout.and_then(|t| now.checked_add(t));
+        self.get = Some(Box::new(PollGet::start(
+            &self.endpoint,
+            url,
+            self.limit(),
+            deadline,
+        )));
     }
 
     fn start_ws(&mut self) {

@@ -71,7 +71,7 @@
 //!   handshake's whole response included (headers sent and then a stalled or dribbled body);
 //!   an open connection ends with `"ping timeout"` when no heartbeat comes within the sum of
 //!   pingInterval and pingTimeout, and a long poll or a POST that has no complete answer
-//!   within that sum and 5 s more fails.
+//!   within that sum and 2 s more fails.
 //! - The task ends when every [`Manager`] and [`Socket`] handle is dropped. A handler that
 //!   holds a handle of its own socket keeps it alive: call [`Socket::disconnect`] or
 //!   [`Manager::close`] to end a connection for good.

@@ -1,17 +1,31 @@
-//! HTTP long-polling with reqwest: one GET or POST per task.
+//! HTTP long-polling with reqwest: the GET polled by the engine itself ([`PollGet`]), each
+//! POST on a task of its own.
 //!
-//! Every body the server sends is read with a bound, as it streams in: a GET's body (the
-//! handshake, a long poll) at most `limit` bytes, a POST's answer (`ok`) at most
-//! [`POST_ANSWER_LIMIT`]. Past the bound the request is dropped at once (its connection is
-//! closed, not reused), and a GET fails like a broken poll in engine.io-client
-//! (`"xhr poll error"`). Each request can also be given a time bound.
+//! What the server sends is read with bounds, as it streams in:
+//! - a GET's body (the handshake, a long poll) is split into its records as it arrives, and
+//!   each record is copied out of hyper's chunk into a buffer of its own, at most `limit`
+//!   bytes: a record over it fails the poll (`"xhr poll error: packet over N bytes"`) and the
+//!   request is dropped at once (its connection closed, not reused). The packets go to the
+//!   engine as their records complete, so a body of many packets is never held whole, and no
+//!   chunk of hyper's (a slice that keeps its whole read buffer alive) is kept;
+//! - a GET can be given a deadline for its complete answer (the engine's timer enforces it);
+//! - a POST's answer (`ok`) is read up to [`POST_ANSWER_LIMIT`], and a POST can be given a time
+//!   bound.
+//!
+//! A body that does not decode (an empty one included: engine.io-parser's `error` packet)
+//! ends the poll with the decode error, after the packets before it.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures_core::Stream;
 use reqwest::header::CONTENT_TYPE;
+use sio_protocol::engine::{DecodeError, Packet, PayloadDecoder, PayloadFormat};
 use url::Url;
 
 use super::{Endpoint, Io};
@@ -23,31 +37,207 @@ const TEXT_PLAIN: &str = "text/plain;charset=UTF-8";
 /// Only its status counts: past this the answer is left unread and its connection closed.
 const POST_ANSWER_LIMIT: usize = 4096;
 
-/// Runs one GET (a long poll, or the handshake) and returns its body: at most `limit` bytes,
-/// complete within `within` (when given).
-pub(crate) async fn get(
-    endpoint: Arc<Endpoint>,
-    url: Url,
-    limit: usize,
-    within: Option<Duration>,
-) -> Io {
-    let request = async {
-        let mut response = endpoint
-            .http()
-            .map_err(|e| format!("xhr poll error: {e}"))?
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| format!("xhr poll error: {e}"))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(format!("xhr poll error: status {status}"));
+/// The v4 record separator of a polling payload.
+const SEPARATOR: u8 = 0x1e;
+
+/// How a long poll ended badly.
+#[derive(Debug)]
+pub(crate) enum PollError {
+    /// The request failed, or went over a bound (`"xhr poll error: ..."`).
+    Transport(String),
+    /// The body does not decode (engine.io-parser's `error` packet).
+    Decode(DecodeError),
+}
+
+type Sending = Pin<Box<dyn Future<Output = Result<reqwest::Response, String>> + Send>>;
+type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+/// One GET (a long poll, or the handshake), polled by the engine: [`poll`](Self::poll) reports
+/// each packet as [`Io::PollPacket`] as soon as its record is complete, then
+/// [`Io::PollEnd`] once.
+pub(crate) struct PollGet {
+    state: GetState,
+    records: Records,
+    /// Decoded packets not yet reported.
+    ready: VecDeque<Packet>,
+    /// How the GET ended, reported after the packets before it.
+    end: Option<Result<(), PollError>>,
+    deadline: Option<Instant>,
+}
+
+enum GetState {
+    /// Waiting for the response's head (boxed: the request's state is large).
+    Sending(Sending),
+    /// Reading the body.
+    Body(Body),
+    /// Ended (the end may still wait in `end`).
+    Done,
+}
+
+impl std::fmt::Debug for PollGet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PollGet")
+            .field("ready", &self.ready.len())
+            .field("deadline", &self.deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PollGet {
+    /// Starts a GET of `url` whose records may be at most `limit` bytes each, and which must
+    /// be complete by `deadline` (when given: see [`deadline`](Self::deadline)).
+    pub(crate) fn start(
+        endpoint: &Endpoint,
+        url: Url,
+        limit: usize,
+        deadline: Option<Instant>,
+    ) -> PollGet {
+        let sending: Sending = match endpoint.http() {
+            Ok(client) => {
+                let pending = client.get(url).send();
+                Box::pin(async move {
+                    let response = pending.await.map_err(|e| format!("xhr poll error: {e}"))?;
+                    let status = response.status();
+                    if status.is_success() {
+                        Ok(response)
+                    } else {
+                        Err(format!("xhr poll error: status {status}"))
+                    }
+                })
+            }
+            Err(e) => Box::pin(std::future::ready(Err(format!("xhr poll error: {e}")))),
+        };
+        PollGet {
+            state: GetState::Sending(sending),
+            records: Records::new(limit),
+            ready: VecDeque::new(),
+            end: None,
+            deadline,
         }
-        read_body(&mut response, limit)
-            .await
-            .map_err(|e| format!("xhr poll error: {e}"))
-    };
-    Io::Poll(bounded(within, request, "xhr poll error").await)
+    }
+
+    /// When the GET fails if its answer is not complete (the engine's timer).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// The next packet, or the end; pending after the end.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Io> {
+        loop {
+            if let Some(packet) = self.ready.pop_front() {
+                return Poll::Ready(Io::PollPacket(packet));
+            }
+            if let Some(end) = self.end.take() {
+                return Poll::Ready(Io::PollEnd(end));
+            }
+            match &mut self.state {
+                GetState::Sending(sending) => match ready!(sending.as_mut().poll(cx)) {
+                    Ok(response) => self.state = GetState::Body(Box::pin(response.bytes_stream())),
+                    Err(e) => self.finish(Err(PollError::Transport(e))),
+                },
+                GetState::Body(body) => match ready!(body.as_mut().poll_next(cx)) {
+                    // The chunk is copied out and dropped here.
+                    Some(Ok(chunk)) => {
+                        if let Err(e) = self.records.push(&chunk, &mut self.ready) {
+                            self.finish(Err(e));
+                        }
+                    }
+                    Some(Err(e)) => {
+                        self.finish(Err(PollError::Transport(format!("xhr poll error: {e}"))));
+                    }
+                    None => {
+                        let end = self.records.finish(&mut self.ready);
+                        self.finish(end);
+                    }
+                },
+                GetState::Done => return Poll::Pending,
+            }
+        }
+    }
+
+    /// Drops the request (closing its connection if the body was not read to the end) and
+    /// keeps `end` for after the packets already decoded.
+    fn finish(&mut self, end: Result<(), PollError>) {
+        self.state = GetState::Done;
+        self.records = Records::new(0);
+        self.end = Some(end);
+    }
+}
+
+/// Splits a v4 polling body into records as its chunks arrive, and decodes each one.
+#[derive(Debug)]
+struct Records {
+    limit: usize,
+    /// The start of the current record when it spans chunks (empty otherwise).
+    partial: Vec<u8>,
+}
+
+impl Records {
+    fn new(limit: usize) -> Records {
+        Records {
+            limit,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Takes the next chunk of the body: its complete records' packets go to `out`.
+    fn push(&mut self, chunk: &[u8], out: &mut VecDeque<Packet>) -> Result<(), PollError> {
+        let mut rest = chunk;
+        while let Some(i) = rest.iter().position(|&b| b == SEPARATOR) {
+            let (record, after) = rest.split_at(i);
+            self.record(record, out)?;
+            rest = after.get(1..).unwrap_or_default();
+        }
+        self.extend(rest)
+    }
+
+    /// The body ended: its last record (every body has one: an empty body is an empty
+    /// record, which does not decode).
+    fn finish(&mut self, out: &mut VecDeque<Packet>) -> Result<(), PollError> {
+        self.record(&[], out)
+    }
+
+    /// `tail` ends the current record: decodes it from a copy of its own.
+    fn record(&mut self, tail: &[u8], out: &mut VecDeque<Packet>) -> Result<(), PollError> {
+        let bytes = if self.partial.is_empty() {
+            self.check(tail.len())?;
+            Bytes::copy_from_slice(tail)
+        } else {
+            self.extend(tail)?;
+            let bytes = Bytes::copy_from_slice(&self.partial);
+            self.partial.clear();
+            bytes
+        };
+        let packets = PayloadDecoder::decode_all(bytes, PayloadFormat::V4, self.limit)
+            .map_err(PollError::Decode)?;
+        out.extend(packets);
+        Ok(())
+    }
+
+    /// Adds bytes to the current record, which must stay within the limit; the buffer grows
+    /// by doubling but never past the limit.
+    fn extend(&mut self, bytes: &[u8]) -> Result<(), PollError> {
+        self.check(self.partial.len().saturating_add(bytes.len()))?;
+        let needed = self.partial.len() + bytes.len();
+        if self.partial.capacity() < needed {
+            let want = needed
+                .max(self.partial.capacity().saturating_mul(2))
+                .min(self.limit);
+            self.partial.reserve_exact(want - self.partial.len());
+        }
+        self.partial.extend_from_slice(bytes);
+        Ok(())
+    }
+
+    fn check(&self, record_len: usize) -> Result<(), PollError> {
+        if record_len > self.limit {
+            return Err(PollError::Transport(format!(
+                "xhr poll error: packet over {} bytes",
+                self.limit
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Runs one POST carrying a batch of packets and returns when it is done (within `within`,
@@ -98,8 +288,8 @@ async fn bounded<T>(
     }
 }
 
-/// Reads a response body of at most `limit` bytes into one buffer, which never holds more
-/// than `limit` bytes.
+/// Reads a response body (a POST's answer) of at most `limit` bytes into one buffer, which
+/// never holds more than `limit` bytes.
 ///
 /// Each chunk is copied at once and dropped: hyper hands out its chunks as slices of its read
 /// buffer, and a chunk that is kept keeps that whole buffer alive (a server writing one byte
@@ -163,6 +353,71 @@ mod tests {
             .build()
             .expect("a runtime")
             .block_on(read_body(&mut response, limit))
+    }
+
+    /// Pushes `body` in pieces of `step` bytes, then ends it.
+    fn split(body: &[u8], step: usize, limit: usize) -> (Vec<Packet>, Result<(), PollError>) {
+        let mut records = Records::new(limit);
+        let mut out = VecDeque::new();
+        for piece in body.chunks(step) {
+            if let Err(e) = records.push(piece, &mut out) {
+                return (out.into(), Err(e));
+            }
+            assert!(records.partial.capacity() <= limit);
+        }
+        let end = records.finish(&mut out);
+        (out.into(), end)
+    }
+
+    #[test]
+    fn records_are_split_whatever_the_chunks() {
+        let body = b"4hello\x1e4w\xc3\xa9rld\x1ebAQID\x1e6";
+        let expected = vec![
+            Packet::Message("hello".into()),
+            Packet::Message("w\u{e9}rld".into()),
+            Packet::Binary(Bytes::from_static(&[1, 2, 3])),
+            Packet::Noop,
+        ];
+        for step in 1..=body.len() {
+            let (packets, end) = split(body, step, 10);
+            assert_eq!(packets, expected, "pieces of {step}");
+            assert!(end.is_ok(), "pieces of {step}: {end:?}");
+        }
+    }
+
+    #[test]
+    fn a_body_may_exceed_the_limit_but_no_record_may() {
+        // 100 records of 10 bytes under a limit of 10: a server's batch of many messages.
+        let body = vec![&b"4123456789"[..]; 100].join(&SEPARATOR);
+        let (packets, end) = split(&body, 7, 10);
+        assert_eq!(packets.len(), 100);
+        assert!(end.is_ok());
+        // One record of 11 bytes fails, in any pieces, after the packets before it.
+        let body = b"4a\x1e412345678901\x1e4b";
+        for step in [1, 3, body.len()] {
+            let (packets, end) = split(body, step, 10);
+            assert_eq!(packets, vec![Packet::Message("a".into())]);
+            match end {
+                Err(PollError::Transport(e)) => {
+                    assert_eq!(e, "xhr poll error: packet over 10 bytes")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_malformed_bodies_are_decode_errors() {
+        for body in [&b""[..], b"4a\x1e", b"\x1e", b"x", b"4a\x1e0{", b"4\xff"] {
+            let (_, end) = split(body, 1, 100);
+            assert!(
+                matches!(end, Err(PollError::Decode(_))),
+                "{:?}: {end:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let (packets, _) = split(b"4a\x1e", 1, 100);
+        assert_eq!(packets, vec![Packet::Message("a".into())]);
     }
 
     #[test]
