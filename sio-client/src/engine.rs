@@ -14,12 +14,13 @@
 //!   probed; on [`Event::ProbeSucceeded`] no new GET starts, and once neither a GET nor a POST
 //!   is in flight [`Session::finish_upgrade`] moves the session (and its queued packets) over.
 //!
-//! What the server sends is bounded ([`Engine::limit`]): a polling body's packets are taken as
-//! they stream in and the GET is dropped at a packet over the limit, a WebSocket frame or
-//! message over it closes the WebSocket; either is a transport error. A body or frame that cannot be decoded is one too, as
-//! engine.io-client turns the parser's `error` packet into `"server error"` and closes with
-//! `"transport error"`. Once the handshake told the heartbeat, a long poll (and a POST) that
-//! gets no complete response within pingInterval + pingTimeout + [`POLL_SLACK`] fails.
+//! What the server sends is bounded ([`Engine::limit`]): a polling body's packets are taken
+//! as they stream in and the GET is dropped at a packet over the limit; a WebSocket frame or
+//! message over it closes the WebSocket; either is a transport error. A body or frame that
+//! cannot be decoded (an empty body included) is one too: engine.io-client turns the parser's
+//! `error` packet into `"server error"` and closes with `"transport error"`. Once the
+//! handshake told the heartbeat, a long poll (and a POST) that has no complete answer within
+//! pingInterval + pingTimeout + [`POLL_SLACK`] fails.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -42,8 +43,8 @@ use crate::transport::{Endpoint, Io, polling};
 const FINAL_POST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much longer than pingInterval + pingTimeout a long poll or a POST may take before it
-/// is given up (the heartbeat normally closes the connection first: its deadline is at most
-/// pingInterval + pingTimeout after the previous poll's answer).
+/// is given up. A stalled poll brings no ping, so the heartbeat closes the connection first;
+/// this deadline ends a poll whose body keeps streaming (pings included) without end.
 pub(crate) const POLL_SLACK: Duration = Duration::from_secs(2);
 
 /// What the engine tells the manager.

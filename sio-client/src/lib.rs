@@ -57,16 +57,17 @@
 //! - The manager reconnects after `"ping timeout"`, `"transport close"`, `"transport error"`
 //!   and `"parse error"`, not after `"io server disconnect"` or [`Socket::disconnect`]. A
 //!   namespace refused by the server (`connect_error` with its `data`) is not retried.
-//! - What a server sends is bounded: a long-polling response body or a WebSocket message
-//!   larger than the server's announced `maxPayload` ([`Options::DEFAULT_MAX_PAYLOAD`],
-//!   1,000,000 bytes, before the handshake; [`Options::max_payload`] to choose) is not read
-//!   any further, and fails the transport (`"xhr poll error: ..."`, `"websocket error: ..."`).
-//!   A polling body is read as it streams into one buffer of at most that size; a WebSocket
-//!   frame header that declares more is refused before its payload arrives. An empty or
-//!   undecodable polling body or WebSocket message is engine.io-client's `error` packet
-//!   (`"server error: ..."`). Each failure is a `connect_error` for a connection attempt, or
-//!   a `"transport error"` disconnection (after the manager's `error` event) and a
-//!   reconnection for an open connection; the manager keeps retrying with its backoff.
+//! - What a server sends is bounded: a packet larger than the server's announced
+//!   `maxPayload` ([`Options::DEFAULT_MAX_PAYLOAD`], 1,000,000 bytes, before the handshake;
+//!   [`Options::max_payload`] to choose), in a long-polling answer or as a WebSocket message,
+//!   is not read any further and fails the transport (`"xhr poll error: ..."`,
+//!   `"websocket error: ..."`). A long-polling answer is taken packet by packet as it streams
+//!   in, each copied into a buffer of its own; a WebSocket frame header that declares more is
+//!   refused before its payload arrives. An empty or undecodable long-polling answer or
+//!   WebSocket message is engine.io-client's `error` packet (`"server error: ..."`). Each
+//!   failure is a `connect_error` for a connection attempt, or a `"transport error"`
+//!   disconnection (after the manager's `error` event) and a reconnection for an open
+//!   connection; the manager keeps retrying with its backoff.
 //! - Time is bounded too: [`Options::timeout`] (20 s) covers a connection attempt, the
 //!   handshake's whole response included (headers sent and then a stalled or dribbled body);
 //!   an open connection ends with `"ping timeout"` when no heartbeat comes within the sum of

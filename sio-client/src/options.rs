@@ -38,11 +38,14 @@ pub struct Options {
     /// sends the response's headers and then stalls or dribbles the body fails the attempt with
     /// `"timeout"`.
     pub timeout: Option<Duration>,
-    /// The largest polling response body and the largest WebSocket message the client takes
-    /// from the server, in bytes. A body or message over it is not read any further: the
-    /// transport fails (`"xhr poll error: ..."`, `"websocket error: ..."`: a `connect_error`, or
-    /// a `"transport error"` disconnection and a reconnection), and the client never holds more
-    /// than this much of one response or message.
+    /// The largest packet the client takes from the server, in bytes: one record of a
+    /// long-polling answer, or one WebSocket message. A long-polling answer is taken packet by
+    /// packet as it streams in (it may hold many packets, and be larger than this in all); at
+    /// the first record over the bound, or a WebSocket frame header that declares more, the
+    /// client stops reading and the transport fails (`"xhr poll error: packet over N bytes"`,
+    /// `"websocket error: ... over the limit of N"`): a `connect_error`, or a
+    /// `"transport error"` disconnection and a reconnection. The client never holds more than
+    /// this much of one packet.
     ///
     /// Default `None`: the `maxPayload` the server announces in its handshake (at most
     /// [`MAX_PAYLOAD_CEILING`](Self::MAX_PAYLOAD_CEILING)), and
@@ -50,9 +53,8 @@ pub struct Options {
     /// server announces none. `Some(n)`: `n`, before and after the handshake.
     ///
     /// socket.io-client takes anything (the Node `ws` package stops at 100 MiB). A server's
-    /// `maxPayload` bounds what it accepts, not what it sends: a server that sends larger
-    /// messages, or batches more than its `maxPayload` into one long-polling response (the
-    /// Node server sends everything it has queued), needs a larger value here.
+    /// `maxPayload` (engine.io's `maxHttpBufferSize`) bounds what it accepts, not what it
+    /// sends: a server whose application emits larger messages needs a larger value here.
     pub max_payload: Option<usize>,
     /// `reconnection`: whether to reconnect after a lost connection (default true).
     pub reconnection: bool,
