@@ -6,8 +6,10 @@
 //!   each record is copied out of hyper's chunk into a buffer of its own, at most `limit`
 //!   bytes: a record over it fails the poll (`"xhr poll error: packet over N bytes"`) and the
 //!   request is dropped at once (its connection closed, not reused). The packets go to the
-//!   engine as their records complete, so a body of many packets is never held whole, and no
-//!   chunk of hyper's (a slice that keeps its whole read buffer alive) is kept;
+//!   engine one at a time as their records complete, and the next chunk is read only once
+//!   the current one is used up: a body of many packets is never held whole, nor decoded
+//!   ahead, and no chunk of hyper's (a slice that keeps its whole read buffer alive) outlives
+//!   its decoding;
 //! - a GET can be given a deadline for its complete answer (the engine's timer enforces it);
 //! - a POST's answer (`ok`) is read up to [`POST_ANSWER_LIMIT`], and a POST can be given a time
 //!   bound.
@@ -15,7 +17,6 @@
 //! A body that does not decode (an empty one included: engine.io-parser's `error` packet)
 //! ends the poll with the decode error, after the packets before it.
 
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -58,8 +59,6 @@ type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 pub(crate) struct PollGet {
     state: GetState,
     records: Records,
-    /// Decoded packets not yet reported.
-    ready: VecDeque<Packet>,
     /// How the GET ended, reported after the packets before it.
     end: Option<Result<(), PollError>>,
     deadline: Option<Instant>,
@@ -77,7 +76,6 @@ enum GetState {
 impl std::fmt::Debug for PollGet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PollGet")
-            .field("ready", &self.ready.len())
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
@@ -110,7 +108,6 @@ impl PollGet {
         PollGet {
             state: GetState::Sending(sending),
             records: Records::new(limit),
-            ready: VecDeque::new(),
             end: None,
             deadline,
         }
@@ -124,11 +121,16 @@ impl PollGet {
     /// The next packet, or the end; pending after the end.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Io> {
         loop {
-            if let Some(packet) = self.ready.pop_front() {
-                return Poll::Ready(Io::PollPacket(packet));
-            }
             if let Some(end) = self.end.take() {
                 return Poll::Ready(Io::PollEnd(end));
+            }
+            match self.records.next() {
+                Some(Ok(packet)) => return Poll::Ready(Io::PollPacket(packet)),
+                Some(Err(e)) => {
+                    self.finish(Err(e));
+                    continue;
+                }
+                None => {}
             }
             match &mut self.state {
                 GetState::Sending(sending) => match ready!(sending.as_mut().poll(cx)) {
@@ -136,19 +138,17 @@ impl PollGet {
                     Err(e) => self.finish(Err(PollError::Transport(e))),
                 },
                 GetState::Body(body) => match ready!(body.as_mut().poll_next(cx)) {
-                    // The chunk is copied out and dropped here.
-                    Some(Ok(chunk)) => {
-                        if let Err(e) = self.records.push(&chunk, &mut self.ready) {
-                            self.finish(Err(e));
-                        }
-                    }
+                    Some(Ok(chunk)) => self.records.push(chunk),
                     Some(Err(e)) => {
                         self.finish(Err(PollError::Transport(format!("xhr poll error: {e}"))));
                     }
-                    None => {
-                        let end = self.records.finish(&mut self.ready);
-                        self.finish(end);
-                    }
+                    None => match self.records.finish() {
+                        Ok(packet) => {
+                            self.finish(Ok(()));
+                            return Poll::Ready(Io::PollPacket(packet));
+                        }
+                        Err(e) => self.finish(Err(e)),
+                    },
                 },
                 GetState::Done => return Poll::Pending,
             }
@@ -164,12 +164,15 @@ impl PollGet {
     }
 }
 
-/// Splits a v4 polling body into records as its chunks arrive, and decodes each one.
+/// Splits a v4 polling body into records as its chunks arrive, and decodes them one at a
+/// time.
 #[derive(Debug)]
 struct Records {
     limit: usize,
     /// The start of the current record when it spans chunks (empty otherwise).
     partial: Vec<u8>,
+    /// What is left of the chunk being split.
+    chunk: Bytes,
 }
 
 impl Records {
@@ -177,28 +180,43 @@ impl Records {
         Records {
             limit,
             partial: Vec::new(),
+            chunk: Bytes::new(),
         }
     }
 
-    /// Takes the next chunk of the body: its complete records' packets go to `out`.
-    fn push(&mut self, chunk: &[u8], out: &mut VecDeque<Packet>) -> Result<(), PollError> {
-        let mut rest = chunk;
-        while let Some(i) = rest.iter().position(|&b| b == SEPARATOR) {
-            let (record, after) = rest.split_at(i);
-            self.record(record, out)?;
-            rest = after.get(1..).unwrap_or_default();
+    /// Takes the next chunk of the body (once [`next`](Self::next) has used up the last one).
+    fn push(&mut self, chunk: Bytes) {
+        self.chunk = chunk;
+    }
+
+    /// The packet of the next record complete in the current chunk; `None` once the chunk is
+    /// used up (its last, incomplete record kept aside).
+    fn next(&mut self) -> Option<Result<Packet, PollError>> {
+        if self.chunk.is_empty() {
+            return None;
         }
-        self.extend(rest)
+        match self.chunk.iter().position(|&b| b == SEPARATOR) {
+            Some(i) => {
+                let record = self.chunk.split_to(i);
+                bytes::Buf::advance(&mut self.chunk, 1);
+                Some(self.record(&record))
+            }
+            None => {
+                let rest = std::mem::take(&mut self.chunk);
+                self.extend(&rest).err().map(Err)
+            }
+        }
     }
 
     /// The body ended: its last record (every body has one: an empty body is an empty
     /// record, which does not decode).
-    fn finish(&mut self, out: &mut VecDeque<Packet>) -> Result<(), PollError> {
-        self.record(&[], out)
+    fn finish(&mut self) -> Result<Packet, PollError> {
+        let rest = std::mem::take(&mut self.chunk);
+        self.record(&rest)
     }
 
     /// `tail` ends the current record: decodes it from a copy of its own.
-    fn record(&mut self, tail: &[u8], out: &mut VecDeque<Packet>) -> Result<(), PollError> {
+    fn record(&mut self, tail: &[u8]) -> Result<Packet, PollError> {
         let bytes = if self.partial.is_empty() {
             self.check(tail.len())?;
             Bytes::copy_from_slice(tail)
@@ -208,10 +226,11 @@ impl Records {
             self.partial.clear();
             bytes
         };
-        let packets = PayloadDecoder::decode_all(bytes, PayloadFormat::V4, self.limit)
-            .map_err(PollError::Decode)?;
-        out.extend(packets);
-        Ok(())
+        // A record without separator is one packet (or an error).
+        PayloadDecoder::decode_all(bytes, PayloadFormat::V4, self.limit)
+            .map_err(PollError::Decode)?
+            .pop()
+            .ok_or(PollError::Decode(DecodeError::Empty))
     }
 
     /// Adds bytes to the current record, which must stay within the limit; the buffer grows
@@ -355,18 +374,28 @@ mod tests {
             .block_on(read_body(&mut response, limit))
     }
 
-    /// Pushes `body` in pieces of `step` bytes, then ends it.
+    /// Pushes `body` in pieces of `step` bytes, taking the packets after each, then ends it.
     fn split(body: &[u8], step: usize, limit: usize) -> (Vec<Packet>, Result<(), PollError>) {
         let mut records = Records::new(limit);
-        let mut out = VecDeque::new();
+        let mut out = Vec::new();
         for piece in body.chunks(step) {
-            if let Err(e) = records.push(piece, &mut out) {
-                return (out.into(), Err(e));
+            records.push(Bytes::copy_from_slice(piece));
+            while let Some(next) = records.next() {
+                match next {
+                    Ok(packet) => out.push(packet),
+                    Err(e) => return (out, Err(e)),
+                }
             }
+            assert!(records.chunk.is_empty());
             assert!(records.partial.capacity() <= limit);
         }
-        let end = records.finish(&mut out);
-        (out.into(), end)
+        match records.finish() {
+            Ok(packet) => {
+                out.push(packet);
+                (out, Ok(()))
+            }
+            Err(e) => (out, Err(e)),
+        }
     }
 
     #[test]
