@@ -203,7 +203,8 @@ impl Engine {
         }
     }
 
-    /// The most the server may send in one polling body or one WebSocket message:
+    /// The most the server may send in one packet (a record of a polling body, or a
+    /// WebSocket message):
     /// `Options::max_payload` if set, else the server's `maxPayload` (at most
     /// [`Options::MAX_PAYLOAD_CEILING`]), else [`Options::DEFAULT_MAX_PAYLOAD`].
     pub(crate) fn limit(&self) -> usize {

@@ -492,9 +492,10 @@ impl WsConn {
         }
     }
 
-    /// Changes the bound of the server's frames and messages (from the next frame header on;
-    /// at most [`Options::MAX_PAYLOAD_CEILING`](crate::Options::MAX_PAYLOAD_CEILING) above the
-    /// bound the WebSocket was made with). Nothing happens before the WebSocket is open.
+    /// Changes the bound of the server's frames and messages, from the next frame header on
+    /// (tungstenite's own ceiling, fixed when the WebSocket was made, stays: the larger of the
+    /// first bound and [`Options::MAX_PAYLOAD_CEILING`](crate::Options::MAX_PAYLOAD_CEILING)).
+    /// Nothing happens before the WebSocket is open.
     pub(crate) fn set_limit(&mut self, limit: usize) {
         if let State::Open(open) = &mut self.state {
             open.stream.get_mut().guard.limit = limit;
