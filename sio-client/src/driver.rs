@@ -195,8 +195,14 @@ impl Driver {
     }
 
     /// The task's loop: commands, then I/O, then the one timer (in this order of priority).
+    /// A timer that is due is handled first, so that a flood of input (a server streaming
+    /// packets without end) cannot hold off the heartbeat, the poll deadline or an ack timeout.
     fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         for _ in 0..BUDGET {
+            if self.poll_timeout().is_some_and(|at| at <= now()) {
+                self.handle_timeout();
+                self.pump();
+            }
             match self.commands.poll_recv(cx) {
                 Poll::Ready(Some(command)) => {
                     self.handle_command(command);
@@ -322,7 +328,14 @@ impl Driver {
                             let error = error.unwrap_or_else(|| reason.as_str().to_owned());
                             self.open_failed(error);
                         }
-                        Ready::Open => self.on_close(reason.into()),
+                        Ready::Open => {
+                            // engine.io-client's `error` before its `close`: the manager
+                            // emits it (`onerror`).
+                            if let Some(error) = error {
+                                self.emit_manager(&ManagerEvent::Error(error));
+                            }
+                            self.on_close(reason.into());
+                        }
                         Ready::Closed => {}
                     }
                     return;
@@ -364,6 +377,7 @@ impl Driver {
             Arc::clone(&self.endpoint),
             transport,
             self.options.upgrade && self.options.transports.len() > 1,
+            self.options.max_payload,
             now,
         ));
         self.ready = Ready::Opening {

@@ -13,6 +13,14 @@
 //! - upgrade: after a polling handshake that offers `websocket`, a WebSocket is opened and
 //!   probed; on [`Event::ProbeSucceeded`] no new GET starts, and once neither a GET nor a POST
 //!   is in flight [`Session::finish_upgrade`] moves the session (and its queued packets) over.
+//!
+//! What the server sends is bounded ([`Engine::limit`]): a polling body's packets are taken
+//! as they stream in and the GET is dropped at a packet over the limit; a WebSocket frame or
+//! message over it closes the WebSocket; either is a transport error. A body or frame that
+//! cannot be decoded (an empty body included) is one too: engine.io-client turns the parser's
+//! `error` packet into `"server error"` and closes with `"transport error"`. Once the
+//! handshake told the heartbeat, a long poll (and a POST) that has no complete answer within
+//! pingInterval + pingTimeout + [`POLL_SLACK`] fails.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -21,19 +29,23 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use sio_protocol::engine::{
-    CloseReason, Event, Frame, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
-    ProtocolVersion, Session, SessionConfig, TransportKind,
+    CloseReason, DecodeError, Event, Frame, Packet, PayloadEncoder, PayloadFormat, ProtocolVersion,
+    Session, SessionConfig, TransportKind,
 };
 use tokio::task::JoinSet;
 
+use crate::options::Options;
+use crate::transport::polling::{PollError, PollGet};
 use crate::transport::ws::WsConn;
 use crate::transport::{Endpoint, Io, polling};
 
 /// How long the last POST (carrying `close`) may take.
 const FINAL_POST_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The largest polling response accepted (the client's own memory bound).
-const MAX_RESPONSE: usize = 64 * 1024 * 1024;
+/// How much longer than pingInterval + pingTimeout a long poll or a POST may take before it
+/// is given up. A stalled poll brings no ping, so the heartbeat closes the connection first;
+/// this deadline ends a poll whose body keeps streaming (pings included) without end.
+pub(crate) const POLL_SLACK: Duration = Duration::from_secs(2);
 
 /// What the engine tells the manager.
 #[derive(Debug)]
@@ -59,14 +71,19 @@ pub(crate) struct Engine {
     session: Session,
     endpoint: Arc<Endpoint>,
     upgrade: bool,
-    /// The HTTP requests' tasks (made on first use), aborted when the engine is dropped.
+    /// The POSTs' tasks (made on first use), aborted when the engine is dropped.
     tasks: Option<JoinSet<Io>>,
-    get_in_flight: bool,
+    /// The GET in flight (boxed: a polling connection always has one, a WebSocket none).
+    get: Option<Box<PollGet>>,
     post_in_flight: bool,
     /// The rest of a batch too large for one POST, sent one body after the other.
     queued_posts: VecDeque<Bytes>,
     /// The server's `maxPayload`: no POST body is larger, unless one packet is.
     max_payload: Option<usize>,
+    /// `Options::max_payload`: the bound of what the server sends, if the user set one.
+    limit_override: Option<usize>,
+    /// How long a long poll or a POST may take (known after the handshake).
+    request_timeout: Option<Duration>,
     /// `3probe` arrived: start no new GET, finish the upgrade once polling is idle.
     pausing: bool,
     /// The WebSocket: the main transport, or the probe during an upgrade.
@@ -81,10 +98,12 @@ pub(crate) struct Engine {
 
 impl Engine {
     /// Starts a connection on `transport` (the handshake request goes out at once).
+    /// `max_payload` is `Options::max_payload`.
     pub(crate) fn connect(
         endpoint: Arc<Endpoint>,
         transport: TransportKind,
         upgrade: bool,
+        max_payload: Option<usize>,
         now: Instant,
     ) -> Engine {
         let mut engine = Engine {
@@ -92,10 +111,12 @@ impl Engine {
             endpoint,
             upgrade,
             tasks: None,
-            get_in_flight: false,
+            get: None,
             post_in_flight: false,
             queued_posts: VecDeque::new(),
             max_payload: None,
+            limit_override: max_payload,
+            request_timeout: None,
             pausing: false,
             ws: None,
             ws_ready: false,
@@ -104,7 +125,7 @@ impl Engine {
             closed: false,
         };
         match transport {
-            TransportKind::Polling => engine.start_get(),
+            TransportKind::Polling => engine.start_get(now),
             TransportKind::WebSocket => engine.start_ws(),
         }
         engine
@@ -115,6 +136,11 @@ impl Engine {
     pub(crate) fn poll_io(&mut self, cx: &mut Context<'_>) -> Poll<Io> {
         if let Some(ws) = self.ws.as_mut()
             && let Poll::Ready(io) = ws.poll(cx)
+        {
+            return Poll::Ready(io);
+        }
+        if let Some(get) = self.get.as_mut()
+            && let Poll::Ready(io) = get.poll(cx)
         {
             return Poll::Ready(io);
         }
@@ -140,10 +166,11 @@ impl Engine {
     /// When to call [`handle_timeout`](Self::handle_timeout).
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let ws = self.ws.as_ref().and_then(|ws| ws.poll_timeout());
-        match (self.session.poll_timeout(), ws) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let get = self.get.as_ref().and_then(|get| get.deadline());
+        [self.session.poll_timeout(), ws, get]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// The next event for the manager.
@@ -176,6 +203,19 @@ impl Engine {
         }
     }
 
+    /// The most the server may send in one packet (a record of a polling body, or a
+    /// WebSocket message):
+    /// `Options::max_payload` if set, else the server's `maxPayload` (at most
+    /// [`Options::MAX_PAYLOAD_CEILING`]), else [`Options::DEFAULT_MAX_PAYLOAD`].
+    pub(crate) fn limit(&self) -> usize {
+        self.limit_override.unwrap_or_else(|| {
+            self.max_payload
+                .map_or(Options::DEFAULT_MAX_PAYLOAD, |max| {
+                    max.min(Options::MAX_PAYLOAD_CEILING)
+                })
+        })
+    }
+
     /// Sends one Socket.IO message.
     pub(crate) fn send(&mut self, now: Instant, frame: Frame) {
         let packet = match frame {
@@ -197,6 +237,17 @@ impl Engine {
         if let Some(error) = self.ws.as_mut().and_then(|ws| ws.handle_timeout(now)) {
             self.transport_error(now, TransportKind::WebSocket, error);
         }
+        if let Some(get) = self
+            .get
+            .take_if(|get| get.deadline().is_some_and(|at| at <= now))
+        {
+            let error = format!(
+                "xhr poll error: no complete response within {:?}",
+                self.request_timeout.unwrap_or_default()
+            );
+            drop(get);
+            self.transport_error(now, TransportKind::Polling, error);
+        }
         self.session.handle_timeout(now);
         self.drive(now);
     }
@@ -204,24 +255,22 @@ impl Engine {
     /// An I/O task reported.
     pub(crate) fn handle_io(&mut self, now: Instant, io: Io) {
         match io {
-            Io::Poll(Ok(body)) => {
-                self.get_in_flight = false;
-                match PayloadDecoder::decode_all(body, PayloadFormat::V4, MAX_RESPONSE) {
-                    Ok(packets) => {
-                        for packet in packets {
-                            self.session
-                                .handle_packet(now, TransportKind::Polling, packet);
-                        }
+            Io::PollPacket(packet) => {
+                self.session
+                    .handle_packet(now, TransportKind::Polling, packet);
+            }
+            Io::PollEnd(end) => {
+                self.get = None;
+                match end {
+                    Ok(()) => {}
+                    // An empty body too (engine.io-parser decodes it as the `error` packet).
+                    Err(PollError::Decode(e)) => {
+                        self.parse_error(now, TransportKind::Polling, &e);
                     }
-                    Err(e) => {
-                        tracing::debug!("undecodable polling payload: {e}");
-                        self.session.handle_parse_error(now, TransportKind::Polling);
+                    Err(PollError::Transport(e)) => {
+                        self.transport_error(now, TransportKind::Polling, e);
                     }
                 }
-            }
-            Io::Poll(Err(e)) => {
-                self.get_in_flight = false;
-                self.transport_error(now, TransportKind::Polling, e);
             }
             Io::Post(Ok(())) => {
                 self.post_in_flight = false;
@@ -251,11 +300,7 @@ impl Engine {
                 Ok(packet) => self
                     .session
                     .handle_packet(now, TransportKind::WebSocket, packet),
-                Err(e) => {
-                    tracing::debug!("undecodable websocket frame: {e}");
-                    self.session
-                        .handle_parse_error(now, TransportKind::WebSocket);
-                }
+                Err(e) => self.parse_error(now, TransportKind::WebSocket, &e),
             },
             Io::WsClosed(None) => {
                 self.session
@@ -264,6 +309,17 @@ impl Engine {
             Io::WsClosed(Some(e)) => self.transport_error(now, TransportKind::WebSocket, e),
         }
         self.drive(now);
+    }
+
+    /// What arrived on `transport` cannot be decoded: engine.io-client's `error` packet, which
+    /// closes the connection with `"transport error"` and reports `"server error"` (a probe
+    /// transport fails the upgrade instead).
+    fn parse_error(&mut self, now: Instant, transport: TransportKind, error: &DecodeError) {
+        tracing::debug!("undecodable {transport} payload: {error}");
+        if transport == self.session.transport() {
+            self.error = Some(format!("server error: {error}"));
+        }
+        self.session.handle_parse_error(now, transport);
     }
 
     fn transport_error(&mut self, now: Instant, transport: TransportKind, error: String) {
@@ -282,7 +338,7 @@ impl Engine {
             while let Some(event) = self.session.poll_event() {
                 again |= self.handle_event(event);
             }
-            if self.pausing && !self.get_in_flight && !self.post_in_flight {
+            if self.pausing && self.get.is_none() && !self.post_in_flight {
                 self.pausing = false;
                 self.session.finish_upgrade(now);
                 again = true;
@@ -293,11 +349,11 @@ impl Engine {
         }
         if !self.closed
             && !self.pausing
-            && !self.get_in_flight
+            && self.get.is_none()
             && self.session.transport() == TransportKind::Polling
             && self.session.sid().is_some()
         {
-            self.start_get();
+            self.start_get(now);
         }
     }
 
@@ -342,7 +398,7 @@ impl Engine {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
         let endpoint = Arc::clone(&self.endpoint);
-        self.spawn(polling::post(endpoint, url, body));
+        self.spawn(polling::post(endpoint, url, body, self.request_timeout));
     }
 
     fn spawn(&mut self, task: impl Future<Output = Io> + Send + 'static) {
@@ -353,7 +409,17 @@ impl Engine {
     fn handle_event(&mut self, event: Event) -> bool {
         match event {
             Event::Opened(open) => {
-                self.max_payload = open.max_payload.and_then(|max| usize::try_from(max).ok());
+                self.max_payload = open
+                    .max_payload
+                    .map(|max| usize::try_from(max).unwrap_or(usize::MAX));
+                let heartbeat = Duration::from_millis(open.ping_interval)
+                    .saturating_add(Duration::from_millis(open.ping_timeout));
+                self.request_timeout = Some(heartbeat.saturating_add(POLL_SLACK));
+                let limit = self.limit();
+                if let Some(ws) = self.ws.as_mut() {
+                    // A WebSocket-only connection learns the bound of its messages now.
+                    ws.set_limit(limit);
+                }
                 self.events.push_back(EngineEvent::Open);
                 if self.upgrade
                     && self.session.transport() == TransportKind::Polling
@@ -391,6 +457,7 @@ impl Engine {
                 self.ws = None;
                 self.ws_ready = false;
                 self.tasks = None;
+                self.get = None;
                 self.events.push_back(EngineEvent::Closed {
                     reason,
                     error: self.error.take(),
@@ -403,19 +470,25 @@ impl Engine {
         false
     }
 
-    fn start_get(&mut self) {
-        self.get_in_flight = true;
+    /// Starts the next GET: the handshake (bounded by the manager's `timeout`), or a long
+    /// poll (bounded by the heartbeat's times).
+    fn start_get(&mut self, now: Instant) {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
-        let endpoint = Arc::clone(&self.endpoint);
-        self.spawn(polling::get(endpoint, url));
+        let deadline = self.request_timeout.and_then(|t| now.checked_add(t));
+        self.get = Some(Box::new(PollGet::start(
+            &self.endpoint,
+            url,
+            self.limit(),
+            deadline,
+        )));
     }
 
     fn start_ws(&mut self) {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::WebSocket, sid.as_deref());
         self.ws_ready = false;
-        self.ws = Some(WsConn::connect(&self.endpoint, &url));
+        self.ws = Some(WsConn::connect(&self.endpoint, &url, self.limit()));
     }
 }
 

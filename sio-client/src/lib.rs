@@ -57,6 +57,22 @@
 //! - The manager reconnects after `"ping timeout"`, `"transport close"`, `"transport error"`
 //!   and `"parse error"`, not after `"io server disconnect"` or [`Socket::disconnect`]. A
 //!   namespace refused by the server (`connect_error` with its `data`) is not retried.
+//! - What a server sends is bounded: a packet larger than the server's announced
+//!   `maxPayload` ([`Options::DEFAULT_MAX_PAYLOAD`], 1,000,000 bytes, before the handshake;
+//!   [`Options::max_payload`] to choose), in a long-polling answer or as a WebSocket message,
+//!   is not read any further and fails the transport (`"xhr poll error: ..."`,
+//!   `"websocket error: ..."`). A long-polling answer is taken packet by packet as it streams
+//!   in, each copied into a buffer of its own; a WebSocket frame header that declares more is
+//!   refused before its payload arrives. An empty or undecodable long-polling answer or
+//!   WebSocket message is engine.io-client's `error` packet (`"server error: ..."`). Each
+//!   failure is a `connect_error` for a connection attempt, or a `"transport error"`
+//!   disconnection (after the manager's `error` event) and a reconnection for an open
+//!   connection; the manager keeps retrying with its backoff.
+//! - Time is bounded too: [`Options::timeout`] (20 s) covers a connection attempt, the
+//!   handshake's whole response included (headers sent and then a stalled or dribbled body);
+//!   an open connection ends with `"ping timeout"` when no heartbeat comes within the sum of
+//!   pingInterval and pingTimeout, and a long poll or a POST that has no complete answer
+//!   within that sum and 2 s more fails.
 //! - The task ends when every [`Manager`] and [`Socket`] handle is dropped. A handler that
 //!   holds a handle of its own socket keeps it alive: call [`Socket::disconnect`] or
 //!   [`Manager::close`] to end a connection for good.

@@ -24,7 +24,8 @@ pub enum ManagerEvent {
     /// `upgrade` (of the engine, `manager.engine.on("upgrade")`): the connection moved to
     /// this transport (WebSocket, after a polling handshake).
     Upgrade(TransportKind),
-    /// `error`: a connection attempt failed, with the error.
+    /// `error`: a connection attempt failed, or the transport of the open connection failed
+    /// (before its `close`), with the error.
     Error(String),
     /// `close`: the connection closed, with the reason.
     Close(DisconnectReason),

@@ -34,8 +34,28 @@ pub struct Options {
     /// true).
     pub upgrade: bool,
     /// `timeout`: how long one connection attempt may take until the handshake (default 20 s;
-    /// `None`: no limit).
+    /// `None`: no limit). It also bounds the handshake request of long-polling: a server that
+    /// sends the response's headers and then stalls or dribbles the body fails the attempt with
+    /// `"timeout"`.
     pub timeout: Option<Duration>,
+    /// The largest packet the client takes from the server, in bytes: one record of a
+    /// long-polling answer, or one WebSocket message. A long-polling answer is taken packet by
+    /// packet as it streams in (it may hold many packets, and be larger than this in all); at
+    /// the first record over the bound, or a WebSocket frame header that declares more, the
+    /// client stops reading and the transport fails (`"xhr poll error: packet over N bytes"`,
+    /// `"websocket error: ... over the limit of N"`): a `connect_error`, or a
+    /// `"transport error"` disconnection and a reconnection. The client never holds more than
+    /// this much of one packet.
+    ///
+    /// Default `None`: the `maxPayload` the server announces in its handshake (at most
+    /// [`MAX_PAYLOAD_CEILING`](Self::MAX_PAYLOAD_CEILING)), and
+    /// [`DEFAULT_MAX_PAYLOAD`](Self::DEFAULT_MAX_PAYLOAD) before the handshake or when the
+    /// server announces none. `Some(n)`: `n`, before and after the handshake.
+    ///
+    /// socket.io-client takes anything (the Node `ws` package stops at 100 MiB). A server's
+    /// `maxPayload` (engine.io's `maxHttpBufferSize`) bounds what it accepts, not what it
+    /// sends: a server whose application emits larger messages needs a larger value here.
+    pub max_payload: Option<usize>,
     /// `reconnection`: whether to reconnect after a lost connection (default true).
     pub reconnection: bool,
     /// `reconnectionAttempts`: how many attempts before `reconnect_failed` (default `None`:
@@ -78,6 +98,18 @@ pub struct Options {
     pub tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
+impl Options {
+    /// The bound of [`max_payload`](Self::max_payload) before the server's handshake, or when
+    /// the server announces no `maxPayload`: 1,000,000 bytes, engine.io's default
+    /// `maxHttpBufferSize` (the handshake itself is a few hundred bytes).
+    pub const DEFAULT_MAX_PAYLOAD: usize = 1_000_000;
+
+    /// The largest `maxPayload` announced by a server that the client accepts as its bound
+    /// (a larger announcement is capped): 100 MiB, the default `maxPayload` of the Node `ws`
+    /// package that socket.io-client uses outside browsers.
+    pub const MAX_PAYLOAD_CEILING: usize = 100 * 1024 * 1024;
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -87,6 +119,7 @@ impl Default for Options {
             transports: vec![TransportKind::Polling, TransportKind::WebSocket],
             upgrade: true,
             timeout: Some(Duration::from_millis(20_000)),
+            max_payload: None,
             reconnection: true,
             reconnection_attempts: None,
             reconnection_delay: Duration::from_millis(1000),
@@ -139,6 +172,12 @@ impl Options {
     /// Sets [`timeout`](Self::timeout).
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_payload`](Self::max_payload).
+    pub fn max_payload(mut self, max_payload: Option<usize>) -> Self {
+        self.max_payload = max_payload;
         self
     }
 

@@ -252,6 +252,62 @@ fn reconnects_after_the_server_died() {
     assert!(cat.finish().success());
 }
 
+/// A server that answers every request `200` with an empty body (as a hostile or broken
+/// server may); its URL. Its threads end with the test process.
+fn empty_body_server() -> String {
+    use std::io::Read as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n @ 1..) = stream.read(&mut buf) {
+                    head.extend_from_slice(&buf[..n]);
+                    // GETs only: the handshake never succeeds.
+                    while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+                        head.drain(..end + 4);
+                        let empty = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                        if stream.write_all(empty).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+/// An empty `200` answer to the handshake is engine.io-parser's `error` packet: a
+/// `connect_error` at once (socket.io-client: "server error"), then the retries.
+#[test]
+fn empty_body_server_is_a_quick_connect_error() {
+    let url = empty_body_server();
+    let start = Instant::now();
+    let mut cat = siocat(&[&url]);
+    let failed = cat.expect("connect_error", |j| key(j, "connect_error"));
+    // The process start included; the connection timeout would be 20 s.
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(failed["connect_error"]["namespace"], "/");
+    let message = failed["connect_error"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.starts_with("server error"), "{failed}");
+    assert_eq!(
+        cat.expect("reconnect_attempt", |j| key(j, "reconnect_attempt")),
+        json!({"reconnect_attempt": 1})
+    );
+    cat.expect("connect_error again", |j| key(j, "connect_error"));
+    assert!(cat.finish().success());
+}
+
 #[test]
 fn no_reconnect_and_bad_arguments() {
     let (server, url) = node_server();

@@ -1,8 +1,8 @@
 //! The I/O under an engine connection: HTTP long-polling requests and a WebSocket.
 //!
-//! Each HTTP request runs in a small task that only moves bytes and returns its outcome as an
-//! [`Io`] value; the WebSocket is polled by the engine's task itself. No task but the
-//! engine's touches the session.
+//! Each POST runs in a small task that only moves bytes and returns its outcome as an [`Io`]
+//! value; the long-polling GET and the WebSocket are polled by the engine's task itself. No
+//! task but the engine's touches the session.
 
 pub(crate) mod polling;
 #[cfg(feature = "tls")]
@@ -11,10 +11,9 @@ pub(crate) mod ws;
 
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
 use reqwest::cookie::Jar;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use sio_protocol::engine::{Frame, TransportKind};
+use sio_protocol::engine::{Frame, Packet, TransportKind};
 use url::Url;
 
 use crate::Options;
@@ -23,8 +22,10 @@ use crate::error::Error;
 /// What the I/O reports to the engine.
 #[derive(Debug)]
 pub(crate) enum Io {
-    /// A GET finished with this body (or failed).
-    Poll(Result<Bytes, String>),
+    /// A packet of the long poll's body, as soon as its record arrived.
+    PollPacket(Packet),
+    /// The long poll ended: its body was complete, or it failed.
+    PollEnd(Result<(), polling::PollError>),
     /// A POST finished (or failed).
     Post(Result<(), String>),
     /// The WebSocket handshake finished (or failed).

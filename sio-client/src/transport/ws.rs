@@ -1,6 +1,13 @@
 //! The WebSocket transport with tokio-tungstenite, driven by the manager's task itself: no
 //! reader or writer task and no channel per connection (the memory of an idle client). The
 //! engine polls [`WsConn::poll`] for what happened and queues frames with [`WsConn::send`].
+//!
+//! What the server sends is bounded by a limit the engine sets (and raises once the handshake
+//! announces `maxPayload`): a [`FrameGuard`] reads every frame header as its bytes arrive,
+//! before tungstenite sees them, and fails the read of a frame, or of a fragmented message,
+//! whose length goes over the limit. tungstenite's own limits are fixed when the WebSocket is
+//! made, too early for a WebSocket-only connection to know the server's `maxPayload`; they
+//! stay as a ceiling behind the guard.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -44,14 +51,189 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const READ_BUFFER_SIZE: usize = 512;
 
 /// Small buffers: an idle connection should hold almost nothing (DESIGN example 12). Frames
-/// are written at once (no write buffer).
-fn config() -> WebSocketConfig {
+/// are written at once (no write buffer). tungstenite's frame and message limits are a
+/// ceiling above any limit the guard will apply (`limit`, or at most
+/// [`Options::MAX_PAYLOAD_CEILING`](crate::Options::MAX_PAYLOAD_CEILING) later).
+fn config(limit: usize) -> WebSocketConfig {
+    let ceiling = limit.max(crate::Options::MAX_PAYLOAD_CEILING);
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_SIZE)
         .write_buffer_size(0)
+        .max_frame_size(Some(ceiling))
+        .max_message_size(Some(ceiling))
 }
 
-type WsStream = WebSocketStream<ByteStream>;
+type WsStream = WebSocketStream<Guarded>;
+
+/// The byte stream with the [`FrameGuard`] on its reads.
+struct Guarded {
+    stream: ByteStream,
+    guard: FrameGuard,
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
+        let read = buf.filled().get(before..).unwrap_or_default();
+        // On an error the bytes are not handed on: tungstenite never buffers the frame.
+        Poll::Ready(this.guard.inspect(read))
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+/// The longest frame header: 2 bytes, a 64-bit length, a masking key.
+const MAX_HEADER: usize = 14;
+
+/// Follows the frames of the server's byte stream (RFC 6455 5.2) to bound what the client
+/// buffers: a data frame whose declared length, or a fragmented message whose frames' lengths
+/// add up, to more than `limit` bytes fails the read before its payload arrives (tungstenite
+/// would reserve a frame's whole declared length at once, and collects a fragmented message
+/// without end); a control frame over 125 bytes fails too. Everything else about the frames is
+/// tungstenite's to check. No allocation: a header is at most 14 bytes.
+#[derive(Debug)]
+struct FrameGuard {
+    limit: usize,
+    /// The bytes of the frame header being read.
+    header: [u8; MAX_HEADER],
+    header_len: usize,
+    /// The payload bytes of the current frame still to come.
+    payload_left: u64,
+    /// The length so far of the fragmented data message in progress (0 when none).
+    message: u64,
+}
+
+impl FrameGuard {
+    fn new(limit: usize) -> FrameGuard {
+        FrameGuard {
+            limit,
+            header: [0; MAX_HEADER],
+            header_len: 0,
+            payload_left: 0,
+            message: 0,
+        }
+    }
+
+    /// Follows the next bytes of the stream; an error for a frame or message over the limit.
+    fn inspect(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            if self.payload_left > 0 {
+                let skip = usize::try_from(self.payload_left)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                bytes = bytes.get(skip..).unwrap_or_default();
+                self.payload_left -= skip as u64;
+                continue;
+            }
+            let Some((&byte, rest)) = bytes.split_first() else {
+                break;
+            };
+            bytes = rest;
+            if let Some(slot) = self.header.get_mut(self.header_len) {
+                *slot = byte;
+                self.header_len += 1;
+            }
+            if let Some((fin, opcode, len)) = parse_header(&self.header[..self.header_len]) {
+                self.header_len = 0;
+                self.frame(fin, opcode, len)?;
+                self.payload_left = len;
+            }
+        }
+        Ok(())
+    }
+
+    /// A frame header arrived.
+    fn frame(&mut self, fin: bool, opcode: u8, len: u64) -> std::io::Result<()> {
+        let too_long = |what: &str, size: u64, limit: u64| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{what} of {size} bytes, over the limit of {limit}"),
+            )
+        };
+        if opcode & 0x8 != 0 {
+            // Control frames stay out of the message; tungstenite refuses them over 125 bytes
+            // only after it reserved their length.
+            if len > 125 {
+                return Err(too_long("control frame", len, 125));
+            }
+            return Ok(());
+        }
+        let limit = self.limit as u64;
+        let total = if opcode == 0 {
+            self.message.saturating_add(len)
+        } else {
+            len
+        };
+        if total > limit {
+            let what = if opcode == 0 || !fin {
+                "fragmented message"
+            } else {
+                "message"
+            };
+            return Err(too_long(what, total, limit));
+        }
+        self.message = if fin { 0 } else { total };
+        Ok(())
+    }
+}
+
+/// A complete frame header: FIN, the opcode and the payload length; `None` while bytes are
+/// missing.
+fn parse_header(header: &[u8]) -> Option<(bool, u8, u64)> {
+    let (&first, rest) = header.split_first()?;
+    let (&second, rest) = rest.split_first()?;
+    let extended = match second & 0x7f {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let mask = if second & 0x80 != 0 { 4 } else { 0 };
+    if rest.len() < extended + mask {
+        return None;
+    }
+    let len = match second & 0x7f {
+        126 | 127 => rest
+            .get(..extended)?
+            .iter()
+            .fold(0u64, |len, &b| (len << 8) | u64::from(b)),
+        short => u64::from(short),
+    };
+    Some((first & 0x80 != 0, first & 0x0f, len))
+}
 
 /// The bytes under the WebSocket: TCP, or TLS over TCP. The TLS stream is boxed: a rustls
 /// connection takes about 1 KB, which a plain connection should not carry (tokio-tungstenite's
@@ -137,6 +319,7 @@ const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 /// the connection whatever `read_buffer_size` says.
 async fn open(
     request: Request,
+    limit: usize,
     #[cfg(feature = "tls")] tls: Option<Arc<rustls::ClientConfig>>,
 ) -> Result<WsStream, WsError> {
     let uri = request.uri();
@@ -188,7 +371,11 @@ async fn open(
     let tail = buf[head_len..].to_vec();
     drop(buf);
     verify_response(response, &derive_accept_key(key.as_bytes()), &tail)?;
-    Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(config())).await)
+    // The first frames, already read, go through the guard too.
+    let mut guard = FrameGuard::new(limit);
+    guard.inspect(&tail)?;
+    let stream = Guarded { stream, guard };
+    Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(config(limit))).await)
 }
 
 /// tungstenite's checks of the response (RFC 6455 4.2.2, `VerifyData::verify_response`), with
@@ -272,8 +459,9 @@ fn now() -> Instant {
 }
 
 impl WsConn {
-    /// Starts the handshake; [`poll`](Self::poll) reports [`Io::WsOpen`] when it is done.
-    pub(crate) fn connect(endpoint: &Endpoint, url: &Url) -> WsConn {
+    /// Starts the handshake; [`poll`](Self::poll) reports [`Io::WsOpen`] when it is done. No
+    /// frame or message from the server may be longer than `limit` bytes.
+    pub(crate) fn connect(endpoint: &Endpoint, url: &Url, limit: usize) -> WsConn {
         let mut request = match url.as_str().into_client_request() {
             Ok(request) => request,
             Err(e) => {
@@ -296,11 +484,21 @@ impl WsConn {
             request.headers_mut().insert(COOKIE, cookies);
         }
         #[cfg(feature = "tls")]
-        let connecting = open(request, endpoint.tls.clone());
+        let connecting = open(request, limit, endpoint.tls.clone());
         #[cfg(not(feature = "tls"))]
-        let connecting = open(request);
+        let connecting = open(request, limit);
         WsConn {
             state: State::Connecting(Box::pin(connecting)),
+        }
+    }
+
+    /// Changes the bound of the server's frames and messages, from the next frame header on
+    /// (tungstenite's own ceiling, fixed when the WebSocket was made, stays: the larger of the
+    /// first bound and [`Options::MAX_PAYLOAD_CEILING`](crate::Options::MAX_PAYLOAD_CEILING)).
+    /// Nothing happens before the WebSocket is open.
+    pub(crate) fn set_limit(&mut self, limit: usize) {
+        if let State::Open(open) = &mut self.state {
+            open.stream.get_mut().guard.limit = limit;
         }
     }
 
@@ -496,6 +694,101 @@ mod tests {
             .expect("parses")
             .expect("complete");
         response
+    }
+
+    /// A server frame's header (unmasked): FIN, opcode, length.
+    fn header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
+        let first = if fin { 0x80 } else { 0 } | opcode;
+        let mut out = vec![first];
+        match len {
+            0..=125 => out.push(len as u8),
+            126..=0xffff => {
+                out.push(126);
+                out.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                out.push(127);
+                out.extend_from_slice(&len.to_be_bytes());
+            }
+        }
+        out
+    }
+
+    fn frame(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
+        let mut out = header(fin, opcode, len as u64);
+        out.resize(out.len() + len, b'x');
+        out
+    }
+
+    /// Feeds `bytes` in pieces of `step` bytes; the error's message, if one piece failed.
+    fn feed(guard: &mut FrameGuard, bytes: &[u8], step: usize) -> Result<(), String> {
+        bytes
+            .chunks(step)
+            .try_for_each(|piece| guard.inspect(piece))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn frames_within_the_limit_pass_in_any_pieces() {
+        let mut stream = Vec::new();
+        stream.extend(frame(true, 1, 100)); // text, at the limit
+        stream.extend(frame(false, 2, 40)); // binary, fragmented...
+        stream.extend(frame(true, 9, 125)); // ...a ping in between does not count...
+        stream.extend(frame(true, 0, 60)); // ...100 in all
+        stream.extend(frame(true, 1, 0));
+        stream.extend(frame(true, 8, 2)); // close
+        for step in [1, 2, 3, 7, 100, stream.len()] {
+            let mut guard = FrameGuard::new(100);
+            assert_eq!(feed(&mut guard, &stream, step), Ok(()), "pieces of {step}");
+            assert_eq!(
+                (guard.header_len, guard.payload_left, guard.message),
+                (0, 0, 0)
+            );
+        }
+    }
+
+    #[test]
+    fn a_long_frame_fails_at_its_header() {
+        for len in [101, 70_000, 1 << 40, u64::MAX] {
+            let mut guard = FrameGuard::new(100);
+            // The header alone: nothing of the payload needs to arrive.
+            let err = feed(&mut guard, &header(true, 2, len), 1).expect_err("too long");
+            assert_eq!(
+                err,
+                format!("message of {len} bytes, over the limit of 100")
+            );
+        }
+        let mut guard = FrameGuard::new(100);
+        let err = feed(&mut guard, &header(true, 9, 126), 5).expect_err("control frame");
+        assert_eq!(err, "control frame of 126 bytes, over the limit of 125");
+    }
+
+    #[test]
+    fn an_endless_fragmented_message_fails_once_over_the_limit() {
+        let mut guard = FrameGuard::new(100);
+        feed(&mut guard, &frame(false, 1, 30), 4).expect("first fragment");
+        for _ in 0..2 {
+            feed(&mut guard, &frame(false, 0, 30), 4).expect("within the limit");
+        }
+        let err = feed(&mut guard, &frame(false, 0, 30), 4).expect_err("120 bytes");
+        assert_eq!(
+            err,
+            "fragmented message of 120 bytes, over the limit of 100"
+        );
+        // Many empty fragments never add up.
+        let mut guard = FrameGuard::new(100);
+        for _ in 0..1000 {
+            feed(&mut guard, &frame(false, 0, 0), 2).expect("empty fragments");
+        }
+    }
+
+    #[test]
+    fn a_raised_limit_applies_from_the_next_header() {
+        let mut guard = FrameGuard::new(10);
+        assert!(feed(&mut guard, &frame(true, 1, 11), 3).is_err());
+        let mut guard = FrameGuard::new(10);
+        guard.limit = 1000;
+        feed(&mut guard, &frame(true, 1, 1000), 64).expect("raised");
     }
 
     #[test]
