@@ -626,3 +626,87 @@ impl Driver {
         tracing::debug!(sid = %self.sid, %reason, "session closed");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An application that panics on its first message.
+    struct Panicking {
+        closed: Arc<Mutex<Option<DisconnectReason>>>,
+    }
+
+    impl SessionApp for Panicking {
+        fn on_message(&mut self, _message: Message) {
+            panic!("a handler bug");
+        }
+        fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+        fn on_close(&mut self, reason: DisconnectReason) {
+            *self.closed.lock().unwrap() = Some(reason);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_application_closes_its_session_and_the_cleanup_runs() {
+        let now = std::time::Instant::now();
+        let sid = Str::from_static("panicking-session-id");
+        let session = Session::server(
+            sid.clone(),
+            TransportKind::Polling,
+            sio_protocol::engine::SessionConfig::default(),
+            now,
+        );
+        let handle = SessionHandle::new(
+            ProtocolVersion::V4,
+            TransportKind::Polling,
+            false,
+            None,
+            8,
+            1024,
+        );
+        let registry: Arc<Registry> = Arc::new(Mutex::new(HashMap::new()));
+        registry.lock().unwrap().insert(sid.clone(), handle.clone());
+        let closed = Arc::new(Mutex::new(None));
+        let app = Panicking {
+            closed: closed.clone(),
+        };
+        spawn(
+            session,
+            &handle,
+            None,
+            registry.clone(),
+            Some(Box::new(app)),
+        );
+        // The handshake GET takes the open packet.
+        let (reply, answer) = oneshot::channel();
+        handle.control(Control::Get { b64: false, reply }).unwrap();
+        assert!(matches!(answer.await, Ok(PollReply::Body { .. })));
+        handle
+            .data(Input::Packet(Packet::Message(Str::from_static("boom"))))
+            .await
+            .unwrap();
+        // The session closes like `close()`: the next GET carries the close packet.
+        let (reply, answer) = oneshot::channel();
+        handle.control(Control::Get { b64: false, reply }).unwrap();
+        let wait = std::time::Duration::from_secs(5);
+        match tokio::time::timeout(wait, answer).await {
+            Ok(Ok(PollReply::Body { body, .. })) => assert_eq!(&body[..], b"1"),
+            other => panic!("{other:?}"),
+        }
+        let reason = tokio::time::timeout(wait, handle.shared.queues.closed())
+            .await
+            .expect("the session ends");
+        assert_eq!(
+            reason,
+            DisconnectReason::Engine(sio_protocol::engine::CloseReason::ForcedClose)
+        );
+        // The cleanup ran: the session is unregistered and the application was told.
+        assert!(registry.lock().unwrap().is_empty());
+        assert_eq!(*closed.lock().unwrap(), Some(reason));
+        // A later GET is refused instead of hanging.
+        let (reply, _answer) = oneshot::channel();
+        assert!(handle.control(Control::Get { b64: false, reply }).is_err());
+    }
+}
