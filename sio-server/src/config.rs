@@ -50,7 +50,10 @@ pub struct EngineConfig {
     /// `requestTimeout` is 300 s, but a body slower than the heartbeat cannot succeed there
     /// either). Past it the server answers `408` and closes the connection, and the session
     /// ends (`"transport error"`). A POST is also dropped as soon as its session closes or
-    /// upgrades to WebSocket.
+    /// upgrades to WebSocket. On the connections of [`EngineIo::listen`](crate::EngineIo::listen)
+    /// and [`EngineIo::serve`](crate::EngineIo::serve), it also bounds how long a write may
+    /// wait for a client that does not read (a response it never takes): the connection is
+    /// then closed.
     pub http_body_timeout: Duration,
     /// The enabled transports (default polling and WebSocket).
     pub transports: Vec<TransportKind>,

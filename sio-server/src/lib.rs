@@ -93,6 +93,7 @@ mod service;
 mod session_queues;
 mod session_task;
 mod sid;
+mod stall;
 mod transport;
 
 pub use allow::AllowRequest;

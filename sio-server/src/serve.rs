@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::engine::EngineIo;
 use crate::service::NotFound;
+use crate::stall::WriteStall;
 
 /// The future of [`EngineIo::serve`]: serves HTTP/1.1 connections on a listener (404
 /// outside the Engine.IO path) until it is dropped, or, with
@@ -167,6 +168,7 @@ pub(crate) fn spawn_connection(
     let _ = stream.set_nodelay(true);
     let service = engine.service(NotFound).with_remote_addr(peer);
     let header_timeout = engine.config().http_header_timeout;
+    let stream = WriteStall::new(stream, engine.config().http_body_timeout);
     tokio::spawn(async move {
         // The header timeout also closes a keep-alive connection that stays idle that long.
         let connection = http1::Builder::new()

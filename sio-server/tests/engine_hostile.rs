@@ -451,3 +451,44 @@ async fn an_oversized_post_gets_its_413_before_the_connection_closes() {
     // The session is still there: a 413 does not end it (engine.io neither).
     assert_eq!(server.engine.session_count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_the_client_never_reads_is_dropped() {
+    let _serial = SERIAL.lock().await;
+    // A polling client asks for its messages and never reads the answer: the server's write
+    // stalls; past the body timeout the connection is closed and the answer freed (without
+    // it, hyper would hold the answer for as long as the client keeps the connection).
+    let config = EngineConfig::default().http_body_timeout(Duration::from_millis(500));
+    let engine = EngineIo::new(config);
+    let server = engine.listen("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    let (sid, _) = handshake(addr).await;
+    let conn = tokio::time::timeout(WAIT, engine.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let before = heap();
+    for _ in 0..12 {
+        let message = Message::Text(Str::from("y".repeat(MB)));
+        conn.send(message).await.unwrap();
+    }
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut tcp = socket.connect(addr).await.unwrap();
+    let request =
+        format!("GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let held = heap().saturating_sub(before);
+    assert!(held > 4 * MB, "the answer is written ({held} bytes held)");
+    // The write stalls; the connection is closed and the answer dropped.
+    let freed = within(Duration::from_secs(5), || {
+        heap().saturating_sub(before) < MB
+    })
+    .await;
+    eprintln!(
+        "{} KB held while stalled, freed after {freed:?}",
+        held / 1024
+    );
+    drop(tcp);
+}

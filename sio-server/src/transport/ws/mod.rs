@@ -15,8 +15,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tungstenite::handshake::derive_accept_key;
 
+use crate::stall::WriteStall;
+
 /// The connection under a WebSocket. When the server's own listener accepted it (a
-/// `TcpStream`), the upgraded connection is unwrapped down to the socket: hyper's 8 KiB read
+/// `TcpStream` in a [`WriteStall`]), the upgraded connection is unwrapped down to the socket: hyper's 8 KiB read
 /// buffer, which the generic [`Upgraded`] keeps alive for its whole life, is dropped after the
 /// handshake (DESIGN example 12: idle connections hold almost nothing).
 #[derive(Debug)]
@@ -141,11 +143,11 @@ pub(crate) async fn upgraded(
             return None;
         }
     };
-    Some(match upgraded.downcast::<TokioIo<TcpStream>>() {
+    Some(match upgraded.downcast::<TokioIo<WriteStall>>() {
         // Bytes the client sent right after its handshake are decoded at once, so that
         // hyper's read buffer they sit in is freed.
         Ok(parts) => {
-            let tcp = parts.io.into_inner();
+            let tcp = parts.io.into_inner().into_inner();
             // Small frames go out at once, whoever accepted the connection (`ws` sets it too).
             let _ = tcp.set_nodelay(true);
             WsSocket::new(WsIo::Tcp(tcp), &parts.read_buf, version, settings)
