@@ -58,25 +58,34 @@
 //! # }
 //! ```
 //!
-//! # Bounded memory
+//! # Bounded memory and time
 //!
-//! Every queue of a connection holds at most [`EngineConfig::max_buffered_packets`] items:
+//! Every queue of a connection holds at most [`EngineConfig::max_buffered_packets`] items and
+//! [`EngineConfig::max_buffered_bytes`] bytes of messages, on every transport:
 //!
 //! - *To the client.* [`ConnectionSender::send`] waits (and
-//!   [`try_send`](ConnectionSender::try_send) fails with [`SendError::Full`]) while that many
-//!   messages wait for a client that does not poll; such a client is closed by the heartbeat
-//!   anyway (`"ping timeout"`). Over WebSocket, frames the socket cannot take queue up to the
-//!   same bound and at most [`EngineConfig::max_buffered_bytes`] bytes; past either the
-//!   connection closes with [`DisconnectReason::SendBufferFull`].
+//!   [`try_send`](ConnectionSender::try_send) fails with [`SendError::Full`]) while that much
+//!   waits for the session's task. Messages the client has not taken yet (over WebSocket: the
+//!   frames its socket does not accept; over long-polling: what waits for its next GET) are
+//!   bounded the same way; past either bound the connection closes with
+//!   [`DisconnectReason::SendBufferFull`].
 //! - *From the client.* When the application does not read [`Connection::recv`], the server
 //!   stops reading: a POST is answered only once its packets are queued, a WebSocket is not
 //!   read, and TCP pushes back on the client. If the application drops the
 //!   [`Connection`], its messages are discarded.
 //! - A POST body is limited to [`EngineConfig::max_http_buffer_size`] while it is read
-//!   (`413`), a WebSocket message too (close 1009, also once inflated when
-//!   [`EngineConfig::per_message_deflate`] is on), and nothing is buffered for a WebSocket
-//!   between reads except an incomplete frame ([`EngineConfig::ws_read_buffer_size`] is the
-//!   most read at once).
+//!   (`413`, after which the rest of the body is read and dropped for a while so that the
+//!   client sees the answer), into a buffer of its own; a WebSocket message too (close 1009,
+//!   also once inflated when [`EngineConfig::per_message_deflate`] is on), and nothing is
+//!   buffered for a WebSocket between reads except an incomplete frame
+//!   ([`EngineConfig::ws_read_buffer_size`] is the most read at once).
+//!
+//! And every read has a deadline: the headers of a request
+//! ([`EngineConfig::http_header_timeout`], which also closes idle keep-alive connections), a
+//! POST body ([`EngineConfig::http_body_timeout`], `408`; a POST also ends with its session
+//! or when the session upgrades), and a session's traffic (the heartbeat). On the
+//! connections of [`EngineIo::listen`] and [`EngineIo::serve`], a write that a client does not
+//! take for [`EngineConfig::http_body_timeout`] closes the connection.
 
 mod allow;
 mod compression;
