@@ -5,6 +5,8 @@ use bytes::Bytes;
 mod de;
 mod ser;
 
+pub(crate) use de::{ByteSeq, Enum, MapEntries, visit_seq_exact};
+
 pub(crate) use ser::ValueSerializer;
 
 /// A JSON number (an unsigned or signed 64-bit integer, or a finite `f64`).
