@@ -108,7 +108,8 @@ use crate::{Str, Value};
 /// - sent again (a relay: the arguments are written as received), the literal is written as
 ///   `null`, which is what a JavaScript server would send after its own decode and encode.
 ///
-/// A literal too small for an `f64` (`1e-400`) reads as 0, as in JavaScript.
+/// A literal too small for an `f64` (`1e-400`) reads as 0, as in JavaScript (and is sent again
+/// as received, which reads as 0 too).
 ///
 /// ```
 /// use sio_protocol::socket::{Decoder, DecoderConfig, Encoder, PacketData};
@@ -131,7 +132,10 @@ use crate::{Str, Value};
 /// straight from the frame), [`Args::new`] writes JSON text once, and decoded binary packets
 /// hold [`Value`]s. Cloning is cheap (shared buffers) except for the `Value` form. Re-sending
 /// received arguments (a relay, a broadcast) copies their JSON text as received, without
-/// parsing it.
+/// parsing it, except that a number literal beyond the range of an `f64` is written as `null`.
+/// So what is sent reads, in JavaScript, as what a JavaScript server would send after its own
+/// decode and encode, though not always byte for byte: whitespace and the spelling of numbers
+/// stay as received (`1.0`, `1E2`, `1e-400`, which read as `1`, `100` and `0`).
 #[derive(Clone)]
 pub struct Args(Repr);
 

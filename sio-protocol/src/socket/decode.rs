@@ -125,6 +125,11 @@ impl std::error::Error for DecodeError {}
 /// nested deeper than 128 levels in a binary packet, and the `Number()` oddities of the header
 /// (whitespace or `1e1` as digits).
 ///
+/// A number literal beyond the range of an `f64` (`1e309`) is valid JSON, which JavaScript reads
+/// as `Infinity`: such packets are accepted, in text and binary packets, acks, event names and
+/// CONNECT payloads alike (see [`Args`](super::Args#numbers-beyond-the-range-of-an-f64) for what
+/// a handler reads, and what is sent again).
+///
 /// ```
 /// use sio_protocol::socket::{Decoder, DecoderConfig, PacketData};
 /// use sio_protocol::Str;
