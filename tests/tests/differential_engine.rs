@@ -1057,3 +1057,66 @@ fn invalid_utf8_body_rejections() {
         },
     );
 }
+
+/// Node's UTF-8 decoding and ours, sequence by sequence: every lead byte (0x80-0xFF) followed
+/// by two bytes from a set that covers each boundary of the WHATWG decoder (ASCII, the edges of
+/// the continuation ranges, never-valid bytes), and every 4-byte lead (F0-F4) with three. Each
+/// is a v4 body (`4<bytes>\x1e6`) and a v3 string body whose length counts the units of the
+/// decoded text: Node's `Buffer#toString()` and Rust's `String::from_utf8_lossy` (hence our
+/// decoder) must give the same text.
+#[test]
+fn utf8_replacement_matches_node_everywhere() {
+    let tails = [
+        0x41u8, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xe0, 0xf0, 0xff,
+    ];
+    let mut sequences = Vec::new();
+    for lead in 0x80u8..=0xff {
+        for &a in &tails {
+            for &b in &tails {
+                sequences.push(vec![lead, a, b]);
+                if (0xf0..=0xf4).contains(&lead) {
+                    for &c in &tails {
+                        sequences.push(vec![lead, a, b, c]);
+                    }
+                }
+            }
+        }
+    }
+    let mut compared = 0;
+    for batch in sequences.chunks(2048) {
+        let mut requests = Vec::new();
+        let mut bodies = Vec::new();
+        for seq in batch {
+            let mut v4 = vec![b'4'];
+            v4.extend_from_slice(seq);
+            v4.extend_from_slice(b"\x1e6");
+            let mut v3 = format!("{}:4", 1 + node_units(seq)).into_bytes();
+            v3.extend_from_slice(seq);
+            v3.extend_from_slice(b"1:6");
+            requests.push(body_request(&v4, PayloadFormat::V4));
+            requests.push(body_request(&v3, PayloadFormat::V3String));
+            bodies.push((seq, v4, v3));
+        }
+        let answers = NodePeer::call_batch(&requests);
+        for ((seq, v4, v3), answers) in bodies.iter().zip(answers.chunks(2)) {
+            let text = String::from_utf8_lossy(seq);
+            let expected = json!([{"type": "message", "data": text}, {"type": "noop"}]);
+            let want = rust_packets(&expected).expect("representable");
+            for (body, format, js) in [
+                (v4, PayloadFormat::V4, &answers[0]),
+                (v3, PayloadFormat::V3String, &answers[1]),
+            ] {
+                assert_eq!(
+                    js.as_ref(),
+                    Ok(&expected),
+                    "Node reading {format:?} {seq:x?}"
+                );
+                let rust =
+                    PayloadDecoder::decode_all(Bytes::from(body.clone()), format, MAX_PAYLOAD);
+                assert_eq!(rust.as_ref(), Ok(&want), "Rust reading {format:?} {seq:x?}");
+                compared += 1;
+            }
+        }
+    }
+    eprintln!("UTF-8 replacement: {compared} bodies read the same by Node and Rust");
+}
