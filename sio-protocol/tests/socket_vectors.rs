@@ -150,6 +150,24 @@ fn valid_vectors_decode_and_encode() {
             "{desc}:\n got {decoded:?}\nwant {expected:?}"
         );
 
+        // What we send when the decoded packet is sent again (a relay): the bytes a JavaScript
+        // server would send after its own decode and encode, or bytes it reads as the same.
+        if let Some(reencoded) = v.get("reencoded") {
+            let again = Encoder::new(Parser::Json).encode(&decoded).unwrap();
+            assert_eq!(again.text(), reencoded.as_str(), "{desc}: re-encoding");
+            assert_eq!(again.attachments, attachments, "{desc}: attachments");
+        }
+        // The first argument read as an `f64`, as a typed handler reads it.
+        if let Some(first) = v.get("first_f64") {
+            let want: f64 = first.as_str().unwrap().parse().unwrap();
+            let args = match &decoded.data {
+                PacketData::Event { args, .. } | PacketData::Ack { args, .. } => args,
+                other => panic!("{desc}: no arguments in {other:?}"),
+            };
+            let (got,): (f64,) = args.deserialize().unwrap_or_else(|e| panic!("{desc}: {e}"));
+            assert_eq!(got.to_bits(), want.to_bits(), "{desc}: {got} vs {want}");
+        }
+
         if v.get("encode") != Some(&Json::Bool(false)) {
             let encoded = Encoder::new(Parser::Json).encode(&expected).unwrap();
             assert_eq!(
@@ -311,4 +329,39 @@ fn deep_nesting_never_overflows_the_stack() {
     let deep = format!("51-[\"a\",{}{}]", "[".repeat(100_000), "]".repeat(100_000));
     let result = Decoder::new(DecoderConfig::default()).decode_text(Str::from(deep));
     assert_eq!(result.err(), Some(DecodeError::InvalidPayload));
+}
+
+/// An event named by a number beyond the range of an `f64`: JavaScript reads `Infinity` (a
+/// number, so socket.io-parser accepts it) and its listeners are registered under
+/// `String(Infinity)`; sent again, the name is `null`, as `JSON.stringify` writes it.
+#[test]
+fn an_infinite_event_name() {
+    for (text, attachment, name, reencoded) in [
+        ("2[1e309,1]", None, "Infinity", "2[null,1]"),
+        ("2[-1E+400]", None, "-Infinity", "2[null]"),
+        (
+            r#"51-[1e309,{"_placeholder":true,"num":0}]"#,
+            Some(Bytes::from_static(b"\x01")),
+            "Infinity",
+            r#"51-[null,{"_placeholder":true,"num":0}]"#,
+        ),
+    ] {
+        for protocol in [ProtocolVersion::V5, ProtocolVersion::V4] {
+            let mut decoder = Decoder::new(DecoderConfig::default().with_protocol(protocol));
+            let mut decoded = decoder.decode_text(Str::from(text)).unwrap();
+            if let Some(a) = &attachment {
+                decoded = decoder.decode_binary(a.clone()).unwrap();
+            }
+            let packet = decoded.unwrap();
+            let PacketData::Event { name: got, .. } = &packet.data else {
+                panic!("{text}: {packet:?}")
+            };
+            assert!(got.is_number() && got.is_infinite(), "{text}: {got:?}");
+            assert_eq!(got.as_str(), name, "{text}");
+            let again = Encoder::new(Parser::Json).encode(&packet).unwrap();
+            assert_eq!(again.text(), Some(reencoded), "{text}");
+        }
+    }
+    assert!(!EventName::number("1e308").is_infinite());
+    assert!(!EventName::new("Infinity").is_infinite());
 }

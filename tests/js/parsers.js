@@ -25,6 +25,11 @@
 //   eio4.decodePacket         {data: string | $bin}                     -> P4
 //   eio4.encodePayload        {packets: [P4]}                           -> string
 //   eio4.decodePayload        {data: string}                            -> [P4]
+//   eio4.decodeBody           {data: $bin}                              -> [P4]  (the body read as
+//                                                                          engine.io's polling
+//                                                                          transport reads it:
+//                                                                          Buffer#toString(), then
+//                                                                          decodePayload)
 //   eio3.encodePacket         {packet: P4, supportsBinary?, utf8encode?} -> string | $bin
 //   eio3.decodePacket         {data: string | $bin, utf8decode?}        -> P4 (type null: unknown type byte)
 //   eio3.encodePayload        {packets: [P4], supportsBinary?}          -> string ("<len>:<packet>"...),
@@ -33,14 +38,21 @@
 //   eio3.encodePayloadAsBinary {packets: [P4]}                          -> $bin
 //   eio3.decodePayload        {data: string | $bin}                     -> [P4]
 //   eio3.decodePayloadAsBinary {data: $bin}                             -> [P4]
+//   eio3.decodeBody           {data: $bin}                              -> [P4]  (as eio4.decodeBody,
+//                                                                          for a text v3 body)
 //   sio.encode                {packet: S}                               -> [frame]
 //   sio.decode                {frames: [frame], maxAttachments?, reportPending?}
 //                                 -> [S]  (or {packets: [S], pending: bool} with reportPending)
 //   sio.isPacketValid         {packet: S}                               -> bool
+//   sio.reencode              {frames: [frame]}                         -> [frame]  (what a
+//                                                                          JavaScript server sends
+//                                                                          again: each decoded
+//                                                                          packet encoded anew)
 //   sio_msgpack.encode        {packet: S, keys?: [key order]}           -> [$bin]
 //   sio_msgpack.decode        {frames: [$bin], reportPending?}          -> as sio.decode
 //   sio_v4.encode             {packet: S}  (type 5/6 for binary)        -> [frame]
 //   sio_v4.decode             {frames: [frame], maxAttachments?, reportPending?} -> as sio.decode
+//   sio_v4.reencode           {frames: [frame]}                         -> as sio.reencode
 // (eio*.decode* also take binaryType: "arraybuffer" | "nodebuffer"; it does not
 // change the JSON answer.)
 "use strict";
@@ -215,6 +227,17 @@ function sioDecode(makeDecoder, args) {
   return args.reportPending ? { packets: wire, pending } : wire;
 }
 
+// Decodes `frames` and encodes every decoded packet again (a relay).
+function sioReencode(decoder, encode, args) {
+  const frames = need(args, "frames", "array");
+  const out = [];
+  decoder.on("decoded", (p) => {
+    for (const f of encode(p)) out.push(toWire(f));
+  });
+  for (const frame of frames) decoder.add(frame);
+  return out;
+}
+
 const ops = {
   ping: () => "pong",
 
@@ -235,6 +258,15 @@ const ops = {
   },
   "eio4.decodePayload": (a) => {
     const packets = eio4.decodePayload(need(a, "data", "string"), a.binaryType);
+    const bad = packets.find(isErrorPacket);
+    if (bad) throw errorOf(bad);
+    return packets.map(eioPacketToWire);
+  },
+
+  // A POST body as engine.io's polling transport decodes it (in one chunk): the bytes become
+  // a string with Buffer#toString() ("utf8", invalid sequences replaced with U+FFFD).
+  "eio4.decodeBody": (a) => {
+    const packets = eio4.decodePayload(need(a, "data", "binary").toString(), a.binaryType);
     const bad = packets.find(isErrorPacket);
     if (bad) throw errorOf(bad);
     return packets.map(eioPacketToWire);
@@ -275,6 +307,15 @@ const ops = {
     if (bad) throw errorOf(bad);
     return packets.map(eioPacketToWire);
   },
+  "eio3.decodeBody": (a) => {
+    const packets = [];
+    eio3.decodePayload(need(a, "data", "binary").toString(), a.binaryType, (p) => {
+      packets.push(p);
+    });
+    const bad = packets.find(isErrorPacket);
+    if (bad) throw errorOf(bad);
+    return packets.map(eioPacketToWire);
+  },
   "eio3.decodePayloadAsBinary": (a) => {
     const packets = [];
     eio3.decodePayloadAsBinary(need(a, "data", "binary"), a.binaryType, (p) => {
@@ -299,6 +340,10 @@ const ops = {
       a,
     ),
   "sio.isPacketValid": (a) => sioParser.isPacketValid(sioPacketFromArgs(a.packet)),
+  "sio.reencode": (a) => {
+    const encoder = new sioParser.Encoder();
+    return sioReencode(new sioParser.Decoder(), (p) => encoder.encode(p), a);
+  },
 
   // Socket.IO v5 with msgpack (socket.io-msgpack-parser 3.0.2, notepack.io 2.2.0)
   "sio_msgpack.encode": (a) => {
@@ -335,6 +380,10 @@ const ops = {
   "sio_v4.encode": (a) => {
     const encoder = new sioV4Parser.Encoder();
     return toWire(sync((cb) => encoder.encode(sioPacketFromArgs(a.packet), cb)));
+  },
+  "sio_v4.reencode": (a) => {
+    const encoder = new sioV4Parser.Encoder();
+    return sioReencode(new sioV4Parser.Decoder(), (p) => sync((cb) => encoder.encode(p, cb)), a);
   },
   "sio_v4.decode": (a) =>
     sioDecode(

@@ -12,6 +12,9 @@
 //!   (documented on `Packet::decode_text` and `PayloadDecoder`: lenient base64, `Number()`
 //!   quirks, an unknown v3 binary type byte, open packets that are not handshake JSON, ...):
 //!   those cases are counted and printed, not failed.
+//! - bodies with invalid UTF-8 (v4, v3 string, XHR2 text records), as engine.io's polling
+//!   transport reads them (`Buffer#toString()`, then the parser): Rust must decode them to
+//!   exactly the same packets, pushed whole or in arbitrary chunks.
 
 use std::fmt::Debug;
 
@@ -29,6 +32,7 @@ mod differential_support;
 
 use differential_support::{BATCH_SIZES, Counts, add, run};
 use sio_tests::{NodePeer, as_bin, bin};
+use std::cell::Cell;
 
 use ProtocolVersion::{V3, V4};
 
@@ -839,4 +843,280 @@ fn payload_rejections() {
             Ok(())
         },
     );
+}
+
+// ---------------------------------------------------------------------------
+// Invalid UTF-8 in polling bodies
+
+/// Bytes that make UTF-8 go wrong: stray continuation bytes, bytes never valid (C0, C1,
+/// F5-FF), leads without (enough) continuations, overlongs, encoded surrogates, code points
+/// above U+10FFFF, astral sequences cut short; and a few valid ones. Never `\x1e`.
+fn utf8_junk() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        3 => vec(
+            proptest::sample::select(vec![
+                0x80u8, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xe1, 0xed,
+                0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xf8, 0xfe, 0xff, b'a', b':', b'1',
+            ]),
+            1..6,
+        ),
+        2 => proptest::sample::select(vec![
+            vec![0xed, 0xa0, 0x80],
+            vec![0xed, 0xbf, 0xbf],
+            vec![0xed, 0xa0, 0x80, 0xed, 0xb0, 0x80],
+            vec![0xe2, 0x82],
+            vec![0xf0, 0x9f, 0x98],
+            vec![0xc0, 0x80],
+            vec![0xe0, 0x80, 0x80],
+            vec![0xf0, 0x80, 0x80, 0x80],
+            vec![0xf4, 0x90, 0x80, 0x80],
+            vec![0xef, 0xbf, 0xbd],
+            vec![0xf0, 0x9f, 0x98, 0x80],
+            vec![0xe2, 0x82, 0xac],
+        ]),
+        1 => vec(any::<u8>().prop_filter("not the separator", |b| *b != 0x1e), 1..8),
+    ]
+}
+
+/// A text record (type digit, then text) with junk bytes inserted at arbitrary byte positions
+/// after the type digit (inside multi-byte characters too, cutting them).
+fn junk_record() -> impl Strategy<Value = Vec<u8>> {
+    (
+        proptest::sample::select(vec![b'2', b'3', b'4']),
+        text(false),
+        vec((any::<Index>(), utf8_junk()), 0..4),
+    )
+        .prop_map(|(kind, text, junk)| {
+            let mut bytes = text.into_bytes();
+            for (at, junk) in junk {
+                let at = at.index(bytes.len() + 1);
+                bytes.splice(at..at, junk);
+            }
+            bytes.insert(0, kind);
+            bytes
+        })
+}
+
+/// The UTF-16 length of the text Node reads from `bytes`: what a v3 length must count.
+fn node_units(bytes: &[u8]) -> usize {
+    String::from_utf8_lossy(bytes).encode_utf16().count()
+}
+
+/// A body with invalid UTF-8: records with junk mixed with valid packets, framed for `format`
+/// (v3 lengths count the UTF-16 units of the decoded text, XHR2 lengths bytes).
+fn junk_body(format: PayloadFormat) -> impl Strategy<Value = Vec<u8>> {
+    let record = prop_oneof![
+        3 => junk_record(),
+        1 => packet(false).prop_map(move |p| match format {
+            PayloadFormat::V3Binary => match p.to_frame(V3) {
+                Frame::Text(t) => t.into_bytes().to_vec(),
+                Frame::Binary(_) => b"6".to_vec(),
+            },
+            _ => p.to_text(format.version()).as_bytes().to_vec(),
+        }),
+    ];
+    vec(record, 1..5).prop_map(move |records| {
+        let mut body = Vec::new();
+        for (i, r) in records.iter().enumerate() {
+            match format {
+                PayloadFormat::V4 => {
+                    if i > 0 {
+                        body.push(0x1e);
+                    }
+                    body.extend_from_slice(r);
+                }
+                PayloadFormat::V3String => {
+                    body.extend_from_slice(format!("{}:", node_units(r)).as_bytes());
+                    body.extend_from_slice(r);
+                }
+                PayloadFormat::V3Binary => {
+                    body.push(0);
+                    body.extend(r.len().to_string().bytes().map(|d| d - b'0'));
+                    body.push(0xff);
+                    body.extend_from_slice(r);
+                }
+            }
+        }
+        body
+    })
+}
+
+/// Decodes `body` as engine.io does (`eio4.decodeBody` / `eio3.decodeBody`, or
+/// `decodePayloadAsBinary` for XHR2) and compares with Rust, whole and in chunks of `chunk`.
+/// Returns whether JavaScript accepted it, and whether Rust did.
+fn check_body(
+    counts: &Counts,
+    body: &[u8],
+    format: PayloadFormat,
+    chunk: usize,
+    js: &Result<Json, String>,
+) -> Result<(bool, bool), TestCaseError> {
+    let bytes = Bytes::copy_from_slice(body);
+    let whole =
+        PayloadDecoder::decode_all(bytes.clone(), format, MAX_PAYLOAD).map_err(|e| e.to_string());
+    check_eq(&decode_chunked(&bytes, format, chunk), &whole, || {
+        format!("{format:?} {body:x?} whole and in chunks of {chunk}")
+    })?;
+    check_rejection(counts, &(format, body), js, &whole, rust_packets)?;
+    Ok((js.is_ok(), whole.is_ok()))
+}
+
+fn body_request(body: &[u8], format: PayloadFormat) -> (&'static str, Json) {
+    match format {
+        PayloadFormat::V4 => ("eio4.decodeBody", json!({"data": bin(body)})),
+        PayloadFormat::V3String => ("eio3.decodeBody", json!({"data": bin(body)})),
+        PayloadFormat::V3Binary => ("eio3.decodePayloadAsBinary", json!({"data": bin(body)})),
+    }
+}
+
+/// Bodies whose records hold invalid UTF-8, framed right: engine.io reads them (U+FFFD), and
+/// so must we, to the same packets (for v4 and v3 string bodies, whatever the junk; XHR2 text
+/// records follow parser-v3's own decoder, which refuses most invalid sequences: then both
+/// refuse). Rust may refuse only where it is documented stricter (a v3 length ending inside an
+/// astral character), which these bodies avoid.
+#[test]
+fn invalid_utf8_bodies() {
+    let format = proptest::sample::select(vec![
+        PayloadFormat::V4,
+        PayloadFormat::V3String,
+        PayloadFormat::V3Binary,
+    ]);
+    let case = format.prop_flat_map(|f| (Just(f), junk_body(f), 1usize..24));
+    let accepted = Cell::new(0usize);
+    run(
+        "bodies with invalid UTF-8",
+        vec(case, BATCH_SIZES),
+        |counts, cases| {
+            let requests: Vec<(&str, Json)> = cases
+                .iter()
+                .map(|(format, body, _)| body_request(body, *format))
+                .collect();
+            let answers = NodePeer::call_batch(&requests);
+            for ((format, body, chunk), js) in cases.iter().zip(&answers) {
+                let (js_accepts, rust_accepts) = check_body(counts, body, *format, *chunk, js)?;
+                if js_accepts && rust_accepts {
+                    add(&accepted);
+                }
+                if *format != PayloadFormat::V3Binary {
+                    // Text bodies: JavaScript accepts them all, and so must we.
+                    js_ok(js, || format!("{format:?} {body:x?}"))?;
+                    check_eq(&rust_accepts, &true, || {
+                        format!("Rust refused {format:?} {body:x?}, which JavaScript accepts")
+                    })?;
+                }
+            }
+            Ok(())
+        },
+    );
+    eprintln!(
+        "bodies with invalid UTF-8: {} accepted by both",
+        accepted.get()
+    );
+}
+
+/// Valid bodies with bytes edited anywhere (lengths, separators, base64, JSON included):
+/// whatever engine.io refuses, Rust refuses; what both accept decodes the same, whole and in
+/// chunks.
+#[test]
+fn invalid_utf8_body_rejections() {
+    let format = proptest::sample::select(vec![
+        PayloadFormat::V4,
+        PayloadFormat::V3String,
+        PayloadFormat::V3Binary,
+    ]);
+    let case = format.prop_flat_map(|f| {
+        let valid = vec(packet(false), 1..5).prop_map(move |ps| PayloadEncoder::encode(&ps, f));
+        let junk = junk_body(f).prop_map(Bytes::from);
+        let byte = prop_oneof![
+            3 => proptest::sample::select(vec![
+                0x80u8, 0xa0, 0xbf, 0xc0, 0xc3, 0xe2, 0xed, 0xf0, 0xf4, 0xf5, 0xff, 0x1e, b':',
+                b'1', b'4', 0, 255,
+            ]),
+            1 => any::<u8>(),
+        ];
+        let edits = vec(edit(byte), 1..4);
+        (
+            Just(f),
+            (prop_oneof![valid, junk], edits).prop_map(|(b, e)| mutate_bytes(&b, &e)),
+            1usize..24,
+        )
+    });
+    run(
+        "bodies with invalid UTF-8, edited",
+        vec(case, BATCH_SIZES),
+        |counts, cases| {
+            let requests: Vec<(&str, Json)> = cases
+                .iter()
+                .map(|(format, body, _)| body_request(body, *format))
+                .collect();
+            let answers = NodePeer::call_batch(&requests);
+            for ((format, body, chunk), js) in cases.iter().zip(&answers) {
+                check_body(counts, body, *format, *chunk, js)?;
+            }
+            Ok(())
+        },
+    );
+}
+
+/// Node's UTF-8 decoding and ours, sequence by sequence: every lead byte (0x80-0xFF) followed
+/// by two bytes from a set that covers each boundary of the WHATWG decoder (ASCII, the edges of
+/// the continuation ranges, never-valid bytes), and every 4-byte lead (F0-F4) with three. Each
+/// is a v4 body (`4<bytes>\x1e6`) and a v3 string body whose length counts the units of the
+/// decoded text: Node's `Buffer#toString()` and Rust's `String::from_utf8_lossy` (hence our
+/// decoder) must give the same text.
+#[test]
+fn utf8_replacement_matches_node_everywhere() {
+    let tails = [
+        0x41u8, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xe0, 0xf0, 0xff,
+    ];
+    let mut sequences = Vec::new();
+    for lead in 0x80u8..=0xff {
+        for &a in &tails {
+            for &b in &tails {
+                sequences.push(vec![lead, a, b]);
+                if (0xf0..=0xf4).contains(&lead) {
+                    for &c in &tails {
+                        sequences.push(vec![lead, a, b, c]);
+                    }
+                }
+            }
+        }
+    }
+    let mut compared = 0;
+    for batch in sequences.chunks(2048) {
+        let mut requests = Vec::new();
+        let mut bodies = Vec::new();
+        for seq in batch {
+            let mut v4 = vec![b'4'];
+            v4.extend_from_slice(seq);
+            v4.extend_from_slice(b"\x1e6");
+            let mut v3 = format!("{}:4", 1 + node_units(seq)).into_bytes();
+            v3.extend_from_slice(seq);
+            v3.extend_from_slice(b"1:6");
+            requests.push(body_request(&v4, PayloadFormat::V4));
+            requests.push(body_request(&v3, PayloadFormat::V3String));
+            bodies.push((seq, v4, v3));
+        }
+        let answers = NodePeer::call_batch(&requests);
+        for ((seq, v4, v3), answers) in bodies.iter().zip(answers.chunks(2)) {
+            let text = String::from_utf8_lossy(seq);
+            let expected = json!([{"type": "message", "data": text}, {"type": "noop"}]);
+            let want = rust_packets(&expected).expect("representable");
+            for (body, format, js) in [
+                (v4, PayloadFormat::V4, &answers[0]),
+                (v3, PayloadFormat::V3String, &answers[1]),
+            ] {
+                assert_eq!(
+                    js.as_ref(),
+                    Ok(&expected),
+                    "Node reading {format:?} {seq:x?}"
+                );
+                let rust =
+                    PayloadDecoder::decode_all(Bytes::from(body.clone()), format, MAX_PAYLOAD);
+                assert_eq!(rust.as_ref(), Ok(&want), "Rust reading {format:?} {seq:x?}");
+                compared += 1;
+            }
+        }
+    }
+    eprintln!("UTF-8 replacement: {compared} bodies read the same by Node and Rust");
 }

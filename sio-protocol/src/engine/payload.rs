@@ -217,8 +217,9 @@ enum State {
     V4Done,
     /// v3 string: reading the length digits (`None` before the first one).
     StrLen(Option<u64>),
-    /// v3 string: reading a record of `units` more UTF-16 units, `cont` more continuation bytes.
-    StrText { units: u64, cont: u8 },
+    /// v3 string: reading a record of `units` more UTF-16 units of its decoded text, in the
+    /// middle of the UTF-8 sequence `utf8`.
+    StrText { units: u64, utf8: Utf8 },
     /// v3 binary: expecting a record kind byte.
     BinKind,
     /// v3 binary: reading the length digits.
@@ -257,13 +258,23 @@ enum State {
 /// # Ok::<(), sio_protocol::engine::DecodeError>(())
 /// ```
 ///
+/// Invalid UTF-8 in a text body (v4, v3 string) is decoded as Node decodes it: engine.io turns
+/// the body into a string with `Buffer#toString()`, which replaces each invalid sequence with
+/// U+FFFD (the WHATWG "maximal subpart" rule: `String::from_utf8_lossy` gives the same
+/// string), so the session goes on. A v3 length counts the UTF-16 units of that decoded text
+/// (a U+FFFD is one unit), counted the same whatever the chunking. Node converts each chunk of
+/// the request separately, so a character cut between two TCP chunks becomes U+FFFD there;
+/// this decoder reads the body as if it had arrived in one chunk (what Node does for any body
+/// that does). The text records of an XHR2 body follow engine.io's parser-v3, whose UTF-8
+/// decoder replaces an encoded surrogate (`ED A0 80`) with U+FFFD and refuses any other
+/// invalid sequence ([`DecodeError::InvalidUtf8`]).
+///
 /// Stricter than engine.io, on purpose (engine.io's acceptance there is an accident of its
 /// implementation, and no peer produces such bodies):
 /// - v3 lengths must be ASCII digits (JavaScript's `Number()` also takes `1e1`, ` 5`, `0x5`);
 /// - XHR2 record kinds must be 0 or 1, length digits bytes 0-9, and a truncated record is an
 ///   error (engine.io silently delivers the shortened packet);
 /// - a length must not end inside a character (JavaScript would split a surrogate pair);
-/// - bodies must be valid UTF-8 (Node replaces invalid sequences with U+FFFD);
 /// - binary records must be messages (see [`DecodeError::BinaryNotMessage`]).
 #[derive(Debug)]
 pub struct PayloadDecoder {
@@ -427,20 +438,23 @@ impl PayloadDecoder {
                         (true, Some(0)) => State::StrLen(None), // `0:` holds no packet
                         (true, Some(n)) => {
                             self.check_declared(n)?;
-                            State::StrText { units: n, cont: 0 }
+                            State::StrText {
+                                units: n,
+                                utf8: Utf8::START,
+                            }
                         }
                     };
                 }
-                State::StrText { units, cont } => {
-                    let (used, units, cont) = scan_utf16(rest, units, cont)?;
-                    if units == 0 && cont == 0 {
+                State::StrText { units, utf8 } => {
+                    let (used, units, utf8) = scan_utf16(rest, units, utf8)?;
+                    if units == 0 {
                         let record = take(&mut self.carry, front, self.scanned + used);
                         self.scanned = 0;
                         self.state = State::StrLen(None);
                         return decode_text_record(record, ProtocolVersion::V3).map(Some);
                     }
                     self.scanned += used;
-                    self.state = State::StrText { units, cont };
+                    self.state = State::StrText { units, utf8 };
                 }
                 State::BinKind => {
                     let text = match rest.first() {
@@ -472,7 +486,7 @@ impl PayloadDecoder {
                             self.scanned = 0;
                             self.state = State::BinKind;
                             return if text {
-                                decode_text_record(record, ProtocolVersion::V3).map(Some)
+                                decode_xhr2_text_record(record).map(Some)
                             } else {
                                 decode_v3_binary(record).map(Some)
                             };
@@ -518,6 +532,20 @@ impl PayloadDecoder {
                 self.state = State::V4Done;
                 decode_text_record(record, ProtocolVersion::V4).map(Some)
             }
+            // The body ends inside a UTF-8 sequence, which decodes to one U+FFFD: when that is
+            // the record's last unit, the record is complete.
+            State::StrText { units: 1, utf8 } if utf8.pending() => {
+                let front = self.chunks.pop_front().unwrap_or_default();
+                let record = if self.carry.is_empty() {
+                    front
+                } else {
+                    self.carry.extend_from_slice(&front);
+                    self.carry.split().freeze()
+                };
+                self.scanned = 0;
+                self.state = State::StrLen(None);
+                decode_text_record(record, ProtocolVersion::V3).map(Some)
+            }
             // engine.io's v3 parser refuses an empty string payload (but not an empty binary one).
             State::StrLen(None) if self.received == 0 => Err(DecodeError::Empty),
             State::V4Done | State::StrLen(None) | State::BinKind => Ok(None),
@@ -542,10 +570,52 @@ fn take(carry: &mut BytesMut, front: &mut Bytes, end: usize) -> Bytes {
     }
 }
 
-/// Decodes a text record.
+/// Decodes a text record of a v4 or v3 string payload. engine.io reads the body as a string
+/// (`Buffer#toString()`), which replaces each invalid UTF-8 sequence with U+FFFD (the WHATWG
+/// decoder's "maximal subpart" rule, which `String::from_utf8_lossy` follows too). A valid
+/// record is a slice of the body; only an invalid one is copied.
 fn decode_text_record(record: Bytes, version: ProtocolVersion) -> Result<Packet, DecodeError> {
-    let text = Str::from_utf8(record).map_err(|_| DecodeError::InvalidUtf8)?;
+    let text = match Str::from_utf8(record.clone()) {
+        Ok(text) => text,
+        Err(_) => Str::from(String::from_utf8_lossy(&record).into_owned()),
+    };
     Packet::decode_text(text, version)
+}
+
+/// Decodes a text record of an XHR2 (v3 binary) payload. engine.io's parser-v3 reads it with
+/// its own UTF-8 decoder (`utf8.decode(data, {strict: false})`), which turns an encoded
+/// surrogate (`ED A0..BF 80..BF`, CESU-8 style) into U+FFFD and refuses every other invalid
+/// sequence (the payload is then a parser error).
+fn decode_xhr2_text_record(record: Bytes) -> Result<Packet, DecodeError> {
+    let text = match Str::from_utf8(record.clone()) {
+        Ok(text) => text,
+        Err(_) => {
+            let mut out = String::with_capacity(record.len() + 8);
+            let mut rest = &record[..];
+            loop {
+                match std::str::from_utf8(rest) {
+                    Ok(valid) => {
+                        out.push_str(valid);
+                        break;
+                    }
+                    Err(e) => {
+                        let (valid, after) = rest.split_at(e.valid_up_to());
+                        // `valid` is valid UTF-8 by construction.
+                        out.push_str(std::str::from_utf8(valid).unwrap_or_default());
+                        match after {
+                            [0xed, 0xa0..=0xbf, 0x80..=0xbf, more @ ..] => {
+                                out.push(char::REPLACEMENT_CHARACTER);
+                                rest = more;
+                            }
+                            _ => return Err(DecodeError::InvalidUtf8),
+                        }
+                    }
+                }
+            }
+            Str::from(out)
+        }
+    };
+    Packet::decode_text(text, ProtocolVersion::V3)
 }
 
 /// Reads length digits from `bytes` up to `terminator`, continuing the number `len`.
@@ -573,48 +643,108 @@ fn scan_digits(
     Ok((bytes.len(), len, false))
 }
 
-/// Scans the text of a v3 string record that needs `units` more UTF-16 code units, after
-/// `cont` pending continuation bytes.
-///
-/// Returns the bytes used and what is still needed; the record is complete when both are 0.
-/// Only lead bytes are looked at (one unit each, two for 4-byte sequences); the record's
-/// UTF-8 is validated when it is decoded.
-fn scan_utf16(bytes: &[u8], mut units: u64, mut cont: u8) -> Result<(usize, u64, u8), DecodeError> {
-    let mut i = 0;
-    while units > 0 || cont > 0 {
-        let Some(&b) = bytes.get(i) else { break };
-        if cont > 0 {
-            cont -= 1;
-            i += 1;
-            continue;
-        }
-        if b.is_ascii() {
-            // A run of ASCII: one unit per byte.
-            let window = bytes.get(i..).unwrap_or_default();
-            let max = usize::try_from(units)
-                .unwrap_or(usize::MAX)
-                .min(window.len());
-            let window = window.get(..max).unwrap_or_default();
-            let run = window.iter().position(|b| !b.is_ascii()).unwrap_or(max);
-            i += run;
-            units -= run as u64;
-            continue;
-        }
-        let (width, more) = match b {
-            0xc2..=0xdf => (1, 1),
-            0xe0..=0xef => (1, 2),
-            0xf0..=0xf4 => (2, 3),
-            _ => return Err(DecodeError::InvalidUtf8),
-        };
-        if width > units {
-            // The length ends between the two halves of a surrogate pair.
-            return Err(DecodeError::InvalidLength);
-        }
-        units -= width;
-        cont = more;
-        i += 1;
+/// Where the WHATWG UTF-8 decoder is inside a sequence: how many continuation bytes it still
+/// needs, how many the sequence has in all, and the range the next one must be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Utf8 {
+    needed: u8,
+    total: u8,
+    lower: u8,
+    upper: u8,
+}
+
+impl Utf8 {
+    /// Between characters.
+    const START: Utf8 = Utf8 {
+        needed: 0,
+        total: 0,
+        lower: 0x80,
+        upper: 0xbf,
+    };
+
+    /// Whether a sequence has started and not ended.
+    fn pending(self) -> bool {
+        self.needed > 0
     }
-    Ok((i, units, cont))
+}
+
+/// Scans the text of a v3 string record that needs `units` more UTF-16 code units of decoded
+/// text, from the decoder state `utf8`.
+///
+/// The units are those of the body decoded as Node decodes it (`Buffer#toString()`, the WHATWG
+/// UTF-8 decoder): one per character of the Basic Multilingual Plane, two per astral
+/// character, and one per U+FFFD that replaces an invalid sequence ("maximal subpart" rule: a
+/// sequence that goes wrong yields one U+FFFD for the bytes before the offending byte, which
+/// is then read again; any other invalid byte yields one U+FFFD). So the count never depends on
+/// where the chunks of the body are cut.
+///
+/// Returns the bytes used and what is still needed; the record is complete when the units
+/// reach 0 (the decoder is then between characters). A record whose last unit is a sequence
+/// cut by the end of the body is completed by [`PayloadDecoder::at_end`].
+fn scan_utf16(
+    bytes: &[u8],
+    mut units: u64,
+    mut utf8: Utf8,
+) -> Result<(usize, u64, Utf8), DecodeError> {
+    let mut i = 0;
+    while units > 0 {
+        let Some(&b) = bytes.get(i) else { break };
+        if utf8.needed == 0 {
+            if b.is_ascii() {
+                // A run of ASCII: one unit per byte.
+                let window = bytes.get(i..).unwrap_or_default();
+                let max = usize::try_from(units)
+                    .unwrap_or(usize::MAX)
+                    .min(window.len());
+                let window = window.get(..max).unwrap_or_default();
+                let run = window.iter().position(|b| !b.is_ascii()).unwrap_or(max);
+                i += run;
+                units -= run as u64;
+                continue;
+            }
+            let (total, lower, upper) = match b {
+                0xc2..=0xdf => (1, 0x80, 0xbf),
+                0xe0 => (2, 0xa0, 0xbf),
+                0xed => (2, 0x80, 0x9f),
+                0xe1..=0xef => (2, 0x80, 0xbf),
+                0xf0 => (3, 0x90, 0xbf),
+                0xf4 => (3, 0x80, 0x8f),
+                0xf1..=0xf3 => (3, 0x80, 0xbf),
+                // Not a lead byte: one U+FFFD.
+                _ => (0, 0x80, 0xbf),
+            };
+            i += 1;
+            if total == 0 {
+                units -= 1;
+            } else {
+                utf8 = Utf8 {
+                    needed: total,
+                    total,
+                    lower,
+                    upper,
+                };
+            }
+        } else if (utf8.lower..=utf8.upper).contains(&b) {
+            i += 1;
+            utf8.needed -= 1;
+            utf8.lower = 0x80;
+            utf8.upper = 0xbf;
+            if utf8.needed == 0 {
+                let width = if utf8.total == 3 { 2 } else { 1 };
+                if width > units {
+                    // The length ends between the two halves of a surrogate pair.
+                    return Err(DecodeError::InvalidLength);
+                }
+                units -= width;
+                utf8 = Utf8::START;
+            }
+        } else {
+            // The sequence is cut short: one U+FFFD for its bytes, and `b` is read again.
+            units -= 1;
+            utf8 = Utf8::START;
+        }
+    }
+    Ok((i, units, utf8))
 }
 
 #[cfg(test)]
@@ -719,7 +849,15 @@ mod tests {
         assert_eq!(decode(b"", V4), Err(DecodeError::Empty));
         assert_eq!(decode(b"4a\x1e", V4), Err(DecodeError::Empty));
         assert_eq!(decode(b"\x1e4a", V4), Err(DecodeError::Empty));
-        assert_eq!(decode(b"4a\x1e\xff", V4), Err(DecodeError::InvalidUtf8));
+        // Invalid UTF-8 becomes U+FFFD, as Node's `Buffer#toString()` makes it.
+        assert_eq!(
+            decode(b"4a\x1e4\xff", V4),
+            Ok(vec![msg("a"), msg("\u{fffd}")])
+        );
+        assert_eq!(
+            decode(b"4a\x1e\xff", V4),
+            Err(DecodeError::UnknownPacketType(0xef))
+        );
     }
 
     #[test]
@@ -749,8 +887,11 @@ mod tests {
             decode("2:4😀".as_bytes(), V3String),
             Err(DecodeError::InvalidLength)
         );
-        assert_eq!(decode(b"2:4\xff", V3String), Err(DecodeError::InvalidUtf8));
-        assert_eq!(decode(b"2:4\xc3a", V3String), Err(DecodeError::InvalidUtf8));
+        assert_eq!(decode(b"2:4\xff", V3String), Ok(vec![msg("\u{fffd}")]));
+        assert_eq!(
+            decode(b"2:4\xc31:6", V3String),
+            Ok(vec![msg("\u{fffd}"), Packet::Noop])
+        );
         assert_eq!(
             decode(b"99999999:4hello", V3String),
             Err(DecodeError::PayloadTooLarge { limit: MAX })
@@ -799,6 +940,36 @@ mod tests {
             decode(&[0, 2, 255, b'4', 0xff], V3Binary),
             Err(DecodeError::InvalidUtf8)
         );
+        // parser-v3's own UTF-8 decoder: an encoded surrogate is U+FFFD, anything else invalid
+        // is a parser error.
+        assert_eq!(
+            decode(
+                &[0, 7, 255, b'4', 0xed, 0xa0, 0x80, 0xed, 0xbf, 0xbf],
+                V3Binary
+            ),
+            Ok(vec![msg("\u{fffd}\u{fffd}")])
+        );
+        assert_eq!(
+            decode(&[0, 5, 255, b'4', 0xed, 0x9f, 0xbf, b'x'], V3Binary),
+            Ok(vec![msg("\u{d7ff}x")])
+        );
+        for bad in [
+            &[0xc0, 0x80][..],
+            &[0xe0, 0x80, 0x80],
+            &[0xf0, 0x80, 0x80, 0x80],
+            &[0xf4, 0x90, 0x80, 0x80],
+            &[0xed, 0xa0],
+            &[0x80],
+            &[0xf8],
+        ] {
+            let mut body = vec![0, bad.len() as u8 + 1, 255, b'4'];
+            body.extend_from_slice(bad);
+            assert_eq!(
+                decode(&body, V3Binary),
+                Err(DecodeError::InvalidUtf8),
+                "{bad:x?}"
+            );
+        }
         assert_eq!(
             decode(&[1, 9, 9, 9, 9, 9, 9, 9, 9, 255, 4], V3Binary),
             Err(DecodeError::PayloadTooLarge { limit: MAX })
@@ -807,7 +978,15 @@ mod tests {
 
     #[test]
     fn every_chunking_gives_the_same_result() {
-        let cases: [(&[u8], PayloadFormat); 6] = [
+        let cases: [(&[u8], PayloadFormat); 9] = [
+            (b"4\xe2\x82\x1e4\xf0\x9f\x98\x80\xff\x1e4\xed\xa0\x80", V4),
+            (b"5:4\xe2\x82\xf0\x9f\x98\x80\xff4:4\xed\xa0\x80", V3String),
+            (
+                &[
+                    0, 4, 255, b'4', 0xed, 0xa0, 0x80, 0, 3, 255, b'4', 0xc3, 0xa9,
+                ],
+                V3Binary,
+            ),
             ("4héllo😀\x1ebAQIDBA==\x1e6\x1e2probe".as_bytes(), V4),
             ("4a\x1e".as_bytes(), V4),
             ("6:4hello0:3:4😀10:b4AQIDBA==".as_bytes(), V3String),
@@ -838,6 +1017,119 @@ mod tests {
         }
     }
 
+    /// The text Node reads from `bytes` (`Buffer#toString()`), as `from_utf8_lossy` gives it.
+    fn node_text(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).into_owned()
+    }
+
+    #[test]
+    fn invalid_utf8_reads_as_node_reads_it() {
+        // (bytes after the type digit, the text Node reads), from the WHATWG decoder's rules.
+        let cases: [(&[u8], &str); 14] = [
+            (b"\xff", "\u{fffd}"),
+            (b"\xf5\xf6\xfe", "\u{fffd}\u{fffd}\u{fffd}"),
+            (b"\xc0\x80", "\u{fffd}\u{fffd}"), // overlong: C0 is never a lead
+            (b"\xe0\x80\x80", "\u{fffd}\u{fffd}\u{fffd}"), // overlong: E0 needs A0-BF
+            (b"\xed\xa0\x80", "\u{fffd}\u{fffd}\u{fffd}"), // a surrogate
+            (b"\xf4\x90\x80\x80", "\u{fffd}\u{fffd}\u{fffd}\u{fffd}"), // above U+10FFFF
+            (b"\xe2\x82", "\u{fffd}"),         // truncated: one U+FFFD
+            (b"\xe2\x82a", "\u{fffd}a"),
+            (b"\xf0\x9f\x98", "\u{fffd}"),
+            (b"\xf0\x9f\x98\xf0\x9f\x98\x80", "\u{fffd}😀"),
+            (b"\x80\xbf", "\u{fffd}\u{fffd}"),
+            (b"\xc3\xa9\xc3", "é\u{fffd}"),
+            (b"a\xe2\x82\xac\xe2", "a€\u{fffd}"),
+            (b"\xef\xbf\xbd", "\u{fffd}"), // a real U+FFFD
+        ];
+        for (bytes, text) in cases {
+            assert_eq!(node_text(bytes), text, "{bytes:x?}");
+            let expected = Ok(vec![
+                Packet::Message(Str::from(text.to_owned())),
+                Packet::Noop,
+            ]);
+            let mut v4 = b"4".to_vec();
+            v4.extend_from_slice(bytes);
+            v4.extend_from_slice(b"\x1e6");
+            let units = 1 + text.encode_utf16().count();
+            let mut v3 = format!("{units}:4").into_bytes();
+            v3.extend_from_slice(bytes);
+            v3.extend_from_slice(b"1:6");
+            for (body, format) in [(&v4, V4), (&v3, V3String)] {
+                for size in 1..=body.len() {
+                    assert_eq!(
+                        decode_chunked(body, format, size),
+                        expected,
+                        "{format:?} {body:x?} in chunks of {size}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_sequence_cut_by_the_end_of_the_body() {
+        // The last record ends inside a sequence: Node reads one U+FFFD for it.
+        for size in 1..=6 {
+            assert_eq!(
+                decode_chunked(b"2:4\xe2\x82", V3String, size),
+                Ok(vec![msg("\u{fffd}")])
+            );
+            assert_eq!(
+                decode_chunked(b"3:4\xe2\x82", V3String, size),
+                Err(DecodeError::Truncated)
+            );
+            assert_eq!(
+                decode_chunked(b"4a\xe2\x82", V4, size),
+                Ok(vec![msg("a\u{fffd}")])
+            );
+        }
+        // A valid astral character is two units: a length of one still splits it.
+        assert_eq!(
+            decode(b"2:4\xf0\x9f\x98\x80", V3String),
+            Err(DecodeError::InvalidLength)
+        );
+        // A cut astral sequence is one U+FFFD, one unit.
+        assert_eq!(
+            decode(b"2:4\xf0\x9f\x981:6", V3String),
+            Ok(vec![msg("\u{fffd}"), Packet::Noop])
+        );
+    }
+
+    #[test]
+    fn v3_units_are_counted_as_node_counts_them() {
+        // Random records from bytes that make most sequences go wrong somewhere; the length
+        // is the UTF-16 length of the text Node reads. Every chunking gives the same packets.
+        let alphabet = [
+            0x00, b'a', b':', b'1', 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc2, 0xdf,
+            0xe0, 0xe1, 0xed, 0xef, 0xf0, 0xf1, 0xf4, 0xf5, 0xff,
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let len = (next() % 12) as usize;
+            let record: Vec<u8> = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            let text = format!("4{}", node_text(&record));
+            let units = text.encode_utf16().count();
+            let mut body = format!("{units}:4").into_bytes();
+            body.extend_from_slice(&record);
+            body.extend_from_slice(b"1:6");
+            let expected = Ok(vec![
+                Packet::Message(Str::from(text[1..].to_owned())),
+                Packet::Noop,
+            ]);
+            let size = 1 + (next() % 5) as usize;
+            assert_eq!(decode_chunked(&body, V3String, size), expected, "{body:x?}");
+            assert_eq!(decode(&body, V3String), expected, "{body:x?}");
+        }
+    }
+
     #[test]
     fn records_within_a_chunk_are_not_copied() {
         let body = Bytes::from_static(b"4hello\x1e4world");
@@ -863,6 +1155,13 @@ mod tests {
             panic!("no packet")
         };
         assert_eq!(m.as_ptr(), chunk.as_ptr().wrapping_add(1));
+
+        // An invalid record is copied; the valid one after it is still a slice.
+        let body = Bytes::from_static(b"4\xff\x1e4world");
+        let packets = PayloadDecoder::decode_all(body.clone(), V4, MAX).unwrap_or_default();
+        assert!(
+            matches!(&packets[..], [Packet::Message(a), Packet::Message(b)] if a == "\u{fffd}" && b.as_ptr() == body.as_ptr().wrapping_add(4))
+        );
 
         let body = Bytes::from_static(b"6:4hello");
         let packets = PayloadDecoder::decode_all(body.clone(), V3String, MAX).unwrap_or_default();

@@ -10,6 +10,8 @@ use serde::de::DeserializeOwned;
 use super::args_de::ArgsDe;
 use super::args_ser::{RangeSink, write_args};
 use super::json::{self, InvalidPlaceholder};
+use super::lenient::JsValue;
+use super::scan;
 use crate::{Str, Value};
 
 /// The arguments of an EVENT (after the event name) or of an ACK.
@@ -93,6 +95,36 @@ use crate::{Str, Value};
 /// assert!(!args.has_binary());
 /// ```
 ///
+/// # Numbers beyond the range of an `f64`
+///
+/// A received number literal too large for an `f64` (`1e309`, `-1e400`: valid JSON, which no
+/// encoder writes) is what JavaScript's `JSON.parse` makes of it, an infinity, and the packet
+/// is accepted as socket.io accepts it:
+///
+/// - a typed read gets `f64::INFINITY` / `f64::NEG_INFINITY` (in an `f64`, an `f32`, an
+///   `Option<f64>`...); an integer type refuses it as it refuses any float;
+/// - a [`Value`] (and a `serde_json::Value`) holds `null` there: JSON has no infinity, and
+///   `null` is what `JSON.stringify` writes for it;
+/// - sent again (a relay: the arguments are written as received), the literal is written as
+///   `null`, which is what a JavaScript server would send after its own decode and encode.
+///
+/// A literal too small for an `f64` (`1e-400`) reads as 0, as in JavaScript (and is sent again
+/// as received, which reads as 0 too).
+///
+/// ```
+/// use sio_protocol::socket::{Decoder, DecoderConfig, Encoder, PacketData};
+/// use sio_protocol::{Str, Value};
+///
+/// let mut decoder = Decoder::new(DecoderConfig::default());
+/// let packet = decoder.decode_text(Str::from(r#"2["big",1e309,[-1e309]]"#)).unwrap().unwrap();
+/// let PacketData::Event { args, .. } = &packet.data else { panic!() };
+/// let (x, v): (f64, Vec<f64>) = args.deserialize().unwrap();
+/// assert_eq!((x, v), (f64::INFINITY, vec![f64::NEG_INFINITY]));
+/// assert_eq!(args.to_values().unwrap(), [Value::Null, Value::from(vec![Value::Null])]);
+/// let sent = Encoder::default().encode(&packet).unwrap();
+/// assert_eq!(sent.text(), Some(r#"2["big",null,[null]]"#));
+/// ```
+///
 /// # Representation
 ///
 /// Arguments are kept lazily: a decoded text packet keeps the received frame and the byte
@@ -100,7 +132,10 @@ use crate::{Str, Value};
 /// straight from the frame), [`Args::new`] writes JSON text once, and decoded binary packets
 /// hold [`Value`]s. Cloning is cheap (shared buffers) except for the `Value` form. Re-sending
 /// received arguments (a relay, a broadcast) copies their JSON text as received, without
-/// parsing it.
+/// parsing it, except that a number literal beyond the range of an `f64` is written as `null`.
+/// So what is sent reads, in JavaScript, as what a JavaScript server would send after its own
+/// decode and encode, though not always byte for byte: whitespace and the spelling of numbers
+/// stay as received (`1.0`, `1E2`, `1e-400`, which read as `1`, `100` and `0`).
 #[derive(Clone)]
 pub struct Args(Repr);
 
@@ -112,9 +147,16 @@ enum Repr {
         text: Str,
         ranges: Ranges,
         attachments: Vec<Bytes>,
+        /// Whether a number literal beyond the range of an `f64` sits in the arguments (only
+        /// on the receiving side); they are then read through `JsValue`, and written with
+        /// such literals as `null`.
+        infinite: bool,
     },
     /// Parsed values, binary included.
     Values(Vec<Value>),
+    /// Parsed values of a received binary packet that holds a number beyond the range of an
+    /// `f64`.
+    Lenient(Vec<JsValue>),
 }
 
 /// An error converting arguments to or from Rust types.
@@ -180,6 +222,7 @@ impl Args {
             text: Str::from(text),
             ranges,
             attachments: attachments.into_inner(),
+            infinite: false,
         }))
     }
 
@@ -193,13 +236,27 @@ impl Args {
         Args(Repr::Values(Vec::new()))
     }
 
-    /// Arguments that are the JSON `text[range]` for each range (received, non-binary).
-    pub(crate) fn from_json(text: Str, ranges: Ranges) -> Args {
+    /// Arguments that are the JSON `text[range]` for each range (received, non-binary);
+    /// `infinite` when a number literal in them is beyond the range of an `f64`.
+    pub(crate) fn from_json(text: Str, ranges: Ranges, infinite: bool) -> Args {
         Args(Repr::Json {
             text,
             ranges,
             attachments: Vec::new(),
+            infinite,
         })
+    }
+
+    /// Arguments of a received binary packet, attachments in place: [`Value`]s unless a number
+    /// in them is infinite.
+    pub(crate) fn from_js_values(values: Vec<JsValue>) -> Args {
+        if values.iter().any(JsValue::has_infinity) {
+            Args(Repr::Lenient(values))
+        } else {
+            Args(Repr::Values(
+                values.into_iter().map(JsValue::into_value).collect(),
+            ))
+        }
     }
 
     /// The number of arguments.
@@ -207,6 +264,7 @@ impl Args {
         match &self.0 {
             Repr::Json { ranges, .. } => ranges.as_slice().len(),
             Repr::Values(v) => v.len(),
+            Repr::Lenient(v) => v.len(),
         }
     }
 
@@ -221,6 +279,7 @@ impl Args {
         match &self.0 {
             Repr::Json { attachments, .. } => !attachments.is_empty(),
             Repr::Values(v) => v.iter().any(Value::has_binary),
+            Repr::Lenient(v) => v.iter().any(JsValue::has_binary),
         }
     }
 
@@ -229,6 +288,7 @@ impl Args {
         match &self.0 {
             Repr::Json { attachments, .. } => attachments.len(),
             Repr::Values(v) => v.iter().map(Value::count_binary).sum(),
+            Repr::Lenient(v) => v.iter().map(JsValue::count_binary).sum(),
         }
     }
 
@@ -241,15 +301,18 @@ impl Args {
                 text,
                 ranges,
                 attachments,
+                infinite,
             } if attachments.is_empty() => Ok(T::deserialize(ArgsDe::Json {
                 text,
                 ranges: ranges.as_slice(),
+                lenient: *infinite,
             })?),
             Repr::Json { .. } => {
                 let values = self.to_values()?;
                 Ok(T::deserialize(ArgsDe::Values(&values))?)
             }
             Repr::Values(values) => Ok(T::deserialize(ArgsDe::Values(values))?),
+            Repr::Lenient(values) => Ok(T::deserialize(ArgsDe::Lenient(values))?),
         }
     }
 
@@ -260,11 +323,16 @@ impl Args {
                 text,
                 ranges,
                 attachments,
+                infinite,
             } => {
                 let mut values = Vec::with_capacity(ranges.as_slice().len());
                 for &(start, end) in ranges.as_slice() {
                     let json = text.get(start as usize..end as usize).unwrap_or("");
-                    let mut value: Value = serde_json::from_str(json)?;
+                    let mut value: Value = if *infinite {
+                        JsValue::parse(json)?.into_value()
+                    } else {
+                        serde_json::from_str(json)?
+                    };
                     if !attachments.is_empty() {
                         json::reconstruct(&mut value, attachments)?;
                     }
@@ -273,6 +341,7 @@ impl Args {
                 Ok(values)
             }
             Repr::Values(values) => Ok(values.clone()),
+            Repr::Lenient(values) => Ok(values.iter().cloned().map(JsValue::into_value).collect()),
         }
     }
 
@@ -280,19 +349,21 @@ impl Args {
     pub fn into_values(self) -> Result<Vec<Value>, ArgsError> {
         match self.0 {
             Repr::Values(values) => Ok(values),
-            Repr::Json { .. } => self.to_values(),
+            Repr::Json { .. } | Repr::Lenient(_) => self.to_values(),
         }
     }
 
     /// The JSON text of argument `index`, when the arguments are kept as JSON text (a received
-    /// text packet, or [`Args::new`]). Placeholders of binary arguments appear as written.
+    /// text packet, or [`Args::new`]). Placeholders of binary arguments appear as written, and
+    /// received text as received (a number beyond the range of an `f64` included, which
+    /// [`Args::deserialize`] reads as an infinity).
     pub fn raw_json(&self, index: usize) -> Option<&str> {
         match &self.0 {
             Repr::Json { text, ranges, .. } => {
                 let &(start, end) = ranges.as_slice().get(index)?;
                 text.get(start as usize..end as usize)
             }
-            Repr::Values(_) => None,
+            Repr::Values(_) | Repr::Lenient(_) => None,
         }
     }
 
@@ -309,6 +380,7 @@ impl Args {
                 text,
                 ranges,
                 attachments: own,
+                infinite,
             } => {
                 let ranges = ranges.as_slice();
                 if let (Some(first), Some(last)) = (ranges.first(), ranges.last()) {
@@ -320,9 +392,22 @@ impl Args {
                     let span = text
                         .get(first.0 as usize..last.1 as usize)
                         .unwrap_or("null");
-                    out.extend_from_slice(span.as_bytes());
+                    if *infinite {
+                        // `JSON.stringify(Infinity)` is `null`.
+                        scan::write_finite(out, span.as_bytes());
+                    } else {
+                        out.extend_from_slice(span.as_bytes());
+                    }
                 }
                 attachments.extend(own.iter().cloned());
+            }
+            Repr::Lenient(values) => {
+                for (i, value) in values.iter().enumerate() {
+                    if comma_first || i > 0 {
+                        out.push(b',');
+                    }
+                    json::write_value(out, &value.clone().into_value(), Some(attachments));
+                }
             }
             Repr::Values(values) => {
                 for (i, value) in values.iter().enumerate() {
@@ -345,6 +430,7 @@ impl Args {
                 }
             }
             Repr::Values(v) => v.len() * 16,
+            Repr::Lenient(v) => v.len() * 16,
         }
     }
 }
@@ -369,11 +455,13 @@ impl PartialEq for Args {
                 text: a,
                 ranges: ra,
                 attachments: xa,
+                ..
             },
             Repr::Json {
                 text: b,
                 ranges: rb,
                 attachments: xb,
+                ..
             },
         ) = (&self.0, &other.0)
         {
@@ -405,6 +493,7 @@ impl fmt::Debug for Args {
                 text,
                 ranges,
                 attachments,
+                ..
             } => {
                 f.write_str("Args")?;
                 let mut list = f.debug_list();
@@ -418,6 +507,10 @@ impl fmt::Debug for Args {
                 Ok(())
             }
             Repr::Values(values) => {
+                f.write_str("Args")?;
+                f.debug_list().entries(values).finish()
+            }
+            Repr::Lenient(values) => {
                 f.write_str("Args")?;
                 f.debug_list().entries(values).finish()
             }

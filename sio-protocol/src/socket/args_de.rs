@@ -3,6 +3,7 @@
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, SeqAccess, Visitor};
 
+use super::lenient::JsValue;
 use crate::Value;
 
 type Error = serde_json::Error;
@@ -10,19 +11,24 @@ type Error = serde_json::Error;
 /// The arguments, as a deserializer.
 #[derive(Clone, Copy)]
 pub(crate) enum ArgsDe<'a> {
-    /// Argument `i` is the JSON `text[ranges[i]]` (no placeholders to resolve).
+    /// Argument `i` is the JSON `text[ranges[i]]` (no placeholders to resolve), read through
+    /// [`JsValue`] when `lenient` (a number in the text is beyond the range of an `f64`).
     Json {
         text: &'a str,
         ranges: &'a [(u32, u32)],
+        lenient: bool,
     },
     /// Argument `i` is `values[i]`.
     Values(&'a [Value]),
+    /// Argument `i` is `values[i]`.
+    Lenient(&'a [JsValue]),
 }
 
 /// One argument.
 enum Arg<'a> {
     Json(&'a str),
     Value(&'a Value),
+    Js(JsValue),
 }
 
 impl<'a> ArgsDe<'a> {
@@ -30,23 +36,35 @@ impl<'a> ArgsDe<'a> {
         match self {
             ArgsDe::Json { ranges, .. } => ranges.len(),
             ArgsDe::Values(v) => v.len(),
+            ArgsDe::Lenient(v) => v.len(),
         }
     }
 
-    fn get(&self, i: usize) -> Option<Arg<'a>> {
-        match *self {
-            ArgsDe::Json { text, ranges } => {
-                let &(start, end) = ranges.get(i)?;
-                Some(Arg::Json(
-                    text.get(start as usize..end as usize).unwrap_or("null"),
-                ))
+    fn get(&self, i: usize) -> Result<Option<Arg<'a>>, Error> {
+        Ok(match *self {
+            ArgsDe::Json {
+                text,
+                ranges,
+                lenient,
+            } => {
+                let Some(&(start, end)) = ranges.get(i) else {
+                    return Ok(None);
+                };
+                let json = text.get(start as usize..end as usize).unwrap_or("null");
+                Some(if lenient {
+                    Arg::Js(JsValue::parse(json)?)
+                } else {
+                    Arg::Json(json)
+                })
             }
             ArgsDe::Values(v) => v.get(i).map(Arg::Value),
-        }
+            ArgsDe::Lenient(v) => v.get(i).cloned().map(Arg::Js),
+        })
     }
 
     fn first(&self) -> Result<Arg<'a>, Error> {
-        self.get(0).ok_or_else(|| Error::custom("missing argument"))
+        self.get(0)?
+            .ok_or_else(|| Error::custom("missing argument"))
     }
 }
 
@@ -62,6 +80,7 @@ macro_rules! forward_to_first {
                     Ok(value)
                 }
                 Arg::Value(v) => v.$method($($arg,)* visitor),
+                Arg::Js(v) => v.$method($($arg,)* visitor),
             }
         }
     )*};
@@ -104,6 +123,7 @@ impl<'de> Deserializer<'de> for ArgsDe<'de> {
                 Ok(value)
             }
             Arg::Value(v) => v.deserialize_option(visitor),
+            Arg::Js(v) => v.deserialize_option(visitor),
         }
     }
 
@@ -151,7 +171,7 @@ impl<'de> SeqAccess<'de> for ArgSeq<'de> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
-        let Some(arg) = self.args.get(self.next) else {
+        let Some(arg) = self.args.get(self.next)? else {
             return Ok(None);
         };
         self.next += 1;
@@ -163,6 +183,7 @@ impl<'de> SeqAccess<'de> for ArgSeq<'de> {
                 value
             }
             Arg::Value(v) => seed.deserialize(v)?,
+            Arg::Js(v) => seed.deserialize(v)?,
         };
         Ok(Some(value))
     }

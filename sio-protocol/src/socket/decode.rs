@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::args::Ranges;
 use super::encode::Parser;
 use super::json;
+use super::lenient::JsValue;
 use super::scan;
 use super::{Args, EventName, Packet, PacketData, ProtocolVersion};
 use crate::engine::Frame;
@@ -124,6 +125,11 @@ impl std::error::Error for DecodeError {}
 /// nested deeper than 128 levels in a binary packet, and the `Number()` oddities of the header
 /// (whitespace or `1e1` as digits).
 ///
+/// A number literal beyond the range of an `f64` (`1e309`) is valid JSON, which JavaScript reads
+/// as `Infinity`: such packets are accepted, in text and binary packets, acks, event names and
+/// CONNECT payloads alike (see [`Args`](super::Args#numbers-beyond-the-range-of-an-f64) for what
+/// a handler reads, and what is sent again).
+///
 /// ```
 /// use sio_protocol::socket::{Decoder, DecoderConfig, PacketData};
 /// use sio_protocol::Str;
@@ -159,9 +165,18 @@ struct Pending {
     /// The event name (None for an ack).
     name: Option<EventName>,
     id: Option<u64>,
-    values: Vec<Value>,
+    values: Items,
     expected: usize,
     attachments: Vec<Bytes>,
+}
+
+/// The items of a binary packet's JSON array.
+#[derive(Debug)]
+enum Items {
+    /// As `Value`s (the usual case).
+    Values(Vec<Value>),
+    /// With a number beyond the range of an `f64` (read as an infinity) somewhere.
+    Lenient(Vec<JsValue>),
 }
 
 impl Decoder {
@@ -230,14 +245,26 @@ impl Decoder {
         if pending.attachments.len() < pending.expected {
             return Ok(None);
         }
-        let Some(mut pending) = self.pending.take() else {
+        let Some(pending) = self.pending.take() else {
             return Err(DecodeError::UnexpectedBinary);
         };
-        for value in &mut pending.values {
-            json::reconstruct(value, &pending.attachments)
-                .map_err(|_| DecodeError::InvalidPlaceholder)?;
-        }
-        let args = Args::from_values(pending.values);
+        let args = match pending.values {
+            Items::Values(mut values) => {
+                for value in &mut values {
+                    json::reconstruct(value, &pending.attachments)
+                        .map_err(|_| DecodeError::InvalidPlaceholder)?;
+                }
+                Args::from_values(values)
+            }
+            Items::Lenient(mut values) => {
+                for value in &mut values {
+                    value
+                        .reconstruct(&pending.attachments)
+                        .map_err(|_| DecodeError::InvalidPlaceholder)?;
+                }
+                Args::from_js_values(values)
+            }
+        };
         let data = match (pending.name, pending.id) {
             (Some(name), id) => PacketData::Event { name, args, id },
             (None, Some(id)) => PacketData::Ack { args, id },
@@ -273,11 +300,11 @@ impl Decoder {
             },
             2 => {
                 payload.ok_or(DecodeError::InvalidPayload)?;
-                let (name, ranges) = parse_items(&text, header.payload, Some(!v4))?;
+                let (name, ranges, infinite) = parse_items(&text, header.payload, Some(!v4))?;
                 let name = name.ok_or(DecodeError::InvalidPayload)?;
                 PacketData::Event {
                     name,
-                    args: Args::from_json(text.clone(), ranges),
+                    args: Args::from_json(text.clone(), ranges, infinite),
                     id: header.id,
                 }
             }
@@ -287,7 +314,8 @@ impl Decoder {
                     // socket.io calls the ack with no arguments.
                     None => Args::empty(),
                     Some(_) => {
-                        Args::from_json(text.clone(), parse_items(&text, header.payload, None)?.1)
+                        let (_, ranges, infinite) = parse_items(&text, header.payload, None)?;
+                        Args::from_json(text.clone(), ranges, infinite)
                     }
                 };
                 PacketData::Ack { args, id }
@@ -307,18 +335,31 @@ impl Decoder {
             _ => {
                 let is_event = header.kind == 5;
                 let mut values = match payload {
-                    None if !is_event => Vec::new(),
+                    None if !is_event => Items::Values(Vec::new()),
                     None => return Err(DecodeError::InvalidPayload),
-                    Some(p) => match parse_value(p) {
-                        Some(Value::Array(values)) => values,
-                        _ => return Err(DecodeError::InvalidPayload),
+                    Some(p) => match serde_json::from_str(p) {
+                        Ok(Value::Array(values)) => Items::Values(values),
+                        Ok(_) => return Err(DecodeError::InvalidPayload),
+                        // Perhaps valid JSON with a number beyond the range of an f64.
+                        Err(_) => match parse_lenient(p) {
+                            Some(JsValue::Array(values)) => Items::Lenient(values),
+                            _ => return Err(DecodeError::InvalidPayload),
+                        },
                     },
                 };
                 let name = if is_event {
-                    if values.is_empty() {
+                    let name = match &mut values {
+                        Items::Values(v) if !v.is_empty() => event_name_of(v.remove(0)),
+                        Items::Lenient(v) if !v.is_empty() => match v.remove(0) {
+                            JsValue::Infinity { negative } => Ok(infinite_name(negative)),
+                            other => event_name_of(other.into_value()),
+                        },
+                        _ => Err(DecodeError::InvalidPayload),
+                    }?;
+                    if !v4 && name.is_reserved() {
                         return Err(DecodeError::InvalidPayload);
                     }
-                    Some(event_name_of(values.remove(0), !v4)?)
+                    Some(name)
                 } else {
                     if header.id.is_none() {
                         return Err(DecodeError::InvalidAckId);
@@ -443,19 +484,41 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeErro
     })
 }
 
+/// `JSON.parse` of a whole payload, as a [`Value`]: a number beyond the range of an `f64`
+/// (`Infinity` in JavaScript) becomes `Null`, as `JSON.stringify` writes it.
 fn parse_value(json: &str) -> Option<Value> {
-    serde_json::from_str(json).ok()
+    serde_json::from_str(json)
+        .ok()
+        .or_else(|| parse_lenient(json).map(JsValue::into_value))
+}
+
+/// `JSON.parse` of valid JSON that serde_json refused: a number beyond the range of an `f64`
+/// reads as an infinity. (Nesting deeper than serde_json's limit still fails.)
+fn parse_lenient(json: &str) -> Option<JsValue> {
+    scan::validate(json.as_bytes()).ok()?;
+    JsValue::parse(json).ok()
+}
+
+/// The name of an event named by a number beyond the range of an `f64`: JavaScript's
+/// `String(Infinity)`, the name its listeners are registered under.
+fn infinite_name(negative: bool) -> EventName {
+    EventName::number(if negative { "-Infinity" } else { "Infinity" })
 }
 
 /// Reads the JSON array `payload` (a slice of `text`) without parsing its items: the event name
 /// (when `name` is `Some(check_reserved)`) and the byte range of each following item in `text`.
 /// This validates the JSON.
+/// Also says whether a number beyond the range of an `f64` sits in the items after the name.
 fn parse_items(
     text: &Str,
     payload_start: usize,
     name: Option<bool>,
-) -> Result<(Option<EventName>, Ranges), DecodeError> {
-    let (raw_name, ranges) = scan::scan_array(text.as_bytes(), payload_start, name.is_some())
+) -> Result<(Option<EventName>, Ranges, bool), DecodeError> {
+    let scan::Items {
+        name: raw_name,
+        ranges,
+        infinite,
+    } = scan::scan_array(text.as_bytes(), payload_start, name.is_some())
         .map_err(|_| DecodeError::InvalidPayload)?;
     let name = match (name, raw_name) {
         (Some(check_reserved), Some((start, end))) => {
@@ -465,7 +528,7 @@ fn parse_items(
         (Some(_), None) => return Err(DecodeError::InvalidPayload),
         _ => None,
     };
-    Ok((name, ranges))
+    Ok((name, ranges, infinite))
 }
 
 /// The EVENT rule: a number, or a string that is not reserved (protocol 5 only: socket.io-parser
@@ -482,6 +545,9 @@ fn event_name(text: &Str, raw: &str, check_reserved: bool) -> Result<EventName, 
                 EventName::new(text.slice_ref(inner))
             }
         }
+        Some(b'-' | b'0'..=b'9') if scan::overflows(raw.as_bytes()) => {
+            infinite_name(raw.starts_with('-'))
+        }
         Some(b'-' | b'0'..=b'9') => EventName::number(text.slice_ref(raw)),
         _ => return Err(DecodeError::InvalidPayload),
     };
@@ -491,8 +557,8 @@ fn event_name(text: &Str, raw: &str, check_reserved: bool) -> Result<EventName, 
     Ok(name)
 }
 
-fn event_name_of(value: Value, check_reserved: bool) -> Result<EventName, DecodeError> {
-    let name = match value {
+fn event_name_of(value: Value) -> Result<EventName, DecodeError> {
+    Ok(match value {
         Value::String(s) => EventName::new(s),
         Value::Number(n) => {
             let mut out = Vec::new();
@@ -500,9 +566,5 @@ fn event_name_of(value: Value, check_reserved: bool) -> Result<EventName, Decode
             EventName::number(String::from_utf8(out).unwrap_or_default())
         }
         _ => return Err(DecodeError::InvalidPayload),
-    };
-    if check_reserved && name.is_reserved() {
-        return Err(DecodeError::InvalidPayload);
-    }
-    Ok(name)
+    })
 }

@@ -168,7 +168,10 @@ fn write_header(out: &mut Vec<u8>, kind: u8, attachments: usize, nsp: &str, id: 
 }
 
 fn write_name(out: &mut Vec<u8>, name: &EventName) {
-    if name.is_number() {
+    if name.is_infinite() {
+        // `JSON.stringify(Infinity)`.
+        out.extend_from_slice(b"null");
+    } else if name.is_number() {
         out.extend_from_slice(name.as_str().as_bytes());
     } else {
         write_str(out, name.as_str());

@@ -269,7 +269,7 @@ pub(crate) fn reconstruct(
     }
 }
 
-fn placeholder_index(n: &crate::Number, count: usize) -> Option<usize> {
+pub(crate) fn placeholder_index(n: &crate::Number, count: usize) -> Option<usize> {
     if let Some(u) = n.as_u64() {
         return usize::try_from(u).ok().filter(|&i| i < count);
     }

@@ -7,6 +7,7 @@ mod args_ser;
 mod decode;
 mod encode;
 mod json;
+mod lenient;
 #[cfg(feature = "msgpack")]
 mod msgpack;
 mod packet;

@@ -133,9 +133,21 @@ fn write_id(out: &mut Vec<u8>, id: u64) -> Result<(), ArgsError> {
     Ok(())
 }
 
-/// A string name as a string, a numeric name as the number its JSON text holds.
+/// A string name as a string, a numeric name as the number its JSON text holds (an infinite
+/// name as a float 64 infinity, what notepack.io writes for `Infinity`).
 fn write_name(out: &mut Vec<u8>, name: &EventName) -> Result<(), ArgsError> {
-    if name.is_number() {
+    if name.is_infinite() {
+        let negative = name.as_str().starts_with('-');
+        write::write_f64(
+            out,
+            if negative {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            },
+        );
+        Ok(())
+    } else if name.is_number() {
         let n: Number = serde_json::from_str(name.as_str())?;
         write::write_number(out, &n);
         Ok(())

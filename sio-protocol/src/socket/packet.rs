@@ -45,7 +45,10 @@ pub const RESERVED_EVENTS: [&str; 6] = [
 
 /// The name of an event: a string, or (rarely, but JavaScript allows it) a number.
 ///
-/// A numeric name keeps its JSON text so that it is sent back as a number.
+/// A numeric name keeps its JSON text so that it is sent back as a number. A received name that
+/// is a number beyond the range of an `f64` (`1e309`, which JavaScript reads as `Infinity`) is
+/// `Infinity` or `-Infinity` (JavaScript's `String(name)`, the name its listeners are registered
+/// under), and is written as `null`, as `JSON.stringify` writes an infinity.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EventName {
     text: Str,
@@ -82,6 +85,11 @@ impl EventName {
     /// Whether the name was sent as a JSON number.
     pub fn is_number(&self) -> bool {
         self.numeric
+    }
+
+    /// Whether the name is a number beyond the range of an `f64`: `Infinity` or `-Infinity`.
+    pub fn is_infinite(&self) -> bool {
+        self.numeric && matches!(self.as_str(), "Infinity" | "-Infinity")
     }
 
     /// Whether the name is one of [`RESERVED_EVENTS`].

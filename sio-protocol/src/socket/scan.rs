@@ -6,10 +6,10 @@
 //! scanner checks the grammar of RFC 8259 (what `JSON.parse` accepts) in one pass without
 //! allocating or recursing, and records the byte range of each top-level item.
 //!
-//! Differences from `JSON.parse`, all stricter: a number whose magnitude overflows an `f64` is
-//! refused (JavaScript reads `Infinity`, which no Rust type, nor a JSON re-encoding, can hold).
-//! Lone surrogate escapes (`"\ud800"`) are accepted, as in JavaScript; reading such a string
-//! into a Rust `String` fails later, at `Args::deserialize`.
+//! A number literal beyond the range of an `f64` (`1e309`) is valid JSON, which `JSON.parse`
+//! reads as `Infinity`: it is accepted and reported, so that the arguments that hold one take
+//! the slow path of `lenient.rs`. Lone surrogate escapes (`"\ud800"`) are accepted, as in
+//! JavaScript; reading such a string into a Rust `String` fails later, at `Args::deserialize`.
 
 use super::args::Ranges;
 
@@ -17,15 +17,27 @@ use super::args::Ranges;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Invalid;
 
+/// What [`scan_array`] found.
+#[derive(Debug)]
+pub(crate) struct Items {
+    /// The range in the text of the first item, when asked for (the event name).
+    pub(crate) name: Option<(usize, usize)>,
+    /// The ranges of the other items.
+    pub(crate) ranges: Ranges,
+    /// Whether one of the other items holds a number beyond the range of an `f64`.
+    pub(crate) infinite: bool,
+}
+
 /// Checks that `text[start..]` is one JSON array (whitespace around it allowed) and returns the
 /// range in `text` of its first item when `with_name` (the event name), and the ranges of the
 /// other items.
-pub(crate) fn scan_array(
-    text: &[u8],
-    start: usize,
-    with_name: bool,
-) -> Result<(Option<(usize, usize)>, Ranges), Invalid> {
-    let mut s = Scanner { b: text, i: start };
+pub(crate) fn scan_array(text: &[u8], start: usize, with_name: bool) -> Result<Items, Invalid> {
+    let mut s = Scanner {
+        b: text,
+        i: start,
+        infinite: false,
+    };
+    let mut infinite = false;
     let mut name = None;
     let mut ranges = Ranges::new();
     s.ws();
@@ -42,6 +54,7 @@ pub(crate) fn scan_array(
             if with_name && name.is_none() {
                 name = Some(range);
             } else {
+                infinite |= s.infinite;
                 let start = u32::try_from(range.0).map_err(|_| Invalid)?;
                 let end = u32::try_from(range.1).map_err(|_| Invalid)?;
                 ranges.push_range((start, end));
@@ -58,13 +71,20 @@ pub(crate) fn scan_array(
     if s.i != text.len() {
         return Err(Invalid);
     }
-    Ok((name, ranges))
+    Ok(Items {
+        name,
+        ranges,
+        infinite,
+    })
 }
 
 /// Checks that `text` is exactly one JSON value (whitespace around it allowed).
-#[cfg(test)]
 pub(crate) fn validate(text: &[u8]) -> Result<(), Invalid> {
-    let mut s = Scanner { b: text, i: 0 };
+    let mut s = Scanner {
+        b: text,
+        i: 0,
+        infinite: false,
+    };
     s.ws();
     s.value()?;
     s.ws();
@@ -91,6 +111,57 @@ static SPECIAL: [bool; 256] = {
 struct Scanner<'a> {
     b: &'a [u8],
     i: usize,
+    /// Whether the last value scanned holds a number beyond the range of an `f64`.
+    infinite: bool,
+}
+
+/// Whether the number literal `literal` (valid JSON) is beyond the range of an `f64`, which
+/// `JSON.parse` reads as an infinity. (A literal too small for an `f64` reads as 0, in
+/// JavaScript as in Rust.)
+pub(crate) fn overflows(literal: &[u8]) -> bool {
+    // Only a long literal or one with an exponent can overflow an f64 (the longest finite
+    // integer literal has 309 digits).
+    (literal.len() > 300 || literal.iter().any(|&c| c == b'e' || c == b'E'))
+        && std::str::from_utf8(literal)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+            .is_some_and(f64::is_infinite)
+}
+
+/// Appends the JSON text `json` (valid) to `out` with every number literal beyond the range of
+/// an `f64` written as `null`: what `JSON.stringify` writes for the `Infinity` that
+/// `JSON.parse` reads from it. Everything else is copied as it is.
+pub(crate) fn write_finite(out: &mut Vec<u8>, json: &[u8]) {
+    let mut copied = 0;
+    let mut i = 0;
+    while let Some(&c) = json.get(i) {
+        match c {
+            b'"' => {
+                // Skip the string, escapes included.
+                i += 1;
+                while let Some(&c) = json.get(i) {
+                    i += if c == b'\\' { 2 } else { 1 };
+                    if c == b'"' {
+                        break;
+                    }
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while let Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') = json.get(i) {
+                    i += 1;
+                }
+                let literal = json.get(start..i).unwrap_or_default();
+                if overflows(literal) {
+                    out.extend_from_slice(json.get(copied..start).unwrap_or_default());
+                    out.extend_from_slice(b"null");
+                    copied = i;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.extend_from_slice(json.get(copied..).unwrap_or_default());
 }
 
 /// Containers open around the current position: one bit per level (1 = object) for the first
@@ -165,6 +236,7 @@ impl Scanner<'_> {
 
     /// One value, containers included.
     fn value(&mut self) -> Result<(), Invalid> {
+        self.infinite = false;
         let mut stack = Stack {
             bits: 0,
             depth: 0,
@@ -270,7 +342,8 @@ impl Scanner<'_> {
         self.i - start
     }
 
-    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, finite as an `f64`.
+    /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`; notes a literal beyond the range of an
+    /// `f64`.
     fn number(&mut self) -> Result<(), Invalid> {
         let start = self.i;
         if self.peek() == Some(b'-') {
@@ -283,7 +356,6 @@ impl Scanner<'_> {
             }
             _ => return Err(Invalid),
         }
-        let mut exponent = false;
         if self.peek() == Some(b'.') {
             self.i += 1;
             if self.digits() == 0 {
@@ -291,7 +363,6 @@ impl Scanner<'_> {
             }
         }
         if let Some(b'e' | b'E') = self.peek() {
-            exponent = true;
             self.i += 1;
             if let Some(b'+' | b'-') = self.peek() {
                 self.i += 1;
@@ -300,17 +371,8 @@ impl Scanner<'_> {
                 return Err(Invalid);
             }
         }
-        let literal = &self.b[start..self.i];
-        // Only a long literal or one with an exponent can overflow an f64 (the longest finite
-        // integer literal has 309 digits).
-        if exponent || literal.len() > 300 {
-            let finite = std::str::from_utf8(literal)
-                .ok()
-                .and_then(|s| s.parse::<f64>().ok())
-                .is_some_and(f64::is_finite);
-            if !finite {
-                return Err(Invalid);
-            }
+        if overflows(self.b.get(start..self.i).unwrap_or_default()) {
+            self.infinite = true;
         }
         Ok(())
     }
@@ -351,6 +413,8 @@ mod tests {
             "\"é漢😀\u{7f}\"",
             "1e308",
             "1e-400",
+            "1e400",
+            "-1e400",
         ] {
             assert_eq!(validate(ok.as_bytes()), Ok(()), "{ok}");
         }
@@ -393,13 +457,49 @@ mod tests {
             "1 1",
             "[1]x",
             "\u{a0}1",
-            "1e400",
-            "-1e400",
+            "1e",
+            "-e5",
         ] {
             assert_eq!(validate(bad.as_bytes()), Err(Invalid), "{bad:?}");
         }
-        // Overflowing integer literal (400 digits).
-        assert_eq!(validate("9".repeat(400).as_bytes()), Err(Invalid));
+    }
+
+    #[test]
+    fn numbers_beyond_f64_are_valid_and_reported() {
+        let big = "9".repeat(400);
+        for (json, infinite) in [
+            ("[1e400]", true),
+            ("[-1e400]", true),
+            ("[{\"a\":[1E+999]}]", true),
+            (&format!("[{big}]"), true),
+            ("[1e308]", false),
+            ("[1e-400]", false),
+            ("[\"1e400\"]", false),
+            ("[1, 2.5e10]", false),
+        ] {
+            let items = scan_array(json.as_bytes(), 0, false).expect("valid");
+            assert_eq!(items.infinite, infinite, "{json}");
+        }
+        // Only the arguments count, not the event name.
+        let items = scan_array(b"[1e400,1]", 0, true).expect("valid");
+        assert!(!items.infinite);
+        let items = scan_array(b"[\"a\",1,-1e400]", 0, true).expect("valid");
+        assert!(items.infinite);
+    }
+
+    #[test]
+    fn write_finite_writes_null_for_infinities() {
+        let write = |json: &str| {
+            let mut out = Vec::new();
+            write_finite(&mut out, json.as_bytes());
+            String::from_utf8(out).expect("UTF-8")
+        };
+        assert_eq!(
+            write(r#"1e309, {"a":[-1E+400,1e-400, "1e999\"1e999"]} ,2e5"#),
+            r#"null, {"a":[null,1e-400, "1e999\"1e999"]} ,2e5"#
+        );
+        assert_eq!(write(&"9".repeat(400)), "null");
+        assert_eq!(write("[1.5,\"é\",-0]"), "[1.5,\"é\",-0]");
     }
 
     #[test]
@@ -415,7 +515,7 @@ mod tests {
     #[test]
     fn ranges_of_items() {
         let text = b"2[\"ev\", 1 ,{\"a\":[2]}, \"x\"]";
-        let (name, ranges) = scan_array(text, 1, true).expect("valid");
+        let Items { name, ranges, .. } = scan_array(text, 1, true).expect("valid");
         let s = |r: (usize, usize)| &text[r.0..r.1];
         assert_eq!(name.map(s), Some(&b"\"ev\""[..]));
         let items: Vec<&[u8]> = ranges
@@ -424,7 +524,7 @@ mod tests {
             .map(|&(a, b)| &text[a as usize..b as usize])
             .collect();
         assert_eq!(items, [&b"1"[..], b"{\"a\":[2]}", b"\"x\""]);
-        assert_eq!(scan_array(b"[]", 0, true).map(|(n, _)| n), Ok(None));
+        assert_eq!(scan_array(b"[]", 0, true).map(|i| i.name), Ok(None));
         assert!(scan_array(b"{}", 0, false).is_err());
     }
 }

@@ -121,7 +121,7 @@ fn unexpected(v: &Value) -> Unexpected<'_> {
 }
 
 /// A byte string offered as a sequence of numbers (for a plain `Vec<u8>` or `[u8; N]`).
-struct ByteSeq<'a>(std::slice::Iter<'a, u8>);
+pub(crate) struct ByteSeq<'a>(pub(crate) std::slice::Iter<'a, u8>);
 
 impl<'de> SeqAccess<'de> for ByteSeq<'_> {
     type Error = Error;
@@ -164,7 +164,7 @@ where
     }
 }
 
-fn visit_seq_exact<'de, V, I, D>(visitor: V, items: I) -> Result<V::Value, Error>
+pub(crate) fn visit_seq_exact<'de, V, I, D>(visitor: V, items: I) -> Result<V::Value, Error>
 where
     V: Visitor<'de>,
     I: ExactSizeIterator<Item = D>,
@@ -181,9 +181,9 @@ where
 }
 
 /// The entries of an object, by value or by reference.
-struct MapEntries<I, D> {
-    iter: I,
-    value: Option<D>,
+pub(crate) struct MapEntries<I, D> {
+    pub(crate) iter: I,
+    pub(crate) value: Option<D>,
 }
 
 impl<'de, I, K, D> MapAccess<'de> for MapEntries<I, D>
@@ -217,9 +217,9 @@ where
 }
 
 /// An enum given as `"Variant"` or `{"Variant": content}`.
-struct Enum<K, D> {
-    variant: K,
-    content: Option<D>,
+pub(crate) struct Enum<K, D> {
+    pub(crate) variant: K,
+    pub(crate) content: Option<D>,
 }
 
 impl<'de, K, D> EnumAccess<'de> for Enum<K, D>
@@ -238,7 +238,7 @@ where
     }
 }
 
-struct VariantContent<D>(Option<D>);
+pub(crate) struct VariantContent<D>(Option<D>);
 
 impl<'de, D> VariantAccess<'de> for VariantContent<D>
 where

@@ -5,6 +5,8 @@ use bytes::Bytes;
 mod de;
 mod ser;
 
+pub(crate) use de::{ByteSeq, Enum, MapEntries, visit_seq_exact};
+
 pub(crate) use ser::ValueSerializer;
 
 /// A JSON number (an unsigned or signed 64-bit integer, or a finite `f64`).
@@ -41,6 +43,11 @@ pub type Map = indexmap::IndexMap<String, Value>;
 /// ```
 ///
 /// Numbers compare by numeric value (`Value::from(2) == Value::from(2.0)`), as in JavaScript.
+///
+/// A `Value` holds what JSON can carry: a received number beyond the range of an `f64`
+/// (`1e309`, `Infinity` once JavaScript has read it) is [`Value::Null`], which is what
+/// `JSON.stringify` writes for it; a typed read of the arguments sees the infinity (see
+/// [`Args`](crate::socket::Args#numbers-beyond-the-range-of-an-f64)).
 #[derive(Clone, Debug, Default)]
 pub enum Value {
     /// `null` (JavaScript `null`; `undefined` array items are sent as `null` too).

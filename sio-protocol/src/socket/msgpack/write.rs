@@ -75,7 +75,7 @@ fn write_int(out: &mut Vec<u8>, n: i64) {
 }
 
 /// Writes a float: integral values in the 64-bit range as integers, the others as float 64.
-fn write_f64(out: &mut Vec<u8>, f: f64) {
+pub(super) fn write_f64(out: &mut Vec<u8>, f: f64) {
     if f.is_finite() && f.fract() == 0.0 {
         // `-0.0 >= 0.0`: written as 0, as notepack.io does.
         if (0.0..TWO_POW_64).contains(&f) {
