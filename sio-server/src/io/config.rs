@@ -55,8 +55,8 @@ pub struct SocketIoConfig {
     /// [`max_pending_attachment_bytes`](Self::max_pending_attachment_bytes) (default 64 MiB).
     /// The connection whose packet would go past it is closed, logged at info level as
     /// `"pending attachments over N bytes across the server"`; its sockets disconnect with
-    /// [`"forced close"`]. [`SocketIo::pending_attachment_bytes`](crate::SocketIo) tells the
-    /// count.
+    /// [`"forced close"`]. The count:
+    /// [`SocketIo::pending_attachment_bytes`](crate::SocketIo::pending_attachment_bytes).
     ///
     /// socket.io has no such bound: clients that announce attachments and hold back the last
     /// one keep the others in memory until they disconnect (1,000 clients sending 9 of 10
