@@ -377,6 +377,11 @@ fn attack_memory() {
             last,
             (attacked.0.saturating_sub(idle.0) * 1024) as f64 / (sessions.max(1) * 9) as f64,
         );
+        let linger = env("SIO_ATTACK_LINGER", 0);
+        if linger > 0 {
+            tokio::time::sleep(Duration::from_secs(linger as u64)).await;
+            println!("{linger} s later: rss={} KiB", rss_kib().0);
+        }
         drop(clients);
         tokio::time::timeout(Duration::from_secs(30), async {
             while io.pending_attachment_bytes() != 0 {
