@@ -3,9 +3,13 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+
+use futures_util::FutureExt;
 
 use sio_protocol::socket::{
     Decoder, DecoderConfig, Encoder, Packet, PacketData, Parser, ProtocolVersion as SocketProtocol,
@@ -13,8 +17,9 @@ use sio_protocol::socket::{
 use sio_protocol::{Map, Str, Value};
 
 use super::handshake::Handshake;
+use super::namespace::ConnectError;
 use super::server::SocketIo;
-use super::socket::{EmitError, Incoming, Socket, SocketDisconnectReason, frames};
+use super::socket::{EmitError, Incoming, Socket, SocketDisconnectReason, frames, panic_message};
 use tokio::time::Sleep;
 
 use crate::session_task::SessionApp;
@@ -119,6 +124,53 @@ fn engine_reason(reason: DisconnectReason) -> SocketDisconnectReason {
     }
 }
 
+/// The bytes one connection holds in a binary packet waiting for its attachments, counted in
+/// the server-wide total as well; given back when the packet completes or fails, and when
+/// the connection goes (drop).
+#[derive(Debug)]
+struct PendingBytes {
+    total: Arc<AtomicUsize>,
+    held: usize,
+}
+
+/// Which bound a pending binary packet went over.
+#[derive(Debug, Clone, Copy)]
+enum OverBound {
+    Connection(usize),
+    Server(usize),
+}
+
+impl PendingBytes {
+    /// Counts `n` more bytes, unless that would go past `max` for this connection or
+    /// `max_total` across the server (the total never goes past it).
+    fn add(&mut self, n: usize, max: usize, max_total: usize) -> Result<(), OverBound> {
+        let held = self.held.saturating_add(n);
+        if held > max {
+            return Err(OverBound::Connection(max));
+        }
+        self.total
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |total| {
+                total.checked_add(n).filter(|&total| total <= max_total)
+            })
+            .map_err(|_| OverBound::Server(max_total))?;
+        self.held = held;
+        Ok(())
+    }
+
+    fn release(&mut self) {
+        if self.held > 0 {
+            self.total.fetch_sub(self.held, Ordering::AcqRel);
+            self.held = 0;
+        }
+    }
+}
+
+impl Drop for PendingBytes {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 /// Work a [`ClientApp`] waits for before it reads the next message.
 type Busy = Pin<Box<dyn Future<Output = Busied> + Send>>;
 
@@ -137,6 +189,8 @@ pub(crate) struct ClientApp {
     io: SocketIo,
     shared: Arc<ClientShared>,
     decoder: Decoder,
+    /// What [`decoder`](Self::decoder)'s pending binary packet holds.
+    pending: PendingBytes,
     v3: bool,
     joined: bool,
     /// Set once the connection is being closed: later messages are ignored.
@@ -160,8 +214,13 @@ impl ClientApp {
             decoder_config = decoder_config.with_protocol(SocketProtocol::V4);
         }
         let connect_timeout = Some(Box::pin(tokio::time::sleep(config.connect_timeout)));
+        let pending = PendingBytes {
+            total: io.pending_attachments().clone(),
+            held: 0,
+        };
         let mut app = ClientApp {
             decoder: Decoder::new(decoder_config),
+            pending,
             v3,
             joined: false,
             closing: None,
@@ -187,17 +246,71 @@ impl ClientApp {
         self.closing = Some(reason);
         self.shared.close_all(reason);
     }
-}
 
-impl SessionApp for ClientApp {
-    fn on_message(&mut self, message: Message) {
+    /// Something of this module panicked while the session task ran it (user code is caught
+    /// closer to where it runs): the connection is closed rather than unwinding into the
+    /// session task.
+    fn internal_panic(&mut self, during: &'static str, payload: &(dyn std::any::Any + Send)) {
+        tracing::error!(
+            sid = %self.shared.sender.sid(),
+            during,
+            panic = panic_message(payload),
+            "the Socket.IO layer panicked: the connection is closed"
+        );
+        self.busy = None;
+        self.decoder.reset();
+        self.pending.release();
+        if self.closing.is_none() {
+            self.violation(SocketDisconnectReason::ForcedServerClose);
+        }
+    }
+
+    fn receive(&mut self, message: Message) {
         if self.closing.is_some() {
             return;
         }
-        let decoded = match message {
-            Message::Text(text) => self.decoder.decode_text(text),
-            Message::Binary(data) => self.decoder.decode_binary(data),
+        let (decoded, len) = match message {
+            Message::Text(mut text) => {
+                let len = text.len();
+                if matches!(text.as_bytes().first(), Some(b'5' | b'6')) {
+                    // A binary header, kept until its attachments arrive: a copy of its own,
+                    // so that it does not keep alive the buffer it was sliced from (a polling
+                    // request's body, say).
+                    text = Str::from(text.as_str().to_owned());
+                }
+                (self.decoder.decode_text(text), len)
+            }
+            Message::Binary(data) => {
+                let len = data.len();
+                (self.decoder.decode_binary(data), len)
+            }
         };
+        if !self.decoder.is_pending() {
+            // Completed, failed, or not binary.
+            self.pending.release();
+        } else {
+            let config = self.io.config();
+            let (max, max_total) = (
+                config.max_pending_attachment_bytes,
+                config.max_pending_attachment_bytes_total,
+            );
+            if let Err(over) = self.pending.add(len, max, max_total) {
+                self.decoder.reset();
+                self.pending.release();
+                let sid = self.shared.sender.sid();
+                match over {
+                    OverBound::Connection(max) => tracing::debug!(
+                        %sid,
+                        "pending attachments over {max} bytes: connection closed"
+                    ),
+                    OverBound::Server(max) => tracing::info!(
+                        %sid,
+                        "pending attachments over {max} bytes across the server: connection closed"
+                    ),
+                }
+                return self.violation(SocketDisconnectReason::ForcedClose);
+            }
+        }
         let packet = match decoded {
             Ok(None) => return,
             Ok(Some(packet)) => packet,
@@ -224,7 +337,7 @@ impl SessionApp for ClientApp {
         }
     }
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_work(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         if !self.joined && self.closing.is_none() {
             if let Some(timer) = &mut self.connect_timeout {
                 if timer.as_mut().poll(cx).is_ready() {
@@ -252,11 +365,39 @@ impl SessionApp for ClientApp {
         }
         Poll::Ready(())
     }
+}
+
+impl SessionApp for ClientApp {
+    fn on_message(&mut self, message: Message) {
+        let received = std::panic::catch_unwind(AssertUnwindSafe(|| self.receive(message)));
+        if let Err(payload) = received {
+            self.internal_panic("on_message", &*payload);
+        }
+    }
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| self.poll_work(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                self.internal_panic("poll_ready", &*payload);
+                Poll::Ready(())
+            }
+        }
+    }
 
     fn on_close(&mut self, reason: DisconnectReason) {
         self.busy = None;
+        self.decoder.reset();
+        self.pending.release();
         let reason = self.closing.unwrap_or_else(|| engine_reason(reason));
-        self.shared.close_all(reason);
+        let closed = std::panic::catch_unwind(AssertUnwindSafe(|| self.shared.close_all(reason)));
+        if let Err(payload) = closed {
+            tracing::error!(
+                sid = %self.shared.sender.sid(),
+                panic = panic_message(&*payload),
+                "the Socket.IO layer panicked while closing the connection"
+            );
+        }
         self.io.unregister_client(&self.shared);
     }
 }
@@ -317,10 +458,20 @@ async fn connect(
 ) -> bool {
     let conn = &shared.sender;
     let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
-    let Some(ns) = io.resolve(&nsp, &auth) else {
-        let payload = super::namespace::ConnectError::new("Invalid namespace").to_value();
-        let _ = shared.send_packet(&Packet::new(nsp, PacketData::ConnectError(payload)), false);
-        return false;
+    // A dynamic namespace's matcher is the application's code.
+    let resolved = std::panic::catch_unwind(AssertUnwindSafe(|| io.resolve(&nsp, &auth)));
+    let ns = match resolved {
+        Ok(Some(ns)) => ns,
+        Ok(None) => {
+            let payload = ConnectError::new("Invalid namespace").to_value();
+            let _ = shared.send_packet(&Packet::new(nsp, PacketData::ConnectError(payload)), false);
+            return false;
+        }
+        Err(payload) => {
+            connect_panicked(&shared, &nsp, "namespace matcher", &*payload);
+            refuse(&shared, nsp, server_error(), v3);
+            return false;
+        }
     };
     let id = if v3 {
         // Socket.IO 2.x: the engine id, prefixed by the namespace outside `/`.
@@ -340,26 +491,33 @@ async fn connect(
     let middlewares = io
         .middlewares()
         .into_iter()
-        .chain(ns.handlers().middlewares());
+        .map(|middleware| ("io middleware", middleware))
+        .chain(
+            ns.handlers()
+                .middlewares()
+                .into_iter()
+                .map(|middleware| ("namespace middleware", middleware)),
+        );
     let run_middlewares = async {
-        for middleware in middlewares {
-            middleware(socket.clone()).await?;
+        for (kind, middleware) in middlewares {
+            let candidate = socket.clone();
+            let run = AssertUnwindSafe(async move { middleware(candidate).await });
+            match run.catch_unwind().await {
+                Ok(outcome) => outcome?,
+                Err(payload) => {
+                    connect_panicked(&shared, &nsp, kind, &*payload);
+                    return Err(server_error());
+                }
+            }
         }
         Ok(())
     };
-    let outcome: Result<(), super::namespace::ConnectError> = tokio::select! {
+    let outcome: Result<(), ConnectError> = tokio::select! {
         outcome = run_middlewares => outcome,
         _ = conn.closed() => return false,
     };
     if let Err(error) = outcome {
-        // Socket.IO 2.x gets `err.data || err.message`.
-        let payload = match (v3, error.data.clone()) {
-            (false, _) => error.to_value(),
-            (true, Some(data)) if !data.is_null() => data,
-            (true, _) => Value::from(error.message.as_str()),
-        };
-        let packet = Packet::new(nsp, PacketData::ConnectError(payload));
-        let _ = shared.send_packet(&packet, false);
+        refuse(&shared, nsp, error, v3);
         return false;
     }
     if shared.sender.is_closed() {
@@ -367,7 +525,18 @@ async fn connect(
     }
     shared.sockets().insert(nsp.clone(), socket.clone());
     ns.add_socket(socket.clone());
-    ns.adapter().add_all(id.clone(), vec![id.clone()]).await;
+    let adapter = ns.adapter().clone();
+    let own_room = vec![id.clone()];
+    let joined = AssertUnwindSafe(async { adapter.add_all(id.clone(), own_room).await })
+        .catch_unwind()
+        .await;
+    if let Err(payload) = joined {
+        connect_panicked(&shared, &nsp, "adapter add_all", &*payload);
+        shared.remove(&nsp, &id);
+        ns.remove_socket(&id);
+        refuse(&shared, nsp, server_error(), v3);
+        return false;
+    }
     socket.set_connected();
     let reply = if v3 {
         None
@@ -379,6 +548,38 @@ async fn connect(
     let _ = shared.send_packet(&Packet::new(nsp, PacketData::Connect(reply)), false);
     socket.start(ns.handlers().connection());
     true
+}
+
+/// What a client gets when the server's code panicked during its CONNECT.
+fn server_error() -> ConnectError {
+    ConnectError::new("server error")
+}
+
+fn connect_panicked(
+    shared: &ClientShared,
+    nsp: &str,
+    handler: &'static str,
+    payload: &(dyn std::any::Any + Send),
+) {
+    tracing::error!(
+        sid = %shared.sender.sid(),
+        nsp,
+        handler,
+        panic = panic_message(payload),
+        "a handler panicked: the CONNECT is refused"
+    );
+}
+
+/// Answers a CONNECT with CONNECT_ERROR.
+fn refuse(shared: &ClientShared, nsp: Str, error: ConnectError, v3: bool) {
+    // Socket.IO 2.x gets `err.data || err.message`.
+    let payload = match (v3, error.data.clone()) {
+        (false, _) => error.to_value(),
+        (true, Some(data)) if !data.is_null() => data,
+        (true, _) => Value::from(error.message.as_str()),
+    };
+    let packet = Packet::new(nsp, PacketData::ConnectError(payload));
+    let _ = shared.send_packet(&packet, false);
 }
 
 /// Socket.IO 2.x sends the auth of a CONNECT as a query string in the namespace

@@ -34,6 +34,43 @@ pub struct SocketIoConfig {
     /// The most binary attachments a client's packet may announce (default 10, socket.io's
     /// `maxAttachments`).
     pub max_attachments: usize,
+    /// The most bytes one connection may hold in a binary packet waiting for its attachments
+    /// (default 10,000,000): the packet's text header plus the attachments received so far
+    /// (the last attachment completes the packet and is never counted). Past it the
+    /// connection is closed, logged at debug level as `"pending attachments over N bytes"`;
+    /// its sockets disconnect with [`"forced close"`], as after any packet the server rejects.
+    ///
+    /// socket.io keeps at most one such packet per connection, with up to `maxAttachments`
+    /// (10) attachments of up to `maxHttpBufferSize` (1 MB) each: the default is that bound,
+    /// so whatever a socket.io server with its default options lets through is let through
+    /// here. Raise it along with
+    /// [`max_http_buffer_size`](crate::EngineConfig::max_http_buffer_size) or
+    /// [`max_attachments`](Self::max_attachments) if clients send several large attachments
+    /// in one packet.
+    ///
+    /// [`"forced close"`]: crate::SocketDisconnectReason::ForcedClose
+    pub max_pending_attachment_bytes: usize,
+    /// The most bytes all the connections of the server together may hold in binary packets
+    /// waiting for their attachments, counted as for
+    /// [`max_pending_attachment_bytes`](Self::max_pending_attachment_bytes) (default 64 MiB).
+    /// The connection whose packet would go past it is closed, logged at info level as
+    /// `"pending attachments over N bytes across the server"`; its sockets disconnect with
+    /// [`"forced close"`]. The count:
+    /// [`SocketIo::pending_attachment_bytes`](crate::SocketIo::pending_attachment_bytes).
+    ///
+    /// socket.io has no such bound: clients that announce attachments and hold back the last
+    /// one keep the others in memory until they disconnect (1,000 clients sending 9 of 10
+    /// announced attachments of 90 KB hold 810 MB). A legitimate client sends the attachments
+    /// of a packet right after its header, so what is held at one time is the uploads in
+    /// flight at that moment: 64 MiB are six packets of the largest kind
+    /// `max_pending_attachment_bytes` lets through, or 740 packets waiting for their tenth
+    /// attachment of 10 KB, in flight at the same time. Raise it for a server that receives
+    /// many large binary packets at once. The budget is shared: the lower it is, the fewer
+    /// hostile clients it takes to have other clients' packets of several attachments
+    /// refused.
+    ///
+    /// [`"forced close"`]: crate::SocketDisconnectReason::ForcedClose
+    pub max_pending_attachment_bytes_total: usize,
     /// The Socket.IO parser of every connection (default [`Parser::Json`], socket.io-parser).
     /// With the `msgpack` cargo feature, [`Parser::MsgPack`] speaks the format of the npm
     /// package `socket.io-msgpack-parser` (clients need `parser: require("socket.io-msgpack-parser")`):
@@ -54,6 +91,8 @@ impl Default for SocketIoConfig {
             ack_timeout: Duration::from_secs(5),
             socket_queue: 64,
             max_attachments: 10,
+            max_pending_attachment_bytes: 10_000_000,
+            max_pending_attachment_bytes_total: 64 << 20,
             parser: Parser::Json,
         }
     }
@@ -87,6 +126,18 @@ impl SocketIoConfig {
     /// Sets [`max_attachments`](Self::max_attachments).
     pub fn max_attachments(mut self, value: usize) -> Self {
         self.max_attachments = value;
+        self
+    }
+
+    /// Sets [`max_pending_attachment_bytes`](Self::max_pending_attachment_bytes).
+    pub fn max_pending_attachment_bytes(mut self, value: usize) -> Self {
+        self.max_pending_attachment_bytes = value;
+        self
+    }
+
+    /// Sets [`max_pending_attachment_bytes_total`](Self::max_pending_attachment_bytes_total).
+    pub fn max_pending_attachment_bytes_total(mut self, value: usize) -> Self {
+        self.max_pending_attachment_bytes_total = value;
         self
     }
 

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use serde::Serialize;
@@ -58,6 +58,8 @@ struct Inner {
     clients: Mutex<HashMap<Str, Weak<ClientShared>>>,
     started: AtomicBool,
     closed: AtomicBool,
+    /// The bytes of the binary packets waiting for their attachments, on every connection.
+    pending_attachments: Arc<AtomicUsize>,
 }
 
 impl fmt::Debug for SocketIo {
@@ -88,6 +90,7 @@ impl SocketIo {
                 clients: Mutex::new(HashMap::new()),
                 started: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
+                pending_attachments: Arc::new(AtomicUsize::new(0)),
             }),
         };
         io.of("/");
@@ -351,6 +354,17 @@ impl SocketIo {
         for ns in namespaces {
             adapter::Adapter::close(&**ns.adapter()).await;
         }
+    }
+
+    /// The bytes the connections of this server hold in binary packets waiting for their
+    /// attachments (bounded by
+    /// [`max_pending_attachment_bytes_total`](SocketIoConfig::max_pending_attachment_bytes_total)).
+    pub fn pending_attachment_bytes(&self) -> usize {
+        self.inner.pending_attachments.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn pending_attachments(&self) -> &Arc<AtomicUsize> {
+        &self.inner.pending_attachments
     }
 
     pub(crate) fn register_client(&self, client: &Arc<ClientShared>) {

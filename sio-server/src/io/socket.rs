@@ -4,9 +4,11 @@ use std::any::{Any, TypeId};
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
+use futures_util::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sio_protocol::Str;
@@ -34,9 +36,12 @@ pub enum SocketDisconnectReason {
     /// `"parse error"`.
     ParseError,
     /// `"forced close"`: the Engine.IO connection was closed by the server (for example after
-    /// a packet the decoder rejected).
+    /// a packet the decoder rejected, or a binary packet whose pending attachments went over
+    /// [`SocketIoConfig::max_pending_attachment_bytes`](crate::SocketIoConfig)).
     ForcedClose,
-    /// `"server namespace disconnect"`: [`Socket::disconnect`].
+    /// `"server namespace disconnect"`: [`Socket::disconnect`], or a handler of the socket
+    /// panicked (the client gets DISCONNECT, as after `disconnect`; see
+    /// [the handler order](crate::SocketIo#handler-order)).
     ServerNamespaceDisconnect,
     /// `"client namespace disconnect"`: the client sent DISCONNECT.
     ClientNamespaceDisconnect,
@@ -192,8 +197,37 @@ struct Queue {
     /// once `disconnected` is set).
     running: bool,
     disconnected: Option<SocketDisconnectReason>,
+    /// A handler panicked: the events still queued, and those that arrive later, are dropped.
+    failed: bool,
     /// The disconnect handlers have run (or are running).
     finished: bool,
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    if let Some(message) = payload.downcast_ref::<&'static str>() {
+        message
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message
+    } else {
+        "(not a string)"
+    }
+}
+
+/// Resets the state of the socket's task if it ends without reaching its end: it unwound (a
+/// panic in this module's own code: the handlers' panics are caught) or the runtime dropped
+/// it. Without it, `running` would stay set forever and the socket's queue would fill.
+struct TaskGuard {
+    socket: Socket,
+    done: bool,
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.socket.task_died();
+        }
+    }
 }
 
 impl fmt::Debug for Socket {
@@ -414,7 +448,7 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        self.notify_outgoing(event, || Args::new(args));
+        self.notify_outgoing(event, || Args::new(args))?;
         let encoded = self
             .inner
             .client
@@ -431,7 +465,7 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        self.notify_outgoing(event, || Ok(args.clone()));
+        self.notify_outgoing(event, || Ok(args.clone()))?;
         let packet = Packet::event(
             self.inner.ns.name().clone(),
             Str::from(event.to_owned()),
@@ -446,15 +480,28 @@ impl Socket {
         AckFuture::new(self.clone(), event.to_owned(), Args::new(args))
     }
 
-    fn notify_outgoing(&self, event: &str, args: impl FnOnce() -> Result<Args, ArgsError>) {
+    /// Calls the `on_any_outgoing` callbacks; one that panics disconnects the socket, and the
+    /// event is not sent.
+    fn notify_outgoing(
+        &self,
+        event: &str,
+        args: impl FnOnce() -> Result<Args, ArgsError>,
+    ) -> Result<(), EmitError> {
         let outgoing = self.handlers().outgoing.clone();
         if !outgoing.is_empty() {
             if let Ok(args) = args() {
                 for handler in outgoing {
-                    handler(event, &args);
+                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        handler(event, &args);
+                    }));
+                    if let Err(payload) = called {
+                        self.panicked("on_any_outgoing", &*payload);
+                        return Err(EmitError::Disconnected);
+                    }
                 }
             }
         }
+        Ok(())
     }
 
     pub(crate) fn emit_packet_with_id(
@@ -467,7 +514,7 @@ impl Socket {
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
-        self.notify_outgoing(event, || Ok(args.clone()));
+        self.notify_outgoing(event, || Ok(args.clone()))?;
         let packet = Packet::event(
             self.inner.ns.name().clone(),
             Str::from(event.to_owned()),
@@ -608,10 +655,14 @@ impl Socket {
     }
 
     /// Queues an event for the socket's task (started if needed); gives it back when the
-    /// queue is full.
+    /// queue is full. Dropped if a handler of the socket panicked or its disconnect handlers
+    /// ran: nothing would handle it.
     #[allow(clippy::result_large_err)] // the event itself comes back, to be queued later
     pub(crate) fn try_enqueue(&self, incoming: Incoming) -> Result<(), Incoming> {
         let mut queue = lock(&self.inner.queue);
+        if queue.failed || queue.finished {
+            return Ok(());
+        }
         if queue.items.len() >= self.inner.ns.config().socket_queue.max(1) {
             return Err(incoming);
         }
@@ -645,8 +696,17 @@ impl Socket {
     /// The socket's task: runs `on_connection`, then the queued events in order; once the
     /// queue is empty it ends, or, when the socket disconnected, runs the disconnect handlers.
     async fn drain(self, on_connection: Vec<super::namespace::ConnectionHandler>) {
+        let mut guard = TaskGuard {
+            socket: self.clone(),
+            done: false,
+        };
         for handler in on_connection {
-            handler(self.clone()).await;
+            let socket = self.clone();
+            let run = async move { handler(socket).await };
+            if !self.guarded("on_connection", run).await {
+                // The socket is disconnected: its later `connection` handlers do not run.
+                break;
+            }
         }
         loop {
             let (item, reason) = {
@@ -669,7 +729,7 @@ impl Socket {
                         }
                         _ => {
                             queue.running = false;
-                            return;
+                            break;
                         }
                     },
                 }
@@ -679,45 +739,80 @@ impl Socket {
             }
             if let Some(reason) = reason {
                 self.finish(reason).await;
-                return;
+                break;
             }
         }
+        guard.done = true;
     }
 
     /// After the disconnection: `disconnecting` handlers, leaving the rooms, `disconnect`
-    /// handlers.
+    /// handlers. A handler that panics is logged; the others still run, and the socket still
+    /// leaves its rooms and the namespace.
     async fn finish(&self, reason: SocketDisconnectReason) {
         let disconnecting = self.handlers().disconnecting.clone();
         for handler in disconnecting {
-            handler(self.clone(), reason).await;
+            let socket = self.clone();
+            self.guarded(
+                "on_disconnecting",
+                async move { handler(socket, reason).await },
+            )
+            .await;
         }
-        self.inner.ns.adapter().del_all(self.inner.id.clone()).await;
+        let adapter = self.inner.ns.adapter().clone();
+        let id = self.inner.id.clone();
+        self.guarded("adapter del_all", async move { adapter.del_all(id).await })
+            .await;
         self.inner.ns.remove_socket(&self.inner.id);
         let disconnect = std::mem::take(&mut self.handlers_mut().disconnect);
         for handler in disconnect {
-            handler(self.clone(), reason).await;
+            let socket = self.clone();
+            self.guarded(
+                "on_disconnect",
+                async move { handler(socket, reason).await },
+            )
+            .await;
         }
         // Drop the handlers: they may hold clones of this socket.
         *self.handlers_mut() = Handlers::default();
     }
 
+    /// Handles one event: `on_any`, the per-packet middlewares, the event's handler. A handler
+    /// that panics disconnects the socket and ends the event.
     async fn dispatch(&self, item: Incoming) {
         let (middlewares, any) = {
             let handlers = self.handlers();
             (handlers.middlewares.clone(), handlers.any.clone())
         };
         for handler in any {
-            handler(self.clone(), item.name.clone(), item.args.clone()).await;
+            let (socket, name, args) = (self.clone(), item.name.clone(), item.args.clone());
+            let run = async move { handler(socket, name, args).await };
+            if !self.guarded("on_any", run).await {
+                return;
+            }
         }
         for middleware in middlewares {
-            if let Err(error) = middleware(self.clone(), item.name.clone(), item.args.clone()).await
-            {
+            let (socket, name, args) = (self.clone(), item.name.clone(), item.args.clone());
+            let run = async move { middleware(socket, name, args).await };
+            let Some(result) = self.guarded_output("use_middleware", run).await else {
+                return;
+            };
+            if let Err(error) = result {
                 let errors = self.handlers().errors.clone();
                 for handler in errors {
-                    handler(self, &error);
+                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        handler(self, &error);
+                    }));
+                    if let Err(payload) = called {
+                        self.panicked("on_error", &*payload);
+                        return;
+                    }
                 }
                 return;
             }
+        }
+        if lock(&self.inner.queue).failed {
+            // An `on_any_outgoing` callback panicked meanwhile.
+            return;
         }
         let handler = self
             .handlers()
@@ -726,7 +821,108 @@ impl Socket {
             .find(|(name, _)| name.as_str() == item.name.as_str())
             .map(|(_, handler)| handler.clone());
         if let Some(handler) = handler {
-            handler(self.clone(), item.args, Ack::new(self.clone(), item.id)).await;
+            let (socket, args, ack) = (self.clone(), item.args, Ack::new(self.clone(), item.id));
+            self.guarded(
+                "event handler",
+                async move { handler(socket, args, ack).await },
+            )
+            .await;
+        }
+    }
+
+    /// Runs a handler's future (the call that makes it included), catching a panic; `false`
+    /// if it panicked (see [`panicked`](Self::panicked)).
+    async fn guarded(&self, handler: &'static str, run: impl Future<Output = ()>) -> bool {
+        self.guarded_output(handler, run).await.is_some()
+    }
+
+    async fn guarded_output<T>(
+        &self,
+        handler: &'static str,
+        run: impl Future<Output = T>,
+    ) -> Option<T> {
+        match AssertUnwindSafe(run).catch_unwind().await {
+            Ok(output) => Some(output),
+            Err(payload) => {
+                self.panicked(handler, &*payload);
+                None
+            }
+        }
+    }
+
+    /// A handler of this socket panicked: logs it and disconnects the socket like
+    /// [`disconnect(false)`](Self::disconnect) (the client gets DISCONNECT, the reason is
+    /// `"server namespace disconnect"`); the events still queued are dropped. The disconnect
+    /// handlers run next (unless they are what panicked: then the others go on).
+    pub(crate) fn panicked(&self, handler: &'static str, payload: &(dyn Any + Send)) {
+        tracing::error!(
+            socket = %self.inner.id,
+            nsp = %self.inner.ns.name(),
+            sid = %self.inner.client.sender.sid(),
+            handler,
+            panic = panic_message(payload),
+            "a handler panicked: the socket is disconnected"
+        );
+        self.close_with(SocketDisconnectReason::ServerNamespaceDisconnect, true);
+        self.drop_queued();
+    }
+
+    /// Drops the queued events (and those that arrive later), letting a waiting `enqueue`
+    /// through.
+    fn drop_queued(&self) {
+        let mut queue = lock(&self.inner.queue);
+        queue.failed = true;
+        queue.items = VecDeque::new();
+        drop(queue);
+        self.inner.space.notify_one();
+    }
+
+    /// The socket's task ended early (see [`TaskGuard`]): the socket is disconnected and its
+    /// state reset. After a panic, a new task runs the disconnect handlers, unless the panic
+    /// happened while they ran: then the socket leaves its rooms and the namespace here.
+    fn task_died(&self) {
+        let panicking = std::thread::panicking();
+        if panicking {
+            tracing::error!(
+                socket = %self.inner.id,
+                nsp = %self.inner.ns.name(),
+                sid = %self.inner.client.sender.sid(),
+                "the socket's task panicked: the socket is disconnected"
+            );
+        }
+        if self.inner.connected.swap(false, Ordering::AcqRel) && panicking {
+            let packet = Packet::new(self.inner.ns.name().clone(), PacketData::Disconnect);
+            let _ = self.inner.client.send_packet(&packet, false);
+        }
+        self.inner
+            .client
+            .remove(self.inner.ns.name(), &self.inner.id);
+        lock(&self.inner.acks).clear();
+        let restart = {
+            let mut queue = lock(&self.inner.queue);
+            queue.failed = true;
+            queue.items = VecDeque::new();
+            queue
+                .disconnected
+                .get_or_insert(SocketDisconnectReason::ServerNamespaceDisconnect);
+            let restart = panicking && !queue.finished;
+            queue.running = restart;
+            restart
+        };
+        self.inner.space.notify_one();
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        match runtime {
+            Some(runtime) if restart => {
+                runtime.spawn(self.clone().drain(Vec::new()));
+            }
+            _ => {
+                self.inner.ns.remove_socket(&self.inner.id);
+                if let Some(runtime) = runtime.filter(|_| panicking) {
+                    let adapter = self.inner.ns.adapter().clone();
+                    let id = self.inner.id.clone();
+                    runtime.spawn(async move { adapter.del_all(id).await });
+                }
+            }
         }
     }
 }
