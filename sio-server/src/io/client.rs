@@ -285,6 +285,8 @@ impl ClientApp {
                 (self.decoder.decode_binary(data), len)
             }
         };
+        // The bytes of the messages of the packet, should it be complete now.
+        let size = self.pending.held.saturating_add(len);
         if !self.decoder.is_pending() {
             // Completed, failed, or not binary.
             self.pending.release();
@@ -319,7 +321,7 @@ impl ClientApp {
                 return self.violation(SocketDisconnectReason::ForcedClose);
             }
         };
-        match handle(&self.io, &self.shared, packet) {
+        match handle(&self.io, &self.shared, packet, size) {
             Handled::Done(None) => {}
             Handled::Done(Some(reason)) => self.violation(reason),
             Handled::Connect { nsp, auth } => self.start_connect(nsp, auth),
@@ -412,8 +414,8 @@ enum Handled {
     QueueFull(Socket, Incoming),
 }
 
-/// Handles one packet, without waiting.
-fn handle(io: &SocketIo, shared: &Arc<ClientShared>, packet: Packet) -> Handled {
+/// Handles one packet of `size` bytes (its messages), without waiting.
+fn handle(io: &SocketIo, shared: &Arc<ClientShared>, packet: Packet, size: usize) -> Handled {
     let invalid = Handled::Done(Some(SocketDisconnectReason::ForcedServerClose));
     let v3 = shared.sender.protocol() == crate::ProtocolVersion::V3;
     let (nsp, query_auth) = if v3 {
@@ -431,7 +433,12 @@ fn handle(io: &SocketIo, shared: &Arc<ClientShared>, packet: Packet) -> Handled 
             Handled::Connect { nsp, auth }
         }
         (PacketData::Event { name, args, id }, Some(socket)) => {
-            match socket.try_enqueue(Incoming { name, args, id }) {
+            match socket.try_enqueue(Incoming {
+                name,
+                args,
+                id,
+                size,
+            }) {
                 Ok(()) => Handled::Done(None),
                 Err(incoming) => Handled::QueueFull(socket, incoming),
             }

@@ -28,7 +28,10 @@ pub struct SocketIoConfig {
     /// (default 5 s; socket.io waits forever, which leaks the pending ack of a client that
     /// never answers).
     pub ack_timeout: Duration,
-    /// How many received events may wait for one socket's handlers (default 64). See
+    /// How many received events may wait for one socket's handlers (default 64), and at most
+    /// [`EngineConfig::max_buffered_bytes`] bytes of them (the bytes of the messages that
+    /// carried them; one event always fits in an empty queue). Past either, the connection
+    /// stops reading the client until the handlers catch up. See
     /// [the handler order](crate::SocketIo#handler-order).
     pub socket_queue: usize,
     /// The most binary attachments a client's packet may announce (default 10, socket.io's

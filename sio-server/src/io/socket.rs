@@ -147,6 +147,8 @@ pub(crate) struct Incoming {
     pub(crate) name: EventName,
     pub(crate) args: Args,
     pub(crate) id: Option<u64>,
+    /// The bytes of the messages that carried it (text and attachments).
+    pub(crate) size: usize,
 }
 
 /// One client connected to one namespace (socket.io's server-side `Socket`). Cheap to clone.
@@ -193,6 +195,10 @@ struct Inner {
 #[derive(Debug, Default)]
 struct Queue {
     items: VecDeque<Incoming>,
+    /// The bytes of `items`.
+    bytes: usize,
+    /// An event found the queue full: the task signals `space` when it takes one.
+    space_wanted: bool,
     /// The socket's task is running (it drains `items`, then runs the disconnect handlers
     /// once `disconnected` is set).
     running: bool,
@@ -663,9 +669,17 @@ impl Socket {
         if queue.failed || queue.finished {
             return Ok(());
         }
-        if queue.items.len() >= self.inner.ns.config().socket_queue.max(1) {
+        let config = self.inner.ns.config();
+        // At most `socket_queue` events and `max_buffered_bytes` bytes (one event always fits
+        // in an empty queue).
+        let full = queue.items.len() >= config.socket_queue.max(1)
+            || (!queue.items.is_empty()
+                && queue.bytes.saturating_add(incoming.size) > config.engine.max_buffered_bytes);
+        if full {
+            queue.space_wanted = true;
             return Err(incoming);
         }
+        queue.bytes += incoming.size;
         queue.items.push_back(incoming);
         if !queue.running {
             queue.running = true;
@@ -711,13 +725,13 @@ impl Socket {
         loop {
             let (item, reason) = {
                 let mut queue = lock(&self.inner.queue);
-                let full = queue.items.len() >= self.inner.ns.config().socket_queue.max(1);
                 match queue.items.pop_front() {
                     Some(item) => {
+                        queue.bytes -= item.size;
                         if queue.items.is_empty() {
                             queue.items = VecDeque::new();
                         }
-                        if full {
+                        if std::mem::take(&mut queue.space_wanted) {
                             self.inner.space.notify_one();
                         }
                         (Some(item), None)
@@ -873,6 +887,7 @@ impl Socket {
         let mut queue = lock(&self.inner.queue);
         queue.failed = true;
         queue.items = VecDeque::new();
+        queue.bytes = 0;
         drop(queue);
         self.inner.space.notify_one();
     }
@@ -902,6 +917,7 @@ impl Socket {
             let mut queue = lock(&self.inner.queue);
             queue.failed = true;
             queue.items = VecDeque::new();
+            queue.bytes = 0;
             queue
                 .disconnected
                 .get_or_insert(SocketDisconnectReason::ServerNamespaceDisconnect);
