@@ -113,10 +113,12 @@ pub use cookie::{Cookie, SameSite};
 pub use cors::Cors;
 pub use engine::EngineIo;
 pub use io::{
-    Ack, AckError, AckFuture, Adapter, AdapterFactory, BoxFuture, BroadcastAckFuture,
-    BroadcastFlags, BroadcastOperator, BroadcastOptions, BroadcastPacket, ConnectError, EmitError,
-    Handshake, InMemoryAdapter, LocalNamespace, MiddlewareError, Namespace, Socket,
-    SocketDisconnectReason, SocketIo, SocketIoConfig,
+    Ack, AckError, AckFuture, Adapter, AdapterError, AdapterErrorKind, AdapterFactory, BoxFuture,
+    BroadcastAckFuture, BroadcastFlags, BroadcastOperator, BroadcastOptions, BroadcastPacket,
+    ConnectError, EmitError, Handshake, InMemoryAdapter, LocalNamespace, MiddlewareError,
+    Namespace, PartialReplies, RemoteAckFuture, RemoteSocket, RemoteSocketData, ReplyEvent,
+    ReplySink, ServerEventAck, ServerSideAckFuture, Socket, SocketDisconnectReason, SocketIo,
+    SocketIoConfig,
 };
 pub use layer::EngineLayer;
 pub use response::EngineBody;
