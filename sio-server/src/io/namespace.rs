@@ -451,7 +451,7 @@ impl Namespace {
         &self,
         event: impl Into<String>,
         handler: F,
-    ) -> Result<&Self, EmitError>
+    ) -> Result<(), EmitError>
     where
         T: DeserializeOwned + Send + 'static,
         F: Fn(Namespace, T, ServerEventAck) -> Fut + Send + Sync + 'static,
@@ -474,7 +474,7 @@ impl Namespace {
         &self,
         event: impl Into<String>,
         handler: F,
-    ) -> Result<&Self, EmitError>
+    ) -> Result<(), EmitError>
     where
         F: Fn(Namespace, Args, ServerEventAck) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
@@ -486,7 +486,7 @@ impl Namespace {
         self.inner
             .handlers
             .set_server_event(Str::from(event), handler);
-        Ok(self)
+        Ok(())
     }
 
     /// Runs the handler of a server-side event from another server (see

@@ -274,6 +274,12 @@ impl SocketIo {
         self.of("/").local()
     }
 
+    /// Everyone in `/`, with this acknowledgement timeout (see
+    /// [`BroadcastOperator::timeout`]).
+    pub fn timeout(&self, timeout: std::time::Duration) -> BroadcastOperator {
+        self.of("/").timeout(timeout)
+    }
+
     /// Everyone in `/` except the sockets in `room`.
     pub fn except(&self, room: impl Into<Str>) -> BroadcastOperator {
         self.of("/").except(room)
