@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use io_support::{Peer, WAIT, until};
+use io_support::{Logs, Peer, WAIT, until};
 use serde_json::json;
 use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
@@ -1201,6 +1201,10 @@ async fn server_count_counts_the_nodes_of_the_namespace() {
     // A closed node leaves the cluster.
     c.io(2).close().await;
     assert_eq!(c.io(0).server_count().await.unwrap(), 2);
+    // A dynamic namespace template has no sockets and does not join the cluster; the
+    // namespaces it creates do.
+    c.io(0).of_dynamic(|name, _| name.starts_with("/dyn-"));
+    assert_eq!(c.bus.count("/_dynamic").unwrap(), 0);
     // Without a cluster adapter: 1.
     let alone = SocketIo::new(SocketIoConfig::default());
     assert_eq!(alone.server_count().await.unwrap(), 1);
@@ -1405,4 +1409,77 @@ fn a_node_server_s_fetch_answer_reads_as_remote_socket_data() {
         serde_json::from_value(json!({"id": "s", "handshake": {}})).unwrap();
     assert!(sparse.rooms.is_empty() && sparse.data.is_null());
     assert_eq!(sparse.handshake.auth, Value::Object(Default::default()));
+}
+
+#[tokio::test]
+async fn a_panicking_server_event_handler_is_logged_and_the_next_events_run() {
+    let logs = Logs::capture();
+    let c = cluster(2).await;
+    let seen = Arc::new(AtomicU64::new(0));
+    let s = seen.clone();
+    c.io(1)
+        .of("/")
+        .on_server_event("count", move |_ns, (boom,): (bool,), ack| {
+            let s = s.clone();
+            async move {
+                if boom {
+                    panic!("server event boom");
+                }
+                s.fetch_add(1, Ordering::SeqCst);
+                let _ = ack.send(&"counted");
+            }
+        })
+        .unwrap();
+    c.io(0).server_side_emit("count", &(true,)).await.unwrap();
+    until(|| {
+        !logs
+            .matching(&["a server-side event handler panicked", "server event boom"])
+            .is_empty()
+    })
+    .await;
+    let replies = c
+        .io(0)
+        .server_side_emit_with_ack("count", &(false,))
+        .timeout(WAIT)
+        .await
+        .unwrap();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+    // Arguments that do not match the handler's type drop the event: no answer.
+    let mismatch = c
+        .io(0)
+        .server_side_emit_with_ack("count", &("not a bool",))
+        .timeout(Duration::from_millis(200))
+        .await;
+    assert!(mismatch.unwrap_err().is_timeout());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_sink_with_a_deadline_closes_then() {
+    let calls = Arc::new(AtomicU64::new(0));
+    let counted = calls.clone();
+    let sink = ReplySink::from_fn(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+    })
+    .until(tokio::time::Instant::now() + Duration::from_secs(1));
+    sink.client_count(1);
+    assert!(!sink.is_closed());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    let closed = tokio::spawn({
+        let sink = sink.clone();
+        async move { sink.closed().await }
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(closed.is_finished());
+    assert!(sink.is_closed());
+    sink.reply(Args::empty());
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // A channel sink closes with its receiver.
+    let (sink, rx) = ReplySink::channel();
+    assert!(!sink.is_closed());
+    drop(rx);
+    assert!(sink.is_closed());
+    tokio::time::timeout(Duration::from_secs(1), sink.closed())
+        .await
+        .unwrap();
 }
