@@ -86,18 +86,40 @@ fn deserialize_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration
         .map(|ms| Duration::from_secs_f64(ms.min(1e15) / 1000.0)))
 }
 
+/// Reads a list of rooms as JavaScript may write it: strings, or numbers (`socket.join(1)`
+/// in JavaScript makes a room named by a number), which read as their decimal text.
+pub(crate) fn lenient_rooms<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Str>, D::Error> {
+    let v = sio_protocol::Value::deserialize(d)?;
+    let items = match v {
+        sio_protocol::Value::Array(items) => items,
+        sio_protocol::Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|item| match item {
+            sio_protocol::Value::String(s) => Some(Str::from(s)),
+            sio_protocol::Value::Number(n) => Some(Str::from(n.to_string())),
+            _ => None,
+        })
+        .collect())
+}
+
 /// Which sockets a broadcast or a bulk operation targets: those in any of `rooms` (every
 /// socket when empty) and in none of `except`.
 ///
 /// Serializes (serde) as socket.io's `opts`: `{"rooms": [...], "except": [...], "flags":
-/// {...}}` (see [`BroadcastFlags`]); missing fields read as empty.
+/// {...}}` (see [`BroadcastFlags`]); missing fields read as empty, and a room a JavaScript
+/// server wrote as a number reads as its decimal text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct BroadcastOptions {
     /// Target rooms (none: everyone).
+    #[serde(deserialize_with = "lenient_rooms")]
     pub rooms: Vec<Str>,
     /// Excluded rooms.
+    #[serde(deserialize_with = "lenient_rooms")]
     pub except: Vec<Str>,
     /// Flags.
     pub flags: BroadcastFlags,
@@ -190,8 +212,9 @@ pub struct BroadcastPacket {
 /// | `REMOTE_FETCH` / `FETCH_SOCKETS`                  | [`LocalNamespace::fetch_sockets`] (serializes as `[{id, handshake, rooms, data}]`) |
 /// | `SERVER_SIDE_EMIT` (with or without request id)   | [`LocalNamespace::server_event`], with a [`ReplySink::from_fn`] that sends the answer back |
 ///
-/// The test `sio-server/tests/io_cluster.rs` holds a complete example: an in-process bus
-/// adapter written against this public API only.
+/// `sio-server/tests/io_cluster_bus/mod.rs` holds a complete example: an in-process bus
+/// adapter written against this public API only, which `tests/io_cluster.rs` runs with three
+/// servers.
 pub trait Adapter: Send + Sync + fmt::Debug + 'static {
     /// This server's sockets of the namespace: the handle the adapter was made with.
     fn local(&self) -> &LocalNamespace;

@@ -294,8 +294,9 @@ pub struct RemoteSocketData {
     pub id: Str,
     /// Its handshake.
     pub handshake: Handshake,
-    /// Its rooms (its own id included).
-    #[serde(default)]
+    /// Its rooms (its own id included; a room a JavaScript server has as a number reads as
+    /// its decimal text).
+    #[serde(default, deserialize_with = "super::adapter::lenient_rooms")]
     pub rooms: Vec<Str>,
     /// Its `data`.
     #[serde(default)]
