@@ -212,6 +212,11 @@ pub struct BroadcastPacket {
 /// | `REMOTE_FETCH` / `FETCH_SOCKETS`                  | [`LocalNamespace::fetch_sockets`] (serializes as `[{id, handshake, rooms, data}]`) |
 /// | `SERVER_SIDE_EMIT` (with or without request id)   | [`LocalNamespace::server_event`], with a [`ReplySink::from_fn`] that sends the answer back |
 ///
+/// Messages from this server itself and from other namespaces are the adapter's to drop.
+/// Answers coming back to this server go to the caller's sink: a client count of a
+/// broadcast to [`ReplySink::client_count`], an acknowledgement or a server-side answer (one
+/// value on the wire) to [`ReplySink::reply`] as `Args::from_values(vec![value])`.
+///
 /// `sio-server/tests/io_cluster_bus/mod.rs` holds a complete example: an in-process bus
 /// adapter written against this public API only, which `tests/io_cluster.rs` runs with three
 /// servers.
@@ -369,6 +374,14 @@ pub trait Adapter: Send + Sync + fmt::Debug + 'static {
 }
 
 /// Creates the adapter of each namespace.
+///
+/// Called once per namespace, when it is created: for `/` inside
+/// [`SocketIo::with_adapter`](crate::SocketIo::with_adapter), for the others by
+/// [`SocketIo::of`](crate::SocketIo::of) or the first CONNECT to a dynamic namespace (the
+/// template of [`of_dynamic`](crate::SocketIo::of_dynamic) gets an [`InMemoryAdapter`]). It
+/// runs synchronously, maybe before a Tokio runtime runs: an adapter that needs a task of
+/// its own (a subscriber) spawns it with `tokio::runtime::Handle::try_current()` or starts
+/// it lazily.
 pub type AdapterFactory = Arc<dyn Fn(LocalNamespace) -> Arc<dyn Adapter> + Send + Sync>;
 
 /// This server's sockets of one namespace, as its [`Adapter`] sees them: the room registry

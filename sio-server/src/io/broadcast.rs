@@ -283,7 +283,8 @@ impl IntoFuture for BroadcastAckFuture {
             })
             .await
             {
-                Ok((Ok(()), Ok(servers))) => servers,
+                // This server always counts (an adapter that says 0 is wrong).
+                Ok((Ok(()), Ok(servers))) => servers.max(1),
                 Ok((Err(e), _) | (_, Err(e))) => {
                     tally.drain(&mut rx);
                     return Err(tally.fail(AckError::Adapter(e), None));

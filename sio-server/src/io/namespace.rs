@@ -441,9 +441,11 @@ impl Namespace {
     /// Handles the server-side event `event` sent by another server of the cluster
     /// ([`server_side_emit`](Self::server_side_emit), or a JavaScript server's
     /// `serverSideEmit`), with its arguments read as `T` (as [`Socket::on`] reads them) and
-    /// the [`ServerEventAck`] to answer with. Replaces an earlier handler of `event`. Each
-    /// event runs in a task of its own (events may run concurrently); a handler that panics
-    /// is logged.
+    /// the [`ServerEventAck`] to answer with. Replaces an earlier handler of `event` (socket.io
+    /// keeps every listener). Each event runs in a task of its own (events may run
+    /// concurrently); a handler that panics is logged. Arguments that do not match `T` drop
+    /// the event (logged at debug level): no answer goes back, and a sender waiting for one
+    /// times out.
     ///
     /// Fails with [`EmitError::ReservedName`] for `connect`, `connection` and
     /// `new_namespace`.
