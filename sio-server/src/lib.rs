@@ -86,6 +86,41 @@
 //! or when the session upgrades), and a session's traffic (the heartbeat). On the
 //! connections of [`EngineIo::listen`] and [`EngineIo::serve`], a write that a client does not
 //! take for [`EngineConfig::http_body_timeout`] closes the connection.
+//!
+//! # Clusters
+//!
+//! Several servers behind a load balancer (with sticky sessions for long-polling) share their
+//! rooms and broadcasts through an [`Adapter`] given to
+//! [`SocketIo::with_adapter`]: one per namespace, made with the [`LocalNamespace`] that lets it
+//! act on this server's sockets, for its own calls and to answer the other servers. The
+//! default [`InMemoryAdapter`] is a cluster of one.
+//!
+//! These calls reach every server (with a cluster adapter), as in socket.io:
+//!
+//! | call | across the cluster |
+//! |------|--------------------|
+//! | [`BroadcastOperator::emit`] (`io.to(room).emit`, `socket.broadcast()...`) | every server's sockets in the rooms |
+//! | [`BroadcastOperator::emit_with_ack`] | replies of the clients of every server; done when every server reported its client count and that many replies came |
+//! | [`BroadcastOperator::fetch_sockets`] | [`RemoteSocket`]s (id, handshake, rooms, [`data`](Socket::set_data)) of every server, which `emit`, `join`, `leave`, `disconnect` from anywhere |
+//! | [`BroadcastOperator::sockets_join`], [`sockets_leave`](BroadcastOperator::sockets_leave), [`disconnect_sockets`](BroadcastOperator::disconnect_sockets) | every server's selected sockets |
+//! | [`Namespace::server_side_emit`], [`server_side_emit_with_ack`](Namespace::server_side_emit_with_ack) | the *other* servers' [`on_server_event`](Namespace::on_server_event) handlers (one answer each) |
+//! | [`Namespace::server_count`] | the servers of the cluster |
+//!
+//! [`BroadcastOperator::local`] keeps any of them on this server; [`Socket`] methods
+//! (`emit`, `join`...) act on that one socket only. What the adapter guarantees:
+//!
+//! - this server's part always happens, even when the others cannot be reached;
+//! - errors reach the caller instead of vanishing: the cluster-wide calls return
+//!   [`AdapterError`] (or [`EmitError::Adapter`], [`AckError::Adapter`]), with
+//!   [`is_timeout`](AdapterError::is_timeout) / [`is_unavailable`](AdapterError::is_unavailable);
+//! - acknowledgements that come from several servers are collected by the caller within its
+//!   timeout, and a call that did not get every reply returns those it got
+//!   ([`PartialReplies`]).
+//!
+//! The [`Adapter`] trait documents what each method must do, and how a cluster adapter
+//! answers the requests of other servers (socket.io's `BROADCAST`, `FETCH_SOCKETS`,
+//! `SERVER_SIDE_EMIT`...) through [`LocalNamespace`]. The data crossing servers has
+//! socket.io's JSON form ([`BroadcastOptions`], [`RemoteSocketData`], [`Handshake`]).
 
 mod allow;
 mod compression;
@@ -113,10 +148,12 @@ pub use cookie::{Cookie, SameSite};
 pub use cors::Cors;
 pub use engine::EngineIo;
 pub use io::{
-    Ack, AckError, AckFuture, Adapter, AdapterFactory, BoxFuture, BroadcastAckFuture,
-    BroadcastFlags, BroadcastOperator, BroadcastOptions, BroadcastPacket, ConnectError, EmitError,
-    Handshake, InMemoryAdapter, LocalNamespace, MiddlewareError, Namespace, Socket,
-    SocketDisconnectReason, SocketIo, SocketIoConfig,
+    Ack, AckError, AckFuture, Adapter, AdapterError, AdapterErrorKind, AdapterFactory, BoxFuture,
+    BroadcastAckFuture, BroadcastFlags, BroadcastOperator, BroadcastOptions, BroadcastPacket,
+    ConnectError, EmitError, Handshake, InMemoryAdapter, LocalNamespace, MiddlewareError,
+    Namespace, PartialReplies, RemoteAckFuture, RemoteSocket, RemoteSocketData, ReplyEvent,
+    ReplySink, ServerEventAck, ServerSideAckFuture, Socket, SocketDisconnectReason, SocketIo,
+    SocketIoConfig,
 };
 pub use layer::EngineLayer;
 pub use response::EngineBody;

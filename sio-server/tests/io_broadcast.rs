@@ -94,20 +94,20 @@ async fn fetch_join_leave_and_disconnect_selected_sockets() {
     let (mut b, b_id) = Peer::join(s.addr, "/").await;
     call(&mut a, 1, r#"["join","x"]"#).await;
     let ns = s.io.of("/");
-    let in_x = ns.to("x").fetch_sockets().await;
+    let in_x = ns.to("x").fetch_sockets().await.unwrap();
     assert_eq!(in_x.len(), 1);
     assert_eq!(in_x[0].id(), a_id.as_str());
-    ns.except("x").sockets_join("y").await;
-    let in_y: Vec<_> = ns.to("y").fetch_sockets().await;
+    ns.except("x").sockets_join("y").await.unwrap();
+    let in_y: Vec<_> = ns.to("y").fetch_sockets().await.unwrap();
     assert_eq!(in_y.len(), 1);
     assert_eq!(in_y[0].id(), b_id.as_str());
-    ns.broadcast().sockets_leave("x").await;
-    assert!(ns.to("x").fetch_sockets().await.is_empty());
-    assert_eq!(ns.broadcast().fetch_sockets().await.len(), 2);
-    ns.to("y").disconnect_sockets(false).await;
+    ns.broadcast().sockets_leave("x").await.unwrap();
+    assert!(ns.to("x").fetch_sockets().await.unwrap().is_empty());
+    assert_eq!(ns.broadcast().fetch_sockets().await.unwrap().len(), 2);
+    ns.to("y").disconnect_sockets(false).await.unwrap();
     assert_eq!(b.text().await, "1");
     until(|| ns.sockets().len() == 1).await;
-    ns.disconnect_sockets(true).await;
+    ns.disconnect_sockets(true).await.unwrap();
     assert_eq!(a.text().await, "1");
     a.closed().await;
 }
@@ -155,7 +155,12 @@ async fn broadcast_with_ack_collects_every_reply_or_times_out() {
     a.send(&format!(r#"3{id}["yes"]"#)).await;
     b.text().await;
     let result = pending.await.unwrap();
-    assert!(matches!(result, Err(AckError::Timeout)), "{result:?}");
+    let partial = result.unwrap_err();
+    assert!(matches!(partial.error, AckError::Timeout), "{partial:?}");
+    // The reply that came is kept, and the expected count is known.
+    assert_eq!(partial.replies.len(), 1);
+    assert_eq!(partial.replies[0].deserialize::<String>().unwrap(), "yes");
+    assert_eq!(partial.expected, Some(2));
     // Nobody to ask: no replies, at once.
     let empty = ns.to("nobody").emit_with_ack("vote", &3).await.unwrap();
     assert!(empty.is_empty());

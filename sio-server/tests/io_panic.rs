@@ -14,8 +14,8 @@ use std::time::Duration;
 use io_support::{Logs, Peer, Polling, WAIT, until};
 use sio_protocol::Str;
 use sio_server::{
-    Adapter, AdapterFactory, BoxFuture, BroadcastOptions, BroadcastPacket, ConnectError, EmitError,
-    InMemoryAdapter, LocalNamespace, Socket, SocketIo, SocketIoConfig,
+    Adapter, AdapterFactory, BoxFuture, ConnectError, EmitError, InMemoryAdapter, LocalNamespace,
+    Socket, SocketIo, SocketIoConfig,
 };
 use tokio::sync::Notify;
 
@@ -185,6 +185,7 @@ async fn in_room(io: &SocketIo) -> Vec<Str> {
         .to("r")
         .fetch_sockets()
         .await
+        .unwrap()
         .iter()
         .map(|s| s.id().clone())
         .collect();
@@ -455,46 +456,20 @@ struct Panicky {
 }
 
 impl Adapter for Panicky {
+    fn local(&self) -> &LocalNamespace {
+        self.inner.local()
+    }
     fn add_all(&self, id: Str, rooms: Vec<Str>) -> BoxFuture<'_, ()> {
         if self.name == "/bad-join" {
             panic!("add_all boom");
         }
         self.inner.add_all(id, rooms)
     }
-    fn del(&self, id: Str, room: Str) -> BoxFuture<'_, ()> {
-        self.inner.del(id, room)
-    }
     fn del_all(&self, id: Str) -> BoxFuture<'_, ()> {
         if self.name == "/bad-leave" {
             return Box::pin(async { panic!("del_all boom") });
         }
         self.inner.del_all(id)
-    }
-    fn socket_rooms(&self, id: Str) -> BoxFuture<'_, Vec<Str>> {
-        self.inner.socket_rooms(id)
-    }
-    fn sockets(&self, opts: BroadcastOptions) -> BoxFuture<'_, Vec<Str>> {
-        self.inner.sockets(opts)
-    }
-    fn broadcast(&self, packet: Arc<BroadcastPacket>, opts: BroadcastOptions) -> BoxFuture<'_, ()> {
-        self.inner.broadcast(packet, opts)
-    }
-    fn broadcast_with_ack(
-        &self,
-        packet: Arc<BroadcastPacket>,
-        opts: BroadcastOptions,
-        replies: tokio::sync::mpsc::UnboundedSender<sio_protocol::socket::Args>,
-    ) -> BoxFuture<'_, usize> {
-        self.inner.broadcast_with_ack(packet, opts, replies)
-    }
-    fn add_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) -> BoxFuture<'_, ()> {
-        self.inner.add_sockets(opts, rooms)
-    }
-    fn del_sockets(&self, opts: BroadcastOptions, rooms: Vec<Str>) -> BoxFuture<'_, ()> {
-        self.inner.del_sockets(opts, rooms)
-    }
-    fn disconnect_sockets(&self, opts: BroadcastOptions, close: bool) -> BoxFuture<'_, ()> {
-        self.inner.disconnect_sockets(opts, close)
     }
 }
 

@@ -138,7 +138,9 @@ async fn main() -> std::io::Result<()> {
                 .to(name)
                 .fetch_sockets()
                 .await
+                .unwrap_or_default()
                 .iter()
+                .filter_map(|s| s.as_socket())
                 .map(nick)
                 .collect();
             nicks.sort();

@@ -10,6 +10,7 @@ use sio_protocol::socket::{Args, ArgsError, Packet};
 use tokio::sync::oneshot;
 
 use super::BoxFuture;
+use super::cluster::AdapterError;
 use super::socket::{AckSender, EmitError, Socket};
 
 /// Why `emit_with_ack` produced no answer.
@@ -22,6 +23,9 @@ pub enum AckError {
     Disconnected,
     /// The event could not be sent.
     Emit(EmitError),
+    /// The other servers of the cluster could not be reached (or did not answer, for a
+    /// request the adapter times out itself): see [`AdapterError`].
+    Adapter(AdapterError),
 }
 
 impl fmt::Display for AckError {
@@ -30,11 +34,21 @@ impl fmt::Display for AckError {
             AckError::Timeout => f.write_str("operation has timed out"),
             AckError::Disconnected => f.write_str("socket has been disconnected"),
             AckError::Emit(e) => write!(f, "emit failed: {e}"),
+            AckError::Adapter(e) => write!(f, "adapter: {e}"),
         }
     }
 }
 
-impl std::error::Error for AckError {}
+impl std::error::Error for AckError {
+    /// The source of the inner error (its text is already in this error's).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AckError::Emit(e) => std::error::Error::source(e),
+            AckError::Adapter(e) => std::error::Error::source(e),
+            _ => None,
+        }
+    }
+}
 
 /// The handle to answer a client's acknowledgement request (the `ack` callback of a
 /// JavaScript handler). Answering an event that asked for no ack does nothing.

@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sio_protocol::Str;
-use sio_protocol::socket::{Args, ArgsError, Packet, RESERVED_EVENTS};
+use sio_protocol::socket::{Args, ArgsError};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use super::BoxFuture;
 use super::ack::AckError;
-use super::adapter::{BroadcastOptions, BroadcastPacket};
+use super::adapter::{BroadcastOptions, encode_packet};
+use super::cluster::{AdapterError, PartialReplies, ReplyEvent, ReplySink};
 use super::namespace::Namespace;
-use super::socket::{EmitError, Socket, frames};
+use super::remote::RemoteSocket;
+use super::socket::EmitError;
 
 /// Selects sockets of a namespace. Each method returns a new operator; the original is
 /// unchanged.
@@ -63,7 +66,8 @@ impl BroadcastOperator {
         self
     }
 
-    /// Only the sockets of this server.
+    /// Only the sockets of this server: the adapter does not involve the other servers of
+    /// the cluster (socket.io's `local` flag).
     pub fn local(mut self) -> Self {
         self.opts.flags.local = true;
         self
@@ -90,7 +94,8 @@ impl BroadcastOperator {
         self
     }
 
-    /// The timeout of [`emit_with_ack`](Self::emit_with_ack).
+    /// The timeout of [`emit_with_ack`](Self::emit_with_ack) (and of
+    /// [`fetch_sockets`](Self::fetch_sockets), for an adapter that waits for other servers).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.opts.flags.timeout = Some(timeout);
         self
@@ -101,44 +106,26 @@ impl BroadcastOperator {
         &self.opts
     }
 
-    fn packet(
-        &self,
-        event: &str,
-        args: Args,
-        ack_id: Option<u64>,
-    ) -> Result<BroadcastPacket, EmitError> {
-        if RESERVED_EVENTS.contains(&event) {
-            return Err(EmitError::ReservedName);
-        }
-        let event = Str::from(event.to_owned());
-        let packet = Packet::event(self.ns.name().clone(), event.clone(), args.clone(), ack_id);
-        let encoded = sio_protocol::socket::Encoder::new(self.ns.config().parser)
-            .encode(&packet)
-            .map_err(EmitError::Serialize)?;
-        Ok(BroadcastPacket {
-            nsp: self.ns.name().clone(),
-            event,
-            args,
-            ack_id,
-            messages: frames(encoded),
-        })
-    }
-
-    /// Sends `event` to the selected sockets. The packet is encoded once; every recipient
-    /// gets the same buffers.
+    /// Sends `event` to the selected sockets, on every server of the cluster (unless
+    /// [`local`](Self::local)). The packet is encoded once; every local recipient gets the
+    /// same buffers. [`EmitError::Adapter`] when the other servers could not be reached
+    /// (this server's sockets got it).
     pub async fn emit<T: Serialize + ?Sized>(
         &self,
         event: &str,
         args: &T,
     ) -> Result<(), EmitError> {
         let args = Args::new(args).map_err(EmitError::Serialize)?;
-        let packet = Arc::new(self.packet(event, args, None)?);
-        self.ns.adapter().broadcast(packet, self.opts.clone()).await;
-        Ok(())
+        let packet = Arc::new(encode_packet(&self.ns, event, args, None)?);
+        self.ns
+            .adapter()
+            .broadcast(packet, self.opts.clone())
+            .await
+            .map_err(EmitError::Adapter)
     }
 
-    /// Sends `event` to the selected sockets and collects every acknowledgement (see
-    /// [`BroadcastAckFuture`]).
+    /// Sends `event` to the selected sockets of every server and collects every
+    /// acknowledgement (see [`BroadcastAckFuture`]).
     pub fn emit_with_ack<T: Serialize + ?Sized>(
         &self,
         event: &str,
@@ -151,41 +138,71 @@ impl BroadcastOperator {
         }
     }
 
-    /// The selected sockets of this server.
-    pub async fn fetch_sockets(&self) -> Vec<Socket> {
-        let ids = self.ns.adapter().sockets(self.opts.clone()).await;
-        ids.iter().filter_map(|id| self.ns.get_socket(id)).collect()
+    pub(crate) fn emit_args_with_ack(&self, event: &str, args: Args) -> BroadcastAckFuture {
+        BroadcastAckFuture {
+            op: self.clone(),
+            event: event.to_owned(),
+            args: Ok(args),
+        }
     }
 
-    /// Makes the selected sockets join `room`.
-    pub async fn sockets_join(&self, room: impl Into<Str>) {
+    /// The selected sockets of every server of the cluster (unless [`local`](Self::local)),
+    /// with their handshake, rooms and data (socket.io's `fetchSockets`; see
+    /// [`RemoteSocket`] for how sockets of this server are represented). Fails when another
+    /// server cannot be reached or does not answer in time
+    /// ([`timeout`](Self::timeout) if set, else the adapter's default).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        let sockets = self.ns.adapter().fetch_sockets(self.opts.clone()).await?;
+        Ok(sockets
+            .into_iter()
+            .map(|data| RemoteSocket::new(self.ns.clone(), data))
+            .collect())
+    }
+
+    /// Makes the selected sockets of every server join `room` (socket.io's `socketsJoin`).
+    /// Resolves once this server's sockets have joined and the other servers were told;
+    /// fails when they could not be (this server's sockets joined anyway).
+    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
         self.ns
             .adapter()
             .add_sockets(self.opts.clone(), vec![room.into()])
-            .await;
+            .await
     }
 
-    /// Makes the selected sockets leave `room`.
-    pub async fn sockets_leave(&self, room: impl Into<Str>) {
+    /// Makes the selected sockets of every server leave `room` (like
+    /// [`sockets_join`](Self::sockets_join)).
+    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
         self.ns
             .adapter()
             .del_sockets(self.opts.clone(), vec![room.into()])
-            .await;
+            .await
     }
 
-    /// Disconnects the selected sockets (and closes their connections with `close`).
-    pub async fn disconnect_sockets(&self, close: bool) {
+    /// Disconnects the selected sockets of every server (and closes their connections with
+    /// `close`), like [`sockets_join`](Self::sockets_join).
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
         self.ns
             .adapter()
             .disconnect_sockets(self.opts.clone(), close)
-            .await;
+            .await
     }
 }
 
-/// `emit_with_ack` on a broadcast: resolves to every recipient's acknowledgement (in the
-/// order they arrived) once all have answered, or [`AckError::Timeout`] when the timeout
+/// `emit_with_ack` on a broadcast: resolves to every recipient's acknowledgement, on every
+/// server of the cluster (in the order they arrived), once all have answered.
+///
+/// As in socket.io, the call is complete when every server of the cluster
+/// ([`Adapter::server_count`](super::Adapter::server_count); 1 with
+/// [`local`](BroadcastOperator::local)) reported how many clients it sent the packet to, and
+/// that many acknowledgements arrived. Otherwise it ends with [`PartialReplies`] holding the
+/// acknowledgements received: [`AckError::Timeout`] when the timeout
 /// ([`BroadcastOperator::timeout`], default
-/// [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)) passes first.
+/// [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)) passes first,
+/// [`AckError::Adapter`] when the other servers could not be reached,
+/// [`AckError::Disconnected`] when every recipient went away before answering.
+///
+/// An acknowledgement from a client of another server holds its first argument only
+/// (socket.io sends no more across servers).
 #[derive(Debug)]
 #[must_use = "the event is sent only when the future is awaited"]
 pub struct BroadcastAckFuture {
@@ -194,45 +211,99 @@ pub struct BroadcastAckFuture {
     args: Result<Args, ArgsError>,
 }
 
+/// What the replies of a broadcast with acknowledgements add up to so far.
+#[derive(Default)]
+struct Tally {
+    replies: Vec<Args>,
+    servers: usize,
+    clients: usize,
+}
+
+impl Tally {
+    fn add(&mut self, event: ReplyEvent) {
+        match event {
+            ReplyEvent::ClientCount(n) => {
+                self.servers += 1;
+                self.clients += n;
+            }
+            ReplyEvent::Reply(args) => self.replies.push(args),
+        }
+    }
+
+    fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<ReplyEvent>) {
+        while let Ok(event) = rx.try_recv() {
+            self.add(event);
+        }
+    }
+
+    fn fail(self, error: AckError, expected_servers: Option<usize>) -> PartialReplies {
+        let expected = expected_servers
+            .filter(|&servers| self.servers >= servers)
+            .map(|_| self.clients);
+        PartialReplies::new(error, self.replies, expected)
+    }
+}
+
 impl IntoFuture for BroadcastAckFuture {
-    type Output = Result<Vec<Args>, AckError>;
-    type IntoFuture = BoxFuture<'static, Result<Vec<Args>, AckError>>;
+    type Output = Result<Vec<Args>, PartialReplies>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<Args>, PartialReplies>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
+            let op = self.op;
+            let fail = |error| PartialReplies::new(error, Vec::new(), None);
             let args = self
                 .args
-                .map_err(|e| AckError::Emit(EmitError::Serialize(e)))?;
-            let op = self.op;
+                .map_err(|e| fail(AckError::Emit(EmitError::Serialize(e))))?;
             let timeout = op
                 .opts
                 .flags
                 .timeout
                 .unwrap_or_else(|| op.ns.config().ack_timeout);
+            let deadline = Instant::now() + timeout;
             let id = op.ns.next_ack_id();
             let packet = Arc::new(
-                op.packet(&self.event, args, Some(id))
-                    .map_err(AckError::Emit)?,
+                encode_packet(&op.ns, &self.event, args, Some(id))
+                    .map_err(|e| fail(AckError::Emit(e)))?,
             );
-            let (tx, mut rx) = mpsc::unbounded_channel();
-            let collect = async {
-                let expected = op
-                    .ns
-                    .adapter()
-                    .broadcast_with_ack(packet, op.opts.clone(), tx)
-                    .await;
-                let mut replies = Vec::with_capacity(expected);
-                while replies.len() < expected {
-                    match rx.recv().await {
-                        Some(args) => replies.push(args),
-                        None => return Err(AckError::Disconnected),
-                    }
+            let (sink, mut rx) = ReplySink::channel();
+            let adapter = op.ns.adapter().clone();
+            let local = op.opts.flags.local;
+            let count = async {
+                if local {
+                    Ok(1)
+                } else {
+                    adapter.server_count().await
                 }
-                Ok(replies)
             };
-            tokio::time::timeout(timeout, collect)
-                .await
-                .unwrap_or(Err(AckError::Timeout))
+            let sent = adapter.broadcast_with_ack(packet, op.opts.clone(), sink);
+            let mut tally = Tally::default();
+            let servers = match tokio::time::timeout_at(deadline, async {
+                tokio::join!(sent, count)
+            })
+            .await
+            {
+                // This server always counts (an adapter that says 0 is wrong).
+                Ok((Ok(()), Ok(servers))) => servers.max(1),
+                Ok((Err(e), _) | (_, Err(e))) => {
+                    tally.drain(&mut rx);
+                    return Err(tally.fail(AckError::Adapter(e), None));
+                }
+                Err(_) => {
+                    tally.drain(&mut rx);
+                    return Err(tally.fail(AckError::Timeout, None));
+                }
+            };
+            loop {
+                if tally.servers >= servers && tally.replies.len() >= tally.clients {
+                    return Ok(tally.replies);
+                }
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(event)) => tally.add(event),
+                    Ok(None) => return Err(tally.fail(AckError::Disconnected, Some(servers))),
+                    Err(_) => return Err(tally.fail(AckError::Timeout, Some(servers))),
+                }
+            }
         })
     }
 }

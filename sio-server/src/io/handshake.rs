@@ -1,15 +1,37 @@
 //! [`Handshake`]: what a socket's connection looked like (socket.io's `socket.handshake`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::HeaderMap;
-use sio_protocol::Value;
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sio_protocol::{Map, Value};
 
 use crate::ConnectionSender;
 
 /// The handshake of a socket: the Engine.IO handshake request and the CONNECT payload.
+///
+/// # As JSON
+///
+/// It serializes (serde) as JavaScript's `socket.handshake`, which is what
+/// [`fetch_sockets`](crate::Namespace::fetch_sockets) carries across servers:
+///
+/// ```json
+/// {"headers": {"host": "localhost:3000", "cookie": "a=1; b=2"},
+///  "time": "Thu Nov 26 2026 18:52:13 GMT+0000 (Coordinated Universal Time)",
+///  "address": "127.0.0.1", "xdomain": false, "secure": false, "issued": 1795719133000,
+///  "url": "/socket.io/?EIO=4&transport=websocket", "query": {"EIO": "4", "transport": "websocket"},
+///  "auth": {}}
+/// ```
+///
+/// Header values repeated in the request are joined with `, ` (`; ` for `cookie`), as Node
+/// does; a query parameter given several times is an array of its values; `address` is the
+/// IP address without the port (left out when unknown). Deserializing accepts what a
+/// JavaScript server sends: unknown fields are ignored, missing ones take their default,
+/// an `address` gets port 0, and `time` is kept as sent (JavaScript writes it in the
+/// server's time zone).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Handshake {
@@ -30,6 +52,8 @@ pub struct Handshake {
     pub secure: bool,
     /// Whether the request carried an `Origin` header (socket.io's `xdomain`).
     pub xdomain: bool,
+    /// `time` as another server wrote it (a deserialized handshake).
+    time: Option<Arc<str>>,
 }
 
 impl Handshake {
@@ -56,14 +80,25 @@ impl Handshake {
             issued,
             url,
             secure: false,
+            time: None,
         }
     }
 
     /// When the socket connected, as JavaScript's `new Date().toString()` writes it in UTC
     /// (socket.io's `handshake.time`), e.g. `Wed Nov 25 2026 18:52:13 GMT+0000 (Coordinated
     /// Universal Time)`.
+    /// A handshake that came from another server keeps the text it was sent with.
     pub fn time(&self) -> String {
-        js_date_string(self.issued)
+        match &self.time {
+            Some(time) => time.to_string(),
+            None => js_date_string(self.issued),
+        }
+    }
+
+    /// The handshake as JavaScript's `socket.handshake` object (see
+    /// [As JSON](Self#as-json)).
+    pub fn to_value(&self) -> Value {
+        Value::from_serialize(self).unwrap_or_default()
     }
 
     /// The last value of the query parameter `name`.
@@ -73,6 +108,159 @@ impl Handshake {
             .rev()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+}
+
+impl Serialize for Handshake {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("headers", &Headers(&self.headers))?;
+        map.serialize_entry("time", &self.time())?;
+        if let Some(address) = self.address {
+            map.serialize_entry("address", &address.ip().to_string())?;
+        }
+        map.serialize_entry("xdomain", &self.xdomain)?;
+        map.serialize_entry("secure", &self.secure)?;
+        map.serialize_entry("issued", &self.issued)?;
+        map.serialize_entry("url", &self.url)?;
+        map.serialize_entry("query", &Query(&self.query))?;
+        map.serialize_entry("auth", &self.auth)?;
+        map.end()
+    }
+}
+
+/// Headers as Node's `req.headers`: lowercase names, repeated values joined.
+struct Headers<'a>(&'a HeaderMap);
+
+impl Serialize for Headers<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.keys_len()))?;
+        for name in self.0.keys() {
+            let mut values = self
+                .0
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()));
+            if name == http::header::SET_COOKIE {
+                map.serialize_entry(name.as_str(), &values.collect::<Vec<_>>())?;
+                continue;
+            }
+            let separator = if name == http::header::COOKIE {
+                "; "
+            } else {
+                ", "
+            };
+            let mut joined = values.next().map(|v| v.into_owned()).unwrap_or_default();
+            for value in values {
+                joined.push_str(separator);
+                joined.push_str(&value);
+            }
+            map.serialize_entry(name.as_str(), &joined)?;
+        }
+        map.end()
+    }
+}
+
+/// Query parameters as Node's `querystring.parse`: a repeated key holds an array.
+struct Query<'a>(&'a [(String, String)]);
+
+impl Serialize for Query<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (i, (key, value)) in self.0.iter().enumerate() {
+            if self.0[..i].iter().any(|(k, _)| k == key) {
+                continue;
+            }
+            let mut all = self.0[i..].iter().filter(|(k, _)| k == key);
+            if self.0[i + 1..].iter().any(|(k, _)| k == key) {
+                let values: Vec<&str> = all.by_ref().map(|(_, v)| v.as_str()).collect();
+                map.serialize_entry(key, &values)?;
+            } else {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Handshake {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        Ok(Handshake::from_value(&value))
+    }
+}
+
+impl Handshake {
+    /// Reads what another server sent (leniently: see [As JSON](Self#as-json)).
+    fn from_value(value: &Value) -> Handshake {
+        let empty = Map::new();
+        let object = value.as_object().unwrap_or(&empty);
+        let text = |v: &Value| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
+        let mut headers = HeaderMap::new();
+        for (name, v) in object
+            .get("headers")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty)
+        {
+            let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+                continue;
+            };
+            let values: Vec<String> = match v {
+                Value::Array(items) => items.iter().filter_map(text).collect(),
+                other => text(other).into_iter().collect(),
+            };
+            for v in values {
+                if let Ok(v) = HeaderValue::from_str(&v) {
+                    headers.append(name.clone(), v);
+                }
+            }
+        }
+        let mut query = Vec::new();
+        for (key, v) in object
+            .get("query")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty)
+        {
+            match v {
+                Value::Array(items) => {
+                    query.extend(items.iter().filter_map(text).map(|v| (key.clone(), v)));
+                }
+                other => query.extend(text(other).map(|v| (key.clone(), v))),
+            }
+        }
+        let address = object
+            .get("address")
+            .and_then(Value::as_str)
+            .and_then(|a| a.parse::<IpAddr>().ok())
+            .map(|ip| SocketAddr::new(ip, 0));
+        let issued = object
+            .get("issued")
+            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f.max(0.0) as u64)))
+            .unwrap_or(0);
+        let flag = |name: &str| object.get(name).and_then(Value::as_bool).unwrap_or(false);
+        Handshake {
+            headers: Arc::new(headers),
+            query: query.into(),
+            auth: object
+                .get("auth")
+                .cloned()
+                .unwrap_or_else(|| Value::Object(Map::new())),
+            address,
+            issued,
+            url: object
+                .get("url")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            secure: flag("secure"),
+            xdomain: flag("xdomain"),
+            time: object.get("time").and_then(Value::as_str).map(Arc::from),
+        }
     }
 }
 

@@ -15,10 +15,13 @@ mod ack;
 mod adapter;
 mod broadcast;
 mod client;
+mod cluster;
 mod config;
 mod handshake;
 mod namespace;
+mod remote;
 mod server;
+mod server_event;
 mod socket;
 
 pub use ack::{Ack, AckError, AckFuture};
@@ -27,10 +30,15 @@ pub use adapter::{
     LocalNamespace,
 };
 pub use broadcast::{BroadcastAckFuture, BroadcastOperator};
+pub use cluster::{
+    AdapterError, AdapterErrorKind, PartialReplies, RemoteSocketData, ReplyEvent, ReplySink,
+};
 pub use config::SocketIoConfig;
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, Namespace};
+pub use remote::{RemoteAckFuture, RemoteSocket};
 pub use server::SocketIo;
+pub use server_event::{ServerEventAck, ServerSideAckFuture};
 pub use socket::{EmitError, MiddlewareError, Socket, SocketDisconnectReason};
 
 use std::future::Future;

@@ -4,18 +4,27 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sio_protocol::socket::Args;
 use sio_protocol::{Map, Str, Value};
 
 use super::BoxFuture;
-use super::adapter::{Adapter, LocalNamespace};
+use super::adapter::{Adapter, LocalNamespace, Rooms};
 use super::broadcast::{BroadcastAckFuture, BroadcastOperator};
+use super::cluster::{AdapterError, ReplySink};
 use super::config::SocketIoConfig;
-use super::socket::{EmitError, Socket};
+use super::remote::RemoteSocket;
+use super::server_event::{
+    ServerEventAck, ServerEventHandler, ServerSideAckFuture, check_server_event,
+};
+use super::socket::{EmitError, Socket, panic_message};
 
 /// A refused CONNECT: the client gets `connect_error` with this `message` and `data`.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +79,8 @@ pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<'static, ()>
 pub(crate) struct NsHandlers {
     middlewares: RwLock<Vec<ConnectMiddleware>>,
     connection: RwLock<Vec<ConnectionHandler>>,
+    /// Server-side event handlers, by event name.
+    server_events: RwLock<Vec<(Str, ServerEventHandler)>>,
 }
 
 impl NsHandlers {
@@ -100,6 +111,26 @@ impl NsHandlers {
             .unwrap_or_else(PoisonError::into_inner)
             .push(handler);
     }
+
+    fn set_server_event(&self, event: Str, handler: ServerEventHandler) {
+        let mut handlers = self
+            .server_events
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match handlers.iter_mut().find(|(name, _)| *name == event) {
+            Some(entry) => entry.1 = handler,
+            None => handlers.push((event, handler)),
+        }
+    }
+
+    fn server_event(&self, event: &str) -> Option<ServerEventHandler> {
+        self.server_events
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(name, _)| name.as_str() == event)
+            .map(|(_, handler)| handler.clone())
+    }
 }
 
 pub(crate) fn boxed_middleware<F, Fut>(middleware: F) -> ConnectMiddleware
@@ -128,6 +159,9 @@ pub(crate) struct Inner {
     name: Str,
     handlers: Arc<NsHandlers>,
     sockets: RwLock<HashMap<Str, Socket>>,
+    /// This server's room registry (the adapter reads and updates it through
+    /// [`LocalNamespace`]).
+    rooms: Mutex<Rooms>,
     adapter: std::sync::OnceLock<Arc<dyn Adapter>>,
     ack_ids: AtomicU64,
     config: Arc<SocketIoConfig>,
@@ -153,6 +187,7 @@ impl Namespace {
                 name,
                 handlers,
                 sockets: RwLock::new(HashMap::new()),
+                rooms: Mutex::new(Rooms::default()),
                 adapter: std::sync::OnceLock::new(),
                 ack_ids: AtomicU64::new(0),
                 config,
@@ -182,6 +217,13 @@ impl Namespace {
 
     pub(crate) fn config(&self) -> &SocketIoConfig {
         &self.inner.config
+    }
+
+    pub(crate) fn rooms(&self) -> MutexGuard<'_, Rooms> {
+        self.inner
+            .rooms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn handlers(&self) -> &NsHandlers {
@@ -314,9 +356,174 @@ impl Namespace {
         self.broadcast().emit_with_ack(event, args)
     }
 
-    /// Disconnects every socket of the namespace.
-    pub async fn disconnect_sockets(&self, close: bool) {
-        self.broadcast().disconnect_sockets(close).await;
+    /// Disconnects every socket of the namespace, on every server of the cluster (see
+    /// [`BroadcastOperator::disconnect_sockets`]).
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.broadcast().disconnect_sockets(close).await
+    }
+
+    // ----- the cluster -----
+
+    /// Every socket of the namespace on every server of the cluster (see
+    /// [`BroadcastOperator::fetch_sockets`]).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.broadcast().fetch_sockets().await
+    }
+
+    /// Makes every socket of the namespace, on every server, join `room` (see
+    /// [`BroadcastOperator::sockets_join`]).
+    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        self.broadcast().sockets_join(room).await
+    }
+
+    /// Makes every socket of the namespace, on every server, leave `room`.
+    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        self.broadcast().sockets_leave(room).await
+    }
+
+    /// The number of servers in the cluster, this one included (1 without a cluster
+    /// adapter).
+    pub async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.adapter().server_count().await
+    }
+
+    /// Sends the server-side event `event` with `args` (spread like [`Args::new`]) to the
+    /// **other** servers of the cluster, whose handlers registered with
+    /// [`on_server_event`](Self::on_server_event) get it (socket.io's `serverSideEmit`).
+    /// Nothing happens without a cluster adapter.
+    ///
+    /// Fails for a reserved name (`connect`, `connection`, `new_namespace`), arguments that
+    /// cannot be serialized, or when the other servers cannot be reached
+    /// ([`EmitError::Adapter`]).
+    ///
+    /// ```no_run
+    /// # async fn f(io: sio_server::SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+    /// let ns = io.of("/");
+    /// // Every server handles "reload":
+    /// ns.on_server_event("reload", |_ns, (what,): (String,), ack| async move {
+    ///     println!("reload {what}");
+    ///     let _ = ack.send(&"done");
+    /// })?;
+    /// // One server tells the others:
+    /// ns.server_side_emit("reload", &("config",)).await?;
+    /// // Or waits for each of them to answer:
+    /// let answers = ns
+    ///     .server_side_emit_with_ack("reload", &("config",))
+    ///     .timeout(std::time::Duration::from_secs(2))
+    ///     .await?;
+    /// println!("{} servers answered", answers.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitError> {
+        check_server_event(event)?;
+        let args = Args::new(args).map_err(EmitError::Serialize)?;
+        self.adapter()
+            .server_side_emit(Str::from(event.to_owned()), args, None)
+            .await
+            .map_err(EmitError::Adapter)
+    }
+
+    /// Sends the server-side event `event` to the other servers and collects one answer from
+    /// each (socket.io's `serverSideEmitWithAck`; see [`ServerSideAckFuture`]).
+    pub fn server_side_emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> ServerSideAckFuture {
+        ServerSideAckFuture::new(self.clone(), event.to_owned(), Args::new(args))
+    }
+
+    /// Handles the server-side event `event` sent by another server of the cluster
+    /// ([`server_side_emit`](Self::server_side_emit), or a JavaScript server's
+    /// `serverSideEmit`), with its arguments read as `T` (as [`Socket::on`] reads them) and
+    /// the [`ServerEventAck`] to answer with. Replaces an earlier handler of `event` (socket.io
+    /// keeps every listener). Each event runs in a task of its own (events may run
+    /// concurrently); a handler that panics is logged. Arguments that do not match `T` drop
+    /// the event (logged at debug level): no answer goes back, and a sender waiting for one
+    /// times out.
+    ///
+    /// Fails with [`EmitError::ReservedName`] for `connect`, `connection` and
+    /// `new_namespace`.
+    pub fn on_server_event<T, F, Fut>(
+        &self,
+        event: impl Into<String>,
+        handler: F,
+    ) -> Result<(), EmitError>
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(Namespace, T, ServerEventAck) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_server_event_args(event, move |ns, args, ack| {
+            match args.deserialize::<T>() {
+                Ok(data) => Box::pin(handler(ns, data, ack)) as BoxFuture<'static, ()>,
+                Err(error) => {
+                    tracing::debug!(%error, nsp = %ns.name(), "server-side event arguments do not match the handler");
+                    Box::pin(async {})
+                }
+            }
+        })
+    }
+
+    /// Handles the server-side event `event` with its raw [`Args`] (see
+    /// [`on_server_event`](Self::on_server_event)).
+    pub fn on_server_event_args<F, Fut>(
+        &self,
+        event: impl Into<String>,
+        handler: F,
+    ) -> Result<(), EmitError>
+    where
+        F: Fn(Namespace, Args, ServerEventAck) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let event = event.into();
+        check_server_event(&event)?;
+        let handler: ServerEventHandler =
+            Arc::new(move |ns, args, ack| Box::pin(handler(ns, args, ack)));
+        self.inner
+            .handlers
+            .set_server_event(Str::from(event), handler);
+        Ok(())
+    }
+
+    /// Runs the handler of a server-side event from another server (see
+    /// [`LocalNamespace::server_event`]).
+    pub(crate) fn dispatch_server_event(
+        &self,
+        event: &str,
+        args: Args,
+        reply: Option<ReplySink>,
+    ) -> bool {
+        if check_server_event(event).is_err() {
+            return false;
+        }
+        let Some(handler) = self.inner.handlers.server_event(event) else {
+            return false;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(nsp = %self.name(), event, "no Tokio runtime: server-side event dropped");
+            return false;
+        };
+        let ns = self.clone();
+        let name = ns.name().clone();
+        let event = event.to_owned();
+        runtime.spawn(async move {
+            let run = async move { handler(ns, args, ServerEventAck::new(reply)).await };
+            if let Err(payload) = AssertUnwindSafe(run).catch_unwind().await {
+                tracing::error!(
+                    nsp = %name,
+                    event,
+                    panic = panic_message(&*payload),
+                    "a server-side event handler panicked"
+                );
+            }
+        });
+        true
     }
 }
 

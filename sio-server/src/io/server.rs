@@ -14,8 +14,11 @@ use tokio::net::ToSocketAddrs;
 use super::adapter::{AdapterFactory, InMemoryAdapter};
 use super::broadcast::BroadcastOperator;
 use super::client::{self, ClientShared};
+use super::cluster::AdapterError;
 use super::config::SocketIoConfig;
 use super::namespace::{ConnectMiddleware, Namespace, NsHandlers, boxed_middleware};
+use super::remote::RemoteSocket;
+use super::server_event::ServerSideAckFuture;
 use super::socket::{EmitError, Socket, SocketDisconnectReason};
 use super::{ConnectError, adapter};
 use crate::{EngineIo, EngineLayer, EngineService, Serve, ServerHandle};
@@ -168,7 +171,14 @@ impl SocketIo {
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .push((Arc::new(matcher), handlers.clone()));
-        self.new_namespace(Str::from_static("/_dynamic"), handlers)
+        // The template has no sockets: it gets no cluster adapter (a Redis adapter would
+        // subscribe for it); each namespace it creates gets its own.
+        Namespace::new(
+            Str::from_static("/_dynamic"),
+            handlers,
+            self.inner.config.clone(),
+            &InMemoryAdapter::factory(),
+        )
     }
 
     /// Dynamic namespaces whose names match `pattern` (socket.io's `io.of(/^\/dynamic-\d+$/)`):
@@ -257,6 +267,69 @@ impl SocketIo {
         args: &T,
     ) -> Result<(), EmitError> {
         self.of("/").emit(event, args).await
+    }
+
+    /// Everyone in `/` on this server only (see [`BroadcastOperator::local`]).
+    pub fn local(&self) -> BroadcastOperator {
+        self.of("/").local()
+    }
+
+    /// Everyone in `/`, with this acknowledgement timeout (see
+    /// [`BroadcastOperator::timeout`]).
+    pub fn timeout(&self, timeout: std::time::Duration) -> BroadcastOperator {
+        self.of("/").timeout(timeout)
+    }
+
+    /// Everyone in `/` except the sockets in `room`.
+    pub fn except(&self, room: impl Into<Str>) -> BroadcastOperator {
+        self.of("/").except(room)
+    }
+
+    /// The sockets of `/` on every server of the cluster (see
+    /// [`Namespace::fetch_sockets`]).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.of("/").fetch_sockets().await
+    }
+
+    /// Makes every socket of `/`, on every server, join `room`.
+    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        self.of("/").sockets_join(room).await
+    }
+
+    /// Makes every socket of `/`, on every server, leave `room`.
+    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        self.of("/").sockets_leave(room).await
+    }
+
+    /// Disconnects every socket of `/`, on every server.
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.of("/").disconnect_sockets(close).await
+    }
+
+    /// The number of servers in the cluster, this one included (socket.io's
+    /// `io.serverCount()`, the adapter of `/` counts them).
+    pub async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.of("/").server_count().await
+    }
+
+    /// Sends a server-side event of `/` to the other servers of the cluster (see
+    /// [`Namespace::server_side_emit`]).
+    pub async fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitError> {
+        self.of("/").server_side_emit(event, args).await
+    }
+
+    /// Sends a server-side event of `/` and collects one answer per other server (see
+    /// [`Namespace::server_side_emit_with_ack`]).
+    pub fn server_side_emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> ServerSideAckFuture {
+        self.of("/").server_side_emit_with_ack(event, args)
     }
 
     // ----- serving -----

@@ -11,14 +11,15 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use futures_util::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sio_protocol::Str;
 use sio_protocol::socket::{Args, ArgsError, EventName, Packet, PacketData, RESERVED_EVENTS};
-use tokio::sync::{Notify, mpsc, oneshot};
+use sio_protocol::{Map, Str, Value};
+use tokio::sync::{Notify, oneshot};
 
 use super::BoxFuture;
 use super::ack::{Ack, AckFuture};
 use super::broadcast::BroadcastOperator;
 use super::client::ClientShared;
+use super::cluster::{AdapterError, ReplySink};
 use super::handshake::Handshake;
 use super::namespace::Namespace;
 use crate::Message;
@@ -89,6 +90,9 @@ pub enum EmitError {
     /// ([`EngineConfig::max_buffered_packets`](crate::EngineConfig)): the client does not take
     /// its packets. Nothing was sent.
     Full,
+    /// A broadcast could not reach the other servers of the cluster (this server's sockets
+    /// got it).
+    Adapter(AdapterError),
 }
 
 impl fmt::Display for EmitError {
@@ -98,11 +102,20 @@ impl fmt::Display for EmitError {
             EmitError::Serialize(e) => write!(f, "cannot serialize the arguments: {e}"),
             EmitError::Disconnected => f.write_str("socket disconnected"),
             EmitError::Full => f.write_str("send queue full"),
+            EmitError::Adapter(e) => write!(f, "adapter: {e}"),
         }
     }
 }
 
-impl std::error::Error for EmitError {}
+impl std::error::Error for EmitError {
+    /// The source of the adapter's error (its text is already in this error's).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EmitError::Adapter(e) => std::error::Error::source(e),
+            _ => None,
+        }
+    }
+}
 
 /// The error a per-packet middleware returns to drop an event.
 pub type MiddlewareError = Box<dyn std::error::Error + Send + Sync>;
@@ -132,13 +145,18 @@ struct Handlers {
     disconnect: Vec<DisconnectHandler>,
 }
 
+/// The `data` of a socket ([`Socket::set_data`]), kept in its extensions map (nothing when
+/// unset).
+struct SharedData(Value);
+
 /// Where the acknowledgement of an emitted event goes.
 #[derive(Debug)]
 pub(crate) enum AckSender {
     /// `Socket::emit_with_ack`.
     One(oneshot::Sender<Args>),
-    /// A broadcast's `emit_with_ack`: the replies of every recipient go to one channel.
-    Broadcast(mpsc::UnboundedSender<Args>),
+    /// A broadcast's `emit_with_ack` (of this server or another one): the replies of every
+    /// recipient go to one sink.
+    Broadcast(ReplySink),
 }
 
 /// An event received, waiting for the socket's task.
@@ -305,7 +323,57 @@ impl Socket {
 
     // ----- per-socket data -----
 
-    /// Stores `value` as this socket's data of type `T` (replacing the previous one).
+    /// Sets this socket's `data` (socket.io's `socket.data`): any serializable value, kept
+    /// as a [`Value`], which [`fetch_sockets`](crate::Namespace::fetch_sockets) carries to
+    /// every server of a cluster. Fails when `data` cannot be serialized (the previous data
+    /// stays).
+    ///
+    /// This is not the typed data of [`insert_data`](Self::insert_data) /
+    /// [`data`](Self::data): those hold any Rust value, on this server only.
+    ///
+    /// ```no_run
+    /// # async fn f(io: sio_server::SocketIo) {
+    /// io.of("/").on_connection(|socket| async move {
+    ///     let _ = socket.set_data(&serde_json::json!({"user": "ann", "level": 3}));
+    /// });
+    /// // On any server of the cluster:
+    /// for socket in io.of("/").fetch_sockets().await.unwrap_or_default() {
+    ///     println!("{} is {}", socket.id(), socket.data()["user"]);
+    /// }
+    /// # }
+    /// ```
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ArgsError> {
+        let value = Value::from_serialize(data)?;
+        lock(&self.inner.extensions)
+            .insert(TypeId::of::<SharedData>(), Box::new(SharedData(value)));
+        Ok(())
+    }
+
+    /// A copy of this socket's `data` (see [`set_data`](Self::set_data)): an empty object
+    /// until set, as in socket.io.
+    pub fn data_value(&self) -> Value {
+        lock(&self.inner.extensions)
+            .get(&TypeId::of::<SharedData>())
+            .and_then(|b| b.downcast_ref::<SharedData>())
+            .map(|d| d.0.clone())
+            .unwrap_or_else(|| Value::Object(Map::new()))
+    }
+
+    /// Runs `f` on this socket's `data` in place (socket.io's `socket.data.x = ...`; it starts
+    /// as an empty object).
+    pub fn update_data<R>(&self, f: impl FnOnce(&mut Value) -> R) -> R {
+        let mut map = lock(&self.inner.extensions);
+        let entry = map
+            .entry(TypeId::of::<SharedData>())
+            .or_insert_with(|| Box::new(SharedData(Value::Object(Map::new()))));
+        match entry.downcast_mut::<SharedData>() {
+            Some(data) => f(&mut data.0),
+            None => f(&mut Value::Object(Map::new())),
+        }
+    }
+
+    /// Stores `value` as this socket's data of type `T` (replacing the previous one). It stays
+    /// on this server; [`set_data`](Self::set_data) is the data other servers see.
     pub fn insert_data<T: Send + Sync + 'static>(&self, value: T) {
         lock(&self.inner.extensions).insert(TypeId::of::<T>(), Box::new(value));
     }
@@ -546,7 +614,7 @@ impl Socket {
         // out leaves its entry in every recipient that did not answer).
         acks.retain(|_, pending| match pending {
             AckSender::One(tx) => !tx.is_closed(),
-            AckSender::Broadcast(tx) => !tx.is_closed(),
+            AckSender::Broadcast(sink) => !sink.is_closed(),
         });
         acks.insert(id, tx);
     }
@@ -557,13 +625,12 @@ impl Socket {
 
     /// An ACK from the client; an unknown id is ignored.
     pub(crate) fn handle_ack(&self, id: u64, args: Args) {
-        match lock(&self.inner.acks).remove(&id) {
+        let pending = lock(&self.inner.acks).remove(&id);
+        match pending {
             Some(AckSender::One(tx)) => {
                 let _ = tx.send(args);
             }
-            Some(AckSender::Broadcast(tx)) => {
-                let _ = tx.send(args);
-            }
+            Some(AckSender::Broadcast(sink)) => sink.reply(args),
             None => {}
         }
     }
