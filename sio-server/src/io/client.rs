@@ -19,7 +19,8 @@ use sio_protocol::{Map, Str, Value};
 use super::handshake::Handshake;
 use super::namespace::ConnectError;
 use super::server::SocketIo;
-use super::socket::{EmitError, Incoming, Socket, SocketDisconnectReason, frames, panic_message};
+use super::socket::{EmitError, Incoming, Socket, SocketDisconnectReason, frames};
+use crate::session_task::panic_message;
 use tokio::time::Sleep;
 
 use crate::session_task::SessionApp;

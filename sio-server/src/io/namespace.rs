@@ -24,7 +24,8 @@ use super::remote::RemoteSocket;
 use super::server_event::{
     ServerEventAck, ServerEventHandler, ServerSideAckFuture, check_server_event,
 };
-use super::socket::{EmitError, Socket, panic_message};
+use super::socket::{EmitError, Socket};
+use crate::session_task::panic_message;
 
 /// A refused CONNECT: the client gets `connect_error` with this `message` and `data`.
 #[derive(Debug, Clone, PartialEq)]

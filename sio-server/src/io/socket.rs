@@ -23,6 +23,7 @@ use super::cluster::{AdapterError, ReplySink};
 use super::handshake::Handshake;
 use super::namespace::Namespace;
 use crate::Message;
+use crate::session_task::panic_message;
 
 /// Why a socket disconnected; [`as_str`](Self::as_str) gives socket.io's reason string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -225,17 +226,6 @@ struct Queue {
     failed: bool,
     /// The disconnect handlers have run (or are running).
     finished: bool,
-}
-
-/// The message of a caught panic.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(message) = payload.downcast_ref::<&'static str>() {
-        message
-    } else if let Some(message) = payload.downcast_ref::<String>() {
-        message
-    } else {
-        "(not a string)"
-    }
 }
 
 /// Resets the state of the socket's task if it ends without reaching its end: it unwound (a
