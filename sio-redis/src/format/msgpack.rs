@@ -15,9 +15,10 @@
 //! | `Binary`                      | bin 8 (even when empty), bin 16, bin 32 (a Node.js `Buffer`) |
 //! | `Array`, `Object`             | fix, 16, 32; object keys in insertion order |
 //!
-//! One difference, on purpose: notepack.io computes the high word of a 64-bit integer with
-//! JavaScript's 32-bit `>> 0`, which writes garbage for an integral float of 2^63 or more.
-//! Such floats are written here as float 64, which keeps their value.
+//! One difference, on purpose: notepack.io computes the words of a 64-bit integer with
+//! JavaScript's 32-bit shifts, which write a wrong integer for an integral float of magnitude
+//! 2^63 or more (`1e20` becomes 0). Such floats are written here as float 64, which keeps their
+//! value.
 //!
 //! # Reading ([`decode`])
 //!
