@@ -52,7 +52,9 @@ fn bin(bytes: &[u8]) -> Json {
 }
 
 fn as_bin(json: &Json) -> Vec<u8> {
-    STANDARD.decode(json["$bin"].as_str().expect("$bin")).unwrap()
+    STANDARD
+        .decode(json["$bin"].as_str().expect("$bin"))
+        .unwrap()
 }
 
 /// A value as the JavaScript side reads it in arguments (`$bin` for binary).
@@ -64,14 +66,19 @@ fn to_js(value: &Value) -> Json {
         Value::String(s) => json!(s),
         Value::Binary(b) => bin(b),
         Value::Array(items) => Json::Array(items.iter().map(to_js).collect()),
-        Value::Object(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), to_js(v))).collect()),
+        Value::Object(map) => {
+            Json::Object(map.iter().map(|(k, v)| (k.clone(), to_js(v))).collect())
+        }
     }
 }
 
 /// [`to_js`] as JSON text, object keys in their order.
 fn js_text(value: &Value) -> String {
     match value {
-        Value::Array(items) => format!("[{}]", items.iter().map(js_text).collect::<Vec<_>>().join(",")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(js_text).collect::<Vec<_>>().join(",")
+        ),
         Value::Object(map) => format!(
             "{{{}}}",
             map.iter()
@@ -103,11 +110,24 @@ fn number(exact: bool) -> BoxedStrategy<Value> {
     let mut options = vec![
         (-40i64..200).prop_map(Value::from).boxed(),
         (-safe..=safe).prop_map(Value::from).boxed(),
-        prop_oneof![Just(255i64), Just(256), Just(65535), Just(65536), Just(-32), Just(-33),
-            Just(-128), Just(-129), Just(-32768), Just(-32769), Just(4294967295), Just(4294967296),
-            Just(-2147483648), Just(-2147483649)]
-            .prop_map(Value::from)
-            .boxed(),
+        prop_oneof![
+            Just(255i64),
+            Just(256),
+            Just(65535),
+            Just(65536),
+            Just(-32),
+            Just(-33),
+            Just(-128),
+            Just(-129),
+            Just(-32768),
+            Just(-32769),
+            Just(4294967295),
+            Just(4294967296),
+            Just(-2147483648),
+            Just(-2147483649)
+        ]
+        .prop_map(Value::from)
+        .boxed(),
         any::<f64>()
             // notepack.io writes integral floats of magnitude 2^63 or more as a wrong integer
             // (Rust as float 64, on purpose): no byte comparison for those.
@@ -116,12 +136,23 @@ fn number(exact: bool) -> BoxedStrategy<Value> {
             })
             .prop_map(Value::from)
             .boxed(),
-        prop_oneof![Just(-0.0f64), Just(0.5), Just(-1.5), Just(1e-7), Just(2f64.powi(53)), Just(-(2f64.powi(62)))]
-            .prop_map(Value::from)
-            .boxed(),
+        prop_oneof![
+            Just(-0.0f64),
+            Just(0.5),
+            Just(-1.5),
+            Just(1e-7),
+            Just(2f64.powi(53)),
+            Just(-(2f64.powi(62)))
+        ]
+        .prop_map(Value::from)
+        .boxed(),
     ];
     if !exact {
-        options.push(prop_oneof![Just(1e21f64), Just(-1e300)].prop_map(Value::from).boxed());
+        options.push(
+            prop_oneof![Just(1e21f64), Just(-1e300)]
+                .prop_map(Value::from)
+                .boxed(),
+        );
         options.push(any::<u64>().prop_map(Value::from).boxed());
         options.push(any::<i64>().prop_map(Value::from).boxed());
     }
@@ -181,7 +212,8 @@ fn js_only() -> impl Strategy<Value = Json> {
         Just(json!({"$undefined": true})),
         (-8_640_000_000_000_000i64..=8_640_000_000_000_000).prop_map(|ms| json!({"$date": ms})),
         (0i64..4_000_000_000_000).prop_map(|ms| json!({"$date": ms})),
-        prop_oneof![Just("NaN"), Just("Infinity"), Just("-Infinity")].prop_map(|f| json!({"$float": f})),
+        prop_oneof![Just("NaN"), Just("Infinity"), Just("-Infinity")]
+            .prop_map(|f| json!({"$float": f})),
         "\\PC{0,10}".prop_map(Json::from),
         (-1000i64..1000).prop_map(Json::from),
         proptest::collection::vec(any::<u8>(), 0..8).prop_map(|b| bin(&b)),
@@ -196,14 +228,19 @@ fn js_only() -> impl Strategy<Value = Json> {
 }
 
 fn check_decodes_like_notepack(node: &mut NodeProcess, inputs: &[Vec<u8>]) -> (usize, usize) {
-    let requests: Vec<_> = inputs.iter().map(|b| ("decode", json!({"data": bin(b)}))).collect();
+    let requests: Vec<_> = inputs
+        .iter()
+        .map(|b| ("decode", json!({"data": bin(b)})))
+        .collect();
     let (mut both_rejected, mut stricter) = (0, 0);
     for (input, answer) in inputs.iter().zip(node.call_batch(&requests)) {
         let ours = msgpack::decode(&Bytes::copy_from_slice(input));
         match (answer, ours) {
             (Ok(js), Ok(ours)) => assert_eq!(norm(to_js(&ours)), norm(js), "{input:02x?}"),
             (Err(_), Err(_)) => both_rejected += 1,
-            (Err(e), Ok(ours)) => panic!("notepack.io rejects ({e}), Rust reads {ours:?}: {input:02x?}"),
+            (Err(e), Ok(ours)) => {
+                panic!("notepack.io rejects ({e}), Rust reads {ours:?}: {input:02x?}")
+            }
             (Ok(js), Err(e)) => {
                 // Documented: a non-string map key, a timestamp ext 8 not of 12 bytes,
                 // nesting past MAX_DEPTH.
@@ -215,7 +252,10 @@ fn check_decodes_like_notepack(node: &mut NodeProcess, inputs: &[Vec<u8>]) -> (u
                             | "nested too deeply"
                     )
                 );
-                assert!(documented, "Rust rejects ({e}) what notepack.io reads as {js}: {input:02x?}");
+                assert!(
+                    documented,
+                    "Rust rejects ({e}) what notepack.io reads as {js}: {input:02x?}"
+                );
                 stricter += 1;
             }
         }
@@ -227,7 +267,10 @@ fn check_decodes_like_notepack(node: &mut NodeProcess, inputs: &[Vec<u8>]) -> (u
 fn notepack_encodes_rust_decodes() {
     let mut node = peer();
     let inputs: Vec<Json> = generate(js_only(), cases(1500));
-    let requests: Vec<_> = inputs.iter().map(|v| ("encode", json!({"value": v}))).collect();
+    let requests: Vec<_> = inputs
+        .iter()
+        .map(|v| ("encode", json!({"value": v})))
+        .collect();
     let encoded: Vec<Vec<u8>> = node
         .call_batch(&requests)
         .into_iter()
@@ -241,30 +284,36 @@ fn notepack_encodes_rust_decodes() {
 fn hand_made_inputs_notepack_reads() {
     let mut node = peer();
     let inputs: Vec<Vec<u8>> = vec![
-        vec![0xd4, 0x00, 0x00],                                       // legacy undefined
-        vec![0x92, 0xd4, 0x00, 0x00, 0xc0],                           // [undefined, null]
-        vec![0x82, 0xa1, b'a', 0xd4, 0x00, 0x00, 0xa1, b'b', 0x01],   // {a: undefined, b: 1}
-        vec![0xd6, 0xff, 0x65, 0x00, 0x00, 0x00],                     // timestamp 32
+        vec![0xd4, 0x00, 0x00],                                     // legacy undefined
+        vec![0x92, 0xd4, 0x00, 0x00, 0xc0],                         // [undefined, null]
+        vec![0x82, 0xa1, b'a', 0xd4, 0x00, 0x00, 0xa1, b'b', 0x01], // {a: undefined, b: 1}
+        vec![0xd6, 0xff, 0x65, 0x00, 0x00, 0x00],                   // timestamp 32
         vec![0xd7, 0xff, 0x00, 0x00, 0x00, 0x04, 0x65, 0x00, 0x00, 0x00], // timestamp 64
         vec![0xd7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // timestamp 64, max
-        vec![0xc7, 12, 0xff, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // ts 96
-        vec![0xc7, 12, 0xff, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0], // invalid date
+        vec![
+            0xc7, 12, 0xff, 0, 0, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ], // ts 96
+        vec![
+            0xc7, 12, 0xff, 0, 0, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0, 0, 0, 0,
+        ], // invalid date
         vec![0xd7, 0x00, 0x00, 0x00, 0x01, 0x8f, 0x35, 0x6e, 0x7a, 0x00], // legacy date
-        vec![0xca, 0x3f, 0xc0, 0x00, 0x00],                           // float 32: 1.5
-        vec![0xca, 0x7f, 0x80, 0x00, 0x00],                           // float 32: Infinity
-        vec![0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0],                     // NaN
-        vec![0xd4, 0x05, 0x07],                                       // fixext 1 type 5
-        vec![0xd5, 0xfe, 1, 2],                                       // fixext 2 type -2
-        vec![0xd8, 0x01, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15], // fixext 16
-        vec![0xc7, 3, 0x00, 1, 2, 3],                                 // ext 8 type 0: ArrayBuffer
-        vec![0xc8, 0, 2, 0x00, 1, 2],                                 // ext 16 type 0
-        vec![0xc9, 0, 0, 0, 1, 0x09, 7],                              // ext 32 type 9
-        vec![0xc8, 0, 2, 0xff, 1, 2],                                 // ext 16 type -1: no date
-        vec![0xd9, 3, 0xff, b'a', 0xc3],                              // invalid UTF-8
-        vec![0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],   // u64 max
-        vec![0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0],                        // i64 min
-        vec![0x82, 0xa1, b'a', 0x01, 0xa1, b'a', 0x02],               // a repeated key
-        vec![0xde, 0, 1, 0xa0, 0xc0],                                 // map 16, empty key
+        vec![0xca, 0x3f, 0xc0, 0x00, 0x00],                         // float 32: 1.5
+        vec![0xca, 0x7f, 0x80, 0x00, 0x00],                         // float 32: Infinity
+        vec![0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0],                   // NaN
+        vec![0xd4, 0x05, 0x07],                                     // fixext 1 type 5
+        vec![0xd5, 0xfe, 1, 2],                                     // fixext 2 type -2
+        vec![
+            0xd8, 0x01, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+        ], // fixext 16
+        vec![0xc7, 3, 0x00, 1, 2, 3],                               // ext 8 type 0: ArrayBuffer
+        vec![0xc8, 0, 2, 0x00, 1, 2],                               // ext 16 type 0
+        vec![0xc9, 0, 0, 0, 1, 0x09, 7],                            // ext 32 type 9
+        vec![0xc8, 0, 2, 0xff, 1, 2],                               // ext 16 type -1: no date
+        vec![0xd9, 3, 0xff, b'a', 0xc3],                            // invalid UTF-8
+        vec![0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // u64 max
+        vec![0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0],                      // i64 min
+        vec![0x82, 0xa1, b'a', 0x01, 0xa1, b'a', 0x02],             // a repeated key
+        vec![0xde, 0, 1, 0xa0, 0xc0],                               // map 16, empty key
     ];
     let (rejected, stricter) = check_decodes_like_notepack(&mut node, &inputs);
     assert_eq!((rejected, stricter), (0, 0));
@@ -278,7 +327,10 @@ fn garbage_is_rejected_where_notepack_rejects_it() {
     let mut runner = TestRunner::deterministic();
     for v in &values {
         let bytes = msgpack::encode(v).unwrap();
-        let cut = (0usize..=bytes.len()).new_tree(&mut runner).unwrap().current();
+        let cut = (0usize..=bytes.len())
+            .new_tree(&mut runner)
+            .unwrap()
+            .current();
         inputs.push(bytes[..cut].to_vec());
         let mut flipped = bytes.clone();
         let at = (0..flipped.len()).new_tree(&mut runner).unwrap().current();
@@ -288,7 +340,10 @@ fn garbage_is_rejected_where_notepack_rejects_it() {
         longer.push(0xc0);
         inputs.push(longer);
     }
-    inputs.extend(generate(proptest::collection::vec(any::<u8>(), 0..40), cases(800)));
+    inputs.extend(generate(
+        proptest::collection::vec(any::<u8>(), 0..40),
+        cases(800),
+    ));
     // A non-string key: notepack.io reads it, Rust does not (documented).
     inputs.push(vec![0x81, 0x01, 0x02]);
     let total = inputs.len();
@@ -296,7 +351,10 @@ fn garbage_is_rejected_where_notepack_rejects_it() {
     assert!(stricter >= 1, "the non-string-key input");
     // Deep nesting: notepack.io reads it, Rust stops at MAX_DEPTH.
     let deep = [vec![0x91; 200], vec![0xc0]].concat();
-    assert_eq!(node.call("accepts", json!({"data": bin(&deep)})), Ok(json!(true)));
+    assert_eq!(
+        node.call("accepts", json!({"data": bin(&deep)})),
+        Ok(json!(true))
+    );
     assert!(msgpack::decode(&Bytes::from(deep)).is_err());
     eprintln!("{total} garbage inputs: {rejected} rejected by both, {stricter} by Rust only");
 }
@@ -311,11 +369,18 @@ fn json_like_javascript() {
         .collect();
     for (v, answer) in values.iter().zip(node.call_batch_raw(&requests)) {
         let text = answer.unwrap();
-        assert_eq!(format::encode_json(v), text.as_str().unwrap().as_bytes(), "{v:?}");
+        assert_eq!(
+            format::encode_json(v),
+            text.as_str().unwrap().as_bytes(),
+            "{v:?}"
+        );
     }
     // And JSON.parse: the same value.
     let texts: Vec<Bytes> = values.iter().map(format::encode_json).collect();
-    let requests: Vec<_> = texts.iter().map(|t| ("parse", json!({"data": bin(t)}))).collect();
+    let requests: Vec<_> = texts
+        .iter()
+        .map(|t| ("parse", json!({"data": bin(t)})))
+        .collect();
     for (text, answer) in texts.iter().zip(node.call_batch(&requests)) {
         let ours = format::decode_json(text).unwrap();
         assert_eq!(norm(to_js(&ours)), norm(answer.unwrap()));

@@ -73,7 +73,8 @@ impl RedisServer {
 
     fn start_with(cluster: bool) -> RedisServer {
         let port = free_port(cluster);
-        let dir = std::env::temp_dir().join(format!("sio-redis-test-{}-{port}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("sio-redis-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut server = RedisServer {
             port,
@@ -106,7 +107,11 @@ impl RedisServer {
         self.child = Some(cmd.spawn().expect("redis-server starts"));
         let deadline = Instant::now() + Duration::from_secs(10);
         while !pings(self.port) {
-            assert!(Instant::now() < deadline, "redis-server on {} never answered", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on {} never answered",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -157,14 +162,21 @@ pub struct RedisCluster {
 impl RedisCluster {
     pub fn start() -> RedisCluster {
         let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start_with(true)).collect();
-        let addrs: Vec<String> = nodes.iter().map(|n| format!("127.0.0.1:{}", n.port)).collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addrs)
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .output()
             .expect("redis-cli --cluster create runs");
-        assert!(out.status.success(), "cluster create: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            out.status.success(),
+            "cluster create: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
         let cluster = RedisCluster { nodes };
         cluster.wait_ok();
         cluster
@@ -187,7 +199,11 @@ impl RedisCluster {
 
     /// The node that serves the slot of `key` (a channel name for sharded pub/sub).
     pub fn node_of(&mut self, key: &str) -> &mut RedisServer {
-        let slot: u16 = self.nodes[0].cli(&["cluster", "keyslot", key]).trim().parse().unwrap();
+        let slot: u16 = self.nodes[0]
+            .cli(&["cluster", "keyslot", key])
+            .trim()
+            .parse()
+            .unwrap();
         let nodes = self.nodes[0].cli(&["cluster", "nodes"]);
         // `<id> <ip:port@bus> <flags> <master> <ping> <pong> <epoch> <state> <slots>...`
         for line in nodes.lines() {
@@ -275,7 +291,10 @@ impl NodeProcess {
 
     /// Sends `{"id", "op", "args"}` requests and returns their `ok` (or `error` as `Err`).
     pub fn call_batch(&mut self, requests: &[(&str, Json)]) -> Vec<Result<Json, String>> {
-        let raw: Vec<(&str, String)> = requests.iter().map(|(op, args)| (*op, args.to_string())).collect();
+        let raw: Vec<(&str, String)> = requests
+            .iter()
+            .map(|(op, args)| (*op, args.to_string()))
+            .collect();
         self.call_batch_raw(&raw)
     }
 
@@ -285,10 +304,16 @@ impl NodeProcess {
         let first = self.next_id;
         let mut text = String::new();
         for (op, args) in requests {
-            text.push_str(&format!("{{\"id\":{},\"op\":{},\"args\":{args}}}\n", self.next_id, json!(op)));
+            text.push_str(&format!(
+                "{{\"id\":{},\"op\":{},\"args\":{args}}}\n",
+                self.next_id,
+                json!(op)
+            ));
             self.next_id += 1;
         }
-        self.stdin.write_all(text.as_bytes()).expect("node is alive");
+        self.stdin
+            .write_all(text.as_bytes())
+            .expect("node is alive");
         self.stdin.flush().unwrap();
         (0..requests.len() as u64)
             .map(|i| {
