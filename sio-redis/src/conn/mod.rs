@@ -49,7 +49,10 @@ pub struct RedisConfig {
     /// How long connecting (and each subscription command) may take (default 5 s).
     pub connect_timeout: Duration,
     /// Received messages larger than this are dropped (default 16 MiB). Redis has read the
-    /// whole message by then; the bound keeps it from being decoded and handed on.
+    /// whole message by then; the bound keeps it from being decoded and handed on. (Redis
+    /// itself disconnects a subscriber whose output buffer passes its `client-output-buffer-limit
+    /// pubsub` hard limit, 32 MB by default: a larger message never arrives, and the subscriber
+    /// subscribes again.)
     pub max_message_size: usize,
     /// How many received messages may wait in [`Messages`] (default 1024); more are dropped
     /// and counted while the reader is behind.

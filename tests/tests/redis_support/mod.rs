@@ -62,16 +62,22 @@ pub struct RedisServer {
     pub port: u16,
     dir: PathBuf,
     cluster: bool,
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
 impl RedisServer {
     /// A standalone Redis (no persistence).
     pub fn start() -> RedisServer {
-        RedisServer::start_with(false)
+        RedisServer::start_with(false, &[])
     }
 
-    fn start_with(cluster: bool) -> RedisServer {
+    /// A standalone Redis with more `redis-server` arguments.
+    pub fn start_with_args(args: &[&str]) -> RedisServer {
+        RedisServer::start_with(false, args)
+    }
+
+    fn start_with(cluster: bool, extra: &[&str]) -> RedisServer {
         let port = free_port(cluster);
         let dir =
             std::env::temp_dir().join(format!("sio-redis-test-{}-{port}", std::process::id()));
@@ -80,6 +86,7 @@ impl RedisServer {
             port,
             dir,
             cluster,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             child: None,
         };
         server.spawn();
@@ -92,6 +99,7 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if self.cluster {
@@ -161,7 +169,7 @@ pub struct RedisCluster {
 
 impl RedisCluster {
     pub fn start() -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start_with(true)).collect();
+        let nodes: Vec<RedisServer> = (0..3).map(|_| RedisServer::start_with(true, &[])).collect();
         let addrs: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port))
