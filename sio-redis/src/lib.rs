@@ -17,7 +17,7 @@
 //!
 //! - [`channels`]: the channel names of the classic adapter (`socket.io#/#`,
 //!   `socket.io-request#/#`, ...) and of the sharded one.
-//! - [`format`]: the messages as typed values, encoded and decoded exactly as the JavaScript
+//! - [`format`](mod@format): the messages as typed values, encoded and decoded exactly as the JavaScript
 //!   adapters do: [`format::classic`] (broadcast `[uid, packet, opts]`, requests and responses
 //!   of types 0-9), [`format::cluster`] (the `ClusterMessage`, types 1-13), and the notepack.io
 //!   codec [`format::msgpack`]. Differentially tested against the npm packages.
