@@ -1,0 +1,394 @@
+//! The connection layer: publishing, subscribing and counting subscribers on a single Redis or
+//! a Redis Cluster, over the `redis` crate.
+//!
+//! - [`RedisConnection`] publishes (PUBLISH, SPUBLISH) and counts subscribers (PUBSUB NUMSUB,
+//!   SHARDNUMSUB, summed over the nodes of a cluster). A publish waits at most
+//!   [`RedisConfig::publish_timeout`]; a failure is returned, logged and counted
+//!   ([`Stats::publish_failures`]). Nothing is queued behind a down Redis.
+//! - [`Subscriber`] (from [`RedisConnection::subscriber`]) subscribes (SUBSCRIBE, PSUBSCRIBE,
+//!   SSUBSCRIBE) and hands every message to one bounded [`Messages`] stream. It remembers its
+//!   subscriptions and subscribes again after a reconnection (a Redis restart, a cluster node
+//!   restart, a slot moved away), until it succeeds.
+//!
+//! # How the connections are laid out
+//!
+//! | | single Redis | Redis Cluster |
+//! |---|---|---|
+//! | publish, count | a `ConnectionManager` (RESP2) | a cluster connection (RESP2): PUBLISH to any node (Redis spreads it), SPUBLISH to the channel's shard, PUBSUB to every node and summed |
+//! | SUBSCRIBE, PSUBSCRIBE | a `ConnectionManager` (RESP3, pushes) | a `ConnectionManager` to the first node given (a cluster delivers PUBLISH on every node, so one subscription is enough, and exactly one must exist: two would double every message and `NUMSUB`) |
+//! | SSUBSCRIBE | the same `ConnectionManager` | a cluster connection (RESP3, pushes), which sends each SSUBSCRIBE to the channel's shard |
+//!
+//! Resubscription is done here rather than by the `redis` crate: its cluster connection does
+//! not subscribe again after a node restarts unless a command fails on that connection first
+//! (measured with redis 1.2.2), and its `ConnectionManager` tracks no SSUBSCRIBE.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClientBuilder;
+use redis::cluster_async::ClusterConnection;
+
+mod subscriber;
+
+pub use subscriber::{Message, MessageKind, Messages, Subscriber};
+
+/// Where Redis is, and the bounds of the connection layer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RedisConfig {
+    /// `redis://` URLs: one for a single Redis, the seed nodes of a cluster.
+    pub nodes: Vec<String>,
+    /// Whether `nodes` are Redis Cluster nodes.
+    pub cluster: bool,
+    /// How long a publish (or a PUBSUB count) may wait, a reconnection included (default 2 s).
+    pub publish_timeout: Duration,
+    /// How long connecting (and each subscription command) may take (default 5 s).
+    pub connect_timeout: Duration,
+    /// Received messages larger than this are dropped (default 16 MiB). Redis has read the
+    /// whole message by then; the bound keeps it from being decoded and handed on. (Redis
+    /// itself disconnects a subscriber whose output buffer passes its `client-output-buffer-limit
+    /// pubsub` hard limit, 32 MB by default: a larger message never arrives, and the subscriber
+    /// subscribes again.)
+    pub max_message_size: usize,
+    /// How many received messages may wait in [`Messages`] (default 1024); more are dropped
+    /// and counted while the reader is behind.
+    pub message_buffer: usize,
+}
+
+impl RedisConfig {
+    /// A single Redis at `url` (`redis://host:port`).
+    pub fn standalone(url: impl Into<String>) -> RedisConfig {
+        RedisConfig {
+            nodes: vec![url.into()],
+            cluster: false,
+            publish_timeout: Duration::from_secs(2),
+            connect_timeout: Duration::from_secs(5),
+            max_message_size: 16 << 20,
+            message_buffer: 1024,
+        }
+    }
+
+    /// A Redis Cluster reached through `nodes` (seed node URLs).
+    pub fn cluster<S: Into<String>>(nodes: impl IntoIterator<Item = S>) -> RedisConfig {
+        RedisConfig {
+            nodes: nodes.into_iter().map(Into::into).collect(),
+            cluster: true,
+            ..RedisConfig::standalone("")
+        }
+    }
+
+    /// Sets [`RedisConfig::publish_timeout`].
+    pub fn publish_timeout(mut self, timeout: Duration) -> RedisConfig {
+        self.publish_timeout = timeout;
+        self
+    }
+
+    /// Sets [`RedisConfig::connect_timeout`].
+    pub fn connect_timeout(mut self, timeout: Duration) -> RedisConfig {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets [`RedisConfig::max_message_size`].
+    pub fn max_message_size(mut self, bytes: usize) -> RedisConfig {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`RedisConfig::message_buffer`] (at least 1).
+    pub fn message_buffer(mut self, messages: usize) -> RedisConfig {
+        self.message_buffer = messages.max(1);
+        self
+    }
+
+    fn manager_config(&self) -> ConnectionManagerConfig {
+        // Few, short retries inside the `redis` crate: the callers here bound every wait, and
+        // the subscriber retries on its own until Redis is back.
+        ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500))
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.connect_timeout))
+    }
+
+    fn cluster_builder(&self) -> ClusterClientBuilder {
+        ClusterClientBuilder::new(self.nodes.clone())
+            .retries(2)
+            .min_retry_wait(50)
+            .max_retry_wait(500)
+            .connection_timeout(self.connect_timeout)
+            .response_timeout(self.connect_timeout)
+    }
+}
+
+/// An error of the connection layer.
+#[derive(Debug)]
+pub struct Error(Repr);
+
+#[derive(Debug)]
+enum Repr {
+    Redis(redis::RedisError),
+    Timeout(&'static str),
+    Config(&'static str),
+}
+
+impl Error {
+    /// Whether the operation did not complete in time (Redis down or unreachable).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.0, Repr::Timeout(_))
+    }
+
+    /// Whether the configuration is unusable (no node, a bad URL).
+    pub fn is_config(&self) -> bool {
+        matches!(self.0, Repr::Config(_))
+            || matches!(&self.0, Repr::Redis(e) if e.kind() == redis::ErrorKind::InvalidClientConfig)
+    }
+
+    pub(crate) fn timeout(what: &'static str) -> Error {
+        Error(Repr::Timeout(what))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Redis(e) => write!(f, "redis: {e}"),
+            Repr::Timeout(what) => write!(f, "{what} timed out"),
+            Repr::Config(what) => write!(f, "invalid configuration: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.0 {
+            Repr::Redis(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<redis::RedisError> for Error {
+    fn from(e: redis::RedisError) -> Self {
+        Error(Repr::Redis(e))
+    }
+}
+
+/// Counters of the connection layer, shared by a [`RedisConnection`] and its subscribers.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) publish_failures: AtomicU64,
+    pub(crate) received: AtomicU64,
+    pub(crate) dropped_oversized: AtomicU64,
+    pub(crate) dropped_full: AtomicU64,
+    pub(crate) disconnections: AtomicU64,
+    pub(crate) resubscriptions: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A snapshot of the counters of a [`RedisConnection`] and its subscribers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Publishes (and PUBSUB counts) that failed or timed out.
+    pub publish_failures: u64,
+    /// Messages received and handed to [`Messages`].
+    pub received: u64,
+    /// Messages dropped for being larger than [`RedisConfig::max_message_size`].
+    pub dropped_oversized: u64,
+    /// Messages dropped because [`Messages`] was full.
+    pub dropped_full: u64,
+    /// Subscriber connections lost (each is followed by resubscription).
+    pub disconnections: u64,
+    /// Completed resubscriptions (all subscriptions sent again after a connection loss).
+    pub resubscriptions: u64,
+}
+
+/// A connection to a single Redis or a Redis Cluster, for publishing. Cheap to clone.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), sio_redis::conn::Error> {
+/// use sio_redis::conn::{RedisConfig, RedisConnection};
+///
+/// let redis = RedisConnection::connect(RedisConfig::standalone("redis://127.0.0.1:6379")).await?;
+/// let (subscriber, mut messages) = redis.subscriber().await?;
+/// subscriber.subscribe("news").await?;
+/// redis.publish("news", "hello".into()).await?;
+/// let message = messages.recv().await.unwrap();
+/// assert_eq!(&message.payload[..], b"hello");
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisConnection {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: RedisConfig,
+    publisher: Publisher,
+    counters: Arc<Counters>,
+}
+
+#[derive(Clone)]
+enum Publisher {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisConnection")
+            .field("nodes", &self.inner.config.nodes)
+            .field("cluster", &self.inner.config.cluster)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl RedisConnection {
+    /// Connects (within [`RedisConfig::connect_timeout`]).
+    pub async fn connect(config: RedisConfig) -> Result<RedisConnection, Error> {
+        if config.nodes.is_empty() {
+            return Err(Error(Repr::Config("no redis node")));
+        }
+        let connect = async {
+            Ok::<_, Error>(if config.cluster {
+                Publisher::Cluster(
+                    config
+                        .cluster_builder()
+                        .build()?
+                        .get_async_connection()
+                        .await?,
+                )
+            } else {
+                let client = redis::Client::open(config.nodes[0].as_str())?;
+                Publisher::Standalone(
+                    client
+                        .get_connection_manager_with_config(config.manager_config())
+                        .await?,
+                )
+            })
+        };
+        let publisher = tokio::time::timeout(config.connect_timeout, connect)
+            .await
+            .map_err(|_| Error::timeout("connecting to redis"))??;
+        Ok(RedisConnection {
+            inner: Arc::new(Inner {
+                config,
+                publisher,
+                counters: Arc::default(),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RedisConfig {
+        &self.inner.config
+    }
+
+    /// `PUBLISH channel payload`: the number of subscribers that received it (on a cluster,
+    /// those of the node that took it).
+    pub async fn publish(&self, channel: &str, payload: Bytes) -> Result<u64, Error> {
+        let mut cmd = redis::cmd("PUBLISH");
+        cmd.arg(channel).arg(payload.as_ref());
+        self.query("publish", cmd).await
+    }
+
+    /// `SPUBLISH channel payload` (sharded pub/sub, Redis 7): the number of subscribers that
+    /// received it.
+    pub async fn spublish(&self, channel: &str, payload: Bytes) -> Result<u64, Error> {
+        let mut cmd = redis::cmd("SPUBLISH");
+        cmd.arg(channel).arg(payload.as_ref());
+        self.query("spublish", cmd).await
+    }
+
+    /// `PUBSUB NUMSUB channel`, summed over the nodes of a cluster: how many connections
+    /// subscribe to `channel` (the classic adapter's server count).
+    pub async fn numsub(&self, channel: &str) -> Result<u64, Error> {
+        self.count("NUMSUB", channel).await
+    }
+
+    /// `PUBSUB SHARDNUMSUB channel`, summed over the nodes of a cluster (the sharded adapter's
+    /// server count).
+    pub async fn shardnumsub(&self, channel: &str) -> Result<u64, Error> {
+        self.count("SHARDNUMSUB", channel).await
+    }
+
+    async fn count(&self, what: &'static str, channel: &str) -> Result<u64, Error> {
+        let mut cmd = redis::cmd("PUBSUB");
+        cmd.arg(what).arg(channel);
+        let value: redis::Value = self.query("pubsub count", cmd).await?;
+        // RESP2: [channel, count, ...]; RESP3 (or a cluster's combined answer): a map.
+        let pairs: Vec<(redis::Value, redis::Value)> = match value {
+            redis::Value::Map(pairs) => pairs,
+            redis::Value::Array(items) => {
+                let mut items = items.into_iter();
+                let mut pairs = Vec::new();
+                while let (Some(k), Some(v)) = (items.next(), items.next()) {
+                    pairs.push((k, v));
+                }
+                pairs
+            }
+            _ => Vec::new(),
+        };
+        Ok(pairs
+            .into_iter()
+            .map(|(_, v)| match v {
+                redis::Value::Int(n) => u64::try_from(n).unwrap_or(0),
+                _ => 0,
+            })
+            .sum())
+    }
+
+    async fn query<T: redis::FromRedisValue>(
+        &self,
+        what: &'static str,
+        cmd: redis::Cmd,
+    ) -> Result<T, Error> {
+        let run = async {
+            match self.inner.publisher.clone() {
+                Publisher::Standalone(mut con) => cmd.query_async(&mut con).await,
+                Publisher::Cluster(mut con) => cmd.query_async(&mut con).await,
+            }
+        };
+        let result = match tokio::time::timeout(self.inner.config.publish_timeout, run).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(Error::from(e)),
+            Err(_) => Err(Error::timeout(what)),
+        };
+        if let Err(e) = &result {
+            Counters::add(&self.inner.counters.publish_failures);
+            tracing::warn!(error = %e, "sio-redis: {what} failed");
+        }
+        result
+    }
+
+    /// A new subscriber: its own connection(s), one message stream.
+    pub async fn subscriber(&self) -> Result<(Subscriber, Messages), Error> {
+        Subscriber::connect(&self.inner.config, self.inner.counters.clone()).await
+    }
+
+    /// The counters of this connection and its subscribers.
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            publish_failures: get(&c.publish_failures),
+            received: get(&c.received),
+            dropped_oversized: get(&c.dropped_oversized),
+            dropped_full: get(&c.dropped_full),
+            disconnections: get(&c.disconnections),
+            resubscriptions: get(&c.resubscriptions),
+        }
+    }
+}
