@@ -1,7 +1,7 @@
 # Sourced by scripts/test.sh (from the repository root, after `step` is defined): installs
 # Redis (Debian's redis-server, 7.x, which brings redis-cli) for the sio-redis tests
 # (tests/tests/redis_*.rs start their own servers and clusters on free loopback ports; they
-# skip themselves when redis-server is missing). Installed once, when redis-server is missing.
+# fail when redis-server is missing, unless SIO_SKIP_REDIS=1). Installed once, when missing.
 if ! command -v redis-server >/dev/null 2>&1; then
     step "apt-get install redis-server (for the sio-redis tests)"
     sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

@@ -2,6 +2,7 @@
 # Runs every test of the workspace. On a fresh machine (Debian, Rust stable,
 # Node.js 20 with npm) it first installs what the tests need:
 #   - Debian's chromium (apt-get, with sudo when not root) for the browser tests
+#   - Debian's redis-server for the sio-redis tests
 #   - the pinned npm peers in tests/node_modules (`npm ci`, from tests/package-lock.json)
 # then runs `cargo test --workspace --all-features` (unit, integration and doc tests).
 #
@@ -30,6 +31,10 @@ if [ ! -x /usr/bin/chromium ]; then
     $sudo_cmd apt-get update
     $sudo_cmd apt-get install -y --no-install-recommends chromium
 fi
+# The sio-redis tests start their own redis-server instances (standalone and a
+# three-master cluster) on free loopback ports.
+# shellcheck source=scripts/redis-deps.sh
+source scripts/redis-deps.sh
 # ---------------------------------------------------------------------------
 
 # The pinned npm packages (tests/package-lock.json).
