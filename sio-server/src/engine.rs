@@ -1,6 +1,7 @@
 //! [`EngineIo`]: the server handle: routes requests, creates sessions, hands out connections.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -121,6 +122,57 @@ fn now() -> std::time::Instant {
     tokio::time::Instant::now().into_std()
 }
 
+/// A polling request of a session whose handling future may be dropped before it completes
+/// (the client went away): the session then sees a transport error.
+struct AbortGuard {
+    target: Option<(Arc<Registry>, String)>,
+}
+
+impl AbortGuard {
+    fn new<B>(engine: &EngineIo, req: &Request<B>) -> AbortGuard {
+        let polling_of_session = || {
+            let query = req.uri().query()?;
+            if !query.contains("sid=") || !matches!(*req.method(), Method::GET | Method::POST) {
+                return None;
+            }
+            let (mut sid, mut polling) = (None, false);
+            for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+                match &*key {
+                    "sid" => sid = Some(value.into_owned()),
+                    "transport" => polling = value == "polling",
+                    _ => {}
+                }
+            }
+            sid.filter(|_| polling)
+        };
+        AbortGuard {
+            target: polling_of_session().map(|sid| (engine.inner.registry.clone(), sid)),
+        }
+    }
+
+    /// The request completed.
+    fn disarm(mut self) {
+        self.target = None;
+    }
+}
+
+impl Drop for AbortGuard {
+    fn drop(&mut self) {
+        let Some((registry, sid)) = self.target.take() else {
+            return;
+        };
+        let handle = registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sid.as_str())
+            .cloned();
+        if let Some(handle) = handle {
+            // "poll connection closed prematurely" (or a POST's): engine.io's transport error.
+            let _ = handle.control(session_task::Control::PollingError);
+        }
+    }
+}
+
 impl EngineIo {
     /// A server with these options.
     pub fn new(config: EngineConfig) -> EngineIo {
@@ -190,27 +242,38 @@ impl EngineIo {
     /// A WebSocket request is answered with `101`; the connection then continues through
     /// `hyper::upgrade::on`, so the request must come from a hyper server with upgrades
     /// enabled.
-    pub async fn handle<B>(
+    ///
+    /// The request is registered when this is called, not when the future is first polled: if
+    /// the future is dropped before it completes (hyper drops it when the client closes the
+    /// connection right after sending the request), a polling request of a session is a
+    /// transport error, as engine.io's aborted request is, instead of going unnoticed until the
+    /// heartbeat ends the session.
+    pub fn handle<B>(
         &self,
         req: Request<B>,
         remote: Option<SocketAddr>,
-    ) -> Response<EngineBody>
+    ) -> impl Future<Output = Response<EngineBody>> + Send + 'static
     where
         B: Body + Send + 'static,
     {
-        let request_headers = self
-            .inner
-            .config
-            .cors
-            .as_ref()
-            .map(|_| req.headers().clone());
-        let mut response = self.route(req, remote).await;
-        if let (Some(cors), Some(headers)) = (&self.inner.config.cors, request_headers) {
-            if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-                cors.apply(&headers, response.headers_mut());
+        let engine = self.clone();
+        let guard = AbortGuard::new(self, &req);
+        async move {
+            let request_headers = engine
+                .inner
+                .config
+                .cors
+                .as_ref()
+                .map(|_| req.headers().clone());
+            let mut response = engine.route(req, remote).await;
+            if let (Some(cors), Some(headers)) = (&engine.inner.config.cors, request_headers) {
+                if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+                    cors.apply(&headers, response.headers_mut());
+                }
             }
+            guard.disarm();
+            response
         }
-        response
     }
 
     async fn route<B>(

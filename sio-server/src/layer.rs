@@ -110,11 +110,12 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         if self.engine().matches(req.uri().path()) {
-            let engine = self.engine().clone();
             let remote = self
                 .remote_addr()
                 .or_else(|| req.extensions().get::<SocketAddr>().copied());
-            Box::pin(async move { Ok(engine.handle(req, remote).await.map(Either::Left)) })
+            // Called now: the request is registered even if the future is dropped unpolled.
+            let response = self.engine().handle(req, remote);
+            Box::pin(async move { Ok(response.await.map(Either::Left)) })
         } else {
             // The service that was polled ready serves the request; a clone stays for the
             // next one (the usual tower pattern).

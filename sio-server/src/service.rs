@@ -122,9 +122,9 @@ where
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         if self.engine.matches(req.uri().path()) {
-            let engine = self.engine.clone();
-            let remote = self.remote;
-            Box::pin(async move { Ok(engine.handle(req, remote).await.map(Either::Left)) })
+            // Called now: the request is registered even if hyper drops the future unpolled.
+            let response = self.engine.handle(req, self.remote);
+            Box::pin(async move { Ok(response.await.map(Either::Left)) })
         } else {
             let future = self.inner.call(req);
             Box::pin(async move { future.await.map(|r| r.map(Either::Right)) })

@@ -492,3 +492,28 @@ async fn a_response_the_client_never_reads_is_dropped() {
     );
     drop(tcp);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_sent_with_the_close_of_its_connection_ends_the_session() {
+    let _serial = SERIAL.lock().await;
+    // A client sends its GET and closes the connection at once: hyper reads the request, sees
+    // the end of the stream and drops the request before our handler ever runs. engine.io
+    // closes such a session at once ("transport error"); without the abort guard it stayed
+    // until the heartbeat (45 s by default).
+    let server = echo_server(EngineConfig::default()).await;
+    let mut sids = Vec::new();
+    for _ in 0..50 {
+        sids.push(handshake(server.addr).await.0);
+    }
+    for sid in &sids {
+        let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+        let request = format!(
+            "GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n"
+        );
+        tcp.write_all(request.as_bytes()).await.unwrap();
+        drop(tcp);
+    }
+    let engine = server.engine.clone();
+    let took = within(Duration::from_secs(5), || engine.session_count() == 0).await;
+    eprintln!("50 sessions ended {took:?} after their GETs were cut");
+}
