@@ -791,8 +791,9 @@ impl<A> ClientSession<A> {
     }
 
     /// `socket.emit(...)`: sent now if the socket is connected, buffered otherwise (and
-    /// flushed after the next `connect`), dropped if [volatile](Emit::volatile) and
-    /// `transport_writable` is false. With [`ClientConfig::retries`], a non-volatile emit
+    /// flushed after the next `connect`), dropped if [volatile](Emit::volatile) and the
+    /// transport cannot take it (`transport_writable` false: a long-polling request in
+    /// flight; or no open connection). With [`ClientConfig::retries`], a non-volatile emit
     /// goes through the retries queue instead. The outcome of an ack comes as
     /// [`ClientEvent::Ack`].
     ///
@@ -813,15 +814,9 @@ impl<A> ClientSession<A> {
             return;
         }
         let target = ack.map(Target::User);
-        self.emit_packet(
-            now,
-            i,
-            name,
-            args,
-            target,
-            timeout,
-            volatile && !transport_writable,
-        );
+        // A transport that is not open (disconnected, reconnecting) is not writable either.
+        let writable = transport_writable && self.ready == Ready::Open;
+        self.emit_packet(now, i, name, args, target, timeout, volatile && !writable);
     }
 
     /// `emit` proper: sent, buffered while disconnected, or `discard`ed.
