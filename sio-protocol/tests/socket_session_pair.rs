@@ -1204,8 +1204,8 @@ enum Op {
     Emit { ack: bool, timeout_ms: Option<u16> },
     /// A server emit to the client's current socket (stored for recovery).
     ServerEmit,
-    /// A server `emit_with_ack` (if connected).
-    ServerAsk { timeout_ms: u16 },
+    /// A server `emit_with_ack` (if connected), answered by the client or not.
+    ServerAsk { timeout_ms: u16, answered: bool },
     /// The connection dies.
     Cut,
     /// Time passes.
@@ -1219,7 +1219,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<bool>(), proptest::option::of(100u16..3000))
             .prop_map(|(ack, timeout_ms)| Op::Emit { ack, timeout_ms }),
         3 => Just(Op::ServerEmit),
-        1 => (100u16..3000).prop_map(|timeout_ms| Op::ServerAsk { timeout_ms }),
+        2 => (100u16..3000, any::<bool>())
+            .prop_map(|(timeout_ms, answered)| Op::ServerAsk { timeout_ms, answered }),
         2 => Just(Op::Cut),
         3 => (0u16..4000).prop_map(|ms| Op::Wait { ms }),
         1 => any::<bool>().prop_map(Op::ServerDown),
@@ -1257,9 +1258,11 @@ proptest! {
                         p.server_emit("/", "s", vec![Value::from(server_emits)]);
                     }
                 }
-                Op::ServerAsk { timeout_ms } => {
+                Op::ServerAsk { timeout_ms, answered } => {
                     if p.server.as_ref().is_some_and(|s| s.session.is_connected("/")) {
+                        p.client_answers = answered;
                         asks.push(p.server_emit_with_ack("/", "ask", ms(timeout_ms.into())));
+                        p.client_answers = true;
                     }
                 }
                 Op::Cut => p.cut(),
