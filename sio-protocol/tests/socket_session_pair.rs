@@ -153,14 +153,17 @@ fn acks_both_ways_with_their_timeouts() {
     assert_eq!(p.wire_since(w), [r#"> 20["question",1]"#, r#"< 30[1]"#]);
     // Client → server, never answered: `operation has timed out` after its timeout.
     let b = p.emit("/", "noack-question", true, Some(ms(1500)));
-    assert_eq!(p.client.pending_acks("/"), 1);
+    // Two deadlines at the same instant both fire.
+    let c = p.emit("/", "noack-question", true, Some(ms(1500)));
+    assert_eq!(p.client.pending_acks("/"), 2);
     assert_eq!(p.next_deadline(), Some(p.start + ms(1500)));
     p.advance_by(Duration::from_secs(5));
     assert_eq!(
         p.client_acks(),
         [
             (a, Ok(vec![Value::from(a)]), Duration::ZERO),
-            (b, Err(AckFailure::Timeout), ms(1500))
+            (b, Err(AckFailure::Timeout), ms(1500)),
+            (c, Err(AckFailure::Timeout), ms(1500))
         ]
     );
     assert_eq!(p.client.pending_acks("/"), 0);
@@ -170,14 +173,16 @@ fn acks_both_ways_with_their_timeouts() {
     // Server → client, not answered: the session's deadline, not a timer per ack.
     p.client_answers = false;
     let y = p.server_emit_with_ack("/", "ping", Duration::from_secs(2));
+    let z = p.server_emit_with_ack("/", "ping", Duration::from_secs(2));
     let t = p.elapsed();
-    assert_eq!(p.server.as_ref().unwrap().session.pending_acks("/"), 1);
+    assert_eq!(p.server.as_ref().unwrap().session.pending_acks("/"), 2);
     p.advance_by(Duration::from_secs(5));
     assert_eq!(
         p.server_acks(),
         [
             (x, Ok(vec![Value::from(x)]), t),
-            (y, Err(AckFailure::Timeout), t + Duration::from_secs(2))
+            (y, Err(AckFailure::Timeout), t + Duration::from_secs(2)),
+            (z, Err(AckFailure::Timeout), t + Duration::from_secs(2))
         ]
     );
     // A late answer to the timed-out id, and an unknown id, are ignored.
