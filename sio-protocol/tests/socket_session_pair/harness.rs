@@ -574,6 +574,11 @@ impl Pair {
             s.session.handle_timeout(now);
         }
         self.run();
+        // The contract of `handle_timeout`: what was due is handled.
+        assert!(
+            self.next_deadline().is_none_or(|d| d > now),
+            "a deadline is still due after handle_timeout"
+        );
         true
     }
 
