@@ -943,6 +943,41 @@ fn events_before_the_connect_reply_are_buffered_then_handed_out_first() {
     ));
 }
 
+#[test]
+fn an_error_of_the_open_connection_reaches_the_sockets_still_connecting() {
+    let t = Instant::now();
+    let config = ClientConfig::default().randomization_factor(0.0);
+    let mut client: ClientSession<u64> = ClientSession::new(config, t);
+    client.connect(t, "/");
+    client.connect(t, "/admin");
+    client.handle_open(t);
+    client.send_connect(t, "/", None);
+    client.send_connect(t, "/admin", None);
+    let reply = json(serde_json::json!({"sid": "s"}));
+    client.handle_packet(t, Packet::new("/", PacketData::Connect(Some(reply))));
+    let _ = std::iter::from_fn(|| client.poll_event()).count();
+    // `/admin` still waits for its reply when the transport fails.
+    client.handle_error(t, "xhr post error");
+    client.handle_close(t, ClientDisconnectReason::TransportError);
+    let events: Vec<String> = std::iter::from_fn(|| client.poll_event())
+        .map(|e| format!("{e:?}"))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            r#"Error("xhr post error")"#,
+            r#"ConnectError { nsp: "/admin", message: "xhr post error", data: None }"#,
+            "Close(TransportError)",
+            r#"Disconnect { nsp: "/", reason: TransportError }"#,
+        ]
+    );
+    assert!(client.is_reconnecting() && client.is_active("/admin"));
+    assert_eq!(client.poll_timeout(), Some(t + Duration::from_secs(1)));
+    // Not open: nothing to report.
+    client.handle_error(t, "late");
+    assert!(client.poll_event().is_none());
+}
+
 /// Connects `/` with recovery on and receives two stored events.
 fn recovering_pair() -> Pair {
     let mut p = Pair::recovery();

@@ -383,6 +383,7 @@ impl<A> Nsp<A> {
 ///    unnoticed is buffered, not lost).
 /// 3. Feed input: [`handle_open`](Self::handle_open) when the Engine.IO handshake arrived,
 ///    [`handle_open_failed`](Self::handle_open_failed) when an attempt failed before it,
+///    [`handle_error`](Self::handle_error) when the open connection reports an error,
 ///    [`handle_close`](Self::handle_close) when the open connection closed (or the runtime's
 ///    decoder failed: [`ClientDisconnectReason::ParseError`]),
 ///    [`handle_packet`](Self::handle_packet) for each packet the
@@ -609,16 +610,7 @@ impl<A> ClientSession<A> {
 
     fn open_failed(&mut self, now: Instant, error: String) {
         self.ready = Ready::Closed;
-        self.events.push_back(ClientEvent::Error(error.clone()));
-        for n in &self.nsps {
-            if n.active && !n.is_connected() {
-                self.events.push_back(ClientEvent::ConnectError {
-                    nsp: n.name.clone(),
-                    message: error.clone(),
-                    data: None,
-                });
-            }
-        }
+        self.on_error(&error);
         if self.reconnecting {
             // socket.io-client's order: `reconnect()` (which may emit `reconnect_failed`),
             // then `reconnect_error`.
@@ -628,6 +620,31 @@ impl<A> ClientSession<A> {
         } else if self.config.reconnection && self.backoff.attempts() == 0 {
             // `maybeReconnectOnOpen`: a failed first connection is retried too.
             self.reconnect(now);
+        }
+    }
+
+    /// The open connection reported `error` (engine.io-client's `error`, which comes before
+    /// its `close`: a failed poll, a WebSocket error): Manager `error`, and `connect_error`
+    /// for each active socket not connected yet (socket.io-client's `onerror`). Report the
+    /// close next with [`handle_close`](Self::handle_close).
+    pub fn handle_error(&mut self, now: Instant, error: impl Into<String>) {
+        let _ = now;
+        if self.ready == Ready::Open {
+            self.on_error(&error.into());
+        }
+    }
+
+    /// Manager `error`, seen by each socket that waits to connect.
+    fn on_error(&mut self, error: &str) {
+        self.events.push_back(ClientEvent::Error(error.to_owned()));
+        for n in &self.nsps {
+            if n.active && !n.is_connected() {
+                self.events.push_back(ClientEvent::ConnectError {
+                    nsp: n.name.clone(),
+                    message: error.to_owned(),
+                    data: None,
+                });
+            }
         }
     }
 
