@@ -669,6 +669,25 @@ fn retries_resend_until_acknowledged_one_at_a_time() {
 }
 
 #[test]
+fn retries_with_a_zero_timeout_settle_within_one_timer() {
+    let mut p = Pair::new(
+        ServerConfig::default(),
+        ClientConfig::default()
+            .retries(Some(3))
+            .ack_timeout(Some(Duration::ZERO)),
+    );
+    p.connect("/");
+    let lost = p.emit("/", "noack", true, None);
+    // `advance` checks that nothing is still due after `handle_timeout`.
+    assert!(p.advance());
+    assert_eq!(p.server_got("noack"), [lost; 4]);
+    assert_eq!(
+        p.client_acks(),
+        [(lost, Err(AckFailure::Timeout), Duration::ZERO)]
+    );
+}
+
+#[test]
 fn the_head_of_the_retries_queue_is_sent_again_on_reconnection() {
     let mut p = Pair::new(
         ServerConfig::default(),

@@ -18,6 +18,9 @@ use super::{MAX_RECOVERY_TOKEN, release};
 use crate::socket::{Args, EventName, Packet, PacketData};
 use crate::{AckId, AckTracker, Backoff, Map, Str, Value};
 
+/// How many times `handle_timeout` looks for expired acks (see there).
+const MAX_ACK_PASSES: usize = 8;
+
 /// socket.io-client's message when a CONNECT reply has no `sid` (a Socket.IO 2.x server).
 pub const V2_SERVER_MESSAGE: &str = "It seems you are trying to reach a Socket.IO server in v2.x with a v3.x client, but they are not compatible (more information here: https://socket.io/docs/v3/migrating-from-2-x-to-3-0/)";
 
@@ -691,7 +694,8 @@ impl<A> ClientSession<A> {
 
     /// The timer from [`poll_timeout`](Self::poll_timeout) fired (or any time: only what is
     /// due at `now` happens): the attempt's `timeout`, the next reconnection attempt, ack
-    /// deadlines.
+    /// deadlines. Afterwards `poll_timeout` is `None` or later than `now` (except with a zero
+    /// ack timeout and many `retries`: then each call makes progress).
     pub fn handle_timeout(&mut self, now: Instant) {
         if let Ready::Opening {
             deadline: Some(deadline),
@@ -710,13 +714,21 @@ impl<A> ClientSession<A> {
                 self.open_engine(now);
             }
         }
-        for i in 0..self.nsps.len() {
-            let n = &mut self.nsps[i];
-            let expired = n.acks.expire(now);
-            for (id, target) in expired {
-                // The packet is dropped too if still buffered (socket.io-client does this).
-                self.nsps[i].send_buffer.retain(|b| b.id != Some(id));
-                self.settle(now, i, target, Err(AckFailure::Timeout));
+        // A failed try of the retries queue sends the next one, whose deadline is due at
+        // once with a zero timeout: a few passes, so that a zero timeout cannot loop.
+        for _ in 0..MAX_ACK_PASSES {
+            let mut expired_any = false;
+            for i in 0..self.nsps.len() {
+                let expired = self.nsps[i].acks.expire(now);
+                for (id, target) in expired {
+                    expired_any = true;
+                    // The packet is dropped too if still buffered (socket.io-client does this).
+                    self.nsps[i].send_buffer.retain(|b| b.id != Some(id));
+                    self.settle(now, i, target, Err(AckFailure::Timeout));
+                }
+            }
+            if !expired_any {
+                break;
             }
         }
     }
