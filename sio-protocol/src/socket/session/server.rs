@@ -150,7 +150,6 @@ pub enum ServerEvent<T> {
     Closed(ServerDisconnectReason),
 }
 
-#[derive(Debug)]
 enum State {
     /// The CONNECT is with the runtime (middlewares, namespace resolution, session restore).
     Connecting {
@@ -160,6 +159,23 @@ enum State {
         sid: Str,
         pid: Option<Str>,
     },
+}
+
+/// Without the pids: they are credentials, not for logs.
+impl fmt::Debug for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            State::Connecting { recovery } => f
+                .debug_struct("Connecting")
+                .field("recovery", &recovery.is_some())
+                .finish(),
+            State::Connected { sid, pid } => f
+                .debug_struct("Connected")
+                .field("sid", sid)
+                .field("pid", &pid.is_some())
+                .finish(),
+        }
+    }
 }
 
 struct Nsp<T> {
@@ -791,6 +807,25 @@ fn is_falsy(value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_keeps_pids_out() {
+        let now = Instant::now();
+        let mut session: ServerSession<()> =
+            ServerSession::new("e".into(), ServerConfig::default().recovery(true), now);
+        let payload = Value::from(serde_json::json!({"pid": "secret-1", "offset": "o"}));
+        session.handle_packet(now, Packet::new("/a", PacketData::Connect(Some(payload))));
+        session.handle_packet(now, Packet::new("/", PacketData::Connect(None)));
+        session
+            .accept("/", "sid".into(), Some("secret-2".into()))
+            .unwrap();
+        let debug = format!("{session:?}");
+        assert!(
+            debug.contains("sid") && debug.contains("recovery: true"),
+            "{debug}"
+        );
+        assert!(!debug.contains("secret"), "{debug}");
+    }
 
     #[test]
     fn falsy_values() {
