@@ -137,6 +137,21 @@ impl<T> AckTracker<T> {
         });
     }
 
+    /// Removes and returns the pending acks for which `remove` returns `true` (with their
+    /// deadlines), in id order. For example, on a disconnection socket.io-client fails the
+    /// acks whose packets already left and keeps those still in its send buffer.
+    pub fn remove_if(&mut self, mut remove: impl FnMut(AckId, &T) -> bool) -> Vec<(AckId, T)> {
+        let ids: Vec<AckId> = self
+            .pending
+            .iter()
+            .filter(|&(&id, entry)| remove(id, &entry.value))
+            .map(|(&id, _)| id)
+            .collect();
+        ids.into_iter()
+            .filter_map(|id| self.remove(id).map(|value| (id, value)))
+            .collect()
+    }
+
     /// The number of pending acks.
     pub fn len(&self) -> usize {
         self.pending.len()
@@ -171,6 +186,28 @@ mod retain_tests {
         let expired = acks.expire(now + Duration::from_secs(10));
         assert_eq!(expired, vec![(1, 11), (3, 13)]);
         assert!(acks.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod remove_if_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn remove_if_hands_back_values_and_drops_their_deadlines() {
+        let now = Instant::now();
+        let mut acks = AckTracker::new();
+        for i in 0..5u64 {
+            let id = acks.next_id();
+            acks.insert(id, Some(now + Duration::from_secs(i + 1)), i * 10);
+        }
+        let removed = acks.remove_if(|id, value| id % 2 == 0 && *value != 20);
+        assert_eq!(removed, vec![(0, 0), (4, 40)]);
+        assert_eq!(acks.len(), 3);
+        assert_eq!(acks.poll_timeout(), Some(now + Duration::from_secs(2)));
+        assert_eq!(acks.deadlines.len(), 3);
+        assert!(acks.remove_if(|_, _| false).is_empty());
     }
 }
 

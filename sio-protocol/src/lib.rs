@@ -14,11 +14,16 @@
 //!  socket::{Encoder, Decoder}                    Socket.IO v4 + v5 packets, binary attachments
 //!    │   socket::Packet { nsp, data: Event { name, args: Args, id } .. }
 //!    ▼
+//!  socket::{ServerSession, ClientSession}        namespaces, state rules, acks, send and
+//!    │                                           receive buffers, retries, reconnection,
+//!    │                                           connection state recovery
+//!    ▼
 //!  Args::deserialize::<T>() / Value              the user's typed or dynamic data
 //! ```
 //!
-//! Companion state machines: [`Backoff`] (reconnection delays exactly as socket.io-client
-//! computes them) and [`AckTracker`] (ack ids and deadlines).
+//! Companion state machines, which the sessions use and which stand alone too: [`Backoff`]
+//! (reconnection delays exactly as socket.io-client computes them) and [`AckTracker`] (ack
+//! ids and deadlines).
 //!
 //! # Example: an event with binary, through both codecs and back
 //!

@@ -1,5 +1,6 @@
 //! Socket.IO: packets, the JSON codec of socket.io-parser (and, with the `msgpack` feature, the
-//! codec of socket.io-msgpack-parser), binary attachments, and the payload data model.
+//! codec of socket.io-msgpack-parser), binary attachments, the payload data model, and the
+//! session state machines of both sides ([`ServerSession`], [`ClientSession`]).
 
 mod args;
 mod args_de;
@@ -12,11 +13,17 @@ mod lenient;
 mod msgpack;
 mod packet;
 mod scan;
+mod session;
 
 pub use args::{Args, ArgsError};
 pub use decode::{DecodeError, Decoder, DecoderConfig};
 pub use encode::{Encoded, Encoder, Parser};
 pub use packet::{EventName, Packet, PacketData, PacketType, ProtocolVersion, RESERVED_EVENTS};
+pub use session::{
+    AckFailure, ClientConfig, ClientDisconnectReason, ClientEvent, ClientSession, ConnectRequest,
+    Emit, RecoveryRequest, ServerConfig, ServerDisconnectReason, ServerEvent, ServerSession,
+    SessionError, V2_SERVER_MESSAGE,
+};
 
 pub(crate) use json::js_number_f64;
 

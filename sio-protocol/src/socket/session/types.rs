@@ -1,0 +1,279 @@
+//! The plain data types shared by [`ServerSession`](super::ServerSession) and
+//! [`ClientSession`](super::ClientSession): disconnect reasons, ack failures, state errors,
+//! recovery tokens.
+
+use std::fmt;
+
+use crate::Str;
+use crate::engine::CloseReason;
+
+/// Why a socket left its namespace, on the server: the reason strings of socket.io's
+/// `disconnecting` and `disconnect` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerDisconnectReason {
+    /// `"transport close"`: the connection was closed by the client or the network.
+    TransportClose,
+    /// `"transport error"`: the connection failed.
+    TransportError,
+    /// `"ping timeout"`: the client stopped answering the heartbeat.
+    PingTimeout,
+    /// `"parse error"`: the client sent an Engine.IO packet that could not be decoded.
+    ParseError,
+    /// `"forced close"`: the server closed the Engine.IO connection (for example after a
+    /// Socket.IO packet it could not decode).
+    ForcedClose,
+    /// `"server namespace disconnect"`: the server disconnected the socket
+    /// ([`ServerSession::disconnect`](super::ServerSession::disconnect)).
+    ServerNamespaceDisconnect,
+    /// `"client namespace disconnect"`: the client sent DISCONNECT.
+    ClientNamespaceDisconnect,
+    /// `"server shutting down"`: the server is closing.
+    ServerShuttingDown,
+    /// `"forced server close"`: the server closed the connection over a protocol violation
+    /// ("invalid state"), the connect timeout, or `disconnect(true)`.
+    ForcedServerClose,
+}
+
+impl ServerDisconnectReason {
+    /// The JavaScript reason string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TransportClose => "transport close",
+            Self::TransportError => "transport error",
+            Self::PingTimeout => "ping timeout",
+            Self::ParseError => "parse error",
+            Self::ForcedClose => "forced close",
+            Self::ServerNamespaceDisconnect => "server namespace disconnect",
+            Self::ClientNamespaceDisconnect => "client namespace disconnect",
+            Self::ServerShuttingDown => "server shutting down",
+            Self::ForcedServerClose => "forced server close",
+        }
+    }
+
+    /// Whether a socket that disconnected for this reason keeps its session for connection
+    /// state recovery: socket.io's `RECOVERABLE_DISCONNECT_REASONS` (transport error, transport
+    /// close, forced close, ping timeout, server shutting down, forced server close). A
+    /// namespace disconnect by either side, and a parse error, end the session for good.
+    pub fn is_recoverable(self) -> bool {
+        matches!(
+            self,
+            Self::TransportError
+                | Self::TransportClose
+                | Self::ForcedClose
+                | Self::PingTimeout
+                | Self::ServerShuttingDown
+                | Self::ForcedServerClose
+        )
+    }
+}
+
+impl fmt::Display for ServerDisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<CloseReason> for ServerDisconnectReason {
+    /// The reason of the sockets of an Engine.IO connection that closed for `reason`.
+    fn from(reason: CloseReason) -> Self {
+        match reason {
+            CloseReason::TransportClose => Self::TransportClose,
+            CloseReason::PingTimeout => Self::PingTimeout,
+            CloseReason::ParseError => Self::ParseError,
+            CloseReason::ForcedClose => Self::ForcedClose,
+            _ => Self::TransportError,
+        }
+    }
+}
+
+/// Why a socket disconnected, on the client: the reason strings of socket.io-client's
+/// `disconnect` event (and of the Manager's `close` event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ClientDisconnectReason {
+    /// `"io server disconnect"`: the server sent DISCONNECT; no reconnection.
+    IoServerDisconnect,
+    /// `"io client disconnect"`: the socket was disconnected by the application
+    /// ([`ClientSession::disconnect`](super::ClientSession::disconnect)); no reconnection.
+    IoClientDisconnect,
+    /// `"forced close"`: the Manager was closed ([`ClientSession::close`](super::ClientSession::close)),
+    /// or its last socket left; no reconnection.
+    ForcedClose,
+    /// `"ping timeout"`: the server stopped sending heartbeats.
+    PingTimeout,
+    /// `"transport close"`: the connection was closed.
+    TransportClose,
+    /// `"transport error"`: the connection failed.
+    TransportError,
+    /// `"parse error"`: the server sent a packet that could not be decoded.
+    ParseError,
+}
+
+impl ClientDisconnectReason {
+    /// The JavaScript reason string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::IoServerDisconnect => "io server disconnect",
+            Self::IoClientDisconnect => "io client disconnect",
+            Self::ForcedClose => "forced close",
+            Self::PingTimeout => "ping timeout",
+            Self::TransportClose => "transport close",
+            Self::TransportError => "transport error",
+            Self::ParseError => "parse error",
+        }
+    }
+
+    /// Whether the client reconnects after this reason (when reconnection is on).
+    pub fn reconnects(self) -> bool {
+        !matches!(
+            self,
+            Self::IoServerDisconnect | Self::IoClientDisconnect | Self::ForcedClose
+        )
+    }
+}
+
+impl fmt::Display for ClientDisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<CloseReason> for ClientDisconnectReason {
+    /// The reason of the sockets of an Engine.IO connection that closed for `reason`.
+    fn from(reason: CloseReason) -> Self {
+        match reason {
+            CloseReason::TransportClose => Self::TransportClose,
+            CloseReason::ForcedClose => Self::ForcedClose,
+            CloseReason::PingTimeout => Self::PingTimeout,
+            CloseReason::ParseError => Self::ParseError,
+            _ => Self::TransportError,
+        }
+    }
+}
+
+/// Why an acknowledgement will never come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AckFailure {
+    /// The deadline passed first: `"operation has timed out"`.
+    Timeout,
+    /// The socket disconnected first: `"socket has been disconnected"`.
+    Disconnected,
+}
+
+impl fmt::Display for AckFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AckFailure::Timeout => "operation has timed out",
+            AckFailure::Disconnected => "socket has been disconnected",
+        })
+    }
+}
+
+impl std::error::Error for AckFailure {}
+
+/// A command that does not fit the session's state (the caller's mistake, or a race with the
+/// connection closing); nothing was changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The session is over.
+    Closed,
+    /// The namespace is not connected.
+    NotConnected,
+    /// No CONNECT of this namespace waits for an answer.
+    NoConnectRequest,
+    /// The CONNECT asked for no recovery (no `pid` and `offset`, or recovery is off).
+    NoRecoveryRequest,
+    /// The packet cannot be sent this way: a CONNECT, DISCONNECT or CONNECT_ERROR (they have
+    /// their own methods), a replayed packet that is not an EVENT without ack id of the
+    /// namespace, an EVENT without ack id where one is needed.
+    InvalidPacket,
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SessionError::Closed => "the session is closed",
+            SessionError::NotConnected => "the namespace is not connected",
+            SessionError::NoConnectRequest => "no connect request is pending for the namespace",
+            SessionError::NoRecoveryRequest => "the connect request asked for no recovery",
+            SessionError::InvalidPacket => "the packet cannot be sent this way",
+        })
+    }
+}
+
+impl std::error::Error for SessionError {}
+
+/// A client's request to recover its previous session: the `pid` and `offset` of its CONNECT
+/// payload (`{"pid": ..., "offset": ..., ...auth}`).
+///
+/// Both come from the network: the runtime looks them up (its adapter's `restoreSession`)
+/// and must treat an unknown, expired, already used or mismatched pair as no session at all.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct RecoveryRequest {
+    /// The private session id the server gave in its previous CONNECT reply.
+    pub pid: Str,
+    /// The offset of the last event the client processed (the last argument of that event).
+    pub offset: Str,
+}
+
+impl RecoveryRequest {
+    /// A request for session `pid`, from `offset` on.
+    pub fn new(pid: impl Into<Str>, offset: impl Into<Str>) -> Self {
+        RecoveryRequest {
+            pid: pid.into(),
+            offset: offset.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_and_their_strings() {
+        use ServerDisconnectReason as S;
+        let recoverable: Vec<_> = [
+            S::TransportClose,
+            S::TransportError,
+            S::PingTimeout,
+            S::ParseError,
+            S::ForcedClose,
+            S::ServerNamespaceDisconnect,
+            S::ClientNamespaceDisconnect,
+            S::ServerShuttingDown,
+            S::ForcedServerClose,
+        ]
+        .into_iter()
+        .filter(|r| r.is_recoverable())
+        .map(S::as_str)
+        .collect();
+        assert_eq!(
+            recoverable,
+            [
+                "transport close",
+                "transport error",
+                "ping timeout",
+                "forced close",
+                "server shutting down",
+                "forced server close"
+            ]
+        );
+        assert_eq!(S::from(CloseReason::PingTimeout), S::PingTimeout);
+        assert_eq!(
+            ClientDisconnectReason::from(CloseReason::ForcedClose).to_string(),
+            "forced close"
+        );
+        assert!(!ClientDisconnectReason::IoServerDisconnect.reconnects());
+        assert!(ClientDisconnectReason::ParseError.reconnects());
+        assert_eq!(AckFailure::Timeout.to_string(), "operation has timed out");
+        assert_eq!(
+            AckFailure::Disconnected.to_string(),
+            "socket has been disconnected"
+        );
+    }
+}
