@@ -2,16 +2,16 @@
 //! a client's answer).
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use serde::Serialize;
-use sio_protocol::socket::{Args, ArgsError, Packet};
+use sio_protocol::socket::{AckFailure, Args, ArgsError, Packet};
 use tokio::sync::oneshot;
 
 use super::BoxFuture;
 use super::cluster::AdapterError;
-use super::socket::{AckSender, EmitError, Socket};
+use super::socket::{EmitError, Socket};
 
 /// Why `emit_with_ack` produced no answer.
 #[derive(Debug)]
@@ -76,7 +76,7 @@ impl Ack {
         };
         let args = Args::new(args).map_err(EmitError::Serialize)?;
         let packet = Packet::ack(self.socket.namespace().name().clone(), args, id);
-        self.socket.send_packet(&packet, false)
+        self.socket.send_packet(&packet)
     }
 }
 
@@ -87,7 +87,7 @@ impl Ack {
             return Ok(());
         };
         let packet = Packet::ack(self.socket.namespace().name().clone(), args, id);
-        self.socket.send_packet(&packet, false)
+        self.socket.send_packet(&packet)
     }
 }
 
@@ -142,30 +142,19 @@ impl IntoFuture for AckFuture {
             let timeout = self
                 .timeout
                 .unwrap_or_else(|| self.socket.namespace().config().ack_timeout);
+            // The connection's session holds the deadline: its timer answers `Timeout`.
+            let deadline = tokio::time::Instant::now().into_std() + timeout;
             let (tx, rx) = oneshot::channel();
             let id = self.socket.namespace().next_ack_id();
-            self.socket.register_ack(id, AckSender::One(tx));
-            if let Err(error) = self.socket.emit_packet_with_id(&self.event, args, id) {
-                self.socket.remove_ack(id);
-                return Err(AckError::Emit(error));
+            self.socket
+                .emit_args_with_ack(&self.event, args, id, deadline, tx)
+                .map_err(AckError::Emit)?;
+            match rx.await {
+                Ok(Ok(args)) => Ok(args),
+                Ok(Err(AckFailure::Timeout)) => Err(AckError::Timeout),
+                // The session went away without answering (the connection is gone).
+                Ok(Err(_)) | Err(_) => Err(AckError::Disconnected),
             }
-            wait(&self.socket, id, rx, timeout).await
         })
-    }
-}
-
-async fn wait(
-    socket: &Socket,
-    id: u64,
-    rx: impl Future<Output = Result<Args, oneshot::error::RecvError>>,
-    timeout: Duration,
-) -> Result<Args, AckError> {
-    match tokio::time::timeout(timeout, rx).await {
-        Ok(Ok(args)) => Ok(args),
-        Ok(Err(_)) => Err(AckError::Disconnected),
-        Err(_) => {
-            socket.remove_ack(id);
-            Err(AckError::Timeout)
-        }
     }
 }

@@ -503,7 +503,7 @@ impl LocalNamespace {
     pub fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> usize {
         let mut count = 0;
         for socket in self.target_sockets(opts) {
-            if deliver_to(&socket, packet, opts.flags.volatile, None) {
+            if deliver_to(&socket, packet, opts.flags.volatile, None, None) {
                 count += 1;
             }
         }
@@ -522,7 +522,13 @@ impl LocalNamespace {
     ) -> usize {
         let mut count = 0;
         for socket in self.target_sockets(opts) {
-            if deliver_to(&socket, packet, opts.flags.volatile, Some(acks)) {
+            if deliver_to(
+                &socket,
+                packet,
+                opts.flags.volatile,
+                Some(acks),
+                opts.flags.timeout,
+            ) {
                 count += 1;
             }
         }
@@ -540,7 +546,7 @@ impl LocalNamespace {
         replies: Option<&ReplySink>,
     ) -> bool {
         match self.namespace().and_then(|ns| ns.get_socket(id)) {
-            Some(socket) => deliver_to(&socket, packet, volatile, replies),
+            Some(socket) => deliver_to(&socket, packet, volatile, replies, None),
             None => false,
         }
     }
@@ -611,23 +617,34 @@ impl LocalNamespace {
     }
 }
 
-/// Writes a packet to one socket, registering `replies` for its ack id first.
+/// Writes a packet to one socket; with `replies`, its session waits for the answer to the
+/// packet's ack id until the sink's deadline (else `timeout`, else the namespace's
+/// [`ack_timeout`](crate::SocketIoConfig::ack_timeout)), and sends it there.
 fn deliver_to(
     socket: &Socket,
     packet: &BroadcastPacket,
     volatile: bool,
     replies: Option<&ReplySink>,
+    timeout: Option<Duration>,
 ) -> bool {
-    if let (Some(replies), Some(ack_id)) = (replies, packet.ack_id) {
-        socket.register_ack(ack_id, AckSender::Broadcast(replies.clone()));
-    }
-    let delivered = socket.deliver(&packet.messages, volatile);
-    if !delivered {
-        if let Some(ack_id) = packet.ack_id {
-            socket.remove_ack(ack_id);
+    let ack = match (replies, packet.ack_id) {
+        (Some(replies), Some(ack_id)) => {
+            if replies.is_closed() {
+                return false;
+            }
+            let now = tokio::time::Instant::now();
+            let deadline = replies.deadline().unwrap_or_else(|| {
+                now + timeout.unwrap_or_else(|| socket.namespace().config().ack_timeout)
+            });
+            Some((
+                ack_id,
+                Some(deadline.into_std()),
+                AckSender::Broadcast(replies.clone()),
+            ))
         }
-    }
-    delivered
+        _ => None,
+    };
+    socket.deliver(&packet.messages, volatile, ack)
 }
 
 /// Encodes a broadcast packet of `ns` with its parser.

@@ -267,6 +267,8 @@ impl IntoFuture for BroadcastAckFuture {
                     .map_err(|e| fail(AckError::Emit(e)))?,
             );
             let (sink, mut rx) = ReplySink::channel();
+            // Each recipient's session forgets its pending ack at the deadline.
+            let sink = sink.until(deadline);
             let adapter = op.ns.adapter().clone();
             let local = op.opts.flags.local;
             let count = async {
@@ -300,6 +302,11 @@ impl IntoFuture for BroadcastAckFuture {
                 }
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Ok(Some(event)) => tally.add(event),
+                    // Every recipient's session let go of the sink: they disconnected, or
+                    // their deadline (the same as this one) passed first.
+                    Ok(None) if Instant::now() >= deadline => {
+                        return Err(tally.fail(AckError::Timeout, Some(servers)));
+                    }
                     Ok(None) => return Err(tally.fail(AckError::Disconnected, Some(servers))),
                     Err(_) => return Err(tally.fail(AckError::Timeout, Some(servers))),
                 }

@@ -1,55 +1,155 @@
 //! One Engine.IO connection: decodes its packets, applies socket.io's state rules, connects
 //! its sockets, routes their events and writes their packets.
 
-use std::collections::HashMap;
+use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
 use futures_util::FutureExt;
-
+use sio_protocol::Str;
 use sio_protocol::socket::{
-    Decoder, DecoderConfig, Encoder, Packet, PacketData, Parser, ProtocolVersion as SocketProtocol,
+    ConnectRequest, Decoder, DecoderConfig, Encoder, Packet, ProtocolVersion as SocketProtocol,
+    ServerConfig, ServerDisconnectReason, ServerEvent, ServerSession,
 };
-use sio_protocol::{Map, Str, Value};
+use tokio::time::Sleep;
 
+use super::config::SocketIoConfig;
 use super::handshake::Handshake;
 use super::namespace::ConnectError;
 use super::server::SocketIo;
-use super::socket::{EmitError, Incoming, Socket, SocketDisconnectReason, frames};
-use crate::session_task::panic_message;
-use tokio::time::Sleep;
+use super::socket::{AckSender, EmitError, Incoming, Socket, SocketDisconnectReason, frames};
+use crate::session_task::{SessionApp, panic_message};
+use crate::{ConnectionSender, DisconnectReason, Message, SendError};
 
-use crate::session_task::SessionApp;
-use crate::{CloseReason, ConnectionSender, DisconnectReason, Message, SendError};
+/// The connection's Socket.IO session and what the task driving it is armed for, behind one
+/// lock: every packet of the connection is written under it, so packets never interleave,
+/// and nothing a command of the session queued is overtaken.
+struct Cell {
+    session: ServerSession<AckSender>,
+    /// The deadline the driving task's timer is set to (or about to be).
+    armed: Option<Instant>,
+    /// The driving task, woken when a command of another task moves the session's timeout
+    /// earlier (an `emit_with_ack` from a handler).
+    waker: Option<Waker>,
+}
 
 /// What the sockets of one connection share.
-#[derive(Debug)]
 pub(crate) struct ClientShared {
     pub(crate) sender: ConnectionSender,
     pub(crate) encoder: Encoder,
-    /// Held while the messages of one packet are queued, so packets never interleave.
-    write: Mutex<()>,
-    /// The connected sockets, by namespace.
-    sockets: Mutex<HashMap<Str, Socket>>,
+    cell: Mutex<Cell>,
+    /// The session's timeout may have moved: the driving task re-reads it.
+    rearm: AtomicBool,
+    /// The connected sockets (one per namespace; a list, not a map: a connection is in one
+    /// or two namespaces).
+    sockets: Mutex<Vec<Socket>>,
+}
+
+impl fmt::Debug for ClientShared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientShared")
+            .field("sid", self.sender.sid())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The events of a session command, handled once its lock is released.
+type Events = Vec<ServerEvent<AckSender>>;
+
+/// `now` for the session: Tokio's clock, so that tests in paused time drive it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
 }
 
 impl ClientShared {
-    pub(crate) fn new(sender: ConnectionSender, parser: Parser) -> Self {
+    fn new(sender: ConnectionSender, config: &SocketIoConfig) -> Self {
+        let version = if sender.protocol() == crate::ProtocolVersion::V3 {
+            SocketProtocol::V4
+        } else {
+            SocketProtocol::V5
+        };
+        let session_config = ServerConfig::default()
+            .version(version)
+            .connect_timeout(config.connect_timeout);
+        let session = ServerSession::new(sender.sid().clone(), session_config, now());
         ClientShared {
+            encoder: Encoder::new(config.parser),
+            cell: Mutex::new(Cell {
+                session,
+                armed: None,
+                waker: None,
+            }),
+            rearm: AtomicBool::new(true),
+            sockets: Mutex::new(Vec::new()),
             sender,
-            encoder: Encoder::new(parser),
-            write: Mutex::new(()),
-            sockets: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Queues the messages of one packet, all or none.
-    pub(crate) fn write(&self, messages: Vec<Message>, volatile: bool) -> Result<(), EmitError> {
-        let _guard = self.write.lock().unwrap_or_else(PoisonError::into_inner);
+    fn cell(&self) -> MutexGuard<'_, Cell> {
+        self.cell.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the session, writes the packets it queued, and returns its events, to be
+    /// handled once the lock is released. Wakes the driving task when the session's timeout
+    /// moved earlier than its timer.
+    fn with_session<R>(&self, f: impl FnOnce(&mut ServerSession<AckSender>) -> R) -> (R, Events) {
+        let mut cell = self.cell();
+        let result = f(&mut cell.session);
+        let _ = self.flush(&mut cell.session);
+        let mut events = Vec::new();
+        while let Some(event) = cell.session.poll_event() {
+            events.push(event);
+        }
+        self.check_timer(&mut cell);
+        (result, events)
+    }
+
+    fn check_timer(&self, cell: &mut Cell) {
+        let timeout = cell.session.poll_timeout();
+        let earlier = match (timeout, cell.armed) {
+            (Some(t), Some(armed)) => t < armed,
+            (Some(_), None) => true,
+            (None, Some(_)) => {
+                // Nothing is due any more: the driving task frees its timer when it next
+                // runs (no need to wake it for that).
+                cell.armed = None;
+                self.rearm.store(true, Ordering::Release);
+                false
+            }
+            (None, None) => false,
+        };
+        if earlier {
+            cell.armed = timeout;
+            self.rearm.store(true, Ordering::Release);
+            if let Some(waker) = &cell.waker {
+                waker.wake_by_ref();
+            }
+        }
+    }
+
+    /// Encodes and writes the packets the session queued; the error of the last one that
+    /// could not be written.
+    fn flush(&self, session: &mut ServerSession<AckSender>) -> Result<(), EmitError> {
+        let mut result = Ok(());
+        while let Some(packet) = session.poll_transmit() {
+            result = match self.encoder.encode(&packet) {
+                Ok(encoded) => self.queue(frames(encoded), false),
+                Err(error) => {
+                    tracing::debug!(sid = %self.sender.sid(), %error, "packet not encoded");
+                    Err(EmitError::Serialize(error))
+                }
+            };
+        }
+        result
+    }
+
+    /// Queues the messages of one packet, all or none (the caller holds the session's lock).
+    fn queue(&self, messages: Vec<Message>, volatile: bool) -> Result<(), EmitError> {
         let result = if messages.len() == 1 {
             let mut messages = messages;
             match messages.pop() {
@@ -71,57 +171,131 @@ impl ClientShared {
         }
     }
 
-    pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
-        let encoded = self.encoder.encode(packet).map_err(EmitError::Serialize)?;
-        self.write(frames(encoded), volatile)
+    /// Writes the messages of one packet of `nsp`, all or none, if its socket is connected.
+    pub(crate) fn write(
+        &self,
+        nsp: &str,
+        messages: Vec<Message>,
+        volatile: bool,
+    ) -> Result<(), EmitError> {
+        let cell = self.cell();
+        if !cell.session.is_connected(nsp) {
+            return Err(EmitError::Disconnected);
+        }
+        self.queue(messages, volatile)
     }
 
-    fn sockets(&self) -> std::sync::MutexGuard<'_, HashMap<Str, Socket>> {
+    /// Writes the messages of an EVENT of `nsp` that carries the ack id `ack.0`: the session
+    /// waits for the answer until the deadline `ack.1`, and hands it to `ack.2`.
+    pub(crate) fn write_with_ack(
+        &self,
+        nsp: &str,
+        messages: Vec<Message>,
+        (id, deadline, sender): (u64, Option<Instant>, AckSender),
+    ) -> Result<(), EmitError> {
+        let mut cell = self.cell();
+        if cell.session.expect_ack(nsp, id, deadline, sender).is_err() {
+            return Err(EmitError::Disconnected);
+        }
+        if let Err(error) = self.queue(messages, false) {
+            cell.session.cancel_ack(nsp, id);
+            return Err(error);
+        }
+        self.check_timer(&mut cell);
+        Ok(())
+    }
+
+    /// Encodes and writes a packet of a connected namespace (an ACK).
+    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        let encoded = self.encoder.encode(packet).map_err(EmitError::Serialize)?;
+        self.write(&packet.nsp, frames(encoded), false)
+    }
+
+    fn sockets(&self) -> MutexGuard<'_, Vec<Socket>> {
         self.sockets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn socket(&self, nsp: &str) -> Option<Socket> {
-        self.sockets().get(nsp).cloned()
+        self.sockets()
+            .iter()
+            .find(|s| s.namespace().name() == nsp)
+            .cloned()
+    }
+
+    /// Adds the socket of a namespace (replacing the one it may have had).
+    fn insert(&self, socket: Socket) {
+        let mut sockets = self.sockets();
+        sockets.retain(|s| s.namespace().name() != socket.namespace().name());
+        sockets.reserve_exact(1);
+        sockets.push(socket);
     }
 
     /// Forgets the socket of `nsp` if it is `id`.
     pub(crate) fn remove(&self, nsp: &str, id: &str) {
         let mut sockets = self.sockets();
-        if sockets.get(nsp).is_some_and(|s| s.id() == id) {
-            sockets.remove(nsp);
+        sockets.retain(|s| s.namespace().name() != nsp || s.id() != id);
+        if sockets.is_empty() {
+            *sockets = Vec::new();
         }
     }
 
-    fn take_all(&self) -> Vec<Socket> {
-        self.sockets().drain().map(|(_, s)| s).collect()
+    /// `socket.disconnect()`: the client gets DISCONNECT for `nsp`, its socket leaves.
+    pub(crate) fn disconnect(&self, nsp: &str) {
+        let (_, events) = self.with_session(|session| session.disconnect(nsp));
+        self.handle_events(events);
     }
 
-    /// `socket.disconnect(true)`: every namespace gets DISCONNECT, then the connection closes.
+    /// `socket.disconnect(true)`: every namespace gets DISCONNECT, then the connection closes
+    /// (`"forced server close"`).
     pub(crate) fn disconnect_all(&self) {
-        for socket in self.take_all() {
-            socket.close_with(SocketDisconnectReason::ServerNamespaceDisconnect, true);
-        }
-        self.sender.close();
+        let (_, events) = self.with_session(|session| {
+            let namespaces: Vec<Str> = session.namespaces().cloned().collect();
+            for nsp in namespaces {
+                let _ = session.disconnect(&nsp);
+            }
+            session.close(now(), ServerDisconnectReason::ForcedServerClose);
+        });
+        self.handle_events(events);
     }
 
     /// Closes every socket with `reason` (no packet) and the connection.
     pub(crate) fn close_all(&self, reason: SocketDisconnectReason) {
-        for socket in self.take_all() {
-            socket.close_with(reason, false);
-        }
-        self.sender.close();
+        let (_, events) = self.with_session(|session| session.close(now(), reason.into()));
+        self.handle_events(events);
     }
-}
 
-fn engine_reason(reason: DisconnectReason) -> SocketDisconnectReason {
-    match reason {
-        DisconnectReason::Engine(CloseReason::TransportClose) => {
-            SocketDisconnectReason::TransportClose
+    /// Handles the events of a session command: acks, disconnections, the end of the
+    /// session. (Received events and CONNECT requests come from the driving task's input
+    /// only: [`ClientApp`] handles them.)
+    fn handle_events(&self, events: Events) {
+        for event in events {
+            self.handle_event(event);
         }
-        DisconnectReason::Engine(CloseReason::PingTimeout) => SocketDisconnectReason::PingTimeout,
-        DisconnectReason::Engine(CloseReason::ParseError) => SocketDisconnectReason::ParseError,
-        DisconnectReason::Engine(CloseReason::ForcedClose) => SocketDisconnectReason::ForcedClose,
-        _ => SocketDisconnectReason::TransportError,
+    }
+
+    fn handle_event(&self, event: ServerEvent<AckSender>) {
+        match event {
+            ServerEvent::Ack { value, result, .. } => match (value, result) {
+                (AckSender::One(tx), result) => {
+                    let _ = tx.send(result);
+                }
+                (AckSender::Broadcast(sink), Ok(args)) => sink.reply(args),
+                // The broadcast's caller times out by itself.
+                (AckSender::Broadcast(_), Err(_)) => {}
+            },
+            ServerEvent::Disconnected {
+                nsp, sid, reason, ..
+            } => {
+                let socket = self.socket(&nsp).filter(|s| *s.id() == sid);
+                if let Some(socket) = socket {
+                    socket.on_disconnected(reason.into());
+                }
+            }
+            ServerEvent::Closed(_) => self.sender.close(),
+            other => {
+                tracing::debug!(sid = %self.sender.sid(), event = ?other, "unexpected session event");
+            }
+        }
     }
 }
 
@@ -172,32 +346,38 @@ impl Drop for PendingBytes {
     }
 }
 
+/// The reason of the sockets of a connection that ended for `reason`.
+fn engine_reason(reason: DisconnectReason) -> ServerDisconnectReason {
+    match reason {
+        DisconnectReason::Engine(reason) => reason.into(),
+        _ => ServerDisconnectReason::TransportError,
+    }
+}
+
 /// Work a [`ClientApp`] waits for before it reads the next message.
 type Busy = Pin<Box<dyn Future<Output = Busied> + Send>>;
 
 /// What the work of [`Busy`] ended with.
 enum Busied {
-    /// A CONNECT ended; `true` if a namespace was joined.
-    Connected(bool),
+    /// A CONNECT was answered.
+    Connected,
     /// An event found room in its socket's queue, or the connection closed meanwhile.
-    Queued(Option<SocketDisconnectReason>),
+    Queued(Option<ServerDisconnectReason>),
 }
 
 /// The Socket.IO side of one connection, driven by the connection's session task
-/// ([`SessionApp`]): it has no task of its own, and its rare waits (a CONNECT and its
-/// middlewares, a full socket queue) are boxed futures that exist only while they run.
+/// ([`SessionApp`]): it has no task of its own. It feeds the decoded packets to the
+/// connection's [`ServerSession`] and carries out what the session asks for; its rare waits
+/// (a CONNECT and its middlewares, a full socket queue) are boxed futures that exist only
+/// while they run, and hold the connection's further input meanwhile.
 pub(crate) struct ClientApp {
     io: SocketIo,
     shared: Arc<ClientShared>,
     decoder: Decoder,
     /// What [`decoder`](Self::decoder)'s pending binary packet holds.
     pending: PendingBytes,
-    v3: bool,
-    joined: bool,
-    /// Set once the connection is being closed: later messages are ignored.
-    closing: Option<SocketDisconnectReason>,
-    /// Until a namespace is joined.
-    connect_timeout: Option<Pin<Box<Sleep>>>,
+    /// The session's timer (connect timeout, ack deadlines), allocated while one is due.
+    timer: Option<Pin<Box<Sleep>>>,
     busy: Option<Busy>,
 }
 
@@ -205,8 +385,8 @@ impl ClientApp {
     /// The application of a new connection.
     pub(crate) fn new(io: SocketIo, sender: ConnectionSender) -> ClientApp {
         let config = io.config();
-        let v3 = sender.protocol() == crate::ProtocolVersion::V3;
-        let shared = Arc::new(ClientShared::new(sender, config.parser));
+        let shared = Arc::new(ClientShared::new(sender, config));
+        let v3 = shared.sender.protocol() == crate::ProtocolVersion::V3;
         io.register_client(&shared);
         let mut decoder_config = DecoderConfig::default()
             .with_max_attachments(config.max_attachments)
@@ -214,7 +394,6 @@ impl ClientApp {
         if v3 {
             decoder_config = decoder_config.with_protocol(SocketProtocol::V4);
         }
-        let connect_timeout = Some(Box::pin(tokio::time::sleep(config.connect_timeout)));
         let pending = PendingBytes {
             total: io.pending_attachments().clone(),
             held: 0,
@@ -222,30 +401,75 @@ impl ClientApp {
         let mut app = ClientApp {
             decoder: Decoder::new(decoder_config),
             pending,
-            v3,
-            joined: false,
-            closing: None,
-            connect_timeout,
+            timer: None,
             busy: None,
             io,
             shared,
         };
-        if v3 {
-            // Socket.IO v4 (Engine.IO v3): the client is in `/` without sending CONNECT.
-            app.start_connect(Str::from_static("/"), None);
-        }
+        // Socket.IO v4 (Engine.IO v3): the session starts with the implicit CONNECT of `/`.
+        let (_, events) = app.shared.with_session(|_| ());
+        app.handle_events(events, 0);
         app
     }
 
-    fn start_connect(&mut self, nsp: Str, auth: Option<Value>) {
-        let connecting = connect(self.io.clone(), self.shared.clone(), nsp, auth, self.v3);
-        self.busy = Some(Box::pin(async move { Busied::Connected(connecting.await) }));
+    /// Handles the events of a session command: those of the connection's input here, the
+    /// others in [`ClientShared::handle_event`].
+    fn handle_events(&mut self, events: Events, size: usize) {
+        for event in events {
+            match event {
+                ServerEvent::ConnectRequest(request) => self.start_connect(request),
+                ServerEvent::Event {
+                    nsp,
+                    sid,
+                    name,
+                    args,
+                    id,
+                } => {
+                    let Some(socket) = self.shared.socket(&nsp).filter(|s| *s.id() == sid) else {
+                        continue;
+                    };
+                    let incoming = Incoming {
+                        name,
+                        args,
+                        id,
+                        size,
+                    };
+                    if let Err(incoming) = socket.try_enqueue(incoming) {
+                        // A handler of this socket waits: stop reading, but notice when the
+                        // connection closes meanwhile.
+                        let sender = self.shared.sender.clone();
+                        self.busy = Some(Box::pin(async move {
+                            Busied::Queued(tokio::select! {
+                                () = socket.enqueue(incoming) => None,
+                                reason = sender.closed() => Some(engine_reason(reason)),
+                            })
+                        }));
+                    }
+                }
+                other => self.shared.handle_event(other),
+            }
+        }
     }
 
-    fn violation(&mut self, reason: SocketDisconnectReason) {
-        // Every socket of the connection goes with it.
-        self.closing = Some(reason);
-        self.shared.close_all(reason);
+    fn start_connect(&mut self, request: ConnectRequest) {
+        if self.io.is_closed() {
+            // The server is closing: a CONNECT breaks the rules of a closing server.
+            self.close(ServerDisconnectReason::ForcedServerClose);
+            return;
+        }
+        let connecting = connect(self.io.clone(), self.shared.clone(), request);
+        self.busy = Some(Box::pin(async move {
+            connecting.await;
+            Busied::Connected
+        }));
+    }
+
+    /// Ends the session: every socket disconnects with `reason`, the connection closes.
+    fn close(&mut self, reason: ServerDisconnectReason) {
+        let (_, events) = self
+            .shared
+            .with_session(|session| session.close(now(), reason));
+        self.handle_events(events, 0);
     }
 
     /// Something of this module panicked while the session task ran it (user code is caught
@@ -261,15 +485,10 @@ impl ClientApp {
         self.busy = None;
         self.decoder.reset();
         self.pending.release();
-        if self.closing.is_none() {
-            self.violation(SocketDisconnectReason::ForcedServerClose);
-        }
+        self.close(ServerDisconnectReason::ForcedServerClose);
     }
 
     fn receive(&mut self, message: Message) {
-        if self.closing.is_some() {
-            return;
-        }
         let (decoded, len) = match message {
             Message::Text(mut text) => {
                 let len = text.len();
@@ -311,7 +530,7 @@ impl ClientApp {
                         "pending attachments over {max} bytes across the server: connection closed"
                     ),
                 }
-                return self.violation(SocketDisconnectReason::ForcedClose);
+                return self.close(ServerDisconnectReason::ForcedClose);
             }
         }
         let packet = match decoded {
@@ -319,54 +538,87 @@ impl ClientApp {
             Ok(Some(packet)) => packet,
             Err(error) => {
                 tracing::debug!(sid = %self.shared.sender.sid(), %error, "invalid packet");
-                return self.violation(SocketDisconnectReason::ForcedClose);
+                return self.close(ServerDisconnectReason::ForcedClose);
             }
         };
-        match handle(&self.io, &self.shared, packet, size) {
-            Handled::Done(None) => {}
-            Handled::Done(Some(reason)) => self.violation(reason),
-            Handled::Connect { nsp, auth } => self.start_connect(nsp, auth),
-            Handled::QueueFull(socket, incoming) => {
-                // A handler of this socket waits: stop reading, but notice when the
-                // connection closes meanwhile.
-                let sender = self.shared.sender.clone();
-                self.busy = Some(Box::pin(async move {
-                    Busied::Queued(tokio::select! {
-                        () = socket.enqueue(incoming) => None,
-                        reason = sender.closed() => Some(engine_reason(reason)),
-                    })
-                }));
+        let (_, events) = self
+            .shared
+            .with_session(|session| session.handle_packet(now(), packet));
+        self.handle_events(events, size);
+    }
+
+    /// Drives the session's timer: re-reads its timeout when it may have moved, and calls
+    /// `handle_timeout` when it is due.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) {
+        loop {
+            if self.shared.rearm.swap(false, Ordering::AcqRel) {
+                let deadline = {
+                    let mut cell = self.shared.cell();
+                    let deadline = cell.session.poll_timeout();
+                    cell.armed = deadline;
+                    if !cell.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                        cell.waker = Some(cx.waker().clone());
+                    }
+                    deadline
+                };
+                match deadline {
+                    None => self.timer = None,
+                    Some(deadline) => {
+                        let deadline = tokio::time::Instant::from_std(deadline);
+                        match &mut self.timer {
+                            Some(timer) => timer.as_mut().reset(deadline),
+                            None => self.timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                        }
+                    }
+                }
             }
+            let Some(timer) = &mut self.timer else {
+                return;
+            };
+            if timer.as_mut().poll(cx).is_pending() {
+                return;
+            }
+            self.timer = None;
+            self.shared.rearm.store(true, Ordering::Release);
+            let (_, events) = self
+                .shared
+                .with_session(|session| session.handle_timeout(now()));
+            if events.iter().any(|e| {
+                matches!(
+                    e,
+                    ServerEvent::Closed(ServerDisconnectReason::ForcedServerClose)
+                )
+            }) {
+                tracing::debug!(sid = %self.shared.sender.sid(), "no namespace joined in time");
+            }
+            self.handle_events(events, 0);
         }
     }
 
     fn poll_work(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if !self.joined && self.closing.is_none() {
-            if let Some(timer) = &mut self.connect_timeout {
-                if timer.as_mut().poll(cx).is_ready() {
-                    tracing::debug!(sid = %self.shared.sender.sid(), "no namespace joined in time");
-                    self.connect_timeout = None;
-                    self.closing = Some(SocketDisconnectReason::ForcedServerClose);
-                    self.shared.sender.close();
+        let ready = match &mut self.busy {
+            None => true,
+            Some(busy) => match busy.as_mut().poll(cx) {
+                Poll::Pending => false,
+                Poll::Ready(done) => {
+                    self.busy = None;
+                    if let Busied::Queued(Some(reason)) = done {
+                        let (_, events) = self
+                            .shared
+                            .with_session(|session| session.handle_close(now(), reason));
+                        self.handle_events(events, 0);
+                    }
+                    true
                 }
-            }
-        }
-        let Some(busy) = &mut self.busy else {
-            return Poll::Ready(());
+            },
         };
-        let done = std::task::ready!(busy.as_mut().poll(cx));
-        self.busy = None;
-        match done {
-            Busied::Connected(joined) => {
-                if joined {
-                    self.joined = true;
-                    self.connect_timeout = None;
-                }
-            }
-            Busied::Queued(Some(reason)) => self.violation(reason),
-            Busied::Queued(None) => {}
+        // After the work: a CONNECT answered clears the connect timeout.
+        self.poll_timer(cx);
+        if ready {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
         }
-        Poll::Ready(())
     }
 }
 
@@ -390,10 +642,17 @@ impl SessionApp for ClientApp {
 
     fn on_close(&mut self, reason: DisconnectReason) {
         self.busy = None;
+        self.timer = None;
         self.decoder.reset();
         self.pending.release();
-        let reason = self.closing.unwrap_or_else(|| engine_reason(reason));
-        let closed = std::panic::catch_unwind(AssertUnwindSafe(|| self.shared.close_all(reason)));
+        let reason = engine_reason(reason);
+        let closed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let (_, events) = self
+                .shared
+                .with_session(|session| session.handle_close(now(), reason));
+            self.handle_events(events, 0);
+            self.shared.cell().waker = None;
+        }));
         if let Err(payload) = closed {
             tracing::error!(
                 sid = %self.shared.sender.sid(),
@@ -405,94 +664,40 @@ impl SessionApp for ClientApp {
     }
 }
 
-/// What [`handle`] leaves to do.
-enum Handled {
-    /// Done; `Some(reason)` when the packet broke the state rules (the connection closes).
-    Done(Option<SocketDisconnectReason>),
-    /// A CONNECT to carry out.
-    Connect { nsp: Str, auth: Option<Value> },
-    /// An event for a socket whose queue is full.
-    QueueFull(Socket, Incoming),
-}
-
-/// Handles one packet of `size` bytes (its messages), without waiting.
-fn handle(io: &SocketIo, shared: &Arc<ClientShared>, packet: Packet, size: usize) -> Handled {
-    let invalid = Handled::Done(Some(SocketDisconnectReason::ForcedServerClose));
-    let v3 = shared.sender.protocol() == crate::ProtocolVersion::V3;
-    let (nsp, query_auth) = if v3 {
-        split_v4_namespace(&packet.nsp)
-    } else {
-        (packet.nsp, None)
-    };
-    let socket = shared.socket(&nsp);
-    match (packet.data, socket) {
-        (PacketData::Connect(auth), None) => {
-            if io.is_closed() {
-                return invalid;
-            }
-            let auth = if v3 { query_auth } else { auth };
-            Handled::Connect { nsp, auth }
-        }
-        (PacketData::Event { name, args, id }, Some(socket)) => {
-            match socket.try_enqueue(Incoming {
-                name,
-                args,
-                id,
-                size,
-            }) {
-                Ok(()) => Handled::Done(None),
-                Err(incoming) => Handled::QueueFull(socket, incoming),
-            }
-        }
-        (PacketData::Ack { args, id }, Some(socket)) => {
-            socket.handle_ack(id, args);
-            Handled::Done(None)
-        }
-        (PacketData::Disconnect, Some(socket)) => {
-            socket.close_with(SocketDisconnectReason::ClientNamespaceDisconnect, false);
-            Handled::Done(None)
-        }
-        _ => invalid,
-    }
-}
-
-/// A CONNECT: resolves the namespace, runs the middlewares, answers. `true` if connected.
-async fn connect(
-    io: SocketIo,
-    shared: Arc<ClientShared>,
-    nsp: Str,
-    auth: Option<Value>,
-    v3: bool,
-) -> bool {
+/// A CONNECT: resolves the namespace, runs the middlewares, answers.
+async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectRequest) {
+    let ConnectRequest {
+        nsp,
+        auth,
+        legacy_id,
+        ..
+    } = request;
     let conn = &shared.sender;
-    let auth = auth.unwrap_or_else(|| Value::Object(Map::new()));
     // A dynamic namespace's matcher is the application's code.
     let resolved = std::panic::catch_unwind(AssertUnwindSafe(|| io.resolve(&nsp, &auth)));
     let ns = match resolved {
         Ok(Some(ns)) => ns,
         Ok(None) => {
-            let payload = ConnectError::new("Invalid namespace").to_value();
-            let _ = shared.send_packet(&Packet::new(nsp, PacketData::ConnectError(payload)), false);
-            return false;
+            let (_, events) = shared.with_session(|session| session.refuse_unknown_namespace(&nsp));
+            shared.handle_events(events);
+            return;
         }
         Err(payload) => {
             connect_panicked(&shared, &nsp, "namespace matcher", &*payload);
-            refuse(&shared, nsp, server_error(), v3);
-            return false;
+            refuse(&shared, &nsp, server_error());
+            return;
         }
     };
-    let id = if v3 {
+    let id = match legacy_id {
         // Socket.IO 2.x: the engine id, prefixed by the namespace outside `/`.
-        if &*nsp == "/" {
-            conn.sid().clone()
-        } else {
-            Str::from(format!("{nsp}#{}", conn.sid()))
-        }
-    } else {
-        match crate::sid::generate() {
+        Some(id) => id,
+        None => match crate::sid::generate() {
             Ok(id) => id,
-            Err(_) => return false,
-        }
+            Err(_) => {
+                refuse(&shared, &nsp, server_error());
+                return;
+            }
+        },
     };
     let handshake = Handshake::new(conn, &io.config().engine.normalized_path(), auth);
     let socket = Socket::new(id.clone(), ns.clone(), handshake, shared.clone());
@@ -522,16 +727,16 @@ async fn connect(
     };
     let outcome: Result<(), ConnectError> = tokio::select! {
         outcome = run_middlewares => outcome,
-        _ = conn.closed() => return false,
+        _ = conn.closed() => return,
     };
     if let Err(error) = outcome {
-        refuse(&shared, nsp, error, v3);
-        return false;
+        refuse(&shared, &nsp, error);
+        return;
     }
     if shared.sender.is_closed() {
-        return false;
+        return;
     }
-    shared.sockets().insert(nsp.clone(), socket.clone());
+    shared.insert(socket.clone());
     ns.add_socket(socket.clone());
     let adapter = ns.adapter().clone();
     let own_room = vec![id.clone()];
@@ -542,20 +747,28 @@ async fn connect(
         connect_panicked(&shared, &nsp, "adapter add_all", &*payload);
         shared.remove(&nsp, &id);
         ns.remove_socket(&id);
-        refuse(&shared, nsp, server_error(), v3);
-        return false;
+        refuse(&shared, &nsp, server_error());
+        return;
     }
-    socket.set_connected();
-    let reply = if v3 {
-        None
-    } else {
-        let mut reply = Map::new();
-        reply.insert("sid".to_owned(), Value::from(id));
-        Some(Value::Object(reply))
-    };
-    let _ = shared.send_packet(&Packet::new(nsp, PacketData::Connect(reply)), false);
+    // The CONNECT reply, and the socket is connected, in one step: a disconnection that
+    // comes right after finds it connected.
+    let (accepted, events) = shared.with_session(|session| {
+        let accepted = session.accept(&nsp, id.clone(), None);
+        if accepted.is_ok() {
+            socket.set_connected();
+        }
+        accepted
+    });
+    if accepted.is_err() {
+        // The connection closed meanwhile.
+        shared.remove(&nsp, &id);
+        ns.remove_socket(&id);
+        adapter.del_all(id).await;
+        shared.handle_events(events);
+        return;
+    }
     socket.start(ns.handlers().connection());
-    true
+    shared.handle_events(events);
 }
 
 /// What a client gets when the server's code panicked during its CONNECT.
@@ -579,27 +792,8 @@ fn connect_panicked(
 }
 
 /// Answers a CONNECT with CONNECT_ERROR.
-fn refuse(shared: &ClientShared, nsp: Str, error: ConnectError, v3: bool) {
-    // Socket.IO 2.x gets `err.data || err.message`.
-    let payload = match (v3, error.data.clone()) {
-        (false, _) => error.to_value(),
-        (true, Some(data)) if !data.is_null() => data,
-        (true, _) => Value::from(error.message.as_str()),
-    };
-    let packet = Packet::new(nsp, PacketData::ConnectError(payload));
-    let _ = shared.send_packet(&packet, false);
-}
-
-/// Socket.IO 2.x sends the auth of a CONNECT as a query string in the namespace
-/// (`/admin?token=abc`): the namespace and that query as an object of strings.
-fn split_v4_namespace(nsp: &Str) -> (Str, Option<Value>) {
-    let Some((path, query)) = nsp.split_once('?') else {
-        return (nsp.clone(), None);
-    };
-    let mut auth = Map::new();
-    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        auth.insert(key.into_owned(), Value::from(value.into_owned()));
-    }
-    let path = if path.is_empty() { "/" } else { path };
-    (nsp.slice_ref(path), Some(Value::Object(auth)))
+fn refuse(shared: &ClientShared, nsp: &str, error: ConnectError) {
+    let (_, events) =
+        shared.with_session(|session| session.refuse(nsp, &error.message, error.data));
+    shared.handle_events(events);
 }

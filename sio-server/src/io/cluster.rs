@@ -225,6 +225,11 @@ impl ReplySink {
         self
     }
 
+    /// The deadline given with [`until`](Self::until).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
     /// Sends an event (nothing happens once the sink is closed).
     pub fn send(&self, event: ReplyEvent) {
         if self.deadline.is_some_and(|d| Instant::now() >= d) {

@@ -1,8 +1,11 @@
 //! The Socket.IO layer: [`SocketIo`], namespaces, sockets, rooms, broadcasting.
 //!
 //! ```text
-//!  EngineIo::accept ──► one client task per Engine.IO connection (client.rs): decodes packets,
-//!                       applies the state rules, runs CONNECT middlewares, answers CONNECT
+//!  Engine.IO session task ──► client.rs, driven by that task: decodes packets and feeds them
+//!                       to the connection's sio_protocol ServerSession (socket.io's state rules,
+//!                       connect timeout, pending acks and their deadlines), runs CONNECT
+//!                       middlewares, answers CONNECT; every packet of the connection is written
+//!                       under the session's lock
 //!                          │ events of a connected namespace, in order
 //!                          ▼
 //!                       one task per Socket (socket.rs): on_connection, then every handler of

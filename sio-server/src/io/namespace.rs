@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sio_protocol::socket::Args;
-use sio_protocol::{Map, Str, Value};
+use sio_protocol::{Str, Value};
 
 use super::BoxFuture;
 use super::adapter::{Adapter, LocalNamespace, Rooms};
@@ -49,16 +49,6 @@ impl ConnectError {
     pub fn with_data<T: Serialize + ?Sized>(mut self, data: &T) -> Self {
         self.data = Value::from_serialize(data).ok();
         self
-    }
-
-    /// The CONNECT_ERROR payload: `{"message":..,"data":..}`.
-    pub(crate) fn to_value(&self) -> Value {
-        let mut map = Map::new();
-        map.insert("message".to_owned(), Value::from(self.message.as_str()));
-        if let Some(data) = &self.data {
-            map.insert("data".to_owned(), data.clone());
-        }
-        Value::Object(map)
     }
 }
 

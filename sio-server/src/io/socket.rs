@@ -1,17 +1,20 @@
 //! [`Socket`]: one client in one namespace, its handlers and the task that runs them in order.
 
 use std::any::{Any, TypeId};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
 
 use futures_util::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sio_protocol::socket::{Args, ArgsError, EventName, Packet, PacketData, RESERVED_EVENTS};
+use sio_protocol::socket::{
+    AckFailure, Args, ArgsError, EventName, Packet, RESERVED_EVENTS, ServerDisconnectReason,
+};
 use sio_protocol::{Map, Str, Value};
 use tokio::sync::{Notify, oneshot};
 
@@ -67,6 +70,40 @@ impl SocketDisconnectReason {
             Self::ClientNamespaceDisconnect => "client namespace disconnect",
             Self::ServerShuttingDown => "server shutting down",
             Self::ForcedServerClose => "forced server close",
+        }
+    }
+}
+
+impl From<ServerDisconnectReason> for SocketDisconnectReason {
+    fn from(reason: ServerDisconnectReason) -> Self {
+        use ServerDisconnectReason as R;
+        match reason {
+            R::TransportClose => Self::TransportClose,
+            R::PingTimeout => Self::PingTimeout,
+            R::ParseError => Self::ParseError,
+            R::ForcedClose => Self::ForcedClose,
+            R::ServerNamespaceDisconnect => Self::ServerNamespaceDisconnect,
+            R::ClientNamespaceDisconnect => Self::ClientNamespaceDisconnect,
+            R::ServerShuttingDown => Self::ServerShuttingDown,
+            R::ForcedServerClose => Self::ForcedServerClose,
+            _ => Self::TransportError,
+        }
+    }
+}
+
+impl From<SocketDisconnectReason> for ServerDisconnectReason {
+    fn from(reason: SocketDisconnectReason) -> Self {
+        use SocketDisconnectReason as R;
+        match reason {
+            R::TransportClose => Self::TransportClose,
+            R::TransportError => Self::TransportError,
+            R::PingTimeout => Self::PingTimeout,
+            R::ParseError => Self::ParseError,
+            R::ForcedClose => Self::ForcedClose,
+            R::ServerNamespaceDisconnect => Self::ServerNamespaceDisconnect,
+            R::ClientNamespaceDisconnect => Self::ClientNamespaceDisconnect,
+            R::ServerShuttingDown => Self::ServerShuttingDown,
+            R::ForcedServerClose => Self::ForcedServerClose,
         }
     }
 }
@@ -138,23 +175,79 @@ struct Handlers {
     /// By event name. A list, not a map: a socket has a few handlers, and every socket holds
     /// its own (an idle connection should hold little).
     events: Vec<(Str, EventHandler)>,
+    disconnect: Vec<DisconnectHandler>,
+    /// The kinds of handlers few sockets have, allocated for the first one.
+    rare: Option<Box<RareHandlers>>,
+}
+
+#[derive(Default)]
+struct RareHandlers {
     any: Vec<AnyHandler>,
     outgoing: Vec<OutgoingHandler>,
     middlewares: Vec<PacketMiddleware>,
     errors: Vec<ErrorHandler>,
     disconnecting: Vec<DisconnectHandler>,
-    disconnect: Vec<DisconnectHandler>,
+}
+
+impl Handlers {
+    fn rare_mut(&mut self) -> &mut RareHandlers {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// A copy of one list of the rare handlers (empty when there are none).
+    fn rare<T: Clone>(&self, list: impl FnOnce(&RareHandlers) -> &Vec<T>) -> Vec<T> {
+        self.rare.as_deref().map(list).cloned().unwrap_or_default()
+    }
+}
+
+/// A socket's typed data ([`Socket::insert_data`]) and its `data` ([`Socket::set_data`]), by
+/// type. A list, not a map: a socket holds a few, often none.
+#[derive(Default)]
+struct Extensions(Vec<(TypeId, Box<dyn Any + Send + Sync>)>);
+
+impl Extensions {
+    fn get<T: 'static>(&self) -> Option<&T> {
+        let id = TypeId::of::<T>();
+        self.0
+            .iter()
+            .find(|(t, _)| *t == id)
+            .and_then(|(_, b)| b.downcast_ref::<T>())
+    }
+
+    fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        let id = TypeId::of::<T>();
+        match self.0.iter_mut().find(|(t, _)| *t == id) {
+            Some(entry) => entry.1 = Box::new(value),
+            None => self.0.push((id, Box::new(value))),
+        }
+    }
+
+    fn get_or_insert_with<T: Send + Sync + 'static>(&mut self, f: impl FnOnce() -> T) -> &mut T {
+        let id = TypeId::of::<T>();
+        let index = match self.0.iter().position(|(t, _)| *t == id) {
+            Some(index) => index,
+            None => {
+                self.0.push((id, Box::new(f())));
+                self.0.len() - 1
+            }
+        };
+        self.0[index]
+            .1
+            .downcast_mut::<T>()
+            .expect("an entry holds a value of its type")
+    }
 }
 
 /// The `data` of a socket ([`Socket::set_data`]), kept in its extensions map (nothing when
 /// unset).
 struct SharedData(Value);
 
-/// Where the acknowledgement of an emitted event goes.
+/// Where the acknowledgement of an emitted event goes: the value the connection's
+/// [`ServerSession`](sio_protocol::socket::ServerSession) keeps per pending ack.
 #[derive(Debug)]
 pub(crate) enum AckSender {
-    /// `Socket::emit_with_ack`.
-    One(oneshot::Sender<Args>),
+    /// `Socket::emit_with_ack`: the answer, or why none will come.
+    One(oneshot::Sender<Result<Args, AckFailure>>),
     /// A broadcast's `emit_with_ack` (of this server or another one): the replies of every
     /// recipient go to one sink.
     Broadcast(ReplySink),
@@ -202,8 +295,7 @@ struct Inner {
     client: Arc<ClientShared>,
     connected: AtomicBool,
     handlers: RwLock<Handlers>,
-    acks: Mutex<HashMap<u64, AckSender>>,
-    extensions: Mutex<HashMap<TypeId, Box<dyn Any + Send + Sync>>>,
+    extensions: Mutex<Extensions>,
     /// Events waiting for the socket's task, which exists only while there is work (DESIGN
     /// example 12: an idle socket has no task, no channel).
     queue: Mutex<Queue>,
@@ -273,8 +365,7 @@ impl Socket {
                 client,
                 connected: AtomicBool::new(false),
                 handlers: RwLock::new(Handlers::default()),
-                acks: Mutex::new(HashMap::new()),
-                extensions: Mutex::new(HashMap::new()),
+                extensions: Mutex::new(Extensions::default()),
                 queue: Mutex::new(Queue::default()),
                 space: Notify::new(),
             }),
@@ -334,8 +425,7 @@ impl Socket {
     /// ```
     pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ArgsError> {
         let value = Value::from_serialize(data)?;
-        lock(&self.inner.extensions)
-            .insert(TypeId::of::<SharedData>(), Box::new(SharedData(value)));
+        lock(&self.inner.extensions).insert(SharedData(value));
         Ok(())
     }
 
@@ -343,8 +433,7 @@ impl Socket {
     /// until set, as in socket.io.
     pub fn data_value(&self) -> Value {
         lock(&self.inner.extensions)
-            .get(&TypeId::of::<SharedData>())
-            .and_then(|b| b.downcast_ref::<SharedData>())
+            .get::<SharedData>()
             .map(|d| d.0.clone())
             .unwrap_or_else(|| Value::Object(Map::new()))
     }
@@ -353,27 +442,19 @@ impl Socket {
     /// as an empty object).
     pub fn update_data<R>(&self, f: impl FnOnce(&mut Value) -> R) -> R {
         let mut map = lock(&self.inner.extensions);
-        let entry = map
-            .entry(TypeId::of::<SharedData>())
-            .or_insert_with(|| Box::new(SharedData(Value::Object(Map::new()))));
-        match entry.downcast_mut::<SharedData>() {
-            Some(data) => f(&mut data.0),
-            None => f(&mut Value::Object(Map::new())),
-        }
+        let data = map.get_or_insert_with(|| SharedData(Value::Object(Map::new())));
+        f(&mut data.0)
     }
 
     /// Stores `value` as this socket's data of type `T` (replacing the previous one). It stays
     /// on this server; [`set_data`](Self::set_data) is the data other servers see.
     pub fn insert_data<T: Send + Sync + 'static>(&self, value: T) {
-        lock(&self.inner.extensions).insert(TypeId::of::<T>(), Box::new(value));
+        lock(&self.inner.extensions).insert(value);
     }
 
     /// A copy of this socket's data of type `T`.
     pub fn data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        lock(&self.inner.extensions)
-            .get(&TypeId::of::<T>())
-            .and_then(|b| b.downcast_ref::<T>())
-            .cloned()
+        lock(&self.inner.extensions).get::<T>().cloned()
     }
 
     /// Runs `f` on this socket's data of type `T` (inserting `T::default()` if absent).
@@ -382,13 +463,7 @@ impl Socket {
         f: impl FnOnce(&mut T) -> R,
     ) -> R {
         let mut map = lock(&self.inner.extensions);
-        let entry = map
-            .entry(TypeId::of::<T>())
-            .or_insert_with(|| Box::new(T::default()));
-        match entry.downcast_mut::<T>() {
-            Some(value) => f(value),
-            None => f(&mut T::default()),
-        }
+        f(map.get_or_insert_with(T::default))
     }
 
     // ----- handlers -----
@@ -457,13 +532,16 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: AnyHandler = Arc::new(move |s, n, a| Box::pin(handler(s, n, a)));
-        self.handlers_mut().any.push(handler);
+        self.handlers_mut().rare_mut().any.push(handler);
     }
 
     /// Calls `handler` with every event this socket emits (socket.io's `onAnyOutgoing`):
     /// [`emit`](Self::emit) and [`emit_with_ack`](Self::emit_with_ack), not broadcasts.
     pub fn on_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
-        self.handlers_mut().outgoing.push(Arc::new(handler));
+        self.handlers_mut()
+            .rare_mut()
+            .outgoing
+            .push(Arc::new(handler));
     }
 
     /// Adds a per-packet middleware (socket.io's `socket.use`): it runs for every received
@@ -475,12 +553,15 @@ impl Socket {
         Fut: Future<Output = Result<(), MiddlewareError>> + Send + 'static,
     {
         let middleware: PacketMiddleware = Arc::new(move |s, n, a| Box::pin(middleware(s, n, a)));
-        self.handlers_mut().middlewares.push(middleware);
+        self.handlers_mut().rare_mut().middlewares.push(middleware);
     }
 
     /// Called with the error of a per-packet middleware that refused an event.
     pub fn on_error(&self, handler: impl Fn(&Socket, &MiddlewareError) + Send + Sync + 'static) {
-        self.handlers_mut().errors.push(Arc::new(handler));
+        self.handlers_mut()
+            .rare_mut()
+            .errors
+            .push(Arc::new(handler));
     }
 
     /// Runs when the socket is disconnecting, while its rooms are still readable.
@@ -490,7 +571,7 @@ impl Socket {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
-        self.handlers_mut().disconnecting.push(handler);
+        self.handlers_mut().rare_mut().disconnecting.push(handler);
     }
 
     /// Runs once the socket is disconnected (it has left its rooms).
@@ -519,7 +600,9 @@ impl Socket {
             .encoder
             .encode_event(self.inner.ns.name(), event, args, None)
             .map_err(EmitError::Serialize)?;
-        self.inner.client.write(frames(encoded), false)
+        self.inner
+            .client
+            .write(self.inner.ns.name(), frames(encoded), false)
     }
 
     /// Sends the event `event` with arguments already built (received arguments, for
@@ -536,7 +619,7 @@ impl Socket {
             args,
             None,
         );
-        self.send_packet(&packet, false)
+        self.send_packet(&packet)
     }
 
     /// Sends `event` and waits for the client's acknowledgement (see [`AckFuture`]).
@@ -551,7 +634,7 @@ impl Socket {
         event: &str,
         args: impl FnOnce() -> Result<Args, ArgsError>,
     ) -> Result<(), EmitError> {
-        let outgoing = self.handlers().outgoing.clone();
+        let outgoing = self.handlers().rare(|r| &r.outgoing);
         if !outgoing.is_empty() {
             if let Ok(args) = args() {
                 for handler in outgoing {
@@ -568,11 +651,15 @@ impl Socket {
         Ok(())
     }
 
-    pub(crate) fn emit_packet_with_id(
+    /// `emit_with_ack` with the ack id `id`: the event is written and the connection's session
+    /// waits for the answer until `deadline`, which then goes to `tx`.
+    pub(crate) fn emit_args_with_ack(
         &self,
         event: &str,
         args: Args,
         id: u64,
+        deadline: Instant,
+        tx: oneshot::Sender<Result<Args, AckFailure>>,
     ) -> Result<(), EmitError> {
         check_name(event)?;
         if !self.connected() {
@@ -585,44 +672,44 @@ impl Socket {
             args,
             Some(id),
         );
-        self.send_packet(&packet, false)
+        let encoded = self
+            .inner
+            .client
+            .encoder
+            .encode(&packet)
+            .map_err(EmitError::Serialize)?;
+        self.inner.client.write_with_ack(
+            self.inner.ns.name(),
+            frames(encoded),
+            (id, Some(deadline), AckSender::One(tx)),
+        )
     }
 
-    pub(crate) fn send_packet(&self, packet: &Packet, volatile: bool) -> Result<(), EmitError> {
-        self.inner.client.send_packet(packet, volatile)
+    /// Writes a packet of this socket's namespace (an ACK).
+    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        self.inner.client.send_packet(packet)
     }
 
-    /// Writes a pre-encoded packet (a broadcast) if the socket is connected; `false` if it
-    /// was not written.
-    pub(crate) fn deliver(&self, messages: &[Message], volatile: bool) -> bool {
-        self.connected() && self.inner.client.write(messages.to_vec(), volatile).is_ok()
-    }
-
-    pub(crate) fn register_ack(&self, id: u64, tx: AckSender) {
-        let mut acks = lock(&self.inner.acks);
-        // Forget the acks nobody waits for any more (a broadcast's `emit_with_ack` that timed
-        // out leaves its entry in every recipient that did not answer).
-        acks.retain(|_, pending| match pending {
-            AckSender::One(tx) => !tx.is_closed(),
-            AckSender::Broadcast(sink) => !sink.is_closed(),
-        });
-        acks.insert(id, tx);
-    }
-
-    pub(crate) fn remove_ack(&self, id: u64) {
-        lock(&self.inner.acks).remove(&id);
-    }
-
-    /// An ACK from the client; an unknown id is ignored.
-    pub(crate) fn handle_ack(&self, id: u64, args: Args) {
-        let pending = lock(&self.inner.acks).remove(&id);
-        match pending {
-            Some(AckSender::One(tx)) => {
-                let _ = tx.send(args);
-            }
-            Some(AckSender::Broadcast(sink)) => sink.reply(args),
-            None => {}
+    /// Writes a pre-encoded packet (a broadcast) if the socket is connected; with `ack`, its
+    /// session waits for the answer. `false` if it was not written.
+    pub(crate) fn deliver(
+        &self,
+        messages: &[Message],
+        volatile: bool,
+        ack: Option<(u64, Option<Instant>, AckSender)>,
+    ) -> bool {
+        if !self.connected() {
+            return false;
         }
+        let nsp = self.inner.ns.name();
+        let written = match ack {
+            None => self.inner.client.write(nsp, messages.to_vec(), volatile),
+            Some(ack) => self
+                .inner
+                .client
+                .write_with_ack(nsp, messages.to_vec(), ack),
+        };
+        written.is_ok()
     }
 
     // ----- rooms and broadcasting -----
@@ -687,24 +774,21 @@ impl Socket {
         if close {
             self.inner.client.disconnect_all();
         } else {
-            self.close_with(SocketDisconnectReason::ServerNamespaceDisconnect, true);
+            self.inner.client.disconnect(self.inner.ns.name());
         }
     }
 
-    /// Marks the socket disconnected and wakes its task, which runs the disconnect handlers.
-    pub(crate) fn close_with(&self, reason: SocketDisconnectReason, send_packet: bool) {
-        if !self.inner.connected.swap(false, Ordering::AcqRel) {
-            return;
-        }
-        if send_packet {
-            let packet = Packet::new(self.inner.ns.name().clone(), PacketData::Disconnect);
-            let _ = self.inner.client.send_packet(&packet, false);
-        }
+    /// The connection's session says the socket left its namespace: marks it disconnected
+    /// and wakes its task, which runs the disconnect handlers.
+    pub(crate) fn on_disconnected(&self, reason: SocketDisconnectReason) {
+        self.inner.connected.store(false, Ordering::Release);
         self.inner
             .client
             .remove(self.inner.ns.name(), &self.inner.id);
-        lock(&self.inner.acks).clear();
         let mut queue = lock(&self.inner.queue);
+        if queue.disconnected.is_some() {
+            return;
+        }
         queue.disconnected = Some(reason);
         if !queue.running && !queue.finished {
             queue.running = true;
@@ -713,8 +797,11 @@ impl Socket {
         }
     }
 
+    /// The session accepted the socket: it is connected, and its task is about to start (so
+    /// that a disconnection that comes first does not start another one).
     pub(crate) fn set_connected(&self) {
         self.inner.connected.store(true, Ordering::Release);
+        lock(&self.inner.queue).running = true;
     }
 
     /// Queues an event for the socket's task (started if needed); gives it back when the
@@ -760,7 +847,6 @@ impl Socket {
 
     /// Starts the socket's task: the `connection` handlers, then the events in order.
     pub(crate) fn start(&self, on_connection: Vec<super::namespace::ConnectionHandler>) {
-        lock(&self.inner.queue).running = true;
         tokio::spawn(self.clone().drain(on_connection));
     }
 
@@ -820,7 +906,7 @@ impl Socket {
     /// handlers. A handler that panics is logged; the others still run, and the socket still
     /// leaves its rooms and the namespace.
     async fn finish(&self, reason: SocketDisconnectReason) {
-        let disconnecting = self.handlers().disconnecting.clone();
+        let disconnecting = self.handlers().rare(|r| &r.disconnecting);
         for handler in disconnecting {
             let socket = self.clone();
             self.guarded(
@@ -852,7 +938,7 @@ impl Socket {
     async fn dispatch(&self, item: Incoming) {
         let (middlewares, any) = {
             let handlers = self.handlers();
-            (handlers.middlewares.clone(), handlers.any.clone())
+            (handlers.rare(|r| &r.middlewares), handlers.rare(|r| &r.any))
         };
         for handler in any {
             let (socket, name, args) = (self.clone(), item.name.clone(), item.args.clone());
@@ -868,7 +954,7 @@ impl Socket {
                 return;
             };
             if let Err(error) = result {
-                let errors = self.handlers().errors.clone();
+                let errors = self.handlers().rare(|r| &r.errors);
                 for handler in errors {
                     let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
                         handler(self, &error);
@@ -934,7 +1020,7 @@ impl Socket {
             panic = panic_message(payload),
             "a handler panicked: the socket is disconnected"
         );
-        self.close_with(SocketDisconnectReason::ServerNamespaceDisconnect, true);
+        self.inner.client.disconnect(self.inner.ns.name());
         self.drop_queued();
     }
 
@@ -962,14 +1048,15 @@ impl Socket {
                 "the socket's task panicked: the socket is disconnected"
             );
         }
-        if self.inner.connected.swap(false, Ordering::AcqRel) && panicking {
-            let packet = Packet::new(self.inner.ns.name().clone(), PacketData::Disconnect);
-            let _ = self.inner.client.send_packet(&packet, false);
+        if self.inner.connected.load(Ordering::Acquire) {
+            // The session forgets the socket (the client gets DISCONNECT); its disconnect
+            // handlers run below.
+            self.inner.client.disconnect(self.inner.ns.name());
         }
+        self.inner.connected.store(false, Ordering::Release);
         self.inner
             .client
             .remove(self.inner.ns.name(), &self.inner.id);
-        lock(&self.inner.acks).clear();
         let restart = {
             let mut queue = lock(&self.inner.queue);
             queue.failed = true;

@@ -406,6 +406,9 @@ impl<T> ServerSession<T> {
                 Str::from(format!("{nsp}#{}", self.engine_sid))
             }
         });
+        // Exactly one more: a connection is in one or two namespaces, and a `Vec` that grows
+        // by itself starts at four entries (an idle connection would hold three empty ones).
+        self.nsps.reserve_exact(1);
         self.nsps.push(Nsp {
             name: nsp.clone(),
             state: State::Connecting {
