@@ -150,10 +150,10 @@ pub use engine::EngineIo;
 pub use io::{
     Ack, AckError, AckFuture, Adapter, AdapterError, AdapterErrorKind, AdapterFactory, BoxFuture,
     BroadcastAckFuture, BroadcastFlags, BroadcastOperator, BroadcastOptions, BroadcastPacket,
-    ConnectError, EmitError, Handshake, InMemoryAdapter, LocalNamespace, MiddlewareError,
-    Namespace, PartialReplies, RemoteAckFuture, RemoteSocket, RemoteSocketData, ReplyEvent,
-    ReplySink, ServerEventAck, ServerSideAckFuture, Socket, SocketDisconnectReason, SocketIo,
-    SocketIoConfig,
+    ConnectError, ConnectionStateRecovery, EmitError, Handshake, InMemoryAdapter, LocalNamespace,
+    MiddlewareError, Namespace, PartialReplies, RecoveryStats, RemoteAckFuture, RemoteSocket,
+    RemoteSocketData, ReplyEvent, ReplySink, RestoredSession, ServerEventAck, ServerSideAckFuture,
+    SessionState, Socket, SocketDisconnectReason, SocketIo, SocketIoConfig,
 };
 pub use layer::EngineLayer;
 pub use response::EngineBody;

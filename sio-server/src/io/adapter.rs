@@ -14,6 +14,7 @@ use sio_protocol::socket::{Args, Packet, RESERVED_EVENTS};
 use super::BoxFuture;
 use super::cluster::{AdapterError, RemoteSocketData, ReplySink};
 use super::namespace::{self, Inner as NsInner, Namespace};
+use super::recovery::{RestoredSession, SessionState};
 use super::socket::{AckSender, EmitError, Socket, frames};
 use crate::Message;
 
@@ -366,6 +367,34 @@ pub trait Adapter: Send + Sync + fmt::Debug + 'static {
         Box::pin(async { Ok(1) })
     }
 
+    /// Connection state recovery
+    /// ([`SocketIoConfig::connection_state_recovery`](crate::SocketIoConfig::connection_state_recovery)):
+    /// keeps the session of a socket of this server that disconnected for a recoverable
+    /// reason, for
+    /// [`max_disconnection_duration`](super::ConnectionStateRecovery::max_disconnection_duration)
+    /// (socket.io's `persistSession`). Default: [`LocalNamespace::persist_session`] (this
+    /// server's memory).
+    fn persist_session(&self, session: SessionState) -> BoxFuture<'_, ()> {
+        self.local().persist_session(session);
+        Box::pin(async {})
+    }
+
+    /// Connection state recovery: the session `pid`, if it can be recovered from `offset`
+    /// (the offset of the last event the client got), with the events it missed since
+    /// (socket.io's `restoreSession`). `pid` and `offset` come from the client: an unknown,
+    /// expired or already used pid, or an offset that cannot be served, must give `None`
+    /// (the client then gets a fresh session), and a session must be restored at most once.
+    /// An error is logged and counts as `None`. Default:
+    /// [`LocalNamespace::restore_session`].
+    fn restore_session(
+        &self,
+        pid: Str,
+        offset: Str,
+    ) -> BoxFuture<'_, Result<Option<RestoredSession>, AdapterError>> {
+        let restored = self.local().restore_session(&pid, &offset);
+        Box::pin(async move { Ok(restored) })
+    }
+
     /// The server is closing ([`SocketIo::close`](crate::SocketIo::close)): leave the
     /// cluster. Later cluster-wide calls may fail with [`AdapterError::closed`].
     fn close(&self) -> BoxFuture<'_, ()> {
@@ -500,7 +529,35 @@ impl LocalNamespace {
 
     /// Writes `packet` to the sockets `opts` targets (`opts.flags.volatile`: not to those
     /// whose send queue is full); returns how many got it.
+    ///
+    /// With connection state recovery on, an EVENT neither volatile nor acknowledged gets
+    /// the namespace's next offset as its last argument and goes into the namespace's log
+    /// (see [`ConnectionStateRecovery`](super::ConnectionStateRecovery)), then to the
+    /// sockets, under the log's lock: every client gets such events in offset order.
     pub fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> usize {
+        let Some(ns) = self.namespace() else {
+            return 0;
+        };
+        if packet.ack_id.is_none() && !opts.flags.volatile {
+            if let Some(mut store) = ns.recovery() {
+                let (seq, offset) = store.next_offset();
+                match with_offset(&ns, packet, &offset) {
+                    Ok(messages) => {
+                        store.log(recovery_now(), seq, &opts.rooms, &opts.except, &messages);
+                        let mut count = 0;
+                        for socket in self.target_sockets(opts) {
+                            if socket.deliver(&messages, false, None) {
+                                count += 1;
+                            }
+                        }
+                        return count;
+                    }
+                    Err(error) => {
+                        tracing::debug!(nsp = %ns.name(), %error, "no offset added: the event is not stored");
+                    }
+                }
+            }
+        }
         let mut count = 0;
         for socket in self.target_sockets(opts) {
             if deliver_to(&socket, packet, opts.flags.volatile, None, None) {
@@ -602,6 +659,32 @@ impl LocalNamespace {
         }
     }
 
+    // ----- connection state recovery -----
+
+    /// Keeps `session` in this server's memory for connection state recovery (see
+    /// [`ConnectionStateRecovery`](super::ConnectionStateRecovery)): what the default
+    /// [`Adapter::persist_session`] does. Nothing happens when recovery is off.
+    pub fn persist_session(&self, session: SessionState) {
+        if let Some(mut store) = self.namespace().as_ref().and_then(Namespace::recovery) {
+            store.persist(recovery_now(), session);
+        }
+    }
+
+    /// The session `pid` kept in this server's memory, if it can be recovered from `offset`:
+    /// what the default [`Adapter::restore_session`] does. The session is claimed (a second
+    /// call finds nothing) and its missed events are written, from this server's log, when
+    /// the socket connects again.
+    pub fn restore_session(&self, pid: &str, offset: &str) -> Option<RestoredSession> {
+        let ns = self.namespace()?;
+        let mut store = ns.recovery()?;
+        let state = store.claim(recovery_now(), pid, offset)?;
+        Some(RestoredSession {
+            state,
+            missed: Vec::new(),
+            local: true,
+        })
+    }
+
     /// Hands a server-side event from another server to the handler this server registered
     /// for `event` ([`Namespace::on_server_event`]), on a task of its own. With `reply`,
     /// the handler's [`ServerEventAck`](super::ServerEventAck) sends its answer (one
@@ -645,6 +728,44 @@ fn deliver_to(
         _ => None,
     };
     socket.deliver(&packet.messages, volatile, ack)
+}
+
+/// `now` for connection state recovery: Tokio's clock, so that tests in paused time drive it.
+pub(crate) fn recovery_now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// The messages of `packet` with `offset` appended to its arguments.
+fn with_offset(
+    ns: &Namespace,
+    packet: &BroadcastPacket,
+    offset: &Str,
+) -> Result<Vec<Message>, sio_protocol::socket::ArgsError> {
+    if let Some(Message::Text(text)) = packet.messages.first() {
+        if ns.config().parser == sio_protocol::socket::Parser::Json && text.ends_with(']') {
+            // socket.io-parser's text ends with the array of the name and the arguments (the
+            // attachments of a binary event follow as messages of their own).
+            let head = &text[..text.len() - 1];
+            let mut patched = String::with_capacity(text.len() + offset.len() + 3);
+            patched.push_str(head);
+            patched.push_str(",\"");
+            patched.push_str(offset);
+            patched.push_str("\"]");
+            let mut messages = packet.messages.clone();
+            messages[0] = Message::Text(Str::from(patched));
+            return Ok(messages);
+        }
+    }
+    let mut values = packet.args.to_values()?;
+    values.push(sio_protocol::Value::from(offset.as_str()));
+    let event = Packet::event(
+        packet.nsp.clone(),
+        packet.event.clone(),
+        Args::from_values(values),
+        None,
+    );
+    let encoded = sio_protocol::socket::Encoder::new(ns.config().parser).encode(&event)?;
+    Ok(frames(encoded))
 }
 
 /// Encodes a broadcast packet of `ns` with its parser.

@@ -14,13 +14,15 @@ use futures_util::FutureExt;
 use sio_protocol::Str;
 use sio_protocol::socket::{
     ConnectRequest, Decoder, DecoderConfig, Encoder, Packet, ProtocolVersion as SocketProtocol,
-    ServerConfig, ServerDisconnectReason, ServerEvent, ServerSession,
+    RecoveryRequest, ServerConfig, ServerDisconnectReason, ServerEvent, ServerSession,
+    SessionError,
 };
 use tokio::time::Sleep;
 
 use super::config::SocketIoConfig;
 use super::handshake::Handshake;
-use super::namespace::ConnectError;
+use super::namespace::{ConnectError, Namespace};
+use super::recovery::{Finish, RestoredSession, generate_pid};
 use super::server::SocketIo;
 use super::socket::{AckSender, EmitError, Incoming, Socket, SocketDisconnectReason, frames};
 use crate::session_task::{SessionApp, panic_message};
@@ -75,7 +77,8 @@ impl ClientShared {
         };
         let session_config = ServerConfig::default()
             .version(version)
-            .connect_timeout(config.connect_timeout);
+            .connect_timeout(config.connect_timeout)
+            .recovery(config.connection_state_recovery.is_some());
         let session = ServerSession::new(sender.sid().clone(), session_config, now());
         ClientShared {
             encoder: Encoder::new(config.parser),
@@ -284,11 +287,14 @@ impl ClientShared {
                 (AckSender::Broadcast(_), Err(_)) => {}
             },
             ServerEvent::Disconnected {
-                nsp, sid, reason, ..
+                nsp,
+                sid,
+                reason,
+                persist,
             } => {
                 let socket = self.socket(&nsp).filter(|s| *s.id() == sid);
                 if let Some(socket) = socket {
-                    socket.on_disconnected(reason.into());
+                    socket.on_disconnected(reason.into(), persist);
                 }
             }
             ServerEvent::Closed(_) => self.sender.close(),
@@ -664,11 +670,13 @@ impl SessionApp for ClientApp {
     }
 }
 
-/// A CONNECT: resolves the namespace, runs the middlewares, answers.
+/// A CONNECT: resolves the namespace, restores the session it asks to recover, runs the
+/// middlewares, answers.
 async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectRequest) {
     let ConnectRequest {
         nsp,
         auth,
+        recovery,
         legacy_id,
         ..
     } = request;
@@ -688,19 +696,55 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
             return;
         }
     };
-    let id = match legacy_id {
-        // Socket.IO 2.x: the engine id, prefixed by the namespace outside `/`.
-        Some(id) => id,
-        None => match crate::sid::generate() {
-            Ok(id) => id,
-            Err(_) => {
-                refuse(&shared, &nsp, server_error());
-                return;
+    let adapter = ns.adapter().clone();
+    let recovery_config = io.config().connection_state_recovery.clone();
+    // The session asked for (the session only asks with recovery on, in protocol 5).
+    let mut restored = None;
+    if let Some(request) = &recovery {
+        let restoring = adapter.restore_session(request.pid.clone(), request.offset.clone());
+        match AssertUnwindSafe(restoring).catch_unwind().await {
+            Ok(Ok(session)) => restored = session,
+            Ok(Err(error)) => {
+                tracing::debug!(sid = %conn.sid(), nsp = %nsp, %error, "session not restored");
             }
-        },
+            Err(payload) => connect_panicked(&shared, &nsp, "adapter restore_session", &*payload),
+        }
+    }
+    let claim = Claim {
+        ns: ns.clone(),
+        pid: restored
+            .as_ref()
+            .filter(|r| r.local)
+            .map(|r| r.state.pid.clone()),
+    };
+    let (id, pid) = match &restored {
+        Some(session) => (session.state.sid.clone(), Some(session.state.pid.clone())),
+        None => {
+            let id = match legacy_id {
+                // Socket.IO 2.x: the engine id, prefixed by the namespace outside `/`.
+                Some(id) => Some(id),
+                None => crate::sid::generate().ok(),
+            };
+            let pid = match recovery_config {
+                Some(_) => generate_pid().ok(),
+                None => None,
+            };
+            match id {
+                Some(id) if recovery_config.is_none() || pid.is_some() => (id, pid),
+                _ => {
+                    refuse(&shared, &nsp, server_error());
+                    return;
+                }
+            }
+        }
     };
     let handshake = Handshake::new(conn, &io.config().engine.normalized_path(), auth);
     let socket = Socket::new(id.clone(), ns.clone(), handshake, shared.clone());
+    if let Some(session) = &restored {
+        socket.set_recovered(Some(session.state.data.clone()));
+    }
+    let skip_middlewares =
+        restored.is_some() && recovery_config.as_ref().is_some_and(|c| c.skip_middlewares);
     let middlewares = io
         .middlewares()
         .into_iter()
@@ -710,7 +754,8 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
                 .middlewares()
                 .into_iter()
                 .map(|middleware| ("namespace middleware", middleware)),
-        );
+        )
+        .filter(|_| !skip_middlewares);
     let run_middlewares = async {
         for (kind, middleware) in middlewares {
             let candidate = socket.clone();
@@ -738,9 +783,14 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
     }
     shared.insert(socket.clone());
     ns.add_socket(socket.clone());
-    let adapter = ns.adapter().clone();
-    let own_room = vec![id.clone()];
-    let joined = AssertUnwindSafe(async { adapter.add_all(id.clone(), own_room).await })
+    let mut rooms = match &restored {
+        Some(session) => session.state.rooms.clone(),
+        None => Vec::new(),
+    };
+    if !rooms.contains(&id) {
+        rooms.insert(0, id.clone());
+    }
+    let joined = AssertUnwindSafe(async { adapter.add_all(id.clone(), rooms).await })
         .catch_unwind()
         .await;
     if let Err(payload) = joined {
@@ -752,13 +802,32 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
     }
     // The CONNECT reply, and the socket is connected, in one step: a disconnection that
     // comes right after finds it connected.
-    let (accepted, events) = shared.with_session(|session| {
-        let accepted = session.accept(&nsp, id.clone(), None);
-        if accepted.is_ok() {
-            socket.set_connected();
+    let accept = |pid: Option<Str>| {
+        shared.with_session(|session| {
+            let accepted = session.accept(&nsp, id.clone(), pid);
+            if accepted.is_ok() {
+                socket.set_connected();
+            }
+            accepted
+        })
+    };
+    let (accepted, events) = match (restored, &recovery) {
+        (Some(session), Some(request)) => {
+            match answer_recovered(&ns, &shared, &socket, &claim, session, request) {
+                Some(answered) => answered,
+                None => {
+                    // The session could not be recovered after all (it expired or the client
+                    // missed too much meanwhile): a fresh session, with the same id.
+                    socket.set_recovered(None);
+                    adapter.del_all(id.clone()).await;
+                    adapter.add_all(id.clone(), vec![id.clone()]).await;
+                    accept(generate_pid().ok())
+                }
+            }
         }
-        accepted
-    });
+        _ => accept(pid),
+    };
+    drop(claim);
     if accepted.is_err() {
         // The connection closed meanwhile.
         shared.remove(&nsp, &id);
@@ -769,6 +838,64 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
     }
     socket.start(ns.handlers().connection());
     shared.handle_events(events);
+}
+
+/// A session claimed in this server's recovery store: forgotten if the CONNECT is not
+/// answered with it (a middleware refused, the connection closed, the future was dropped).
+struct Claim {
+    ns: Namespace,
+    pid: Option<Str>,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid.take() {
+            if let Some(mut store) = self.ns.recovery() {
+                store.abandon(&pid);
+            }
+        }
+    }
+}
+
+/// Answers a recovery with the restored session: under the lock of the namespace's
+/// recovery log (so that no event is written in between, and none twice), the events the
+/// client missed, then the CONNECT reply with its id and pid. `None` when the session cannot
+/// be recovered after all.
+fn answer_recovered(
+    ns: &Namespace,
+    shared: &ClientShared,
+    socket: &Socket,
+    claim: &Claim,
+    session: RestoredSession,
+    request: &RecoveryRequest,
+) -> Option<(Result<(), SessionError>, Events)> {
+    let mut store = ns.recovery();
+    let missed = match (&claim.pid, store.as_mut()) {
+        (Some(pid), Some(store)) => match store.finish(now(), pid, &request.offset) {
+            Finish::Missed(missed) => missed,
+            Finish::Lost => return None,
+        },
+        _ => Vec::new(),
+    };
+    let nsp = ns.name().as_str();
+    let answered = shared.with_session(|server| {
+        for messages in missed {
+            if shared.queue(messages.into_vec(), false).is_err() {
+                // The connection cannot take the backlog: closing it is better than a gap
+                // (the client's next attempt gets a fresh session).
+                tracing::debug!(sid = %shared.sender.sid(), nsp, "send queue full: recovery abandoned");
+                server.close(now(), ServerDisconnectReason::ForcedServerClose);
+                return Err(SessionError::Closed);
+            }
+        }
+        let accepted = server.accept_recovered(nsp, session.state.sid.clone(), session.missed);
+        if accepted.is_ok() {
+            socket.set_connected();
+        }
+        accepted
+    });
+    drop(store);
+    Some(answered)
 }
 
 /// What a client gets when the server's code panicked during its CONNECT.

@@ -22,6 +22,7 @@ mod cluster;
 mod config;
 mod handshake;
 mod namespace;
+mod recovery;
 mod remote;
 mod server;
 mod server_event;
@@ -36,9 +37,10 @@ pub use broadcast::{BroadcastAckFuture, BroadcastOperator};
 pub use cluster::{
     AdapterError, AdapterErrorKind, PartialReplies, RemoteSocketData, ReplyEvent, ReplySink,
 };
-pub use config::SocketIoConfig;
+pub use config::{ConnectionStateRecovery, SocketIoConfig};
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, Namespace};
+pub use recovery::{RecoveryStats, RestoredSession, SessionState};
 pub use remote::{RemoteAckFuture, RemoteSocket};
 pub use server::SocketIo;
 pub use server_event::{ServerEventAck, ServerSideAckFuture};

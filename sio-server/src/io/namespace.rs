@@ -20,6 +20,7 @@ use super::adapter::{Adapter, LocalNamespace, Rooms};
 use super::broadcast::{BroadcastAckFuture, BroadcastOperator};
 use super::cluster::{AdapterError, ReplySink};
 use super::config::SocketIoConfig;
+use super::recovery::{RecoveryStats, RecoveryStore};
 use super::remote::RemoteSocket;
 use super::server_event::{
     ServerEventAck, ServerEventHandler, ServerSideAckFuture, check_server_event,
@@ -156,6 +157,9 @@ pub(crate) struct Inner {
     adapter: std::sync::OnceLock<Arc<dyn Adapter>>,
     ack_ids: AtomicU64,
     config: Arc<SocketIoConfig>,
+    /// Connection state recovery's log and sessions on this server (when it is on). Its lock
+    /// is taken before the room registry's and the connections'.
+    recovery: Option<Mutex<RecoveryStore>>,
 }
 
 impl fmt::Debug for Namespace {
@@ -181,6 +185,10 @@ impl Namespace {
                 rooms: Mutex::new(Rooms::default()),
                 adapter: std::sync::OnceLock::new(),
                 ack_ids: AtomicU64::new(0),
+                recovery: config
+                    .connection_state_recovery
+                    .clone()
+                    .map(|c| Mutex::new(RecoveryStore::new(c))),
                 config,
             }),
         };
@@ -215,6 +223,25 @@ impl Namespace {
             .rooms
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Connection state recovery's store, locked (`None` when recovery is off).
+    pub(crate) fn recovery(&self) -> Option<MutexGuard<'_, RecoveryStore>> {
+        self.inner
+            .recovery
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// What this namespace holds for connection state recovery on this server: the sessions
+    /// waiting to be recovered and the events of its log (`None` when recovery is off).
+    pub fn recovery_stats(&self) -> Option<RecoveryStats> {
+        self.recovery().map(|store| store.stats())
+    }
+
+    /// Whether connection state recovery is on.
+    pub(crate) fn recovers(&self) -> bool {
+        self.inner.recovery.is_some()
     }
 
     pub(crate) fn handlers(&self) -> &NsHandlers {

@@ -20,11 +20,13 @@ use tokio::sync::{Notify, oneshot};
 
 use super::BoxFuture;
 use super::ack::{Ack, AckFuture};
+use super::adapter::{BroadcastOptions, encode_packet};
 use super::broadcast::BroadcastOperator;
 use super::client::ClientShared;
 use super::cluster::{AdapterError, ReplySink};
 use super::handshake::Handshake;
 use super::namespace::Namespace;
+use super::recovery::SessionState;
 use crate::Message;
 use crate::session_task::panic_message;
 
@@ -222,6 +224,11 @@ impl Extensions {
         }
     }
 
+    fn remove<T: 'static>(&mut self) {
+        let id = TypeId::of::<T>();
+        self.0.retain(|(t, _)| *t != id);
+    }
+
     fn get_or_insert_with<T: Send + Sync + 'static>(&mut self, f: impl FnOnce() -> T) -> &mut T {
         let id = TypeId::of::<T>();
         let index = match self.0.iter().position(|(t, _)| *t == id) {
@@ -294,6 +301,8 @@ struct Inner {
     handshake: Handshake,
     client: Arc<ClientShared>,
     connected: AtomicBool,
+    /// Connection state recovery restored this socket's session.
+    recovered: AtomicBool,
     handlers: RwLock<Handlers>,
     extensions: Mutex<Extensions>,
     /// Events waiting for the socket's task, which exists only while there is work (DESIGN
@@ -314,6 +323,8 @@ struct Queue {
     /// once `disconnected` is set).
     running: bool,
     disconnected: Option<SocketDisconnectReason>,
+    /// The pid to persist the session under, once disconnected (connection state recovery).
+    persist: Option<Str>,
     /// A handler panicked: the events still queued, and those that arrive later, are dropped.
     failed: bool,
     /// The disconnect handlers have run (or are running).
@@ -364,6 +375,7 @@ impl Socket {
                 handshake,
                 client,
                 connected: AtomicBool::new(false),
+                recovered: AtomicBool::new(false),
                 handlers: RwLock::new(Handlers::default()),
                 extensions: Mutex::new(Extensions::default()),
                 queue: Mutex::new(Queue::default()),
@@ -390,6 +402,26 @@ impl Socket {
     /// Whether the socket is connected.
     pub fn connected(&self) -> bool {
         self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether connection state recovery restored this socket's session
+    /// ([`ConnectionStateRecovery`](crate::ConnectionStateRecovery)): it has the id, rooms and
+    /// `data` it had before its connection was cut, and the events it missed were sent
+    /// (socket.io's `socket.recovered`).
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered.load(Ordering::Acquire)
+    }
+
+    /// Restored from a recovered session: its `data`, and `recovered` (or, with `None`, a
+    /// recovery that failed at the last moment: a fresh socket again).
+    pub(crate) fn set_recovered(&self, data: Option<Value>) {
+        let recovered = data.is_some();
+        let mut extensions = lock(&self.inner.extensions);
+        match data {
+            Some(data) => extensions.insert(SharedData(data)),
+            None => extensions.remove::<SharedData>(),
+        }
+        self.inner.recovered.store(recovered, Ordering::Release);
     }
 
     /// The Engine.IO session id of the client's connection.
@@ -588,8 +620,18 @@ impl Socket {
 
     /// Sends the event `event` with `args` (a tuple is several arguments, `()` none; see
     /// [`Args`]) to this client.
+    ///
+    /// With [connection state recovery](crate::ConnectionStateRecovery) on, the event goes,
+    /// as in socket.io, through the adapter to the room named by the socket's id, with an
+    /// offset: it is kept for a recovery, and reaches the socket that recovers this one's
+    /// session (same id) even when emitted while the connection was cut.
     pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
         check_name(event)?;
+        if self.inner.ns.recovers() {
+            let args = Args::new(args).map_err(EmitError::Serialize)?;
+            self.notify_outgoing(event, || Ok(args.clone()))?;
+            return self.emit_recoverable(event, args);
+        }
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
@@ -607,8 +649,14 @@ impl Socket {
 
     /// Sends the event `event` with arguments already built (received arguments, for
     /// example: they are re-sent as received, without parsing).
+    ///
+    /// Goes through the adapter with connection state recovery on, like [`emit`](Self::emit).
     pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
         check_name(event)?;
+        if self.inner.ns.recovers() {
+            self.notify_outgoing(event, || Ok(args.clone()))?;
+            return self.emit_recoverable(event, args);
+        }
         if !self.connected() {
             return Err(EmitError::Disconnected);
         }
@@ -620,6 +668,28 @@ impl Socket {
             None,
         );
         self.send_packet(&packet)
+    }
+
+    /// With connection state recovery on, an event for this socket goes through the adapter
+    /// to the room named by its id (as in socket.io), which adds its offset and keeps it for
+    /// a recovery. The adapter's local part runs now (the default adapter's future is
+    /// ready at once); what a cluster adapter still has to do runs on a task of its own.
+    fn emit_recoverable(&self, event: &str, args: Args) -> Result<(), EmitError> {
+        let packet = Arc::new(encode_packet(&self.inner.ns, event, args, None)?);
+        let opts = BroadcastOptions::new(vec![self.inner.id.clone()], Vec::new());
+        let adapter = self.inner.ns.adapter().clone();
+        let mut sent = Box::pin(async move { adapter.broadcast(packet, opts).await });
+        match (&mut sent).now_or_never() {
+            Some(result) => result.map_err(EmitError::Adapter),
+            None => {
+                tokio::spawn(async move {
+                    if let Err(error) = sent.await {
+                        tracing::debug!(%error, "an event could not reach the cluster");
+                    }
+                });
+                Ok(())
+            }
+        }
     }
 
     /// Sends `event` and waits for the client's acknowledgement (see [`AckFuture`]).
@@ -780,7 +850,10 @@ impl Socket {
 
     /// The connection's session says the socket left its namespace: marks it disconnected
     /// and wakes its task, which runs the disconnect handlers.
-    pub(crate) fn on_disconnected(&self, reason: SocketDisconnectReason) {
+    ///
+    /// With `persist`, its task keeps its session under that pid for connection state
+    /// recovery, once the `disconnecting` handlers ran (socket.io's order).
+    pub(crate) fn on_disconnected(&self, reason: SocketDisconnectReason, persist: Option<Str>) {
         self.inner.connected.store(false, Ordering::Release);
         self.inner
             .client
@@ -790,6 +863,7 @@ impl Socket {
             return;
         }
         queue.disconnected = Some(reason);
+        queue.persist = persist;
         if !queue.running && !queue.finished {
             queue.running = true;
             drop(queue);
@@ -917,6 +991,18 @@ impl Socket {
         }
         let adapter = self.inner.ns.adapter().clone();
         let id = self.inner.id.clone();
+        let persist = lock(&self.inner.queue).persist.take();
+        if let Some(pid) = persist {
+            let (adapter, id) = (adapter.clone(), id.clone());
+            let data = self.data_value();
+            let persisting = async move {
+                let rooms = adapter.socket_rooms(id.clone()).await;
+                adapter
+                    .persist_session(SessionState::new(id, pid, rooms, data))
+                    .await;
+            };
+            self.guarded("adapter persist_session", persisting).await;
+        }
         self.guarded("adapter del_all", async move { adapter.del_all(id).await })
             .await;
         self.inner.ns.remove_socket(&self.inner.id);
