@@ -225,9 +225,11 @@ impl SocketIoConfig {
 /// shared with the packets in flight) for `max_disconnection_duration`, at most
 /// [`max_stored_packets`](Self::max_stored_packets) and
 /// [`max_stored_bytes`](Self::max_stored_bytes) (the oldest go first); and one record per
-/// disconnected socket waiting to be recovered (its ids, rooms and `data`: about 400 bytes
-/// plus its rooms and data), at most [`max_sessions`](Self::max_sessions). Expired events
-/// and sessions are dropped as new ones come.
+/// disconnected socket waiting to be recovered (its ids, rooms and `data`), at most
+/// [`max_sessions`](Self::max_sessions): measured (`sio-server/tests/io_memory.rs`), 560 bytes
+/// for a socket in two rooms with an empty `data`, 930 bytes with `{"user": "ann"}`. Expired
+/// events and sessions are dropped as new ones come. With recovery on, a connected socket
+/// holds its pid (20 bytes more than without).
 ///
 /// # With a cluster adapter
 ///

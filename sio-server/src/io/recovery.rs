@@ -203,7 +203,8 @@ pub(crate) struct RecoveryStore {
     dropped: u64,
     log: VecDeque<Logged>,
     log_bytes: usize,
-    sessions: HashMap<Str, Waiting>,
+    /// Boxed: the table grows in powers of two, its empty slots stay small.
+    sessions: HashMap<Str, Box<Waiting>>,
     /// Pids in the order they were persisted (entries of sessions gone since stay until they
     /// would have expired), for expiry and `max_sessions`.
     order: VecDeque<(Instant, Str)>,
@@ -345,11 +346,11 @@ impl RecoveryStore {
         self.order.push_back((now, pid.clone()));
         self.sessions.insert(
             pid,
-            Waiting {
+            Box::new(Waiting {
                 state,
                 disconnected_at: now,
                 claimed: false,
-            },
+            }),
         );
     }
 
