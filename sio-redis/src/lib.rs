@@ -58,10 +58,13 @@
 //!   its 1.2 line keeps the workspace's MSRV (1.85). `fred` has the features too (with
 //!   managed resubscription) but brings a larger dependency tree and was not needed.
 
+pub mod adapter;
 pub mod channels;
 pub mod conn;
 mod emitter;
 pub mod format;
+
+pub use adapter::{AdapterStats, ClassicOptions, RedisAdapter, ShardedOptions};
 
 pub use emitter::{
     BroadcastOperator, EMITTER_UID, EmitError, Emitter, EmitterOptions, RESERVED_EVENTS,
