@@ -118,12 +118,19 @@ async function startServer(name) {
     });
     on("fetch", async (room) => describe(await target(io, room).fetchSockets(), false));
     on("fetch-data", async (room) => describe(await target(io, room).fetchSockets(), true));
+    // As BroadcastOperator#socketsJoin / #socketsLeave do, but awaited: the sharded adapter
+    // joins this server's sockets once its message is published.
+    const targetOpts = (room) => ({
+      rooms: new Set(typeof room === "string" ? [room] : []),
+      except: new Set(),
+      flags: {},
+    });
     on("sockets-join", async (room, room2) => {
-      target(io, room).socketsJoin(room2);
+      await io.of("/").adapter.addSockets(targetOpts(room), [room2]);
       return true;
     });
     on("sockets-leave", async (room, room2) => {
-      target(io, room).socketsLeave(room2);
+      await io.of("/").adapter.delSockets(targetOpts(room), [room2]);
       return true;
     });
     on("disconnect-sockets", async (room, close) => {

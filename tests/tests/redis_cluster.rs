@@ -48,7 +48,6 @@ struct Mixed {
     mode: Mode,
     rt: tokio::runtime::Runtime,
     redis: RedisConnection,
-    redis_url: String,
     nodes: JsDriver,
     rust: Vec<RustNode>,
     clients: JsDriver,
@@ -128,7 +127,6 @@ impl Mixed {
             mode,
             rt,
             redis,
-            redis_url: urls[0].clone(),
             nodes,
             rust,
             clients: JsDriver::spawn("redis-clients.js", &[]),
@@ -469,6 +467,84 @@ impl Mixed {
         self.check_fetch("node2-a", Some("yellow"), false);
     }
 
+    /// What the two kinds of server publish for the same operations must be the same bytes,
+    /// but for their uids and request ids (seen with MONITOR, which subscribes to nothing and
+    /// so changes no server count).
+    fn wire_check(&mut self) {
+        let port = self.standalone.as_ref().unwrap().port;
+        let monitor = redis_support::Monitor::start(port);
+        let ops: [(&str, Json); 8] = [
+            ("broadcast", json!(["red", "w", {"$bin": "AQID"}, 1.5])),
+            ("broadcast", json!([null, {"a": [true, null]}])),
+            ("broadcast-except", json!([null, "blue", "w"])),
+            ("broadcast-ack", json!(["red", "q"])),
+            ("fetch", json!(["red"])),
+            ("sse", json!(["w", 2])),
+            ("sockets-join", json!(["red", "w2"])),
+            ("sockets-leave", json!(["red", "w2"])),
+        ];
+        for (event, args) in ops {
+            let mut published = Vec::new();
+            for origin in ["rust1-a", "node1-a"] {
+                monitor.clear();
+                let ack = self.emit(origin, event, args.clone());
+                assert!(ack.get("error").is_none(), "{origin} {event}: {ack}");
+                let message = monitor
+                    .find(WAIT, |channel, payload| self.normalized(channel, payload))
+                    .unwrap_or_else(|| panic!("{origin} published nothing for {event}"));
+                published.push(message);
+            }
+            assert_eq!(published[0], published[1], "{event} {args}: rust, then node");
+        }
+    }
+
+    /// A request or broadcast (not a response) as `(channel, payload)` with its uid and
+    /// request id replaced by `@`s; `None` for a response.
+    fn normalized(&self, channel: &str, payload: &[u8]) -> Option<(String, String)> {
+        use sio_redis::format::classic::{Broadcast, Request};
+        use sio_redis::format::cluster::{ClusterBody, ClusterMessage};
+        let bytes = bytes::Bytes::copy_from_slice(payload);
+        let mut ids: Vec<String> = Vec::new();
+        if self.mode == Mode::Classic {
+            if channel.starts_with("socket.io-response") {
+                return None;
+            }
+            if let Ok(b) = Broadcast::decode(&bytes) {
+                ids.push(b.uid.to_string());
+            } else {
+                let r = Request::decode(&bytes).ok()?;
+                ids.extend(r.uid.as_ref().map(|u| u.to_string()));
+                ids.extend(r.request_id().map(|u| u.to_string()));
+            }
+        } else {
+            let c = ClusterMessage::decode(&bytes).ok()?;
+            if c.body.is_response() {
+                return None;
+            }
+            ids.push(c.uid.to_string());
+            match &c.body {
+                ClusterBody::Broadcast { request_id: Some(id), .. }
+                | ClusterBody::ServerSideEmit { request_id: Some(id), .. }
+                | ClusterBody::FetchSockets { request_id: id, .. } => ids.push(id.to_string()),
+                _ => {}
+            }
+        }
+        let mut payload = payload.to_vec();
+        for id in ids {
+            let id = id.as_bytes();
+            let mut i = 0;
+            while i + id.len() <= payload.len() {
+                if &payload[i..i + id.len()] == id {
+                    payload[i..i + id.len()].fill(b'@');
+                    i += id.len();
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        Some((channel.to_owned(), String::from_utf8_lossy(&payload).into_owned()))
+    }
+
     fn rust_nodes_alive(&mut self) {
         for node in &mut self.rust {
             assert!(node.is_running(), "rust node {} exited", node.name);
@@ -486,11 +562,128 @@ fn run(mode: Mode) {
     eprintln!("{mode:?}: cluster up in {:?}", started.elapsed());
     mixed.scenario("rust1-a");
     mixed.scenario("node1-a");
+    if mode != Mode::ShardedCluster {
+        mixed.wire_check();
+    }
     if mode == Mode::Classic {
         mixed.emitter();
     }
     mixed.rust_nodes_alive();
     eprintln!("{mode:?}: done in {:?}", started.elapsed());
+}
+
+/// The Rust nodes' acknowledgement of a failure: `{"error": ...}`.
+fn is_error(ack: &Json) -> bool {
+    ack.get("error").is_some_and(Json::is_string)
+}
+
+#[test]
+fn classic_faults() {
+    if redis_missing() {
+        return;
+    }
+    let _serial = serial();
+    let started = Instant::now();
+    let mut mixed = Mixed::start(Mode::Classic, 1500);
+    let everyone = mixed.targets(None, None);
+
+    // Garbage on the request and response channels is dropped; the cluster goes on. (Only
+    // what the Node.js adapter survives: it throws, and its process exits, on a broadcast
+    // that is no msgpack or on a well-formed request of the wrong shape. The Rust adapter
+    // drops those too: see redis_adapter.rs.)
+    let garbage: [(&str, &[u8]); 4] = [
+        ("socket.io-request#/#", b"{\"type\":"),
+        ("socket.io-request#/#", b"\xc1 not msgpack"),
+        ("socket.io-response#/#", b"{\"requestId\":"),
+        ("socket.io-response#/#", b"\xff\xfe"),
+    ];
+    for (channel, payload) in garbage {
+        let redis = mixed.redis.clone();
+        mixed
+            .rt
+            .block_on(redis.publish(channel, bytes::Bytes::from_static(payload)))
+            .unwrap();
+    }
+    for origin in ["rust1-a", "node1-a"] {
+        mixed.check_broadcast(origin, "broadcast", vec![Json::Null], everyone.clone(), None);
+        mixed.check_fetch(origin, None, false);
+    }
+    mixed.rust_nodes_alive();
+
+    // Redis down: a Rust server still serves its own clients, and says what failed.
+    mixed.standalone.as_mut().unwrap().stop();
+    let tag = mixed.next_tag();
+    let ack = mixed.emit("rust1-a", "broadcast", json!([null, tag]));
+    assert!(is_error(&ack), "broadcast with Redis down: {ack}");
+    let local: BTreeSet<String> = ["rust1-a".to_owned(), "rust1-b".to_owned()].into();
+    mixed.wait_received("broadcast", &json!([tag]), &local);
+    let ack = mixed.emit("rust2-a", "count", json!([]));
+    assert!(is_error(&ack), "count with Redis down: {ack}");
+    mixed.rust_nodes_alive();
+
+    // Redis back: every server subscribes again by itself, broadcasts resume both ways.
+    mixed.standalone.as_mut().unwrap().restart();
+    mixed.wait_servers(4);
+    for origin in ["rust2-a", "node2-a"] {
+        mixed.check_broadcast(origin, "broadcast", vec![Json::Null], everyone.clone(), None);
+        mixed.check_broadcast(origin, "broadcast", vec![json!("red")], mixed.targets(Some("red"), None), Some("red"));
+        mixed.check_fetch(origin, None, false);
+        assert_eq!(mixed.emit(origin, "count", json!([])), json!(4));
+    }
+    assert_eq!(
+        mixed.emit("rust1-a", "sse", json!([])),
+        json!(["node1", "node2", "rust2"])
+    );
+    mixed.rust_nodes_alive();
+
+    // A server hangs, then dies, while requests wait for it: they end at their timeout
+    // (1.5 s for fetchSockets, 2 s for serverSideEmit) with the answers that came.
+    mixed.rust[1].signal("STOP");
+    let asked = Instant::now();
+    let from_rust = mixed.clients.send(
+        "emit",
+        json!({"client": "rust1-a", "event": "fetch", "args": [null]}),
+    );
+    let from_node = mixed.clients.send(
+        "emit",
+        json!({"client": "node1-a", "event": "fetch", "args": [null]}),
+    );
+    let sse = mixed.clients.send(
+        "emit",
+        json!({"client": "rust1-a", "event": "sse", "args": []}),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    mixed.rust[1].kill();
+    let ack = mixed.clients.answer(from_rust, WAIT).unwrap();
+    let waited = asked.elapsed();
+    assert_eq!(
+        ack,
+        json!({"error": "timeout reached while waiting for fetchSockets response (2 of 3 servers answered)"})
+    );
+    assert!(
+        waited >= Duration::from_millis(1400) && waited < Duration::from_secs(4),
+        "fetchSockets ended after {waited:?}"
+    );
+    let ack = mixed.clients.answer(from_node, WAIT).unwrap();
+    assert_eq!(
+        ack,
+        json!({"error": "timeout reached while waiting for fetchSockets response"})
+    );
+    let ack = mixed.clients.answer(sse, WAIT).unwrap();
+    assert_eq!(ack, json!(["node1", "node2"]), "the answers that came");
+    assert!(asked.elapsed() < Duration::from_secs(5));
+
+    // The cluster goes on without it.
+    for name in ["rust2-a", "rust2-b"] {
+        mixed.model.remove(name);
+    }
+    mixed.wait_servers(3);
+    for origin in ["rust1-a", "node1-a"] {
+        mixed.check_fetch(origin, None, false);
+        assert_eq!(mixed.emit(origin, "count", json!([])), json!(3));
+    }
+    assert!(mixed.rust[0].is_running());
+    eprintln!("faults: done in {:?}", started.elapsed());
 }
 
 #[test]

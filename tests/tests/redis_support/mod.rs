@@ -536,7 +536,7 @@ impl JsDriver {
                     continue;
                 };
                 let (lock, cvar) = &*shared;
-                let mut state = lock.lock().unwrap();
+                let mut state = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 match value.get("id").and_then(Json::as_u64) {
                     Some(id) if value.get("event").is_none() => {
                         state.answers.insert(id, value);
@@ -546,7 +546,7 @@ impl JsDriver {
                 cvar.notify_all();
             }
             let (lock, cvar) = &*shared;
-            lock.lock().unwrap().closed = true;
+            lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).closed = true;
             cvar.notify_all();
         });
         JsDriver {
@@ -570,7 +570,7 @@ impl JsDriver {
     pub fn answer(&mut self, id: u64, timeout: Duration) -> Result<Json, String> {
         let (lock, cvar) = &*self.state;
         let deadline = Instant::now() + timeout;
-        let mut state = lock.lock().unwrap();
+        let mut state = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
             if let Some(answer) = state.answers.remove(&id) {
                 return match answer.get("ok") {
@@ -581,7 +581,7 @@ impl JsDriver {
             assert!(!state.closed, "the node process ended before answering {id}");
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(!left.is_zero(), "no answer to request {id} within {timeout:?}");
-            state = cvar.wait_timeout(state, left).unwrap().0;
+            state = cvar.wait_timeout(state, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
         }
     }
 
@@ -596,7 +596,7 @@ impl JsDriver {
     pub fn wait_events(&self, timeout: Duration, what: &str, pred: impl Fn(&[Json]) -> bool) {
         let (lock, cvar) = &*self.state;
         let deadline = Instant::now() + timeout;
-        let mut state = lock.lock().unwrap();
+        let mut state = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         while !pred(&state.events) {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
@@ -604,7 +604,7 @@ impl JsDriver {
                 "timed out waiting for {what}; events: {:#?}",
                 state.events
             );
-            state = cvar.wait_timeout(state, left).unwrap().0;
+            state = cvar.wait_timeout(state, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
         }
     }
 
@@ -619,12 +619,12 @@ impl JsDriver {
 
     /// The events received so far.
     pub fn events(&self) -> Vec<Json> {
-        self.state.0.lock().unwrap().events.clone()
+        self.state.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).events.clone()
     }
 
     /// Forgets the events received so far.
     pub fn clear_events(&self) {
-        self.state.0.lock().unwrap().events.clear();
+        self.state.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).events.clear();
     }
 
     pub fn pid(&self) -> u32 {
@@ -637,4 +637,123 @@ impl Drop for JsDriver {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `MONITOR` on a Redis: the PUBLISH and SPUBLISH commands it runs, as `(channel, payload)`.
+#[derive(Debug)]
+pub struct Monitor {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+    stream: TcpStream,
+}
+
+impl Monitor {
+    pub fn start(port: u16) -> Monitor {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("redis");
+        stream.write_all(b"MONITOR\r\n").unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut ok = String::new();
+        reader.read_line(&mut ok).unwrap();
+        assert_eq!(ok.trim_end(), "+OK");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let shared = seen.clone();
+        std::thread::spawn(move || {
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let args = parse_monitor_line(&line);
+                line.clear();
+                let publish = args
+                    .first()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(b"publish") || c.eq_ignore_ascii_case(b"spublish"));
+                if publish && args.len() == 3 {
+                    let channel = String::from_utf8_lossy(&args[1]).into_owned();
+                    shared
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((channel, args[2].clone()));
+                }
+            }
+        });
+        Monitor { seen, stream }
+    }
+
+    /// Forgets what was seen so far.
+    pub fn clear(&self) {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
+    /// The first publish (in order) for which `f` gives something, waiting up to `timeout`.
+    pub fn find<T>(&self, timeout: Duration, f: impl Fn(&str, &[u8]) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut next = 0;
+        loop {
+            let batch: Vec<(String, Vec<u8>)> = {
+                let seen = self
+                    .seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                seen[next.min(seen.len())..].to_vec()
+            };
+            next += batch.len();
+            for (channel, payload) in &batch {
+                if let Some(found) = f(channel, payload) {
+                    return Some(found);
+                }
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// The arguments of a MONITOR line: `+<time> [<db> <addr>] "arg" "arg" ...`, each argument
+/// quoted with Redis' escapes (`\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b`, `\xHH`).
+fn parse_monitor_line(line: &[u8]) -> Vec<Vec<u8>> {
+    let Some(start) = line.windows(2).position(|w| w == b"] ") else {
+        return Vec::new();
+    };
+    let mut args = Vec::new();
+    let mut i = start + 2;
+    while i < line.len() {
+        if line[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let mut arg = Vec::new();
+        while i < line.len() && line[i] != b'"' {
+            if line[i] == b'\\' && i + 1 < line.len() {
+                i += 1;
+                match line[i] {
+                    b'n' => arg.push(b'\n'),
+                    b'r' => arg.push(b'\r'),
+                    b't' => arg.push(b'\t'),
+                    b'a' => arg.push(7),
+                    b'b' => arg.push(8),
+                    b'x' if i + 2 < line.len() => {
+                        let hex = std::str::from_utf8(&line[i + 1..i + 3]).unwrap_or("00");
+                        arg.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                        i += 2;
+                    }
+                    other => arg.push(other),
+                }
+            } else {
+                arg.push(line[i]);
+            }
+            i += 1;
+        }
+        args.push(arg);
+        i += 1;
+    }
+    args
 }
