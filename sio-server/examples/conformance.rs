@@ -46,14 +46,14 @@ use std::time::Duration;
 
 use serde::ser::{Serialize, SerializeTuple, Serializer};
 use serde_json::json;
+use sio_redis::conn::{RedisConfig, RedisConnection};
+use sio_redis::{ClassicOptions, RedisAdapter, ShardedOptions};
 use sio_server::protocol::Value;
 use sio_server::protocol::socket::Args;
 use sio_server::{
     Ack, BroadcastOperator, Cors, EngineConfig, EngineIo, Namespace, RemoteSocket, Socket,
     SocketIo, SocketIoConfig,
 };
-use sio_redis::conn::{RedisConfig, RedisConnection};
-use sio_redis::{ClassicOptions, RedisAdapter, ShardedOptions};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -226,16 +226,19 @@ fn cluster_handlers(socket: &Socket) {
         let op = target(socket.namespace(), room.as_ref());
         let _ = ack.send(&done(op.emit("broadcast", &Spread(args)).await));
     });
-    socket.on_args("broadcast-except", |socket, args: Args, ack: Ack| async move {
-        let mut args = values(&args);
-        let room = (!args.is_empty()).then(|| args.remove(0));
-        let except = (!args.is_empty()).then(|| args.remove(0));
-        let mut op = target(socket.namespace(), room.as_ref());
-        if let Some(except) = except.as_ref().and_then(Value::as_str) {
-            op = op.except(except.to_owned());
-        }
-        let _ = ack.send(&done(op.emit("broadcast", &Spread(args)).await));
-    });
+    socket.on_args(
+        "broadcast-except",
+        |socket, args: Args, ack: Ack| async move {
+            let mut args = values(&args);
+            let room = (!args.is_empty()).then(|| args.remove(0));
+            let except = (!args.is_empty()).then(|| args.remove(0));
+            let mut op = target(socket.namespace(), room.as_ref());
+            if let Some(except) = except.as_ref().and_then(Value::as_str) {
+                op = op.except(except.to_owned());
+            }
+            let _ = ack.send(&done(op.emit("broadcast", &Spread(args)).await));
+        },
+    );
     socket.on_args("broadcast-ack", |socket, args: Args, ack: Ack| async move {
         let mut args = values(&args);
         let room = (!args.is_empty()).then(|| args.remove(0));
@@ -276,16 +279,19 @@ fn cluster_handlers(socket: &Socket) {
             let _ = ack.send(&done(result));
         });
     }
-    socket.on_args("disconnect-sockets", |socket, args: Args, ack: Ack| async move {
-        let args = values(&args);
-        let op = target(socket.namespace(), args.first());
-        let close = args.get(1).and_then(Value::as_bool).unwrap_or(false);
-        // Acknowledged first: the requesting socket may be among those disconnected.
-        let _ = ack.send(&true);
-        if let Err(e) = op.disconnect_sockets(close).await {
-            eprintln!("disconnect-sockets: {e}");
-        }
-    });
+    socket.on_args(
+        "disconnect-sockets",
+        |socket, args: Args, ack: Ack| async move {
+            let args = values(&args);
+            let op = target(socket.namespace(), args.first());
+            let close = args.get(1).and_then(Value::as_bool).unwrap_or(false);
+            // Acknowledged first: the requesting socket may be among those disconnected.
+            let _ = ack.send(&true);
+            if let Err(e) = op.disconnect_sockets(close).await {
+                eprintln!("disconnect-sockets: {e}");
+            }
+        },
+    );
     socket.on_args("sse", |socket, args: Args, ack: Ack| async move {
         let args = values(&args);
         let result = socket

@@ -31,7 +31,10 @@ const http = require("http");
 const readline = require("readline");
 const { Server } = require("socket.io");
 const { createClient, createCluster } = require("redis");
-const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+const { createAdapter, createShardedAdapter, RedisAdapter } = require("@socket.io/redis-adapter");
+
+// socket.io-adapter's in-memory Adapter, which the classic RedisAdapter extends.
+const inMemory = Object.getPrototypeOf(RedisAdapter.prototype);
 const { Emitter } = require("@socket.io/redis-emitter");
 
 const config = JSON.parse(process.argv[2]);
@@ -118,19 +121,26 @@ async function startServer(name) {
     });
     on("fetch", async (room) => describe(await target(io, room).fetchSockets(), false));
     on("fetch-data", async (room) => describe(await target(io, room).fetchSockets(), true));
-    // As BroadcastOperator#socketsJoin / #socketsLeave do, but awaited: the sharded adapter
-    // joins this server's sockets once its message is published.
+    // As BroadcastOperator#socketsJoin / #socketsLeave do, but with this server's own
+    // sockets done before the acknowledgement, so that a request that follows sees them: the
+    // sharded adapter joins them once its message is published (awaited here), the classic
+    // one once its own request comes back from Redis (done here at once as well: joining
+    // and leaving twice change nothing). What goes on the wire is the same.
     const targetOpts = (room) => ({
       rooms: new Set(typeof room === "string" ? [room] : []),
       except: new Set(),
       flags: {},
     });
     on("sockets-join", async (room, room2) => {
-      await io.of("/").adapter.addSockets(targetOpts(room), [room2]);
+      const adapter = io.of("/").adapter;
+      await adapter.addSockets(targetOpts(room), [room2]);
+      if (!config.sharded) inMemory.addSockets.call(adapter, targetOpts(room), [room2]);
       return true;
     });
     on("sockets-leave", async (room, room2) => {
-      await io.of("/").adapter.delSockets(targetOpts(room), [room2]);
+      const adapter = io.of("/").adapter;
+      await adapter.delSockets(targetOpts(room), [room2]);
+      if (!config.sharded) inMemory.delSockets.call(adapter, targetOpts(room), [room2]);
       return true;
     });
     on("disconnect-sockets", async (room, close) => {

@@ -259,7 +259,11 @@ impl Mixed {
         let tag = self.next_tag();
         let mut args = lead;
         args.push(json!(tag));
-        assert_eq!(self.emit(origin, event, json!(args)), json!(true), "{event}");
+        assert_eq!(
+            self.emit(origin, event, json!(args)),
+            json!(true),
+            "{event}"
+        );
         let received = json!([tag]);
         self.wait_received("broadcast", &received, &expected);
         let barrier = self.next_tag();
@@ -309,8 +313,20 @@ impl Mixed {
         assert_eq!(self.emit(origin, "count", json!([])), json!(4), "count");
 
         // Broadcasts: to all, to a room, with except, binary included.
-        self.check_broadcast(origin, "broadcast", vec![Json::Null], everyone.clone(), None);
-        self.check_broadcast(origin, "broadcast", vec![json!("red")], red.clone(), Some("red"));
+        self.check_broadcast(
+            origin,
+            "broadcast",
+            vec![Json::Null],
+            everyone.clone(),
+            None,
+        );
+        self.check_broadcast(
+            origin,
+            "broadcast",
+            vec![json!("red")],
+            red.clone(),
+            Some("red"),
+        );
         self.check_broadcast(
             origin,
             "broadcast-except",
@@ -408,7 +424,8 @@ impl Mixed {
                 .clients
                 .events()
                 .iter()
-                .any(|e| e["event"] == "disconnected" && !blue.contains(e["client"].as_str().unwrap())),
+                .any(|e| e["event"] == "disconnected"
+                    && !blue.contains(e["client"].as_str().unwrap())),
             "only the clients in blue were disconnected"
         );
         // They come back (new sockets) for the next scenario.
@@ -429,11 +446,7 @@ impl Mixed {
             json!({"method": "emit", "args": ["broadcast", tag, {"$bin": "AQID"}]}),
         );
         assert_eq!(ok, Ok(json!(true)));
-        self.wait_received(
-            "broadcast",
-            &json!([tag, {"$bin": "AQID"}]),
-            &everyone,
-        );
+        self.wait_received("broadcast", &json!([tag, {"$bin": "AQID"}]), &everyone);
         let tag = self.next_tag();
         let ok = self.nodes.call(
             "emitter",
@@ -494,7 +507,10 @@ impl Mixed {
                     .unwrap_or_else(|| panic!("{origin} published nothing for {event}"));
                 published.push(message);
             }
-            assert_eq!(published[0], published[1], "{event} {args}: rust, then node");
+            assert_eq!(
+                published[0], published[1],
+                "{event} {args}: rust, then node"
+            );
         }
     }
 
@@ -523,8 +539,14 @@ impl Mixed {
             }
             ids.push(c.uid.to_string());
             match &c.body {
-                ClusterBody::Broadcast { request_id: Some(id), .. }
-                | ClusterBody::ServerSideEmit { request_id: Some(id), .. }
+                ClusterBody::Broadcast {
+                    request_id: Some(id),
+                    ..
+                }
+                | ClusterBody::ServerSideEmit {
+                    request_id: Some(id),
+                    ..
+                }
                 | ClusterBody::FetchSockets { request_id: id, .. } => ids.push(id.to_string()),
                 _ => {}
             }
@@ -542,7 +564,10 @@ impl Mixed {
                 }
             }
         }
-        Some((channel.to_owned(), String::from_utf8_lossy(&payload).into_owned()))
+        Some((
+            channel.to_owned(),
+            String::from_utf8_lossy(&payload).into_owned(),
+        ))
     }
 
     fn rust_nodes_alive(&mut self) {
@@ -605,7 +630,13 @@ fn classic_faults() {
             .unwrap();
     }
     for origin in ["rust1-a", "node1-a"] {
-        mixed.check_broadcast(origin, "broadcast", vec![Json::Null], everyone.clone(), None);
+        mixed.check_broadcast(
+            origin,
+            "broadcast",
+            vec![Json::Null],
+            everyone.clone(),
+            None,
+        );
         mixed.check_fetch(origin, None, false);
     }
     mixed.rust_nodes_alive();
@@ -625,8 +656,20 @@ fn classic_faults() {
     mixed.standalone.as_mut().unwrap().restart();
     mixed.wait_servers(4);
     for origin in ["rust2-a", "node2-a"] {
-        mixed.check_broadcast(origin, "broadcast", vec![Json::Null], everyone.clone(), None);
-        mixed.check_broadcast(origin, "broadcast", vec![json!("red")], mixed.targets(Some("red"), None), Some("red"));
+        mixed.check_broadcast(
+            origin,
+            "broadcast",
+            vec![Json::Null],
+            everyone.clone(),
+            None,
+        );
+        mixed.check_broadcast(
+            origin,
+            "broadcast",
+            vec![json!("red")],
+            mixed.targets(Some("red"), None),
+            Some("red"),
+        );
         mixed.check_fetch(origin, None, false);
         assert_eq!(mixed.emit(origin, "count", json!([])), json!(4));
     }

@@ -177,7 +177,9 @@ impl ClassicNs {
                 if from_self || self.requests.is_pending(&request_id) {
                     return;
                 }
-                let sockets = self.local.sockets(&BroadcastOptions::new(rooms, Vec::new()));
+                let sockets = self
+                    .local
+                    .sockets(&BroadcastOptions::new(rooms, Vec::new()));
                 self.respond(
                     requester.as_ref(),
                     Response::Sockets {
@@ -260,7 +262,9 @@ impl ClassicNs {
                     return;
                 }
                 let Some((event, args)) = split_event(data) else {
-                    return self.node.invalid(channel, &"server-side event without a name");
+                    return self
+                        .node
+                        .invalid(channel, &"server-side event without a name");
                 };
                 let reply = request_id.map(|request_id| {
                     // Always on the shared response channel, as the JavaScript adapter does.
@@ -301,7 +305,7 @@ impl ClassicNs {
                 };
                 let sink = self
                     .answer_sink(requester, request_id)
-                    .until(tokio::time::Instant::now() + timeout);
+                    .until(super::ack_deadline(timeout));
                 // As the JavaScript adapter: rooms and exceptions, no flags.
                 self.local
                     .broadcast_with_ack(&packet, &target_opts(opts), &sink);

@@ -71,6 +71,16 @@ pub use sio_server::Adapter;
 /// How many messages the outbox (answers and acknowledgements for the other servers) holds.
 const OUTBOX: usize = 1024;
 
+/// The longest a server keeps the acknowledgements of another server's broadcast for it
+/// (the requester's `timeout` flag, which any value may come in).
+const MAX_ACK_WAIT: Duration = Duration::from_secs(3600);
+
+/// When to stop forwarding the acknowledgements of another server's broadcast.
+fn ack_deadline(timeout: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(timeout.min(MAX_ACK_WAIT)).unwrap_or(now)
+}
+
 /// Options of the classic adapter (`createAdapter(pub, sub, opts)`): every server of the
 /// cluster must use the same.
 #[derive(Debug, Clone)]
@@ -758,7 +768,10 @@ fn to_fetched(socket: &RemoteSocketData) -> Option<FetchedSocket> {
 
 /// A socket of another server (`None` when its description is unusable).
 fn from_fetched(socket: FetchedSocket) -> Option<RemoteSocketData> {
-    socket.to_value().deserialize_into::<RemoteSocketData>().ok()
+    socket
+        .to_value()
+        .deserialize_into::<RemoteSocketData>()
+        .ok()
 }
 
 #[cfg(test)]
@@ -781,10 +794,8 @@ mod tests {
 
     #[test]
     fn options_cross_the_wire_and_back() {
-        let mut opts = BroadcastOptions::new(
-            vec!["a".into(), "b".into()],
-            vec!["x".into(), "x".into()],
-        );
+        let mut opts =
+            BroadcastOptions::new(vec!["a".into(), "b".into()], vec!["x".into(), "x".into()]);
         opts.flags.volatile = true;
         opts.flags.timeout = Some(Duration::from_millis(1500));
         let wire = wire_opts(&opts);

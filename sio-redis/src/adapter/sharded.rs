@@ -99,12 +99,12 @@ impl ShardedNs {
             done: watch::Sender::new(0),
             me: me.clone(),
         });
-        node.add_routes(
-            &[nsp.to_string()],
-            &Route::Sharded(Arc::downgrade(&ns)),
-        );
+        node.add_routes(&[nsp.to_string()], &Route::Sharded(Arc::downgrade(&ns)));
         let subscriber = node.subscriber.clone();
-        let channels = [ns.channels.channel().to_owned(), ns.response_channel.clone()];
+        let channels = [
+            ns.channels.channel().to_owned(),
+            ns.response_channel.clone(),
+        ];
         node.runtime.spawn(async move {
             // A failure is retried by the subscriber until Redis answers.
             for channel in &channels {
@@ -216,7 +216,7 @@ impl ShardedNs {
                     Some(request_id) => {
                         let sink = self
                             .answer_sink(from, request_id)
-                            .until(tokio::time::Instant::now() + timeout);
+                            .until(super::ack_deadline(timeout));
                         self.local.broadcast_with_ack(&packet, &opts, &sink);
                     }
                 }
@@ -249,7 +249,9 @@ impl ShardedNs {
             }
             ClusterBody::ServerSideEmit { request_id, packet } => {
                 let Some((event, args)) = split_event(packet) else {
-                    return self.node.invalid(channel, &"server-side event without a name");
+                    return self
+                        .node
+                        .invalid(channel, &"server-side event without a name");
                 };
                 let reply = request_id.map(|request_id| {
                     let ns = self.me.clone();
@@ -267,9 +269,7 @@ impl ShardedNs {
                 });
                 self.local.server_event(&event, args, reply);
             }
-            ClusterBody::InitialHeartbeat
-            | ClusterBody::Heartbeat
-            | ClusterBody::AdapterClose => {}
+            ClusterBody::InitialHeartbeat | ClusterBody::Heartbeat | ClusterBody::AdapterClose => {}
             body if body.is_response() => self.on_response(body),
             _ => self.node.invalid(channel, &"unknown message type"),
         }
@@ -377,16 +377,19 @@ impl ShardedNs {
 
     /// Subscribes to or unsubscribes from `room`'s channel, as [`wants`](Self::wants) says.
     async fn reconcile(&self, room: Str) {
-        let want = self.wants(&room) && !self.closed.load(Ordering::Acquire);
         let channel = self.channels.room(&room);
         let subscriber = &self.node.subscriber;
-        let change = {
+        let (change, want) = {
+            // Decided under the lock that `rooms_changed` takes after the registry changed:
+            // either this sees the change, or `rooms_changed` sees this decision.
             let mut subs = self.subscriptions();
-            if want {
+            let want = self.wants(&room) && !self.closed.load(Ordering::Acquire);
+            let change = if want {
                 subs.subscribed.insert(room)
             } else {
                 subs.subscribed.remove(&room)
-            }
+            };
+            (change, want)
         };
         match (change, want) {
             // A failure is retried by the subscriber until Redis answers.
@@ -402,7 +405,11 @@ impl ShardedNs {
             self.response_channel.clone(),
         ];
         let mut subs = self.subscriptions();
-        channels.extend(subs.subscribed.drain().map(|room| self.channels.room(&room)));
+        channels.extend(
+            subs.subscribed
+                .drain()
+                .map(|room| self.channels.room(&room)),
+        );
         subs.pending.clear();
         channels
     }

@@ -384,7 +384,10 @@ pub fn conformance_binary() -> PathBuf {
             .stderr(Stdio::inherit())
             .output()
             .expect("cargo runs");
-        assert!(out.status.success(), "cargo build --example conformance failed");
+        assert!(
+            out.status.success(),
+            "cargo build --example conformance failed"
+        );
         let exe = String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<Json>(l).ok())
@@ -536,7 +539,9 @@ impl JsDriver {
                     continue;
                 };
                 let (lock, cvar) = &*shared;
-                let mut state = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut state = lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 match value.get("id").and_then(Json::as_u64) {
                     Some(id) if value.get("event").is_none() => {
                         state.answers.insert(id, value);
@@ -546,7 +551,9 @@ impl JsDriver {
                 cvar.notify_all();
             }
             let (lock, cvar) = &*shared;
-            lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner).closed = true;
+            lock.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .closed = true;
             cvar.notify_all();
         });
         JsDriver {
@@ -561,7 +568,8 @@ impl JsDriver {
     pub fn send(&mut self, op: &str, args: Json) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
-        writeln!(self.stdin, "{}", json!({"id": id, "op": op, "args": args})).expect("node is alive");
+        writeln!(self.stdin, "{}", json!({"id": id, "op": op, "args": args}))
+            .expect("node is alive");
         self.stdin.flush().unwrap();
         id
     }
@@ -570,7 +578,9 @@ impl JsDriver {
     pub fn answer(&mut self, id: u64, timeout: Duration) -> Result<Json, String> {
         let (lock, cvar) = &*self.state;
         let deadline = Instant::now() + timeout;
-        let mut state = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
             if let Some(answer) = state.answers.remove(&id) {
                 return match answer.get("ok") {
@@ -578,10 +588,19 @@ impl JsDriver {
                     None => Err(answer["error"].as_str().unwrap_or("?").to_owned()),
                 };
             }
-            assert!(!state.closed, "the node process ended before answering {id}");
+            assert!(
+                !state.closed,
+                "the node process ended before answering {id}"
+            );
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "no answer to request {id} within {timeout:?}");
-            state = cvar.wait_timeout(state, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+            assert!(
+                !left.is_zero(),
+                "no answer to request {id} within {timeout:?}"
+            );
+            state = cvar
+                .wait_timeout(state, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -596,7 +615,9 @@ impl JsDriver {
     pub fn wait_events(&self, timeout: Duration, what: &str, pred: impl Fn(&[Json]) -> bool) {
         let (lock, cvar) = &*self.state;
         let deadline = Instant::now() + timeout;
-        let mut state = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut state = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         while !pred(&state.events) {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
@@ -604,13 +625,18 @@ impl JsDriver {
                 "timed out waiting for {what}; events: {:#?}",
                 state.events
             );
-            state = cvar.wait_timeout(state, left).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+            state = cvar
+                .wait_timeout(state, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
     }
 
     /// The first event with `"event": event` (waits up to `timeout`).
     pub fn wait_event(&self, event: &str, timeout: Duration) -> Json {
-        self.wait_events(timeout, event, |events| events.iter().any(|e| e["event"] == event));
+        self.wait_events(timeout, event, |events| {
+            events.iter().any(|e| e["event"] == event)
+        });
         self.events()
             .into_iter()
             .find(|e| e["event"] == event)
@@ -619,12 +645,22 @@ impl JsDriver {
 
     /// The events received so far.
     pub fn events(&self) -> Vec<Json> {
-        self.state.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).events.clone()
+        self.state
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .events
+            .clone()
     }
 
     /// Forgets the events received so far.
     pub fn clear_events(&self) {
-        self.state.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).events.clear();
+        self.state
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .events
+            .clear();
     }
 
     pub fn pid(&self) -> u32 {
@@ -661,9 +697,9 @@ impl Monitor {
             while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
                 let args = parse_monitor_line(&line);
                 line.clear();
-                let publish = args
-                    .first()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(b"publish") || c.eq_ignore_ascii_case(b"spublish"));
+                let publish = args.first().is_some_and(|c| {
+                    c.eq_ignore_ascii_case(b"publish") || c.eq_ignore_ascii_case(b"spublish")
+                });
                 if publish && args.len() == 3 {
                     let channel = String::from_utf8_lossy(&args[1]).into_owned();
                     shared
