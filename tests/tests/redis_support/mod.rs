@@ -675,10 +675,13 @@ impl Drop for JsDriver {
     }
 }
 
+/// Publishes seen by a [`Monitor`]: `(channel, payload)`.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
 /// `MONITOR` on a Redis: the PUBLISH and SPUBLISH commands it runs, as `(channel, payload)`.
 #[derive(Debug)]
 pub struct Monitor {
-    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+    seen: Seen,
     stream: TcpStream,
 }
 
@@ -690,7 +693,7 @@ impl Monitor {
         let mut ok = String::new();
         reader.read_line(&mut ok).unwrap();
         assert_eq!(ok.trim_end(), "+OK");
-        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen: Seen = Default::default();
         let shared = seen.clone();
         std::thread::spawn(move || {
             let mut line = Vec::new();
