@@ -366,11 +366,15 @@ impl ShardedNs {
         Some(generation)
     }
 
-    /// Waits (at most [`ROOM_WAIT`]) for the room subscriptions of `generation`.
+    /// Waits (at most [`ROOM_WAIT`]) for the room subscriptions of `generation`; not at all
+    /// while the subscriber is reconnecting (Redis down: the join does not wait for it).
     async fn rooms_settled(&self, generation: Option<u64>) {
         let Some(generation) = generation else {
             return;
         };
+        if !self.node.subscriber.is_healthy() {
+            return;
+        }
         let mut done = self.done.subscribe();
         let _ = tokio::time::timeout(ROOM_WAIT, done.wait_for(|d| *d >= generation)).await;
     }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -88,6 +89,9 @@ struct Inner {
     counters: Arc<Counters>,
     timeout: Duration,
     resubscribe: Arc<Notify>,
+    /// Whether the subscriptions are believed in place (no connection lost or command
+    /// failed since the last successful (re)subscription).
+    healthy: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -119,6 +123,7 @@ impl fmt::Debug for Subscriber {
 struct PushSink {
     tx: mpsc::Sender<Message>,
     tracked: Arc<Mutex<Tracked>>,
+    healthy: Arc<AtomicBool>,
     counters: Arc<Counters>,
     max_size: usize,
     resubscribe: Arc<Notify>,
@@ -132,6 +137,7 @@ impl PushSink {
             PushKind::SMessage => (MessageKind::SMessage, push.data),
             PushKind::Disconnection => {
                 Counters::add(&self.counters.disconnections);
+                self.healthy.store(false, Ordering::Release);
                 tracing::warn!("sio-redis: subscriber connection lost, subscribing again");
                 self.resubscribe.notify_one();
                 return;
@@ -210,9 +216,11 @@ impl Subscriber {
         let (tx, rx) = mpsc::channel(config.message_buffer.max(1));
         let resubscribe = Arc::new(Notify::new());
         let tracked: Arc<Mutex<Tracked>> = Arc::default();
+        let healthy = Arc::new(AtomicBool::new(true));
         let sink = Arc::new(PushSink {
             tx,
             tracked: tracked.clone(),
+            healthy: healthy.clone(),
             counters: counters.clone(),
             max_size: config.max_message_size,
             resubscribe: resubscribe.clone(),
@@ -266,9 +274,16 @@ impl Subscriber {
             counters,
             timeout: config.connect_timeout,
             resubscribe: resubscribe.clone(),
+            healthy,
             task: tokio::spawn(resubscribe_loop(weak.clone(), resubscribe.clone())),
         });
         Ok((Subscriber { inner }, Messages { rx }))
+    }
+
+    /// Whether the subscriptions are believed in place: `false` from a lost connection or a
+    /// failed subscription until they are all made again.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.healthy.load(Ordering::Acquire)
     }
 
     fn tracked(&self) -> Tracked {
@@ -353,6 +368,7 @@ impl Subscriber {
     ) -> Result<(), Error> {
         let result = command.await;
         if result.is_err() {
+            self.inner.healthy.store(false, Ordering::Release);
             self.inner.resubscribe.notify_one();
         }
         result
@@ -430,6 +446,7 @@ async fn resubscribe_loop(inner: Weak<Inner>, notify: Arc<Notify>) {
             match inner.resubscribe_all().await {
                 Ok(()) => {
                     Counters::add(&inner.counters.resubscriptions);
+                    inner.healthy.store(true, Ordering::Release);
                     tracing::info!("sio-redis: subscriptions restored");
                     break;
                 }
