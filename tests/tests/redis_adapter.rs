@@ -488,3 +488,172 @@ fn sharded_room_channels_follow_the_rooms() {
         }
     });
 }
+
+/// The classic requests no Node.js 8.x server sends any more but that a server still answers
+/// (SOCKETS, ALL_ROOMS, the legacy REMOTE_JOIN / REMOTE_LEAVE / REMOTE_DISCONNECT about one
+/// socket), `all_rooms` across servers, and `publishOnSpecificResponseChannel`.
+#[test]
+fn classic_answers_every_request_type() {
+    if redis_missing() {
+        return;
+    }
+    let redis = RedisServer::start();
+    runtime().block_on(async {
+        let config = RedisConfig::standalone(redis.url());
+        let specific = ClassicOptions::default().publish_on_specific_response_channel(true);
+        let conn = RedisConnection::connect(config.clone()).await.unwrap();
+        let a = RedisAdapter::classic_with(conn.clone(), specific.clone())
+            .await
+            .unwrap();
+        let b = RedisAdapter::classic_with(conn.clone(), specific)
+            .await
+            .unwrap();
+        let io_a = SocketIo::with_adapter(SocketIoConfig::default(), a.factory());
+        let io_b = SocketIo::with_adapter(SocketIoConfig::default(), b.factory());
+        for io in [&io_a, &io_b] {
+            io.of("/").on_connection(|socket| async move {
+                let room = socket
+                    .handshake()
+                    .query
+                    .iter()
+                    .find(|(k, _)| k == "room")
+                    .map(|(_, v)| v.clone());
+                if let Some(room) = room {
+                    socket.join(room).await;
+                }
+            });
+        }
+        let port_b = io_b.listen(("127.0.0.1", 0)).await.unwrap();
+        let client = client(port_b.local_addr().port(), Some("r2")).await;
+        let sid = client.id().unwrap();
+        wait_count(&io_a, 2).await;
+
+        // all_rooms: this server's and the other's, each once.
+        let rooms = io_a.of("/").adapter().all_rooms().await.unwrap();
+        let mut rooms: Vec<String> = rooms.iter().map(|r| r.to_string()).collect();
+        rooms.sort();
+        let mut expected = vec!["r2".to_owned(), sid.clone()];
+        expected.sort();
+        assert_eq!(rooms, expected);
+
+        // A requester of our own, listening on both response channels. Every server answers
+        // SOCKETS, ALL_ROOMS and REMOTE_FETCH (server a with nothing); only the server of the
+        // socket answers the legacy requests about it.
+        let (sub, mut answers) = conn.subscriber().await.unwrap();
+        sub.psubscribe("socket.io-response#/#*").await.unwrap();
+        let mut ask = async |request: String, n: usize| -> Vec<(String, String)> {
+            conn.publish("socket.io-request#/#", request.into())
+                .await
+                .unwrap();
+            let mut got = Vec::new();
+            while got.len() < n {
+                let m = tokio::time::timeout(WAIT, answers.recv())
+                    .await
+                    .unwrap()
+                    .unwrap();
+                got.push((
+                    m.channel_str().into_owned(),
+                    String::from_utf8_lossy(&m.payload).into_owned(),
+                ));
+            }
+            got.sort();
+            got
+        };
+        let me = || "socket.io-response#/#me0001#".to_owned();
+        let mut expected = vec![
+            (me(), r#"{"requestId":"q1","sockets":[]}"#.to_owned()),
+            (me(), format!(r#"{{"requestId":"q1","sockets":["{sid}"]}}"#)),
+        ];
+        expected.sort();
+        assert_eq!(
+            ask(
+                r#"{"uid":"me0001","requestId":"q1","type":0,"rooms":["r2"]}"#.into(),
+                2
+            )
+            .await,
+            expected
+        );
+        let join =
+            format!(r#"{{"uid":"me0001","requestId":"q2","type":2,"sid":"{sid}","room":"old"}}"#);
+        assert_eq!(
+            ask(join, 1).await,
+            [(me(), r#"{"requestId":"q2"}"#.to_owned())]
+        );
+        // The answers of server b (it has the socket) and of server a (empty).
+        let split = |answers: Vec<(String, String)>| -> ((String, String), (String, String)) {
+            let (mut b, mut a): (Vec<_>, Vec<_>) =
+                answers.into_iter().partition(|(_, p)| p.contains(&sid));
+            assert_eq!((a.len(), b.len()), (1, 1), "{a:?} {b:?}");
+            (b.remove(0), a.remove(0))
+        };
+        let (rooms, empty) =
+            split(ask(r#"{"uid":"me0001","requestId":"q3","type":1}"#.into(), 2).await);
+        assert_eq!(empty, (me(), r#"{"requestId":"q3","rooms":[]}"#.to_owned()));
+        assert!(rooms.1.contains("\"old\""), "{rooms:?}");
+        let leave =
+            format!(r#"{{"uid":"me0001","requestId":"q4","type":3,"sid":"{sid}","room":"old"}}"#);
+        assert_eq!(
+            ask(leave, 1).await,
+            [(me(), r#"{"requestId":"q4"}"#.to_owned())]
+        );
+        let (rooms, _) =
+            split(ask(r#"{"uid":"me0001","requestId":"q5","type":1}"#.into(), 2).await);
+        assert!(!rooms.1.contains("\"old\""), "{rooms:?}");
+        let (fetched, empty) = split(
+            ask(
+                r#"{"uid":"me0001","requestId":"q6","type":5,"opts":{"rooms":["r2"],"except":[]}}"#
+                    .into(),
+                2,
+            )
+            .await,
+        );
+        assert_eq!(
+            empty,
+            (me(), r#"{"requestId":"q6","sockets":[]}"#.to_owned())
+        );
+        let (channel, fetched) = &fetched;
+        assert_eq!(*channel, me());
+        assert!(
+            fetched.starts_with(&format!(
+                r#"{{"requestId":"q6","sockets":[{{"id":"{sid}","handshake":{{"headers":"#
+            )),
+            "{fetched}"
+        );
+        assert!(fetched.ends_with(r#""data":{}}]}"#), "{fetched}");
+        // A server-side event's answer goes to the shared channel, as in JavaScript (server a
+        // has no handler: no answer).
+        io_b.of("/")
+            .on_server_event_args("ping", |_ns, _args, ack| async move {
+                let _ = ack.send(&"pong");
+            })
+            .unwrap();
+        assert_eq!(
+            ask(
+                r#"{"uid":"me0001","requestId":"q7","type":6,"data":["ping"]}"#.into(),
+                1
+            )
+            .await,
+            [(
+                "socket.io-response#/#".to_owned(),
+                r#"{"type":6,"requestId":"q7","data":"pong"}"#.to_owned()
+            )]
+        );
+        let mut events = client.events();
+        let disconnect =
+            format!(r#"{{"uid":"me0001","requestId":"q8","type":4,"sid":"{sid}","close":false}}"#);
+        assert_eq!(
+            ask(disconnect, 1).await,
+            [(me(), r#"{"requestId":"q8"}"#.to_owned())]
+        );
+        loop {
+            let event = tokio::time::timeout(WAIT, events.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if let sio_client::SocketEvent::Disconnect(reason) = event {
+                assert_eq!(reason.to_string(), "io server disconnect");
+                break;
+            }
+        }
+    });
+}
