@@ -3,15 +3,18 @@
 //! ```text
 //!  Socket ("/")   Socket ("/admin")        handles: emit, on, connect, disconnect
 //!        \            /
-//!         Manager                          one tokio task: reconnection (Backoff), namespaces,
-//!            │                             acks, the send buffer, the handlers
+//!         Manager                          one tokio task, which drives:
+//!         ClientSession (sio_protocol)     namespaces, buffers, acks, retries, reconnection,
+//!            │                             connection state recovery
 //!         engine (sio_protocol Session)    handshake, heartbeat, probe + upgrade, close
 //!        /           \
 //!  polling (reqwest)  WebSocket (tokio-tungstenite)
 //! ```
 //!
-//! The protocol logic lives in [`sio_protocol`] (re-exported as [`protocol`]); this crate adds
-//! the I/O and the Node-style API. It connects over HTTP long-polling first and upgrades to
+//! The protocol logic lives in [`sio_protocol`] (re-exported as [`protocol`]): socket.io-client's
+//! Manager and Sockets are its [`ClientSession`](protocol::socket::ClientSession), the Engine.IO
+//! connection its [`engine::Session`](protocol::engine::Session). This crate adds the I/O, the
+//! clock, the handlers and the Node-style API. It connects over HTTP long-polling first and upgrades to
 //! WebSocket in the background (or uses one transport only, see [`Options::transports`]),
 //! detects a dead server by its heartbeat, and reconnects forever by default with
 //! socket.io-client's backoff.
@@ -81,8 +84,8 @@
 //! connected; the message of a transport failure carries its cause after the JavaScript text
 //! (`"xhr poll error: ..."`, `"websocket error: ..."`); the cache of [`io`] holds its
 //! managers weakly; [`Options::remember_upgrade`] remembers per manager, not per process;
-//! events that arrive before `connect` are dropped (not buffered); [`Socket::recovered`] is
-//! always false (no connection state recovery yet); [`Socket::off`], [`Socket::off_any`] and
+//! [`Socket::recovered`] is always false (no connection state recovery yet); [`Socket::off`],
+//! [`Socket::off_any`] and
 //! [`Socket::off_any_outgoing`] remove every handler of their kind (closures cannot be
 //! compared, so there is no form that removes one).
 //!
@@ -115,18 +118,21 @@ mod engine;
 mod error;
 mod events;
 mod manager;
+mod message;
 mod options;
-mod retry;
+mod shared;
 mod socket;
+mod sync;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
 
 pub use error::{ConnectError, DisconnectReason, Error};
-pub use events::{Events, SocketEvent};
-pub use manager::{Manager, ManagerEvent, io};
+pub use events::{Events, ManagerEvent, SocketEvent};
+pub use manager::Manager;
+pub use message::Message;
 pub use options::{Options, Parser, TransportKind};
 pub use sio_protocol as protocol;
 pub use sio_protocol::Value;
 pub use sio_protocol::socket::Args;
-pub use socket::{Message, Socket};
+pub use socket::{Socket, io};

@@ -508,7 +508,15 @@ impl<A> ClientSession<A> {
         match self.find(nsp) {
             Some(i) => i,
             None => {
-                self.nsps.push(Nsp::new(Str::from(nsp.to_owned())));
+                let name = if nsp == "/" {
+                    Str::from_static("/")
+                } else {
+                    Str::from(nsp.to_owned())
+                };
+                // One more, not four: most managers have one socket, and an idle client's
+                // memory counts.
+                self.nsps.reserve_exact(1);
+                self.nsps.push(Nsp::new(name));
                 self.nsps.len() - 1
             }
         }
