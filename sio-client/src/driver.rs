@@ -320,6 +320,7 @@ impl Driver {
             }
             view.connected = self.session.is_connected(nsp);
             view.active = self.session.is_active(nsp);
+            view.recovered = self.session.recovered(nsp);
         }
     }
 

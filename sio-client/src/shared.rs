@@ -57,6 +57,8 @@ pub(crate) struct View {
     pub(crate) id: Option<String>,
     pub(crate) connected: bool,
     pub(crate) active: bool,
+    /// The last connection restored the previous session (connection state recovery).
+    pub(crate) recovered: bool,
 }
 
 impl Shared {

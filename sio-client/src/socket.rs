@@ -87,10 +87,14 @@ impl Socket {
         lock(&self.shared.state).active
     }
 
-    /// Whether the last connection restored the session (connection state recovery,
-    /// `socket.recovered`). Always false: this client does not ask for recovery yet.
+    /// Whether the last connection to the namespace restored the previous session
+    /// (`socket.recovered`): the server has connection state recovery on, and it answered the
+    /// `pid` and offset this socket sent with the same session. The socket then kept its
+    /// [`id`](Self::id) and rooms, and the events it missed while disconnected arrived before
+    /// its `connect`. False before the first connection, and after a connection that started a
+    /// new session. See [connection state recovery](crate#connection-state-recovery).
     pub fn recovered(&self) -> bool {
-        false
+        lock(&self.shared.state).recovered
     }
 
     /// The manager of the socket (`socket.io`).
