@@ -20,15 +20,51 @@
 //!   socket, one every `every_ms` (plain events: neither volatile nor acknowledged);
 //! - `status`: acks `{id, recovered}` of this socket.
 //!
+//! # In a cluster (sio-redis)
+//!
+//! - `--redis URL`: the classic Redis adapter (`@socket.io/redis-adapter`'s `createAdapter`,
+//!   key `socket.io`); with `--sharded` the sharded one (`createShardedAdapter`, subscription
+//!   mode `dynamic`); with `--cluster` too, `URL` is a seed node of a Redis Cluster.
+//! - `--name NAME`: the node's name (default `conformance`); `--requests-timeout MS`: the
+//!   adapter's `requests_timeout` (default 5000).
+//!
+//! On namespace `/`, besides the handlers above, in every mode (each acknowledged; a failure
+//! is acknowledged as `{"error": message}`):
+//!
+//! | event (arguments) | does | acknowledges |
+//! |---|---|---|
+//! | `join` (room) | `socket.join(room)` | `true` |
+//! | `broadcast` (room or null, ...args) | `io.to(room).emit("broadcast", ...args)` (everyone when null) | `true` |
+//! | `broadcast-except` (room or null, except, ...args) | the same, `.except(except)` | `true` |
+//! | `broadcast-ack` (room or null, ...args) | `io.to(room).timeout(2 s).emitWithAck("ask", ...args)` | the replies, sorted (`{"error", "replies"}` when some are missing) |
+//! | `fetch` (room or null) | `io.in(room).fetchSockets()` | `[{id, rooms}]` sorted by id (rooms sorted) |
+//! | `fetch-data` (room or null) | the same | `[{id, rooms, data}]` |
+//! | `sockets-join` / `sockets-leave` (room or null, room) | `io.in(room).socketsJoin(room2)` / `socketsLeave` | `true` |
+//! | `disconnect-sockets` (room or null, close) | `io.in(room).disconnectSockets(close)` | `true` |
+//! | `sse` (...args) | `serverSideEmitWithAck("sse", ...args)`, timeout 2 s | the replies, sorted |
+//! | `count` | `serverCount()` | the count |
+//!
+//! Every socket's `data` is `{"node": NAME}`, and every node answers a server-side `sse` with
+//! its `NAME`.
+//!
 //! ```sh
 //! PORT=3000 cargo run -p sio-server --example conformance
 //! PORT=3000 cargo run -p sio-server --example conformance -- --engine-io
+//! PORT=3001 cargo run -p sio-server --example conformance -- --redis redis://127.0.0.1:6379 --name a
 //! ```
 
 use std::time::Duration;
 
+use serde::ser::{Serialize, SerializeTuple, Serializer};
+use serde_json::json;
+use sio_redis::conn::{RedisConfig, RedisConnection};
+use sio_redis::{ClassicOptions, RedisAdapter, ShardedOptions};
+use sio_server::protocol::Value;
 use sio_server::protocol::socket::Args;
-use sio_server::{Cors, EngineConfig, EngineIo, Socket, SocketIo, SocketIoConfig};
+use sio_server::{
+    Ack, BroadcastOperator, Cors, EngineConfig, EngineIo, Namespace, RemoteSocket, Socket,
+    SocketIo, SocketIoConfig,
+};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -37,8 +73,16 @@ async fn main() -> std::io::Result<()> {
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
     let flags: Vec<String> = std::env::args().skip(1).collect();
-    let engine_only = flags.iter().any(|f| f == "--engine-io");
-    let eio3 = flags.iter().any(|f| f == "--eio3");
+    let has = |name: &str| flags.iter().any(|f| f == name);
+    let value = |name: &str| {
+        flags
+            .iter()
+            .position(|f| f == name)
+            .and_then(|i| flags.get(i + 1))
+            .cloned()
+    };
+    let engine_only = has("--engine-io");
+    let eio3 = has("--eio3");
     let engine = EngineConfig::default()
         .ping_interval(Duration::from_millis(300))
         .ping_timeout(Duration::from_millis(200))
@@ -61,8 +105,28 @@ async fn main() -> std::io::Result<()> {
         config
     };
     // ---- end of connection state recovery ----
-    let io = SocketIo::new(config);
-    io.of("/").on_connection(|socket| async move {
+    let io = match value("--redis") {
+        None => SocketIo::new(config),
+        Some(url) => {
+            let timeout = value("--requests-timeout")
+                .and_then(|ms| ms.parse().ok())
+                .map_or(Duration::from_secs(5), Duration::from_millis);
+            let adapter = redis_adapter(&url, has("--sharded"), has("--cluster"), timeout)
+                .await
+                .map_err(std::io::Error::other)?;
+            SocketIo::with_adapter(config, adapter.factory())
+        }
+    };
+    let name: &'static str = value("--name")
+        .map(|n| &*Box::leak(n.into_boxed_str()))
+        .unwrap_or("conformance");
+    io.of("/")
+        .on_server_event_args("sse", move |_ns, _args, ack| async move {
+            let _ = ack.send(name);
+        })
+        .expect("sse is no reserved name");
+    io.of("/").on_connection(move |socket| async move {
+        let _ = socket.set_data(&json!({ "node": name }));
         let _ = socket.emit("auth", &socket.handshake().auth);
         socket.on_args("message", |socket, args: Args, _ack| async move {
             let _ = socket.emit_args("message-back", args);
@@ -70,11 +134,12 @@ async fn main() -> std::io::Result<()> {
         socket.on_args("message-with-ack", |_socket, args: Args, ack| async move {
             let _ = ack.send_args(args);
         });
+        cluster_handlers(&socket);
     });
-    // ---- `join`, `rooms`, `ticks`, `status` on `/` (connection state recovery tests) ----
+    // ---- `rooms`, `ticks`, `status` on `/` (connection state recovery tests) ----
     io.of("/")
         .on_connection(|socket| async move { recovery_events(&socket) });
-    // ---- end of `join`, `rooms`, `ticks`, `status` ----
+    // ---- end of `rooms`, `ticks`, `status` ----
     io.of("/custom").on_connection(|socket| async move {
         let _ = socket.emit("auth", &socket.handshake().auth);
     });
@@ -86,12 +151,9 @@ async fn main() -> std::io::Result<()> {
 
 // ---- `join`, `rooms`, `ticks`, `status` on `/` (connection state recovery tests) ----
 
-/// The events the interop tests of connection state recovery use.
+/// The events the interop tests of connection state recovery use (`join` is one of
+/// [`cluster_handlers`]).
 fn recovery_events(socket: &Socket) {
-    socket.on("join", |socket, (room,): (String,), ack| async move {
-        socket.join(room).await;
-        let _ = ack.send(&true);
-    });
     socket.on("rooms", |socket, (): (), ack| async move {
         let mut rooms: Vec<String> = socket.rooms().await.iter().map(|r| r.to_string()).collect();
         rooms.sort();
@@ -120,6 +182,196 @@ fn recovery_events(socket: &Socket) {
 }
 
 // ---- end of `join`, `rooms`, `ticks`, `status` ----
+
+async fn redis_adapter(
+    url: &str,
+    sharded: bool,
+    cluster: bool,
+    requests_timeout: Duration,
+) -> Result<RedisAdapter, sio_redis::conn::Error> {
+    let config = if cluster {
+        RedisConfig::cluster([url])
+    } else {
+        RedisConfig::standalone(url)
+    };
+    let conn = RedisConnection::connect(config).await?;
+    if sharded {
+        let options = ShardedOptions::default().requests_timeout(requests_timeout);
+        RedisAdapter::sharded_with(conn, options).await
+    } else {
+        let options = ClassicOptions::default().requests_timeout(requests_timeout);
+        RedisAdapter::classic_with(conn, options).await
+    }
+}
+
+/// Values sent as several arguments (a tuple to `Args::new`).
+struct Spread(Vec<Value>);
+
+impl Serialize for Spread {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut tuple = serializer.serialize_tuple(self.0.len())?;
+        for value in &self.0 {
+            tuple.serialize_element(value)?;
+        }
+        tuple.end()
+    }
+}
+
+/// The arguments of an event, as values.
+fn values(args: &Args) -> Vec<Value> {
+    args.to_values().unwrap_or_default()
+}
+
+/// `io.to(room)`, or everyone when `room` is not a string.
+fn target(ns: &Namespace, room: Option<&Value>) -> BroadcastOperator {
+    match room.and_then(Value::as_str) {
+        Some(room) => ns.to(room.to_owned()),
+        None => ns.broadcast(),
+    }
+}
+
+fn error(e: impl std::fmt::Display) -> serde_json::Value {
+    json!({ "error": e.to_string() })
+}
+
+fn done<E: std::fmt::Display>(result: Result<(), E>) -> serde_json::Value {
+    match result {
+        Ok(()) => json!(true),
+        Err(e) => error(e),
+    }
+}
+
+/// Values sorted by their JSON text.
+fn sorted(mut replies: Vec<Value>) -> Vec<Value> {
+    replies.sort_by_key(|v| v.to_string());
+    replies
+}
+
+fn first_values(replies: Vec<Args>) -> Vec<Value> {
+    replies
+        .iter()
+        .map(|args| values(args).into_iter().next().unwrap_or(Value::Null))
+        .collect()
+}
+
+fn describe(sockets: Vec<RemoteSocket>, with_data: bool) -> serde_json::Value {
+    let mut out: Vec<(String, serde_json::Value)> = sockets
+        .iter()
+        .map(|s| {
+            let mut rooms: Vec<&str> = s.rooms().iter().map(|r| r.as_str()).collect();
+            rooms.sort_unstable();
+            let mut entry = json!({ "id": s.id().as_str(), "rooms": rooms });
+            if with_data {
+                entry["data"] = serde_json::to_value(s.data()).unwrap_or_default();
+            }
+            (s.id().to_string(), entry)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    json!(out.into_iter().map(|(_, e)| e).collect::<Vec<_>>())
+}
+
+/// The handlers of the cluster tests (see the module docs).
+fn cluster_handlers(socket: &Socket) {
+    socket.on_args("join", |socket, args: Args, ack: Ack| async move {
+        if let Some(room) = values(&args).first().and_then(Value::as_str) {
+            socket.join(room.to_owned()).await;
+        }
+        let _ = ack.send(&true);
+    });
+    socket.on_args("broadcast", |socket, args: Args, ack: Ack| async move {
+        let mut args = values(&args);
+        let room = (!args.is_empty()).then(|| args.remove(0));
+        let op = target(socket.namespace(), room.as_ref());
+        let _ = ack.send(&done(op.emit("broadcast", &Spread(args)).await));
+    });
+    socket.on_args(
+        "broadcast-except",
+        |socket, args: Args, ack: Ack| async move {
+            let mut args = values(&args);
+            let room = (!args.is_empty()).then(|| args.remove(0));
+            let except = (!args.is_empty()).then(|| args.remove(0));
+            let mut op = target(socket.namespace(), room.as_ref());
+            if let Some(except) = except.as_ref().and_then(Value::as_str) {
+                op = op.except(except.to_owned());
+            }
+            let _ = ack.send(&done(op.emit("broadcast", &Spread(args)).await));
+        },
+    );
+    socket.on_args("broadcast-ack", |socket, args: Args, ack: Ack| async move {
+        let mut args = values(&args);
+        let room = (!args.is_empty()).then(|| args.remove(0));
+        let op = target(socket.namespace(), room.as_ref()).timeout(Duration::from_secs(2));
+        let answer = match op.emit_with_ack("ask", &Spread(args)).await {
+            Ok(replies) => json!(sorted(first_values(replies))),
+            Err(partial) => {
+                let message = partial.to_string();
+                json!({ "error": message, "replies": sorted(first_values(partial.replies)) })
+            }
+        };
+        let _ = ack.send(&answer);
+    });
+    for (event, with_data) in [("fetch", false), ("fetch-data", true)] {
+        socket.on_args(event, move |socket, args: Args, ack: Ack| async move {
+            let room = values(&args).into_iter().next();
+            let op = target(socket.namespace(), room.as_ref());
+            let answer = match op.fetch_sockets().await {
+                Ok(sockets) => describe(sockets, with_data),
+                Err(e) => error(e),
+            };
+            let _ = ack.send(&answer);
+        });
+    }
+    for (event, join) in [("sockets-join", true), ("sockets-leave", false)] {
+        socket.on_args(event, move |socket, args: Args, ack: Ack| async move {
+            let args = values(&args);
+            let op = target(socket.namespace(), args.first());
+            let Some(room) = args.get(1).and_then(Value::as_str).map(str::to_owned) else {
+                let _ = ack.send(&error("a room is needed"));
+                return;
+            };
+            let result = if join {
+                op.sockets_join(room).await
+            } else {
+                op.sockets_leave(room).await
+            };
+            let _ = ack.send(&done(result));
+        });
+    }
+    socket.on_args(
+        "disconnect-sockets",
+        |socket, args: Args, ack: Ack| async move {
+            let args = values(&args);
+            let op = target(socket.namespace(), args.first());
+            let close = args.get(1).and_then(Value::as_bool).unwrap_or(false);
+            // Acknowledged first: the requesting socket may be among those disconnected.
+            let _ = ack.send(&true);
+            if let Err(e) = op.disconnect_sockets(close).await {
+                eprintln!("disconnect-sockets: {e}");
+            }
+        },
+    );
+    socket.on_args("sse", |socket, args: Args, ack: Ack| async move {
+        let args = values(&args);
+        let result = socket
+            .namespace()
+            .server_side_emit_with_ack("sse", &Spread(args))
+            .timeout(Duration::from_secs(2))
+            .await;
+        let replies = match result {
+            Ok(replies) => replies,
+            Err(partial) => partial.replies,
+        };
+        let _ = ack.send(&sorted(first_values(replies)));
+    });
+    socket.on_args("count", |socket, _args: Args, ack: Ack| async move {
+        let answer = match socket.namespace().server_count().await {
+            Ok(n) => json!(n),
+            Err(e) => error(e),
+        };
+        let _ = ack.send(&answer);
+    });
+}
 
 /// `socket.on("data", (...a) => socket.send(...a))`.
 async fn engine_echo(config: EngineConfig, port: u16) -> std::io::Result<()> {

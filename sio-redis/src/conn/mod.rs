@@ -4,7 +4,10 @@
 //! - [`RedisConnection`] publishes (PUBLISH, SPUBLISH) and counts subscribers (PUBSUB NUMSUB,
 //!   SHARDNUMSUB, summed over the nodes of a cluster). A publish waits at most
 //!   [`RedisConfig::publish_timeout`]; a failure is returned, logged and counted
-//!   ([`Stats::publish_failures`]). Nothing is queued behind a down Redis.
+//!   ([`Stats::publish_failures`]). Nothing is queued behind a down Redis. A command that
+//!   finds its connection dropped (Redis restarted while the connection was idle, or the
+//!   last reconnection attempt failed while Redis was down) is sent once more over a new
+//!   connection, within the same timeout.
 //! - [`Subscriber`] (from [`RedisConnection::subscriber`]) subscribes (SUBSCRIBE, PSUBSCRIBE,
 //!   SSUBSCRIBE) and hands every message to one bounded [`Messages`] stream. It remembers its
 //!   subscriptions and subscribes again after a reconnection (a Redis restart, a cluster node
@@ -355,10 +358,23 @@ impl RedisConnection {
         what: &'static str,
         cmd: redis::Cmd,
     ) -> Result<T, Error> {
-        let run = async {
+        let once = |cmd: redis::Cmd| async move {
             match self.inner.publisher.clone() {
                 Publisher::Standalone(mut con) => cmd.query_async(&mut con).await,
                 Publisher::Cluster(mut con) => cmd.query_async(&mut con).await,
+            }
+        };
+        let run = async {
+            match once(cmd.clone()).await {
+                // A connection found dead (Redis restarted while it was idle), or the last
+                // reconnection attempt's failure (Redis was down, it may be back): the command
+                // did not reach Redis, and the `redis` crate reconnects on this error. Sent
+                // once more, over the new connection.
+                Err(e) if e.is_connection_dropped() => {
+                    tracing::debug!(error = %e, "sio-redis: {what}: connection dropped, retrying once");
+                    once(cmd).await
+                }
+                result => result,
             }
         };
         let result = match tokio::time::timeout(self.inner.config.publish_timeout, run).await {

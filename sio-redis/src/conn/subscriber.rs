@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
@@ -80,10 +81,17 @@ struct Inner {
     classic: ConnectionManager,
     /// SSUBSCRIBE on a cluster.
     sharded: Option<ClusterConnection>,
-    tracked: Mutex<Tracked>,
+    tracked: Arc<Mutex<Tracked>>,
+    /// Held while the subscriptions are changed or sent again, so that what Redis has
+    /// follows the order of the changes (a resubscription never sends again a channel that
+    /// an unsubscription removed meanwhile).
+    commands: tokio::sync::Mutex<()>,
     counters: Arc<Counters>,
     timeout: Duration,
     resubscribe: Arc<Notify>,
+    /// Whether the subscriptions are believed in place (no connection lost or command
+    /// failed since the last successful (re)subscription).
+    healthy: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -114,6 +122,8 @@ impl fmt::Debug for Subscriber {
 /// What the push callback (run inside the `redis` crate's connection task) needs.
 struct PushSink {
     tx: mpsc::Sender<Message>,
+    tracked: Arc<Mutex<Tracked>>,
+    healthy: Arc<AtomicBool>,
     counters: Arc<Counters>,
     max_size: usize,
     resubscribe: Arc<Notify>,
@@ -127,14 +137,28 @@ impl PushSink {
             PushKind::SMessage => (MessageKind::SMessage, push.data),
             PushKind::Disconnection => {
                 Counters::add(&self.counters.disconnections);
+                self.healthy.store(false, Ordering::Release);
                 tracing::warn!("sio-redis: subscriber connection lost, subscribing again");
                 self.resubscribe.notify_one();
                 return;
             }
             // A shard channel can be taken away by the server (its slot moved): subscribe
-            // again to whatever is still wanted.
+            // again if it is still wanted. (The answer to our own SUNSUBSCRIBE comes this way
+            // too, for a channel no longer tracked.)
             PushKind::SUnsubscribe => {
-                self.resubscribe.notify_one();
+                let channel = match push.data.first() {
+                    Some(redis::Value::BulkString(b)) => String::from_utf8_lossy(b).into_owned(),
+                    _ => return,
+                };
+                let wanted = self
+                    .tracked
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .shard_channels
+                    .contains(&channel);
+                if wanted {
+                    self.resubscribe.notify_one();
+                }
                 return;
             }
             _ => return,
@@ -191,8 +215,12 @@ impl Subscriber {
     ) -> Result<(Subscriber, Messages), Error> {
         let (tx, rx) = mpsc::channel(config.message_buffer.max(1));
         let resubscribe = Arc::new(Notify::new());
+        let tracked: Arc<Mutex<Tracked>> = Arc::default();
+        let healthy = Arc::new(AtomicBool::new(true));
         let sink = Arc::new(PushSink {
             tx,
+            tracked: tracked.clone(),
+            healthy: healthy.clone(),
             counters: counters.clone(),
             max_size: config.max_message_size,
             resubscribe: resubscribe.clone(),
@@ -241,13 +269,21 @@ impl Subscriber {
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| Inner {
             classic,
             sharded,
-            tracked: Mutex::default(),
+            tracked,
+            commands: tokio::sync::Mutex::new(()),
             counters,
             timeout: config.connect_timeout,
             resubscribe: resubscribe.clone(),
+            healthy,
             task: tokio::spawn(resubscribe_loop(weak.clone(), resubscribe.clone())),
         });
         Ok((Subscriber { inner }, Messages { rx }))
+    }
+
+    /// Whether the subscriptions are believed in place: `false` from a lost connection or a
+    /// failed subscription until they are all made again.
+    pub fn is_healthy(&self) -> bool {
+        self.inner.healthy.load(Ordering::Acquire)
     }
 
     fn tracked(&self) -> Tracked {
@@ -269,6 +305,7 @@ impl Subscriber {
     /// `SUBSCRIBE channel`. The subscription is remembered even when this fails (Redis down):
     /// it is then made as soon as Redis answers again.
     pub async fn subscribe(&self, channel: &str) -> Result<(), Error> {
+        let _order = self.inner.commands.lock().await;
         self.track(|t| {
             t.channels.insert(channel.to_owned());
         });
@@ -278,6 +315,7 @@ impl Subscriber {
 
     /// `UNSUBSCRIBE channel`.
     pub async fn unsubscribe(&self, channel: &str) -> Result<(), Error> {
+        let _order = self.inner.commands.lock().await;
         self.track(|t| {
             t.channels.remove(channel);
         });
@@ -286,6 +324,7 @@ impl Subscriber {
 
     /// `PSUBSCRIBE pattern` (remembered like [`Subscriber::subscribe`]).
     pub async fn psubscribe(&self, pattern: &str) -> Result<(), Error> {
+        let _order = self.inner.commands.lock().await;
         self.track(|t| {
             t.patterns.insert(pattern.to_owned());
         });
@@ -295,6 +334,7 @@ impl Subscriber {
 
     /// `PUNSUBSCRIBE pattern`.
     pub async fn punsubscribe(&self, pattern: &str) -> Result<(), Error> {
+        let _order = self.inner.commands.lock().await;
         self.track(|t| {
             t.patterns.remove(pattern);
         });
@@ -304,6 +344,7 @@ impl Subscriber {
     /// `SSUBSCRIBE channel` (sharded pub/sub, Redis 7; on a cluster, at the channel's shard;
     /// remembered like [`Subscriber::subscribe`]).
     pub async fn ssubscribe(&self, channel: &str) -> Result<(), Error> {
+        let _order = self.inner.commands.lock().await;
         self.track(|t| {
             t.shard_channels.insert(channel.to_owned());
         });
@@ -313,6 +354,7 @@ impl Subscriber {
 
     /// `SUNSUBSCRIBE channel`.
     pub async fn sunsubscribe(&self, channel: &str) -> Result<(), Error> {
+        let _order = self.inner.commands.lock().await;
         self.track(|t| {
             t.shard_channels.remove(channel);
         });
@@ -326,6 +368,7 @@ impl Subscriber {
     ) -> Result<(), Error> {
         let result = command.await;
         if result.is_err() {
+            self.inner.healthy.store(false, Ordering::Release);
             self.inner.resubscribe.notify_one();
         }
         result
@@ -371,6 +414,7 @@ impl Inner {
     /// Sends every remembered subscription again (subscribing twice on a connection changes
     /// nothing, so this is safe whatever the `redis` crate did on its own).
     async fn resubscribe_all(&self) -> Result<(), Error> {
+        let _order = self.commands.lock().await;
         let tracked = self
             .tracked
             .lock()
@@ -402,6 +446,7 @@ async fn resubscribe_loop(inner: Weak<Inner>, notify: Arc<Notify>) {
             match inner.resubscribe_all().await {
                 Ok(()) => {
                     Counters::add(&inner.counters.resubscriptions);
+                    inner.healthy.store(true, Ordering::Release);
                     tracing::info!("sio-redis: subscriptions restored");
                     break;
                 }

@@ -352,3 +352,447 @@ impl Drop for NodeProcess {
         let _ = self.child.wait();
     }
 }
+
+// ----- the mixed-cluster tests: Rust nodes, Node.js helpers with events -----
+
+/// A free loopback port.
+pub fn free_tcp_port() -> u16 {
+    free_port(false)
+}
+
+/// The `conformance` example of sio-server (the Rust node of the cluster tests), built once
+/// per test binary.
+///
+/// The path returned is cargo's hashed file (`examples/conformance-<hash>`), found by the
+/// inode of the uplifted `examples/conformance` right after the build: a target directory
+/// shared by several checkouts may get another checkout's `examples/conformance` at any time,
+/// but not our hashed file.
+pub fn conformance_binary() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(sio_tests::workspace_root())
+            .args([
+                "build",
+                "-p",
+                "sio-server",
+                "--example",
+                "conformance",
+                "--message-format=json-render-diagnostics",
+            ])
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "cargo build --example conformance failed"
+        );
+        let exe = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Json>(l).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "conformance")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the conformance executable");
+        hashed_twin(&exe).unwrap_or(exe)
+    })
+    .clone()
+}
+
+#[cfg(unix)]
+fn hashed_twin(exe: &std::path::Path) -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(exe).ok()?.ino();
+    let stem = exe.file_name()?.to_str()?.to_owned();
+    std::fs::read_dir(exe.parent()?)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with(&format!("{stem}-"))
+                && !name.ends_with(".d")
+                && std::fs::metadata(p).is_ok_and(|m| m.ino() == ino)
+        })
+}
+
+#[cfg(not(unix))]
+fn hashed_twin(_: &std::path::Path) -> Option<PathBuf> {
+    None
+}
+
+/// A Rust node: the `conformance` example in cluster mode, killed on drop.
+#[derive(Debug)]
+pub struct RustNode {
+    pub name: String,
+    pub port: u16,
+    child: Child,
+}
+
+impl RustNode {
+    /// `conformance --redis <url> --name <name> <extra...>` on a free port; returns once it
+    /// listens.
+    pub fn start(name: &str, redis_url: &str, extra: &[&str]) -> RustNode {
+        let port = free_port(false);
+        let mut child = Command::new(conformance_binary())
+            .env("PORT", port.to_string())
+            .args(["--redis", redis_url, "--name", name])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the conformance example starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let _ = tx.send(line);
+            }
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("rust node {name} did not start: {e}"));
+        assert!(line.starts_with("listening on"), "rust node {name}: {line}");
+        RustNode {
+            name: name.to_owned(),
+            port,
+            child,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process still runs (it did not panic and exit).
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().ok().flatten().is_none()
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, `KILL`) with `kill(1)`.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Kills the process and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for RustNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[derive(Debug, Default)]
+struct JsState {
+    answers: std::collections::HashMap<u64, Json>,
+    events: Vec<Json>,
+    closed: bool,
+}
+
+/// A Node.js helper process (`{"id","op","args"}` requests, `{"id","ok"|"error"}` answers)
+/// that also prints event lines (`{"event", ...}`) at any time: answers are matched by id,
+/// events are kept in arrival order.
+#[derive(Debug)]
+pub struct JsDriver {
+    child: Child,
+    stdin: ChildStdin,
+    state: std::sync::Arc<(std::sync::Mutex<JsState>, std::sync::Condvar)>,
+    next_id: u64,
+}
+
+impl JsDriver {
+    pub fn spawn(script: &str, args: &[&str]) -> JsDriver {
+        let dir = sio_tests::tests_dir();
+        let mut child = Command::new("node")
+            .arg(dir.join("js").join(script))
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs (tests/node_modules installed by scripts/test.sh)");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let state = std::sync::Arc::new((
+            std::sync::Mutex::new(JsState::default()),
+            std::sync::Condvar::new(),
+        ));
+        let shared = state.clone();
+        let script = script.to_owned();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let Ok(value) = serde_json::from_str::<Json>(&line) else {
+                    eprintln!("{script}: {line}");
+                    continue;
+                };
+                let (lock, cvar) = &*shared;
+                let mut state = lock
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                match value.get("id").and_then(Json::as_u64) {
+                    Some(id) if value.get("event").is_none() => {
+                        state.answers.insert(id, value);
+                    }
+                    _ => state.events.push(value),
+                }
+                cvar.notify_all();
+            }
+            let (lock, cvar) = &*shared;
+            lock.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .closed = true;
+            cvar.notify_all();
+        });
+        JsDriver {
+            child,
+            stdin,
+            state,
+            next_id: 0,
+        }
+    }
+
+    /// Sends a request; [`JsDriver::answer`] waits for its answer.
+    pub fn send(&mut self, op: &str, args: Json) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        writeln!(self.stdin, "{}", json!({"id": id, "op": op, "args": args}))
+            .expect("node is alive");
+        self.stdin.flush().unwrap();
+        id
+    }
+
+    /// The answer to request `id` (panics after `timeout`).
+    pub fn answer(&mut self, id: u64, timeout: Duration) -> Result<Json, String> {
+        let (lock, cvar) = &*self.state;
+        let deadline = Instant::now() + timeout;
+        let mut state = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if let Some(answer) = state.answers.remove(&id) {
+                return match answer.get("ok") {
+                    Some(ok) => Ok(ok.clone()),
+                    None => Err(answer["error"].as_str().unwrap_or("?").to_owned()),
+                };
+            }
+            assert!(
+                !state.closed,
+                "the node process ended before answering {id}"
+            );
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no answer to request {id} within {timeout:?}"
+            );
+            state = cvar
+                .wait_timeout(state, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// A request and its answer (within 30 s).
+    pub fn call(&mut self, op: &str, args: Json) -> Result<Json, String> {
+        let id = self.send(op, args);
+        self.answer(id, Duration::from_secs(30))
+    }
+
+    /// Waits until `pred` holds for the events received so far (panics after `timeout`, with
+    /// the events in the message).
+    pub fn wait_events(&self, timeout: Duration, what: &str, pred: impl Fn(&[Json]) -> bool) {
+        let (lock, cvar) = &*self.state;
+        let deadline = Instant::now() + timeout;
+        let mut state = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while !pred(&state.events) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; events: {:#?}",
+                state.events
+            );
+            state = cvar
+                .wait_timeout(state, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// The first event with `"event": event` (waits up to `timeout`).
+    pub fn wait_event(&self, event: &str, timeout: Duration) -> Json {
+        self.wait_events(timeout, event, |events| {
+            events.iter().any(|e| e["event"] == event)
+        });
+        self.events()
+            .into_iter()
+            .find(|e| e["event"] == event)
+            .unwrap()
+    }
+
+    /// The events received so far.
+    pub fn events(&self) -> Vec<Json> {
+        self.state
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .events
+            .clone()
+    }
+
+    /// Forgets the events received so far.
+    pub fn clear_events(&self) {
+        self.state
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .events
+            .clear();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for JsDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Publishes seen by a [`Monitor`]: `(channel, payload)`.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// `MONITOR` on a Redis: the PUBLISH and SPUBLISH commands it runs, as `(channel, payload)`.
+#[derive(Debug)]
+pub struct Monitor {
+    seen: Seen,
+    stream: TcpStream,
+}
+
+impl Monitor {
+    pub fn start(port: u16) -> Monitor {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("redis");
+        stream.write_all(b"MONITOR\r\n").unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut ok = String::new();
+        reader.read_line(&mut ok).unwrap();
+        assert_eq!(ok.trim_end(), "+OK");
+        let seen: Seen = Default::default();
+        let shared = seen.clone();
+        std::thread::spawn(move || {
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                let args = parse_monitor_line(&line);
+                line.clear();
+                let publish = args.first().is_some_and(|c| {
+                    c.eq_ignore_ascii_case(b"publish") || c.eq_ignore_ascii_case(b"spublish")
+                });
+                if publish && args.len() == 3 {
+                    let channel = String::from_utf8_lossy(&args[1]).into_owned();
+                    shared
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push((channel, args[2].clone()));
+                }
+            }
+        });
+        Monitor { seen, stream }
+    }
+
+    /// Forgets what was seen so far.
+    pub fn clear(&self) {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+
+    /// The first publish (in order) for which `f` gives something, waiting up to `timeout`.
+    pub fn find<T>(&self, timeout: Duration, f: impl Fn(&str, &[u8]) -> Option<T>) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut next = 0;
+        loop {
+            let batch: Vec<(String, Vec<u8>)> = {
+                let seen = self
+                    .seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                seen[next.min(seen.len())..].to_vec()
+            };
+            next += batch.len();
+            for (channel, payload) in &batch {
+                if let Some(found) = f(channel, payload) {
+                    return Some(found);
+                }
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.stream.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// The arguments of a MONITOR line: `+<time> [<db> <addr>] "arg" "arg" ...`, each argument
+/// quoted with Redis' escapes (`\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b`, `\xHH`).
+fn parse_monitor_line(line: &[u8]) -> Vec<Vec<u8>> {
+    let Some(start) = line.windows(2).position(|w| w == b"] ") else {
+        return Vec::new();
+    };
+    let mut args = Vec::new();
+    let mut i = start + 2;
+    while i < line.len() {
+        if line[i] != b'"' {
+            i += 1;
+            continue;
+        }
+        i += 1;
+        let mut arg = Vec::new();
+        while i < line.len() && line[i] != b'"' {
+            if line[i] == b'\\' && i + 1 < line.len() {
+                i += 1;
+                match line[i] {
+                    b'n' => arg.push(b'\n'),
+                    b'r' => arg.push(b'\r'),
+                    b't' => arg.push(b'\t'),
+                    b'a' => arg.push(7),
+                    b'b' => arg.push(8),
+                    b'x' if i + 2 < line.len() => {
+                        let hex = std::str::from_utf8(&line[i + 1..i + 3]).unwrap_or("00");
+                        arg.push(u8::from_str_radix(hex, 16).unwrap_or(0));
+                        i += 2;
+                    }
+                    other => arg.push(other),
+                }
+            } else {
+                arg.push(line[i]);
+            }
+            i += 1;
+        }
+        args.push(arg);
+        i += 1;
+    }
+    args
+}
