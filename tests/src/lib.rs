@@ -44,6 +44,8 @@
 //! The operations and their shapes are listed at the top of
 //! `tests/js/parsers.js` and in the tests of `tests/tests/harness.rs`.
 
+pub mod proxy;
+
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

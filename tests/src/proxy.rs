@@ -1,0 +1,464 @@
+//! A fault-injecting TCP proxy for the interop tests: clients connect to it, it connects to
+//! the server, and the test decides what the network does in between.
+//!
+//! - [`FaultProxy::cut`]: every connection closed now, both ends (a FIN to each);
+//!   [`FaultProxy::reset`]: the same with a TCP reset (RST) to each;
+//! - [`FaultProxy::reset_mid_frame`]: each open connection forwards the first half of the
+//!   next bytes it carries (in either direction), then, 20 ms later (time for the peer to
+//!   read them), is reset: the peer sees a frame cut in its middle;
+//! - [`FaultProxy::refuse`]: an outage: new connections are closed as soon as accepted;
+//! - [`FaultProxy::stall`]: no byte moves, in either direction, until the stall ends (the
+//!   connections stay open; TCP's flow control pushes back on the senders);
+//! - [`FaultProxy::latency`]: each chunk is delivered `latency` plus a random jitter after it
+//!   was read, in order (the delays of a direction never reorder its bytes);
+//! - [`FaultProxy::cut_each_after`]: each new connection is cut (FIN) after a random lifetime
+//!   in a range: a flaky network that drops every connection every few seconds.
+//!
+//! The jitter and the lifetimes come from a small deterministic generator ([`FaultProxy::seed`]).
+//! A connection whose one end closes is closed as a whole once the bytes already read from
+//! that end are delivered (no half-closed connections: HTTP and WebSocket peers do not rely
+//! on them).
+//!
+//! ```no_run
+//! # async fn example() {
+//! use std::time::Duration;
+//! use sio_tests::proxy::FaultProxy;
+//!
+//! let proxy = FaultProxy::start(3000).await;
+//! let url = proxy.url(); // give this to the client
+//! proxy.latency(Duration::from_millis(20), Duration::from_millis(10));
+//! // ...
+//! assert!(proxy.cut() > 0);
+//! # }
+//! ```
+
+use std::io;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
+
+/// Bytes read at once from one end.
+const CHUNK: usize = 16 * 1024;
+/// Chunks read and not yet delivered, per direction (then the reader waits).
+const IN_FLIGHT: usize = 64;
+
+/// What the proxy does to the bytes it carries (shared by every connection).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Shaping {
+    stalled: bool,
+    latency: Duration,
+    jitter: Duration,
+}
+
+/// Counters of a [`FaultProxy`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProxyStats {
+    /// Connections accepted and forwarded (not those refused).
+    pub accepted: u64,
+    /// Connections open now.
+    pub open: usize,
+    /// Connections the proxy closed or reset (cuts, resets, lifetimes).
+    pub cut: u64,
+    /// Connections refused during an outage.
+    pub refused: u64,
+}
+
+/// A fault-injecting TCP proxy to a server on 127.0.0.1 (see the [module docs](self)).
+/// Dropping it closes every connection and stops accepting.
+#[derive(Debug)]
+pub struct FaultProxy {
+    port: u16,
+    shared: Arc<Shared>,
+    accept: AbortHandle,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    shaping: watch::Sender<Shaping>,
+}
+
+#[derive(Debug)]
+struct State {
+    refuse: bool,
+    lifetime: Option<Range<Duration>>,
+    rng: u64,
+    links: Vec<Link>,
+    stats: ProxyStats,
+}
+
+/// One connection through the proxy, as the proxy's table knows it.
+#[derive(Debug)]
+struct Link {
+    task: AbortHandle,
+    client: Weak<TcpStream>,
+    /// Filled by the connection's task once connected to the server.
+    server: Arc<Mutex<Weak<TcpStream>>>,
+    /// Armed by [`FaultProxy::reset_mid_frame`].
+    reset_mid_frame: Arc<AtomicBool>,
+}
+
+impl Link {
+    fn kill(&self, reset: bool) {
+        if reset {
+            let server = self
+                .server
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            for end in [&self.client, &server] {
+                if let Some(end) = end.upgrade() {
+                    let _ = end.set_zero_linger();
+                }
+            }
+        }
+        // The task holds the last strong references: aborting it closes both ends.
+        self.task.abort();
+    }
+}
+
+/// splitmix64: a small deterministic generator for jitter and lifetimes.
+fn next_random(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A duration drawn uniformly from `range` (its start when empty).
+fn random_in(state: &mut u64, range: &Range<Duration>) -> Duration {
+    let span = range.end.saturating_sub(range.start).as_nanos() as u64;
+    if span == 0 {
+        return range.start;
+    }
+    range.start + Duration::from_nanos(next_random(state) % span)
+}
+
+impl FaultProxy {
+    /// Starts a proxy on an ephemeral port of 127.0.0.1 to `127.0.0.1:upstream`, forwarding
+    /// faithfully until told otherwise.
+    pub async fn start(upstream: u16) -> FaultProxy {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
+        let port = listener.local_addr().expect("the proxy's address").port();
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                refuse: false,
+                lifetime: None,
+                rng: 0x5107_2026,
+                links: Vec::new(),
+                stats: ProxyStats::default(),
+            }),
+            shaping: watch::Sender::new(Shaping::default()),
+        });
+        let upstream = SocketAddr::from(([127, 0, 0, 1], upstream));
+        let accept = tokio::spawn(accept_loop(listener, upstream, Arc::clone(&shared)));
+        FaultProxy {
+            port,
+            shared,
+            accept: accept.abort_handle(),
+        }
+    }
+
+    /// The proxy's port on 127.0.0.1.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://127.0.0.1:<port>`, for a client.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn kill_all(&self, reset: bool) -> usize {
+        let mut state = self.state();
+        let links = std::mem::take(&mut state.links);
+        let mut killed = 0;
+        for link in &links {
+            if !link.task.is_finished() {
+                link.kill(reset);
+                killed += 1;
+            }
+        }
+        state.stats.cut += killed as u64;
+        killed
+    }
+
+    /// Closes every open connection now, both ends (each sees a FIN); returns how many.
+    pub fn cut(&self) -> usize {
+        self.kill_all(false)
+    }
+
+    /// Resets every open connection now, both ends (each sees a TCP reset); returns how many.
+    pub fn reset(&self) -> usize {
+        self.kill_all(true)
+    }
+
+    /// Arms every open connection: the next bytes it reads, in either direction, are
+    /// forwarded only in part (the first half, at least one byte), then both ends are reset
+    /// (20 ms later, so that the peer reads the part). Returns how many connections were
+    /// armed.
+    pub fn reset_mid_frame(&self) -> usize {
+        let state = self.state();
+        let mut armed = 0;
+        for link in state.links.iter().filter(|l| !l.task.is_finished()) {
+            link.reset_mid_frame.store(true, Ordering::SeqCst);
+            armed += 1;
+        }
+        armed
+    }
+
+    /// An outage: while `refuse` is true, new connections are closed as soon as accepted
+    /// (the open ones are left alone; [`cut`](Self::cut) them too for a full outage).
+    pub fn refuse(&self, refuse: bool) {
+        self.state().refuse = refuse;
+    }
+
+    /// While `stalled` is true no byte is delivered in either direction; the bytes read
+    /// meanwhile are delivered afterwards, in order.
+    pub fn stall(&self, stalled: bool) {
+        self.shared.shaping.send_modify(|s| s.stalled = stalled);
+    }
+
+    /// Each chunk read from now on is delivered `latency` plus a random duration below
+    /// `jitter` after it was read (never before an earlier chunk of the same direction).
+    pub fn latency(&self, latency: Duration, jitter: Duration) {
+        self.shared.shaping.send_modify(|s| {
+            s.latency = latency;
+            s.jitter = jitter;
+        });
+    }
+
+    /// Each connection accepted from now on is cut (FIN to both ends) after a lifetime drawn
+    /// from `lifetime`; `None` lets them live.
+    pub fn cut_each_after(&self, lifetime: Option<Range<Duration>>) {
+        self.state().lifetime = lifetime;
+    }
+
+    /// Seeds the generator of the jitter and the lifetimes.
+    pub fn seed(&self, seed: u64) {
+        self.state().rng = seed;
+    }
+
+    /// The proxy's counters.
+    pub fn stats(&self) -> ProxyStats {
+        let mut state = self.state();
+        state.links.retain(|l| !l.task.is_finished());
+        let mut stats = state.stats;
+        stats.open = state.links.len();
+        stats
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>) {
+    loop {
+        let Ok((client, _)) = listener.accept().await else {
+            // Out of file descriptors, say: try again shortly.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        // Decided and registered under the lock: a cut cannot miss a connection.
+        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.refuse {
+            state.stats.refused += 1;
+            drop(client);
+            continue;
+        }
+        let lifetime = state
+            .lifetime
+            .clone()
+            .map(|range| random_in(&mut state.rng, &range));
+        let seed = next_random(&mut state.rng);
+        let client = Arc::new(client);
+        let reset_mid_frame = Arc::new(AtomicBool::new(false));
+        let server = Arc::new(Mutex::new(Weak::new()));
+        let task = tokio::spawn(link(
+            Arc::clone(&client),
+            upstream,
+            Arc::clone(&server),
+            Arc::clone(&reset_mid_frame),
+            lifetime,
+            seed,
+            Arc::downgrade(&shared),
+        ));
+        state.links.retain(|l| !l.task.is_finished());
+        state.links.push(Link {
+            task: task.abort_handle(),
+            client: Arc::downgrade(&client),
+            server,
+            reset_mid_frame,
+        });
+        state.stats.accepted += 1;
+    }
+}
+
+/// Carries one connection until it ends, is cut, or its lifetime is over.
+async fn link(
+    client: Arc<TcpStream>,
+    upstream: SocketAddr,
+    server_slot: Arc<Mutex<Weak<TcpStream>>>,
+    reset_mid_frame: Arc<AtomicBool>,
+    lifetime: Option<Duration>,
+    seed: u64,
+    shared: Weak<Shared>,
+) {
+    let Ok(server) = TcpStream::connect(upstream).await else {
+        return;
+    };
+    let server = Arc::new(server);
+    *server_slot.lock().unwrap_or_else(PoisonError::into_inner) = Arc::downgrade(&server);
+    let Some(shaping) = shared.upgrade().map(|s| s.shaping.subscribe()) else {
+        return;
+    };
+    let _ = client.set_nodelay(true);
+    let _ = server.set_nodelay(true);
+    let mut pumps = JoinSet::new();
+    for (i, (from, to)) in [
+        (Arc::clone(&client), Arc::clone(&server)),
+        (Arc::clone(&server), Arc::clone(&client)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        pumps.spawn(pump(
+            from,
+            to,
+            shaping.clone(),
+            Arc::clone(&reset_mid_frame),
+            seed ^ i as u64,
+        ));
+    }
+    let ended = async {
+        // The first direction to end ends the connection.
+        let _ = pumps.join_next().await;
+    };
+    match lifetime {
+        Some(lifetime) => {
+            tokio::select! {
+                () = ended => {}
+                () = tokio::time::sleep(lifetime) => {
+                    if let Some(shared) = shared.upgrade() {
+                        let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
+                        state.stats.cut += 1;
+                    }
+                }
+            }
+        }
+        None => ended.await,
+    }
+    // Dropping the pumps and the last references closes both ends (reset if armed).
+}
+
+/// One direction: reads chunks from `from`, delivers them to `to` with the shaping of the
+/// moment. Returns at the end of `from` (once everything read is delivered), on an error,
+/// or after a reset mid-frame.
+async fn pump(
+    from: Arc<TcpStream>,
+    to: Arc<TcpStream>,
+    shaping: watch::Receiver<Shaping>,
+    reset_mid_frame: Arc<AtomicBool>,
+    mut rng: u64,
+) {
+    let (tx, mut rx) = mpsc::channel::<(Instant, Vec<u8>)>(IN_FLIGHT);
+    let reader_shaping = shaping.clone();
+    let reader_from = Arc::clone(&from);
+    let reader = async move {
+        let mut last = Instant::now();
+        loop {
+            let mut buf = vec![0; CHUNK];
+            let n = match read_some(&reader_from, &mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            buf.truncate(n);
+            let Shaping {
+                latency, jitter, ..
+            } = *reader_shaping.borrow();
+            let jitter = random_in(&mut rng, &(Duration::ZERO..jitter));
+            // Never before the previous chunk: no reordering within a direction.
+            let at = (Instant::now() + latency + jitter).max(last);
+            last = at;
+            if tx.send((at, buf)).await.is_err() {
+                return;
+            }
+        }
+    };
+    let writer = async {
+        let mut shaping = shaping;
+        while let Some((at, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            while shaping.borrow_and_update().stalled {
+                if shaping.changed().await.is_err() {
+                    return false;
+                }
+            }
+            if reset_mid_frame.load(Ordering::SeqCst) {
+                let half = chunk.len() / 2;
+                let _ = write_all(&to, &chunk[..half.max(1).min(chunk.len())]).await;
+                return true;
+            }
+            if write_all(&to, &chunk).await.is_err() {
+                return false;
+            }
+        }
+        false
+    };
+    tokio::pin!(reader, writer);
+    let reset = tokio::select! {
+        // The end of `from`: deliver what was read, then end.
+        () = &mut reader => writer.await,
+        // A write failed, or a reset mid-frame: stop reading.
+        reset = &mut writer => reset,
+    };
+    if reset {
+        // Let the peer read the half frame before the reset discards what it has not read.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let _ = from.set_zero_linger();
+        let _ = to.set_zero_linger();
+    }
+}
+
+async fn read_some(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        stream.readable().await?;
+        match stream.try_read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        stream.writable().await?;
+        match stream.try_write(buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
