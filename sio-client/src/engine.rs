@@ -328,6 +328,26 @@ impl Engine {
         if transport == self.session.transport() {
             self.error = Some(error);
         }
+        if transport == TransportKind::Polling
+            && self.session.transport() == TransportKind::Polling
+            && !self.session.is_closed()
+            && let Some(sid) = self.session.sid()
+        {
+            // engine.io-client's polling transport, closed on an error, still posts a `close`
+            // packet (best effort): the server ends the session now ("transport close"), not
+            // at its ping timeout, so that a reconnection can recover it (connection state
+            // recovery needs the old socket gone). A cut long poll is often invisible to the
+            // server: it learns of a closed connection only when it answers.
+            let body = PayloadEncoder::encode(&[Packet::Close], PayloadFormat::V4);
+            let url = self
+                .endpoint
+                .url(TransportKind::Polling, Some(sid.as_ref()));
+            let endpoint = Arc::clone(&self.endpoint);
+            tokio::spawn(async move {
+                let post = polling::post_only(&endpoint, url, body);
+                let _ = tokio::time::timeout(FINAL_POST_TIMEOUT, post).await;
+            });
+        }
         self.session.handle_transport_error(now, transport);
     }
 

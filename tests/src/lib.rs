@@ -45,6 +45,7 @@
 //! `tests/js/parsers.js` and in the tests of `tests/tests/harness.rs`.
 
 pub mod proxy;
+pub mod storm;
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};

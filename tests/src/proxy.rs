@@ -245,10 +245,35 @@ impl FaultProxy {
         });
     }
 
-    /// Each connection accepted from now on is cut (FIN to both ends) after a lifetime drawn
-    /// from `lifetime`; `None` lets them live.
+    /// Each connection is cut (FIN to both ends) after a lifetime drawn from `lifetime`: the
+    /// ones accepted from now on, counted from their accept, and the open ones, counted from
+    /// now. `None` lets the connections accepted from now on live (the lifetimes already
+    /// drawn run out).
     pub fn cut_each_after(&self, lifetime: Option<Range<Duration>>) {
-        self.state().lifetime = lifetime;
+        let mut state = self.state();
+        state.lifetime = lifetime.clone();
+        let Some(range) = lifetime else { return };
+        state.links.retain(|l| !l.task.is_finished());
+        for i in 0..state.links.len() {
+            let after = random_in(&mut state.rng, &range);
+            let task = state.links[i].task.clone();
+            let shared = Arc::downgrade(&self.shared);
+            tokio::spawn(async move {
+                tokio::time::sleep(after).await;
+                if task.is_finished() {
+                    return;
+                }
+                task.abort();
+                if let Some(shared) = shared.upgrade() {
+                    shared
+                        .state
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .stats
+                        .cut += 1;
+                }
+            });
+        }
     }
 
     /// Seeds the generator of the jitter and the lifetimes.
