@@ -529,3 +529,88 @@ async fn a_namespace_disconnect_leaves_no_session() {
     assert!(io.of("/").sockets().is_empty());
     assert_eq!(io.of("/").recovery_stats().unwrap().sessions, 0);
 }
+
+/// Pids cannot be guessed from other pids or from socket ids: 200 of them are 20+ characters
+/// of base64url, all different, unrelated to their socket ids, and every position varies as
+/// random characters do (a counter or a timestamp would leave most positions fixed).
+#[tokio::test(start_paused = true)]
+async fn pids_are_long_distinct_and_random_looking() {
+    const N: usize = 200;
+    let io = polling_server(ConnectionStateRecovery::default());
+    let mut pids = Vec::new();
+    let mut clients = Vec::new();
+    for _ in 0..N {
+        let (client, _, reply) = polling_connect(&io, &json!({})).await;
+        let (sid, pid) = ids(&reply);
+        assert!(pid.len() >= 20, "{pid}");
+        assert!(
+            pid.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{pid}"
+        );
+        assert!(!pid.contains(&sid) && !sid.contains(&pid), "{pid} {sid}");
+        pids.push(pid);
+        clients.push(client);
+    }
+    let mut unique = pids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), N);
+    let len = pids.iter().map(String::len).min().unwrap();
+    for position in 0..len {
+        let mut seen: Vec<u8> = pids.iter().map(|p| p.as_bytes()[position]).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        // 200 draws from 64 characters show about 61 of them; fewer than 32 would be far
+        // outside chance. (The last character of 15 random bytes in base64url still takes
+        // 64 values: 120 bits fill 20 characters exactly.)
+        assert!(
+            seen.len() >= 32,
+            "position {position}: {} characters",
+            seen.len()
+        );
+    }
+}
+
+/// An attacker who knows a valid offset tries 500 well-formed pids while a real session
+/// waits: every attempt gets a fresh session (none of the victim's id, rooms or data), and
+/// the victim still recovers afterwards.
+#[tokio::test(start_paused = true)]
+async fn guessing_pids_never_recovers_another_clients_session() {
+    let io = polling_server(ConnectionStateRecovery::default());
+    let (sid, pid, offset) = cut_client(&io, 2).await;
+    // Guesses drawn from a small generator, of the pid's shape (20 base64url characters).
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut state = 0x2026_1125_u64;
+    for _ in 0..500 {
+        let guess: String = (0..pid.len())
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                alphabet[(state % 64) as usize] as char
+            })
+            .collect();
+        assert_ne!(guess, pid);
+        let (_client, missed, reply) =
+            polling_connect(&io, &json!({"pid": guess, "offset": offset})).await;
+        assert!(missed.is_empty(), "{missed:?}");
+        assert_ne!(reply["sid"], json!(sid));
+        assert_ne!(reply["pid"], json!(pid));
+    }
+    // The waiting session is untouched (still one, besides the 500 connected guessers).
+    assert_eq!(io.of("/").recovery_stats().unwrap().sessions, 1);
+    let (client, _, reply) = polling_connect(&io, &json!({"pid": pid, "offset": offset})).await;
+    assert_eq!(reply["sid"], json!(sid));
+    let mut ticks = Vec::new();
+    let mut rooms = vec![sid.clone(), "secret-room".to_owned()];
+    rooms.sort();
+    assert_eq!(
+        polling_call(&client, 1, json!(["rooms"]), &mut ticks).await,
+        json!([rooms])
+    );
+    assert_eq!(
+        polling_call(&client, 2, json!(["data"]), &mut ticks).await,
+        json!(["secret"])
+    );
+}
