@@ -10,7 +10,8 @@
 // long-polling when odd, with `mixed`, the default), prints `READY` once all are connected,
 // then waits until every client got tick L (or a line `finish` came on stdin, or MS
 // milliseconds, default 30000, passed) and prints one JSON line:
-// [{transport, connects: [{id, recovered}], ticks: [n...], offsets}] where `offsets` counts
+// [{transport, connects: [{id, recovered}], ticks: [[first, last]...], offsets}] where
+// `ticks` lists the ticks in arrival order as runs of consecutive numbers and `offsets` counts
 // the ticks that came with an offset (a string last argument). Exits when done, or when
 // stdin closes.
 "use strict";
@@ -59,6 +60,17 @@ process.stdin.on("error", () => process.exit(0));
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/// The ticks as runs [first, last] of consecutive numbers, in arrival order.
+function runs(ticks) {
+  const out = [];
+  for (const n of ticks) {
+    const last = out[out.length - 1];
+    if (last && n === last[1] + 1) last[1] = n;
+    else out.push([n, n]);
+  }
+  return out;
+}
+
 (async () => {
   while (!clients.every((c) => c.result.connects.length > 0)) await sleep(10);
   process.stdout.write("READY\n");
@@ -67,9 +79,10 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   while (!clients.every(done) && !finish && Date.now() - start < deadline) await sleep(10);
   // A duplicate of the last tick would come right after it.
   await sleep(100);
-  process.stdout.write(JSON.stringify(clients.map((c) => c.result)) + "\n");
   for (const c of clients) c.socket.close();
-  process.exit(0);
+  const results = clients.map(({ result }) => ({ ...result, ticks: runs(result.ticks) }));
+  // Exit once written: a pipe takes the line in 64 KiB pieces.
+  process.stdout.write(JSON.stringify(results) + "\n", () => process.exit(0));
 })().catch((e) => {
   console.error(e);
   process.exit(1);

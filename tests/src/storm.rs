@@ -454,8 +454,13 @@ enum Clients {
 }
 
 fn parse_official(line: &str) -> Vec<ClientRun> {
-    let runs: Value = serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("recovery-storm-clients.js printed {line:?}: {e}"));
+    let runs: Value = serde_json::from_str(line).unwrap_or_else(|e| {
+        let start: String = line.chars().take(300).collect();
+        panic!(
+            "recovery-storm-clients.js printed {} bytes, {start:?}...: {e}",
+            line.len()
+        )
+    });
     let runs = runs.as_array().expect("an array of clients");
     runs.iter()
         .map(|run| ClientRun {
@@ -471,11 +476,16 @@ fn parse_official(line: &str) -> Vec<ClientRun> {
                     )
                 })
                 .collect(),
+            // Runs [first, last] of consecutive ticks.
             ticks: run["ticks"]
                 .as_array()
                 .into_iter()
                 .flatten()
-                .filter_map(Value::as_u64)
+                .flat_map(|r| {
+                    let first = r[0].as_u64().unwrap_or(0);
+                    let last = r[1].as_u64().unwrap_or(first);
+                    first..=last
+                })
                 .collect(),
             offsets: run["offsets"].as_u64().unwrap_or(0) as usize,
         })
