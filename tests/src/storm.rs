@@ -306,7 +306,7 @@ enum Server {
         _handle: sio_server::ServerHandle,
     },
     Node {
-        _child: NodeChild,
+        _child: Box<NodeChild>,
     },
 }
 
@@ -338,7 +338,12 @@ async fn start_server(config: &StormConfig) -> (Server, u16) {
                 .strip_prefix("PORT ")
                 .and_then(|p| p.trim().parse().ok())
                 .unwrap_or_else(|| panic!("client-recovery-server.js printed {line:?}"));
-            (Server::Node { _child: child }, port)
+            (
+                Server::Node {
+                    _child: Box::new(child),
+                },
+                port,
+            )
         }
     }
 }
@@ -450,7 +455,7 @@ async fn recv<T>(rx: &mut UnboundedReceiver<T>, what: &str) -> T {
 /// The clients of a run.
 enum Clients {
     Ours(OurClients),
-    Official(NodeChild),
+    Official(Box<NodeChild>),
 }
 
 fn parse_official(line: &str) -> Vec<ClientRun> {
@@ -515,7 +520,7 @@ pub async fn run(config: StormConfig) -> StormReport {
             let mut child = NodeChild::spawn("recovery-storm-clients.js", &args);
             let ready = child.line("the official clients", STEP).await;
             assert_eq!(ready, "READY", "recovery-storm-clients.js");
-            Clients::Official(child)
+            Clients::Official(Box::new(child))
         }
     };
     // The conductor, straight to the server.
