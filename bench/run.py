@@ -2,14 +2,16 @@
 """Side-by-side benchmarks of three Socket.IO servers in one run: ours (bench_server, release),
 Node socket.io 4.8 (bench/js/node-server.js) and socketioxide (socketioxide_server).
 
-Every server runs pinned to CPU 0, every load generator to CPU 1. The scenarios (a)-(f) of
-BENCHMARKS.md run for each server in turn, inside each repetition, so that the three servers
+Every server runs pinned to CPU 0, every load generator to CPU 1 (except in the cluster
+scenario, BENCHMARKS.md section 4: two nodes on one Redis, A on CPU 0 and B on CPU 1, each
+sharing its core with the other node's clients). The scenarios (a)-(g) of BENCHMARKS.md run for each server in turn, inside each repetition, so that the three servers
 see the same machine; tables give the median [min-max] over the repetitions and ratios
 between servers. Raw JSON lines, CSVs, a markdown summary and SVG plots go to --out.
 
     python3 bench/run.py --smoke                 # every scenario, small, a few seconds each
     python3 bench/run.py --reps 3                # the full run
     python3 bench/run.py --scenarios idle,echo --servers sio,node
+    python3 bench/run.py --scenarios cluster --servers sio,node --reps 3   # two nodes on Redis
 
 Build first: cargo build --release -p sio-bench -p sio-client --example idle_clients
 (scripts/bench-all.sh does it).
@@ -26,10 +28,16 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-T = os.path.join(ROOT, "target", "release")
+T = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release")
 SERVERS = ["sio", "node", "socketioxide"]
-LABEL = {"sio": "sio-server (ours)", "node": "Node socket.io", "socketioxide": "socketioxide"}
-SCENARIOS = ["idle", "idle_cpu", "echo", "fanout", "storm", "client", "slow"]
+LABEL = {"sio": "sio-server (ours)", "node": "Node socket.io", "socketioxide": "socketioxide",
+         "sio-sio": "A Rust, B Rust (ours)", "node-node": "A Node, B Node",
+         "sio-node": "A Rust, B Node", "node-sio": "A Node, B Rust"}
+SCENARIOS = ["idle", "idle_cpu", "echo", "fanout", "storm", "client", "slow", "cluster"]
+# The cluster scenario: two nodes on one Redis; for each server X of --servers, the pairs
+# X-X and X-Y (Y: the other of sio and node). socketioxide is left out (its Redis adapter
+# speaks its own format, and cannot join Node servers).
+CLUSTER_SERVERS = ["sio", "node"]
 
 FULL = dict(
     idle_n=[1000, 5000, 10000, 19000], idle_polling=2000, settle=3.0, idle_cpu_window=4.0,
@@ -41,6 +49,9 @@ FULL = dict(
     storm_n=10000, storm_concurrency=256, avalanche_n=10000,
     client_n=10000, client_recv_clients=10, client_recv_secs=5,
     slow_receivers=20, slow_rounds=4000, slow_payload=16384,
+    # Clients per node, broadcasts, ms apart: 5,000 receivers on each node; then one, to isolate
+    # what the adapter itself costs (the sender's handler, the publish, Redis, the decoding).
+    cluster=[(5000, 20, 1000), (1, 1000, 5)], cluster_idle_s=2.0,
 )
 SMOKE = dict(
     idle_n=[1000], idle_polling=200, settle=0.5, idle_cpu_window=0.5,
@@ -52,6 +63,7 @@ SMOKE = dict(
     storm_n=1000, storm_concurrency=256, avalanche_n=1000,
     client_n=1000, client_recv_clients=4, client_recv_secs=1,
     slow_receivers=20, slow_rounds=300, slow_payload=16384,
+    cluster=[(500, 5, 100)], cluster_idle_s=0.5,
 )
 
 
@@ -106,6 +118,7 @@ def listen_drops():
 
 _src = [2 + int(time.time()) % 200]
 LOGDIR = ["/tmp"]
+PERF = [False]  # --perf: `perf record` both nodes of the cluster scenario during the broadcasts
 
 
 def next_src():
@@ -115,7 +128,7 @@ def next_src():
 
 
 class Server:
-    def __init__(self, name):
+    def __init__(self, name, cpu=0, args=()):
         self.name = name
         env = dict(os.environ)
         if name == "sio":
@@ -125,8 +138,9 @@ class Server:
         else:
             cmd = ["node", os.path.join(ROOT, "bench/js/node-server.js"), "0"]
             env["NODE_ENV"] = "production"
+        cmd += list(args)
         self.err = open(os.path.join(LOGDIR[0], f"server-{name}.log"), "a")
-        self.p = subprocess.Popen(["taskset", "-c", "0"] + cmd, stdin=subprocess.PIPE,
+        self.p = subprocess.Popen(["taskset", "-c", str(cpu)] + cmd, stdin=subprocess.PIPE,
                                   stdout=subprocess.PIPE, stderr=self.err, env=env, text=True)
         self.pid = self.p.pid  # taskset execs the server
         line = self.p.stdout.readline()
@@ -148,8 +162,8 @@ class Server:
         self.err.close()
 
 
-def loadgen_args(server, scenario, **opts):
-    args = ["taskset", "-c", "1", os.path.join(T, "loadgen"), scenario, "--url", server.url,
+def loadgen_args(server, scenario, cpu=1, **opts):
+    args = ["taskset", "-c", str(cpu), os.path.join(T, "loadgen"), scenario, "--url", server.url,
             "--server-pid", str(server.pid), "--src", next_src()]
     for k, v in opts.items():
         args += ["--" + k.replace("_", "-"), str(v)]
@@ -490,8 +504,121 @@ def sc_slow(name, c, smoke):
     return rows
 
 
+class Redis:
+    """A redis-server of its own on a free loopback port (no persistence), stopped at the end."""
+
+    def __init__(self):
+        import socket
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.err = open(os.path.join(LOGDIR[0], "redis.log"), "a")
+        self.p = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no"],
+                                  stdout=self.err, stderr=self.err, stdin=subprocess.DEVNULL)
+        self.url = f"redis://127.0.0.1:{self.port}"
+        end = time.time() + 10
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    break
+            except OSError:
+                if time.time() > end or self.p.poll() is not None:
+                    raise RuntimeError("redis-server did not start (see redis.log)")
+                time.sleep(0.05)
+
+    def stop(self):
+        self.p.terminate()
+        try:
+            self.p.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        self.err.close()
+
+
+def cluster_once(a_name, b_name, n, rounds, interval, idle_s=2.0):
+    """Nodes A (CPU 0) and B (CPU 1) on one Redis, `n` receivers in room "room" on each (the
+    receivers of A on CPU 1, those of B on CPU 0), then `rounds` broadcasts sent on A (the
+    driver on CPU 1). Returns a result row, or None."""
+    redis = Redis()
+    servers, recvs = [], []
+    try:
+        a = Server(a_name, cpu=0, args=["--redis", redis.url])
+        servers.append(a)
+        b = Server(b_name, cpu=1, args=["--redis", redis.url])
+        servers.append(b)
+        recvs = [Held(loadgen_args(a, "recv", cpu=1, clients=n, room="room", hold=600)),
+                 Held(loadgen_args(b, "recv", cpu=0, clients=n, room="room", hold=600))]
+        ready = [g.first(240) for g in recvs]
+        if not all(ready):
+            return None
+        # Idle CPU of each node, before the broadcasts.
+        time.sleep(0.5)
+        idle0 = [cpu_s(a.pid), cpu_s(b.pid)]
+        time.sleep(idle_s)
+        idle = [(cpu_s(x.pid) - c0) / idle_s * 100 for x, c0 in zip((a, b), idle0)]
+        perfs = []
+        if PERF[0]:
+            for side, x in (("a", a), ("b", b)):
+                data = os.path.join(LOGDIR[0], f"perf-{a_name}-{b_name}-{n}-{side}.data")
+                perfs.append(subprocess.Popen(
+                    ["perf", "record", "-F", "1999", "-g", "-o", data, "-p", str(x.pid)],
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            time.sleep(0.5)
+        send = run_json(loadgen_args(a, "send", room="room", rounds=rounds, interval_ms=interval,
+                                     payload=50, peer_pid=b.pid), 600)
+        for p in perfs:
+            p.send_signal(2)  # SIGINT: perf writes its file and exits
+            p.wait()
+        time.sleep(1.0)
+        results = [g.finish() for g in recvs]
+        recvs = []
+        if not send or not all(results):
+            return None
+        send = send[-1]
+        warm = 2 if rounds > 4 else 0
+        row = dict(scenario="cluster", server=f"{a_name}-{b_name}", clients_per_node=n,
+                   joined=[r["ready"] for r in ready], rounds=rounds - warm)
+        for side, res in zip("ab", results):
+            got = {seq: (count, first, last) for seq, count, first, last in res["rounds"]}
+            seqs = [q for q in range(1 + warm, rounds + 1)]
+            lasts = [got[q][2] / 1e6 for q in seqs if q in got]
+            row[f"{side}_complete"] = sum(1 for q in seqs if q in got and got[q][0] >= n)
+            row[f"{side}_last_p50_ms"] = round(pct(lasts, 0.5), 2) if lasts else None
+            row[f"{side}_last_p99_ms"] = round(pct(lasts, 0.99), 2) if lasts else None
+        row["a_cpu_ms_per_broadcast"] = round(send["server"]["cpu_s"] * 1e3 / rounds, 3)
+        row["b_cpu_ms_per_broadcast"] = round(send["peer"]["cpu_s"] * 1e3 / rounds, 3)
+        row["pair_cpu_ms_per_broadcast"] = round(
+            row["a_cpu_ms_per_broadcast"] + row["b_cpu_ms_per_broadcast"], 3)
+        row["a_idle_cpu_percent"], row["b_idle_cpu_percent"] = (round(x, 2) for x in idle)
+        row["emit_ack_p50_ms"] = round(send["emit_to_ack"]["p50_us"] / 1e3, 2)
+        row["window_s"] = round(send["elapsed_s"], 2)
+        return row
+    finally:
+        for g in recvs:
+            g.finish()
+        for x in servers:
+            x.stop()
+        redis.stop()
+
+
+def sc_cluster(name, c, smoke):
+    rows = []
+    for n, rounds, interval in c["cluster"]:
+        for peer in [name] + [x for x in CLUSTER_SERVERS if x != name]:
+            row = cluster_once(name, peer, n, rounds, interval, c["cluster_idle_s"])
+            if row:
+                rows.append(row)
+                log(f"  cluster {name}-{peer} {n}+{n}: B last p50 {row['b_last_p50_ms']} ms p99 "
+                    f"{row['b_last_p99_ms']} ms ({row['b_complete']}/{row['rounds']} complete), "
+                    f"CPU per broadcast A {row['a_cpu_ms_per_broadcast']} ms, "
+                    f"B {row['b_cpu_ms_per_broadcast']} ms")
+    return rows
+
+
 RUNNERS = dict(idle=sc_idle, idle_cpu=sc_idle_cpu, echo=sc_echo, fanout=sc_fanout, storm=sc_storm, client=sc_client,
-               slow=sc_slow)
+               slow=sc_slow, cluster=sc_cluster)
 
 # ------------------------------------------------------------------------------------------
 # Tables
@@ -501,6 +628,8 @@ def fmt(v):
     if v is None:
         return "–"
     if isinstance(v, float):
+        if 0 < abs(v) < 0.1:
+            return f"{v:.3f}"
         if abs(v) >= 100:
             return f"{v:,.0f}"
         if abs(v) >= 10:
@@ -604,6 +733,16 @@ def markdown(rows, servers):
         ["broadcasts_per_s", "delivered_fraction", "others_p50_ms", "others_p99_ms",
          "rss_before_kib", "rss_peak_kib", "rss_after_kib"],
         servers, [], low))
+    pairs = [f"{x}-{y}" for x in CLUSTER_SERVERS for y in CLUSTER_SERVERS]
+    pairs = [pairs[0], pairs[3], pairs[1], pairs[2]]  # sio-sio, node-node, sio-node, node-sio
+    parts.append("### (g) Two nodes on one Redis: a broadcast sent on A\n\n" + table(
+        rows, "cluster", ["clients_per_node"],
+        ["b_complete", "b_last_p50_ms", "b_last_p99_ms", "a_last_p50_ms", "a_last_p99_ms",
+         "a_cpu_ms_per_broadcast", "b_cpu_ms_per_broadcast", "pair_cpu_ms_per_broadcast",
+         "a_idle_cpu_percent", "b_idle_cpu_percent"],
+        pairs, ["b_last_p99_ms", "b_cpu_ms_per_broadcast", "pair_cpu_ms_per_broadcast"],
+        low | {"b_last_p50_ms", "b_last_p99_ms", "b_cpu_ms_per_broadcast",
+               "pair_cpu_ms_per_broadcast"}))
     return "\n".join(parts)
 
 
@@ -753,6 +892,10 @@ def main():
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--out", default=None, help="results directory (default bench/results, smoke: a temp dir)")
+    ap.add_argument("--perf", action="store_true",
+                    help="cluster scenario: `perf record -g` both nodes during the broadcasts "
+                         "(perf-<A>-<B>-<clients>-<a|b>.data in --out; CPU figures then include "
+                         "perf's overhead)")
     ap.add_argument("--render", nargs="+", metavar="RAW_JSONL",
                     help="no run: tables, CSVs and plots from the raw files of earlier runs")
     a = ap.parse_args()
@@ -766,6 +909,7 @@ def main():
     out = a.out or (os.path.join("/tmp", f"sio-bench-smoke-{os.getpid()}") if a.smoke else os.path.join(ROOT, "bench", "results"))
     os.makedirs(out, exist_ok=True)
     LOGDIR[0] = out
+    PERF[0] = a.perf
     v = versions()
     log("versions: " + json.dumps(v))
     rows = []
@@ -778,6 +922,8 @@ def main():
         for sc in scenarios:
             for srv in servers:
                 if sc == "client" and srv != servers[0]:
+                    continue
+                if sc == "cluster" and srv not in CLUSTER_SERVERS:
                     continue
                 log(f"== rep {rep + 1}/{reps} {sc} {srv} ({time.time() - started:.0f} s)")
                 t0 = time.time()

@@ -15,6 +15,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 [ -d tests/node_modules/socket.io ] || (cd tests && npm ci --no-audit --no-fund --loglevel=error)
+# The cluster scenario (two nodes on one Redis) starts its own redis-server.
+step() { printf '\n==> %s\n' "$*" >&2; }
+# shellcheck source=scripts/redis-deps.sh
+source scripts/redis-deps.sh
 cargo build -q --release -p sio-bench
 cargo build -q --release -p sio-client --example idle_clients
 if unshare -n true 2>/dev/null && command -v ip >/dev/null; then

@@ -3,6 +3,7 @@
 # Node.js 20 with npm) it first installs what the tests need:
 #   - Debian's chromium (apt-get, with sudo when not root) for the browser tests
 #   - Debian's redis-server for the sio-redis tests
+#   - Debian's nginx for the test of two chat nodes behind it (tests/tests/cluster_nginx.rs)
 #   - the pinned npm peers in tests/node_modules (`npm ci`, from tests/package-lock.json)
 # then runs `cargo test --workspace --all-features` (unit, integration and doc tests).
 #
@@ -35,6 +36,9 @@ fi
 # three-master cluster) on free loopback ports.
 # shellcheck source=scripts/redis-deps.sh
 source scripts/redis-deps.sh
+# The nginx test starts its own nginx (temp prefix, free loopback port) in front of two nodes.
+# shellcheck source=scripts/nginx-deps.sh
+source scripts/nginx-deps.sh
 # ---------------------------------------------------------------------------
 
 # The pinned npm packages (tests/package-lock.json).

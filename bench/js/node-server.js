@@ -4,7 +4,11 @@
 // `echo` (acknowledged with its arguments), `join` (room), `broadcast` (room, data: emits `b`
 // to the room), `flood` (n, data: emits `b` n times to the sender); each acknowledged.
 //
-// Usage: NODE_ENV=production node bench/js/node-server.js [port]   (prints "PORT <n>")
+// Usage: NODE_ENV=production node bench/js/node-server.js [port] [--redis URL]   (prints "PORT <n>")
+//
+// With `--redis URL` the server is one node of a cluster on that Redis:
+// @socket.io/redis-adapter 8.3's createAdapter(pub, sub) with the `redis` client (key
+// "socket.io"), as `bench_server --redis URL` uses sio-redis's classic adapter.
 "use strict";
 const path = require("path");
 const modules = path.join(__dirname, "../../tests/node_modules");
@@ -44,8 +48,26 @@ io.on("connection", (socket) => {
     if (typeof ack === "function") ack();
   });
 });
-httpServer.listen(Number(process.argv[2] || 0), "127.0.0.1", () => {
-  console.log(`PORT ${httpServer.address().port}`);
+const argv = process.argv.slice(2);
+const redisAt = argv.indexOf("--redis");
+const port = Number(argv[0] && !argv[0].startsWith("--") ? argv[0] : 0);
+async function start() {
+  if (redisAt >= 0) {
+    const { createClient } = require(path.join(modules, "redis"));
+    const { createAdapter } = require(path.join(modules, "@socket.io/redis-adapter"));
+    const pub = createClient({ url: argv[redisAt + 1] });
+    const sub = pub.duplicate();
+    for (const client of [pub, sub]) client.on("error", (e) => console.error(`redis: ${e.message}`));
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub));
+  }
+  httpServer.listen(port, "127.0.0.1", () => {
+    console.log(`PORT ${httpServer.address().port}`);
+  });
+}
+start().catch((e) => {
+  console.error(e);
+  process.exit(1);
 });
 console.error(`socket.io ${version}, node ${process.version}, bufferutil ${bufferutil}`);
 process.stdin.resume();

@@ -23,6 +23,9 @@
 //!   codec [`format::msgpack`]. Differentially tested against the npm packages.
 //! - [`conn`]: publishing, subscribing and counting subscribers on a single Redis or a Redis
 //!   Cluster, with reconnection, resubscription, bounded waits and counters.
+//! - [`multiple_nodes`]: the guide "Using multiple nodes": sticky sessions (with the nginx
+//!   configuration the tests run), WebSocket-only clients, mixing with Node.js servers, and
+//!   what each adapter needs from Redis.
 //!
 //! # Example: a server in a cluster (classic adapter)
 //!
@@ -101,7 +104,7 @@
 //! Not covered: the classic adapter's `parser` option (notepack.io only), the other
 //! `ClusterAdapter`s (Redis Streams, Postgres, with heartbeats), connection state recovery
 //! offsets. The engine sessions stay on their server: clients need sticky sessions or
-//! WebSocket only (see sio-server's docs).
+//! WebSocket only (see [`multiple_nodes`]).
 //!
 //! # What Redis must allow
 //!
@@ -181,6 +184,9 @@ pub mod channels;
 pub mod conn;
 mod emitter;
 pub mod format;
+
+#[doc = include_str!("../docs/multiple-nodes.md")]
+pub mod multiple_nodes {}
 
 pub use adapter::{AdapterStats, ClassicOptions, RedisAdapter, ShardedOptions};
 

@@ -9,24 +9,47 @@
 //! - `flood` (n, data): emits `b` (data) n times to the sender, then acknowledges.
 //!
 //! ```text
-//! bench_server [PORT]     prints "PORT <n>", exits when stdin closes
+//! bench_server [PORT] [--redis URL]     prints "PORT <n>", exits when stdin closes
 //! ```
+//!
+//! With `--redis URL` the server is one node of a cluster on that Redis: sio-redis's classic
+//! adapter (key `socket.io`), as `node-server.js --redis URL` uses `@socket.io/redis-adapter`'s
+//! `createAdapter` (the cluster scenario of `bench/run.py`). Its tasks share the server's one
+//! thread.
 
 use serde_json::Value;
+use sio_redis::RedisAdapter;
+use sio_redis::conn::RedisConfig;
 use sio_server::protocol::socket::Args;
 use sio_server::{EngineConfig, SocketIo, SocketIoConfig};
 use tokio::io::AsyncReadExt;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::args()
-        .nth(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let redis = args
+        .iter()
+        .position(|a| a == "--redis")
+        .map(|i| args.get(i + 1).cloned().unwrap_or_default());
+    let port: u16 = args
+        .first()
+        .filter(|a| !a.starts_with("--"))
         .and_then(|p| p.parse().ok())
         .unwrap_or(0);
     let engine = EngineConfig::default()
         .path("/socket.io/")
         .http_compression(None);
-    let io = SocketIo::new(SocketIoConfig::default().engine(engine));
+    let config = SocketIoConfig::default().engine(engine);
+    let io = match redis {
+        None => SocketIo::new(config),
+        Some(url) => {
+            let redis = RedisConfig::standalone(url.as_str());
+            let adapter = RedisAdapter::classic(redis)
+                .await
+                .map_err(|e| std::io::Error::other(format!("Redis at {url}: {e}")))?;
+            SocketIo::with_adapter(config, adapter.factory())
+        }
+    };
     let io2 = io.clone();
     io.of("/").on_connection(move |socket| {
         let io = io2.clone();

@@ -9,7 +9,8 @@
 //! idle      --clients N [--transport ws|polling] [--hold S]
 //! echo      --clients N --window W --payload BYTES --duration S [--warmup S] [--rate R]
 //! recv      --clients N --room R [--stall K] [--hold S]     (fan-out receivers)
-//! send      --room R --rounds K --interval-ms I --payload BYTES   (fan-out driver)
+//! send      --room R --rounds K --interval-ms I --payload BYTES [--peer-pid PID]
+//!           (fan-out driver; `--peer-pid`: a second server whose CPU time is read too)
 //! storm     --clients N [--mode ws|upgrade] [--concurrency C] [--hold S]
 //! avalanche --clients N [--timeout S]
 //! ```
@@ -821,6 +822,7 @@ async fn send_scenario(o: &Opts, target: Target) {
             }
         });
     }
+    let peer = ServerProbe::start(o.0.get("peer-pid").and_then(|p| p.parse().ok()));
     let probe = ServerProbe::start(pid);
     let mut emit = histogram();
     let start = Instant::now();
@@ -841,8 +843,10 @@ async fn send_scenario(o: &Opts, target: Target) {
     let elapsed = start.elapsed().as_secs_f64();
     sampling.store(false, Ordering::Relaxed);
     let server = probe.finish();
+    let peer = peer.finish();
     print(json!({
         "scenario": "send",
+        "peer": peer,
         "rounds": rounds,
         "payload": payload,
         "error": error,

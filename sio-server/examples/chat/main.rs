@@ -9,6 +9,21 @@
 //! from this server at `/socket.io.min.js`, so the demo works offline. The file comes from
 //! `tests/node_modules` (`scripts/demo.sh` installs it) or from `$SIO_CLIENT_BUNDLE`. `PORT`
 //! picks the port (default 3000); the server listens on 127.0.0.1 only.
+//!
+//! # On several nodes (sio-redis)
+//!
+//! `--redis URL` makes the server one node of a cluster sharing that Redis (sio-redis's classic
+//! adapter, `@socket.io/redis-adapter`'s `createAdapter`): messages, join and leave notices
+//! reach the room's members on every node, and the `here` list of a join names them all.
+//! `--name NAME` names the node (default `chat`); each node prints who connects to it, over
+//! which transport. Behind a load balancer, HTTP long-polling needs sticky sessions (see
+//! sio-redis's guide "Using multiple nodes", and `tests/tests/cluster_nginx.rs`).
+//!
+//! ```sh
+//! redis-server --port 6379 &
+//! PORT=3001 cargo run -p sio-server --example chat -- --redis redis://127.0.0.1:6379 --name a
+//! PORT=3002 cargo run -p sio-server --example chat -- --redis redis://127.0.0.1:6379 --name b
+//! ```
 
 use std::path::PathBuf;
 
@@ -18,10 +33,18 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use sio_redis::RedisAdapter;
+use sio_redis::conn::RedisConfig;
 use sio_server::{ConnectError, Socket, SocketIo, SocketIoConfig};
 
 #[derive(Clone)]
 struct Nick(String);
+
+/// The socket's `data`, which every node of a cluster sees (`fetch_sockets`).
+#[derive(Serialize)]
+struct Shared<'a> {
+    nick: &'a str,
+}
 
 /// The room a socket chats in (one at a time).
 #[derive(Clone)]
@@ -98,8 +121,30 @@ async fn main() -> std::io::Result<()> {
         }),
         Err(_) => 3000,
     };
+    let flags: Vec<String> = std::env::args().skip(1).collect();
+    let value = |name: &str| -> Option<String> {
+        let i = flags.iter().position(|f| f == name)?;
+        let value = flags.get(i + 1).cloned();
+        if value.is_none() {
+            eprintln!("error: {name} takes a value");
+            std::process::exit(1);
+        }
+        value
+    };
+    let redis = value("--redis");
+    let name = value("--name").unwrap_or_else(|| "chat".to_owned());
 
-    let io = SocketIo::new(SocketIoConfig::default());
+    let io = match &redis {
+        None => SocketIo::new(SocketIoConfig::default()),
+        Some(url) => match RedisAdapter::classic(RedisConfig::standalone(url.as_str())).await {
+            Ok(adapter) => SocketIo::with_adapter(SocketIoConfig::default(), adapter.factory()),
+            Err(e) => {
+                eprintln!("error: cannot use the Redis at {url}: {e}");
+                std::process::exit(1);
+            }
+        },
+    };
+    let cluster = redis.is_some();
     let chat = io.of("/");
     chat.use_middleware(|socket| async move {
         let nick = socket
@@ -113,91 +158,19 @@ async fn main() -> std::io::Result<()> {
         if nick.is_empty() || nick.chars().count() > 32 {
             return Err(ConnectError::new("invalid nickname").with_data(&"1 to 32 characters"));
         }
+        let _ = socket.set_data(&Shared { nick: &nick });
         socket.insert_data(Nick(nick));
         Ok(())
     });
-    chat.on_connection(|socket| async move {
-        // Joins a room (leaving the previous one); the ack lists who is there.
-        socket.on("join", |socket, (name,): (String,), ack| async move {
-            let name = name.trim().to_owned();
-            if name.is_empty() || name.chars().count() > 32 {
-                let _ = ack.send(&JoinError {
-                    error: "the room name takes 1 to 32 characters",
-                });
-                return;
-            }
-            if let Some(old) = room(&socket) {
-                socket.leave(old.clone()).await;
-                let _ = socket.to(old).emit("left", &nick(&socket)).await;
-            }
-            socket.join(name.clone()).await;
-            socket.insert_data(Room(name.clone()));
-            let _ = socket.to(name.clone()).emit("joined", &nick(&socket)).await;
-            let mut nicks: Vec<String> = socket
-                .namespace()
-                .to(name)
-                .fetch_sockets()
-                .await
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|s| s.as_socket())
-                .map(nick)
-                .collect();
-            nicks.sort();
-            let _ = ack.send(&Joined { here: nicks });
-        });
-        // A message: to everyone else in the room; the ack tells the sender it went out.
-        socket.on("message", |socket, text: String, ack| async move {
-            let Some(room) = room(&socket) else {
-                let _ = ack.send(&"join a room first");
-                return;
-            };
-            let message = Message {
-                from: nick(&socket),
-                text,
-            };
-            let _ = socket.to(room).emit("message", &message).await;
-            let _ = ack.send(&"sent");
-        });
-        // An image: its bytes travel as a binary attachment.
-        socket.on("image", |socket, (image,): (ImageIn,), ack| async move {
-            let Some(room) = room(&socket) else {
-                let _ = ack.send(&"join a room first");
-                return;
-            };
-            if !image.mime.starts_with("image/") || image.data.len() > MAX_IMAGE {
-                let _ = ack.send(&"not an image of at most 512 KiB");
-                return;
-            }
-            let image = ImageOut {
-                from: nick(&socket),
-                name: image.name,
-                mime: image.mime,
-                data: image.data,
-            };
-            let _ = socket.to(room).emit("image", &image).await;
-            let _ = ack.send(&"sent");
-        });
-        // Typing notices may be lost: volatile.
-        socket.on("typing", |socket, (): (), _| async move {
-            if let Some(room) = room(&socket) {
-                let _ = socket
-                    .to(room)
-                    .volatile()
-                    .emit("typing", &nick(&socket))
-                    .await;
-            }
-        });
-        socket.on_disconnect(|socket, reason| async move {
-            println!("{} left ({reason})", nick(&socket));
-            if let Some(room) = room(&socket) {
-                let _ = socket
-                    .namespace()
-                    .to(room)
-                    .emit("left", &nick(&socket))
-                    .await;
-            }
-        });
+    chat.on_connection(move |socket| {
+        if cluster {
+            println!(
+                "{} connected to {name} ({})",
+                nick(&socket),
+                socket.transport()
+            );
+        }
+        handlers(socket)
     });
 
     let app = Router::new()
@@ -219,6 +192,91 @@ async fn main() -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("open http://{}/", listener.local_addr()?);
     axum::serve(listener, app).await
+}
+
+/// The handlers of a connected socket.
+async fn handlers(socket: Socket) {
+    // Joins a room (leaving the previous one); the ack lists who is there.
+    socket.on("join", |socket, (name,): (String,), ack| async move {
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 32 {
+            let _ = ack.send(&JoinError {
+                error: "the room name takes 1 to 32 characters",
+            });
+            return;
+        }
+        if let Some(old) = room(&socket) {
+            socket.leave(old.clone()).await;
+            let _ = socket.to(old).emit("left", &nick(&socket)).await;
+        }
+        socket.join(name.clone()).await;
+        socket.insert_data(Room(name.clone()));
+        let _ = socket.to(name.clone()).emit("joined", &nick(&socket)).await;
+        let mut nicks: Vec<String> = socket
+            .namespace()
+            .to(name)
+            .fetch_sockets()
+            .await
+            .unwrap_or_default()
+            .iter()
+            // On any node of the cluster: the nick is in the socket's shared data.
+            .filter_map(|s| s.data().get("nick")?.as_str().map(str::to_owned))
+            .collect();
+        nicks.sort();
+        let _ = ack.send(&Joined { here: nicks });
+    });
+    // A message: to everyone else in the room; the ack tells the sender it went out.
+    socket.on("message", |socket, text: String, ack| async move {
+        let Some(room) = room(&socket) else {
+            let _ = ack.send(&"join a room first");
+            return;
+        };
+        let message = Message {
+            from: nick(&socket),
+            text,
+        };
+        let _ = socket.to(room).emit("message", &message).await;
+        let _ = ack.send(&"sent");
+    });
+    // An image: its bytes travel as a binary attachment.
+    socket.on("image", |socket, (image,): (ImageIn,), ack| async move {
+        let Some(room) = room(&socket) else {
+            let _ = ack.send(&"join a room first");
+            return;
+        };
+        if !image.mime.starts_with("image/") || image.data.len() > MAX_IMAGE {
+            let _ = ack.send(&"not an image of at most 512 KiB");
+            return;
+        }
+        let image = ImageOut {
+            from: nick(&socket),
+            name: image.name,
+            mime: image.mime,
+            data: image.data,
+        };
+        let _ = socket.to(room).emit("image", &image).await;
+        let _ = ack.send(&"sent");
+    });
+    // Typing notices may be lost: volatile.
+    socket.on("typing", |socket, (): (), _| async move {
+        if let Some(room) = room(&socket) {
+            let _ = socket
+                .to(room)
+                .volatile()
+                .emit("typing", &nick(&socket))
+                .await;
+        }
+    });
+    socket.on_disconnect(|socket, reason| async move {
+        println!("{} left ({reason})", nick(&socket));
+        if let Some(room) = room(&socket) {
+            let _ = socket
+                .namespace()
+                .to(room)
+                .emit("left", &nick(&socket))
+                .await;
+        }
+    });
 }
 
 /// The answer to a `join`.
