@@ -1,15 +1,49 @@
-//! The queue of commands from the handles to the manager's task: an unbounded channel with one
-//! receiver, like tokio's `mpsc::unbounded_channel`, but one that holds no memory while it is
-//! empty (tokio's allocates a block of 32 slots up front, about 1.5 KB for each manager).
+//! What the handles ask of the manager's task ([`Command`]), and the queue that carries it: an
+//! unbounded channel with one receiver, like tokio's `mpsc::unbounded_channel`, but one that
+//! holds no memory while it is empty (tokio's allocates a block of 32 slots up front, about
+//! 1.5 KB for each manager).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
+use sio_protocol::socket::Args;
+use tokio::sync::oneshot;
 
-use crate::driver::Command;
-use crate::socket::lock;
+use crate::error::Error;
+use crate::sync::lock;
+
+/// Where the outcome of an `emit_with_ack` goes.
+pub(crate) type AckReply = oneshot::Sender<Result<Args, Error>>;
+
+/// What the handles ask of the task.
+pub(crate) enum Command {
+    /// `socket.connect()`.
+    Connect { nsp: String },
+    /// `socket.disconnect()`.
+    Disconnect { nsp: String },
+    /// Boxed, as the answer below: a command is small while it waits in the queue.
+    Emit(Box<Emit>),
+    /// Answers an ack request of the server: namespace, ack id, arguments.
+    Ack(Box<(String, u64, Args)>),
+    /// `manager.open()`.
+    Open,
+    /// `manager.disconnect()`.
+    Close,
+}
+
+/// An emit of a handle.
+pub(crate) struct Emit {
+    pub(crate) nsp: String,
+    pub(crate) event: String,
+    pub(crate) args: Args,
+    /// The caller's ack, with its timeout (`socket.timeout(ms)`).
+    pub(crate) ack: Option<(AckReply, Option<Duration>)>,
+    /// Dropped when the transport is not writable (`socket.volatile`).
+    pub(crate) volatile: bool,
+}
 
 struct State {
     queue: VecDeque<Command>,

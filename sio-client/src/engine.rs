@@ -35,9 +35,10 @@ use sio_protocol::engine::{
 use tokio::task::JoinSet;
 
 use crate::options::Options;
-use crate::transport::polling::{PollError, PollGet};
+use crate::transport::endpoint::Endpoint;
+use crate::transport::io::{Io, PollError};
+use crate::transport::polling::{self, PollGet};
 use crate::transport::ws::WsConn;
-use crate::transport::{Endpoint, Io, polling};
 
 /// How long the last POST (carrying `close`) may take.
 const FINAL_POST_TIMEOUT: Duration = Duration::from_secs(10);

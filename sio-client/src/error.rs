@@ -3,6 +3,7 @@
 use std::fmt;
 
 use sio_protocol::Value;
+use sio_protocol::socket::AckFailure;
 
 /// An error of the client: a bad URL or option, arguments that cannot be serialized, an ack
 /// that timed out or was cut off by a disconnection.
@@ -54,6 +55,14 @@ impl Error {
         Error {
             kind: Kind::Closed,
             message: "the manager is gone".to_owned(),
+        }
+    }
+
+    /// Why an ack will never come, from the session.
+    pub(crate) fn ack_failed(failure: AckFailure) -> Self {
+        match failure {
+            AckFailure::Timeout => Error::timeout(),
+            _ => Error::disconnected(),
         }
     }
 
@@ -109,70 +118,12 @@ impl fmt::Display for ConnectError {
 impl std::error::Error for ConnectError {}
 
 /// Why a socket disconnected (`disconnect`) or the manager's connection closed (`close`): the
-/// reason strings of socket.io-client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum DisconnectReason {
-    /// `"io server disconnect"`: the server disconnected the socket; no reconnection.
-    IoServerDisconnect,
-    /// `"io client disconnect"`: [`Socket::disconnect`](crate::Socket::disconnect); no
-    /// reconnection.
-    IoClientDisconnect,
-    /// `"forced close"`: [`Manager::close`](crate::Manager::close), or the last socket left.
-    ForcedClose,
-    /// `"ping timeout"`: the server stopped sending heartbeats.
-    PingTimeout,
-    /// `"transport close"`: the connection was closed.
-    TransportClose,
-    /// `"transport error"`: the connection failed.
-    TransportError,
-    /// `"parse error"`: the server sent a packet that could not be decoded.
-    ParseError,
-}
-
-impl DisconnectReason {
-    /// The JavaScript reason string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DisconnectReason::IoServerDisconnect => "io server disconnect",
-            DisconnectReason::IoClientDisconnect => "io client disconnect",
-            DisconnectReason::ForcedClose => "forced close",
-            DisconnectReason::PingTimeout => "ping timeout",
-            DisconnectReason::TransportClose => "transport close",
-            DisconnectReason::TransportError => "transport error",
-            DisconnectReason::ParseError => "parse error",
-        }
-    }
-
-    /// Whether the manager reconnects after this reason (when reconnection is on).
-    pub fn reconnects(self) -> bool {
-        !matches!(
-            self,
-            DisconnectReason::IoServerDisconnect
-                | DisconnectReason::IoClientDisconnect
-                | DisconnectReason::ForcedClose
-        )
-    }
-}
-
-impl fmt::Display for DisconnectReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl From<sio_protocol::engine::CloseReason> for DisconnectReason {
-    fn from(reason: sio_protocol::engine::CloseReason) -> Self {
-        use sio_protocol::engine::CloseReason;
-        match reason {
-            CloseReason::TransportClose => DisconnectReason::TransportClose,
-            CloseReason::ForcedClose => DisconnectReason::ForcedClose,
-            CloseReason::PingTimeout => DisconnectReason::PingTimeout,
-            CloseReason::ParseError => DisconnectReason::ParseError,
-            _ => DisconnectReason::TransportError,
-        }
-    }
-}
+/// reason strings of socket.io-client ([`as_str`](DisconnectReason::as_str)), and whether the
+/// manager reconnects after it ([`reconnects`](DisconnectReason::reconnects)).
+///
+/// The type of the protocol core (`sio_protocol::socket::ClientDisconnectReason`), whose
+/// session decides them.
+pub type DisconnectReason = sio_protocol::socket::ClientDisconnectReason;
 
 #[cfg(test)]
 mod tests {
@@ -212,6 +163,8 @@ mod tests {
             "socket has been disconnected"
         );
         assert!(Error::closed().is_disconnected());
+        assert!(Error::ack_failed(AckFailure::Timeout).is_timeout());
+        assert!(Error::ack_failed(AckFailure::Disconnected).is_disconnected());
         assert!(Error::config("x").is_config());
         assert!(Error::args("x").is_args());
     }

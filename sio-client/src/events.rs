@@ -1,14 +1,16 @@
-//! [`Events`]: a socket's events as a [`Stream`], for `while let Some(event) = ...` loops.
+//! What happens to sockets and managers: [`SocketEvent`] (and [`Events`], a socket's events as
+//! a [`Stream`], for `while let Some(event) = ...` loops), and [`ManagerEvent`].
 
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::error::{ConnectError, DisconnectReason};
-use crate::socket::{Message, Shared, lock};
+use crate::message::Message;
+use crate::options::TransportKind;
 
 /// What happened to a socket, as [`Events`] yields it.
 #[derive(Debug, Clone)]
@@ -59,15 +61,28 @@ impl Stream for Events {
     }
 }
 
-impl Shared {
-    /// Hands `event` to every live [`Events`] stream of the socket; forgets the dropped ones.
-    pub(crate) fn publish(&self, event: SocketEvent) {
-        let mut handlers = lock(&self.handlers);
-        if handlers.streams.is_empty() {
-            return;
-        }
-        handlers
-            .streams
-            .retain(|tx: &UnboundedSender<SocketEvent>| tx.send(event.clone()).is_ok());
-    }
+/// What happened to a manager's connection (socket.io-client's Manager events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ManagerEvent {
+    /// `open`: the connection is established.
+    Open,
+    /// `ping`: the server's heartbeat arrived.
+    Ping,
+    /// `upgrade` (of the engine, `manager.engine.on("upgrade")`): the connection moved to
+    /// this transport (WebSocket, after a polling handshake).
+    Upgrade(TransportKind),
+    /// `error`: a connection attempt failed, or the transport of the open connection failed
+    /// (before its `close`), with the error.
+    Error(String),
+    /// `close`: the connection closed, with the reason.
+    Close(DisconnectReason),
+    /// `reconnect_attempt`: reconnection attempt number n starts (1 first).
+    ReconnectAttempt(u32),
+    /// `reconnect`: reconnected after n attempts.
+    Reconnect(u32),
+    /// `reconnect_error`: a reconnection attempt failed.
+    ReconnectError(String),
+    /// `reconnect_failed`: `reconnection_attempts` were used up; no more attempts.
+    ReconnectFailed,
 }

@@ -3,15 +3,18 @@
 //! ```text
 //!  Socket ("/")   Socket ("/admin")        handles: emit, on, connect, disconnect
 //!        \            /
-//!         Manager                          one tokio task: reconnection (Backoff), namespaces,
-//!            │                             acks, the send buffer, the handlers
+//!         Manager                          one tokio task, which drives:
+//!         ClientSession (sio_protocol)     namespaces, buffers, acks, retries, reconnection,
+//!            │                             connection state recovery
 //!         engine (sio_protocol Session)    handshake, heartbeat, probe + upgrade, close
 //!        /           \
 //!  polling (reqwest)  WebSocket (tokio-tungstenite)
 //! ```
 //!
-//! The protocol logic lives in [`sio_protocol`] (re-exported as [`protocol`]); this crate adds
-//! the I/O and the Node-style API. It connects over HTTP long-polling first and upgrades to
+//! The protocol logic lives in [`sio_protocol`] (re-exported as [`protocol`]): socket.io-client's
+//! Manager and Sockets are its [`ClientSession`](protocol::socket::ClientSession), the Engine.IO
+//! connection its [`engine::Session`](protocol::engine::Session). This crate adds the I/O, the
+//! clock, the handlers and the Node-style API. It connects over HTTP long-polling first and upgrades to
 //! WebSocket in the background (or uses one transport only, see [`Options::transports`]),
 //! detects a dead server by its heartbeat, and reconnects forever by default with
 //! socket.io-client's backoff.
@@ -44,13 +47,11 @@
 //!
 //! - Handlers run on the manager's task, in the order events arrive; they must not block.
 //!   Register them before [`Socket::connect`] (with [`io`], right after the call).
-//! - Emits while disconnected are buffered and sent, in order, after the next `connect`;
-//!   acks of buffered emits survive a disconnection, other pending acks fail with
-//!   `"socket has been disconnected"`. An emit also waits in the buffer when the heartbeat
-//!   deadline has passed unnoticed (the connection is then closed as `"ping timeout"`).
-//! - [`Socket::volatile`] emits are dropped instead when the transport cannot take them;
-//!   [`Options::retries`] sends every emit through a queue with acks and re-sends it;
-//!   [`Options::ack_timeout`] bounds every ack.
+//! - Emits while disconnected wait in the socket's send buffer, and events that arrive
+//!   before the server's answer to the socket's CONNECT in its receive buffer (see
+//!   [Buffering](#buffering)). [`Socket::volatile`] emits are dropped instead when the
+//!   transport cannot take them; [`Options::retries`] sends every emit through a queue with
+//!   acks and re-sends it; [`Options::ack_timeout`] bounds every ack.
 //! - Events reach the handlers ([`Socket::on`], [`Socket::once`], the catch-all
 //!   [`Socket::on_any`] first) and the [`Socket::events`] streams;
 //!   [`Socket::on_any_outgoing`] sees each event as it is written.
@@ -81,16 +82,92 @@
 //! connected; the message of a transport failure carries its cause after the JavaScript text
 //! (`"xhr poll error: ..."`, `"websocket error: ..."`); the cache of [`io`] holds its
 //! managers weakly; [`Options::remember_upgrade`] remembers per manager, not per process;
-//! events that arrive before `connect` are dropped (not buffered); [`Socket::recovered`] is
-//! always false (no connection state recovery yet); [`Socket::off`], [`Socket::off_any`] and
-//! [`Socket::off_any_outgoing`] remove every handler of their kind (closures cannot be
-//! compared, so there is no form that removes one).
+//! the receive buffer is dropped when the connection closes ([Buffering](#buffering));
+//! [`Socket::off`], [`Socket::off_any`] and [`Socket::off_any_outgoing`] remove every handler
+//! of their kind (closures cannot be compared, so there is no form that removes one).
+//!
+//! # Buffering
+//!
+//! Each socket has a send buffer, a receive buffer and (with [`Options::retries`]) a retries
+//! queue. They live in the manager's task for the life of the manager, across connections,
+//! and hold no memory while empty. None has a bound, as in socket.io-client: they grow while
+//! the application emits into a connection that is down, or a server sends to a socket that
+//! waits for its CONNECT answer.
+//!
+//! - **Send buffer** (`sendBuffer`): an emit made while the socket is not connected (before
+//!   its first connection, while the manager reconnects, after a disconnection) waits here;
+//!   so does one made after the heartbeat deadline passed unnoticed (the connection is then
+//!   closed as `"ping timeout"`, and the emit not written to it). The buffer is written, in
+//!   order, when the server accepts the socket's next CONNECT, before the `connect` handlers
+//!   run; [`Socket::on_any_outgoing`] sees each emit then. A pending ack of a buffered emit
+//!   survives a disconnection (its packet has not left yet); the other pending acks fail
+//!   with `"socket has been disconnected"`. An ack that times out takes its packet out of
+//!   the buffer. A [volatile](Socket::volatile) emit never waits: it is dropped when the
+//!   socket is not connected, or the transport cannot take it at once (a long-polling
+//!   request in flight, an upgrade under way).
+//! - **Receive buffer** (`receiveBuffer`): an event that arrives after the socket sent its
+//!   CONNECT and before the server's answer waits here, and is handed to the handlers right
+//!   after the answer, before the `connect` handlers ([`Socket::connected`] and
+//!   [`Socket::id`] already tell the new connection). A server recovering a session sends the
+//!   events the client missed there (see below). The buffer is dropped when the socket is
+//!   disconnected or refused (`connect_error` from the server), and when the connection
+//!   closes before the answer (socket.io-client keeps it then: a recovering server replays
+//!   those events again on the next connection, and they would be handed out twice); events
+//!   of a namespace that has no active socket are dropped.
+//! - **Retries queue** (`retries`): every non-volatile emit goes through it, one in flight
+//!   at a time, each with an ack request; an emit whose ack does not come (its timeout, or a
+//!   disconnection) is sent again, the one in flight again after each reconnection, until it
+//!   was tried more than `retries` times.
+//!
+//! # Connection state recovery
+//!
+//! A socket.io server (4.6 or later) with `connectionStateRecovery` keeps a disconnected
+//! socket's session for a while (`maxDisconnectionDuration`) and replays what the socket
+//! missed when it comes back. The client's part, as socket.io-client does it:
+//!
+//! - The server's CONNECT answer carries the session's private id (`pid`), and each event it
+//!   sends (neither volatile nor with an ack request) carries an offset as its last argument.
+//!   The socket keeps the `pid` and the offset of the last event it handed to its handlers
+//!   (the last argument, when it is a string, of an event without ack request), in memory,
+//!   across the manager's reconnections.
+//! - Its next CONNECT asks for the session back: its payload is `{"pid": ..., "offset": ...}`
+//!   with the keys of the socket's auth ([`Socket::set_auth`]) merged in (an auth that is not
+//!   an object is left out then). With no offset yet (no event since the session began) it
+//!   sends the `pid` alone, and the server starts a new session.
+//! - A server that still has the session restores it: the socket keeps its [`Socket::id`]
+//!   (and its rooms and `socket.data` on the server), the missed events arrive before the
+//!   CONNECT answer, so the receive buffer hands them to the handlers first, then the
+//!   `connect` handlers run with [`Socket::recovered`] true. Each event arrives once: the
+//!   server replays only what came after the offset the client sent.
+//! - Otherwise (recovery off, the session expired or ended for good, the offset no longer
+//!   stored) the socket gets a new session: a new id, `recovered()` false, the events sent
+//!   while it was away lost; its new `pid` replaces the old one and the old offset is
+//!   forgotten.
+//! - The offset stays in the arguments the handlers see (as in JavaScript): read arguments
+//!   by position, and ignore a trailing string you did not send.
+//! - What recovery does not cover: acks. Pending acks of emits already written fail at the
+//!   disconnection; emits made while disconnected wait in the send buffer and go out after
+//!   `connect`, recovered or not.
+//!
+//! ```no_run
+//! # fn f(socket: &sio_client::Socket) {
+//! let handle = socket.clone();
+//! socket.on_connect(move || {
+//!     if handle.recovered() {
+//!         println!("session {:?} recovered, missed events delivered", handle.id());
+//!     } else {
+//!         println!("new session {:?}: reload the state", handle.id());
+//!     }
+//! });
+//! # }
+//! ```
 //!
 //! # `siocat`
 //!
 //! The crate's binary is a Socket.IO client on the command line: one JSON emit per line of
 //! stdin (`{"emit":"chat","args":["hi"],"ack":true}`), one JSON line per event on stdout
-//! (`{"event":"chat","namespace":"/","args":["hi"]}`, `connect`, `ack`, `connect_error`,
+//! (`{"event":"chat","namespace":"/","args":["hi"]}`;
+//! `{"connect":{"namespace":"/","id":"...","recovered":false}}`; `ack`, `connect_error`,
 //! `disconnect`, `reconnect_attempt`, `reconnect`, `upgrade`), binary as
 //! `{"$binary":"<base64>"}`. `siocat --help` lists its options.
 //!
@@ -107,7 +184,7 @@
 //! - `msgpack`: [`Parser::MsgPack`](protocol::socket::Parser), the encoding of the npm
 //!   package `socket.io-msgpack-parser` ([`Options::parser`]).
 //!
-//! Not supported yet: Engine.IO v3 servers, connection state recovery.
+//! Not supported yet: Engine.IO v3 servers.
 
 mod commands;
 mod driver;
@@ -115,18 +192,21 @@ mod engine;
 mod error;
 mod events;
 mod manager;
+mod message;
 mod options;
-mod retry;
+mod shared;
 mod socket;
+mod sync;
 #[cfg(feature = "tls")]
 pub mod tls;
 mod transport;
 
 pub use error::{ConnectError, DisconnectReason, Error};
-pub use events::{Events, SocketEvent};
-pub use manager::{Manager, ManagerEvent, io};
+pub use events::{Events, ManagerEvent, SocketEvent};
+pub use manager::Manager;
+pub use message::Message;
 pub use options::{Options, Parser, TransportKind};
 pub use sio_protocol as protocol;
 pub use sio_protocol::Value;
 pub use sio_protocol::socket::Args;
-pub use socket::{Message, Socket};
+pub use socket::{Socket, io};

@@ -1,89 +1,25 @@
-//! [`Socket`]: one namespace over a [`Manager`]'s connection, and what its handlers receive.
+//! [`Socket`]: one namespace over a [`Manager`]'s connection; [`Manager::socket`] and [`io`],
+//! which make sockets.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use sio_protocol::Value;
 use sio_protocol::socket::{Args, RESERVED_EVENTS};
-use tokio::sync::{mpsc, mpsc::UnboundedSender, oneshot};
+use tokio::sync::{mpsc, oneshot};
+use url::Url;
 
-use crate::commands::CommandSender;
-use crate::driver::{Command, Emit};
+use crate::commands::{Command, Emit};
 use crate::error::{ConnectError, DisconnectReason, Error};
-use crate::events::{Events, SocketEvent};
-use crate::manager::Manager;
-
-pub(crate) type EventHandler = Arc<dyn Fn(Message) + Send + Sync>;
-pub(crate) type ConnectHandler = Arc<dyn Fn() + Send + Sync>;
-pub(crate) type DisconnectHandler = Arc<dyn Fn(DisconnectReason) + Send + Sync>;
-pub(crate) type ConnectErrorHandler = Arc<dyn Fn(&ConnectError) + Send + Sync>;
-pub(crate) type AuthFn = Arc<dyn Fn() -> Value + Send + Sync>;
-pub(crate) type OutgoingHandler = Arc<dyn Fn(&str, &Args) + Send + Sync>;
-
-/// A handler of one event name.
-pub(crate) struct Listener {
-    pub(crate) handler: EventHandler,
-    /// Registered with [`Socket::once`]: removed when it is called.
-    pub(crate) once: bool,
-}
-
-/// The handlers of a socket. The driver clones the ones it calls out of the lock.
-#[derive(Default)]
-pub(crate) struct Handlers {
-    pub(crate) events: HashMap<String, Vec<Listener>>,
-    pub(crate) any: Vec<EventHandler>,
-    pub(crate) any_outgoing: Vec<OutgoingHandler>,
-    pub(crate) connect: Vec<ConnectHandler>,
-    pub(crate) disconnect: Vec<DisconnectHandler>,
-    pub(crate) connect_error: Vec<ConnectErrorHandler>,
-    /// The live [`Events`] streams.
-    pub(crate) streams: Vec<UnboundedSender<SocketEvent>>,
-}
-
-/// What a socket shares between its handles and the manager's task.
-pub(crate) struct Shared {
-    pub(crate) nsp: String,
-    pub(crate) state: Mutex<View>,
-    pub(crate) handlers: Mutex<Handlers>,
-    pub(crate) auth: Mutex<Option<AuthFn>>,
-}
-
-/// The readable state of a socket (written only by the manager's task).
-#[derive(Debug, Default, Clone)]
-pub(crate) struct View {
-    pub(crate) id: Option<String>,
-    pub(crate) connected: bool,
-    pub(crate) active: bool,
-}
-
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Shared {
-    pub(crate) fn new(nsp: String) -> Shared {
-        Shared {
-            nsp,
-            state: Mutex::new(View::default()),
-            handlers: Mutex::new(Handlers::default()),
-            auth: Mutex::new(None),
-        }
-    }
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared")
-            .field("nsp", &self.nsp)
-            .field("state", &*lock(&self.state))
-            .finish_non_exhaustive()
-    }
-}
+use crate::events::Events;
+use crate::manager::{Inner, Manager};
+use crate::message::Message;
+use crate::options::Options;
+use crate::shared::{EventHandler, Listener, Shared};
+use crate::sync::lock;
 
 /// A Socket.IO socket: one namespace, multiplexed with the others of its [`Manager`] over one
 /// connection (socket.io-client's `Socket`).
@@ -151,10 +87,14 @@ impl Socket {
         lock(&self.shared.state).active
     }
 
-    /// Whether the last connection restored the session (connection state recovery,
-    /// `socket.recovered`). Always false: this client does not ask for recovery yet.
+    /// Whether the last connection to the namespace restored the previous session
+    /// (`socket.recovered`): the server has connection state recovery on, and it answered the
+    /// `pid` and offset this socket sent with the same session. The socket then kept its
+    /// [`id`](Self::id) and rooms, and the events it missed while disconnected arrived before
+    /// its `connect`. False before the first connection, and after a connection that started a
+    /// new session. See [connection state recovery](crate#connection-state-recovery).
     pub fn recovered(&self) -> bool {
-        false
+        lock(&self.shared.state).recovered
     }
 
     /// The manager of the socket (`socket.io`).
@@ -414,82 +354,102 @@ impl Socket {
     }
 }
 
+impl Manager {
+    /// The socket for namespace `nsp` (the same one for each call with the same namespace).
+    /// It is not connected yet: register handlers, then call [`Socket::connect`].
+    pub fn socket(&self, nsp: &str) -> Socket {
+        let nsp = if nsp.starts_with('/') {
+            nsp.to_owned()
+        } else {
+            format!("/{nsp}")
+        };
+        let mut sockets = lock(&self.inner.registry.sockets);
+        let shared = match sockets.iter().find(|s| s.nsp == nsp) {
+            Some(shared) => Arc::clone(shared),
+            None => {
+                let shared = Arc::new(Shared::new(nsp));
+                // Exactly one more: a manager has few sockets, most of them one.
+                sockets.reserve_exact(1);
+                sockets.push(Arc::clone(&shared));
+                shared
+            }
+        };
+        Socket {
+            shared,
+            manager: self.clone(),
+            ack_timeout: None,
+            volatile: false,
+        }
+    }
+}
+
+/// Connects to `url` like JavaScript's `io(url, options)`: the socket for the URL's path as
+/// namespace (`/` when empty), connected at once unless [`Options::auto_connect`] is off.
+///
+/// The manager is shared as socket.io-client's cache does: one per
+/// `scheme://host:port<path>` (with [`Options::path`]), reused by the next `io` calls for
+/// other namespaces (their `options` are then ignored, except `auto_connect`). A new,
+/// uncached manager is made with [`Options::force_new`], without [`Options::multiplex`], or
+/// when the cached manager already has this namespace. The cache holds no manager alive:
+/// once every handle of a manager is dropped, the next `io` makes a new one.
+///
+/// Register handlers right after this call: events need a network round trip to arrive.
+///
+/// ```no_run
+/// # fn f() -> Result<(), sio_client::Error> {
+/// use sio_client::{Options, io};
+///
+/// let main = io("http://localhost:3000/", Options::default())?;
+/// let admin = io("http://localhost:3000/admin", Options::default())?; // same connection
+/// # Ok(()) }
+/// ```
+pub fn io(url: &str, options: Options) -> Result<Socket, Error> {
+    static CACHE: Mutex<Option<HashMap<String, Weak<Inner>>>> = Mutex::new(None);
+    let parsed = Url::parse(url).map_err(|e| Error::config(format!("bad url {url:?}: {e}")))?;
+    let nsp = parsed.path().to_owned();
+    let auto_connect = options.auto_connect;
+    let manager = if options.force_new || !options.multiplex {
+        Manager::new(url, options)?
+    } else {
+        let id = cache_id(&parsed, &options.path);
+        let mut guard = lock(&CACHE);
+        let cache = guard.get_or_insert_with(HashMap::new);
+        cache.retain(|_, manager| manager.strong_count() > 0);
+        match cache.get(&id).and_then(Weak::upgrade) {
+            Some(inner) if inner.registry.socket(&nsp).is_none() => Manager { inner },
+            Some(_) => Manager::new(url, options)?,
+            None => {
+                let manager = Manager::new(url, options)?;
+                cache.insert(id, Arc::downgrade(&manager.inner));
+                manager
+            }
+        }
+    };
+    let socket = manager.socket(&nsp);
+    if auto_connect {
+        socket.connect();
+    }
+    Ok(socket)
+}
+
+/// socket.io-client's cache key (`url.ts`): `scheme://host:port<path>`, the port made
+/// explicit.
+fn cache_id(url: &Url, path: &str) -> String {
+    format!(
+        "{}://{}:{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port_or_known_default().unwrap_or_default(),
+        path
+    )
+}
+
 /// socket.io-client refuses to emit the names its peer reserves.
 fn check_event(event: &str) -> Result<(), Error> {
     if RESERVED_EVENTS.contains(&event) {
         return Err(Error::args(format!("\"{event}\" is a reserved event name")));
     }
     Ok(())
-}
-
-/// An event from the server, as a handler receives it.
-#[derive(Clone)]
-pub struct Message {
-    pub(crate) event: String,
-    pub(crate) args: Args,
-    pub(crate) ack: Option<AckSender>,
-}
-
-impl fmt::Debug for Message {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Message")
-            .field("event", &self.event)
-            .field("args", &self.args)
-            .field("wants_ack", &self.ack.is_some())
-            .finish()
-    }
-}
-
-impl Message {
-    /// The event name.
-    pub fn event(&self) -> &str {
-        &self.event
-    }
-
-    /// The arguments.
-    pub fn args(&self) -> &Args {
-        &self.args
-    }
-
-    /// Reads the arguments as `T`: a tuple takes them in order, another type the first one
-    /// (see [`Args::deserialize`]).
-    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        self.args.deserialize().map_err(Error::args)
-    }
-
-    /// Whether the server asked for an acknowledgement.
-    pub fn wants_ack(&self) -> bool {
-        self.ack.is_some()
-    }
-
-    /// Answers the server's ack request with `args` (spread as in [`Socket::emit`]). Only the
-    /// first answer is sent; without a request it does nothing.
-    pub fn ack<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
-        match &self.ack {
-            Some(ack) => ack.send(args),
-            None => Ok(()),
-        }
-    }
-}
-
-/// Sends the answer to one ack request of the server (shared by the clones of a [`Message`]).
-#[derive(Clone)]
-pub(crate) struct AckSender {
-    pub(crate) nsp: String,
-    pub(crate) id: u64,
-    pub(crate) sent: Arc<AtomicBool>,
-    pub(crate) commands: CommandSender,
-}
-
-impl AckSender {
-    fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
-        let args = Args::new(args).map_err(Error::args)?;
-        if !self.sent.swap(true, Ordering::AcqRel) {
-            self.commands
-                .send(Command::Ack(Box::new((self.nsp.clone(), self.id, args))));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
@@ -507,5 +467,14 @@ mod tests {
         }
         assert!(check_event("connected").is_ok());
         assert!(check_event("").is_ok());
+    }
+
+    #[test]
+    fn cache_ids() {
+        let id = |u: &str| cache_id(&Url::parse(u).unwrap(), "/socket.io");
+        assert_eq!(id("http://localhost/a"), "http://localhost:80/socket.io");
+        assert_eq!(id("http://localhost:80/"), "http://localhost:80/socket.io");
+        assert_eq!(id("wss://h"), "wss://h:443/socket.io");
+        assert_eq!(id("http://[::1]:3000/x"), "http://[::1]:3000/socket.io");
     }
 }

@@ -27,7 +27,7 @@ use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signat
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::Error;
+use crate::error::Error;
 
 /// rustls (ring provider, safe default protocol versions) trusting the system's root
 /// certificates (`rustls-native-certs`) and the `extra` ones, e.g. a private CA.

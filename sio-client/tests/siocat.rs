@@ -155,6 +155,7 @@ fn events_acks_binary_errors_and_disconnect() {
     let connect = cat.expect("connect", |j| key(j, "connect"));
     assert_eq!(connect["connect"]["namespace"], "/");
     assert!(connect["connect"]["id"].is_string());
+    assert_eq!(connect["connect"]["recovered"], false);
     // The middleware of /admin refuses the token, with data.
     let refused = cat.expect("connect_error", |j| key(j, "connect_error"));
     assert_eq!(
@@ -249,6 +250,38 @@ fn reconnects_after_the_server_died() {
     let back = cat.expect("reconnect", |j| key(j, "reconnect"));
     assert!(back["reconnect"].as_u64().is_some_and(|n| n >= 1), "{back}");
     cat.expect("connect again", |j| key(j, "connect"));
+    assert!(cat.finish().success());
+}
+
+/// With connection state recovery on the server: the server closes the connection, broadcasts
+/// while siocat is away; siocat reconnects with its session's pid and last offset, gets the
+/// missed event before its `connect` line, which says `"recovered": true` and has the same id.
+#[test]
+fn connect_lines_tell_a_recovered_session() {
+    let server = NodeServer::start_script(
+        "client-recovery-server.js",
+        &["--recovery", "60000", "--ping", "2000"],
+    );
+    let mut cat = siocat(&[&server.url(), "--transport", "websocket"]);
+    let first = cat.expect("connect", |j| key(j, "connect"));
+    assert_eq!(first["connect"]["recovered"], false);
+    // An event first: the server recovers a session only from an offset the client has.
+    cat.send(r#"{"emit":"stream","args":[1,10]}"#);
+    let tick = cat.expect("tick", |j| j["event"] == "tick");
+    assert_eq!(tick["args"][0], 0);
+    assert!(tick["args"][1].is_string(), "the offset: {tick}");
+    cat.send(r#"{"emit":"cut","args":["while away"]}"#);
+    let gone = cat.expect("disconnect", |j| key(j, "disconnect"));
+    assert_eq!(gone["disconnect"]["reason"], "transport close");
+    let again = cat.expect("connect again", |j| key(j, "connect"));
+    assert_eq!(again["connect"]["recovered"], true, "{again}");
+    assert_eq!(again["connect"]["id"], first["connect"]["id"]);
+    // The missed event was printed before the `connect` line.
+    assert!(
+        cat.seen.iter().any(|l| l.contains(r#""while away""#)),
+        "{:?}",
+        cat.seen
+    );
     assert!(cat.finish().success());
 }
 

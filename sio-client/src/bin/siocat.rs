@@ -9,8 +9,9 @@
 //! `{"emit":"EVENT","args":[...],"ack":true,"namespace":"/x"}` (`args`, `ack` and `namespace`
 //! are optional; the namespace defaults to the first `--namespace`, else `/`; a namespace not
 //! given on the command line is joined on first use). Each thing that happens is one JSON
-//! line on stdout: `connect`, `event`, `ack`, `connect_error`, `disconnect`,
-//! `reconnect_attempt`, `reconnect`, `upgrade`. Binary values travel as
+//! line on stdout: `connect` (`{"connect":{"namespace":"/","id":"...","recovered":false}}`,
+//! `recovered` true when the server restored the socket's session), `event`, `ack`,
+//! `connect_error`, `disconnect`, `reconnect_attempt`, `reconnect`, `upgrade`. Binary values travel as
 //! `{"$binary":"<base64>"}` both ways. A line that is not a valid emit is reported on stderr
 //! and skipped.
 //!
@@ -216,7 +217,11 @@ fn open_socket(manager: &Manager, nsp: &str, auth: Option<&Value>) -> Socket {
     let name = nsp.to_owned();
     let handle = socket.clone();
     socket.on_connect(move || {
-        out(&json!({"connect": {"namespace": name, "id": handle.id()}}));
+        out(&json!({"connect": {
+            "namespace": name,
+            "id": handle.id(),
+            "recovered": handle.recovered(),
+        }}));
     });
     let name = nsp.to_owned();
     socket.on_any(move |msg| {

@@ -29,7 +29,8 @@ use reqwest::header::CONTENT_TYPE;
 use sio_protocol::engine::{DecodeError, Packet, PayloadDecoder, PayloadFormat};
 use url::Url;
 
-use super::{Endpoint, Io};
+use super::endpoint::Endpoint;
+use super::io::{Io, PollError};
 
 /// The body of every POST, as engine.io-client's XHR sends it.
 const TEXT_PLAIN: &str = "text/plain;charset=UTF-8";
@@ -40,15 +41,6 @@ const POST_ANSWER_LIMIT: usize = 4096;
 
 /// The v4 record separator of a polling payload.
 const SEPARATOR: u8 = 0x1e;
-
-/// How a long poll ended badly.
-#[derive(Debug)]
-pub(crate) enum PollError {
-    /// The request failed, or went over a bound (`"xhr poll error: ..."`).
-    Transport(String),
-    /// The body does not decode (engine.io-parser's `error` packet).
-    Decode(DecodeError),
-}
 
 type Sending = Pin<Box<dyn Future<Output = Result<reqwest::Response, String>> + Send>>;
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;

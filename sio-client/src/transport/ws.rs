@@ -36,7 +36,9 @@ use tokio_tungstenite::tungstenite::stream::Mode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use url::Url;
 
-use super::{Endpoint, Io};
+use super::endpoint::Endpoint;
+use super::io::Io;
+use crate::options::Options;
 
 /// How long a frame may wait to be written before the connection is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -55,7 +57,7 @@ const READ_BUFFER_SIZE: usize = 512;
 /// ceiling above any limit the guard will apply (`limit`, or at most
 /// [`Options::MAX_PAYLOAD_CEILING`](crate::Options::MAX_PAYLOAD_CEILING) later).
 fn config(limit: usize) -> WebSocketConfig {
-    let ceiling = limit.max(crate::Options::MAX_PAYLOAD_CEILING);
+    let ceiling = limit.max(Options::MAX_PAYLOAD_CEILING);
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_SIZE)
         .write_buffer_size(0)

@@ -1,6 +1,6 @@
-//! The Node.js socket.io server of the interop tests (`tests/js/client-server.js`), run from
-//! the workspace's `tests/` directory, whose `node_modules` the project's test command
-//! installs.
+//! The Node.js socket.io servers of the interop tests (`tests/js/client-server.js`, and
+//! `tests/js/client-recovery-server.js` with connection state recovery), run from the
+//! workspace's `tests/` directory, whose `node_modules` the project's test command installs.
 
 use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
@@ -19,15 +19,23 @@ pub(crate) struct NodeServer {
 }
 
 impl NodeServer {
-    /// Starts the server on `port` (0: any free port) with `extra` arguments (`--msgpack`).
+    /// Starts `client-server.js` on `port` (0: any free port) with `extra` arguments
+    /// (`--msgpack`).
     pub(crate) fn start(port: u16, extra: &[&str]) -> NodeServer {
+        let port = port.to_string();
+        let mut args = vec![port.as_str()];
+        args.extend_from_slice(extra);
+        Self::start_script("client-server.js", &args)
+    }
+
+    /// Starts `tests/js/<script>` with `args`; it prints `PORT <n>` once listening.
+    pub(crate) fn start_script(script: &str, args: &[&str]) -> NodeServer {
         let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("..")
             .join("tests");
         let mut child = Command::new("node")
-            .arg(tests.join("js").join("client-server.js"))
-            .arg(port.to_string())
-            .args(extra)
+            .arg(tests.join("js").join(script))
+            .args(args)
             .current_dir(&tests)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -47,7 +55,7 @@ impl NodeServer {
         let mut server = NodeServer { child, port: 0 };
         match rx.recv_timeout(START) {
             Ok(Some(port)) => server.port = port,
-            other => panic!("client-server.js did not start: {other:?}"),
+            other => panic!("{script} did not start: {other:?}"),
         }
         server
     }

@@ -508,7 +508,15 @@ impl<A> ClientSession<A> {
         match self.find(nsp) {
             Some(i) => i,
             None => {
-                self.nsps.push(Nsp::new(Str::from(nsp.to_owned())));
+                let name = if nsp == "/" {
+                    Str::from_static("/")
+                } else {
+                    Str::from(nsp.to_owned())
+                };
+                // One more, not four: most managers have one socket, and an idle client's
+                // memory counts.
+                self.nsps.reserve_exact(1);
+                self.nsps.push(Nsp::new(name));
                 self.nsps.len() - 1
             }
         }
@@ -1076,11 +1084,15 @@ impl<A> ClientSession<A> {
     }
 
     /// `onclose` of a socket: disconnected; `disconnect` if it was connected; pending acks
-    /// fail, except those of packets still in the send buffer (`_clearAcks`).
+    /// fail, except those of packets still in the send buffer (`_clearAcks`). The receive
+    /// buffer goes too (socket.io-client keeps it): its events came on a connection whose
+    /// CONNECT was never answered, so the offset did not move past them, and a recovering
+    /// server sends them again; kept, they would be handed out twice.
     fn socket_closed(&mut self, now: Instant, i: usize, reason: ClientDisconnectReason) {
         let n = &mut self.nsps[i];
         let was_connected = n.is_connected();
         n.conn = Conn::Disconnected;
+        n.receive_buffer = VecDeque::new();
         if was_connected {
             self.events.push_back(ClientEvent::Disconnect {
                 nsp: n.name.clone(),

@@ -1,0 +1,107 @@
+//! What the handles and the manager's task share: each socket's [`Shared`] state (its handlers,
+//! its auth, the [`View`] the task keeps up to date), and the manager's [`Registry`] of sockets
+//! and handlers.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+use sio_protocol::Value;
+use sio_protocol::socket::Args;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::error::{ConnectError, DisconnectReason};
+use crate::events::{ManagerEvent, SocketEvent};
+use crate::message::Message;
+use crate::sync::lock;
+
+pub(crate) type EventHandler = Arc<dyn Fn(Message) + Send + Sync>;
+pub(crate) type ConnectHandler = Arc<dyn Fn() + Send + Sync>;
+pub(crate) type DisconnectHandler = Arc<dyn Fn(DisconnectReason) + Send + Sync>;
+pub(crate) type ConnectErrorHandler = Arc<dyn Fn(&ConnectError) + Send + Sync>;
+pub(crate) type AuthFn = Arc<dyn Fn() -> Value + Send + Sync>;
+pub(crate) type OutgoingHandler = Arc<dyn Fn(&str, &Args) + Send + Sync>;
+pub(crate) type ManagerHandler = Arc<dyn Fn(&ManagerEvent) + Send + Sync>;
+
+/// A handler of one event name.
+pub(crate) struct Listener {
+    pub(crate) handler: EventHandler,
+    /// Registered with `Socket::once`: removed when it is called.
+    pub(crate) once: bool,
+}
+
+/// The handlers of a socket. The driver clones the ones it calls out of the lock.
+#[derive(Default)]
+pub(crate) struct Handlers {
+    pub(crate) events: HashMap<String, Vec<Listener>>,
+    pub(crate) any: Vec<EventHandler>,
+    pub(crate) any_outgoing: Vec<OutgoingHandler>,
+    pub(crate) connect: Vec<ConnectHandler>,
+    pub(crate) disconnect: Vec<DisconnectHandler>,
+    pub(crate) connect_error: Vec<ConnectErrorHandler>,
+    /// The live `Events` streams.
+    pub(crate) streams: Vec<UnboundedSender<SocketEvent>>,
+}
+
+/// What a socket shares between its handles and the manager's task.
+pub(crate) struct Shared {
+    pub(crate) nsp: String,
+    pub(crate) state: Mutex<View>,
+    pub(crate) handlers: Mutex<Handlers>,
+    pub(crate) auth: Mutex<Option<AuthFn>>,
+}
+
+/// The readable state of a socket (written only by the manager's task, from its session).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct View {
+    pub(crate) id: Option<String>,
+    pub(crate) connected: bool,
+    pub(crate) active: bool,
+    /// The last connection restored the previous session (connection state recovery).
+    pub(crate) recovered: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(nsp: String) -> Shared {
+        Shared {
+            nsp,
+            state: Mutex::new(View::default()),
+            handlers: Mutex::new(Handlers::default()),
+            auth: Mutex::new(None),
+        }
+    }
+
+    /// Hands `event` to every live `Events` stream of the socket; forgets the dropped ones.
+    pub(crate) fn publish(&self, event: SocketEvent) {
+        let mut handlers = lock(&self.handlers);
+        if handlers.streams.is_empty() {
+            return;
+        }
+        handlers.streams.retain(|tx| tx.send(event.clone()).is_ok());
+    }
+}
+
+impl fmt::Debug for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shared")
+            .field("nsp", &self.nsp)
+            .field("state", &*lock(&self.state))
+            .finish_non_exhaustive()
+    }
+}
+
+/// A manager's sockets and handlers, shared by its handles and its task (which finds a
+/// socket's handlers here by namespace).
+#[derive(Default)]
+pub(crate) struct Registry {
+    /// By namespace (a list: there are few, and a map's table holds 3 before it holds 1).
+    pub(crate) sockets: Mutex<Vec<Arc<Shared>>>,
+    pub(crate) handlers: Mutex<Vec<ManagerHandler>>,
+}
+
+impl Registry {
+    /// The socket of namespace `nsp`, if a handle made it.
+    pub(crate) fn socket(&self, nsp: &str) -> Option<Arc<Shared>> {
+        lock(&self.sockets).iter().find(|s| s.nsp == nsp).cloned()
+    }
+}

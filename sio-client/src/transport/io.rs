@@ -1,0 +1,29 @@
+//! [`Io`]: what the transports report to the engine.
+
+use sio_protocol::engine::{DecodeError, Frame, Packet};
+
+/// What the I/O reports to the engine.
+#[derive(Debug)]
+pub(crate) enum Io {
+    /// A packet of the long poll's body, as soon as its record arrived.
+    PollPacket(Packet),
+    /// The long poll ended: its body was complete, or it failed.
+    PollEnd(Result<(), PollError>),
+    /// A POST finished (or failed).
+    Post(Result<(), String>),
+    /// The WebSocket handshake finished (or failed).
+    WsOpen(Result<(), String>),
+    /// A WebSocket message arrived.
+    WsFrame(Frame),
+    /// The WebSocket ended: cleanly (`None`) or with an error.
+    WsClosed(Option<String>),
+}
+
+/// How a long poll ended badly.
+#[derive(Debug)]
+pub(crate) enum PollError {
+    /// The request failed, or went over a bound (`"xhr poll error: ..."`).
+    Transport(String),
+    /// The body does not decode (engine.io-parser's `error` packet).
+    Decode(DecodeError),
+}
