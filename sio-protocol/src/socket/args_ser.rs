@@ -196,4 +196,3 @@ impl<'a, 'w> Serializer for Spread<'a, 'w> {
         Err(SpreadError::NotSpread)
     }
 }
-

@@ -28,50 +28,65 @@ fn bytes_control(x: u64) -> u64 {
     x.wrapping_sub(LO * 0x20) & !x & HI
 }
 
-/// The eight bytes at `b[i..i + 8]`, if there are eight.
-#[inline]
-fn word(b: &[u8], i: usize) -> Option<u64> {
-    let chunk: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(chunk))
-}
+/// Bytes that end a plain run of a JSON string: `"`, a backslash, the control characters.
+static SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        table[c] = true;
+        c += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
 
-/// The index of the first quote or backslash in `b[i..]` (`b.len()` if none), eight bytes at a time.
+/// The index of the first quote or backslash in `b[i..]` (`b.len()` if none), eight bytes at a
+/// time.
 #[inline]
-pub(crate) fn find_quote_or_backslash(b: &[u8], mut i: usize) -> usize {
-    while let Some(x) = word(b, i) {
+pub(crate) fn find_quote_or_backslash(b: &[u8], i: usize) -> usize {
+    let rest = b.get(i..).unwrap_or_default();
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = i;
+    for chunk in chunks.by_ref() {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
         let m = bytes_eq(x, b'"') | bytes_eq(x, b'\\');
         if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
+            return at + (m.trailing_zeros() / 8) as usize;
         }
-        i += 8;
+        at += 8;
     }
-    while let Some(&c) = b.get(i) {
+    for &c in chunks.remainder() {
         if c == b'"' || c == b'\\' {
-            return i;
+            return at;
         }
-        i += 1;
+        at += 1;
     }
-    b.len()
+    at
 }
 
 /// The index of the first byte of `b[i..]` that a JSON string cannot hold as it is: `"`,
 /// a backslash or a control character (`b.len()` if none), eight bytes at a time.
 #[inline]
-pub(crate) fn find_string_special(b: &[u8], mut i: usize) -> usize {
-    while let Some(x) = word(b, i) {
+pub(crate) fn find_string_special(b: &[u8], i: usize) -> usize {
+    let rest = b.get(i..).unwrap_or_default();
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = i;
+    for chunk in chunks.by_ref() {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
         let m = bytes_eq(x, b'"') | bytes_eq(x, b'\\') | bytes_control(x);
         if m != 0 {
-            return i + (m.trailing_zeros() / 8) as usize;
+            return at + (m.trailing_zeros() / 8) as usize;
         }
-        i += 8;
+        at += 8;
     }
-    while let Some(&c) = b.get(i) {
-        if c == b'"' || c == b'\\' || c < 0x20 {
-            return i;
+    for &c in chunks.remainder() {
+        if SPECIAL[usize::from(c)] {
+            return at;
         }
-        i += 1;
+        at += 1;
     }
-    b.len()
+    at
 }
 
 /// Writes `value` as JavaScript's `String(value)` would (what `JSON.stringify` writes), except
@@ -251,19 +266,29 @@ fn write_js_layout(w: &mut Vec<u8>, ryu: &str) {
 #[inline]
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
+    let first = find_string_special(bytes, 0);
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut start = 0;
-    loop {
-        let i = find_string_special(bytes, start);
-        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
-        let Some(&b) = bytes.get(i) else {
-            break;
-        };
-        write_escape(out, b);
-        start = i + 1;
+    if first == bytes.len() {
+        out.extend_from_slice(bytes);
+    } else {
+        write_escaped(out, bytes, first);
     }
     out.push(b'"');
+}
+
+/// The inside of a string literal whose first byte to escape is at `first`.
+#[cold]
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8], first: usize) {
+    let mut start = 0;
+    let mut i = first;
+    while let Some(&b) = bytes.get(i) {
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        write_escape(out, b);
+        start = i + 1;
+        i = find_string_special(bytes, start);
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
 }
 
 /// The escape of `b` (a quote, a backslash or a control character).
@@ -437,7 +462,15 @@ mod tests {
             }
             String::from_utf8(out).unwrap()
         };
-        let mut values = vec![0.0, -0.0, 1e15, 1e15 - 1.0, 999999999999999.9, 1e-6, 9.99e-7];
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1e15,
+            1e15 - 1.0,
+            999999999999999.9,
+            1e-6,
+            9.99e-7,
+        ];
         for i in 0..20_000i64 {
             values.push(i as f64 / 100.0);
             values.push(-(i as f64) / 1000.0);
@@ -476,7 +509,10 @@ mod tests {
         ] {
             let mut out = Vec::new();
             write_str(&mut out, s);
-            assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(s).unwrap());
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
         }
     }
 

@@ -18,8 +18,8 @@ use serde::de::{
 };
 
 use super::find_quote_or_backslash;
-use crate::value::{Map, Number};
 use crate::Value;
+use crate::value::{Map, Number};
 
 type Error = serde_json::Error;
 type Result<T> = std::result::Result<T, Error>;
@@ -559,11 +559,7 @@ impl<'de> JsonDe<'de> {
 
     /// `[`...`]` or `{`...`}` around `visit`: the nesting limit, and the closing bracket (the
     /// visitor must have read every item, like serde_json requires).
-    fn container<V>(
-        &mut self,
-        close: u8,
-        visit: impl FnOnce(&mut Self) -> Result<V>,
-    ) -> Result<V> {
+    fn container<V>(&mut self, close: u8, visit: impl FnOnce(&mut Self) -> Result<V>) -> Result<V> {
         self.i += 1;
         self.enter()?;
         let value = visit(self)?;
@@ -599,18 +595,8 @@ impl<'de> Deserializer<'de> for &mut JsonDe<'de> {
                 }
             }
             Some(b'-' | b'0'..=b'9') => self.visit_number(visitor),
-            Some(b'{') => self.container(b'}', |de| {
-                visitor.visit_map(Entries {
-                    de,
-                    first: true,
-                })
-            }),
-            Some(b'[') => self.container(b']', |de| {
-                visitor.visit_seq(Items {
-                    de,
-                    first: true,
-                })
-            }),
+            Some(b'{') => self.container(b'}', |de| visitor.visit_map(Entries { de, first: true })),
+            Some(b'[') => self.container(b']', |de| visitor.visit_seq(Items { de, first: true })),
             Some(b't') => {
                 self.literal(b"true")?;
                 visitor.visit_bool(true)
@@ -734,7 +720,9 @@ impl<'de> Deserializer<'de> for &mut JsonDe<'de> {
                     Ref::Borrowed(s) => {
                         visitor.visit_enum(de::value::BorrowedStrDeserializer::<Error>::new(s))
                     }
-                    Ref::Copied(s) => visitor.visit_enum(de::value::StrDeserializer::<Error>::new(s)),
+                    Ref::Copied(s) => {
+                        visitor.visit_enum(de::value::StrDeserializer::<Error>::new(s))
+                    }
                 }
             }
             Some(b'{') => {
@@ -986,11 +974,32 @@ mod tests {
     #[test]
     fn numbers_as_serde_json_reads_them() {
         for json in [
-            "0", "-0", "1", "-1", "18446744073709551615", "18446744073709551616",
-            "-9223372036854775808", "-9223372036854775809", "1.5", "-1.5e3", "1e-7", "0.1",
-            "123456789012345678901234567890", "1e308", "1e-400", "2.2250738585072014e-308",
-            "9007199254740993", "0.30000000000000004", "1E+2", "4.9e-324", "1.7976931348623157e308",
-            "12345678901234567.5", "0.000001", "1e22", "1e23", "9007199254740992.0",
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "1.5",
+            "-1.5e3",
+            "1e-7",
+            "0.1",
+            "123456789012345678901234567890",
+            "1e308",
+            "1e-400",
+            "2.2250738585072014e-308",
+            "9007199254740993",
+            "0.30000000000000004",
+            "1E+2",
+            "4.9e-324",
+            "1.7976931348623157e308",
+            "12345678901234567.5",
+            "0.000001",
+            "1e22",
+            "1e23",
+            "9007199254740992.0",
         ] {
             same::<serde_json::Value>(json);
             same::<f64>(json);
@@ -1083,8 +1092,16 @@ mod tests {
         same::<Item>(r#"{"id":1}"#);
         same::<Item>(r#"{"id":-1,"name":"","price":0,"tags":[],"active":true,"note":null}"#);
         for e in [
-            r#""A""#, r#"{"B":1}"#, r#"{"C":{"x":null}}"#, r#"{"C":{"x":2}}"#, r#"{"D":[1,2]}"#,
-            r#""E""#, r#"{"A":null}"#, r#"{"B":1,"C":2}"#, r#"{"D":[1,2,3]}"#, "1",
+            r#""A""#,
+            r#"{"B":1}"#,
+            r#"{"C":{"x":null}}"#,
+            r#"{"C":{"x":2}}"#,
+            r#"{"D":[1,2]}"#,
+            r#""E""#,
+            r#"{"A":null}"#,
+            r#"{"B":1,"C":2}"#,
+            r#"{"D":[1,2,3]}"#,
+            "1",
         ] {
             same::<E>(e);
         }
@@ -1164,8 +1181,28 @@ mod tests {
     #[test]
     fn invalid_text_is_an_error_not_a_panic() {
         for bad in [
-            "", "[", "{", "{\"a\"", "{\"a\":", "[1,", "\"abc", "\"\\u12", "\"\\", "tru", "-",
-            "[1 2]", "{\"a\" 1}", "{1:2}", "]", "}", ",", "[}", "{]", "1.", "-x", "\"\\x\"",
+            "",
+            "[",
+            "{",
+            "{\"a\"",
+            "{\"a\":",
+            "[1,",
+            "\"abc",
+            "\"\\u12",
+            "\"\\",
+            "tru",
+            "-",
+            "[1 2]",
+            "{\"a\" 1}",
+            "{1:2}",
+            "]",
+            "}",
+            ",",
+            "[}",
+            "{]",
+            "1.",
+            "-x",
+            "\"\\x\"",
         ] {
             assert!(from_str::<serde_json::Value>(bad).is_err(), "{bad:?}");
             assert!(JsonDe::new(bad).parse_value().is_err(), "{bad:?}");

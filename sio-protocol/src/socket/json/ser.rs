@@ -477,7 +477,9 @@ impl ser::Serializer for KeySer<'_> {
 
     fn serialize_f32(self, v: f32) -> Result<()> {
         if !v.is_finite() {
-            return Err(Error::custom("float key must be finite (got NaN or +/-inf)"));
+            return Err(Error::custom(
+                "float key must be finite (got NaN or +/-inf)",
+            ));
         }
         let mut text = Vec::with_capacity(24);
         write_js_f32(&mut text, v);
@@ -486,7 +488,9 @@ impl ser::Serializer for KeySer<'_> {
 
     fn serialize_f64(self, v: f64) -> Result<()> {
         if !v.is_finite() {
-            return Err(Error::custom("float key must be finite (got NaN or +/-inf)"));
+            return Err(Error::custom(
+                "float key must be finite (got NaN or +/-inf)",
+            ));
         }
         let mut text = Vec::with_capacity(24);
         write_js_f64(&mut text, v);
@@ -711,7 +715,6 @@ fn expected_raw() -> Error {
     Error::custom("expected RawValue")
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -794,8 +797,14 @@ mod tests {
 
     #[test]
     fn floats_as_javascript_writes_them() {
-        assert_eq!(ours(&(1.0f64, 2.5f64, -0.0f64, 1e21f64, 1e-7f64)).0, "[1,2.5,0,1e+21,1e-7]");
-        assert_eq!(ours(&(0.1f32, f64::NAN, f32::INFINITY)).0, "[0.1,null,null]");
+        assert_eq!(
+            ours(&(1.0f64, 2.5f64, -0.0f64, 1e21f64, 1e-7f64)).0,
+            "[1,2.5,0,1e+21,1e-7]"
+        );
+        assert_eq!(
+            ours(&(0.1f32, f64::NAN, f32::INFINITY)).0,
+            "[0.1,null,null]"
+        );
         let keys: BTreeMap<i64, f64> = [(1, 0.5)].into_iter().collect();
         assert_eq!(ours(&keys).0, r#"{"1":0.5}"#);
     }
