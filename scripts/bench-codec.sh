@@ -22,9 +22,11 @@ fi
 
 echo "==> machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "==> rustc $(rustc --version | cut -d' ' -f2), node $(node --version)"
+target="${CARGO_TARGET_DIR:-target}"
+mkdir -p "$target"
 echo "==> cargo bench -p sio-protocol --bench codec"
-rm -rf target/criterion
+rm -rf "$target/criterion"
 cargo bench -q -p sio-protocol --bench codec -- --noplot "${crit[@]}" >/dev/null
 echo "==> node tests/js/bench-codec.js ${js[*]}"
-node tests/js/bench-codec.js "${js[@]}" > target/bench-codec-js.jsonl
-node tests/js/bench-codec-report.js target/criterion target/bench-codec-js.jsonl
+node tests/js/bench-codec.js "${js[@]}" > "$target/bench-codec-js.jsonl"
+node tests/js/bench-codec-report.js "$target/criterion" "$target/bench-codec-js.jsonl"
