@@ -8,10 +8,14 @@
 //!
 //! Modes: `header` (decode an EVENT, arguments left as text), `typed` (decode and read the
 //! arguments into a struct), `dynamic` (decode and read them as `Value`s), `encode` (encode
-//! from a struct). Cases: `small` (the 59-byte event of `benches/cases.json`) and `json3k`
-//! (its 2.9 KB event).
+//! from a struct). Cases: `small` (the 59-byte event of `benches/cases.json`), `json3k` (its
+//! 2.9 KB event) and `payload` (its polling payload of 100 small events; modes `typed`,
+//! `dynamic` and `encode`).
 use serde::{Deserialize, Serialize};
 use sio_protocol::Str;
+use sio_protocol::engine::{
+    Frame, Packet as EioPacket, PayloadDecoder, PayloadEncoder, PayloadFormat,
+};
 use sio_protocol::socket::{Decoder, DecoderConfig, Encoder, PacketData, Parser};
 
 /// The argument of the small event.
@@ -105,6 +109,60 @@ fn run<T: Serialize + for<'de> Deserialize<'de>>(mode: &str, name: &str, value: 
     );
 }
 
+/// The `payload_100` case of the benchmark: an Engine.IO v4 polling payload of 100 small
+/// events, split and decoded (`typed`, `dynamic`), or encoded (`encode`).
+fn payload(mode: &str, n: usize) {
+    let enc = Encoder::new(Parser::Json);
+    let msg = Message {
+        user: "alice".into(),
+        text: "hi there, all good?".into(),
+    };
+    let encode = || {
+        let mut payload = PayloadEncoder::new(PayloadFormat::V4);
+        for _ in 0..100 {
+            let head = enc
+                .encode_event("/", "message", &msg, None)
+                .expect("valid")
+                .head;
+            let Frame::Text(text) = head else {
+                panic!("text")
+            };
+            payload.push(&EioPacket::Message(text));
+        }
+        payload.finish()
+    };
+    let body = encode();
+    let mut dec = Decoder::new(DecoderConfig::default());
+    let mut sink = 0usize;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        if mode == "encode" {
+            sink += encode().len();
+            continue;
+        }
+        let packets =
+            PayloadDecoder::decode_all(body.clone(), PayloadFormat::V4, 1_000_000).expect("valid");
+        for p in packets {
+            let EioPacket::Message(text) = p else {
+                panic!("message")
+            };
+            let p = dec.decode_text(text).expect("valid").expect("whole");
+            let PacketData::Event { args, .. } = &p.data else {
+                panic!()
+            };
+            match mode {
+                "typed" => sink += args.deserialize::<Message>().expect("valid").text.len(),
+                "dynamic" => sink += args.to_values().expect("valid").len(),
+                _ => panic!("mode: typed, dynamic or encode"),
+            }
+        }
+    }
+    eprintln!(
+        "{mode}: {:.1} ns/op (sink {sink})",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+}
+
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let case = std::env::args().nth(2).unwrap_or_default();
@@ -121,6 +179,7 @@ fn main() {
             run(&mode, "message", &m, n);
         }
         "json3k" => run(&mode, "update", &update(), n),
-        _ => panic!("case: small or json3k"),
+        "payload" => payload(&mode, n),
+        _ => panic!("case: small, json3k or payload"),
     }
 }
