@@ -9,8 +9,8 @@
 //! Modes: `header` (decode an EVENT, arguments left as text), `typed` (decode and read the
 //! arguments into a struct), `dynamic` (decode and read them as `Value`s), `encode` (encode
 //! from a struct). Cases: `small` (the 59-byte event of `benches/cases.json`), `json3k` (its
-//! 2.9 KB event) and `payload` (its polling payload of 100 small events; modes `typed`,
-//! `dynamic` and `encode`).
+//! 2.9 KB event), `payload` (its polling payload of 100 small events) and `binary` (its event
+//! with a 1 KiB attachment); the last two with modes `typed`, `dynamic` and `encode`.
 use serde::{Deserialize, Serialize};
 use sio_protocol::Str;
 use sio_protocol::engine::{
@@ -163,6 +163,56 @@ fn payload(mode: &str, n: usize) {
     );
 }
 
+/// The argument of the binary event.
+#[derive(Serialize, Deserialize)]
+struct File {
+    name: String,
+    data: bytes::Bytes,
+}
+
+/// The `binary_1k` case of the benchmark: an event with a 1 KiB attachment, decoded (`typed`,
+/// `dynamic`) or encoded (`encode`).
+fn binary(mode: &str, n: usize) {
+    let enc = Encoder::new(Parser::Json);
+    let file = File {
+        name: "a.bin".into(),
+        data: (0..1024u32).map(|i| i as u8).collect::<Vec<u8>>().into(),
+    };
+    let frames: Vec<Frame> = enc
+        .encode_event("/", "file", &file, None)
+        .expect("valid")
+        .into_frames()
+        .collect();
+    let mut dec = Decoder::new(DecoderConfig::default());
+    let mut sink = 0usize;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        if mode == "encode" {
+            sink += enc
+                .encode_event("/", "file", &file, None)
+                .expect("valid")
+                .len();
+            continue;
+        }
+        let mut packet = None;
+        for f in &frames {
+            packet = dec.decode(f.clone()).expect("valid");
+        }
+        let PacketData::Event { args, .. } = &packet.expect("whole").data else {
+            panic!()
+        };
+        match mode {
+            "typed" => sink += args.deserialize::<File>().expect("valid").data.len(),
+            "dynamic" => sink += args.to_values().expect("valid").len(),
+            _ => panic!("mode: typed, dynamic or encode"),
+        }
+    }
+    eprintln!(
+        "{mode}: {:.1} ns/op (sink {sink})",
+        t.elapsed().as_nanos() as f64 / n as f64
+    );
+}
+
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let case = std::env::args().nth(2).unwrap_or_default();
@@ -180,6 +230,7 @@ fn main() {
         }
         "json3k" => run(&mode, "update", &update(), n),
         "payload" => payload(&mode, n),
-        _ => panic!("case: small, json3k or payload"),
+        "binary" => binary(&mode, n),
+        _ => panic!("case: small, json3k, payload or binary"),
     }
 }
