@@ -200,7 +200,7 @@ impl<'de> JsonDe<'de> {
     /// A string, after its opening quote: the range of its text when it has no escape, else
     /// decoded into `scratch`. With `raw` (a string read as bytes), lone surrogates are
     /// written as WTF-8, as serde_json does.
-    #[inline]
+    #[inline(always)]
     fn string_bytes(&mut self, raw: bool) -> Result<RefBytes> {
         let b = self.bytes();
         let start = self.i;
