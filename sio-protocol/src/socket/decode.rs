@@ -337,11 +337,11 @@ impl Decoder {
                 let mut values = match payload {
                     None if !is_event => Items::Values(Vec::new()),
                     None => return Err(DecodeError::InvalidPayload),
-                    Some(p) => match parse_json(p) {
-                        Some(Value::Array(values)) => Items::Values(values),
-                        Some(_) => return Err(DecodeError::InvalidPayload),
+                    Some(p) => match serde_json::from_str(p) {
+                        Ok(Value::Array(values)) => Items::Values(values),
+                        Ok(_) => return Err(DecodeError::InvalidPayload),
                         // Perhaps valid JSON with a number beyond the range of an f64.
-                        None => match parse_lenient(p) {
+                        Err(_) => match parse_lenient(p) {
                             Some(JsValue::Array(values)) => Items::Lenient(values),
                             _ => return Err(DecodeError::InvalidPayload),
                         },
@@ -487,19 +487,9 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeErro
 /// `JSON.parse` of a whole payload, as a [`Value`]: a number beyond the range of an `f64`
 /// (`Infinity` in JavaScript) becomes `Null`, as `JSON.stringify` writes it.
 fn parse_value(json: &str) -> Option<Value> {
-    parse_json(json).or_else(|| parse_lenient(json).map(JsValue::into_value))
-}
-
-/// `JSON.parse` of a whole payload, as a [`Value`], when it holds nothing that a `Value`
-/// cannot: the scanner's validation (what `JSON.parse` accepts), then the codec's own reader,
-/// which refuses as serde_json does a number beyond the range of an `f64` and nesting deeper
-/// than 128 levels.
-fn parse_json(json: &str) -> Option<Value> {
-    scan::validate(json.as_bytes()).ok()?;
-    let mut de = json::JsonDe::new(json);
-    let value = de.parse_value().ok()?;
-    de.end().ok()?;
-    Some(value)
+    serde_json::from_str(json)
+        .ok()
+        .or_else(|| parse_lenient(json).map(JsValue::into_value))
 }
 
 /// `JSON.parse` of valid JSON that serde_json refused: a number beyond the range of an `f64`
