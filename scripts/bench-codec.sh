@@ -29,7 +29,7 @@ echo "==> rustc $(rustc --version | cut -d' ' -f2), node $(node --version), comm
 target="${CARGO_TARGET_DIR:-target}"
 out="$target/bench-codec"
 rm -rf "$out"
-cargo bench -q -p sio-protocol --bench codec --no-run 2>/dev/null
+cargo bench -q -p sio-protocol --bench codec --no-run
 report=()
 for r in $(seq 1 "$reps"); do
     mkdir -p "$out/run-$r"
