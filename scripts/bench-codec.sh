@@ -4,7 +4,10 @@
 # Prints a table of ns per operation and the ratio JS / Rust (higher is better for Rust).
 #
 #   bash scripts/bench-codec.sh            # full run (~3 minutes)
+#   REPS=3 bash scripts/bench-codec.sh     # three full runs, one table of medians (~9 minutes)
 #   QUICK=1 bash scripts/bench-codec.sh    # short samples, for a smoke run
+#
+# Results go to $CARGO_TARGET_DIR (default target/): bench-codec/run-N/{criterion,js.jsonl}.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -19,12 +22,24 @@ else
     crit=(--warm-up-time 1 --measurement-time 3)
     js=(1 7)
 fi
+reps="${REPS:-1}"
 
 echo "==> machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "==> rustc $(rustc --version | cut -d' ' -f2), node $(node --version)"
-echo "==> cargo bench -p sio-protocol --bench codec"
-rm -rf target/criterion
-cargo bench -q -p sio-protocol --bench codec -- --noplot "${crit[@]}" >/dev/null
-echo "==> node tests/js/bench-codec.js ${js[*]}"
-node tests/js/bench-codec.js "${js[@]}" > target/bench-codec-js.jsonl
-node tests/js/bench-codec-report.js target/criterion target/bench-codec-js.jsonl
+echo "==> rustc $(rustc --version | cut -d' ' -f2), node $(node --version), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+target="${CARGO_TARGET_DIR:-target}"
+out="$target/bench-codec"
+rm -rf "$out"
+cargo bench -q -p sio-protocol --bench codec --no-run
+report=()
+for r in $(seq 1 "$reps"); do
+    mkdir -p "$out/run-$r"
+    echo "==> run $r of $reps (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+    echo "    cargo bench -p sio-protocol --bench codec"
+    rm -rf "$target/criterion"
+    cargo bench -q -p sio-protocol --bench codec -- --noplot "${crit[@]}" >/dev/null
+    mv "$target/criterion" "$out/run-$r/criterion"
+    echo "    node tests/js/bench-codec.js ${js[*]}"
+    node tests/js/bench-codec.js "${js[@]}" > "$out/run-$r/js.jsonl"
+    report+=("$out/run-$r/criterion" "$out/run-$r/js.jsonl")
+done
+node tests/js/bench-codec-report.js "${report[@]}"

@@ -331,7 +331,10 @@ impl Args {
                     let mut value: Value = if *infinite {
                         JsValue::parse(json)?.into_value()
                     } else {
-                        serde_json::from_str(json)?
+                        let mut de = json::JsonDe::new(json);
+                        let value = de.parse_value()?;
+                        de.end()?;
+                        value
                     };
                     if !attachments.is_empty() {
                         json::reconstruct(&mut value, attachments)?;

@@ -3,6 +3,7 @@
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, SeqAccess, Visitor};
 
+use super::json::JsonDe;
 use super::lenient::JsValue;
 use crate::Value;
 
@@ -74,7 +75,7 @@ macro_rules! forward_to_first {
         fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> Result<V::Value, Error> {
             match self.first()? {
                 Arg::Json(json) => {
-                    let mut de = serde_json::Deserializer::from_str(json);
+                    let mut de = JsonDe::new(json);
                     let value = (&mut de).$method($($arg,)* visitor)?;
                     de.end()?;
                     Ok(value)
@@ -117,7 +118,7 @@ impl<'de> Deserializer<'de> for ArgsDe<'de> {
         }
         match self.first()? {
             Arg::Json(json) => {
-                let mut de = serde_json::Deserializer::from_str(json);
+                let mut de = JsonDe::new(json);
                 let value = (&mut de).deserialize_option(visitor)?;
                 de.end()?;
                 Ok(value)
@@ -177,7 +178,7 @@ impl<'de> SeqAccess<'de> for ArgSeq<'de> {
         self.next += 1;
         let value = match arg {
             Arg::Json(json) => {
-                let mut de = serde_json::Deserializer::from_str(json);
+                let mut de = JsonDe::new(json);
                 let value = seed.deserialize(&mut de)?;
                 de.end()?;
                 value

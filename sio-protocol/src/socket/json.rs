@@ -1,56 +1,225 @@
 //! JSON text exactly as JavaScript writes it: `JSON.stringify` number formatting, binary
 //! placeholders, and their reconstruction.
 
-use std::io::{self, Write};
-
 use bytes::Bytes;
-use serde_json::ser::Formatter;
 
 use crate::Value;
 
-/// A `serde_json` formatter that writes floats as JavaScript's `Number.prototype.toString`
-/// does (what `JSON.stringify` uses): `1` not `1.0`, `1e+21`, `1.5e-7`, `0` for `-0`.
-/// Everything else (integers, string escapes) is already what JavaScript writes.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct JsFormatter;
+mod de;
+mod ser;
 
-impl Formatter for JsFormatter {
-    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
-        write_js_f64(w, value)
-    }
+pub(crate) use de::JsonDe;
+pub(crate) use ser::JsonSer;
 
-    /// An `f32` is written with the shortest digits that read back as the same `f32` (`0.1`),
-    /// not as JavaScript would print the widened `f64` (`0.10000000149011612`).
-    fn write_f32<W: ?Sized + Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
-        if !value.is_finite() {
-            return w.write_all(b"null");
-        }
-        let mut buf = ryu::Buffer::new();
-        write_js_layout(w, buf.format_finite(value))
-    }
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` that equals `c`, give or take false positives above the
+/// first (lowest) match, which is exact.
+#[inline]
+fn bytes_eq(x: u64, c: u8) -> u64 {
+    let y = x ^ (LO * u64::from(c));
+    y.wrapping_sub(LO) & !y & HI
 }
 
-/// Writes `value` as JavaScript's `String(value)` would, except that NaN and infinities (which
-/// `JSON.stringify` turns into `null`) are written as `null`.
-pub(crate) fn write_js_f64<W: ?Sized + Write>(w: &mut W, value: f64) -> io::Result<()> {
+/// The high bit of each byte of `x` below 0x20 (the first match is exact, as above).
+#[inline]
+fn bytes_control(x: u64) -> u64 {
+    x.wrapping_sub(LO * 0x20) & !x & HI
+}
+
+/// The eight bytes at `b[i..i + 8]`, if there are eight.
+#[inline]
+fn word(b: &[u8], i: usize) -> Option<u64> {
+    let chunk: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+// Two ways to look for the end of a plain run, each where it measures fewer instructions
+// (callgrind, `examples/profile_codec.rs` on the 59-byte and the 2.9 KB events): inside a
+// received text, whose strings are short and end well before the text does, a bounds-checked
+// word per step (`word`); on a string being written, whose end is the end of the slice,
+// `chunks_exact` and a table for the remainder (`escape_from`).
+
+/// The index of the first quote or backslash in `b[i..]` (`b.len()` if none), eight bytes at a
+/// time.
+#[inline]
+pub(crate) fn find_quote_or_backslash(b: &[u8], mut i: usize) -> usize {
+    while let Some(x) = word(b, i) {
+        let m = bytes_eq(x, b'"') | bytes_eq(x, b'\\');
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' {
+            return i;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// The index of the first byte of `b[i..]` that a JSON string cannot hold as it is: `"`,
+/// a backslash or a control character (`b.len()` if none), eight bytes at a time.
+#[inline]
+pub(crate) fn find_string_special(b: &[u8], mut i: usize) -> usize {
+    while let Some(x) = word(b, i) {
+        let m = bytes_eq(x, b'"') | bytes_eq(x, b'\\') | bytes_control(x);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&c) = b.get(i) {
+        if c == b'"' || c == b'\\' || c < 0x20 {
+            return i;
+        }
+        i += 1;
+    }
+    b.len()
+}
+
+/// Bytes that a JSON string cannot hold as they are: `"`, a backslash, the control characters.
+static SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        table[c] = true;
+        c += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
+/// The index of the first byte of `b[i..]` to escape (`b.len()` if none), for a whole string.
+#[inline]
+fn escape_from(b: &[u8], i: usize) -> usize {
+    let rest = b.get(i..).unwrap_or_default();
+    let mut chunks = rest.chunks_exact(8);
+    let mut at = i;
+    for chunk in chunks.by_ref() {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let m = bytes_eq(x, b'"') | bytes_eq(x, b'\\') | bytes_control(x);
+        if m != 0 {
+            return at + (m.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    for &c in chunks.remainder() {
+        if SPECIAL[usize::from(c)] {
+            return at;
+        }
+        at += 1;
+    }
+    at
+}
+
+/// Writes `value` as JavaScript's `String(value)` would (what `JSON.stringify` writes), except
+/// that NaN and infinities (which `JSON.stringify` turns into `null`) are written as `null`:
+/// `1` not `1.0`, `1e+21`, `1.5e-7`, `0` for `-0`.
+pub(crate) fn write_js_f64(out: &mut Vec<u8>, value: f64) {
     if !value.is_finite() {
-        return w.write_all(b"null");
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let a = value.abs();
+    if a < 1e15 && value.fract() == 0.0 {
+        // An integer: its digits (`-0` is `0`).
+        out.extend_from_slice(itoa::Buffer::new().format(value as i64).as_bytes());
+        return;
+    }
+    if (1e-6..1e15).contains(&a) && write_short_decimal(out, value) {
+        return;
     }
     let mut buf = ryu::Buffer::new();
-    write_js_layout(w, buf.format_finite(value))
+    write_js_layout(out, buf.format_finite(value));
+}
+
+/// Writes `value` (finite, `1e-6 <= |value| < 1e15`) in decimal notation when it has at most 15
+/// significant digits, the shortest that read back as `value`: what JavaScript writes. Returns
+/// false (writing nothing) otherwise.
+///
+/// `m / 10^k` with `m < 10^15` and `10^k` exact is one correctly rounded division, so it equals
+/// `value` exactly when the decimal `m·10^-k` reads as `value`. The first `k` that works is the
+/// shortest, and the only candidate of that length: two decimals of at most 15 significant
+/// digits are more than 4 ulps apart.
+fn write_short_decimal(out: &mut Vec<u8>, value: f64) -> bool {
+    const POW10: [u64; 16] = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+        10_000_000_000,
+        100_000_000_000,
+        1_000_000_000_000,
+        10_000_000_000_000,
+        100_000_000_000_000,
+        1_000_000_000_000_000,
+    ];
+    let a = value.abs();
+    for (k, &p) in POW10.iter().enumerate().skip(1) {
+        let scale = p as f64;
+        let t = a * scale;
+        if t >= 1e15 {
+            return false;
+        }
+        let m = t.round();
+        if m / scale == a {
+            let m = m as u64;
+            let (int, mut frac) = (m / p, m % p);
+            let mut digits = k;
+            while frac % 10 == 0 && digits > 0 {
+                frac /= 10;
+                digits -= 1;
+            }
+            if value < 0.0 {
+                out.push(b'-');
+            }
+            out.extend_from_slice(itoa::Buffer::new().format(int).as_bytes());
+            if digits > 0 {
+                out.push(b'.');
+                let mut buf = itoa::Buffer::new();
+                let f = buf.format(frac).as_bytes();
+                out.extend(std::iter::repeat_n(b'0', digits - f.len()));
+                out.extend_from_slice(f);
+            }
+            return true;
+        }
+    }
+    false
+}
+
+/// An `f32` is written with the shortest digits that read back as the same `f32` (`0.1`), not as
+/// JavaScript would print the widened `f64` (`0.10000000149011612`); NaN and infinities as
+/// `null`.
+pub(crate) fn write_js_f32(out: &mut Vec<u8>, value: f32) {
+    if !value.is_finite() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let mut buf = ryu::Buffer::new();
+    write_js_layout(out, buf.format_finite(value));
 }
 
 /// `String(value)` in JavaScript, for a finite `value` (`null` otherwise).
 pub(crate) fn js_number_f64(value: f64) -> String {
     let mut out = Vec::with_capacity(24);
-    // Writing into a Vec cannot fail.
-    let _ = write_js_f64(&mut out, value);
+    write_js_f64(&mut out, value);
     String::from_utf8(out).unwrap_or_default()
 }
 
 /// Re-lays the shortest round-trip digits printed by `ryu` the way ECMAScript's
 /// Number::toString does (ECMA-262 §6.1.6.1.20).
-fn write_js_layout<W: ?Sized + Write>(w: &mut W, ryu: &str) -> io::Result<()> {
+fn write_js_layout(w: &mut Vec<u8>, ryu: &str) {
     let (negative, rest) = match ryu.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, ryu),
@@ -83,75 +252,93 @@ fn write_js_layout<W: ?Sized + Write>(w: &mut W, ryu: &str) -> io::Result<()> {
     let digits = &digits[start..len];
     if digits.is_empty() {
         // Zero, including -0.
-        return w.write_all(b"0");
+        w.push(b'0');
+        return;
     }
     if negative {
-        w.write_all(b"-")?;
+        w.extend_from_slice(b"-");
     }
     let k = digits.len() as i32;
     if k <= n && n <= 21 {
-        w.write_all(digits)?;
+        w.extend_from_slice(digits);
         for _ in 0..(n - k) {
-            w.write_all(b"0")?;
+            w.extend_from_slice(b"0");
         }
     } else if 0 < n && n <= 21 {
         let (int, frac) = digits.split_at(n as usize);
-        w.write_all(int)?;
-        w.write_all(b".")?;
-        w.write_all(frac)?;
+        w.extend_from_slice(int);
+        w.extend_from_slice(b".");
+        w.extend_from_slice(frac);
     } else if -6 < n && n <= 0 {
-        w.write_all(b"0.")?;
+        w.extend_from_slice(b"0.");
         for _ in 0..(-n) {
-            w.write_all(b"0")?;
+            w.extend_from_slice(b"0");
         }
-        w.write_all(digits)?;
+        w.extend_from_slice(digits);
     } else {
         let e = n - 1;
-        w.write_all(&digits[..1])?;
+        w.extend_from_slice(&digits[..1]);
         if k > 1 {
-            w.write_all(b".")?;
-            w.write_all(&digits[1..])?;
+            w.extend_from_slice(b".");
+            w.extend_from_slice(&digits[1..]);
         }
-        w.write_all(if e >= 0 { b"e+" } else { b"e-" })?;
+        w.extend_from_slice(if e >= 0 { b"e+" } else { b"e-" });
         let mut buf = itoa::Buffer::new();
-        w.write_all(buf.format(e.unsigned_abs()).as_bytes())?;
+        w.extend_from_slice(buf.format(e.unsigned_abs()).as_bytes());
     }
-    Ok(())
 }
 
 /// Writes a JSON string literal, escaped as `JSON.stringify` (and serde_json) escapes it:
-/// `\"`, `\\`, `\b \t \n \f \r`, other control characters as lowercase `\u00xx`.
+/// `\"`, `\\`, `\b \t \n \f \r`, other control characters as lowercase `\u00xx`. The runs
+/// between escapes are found eight bytes at a time and copied whole.
+#[inline]
 pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
+    let first = escape_from(bytes, 0);
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0x00..=0x1f => &[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 0xf) as usize],
-            ],
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
-        start = i + 1;
+    if first == bytes.len() {
+        out.extend_from_slice(bytes);
+    } else {
+        write_escaped(out, bytes, first);
     }
-    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// The inside of a string literal whose first byte to escape is at `first`.
+#[cold]
+fn write_escaped(out: &mut Vec<u8>, bytes: &[u8], first: usize) {
+    let mut start = 0;
+    let mut i = first;
+    while let Some(&b) = bytes.get(i) {
+        out.extend_from_slice(bytes.get(start..i).unwrap_or_default());
+        write_escape(out, b);
+        start = i + 1;
+        i = escape_from(bytes, start);
+    }
+    out.extend_from_slice(bytes.get(start..).unwrap_or_default());
+}
+
+/// The escape of `b` (a quote, a backslash or a control character).
+fn write_escape(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(b >> 4)],
+            HEX[usize::from(b & 0xf)],
+        ]),
+    }
 }
 
 /// Writes the `{"_placeholder":true,"num":N}` that stands for attachment `num`.
@@ -224,8 +411,7 @@ pub(crate) fn write_number(out: &mut Vec<u8>, n: &crate::Number) {
     } else if let Some(i) = n.as_i64() {
         out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
     } else {
-        // Writing into a Vec cannot fail.
-        let _ = write_js_f64(out, n.as_f64().unwrap_or(f64::NAN));
+        write_js_f64(out, n.as_f64().unwrap_or(f64::NAN));
     }
 }
 
@@ -291,6 +477,97 @@ mod tests {
 
     fn js(v: f64) -> String {
         js_number_f64(v)
+    }
+
+    /// The fast paths write what the general one (ryu's shortest digits, laid out as
+    /// JavaScript does) writes.
+    #[test]
+    fn fast_number_paths_match_the_general_one() {
+        let general = |v: f64| {
+            let mut out = Vec::new();
+            if v.is_finite() {
+                write_js_layout(&mut out, ryu::Buffer::new().format_finite(v));
+            }
+            String::from_utf8(out).unwrap()
+        };
+        let mut values = vec![
+            0.0,
+            -0.0,
+            1e15,
+            1e15 - 1.0,
+            999999999999999.9,
+            1e-6,
+            9.99e-7,
+        ];
+        for i in 0..20_000i64 {
+            values.push(i as f64 / 100.0);
+            values.push(-(i as f64) / 1000.0);
+            values.push(i as f64 * 1.25);
+            values.push((i as f64).sqrt());
+            values.push(1.0 / (i as f64 + 1.0));
+            values.push(i as f64 * 0.1 + 0.2);
+        }
+        // A deterministic spread of bit patterns.
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let v = f64::from_bits(x);
+            values.push(v);
+            values.push(v.rem_euclid(1e6));
+            values.push((v.rem_euclid(1e6) * 1000.0).round() / 1000.0);
+        }
+        for v in values.into_iter().filter(|v| v.is_finite()) {
+            assert_eq!(js(v), general(v), "{v:e}");
+        }
+    }
+
+    #[test]
+    fn strings_like_json_stringify() {
+        for s in [
+            "",
+            "plain",
+            "exactly8",
+            "a longer string of plain text, past eight bytes",
+            "quote\" and back\\slash",
+            "\u{0}\u{1}\u{8}\u{9}\u{a}\u{b}\u{c}\u{d}\u{1f}\u{7f} end",
+            "é漢😀\u{2028}",
+            "12345678\"",
+        ] {
+            let mut out = Vec::new();
+            write_str(&mut out, s);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(s).unwrap()
+            );
+        }
+    }
+
+    /// The word-at-a-time searches find what a byte-by-byte search finds, at every start and
+    /// every position of the special byte within and across words.
+    #[test]
+    fn searches_match_a_byte_loop() {
+        let special = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
+        for len in 0..27 {
+            for at in 0..=len {
+                for c in [b'"', b'\\', 0x00, 0x1f, b'a', 0x7f, 0x80, 0xff, b' '] {
+                    let mut b = vec![b'x'; len];
+                    if at < len {
+                        b[at] = c;
+                    }
+                    for i in 0..=len {
+                        let want = (i..len).find(|&j| special(b[j])).unwrap_or(len);
+                        assert_eq!(find_string_special(&b, i), want, "{b:?} from {i}");
+                        assert_eq!(escape_from(&b, i), want, "{b:?} from {i}");
+                        let want = (i..len)
+                            .find(|&j| b[j] == b'"' || b[j] == b'\\')
+                            .unwrap_or(len);
+                        assert_eq!(find_quote_or_backslash(&b, i), want, "{b:?} from {i}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! JavaScript; reading such a string into a Rust `String` fails later, at `Args::deserialize`.
 
 use super::args::Ranges;
+use super::json::find_string_special;
 
 /// The JSON was not valid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,19 +95,6 @@ pub(crate) fn validate(text: &[u8]) -> Result<(), Invalid> {
         Err(Invalid)
     }
 }
-
-/// The bytes that end the plain run of a string: `"`, `\\` and the control characters.
-static SPECIAL: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 0x20 {
-        table[c] = true;
-        c += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 struct Scanner<'a> {
     b: &'a [u8],
@@ -311,11 +299,7 @@ impl Scanner<'_> {
         loop {
             // Skip the bytes that need no attention: all but a quote, a backslash and the
             // control characters.
-            let rest = self.b.get(self.i..).unwrap_or_default();
-            self.i += rest
-                .iter()
-                .position(|&c| SPECIAL[usize::from(c)])
-                .unwrap_or(rest.len());
+            self.i = find_string_special(self.b, self.i);
             match self.next() {
                 Some(b'"') => return Ok(()),
                 Some(b'\\') => match self.next() {
