@@ -18,7 +18,8 @@
 //!   this workspace's `tests/node_modules`, which `npm ci` in `tests/` installs).
 //!
 //! The namespace `/` is a tiny app to watch: a client joins the room named by its `room`
-//! query parameter, and the event `join` (a room, acknowledged) joins another.
+//! query parameter, the event `join` (a room, acknowledged) joins another, and `rooms` answers
+//! the socket's rooms.
 
 use std::path::PathBuf;
 
@@ -92,6 +93,9 @@ async fn main() -> std::io::Result<()> {
         socket.on("join", |socket, (room,): (String,), ack| async move {
             socket.join(room.clone()).await;
             let _ = ack.send(&room);
+        });
+        socket.on("rooms", |socket, (): (), ack| async move {
+            let _ = ack.send(&socket.rooms().await);
         });
     });
     let auth_on = matches!(auth, Auth::Basic { .. });
