@@ -12,7 +12,6 @@
 
 #[allow(dead_code)]
 mod browser_support;
-#[allow(dead_code, unreachable_pub)]
 mod redis_support;
 
 use std::collections::BTreeSet;

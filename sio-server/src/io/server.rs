@@ -24,6 +24,7 @@ use super::{ConnectError, adapter};
 use crate::{EngineIo, EngineLayer, EngineService, Serve, ServerHandle};
 
 type Matcher = Arc<dyn Fn(&str, &Value) -> bool + Send + Sync>;
+type NamespaceListener = Arc<dyn Fn(&Namespace) + Send + Sync>;
 
 /// A Socket.IO server. Cheap to clone.
 ///
@@ -58,7 +59,7 @@ struct Inner {
     middlewares: RwLock<Vec<ConnectMiddleware>>,
     adapter: AdapterFactory,
     /// [`SocketIo::on_new_namespace`] listeners.
-    new_namespace: RwLock<Vec<Arc<dyn Fn(&Namespace) + Send + Sync>>>,
+    new_namespace: RwLock<Vec<NamespaceListener>>,
     /// The open connections, by Engine.IO session id (for `close`).
     clients: Mutex<HashMap<Str, Weak<ClientShared>>>,
     started: AtomicBool,
