@@ -6,7 +6,8 @@
 //   node tests/js/admin-node-server.js '<config JSON>'
 //
 // config: {"auth": false | {"username", "password" (bcrypt hash)}, "readonly": bool,
-//          "mode": "development" | "production", "serverId": string}
+//          "mode": "development" | "production", "serverId": string,
+//          "redis": "redis://..." (optional: @socket.io/redis-adapter 8.3's createAdapter)}
 // Prints {"event":"listening","port":<port>} once listening on 127.0.0.1. An admin socket's
 // "probe" (acknowledged) tells that its earlier events were handled.
 "use strict";
@@ -52,14 +53,28 @@ io.on("connection", (socket) => {
 });
 // A barrier for the tests: an admin socket's "probe" is answered after its earlier events.
 io.of("/admin").on("connection", (socket) => socket.on("probe", (ack) => ack("probed")));
-instrument(io, {
-  auth: config.auth === undefined ? false : config.auth,
-  readonly: !!config.readonly,
-  mode: config.mode || "development",
-  serverId: config.serverId,
-});
-server.listen(0, "127.0.0.1", () => {
-  process.stdout.write(JSON.stringify({ event: "listening", port: server.address().port }) + "\n");
+async function start() {
+  if (config.redis) {
+    const { createClient } = require("redis");
+    const { createAdapter } = require("@socket.io/redis-adapter");
+    const pub = createClient({ url: config.redis });
+    const sub = pub.duplicate();
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub));
+  }
+  instrument(io, {
+    auth: config.auth === undefined ? false : config.auth,
+    readonly: !!config.readonly,
+    mode: config.mode || "development",
+    serverId: config.serverId,
+  });
+  server.listen(0, "127.0.0.1", () => {
+    process.stdout.write(JSON.stringify({ event: "listening", port: server.address().port }) + "\n");
+  });
+}
+start().catch((e) => {
+  console.error(e);
+  process.exit(1);
 });
 process.stdin.on("end", () => process.exit(0));
 process.stdin.resume();

@@ -452,6 +452,50 @@ fn development_mode_lists_sockets_and_carries_out_actions_like_javascript() {
     assert_eq!(rust.stats_keys, node.stats_keys);
 }
 
+/// Namespaces created after `instrument` (here the children of a dynamic namespace, which
+/// share their connection handlers) are watched too, each socket announced once.
+#[test]
+fn namespaces_created_later_are_watched() {
+    let server = Server::rust_with(InstrumentOptions::new(Auth::None), async {
+        let io = SocketIo::new(SocketIoConfig::default());
+        io.of_dynamic(|name, _| name.starts_with("/dyn-"));
+        io
+    });
+    let url = server.url().to_owned();
+    let mut c = Clients::new();
+    c.admin("ui", &server, json!({})).unwrap();
+    c.wait("ui", "all_sockets", |_| true);
+    let one = c.connect("one", &url, json!({"nsp": "/dyn-1"})).unwrap();
+    let two = c.connect("two", &url, json!({"nsp": "/dyn-2"})).unwrap();
+    for (id, nsp) in [(&one, "/dyn-1"), (&two, "/dyn-2")] {
+        let connected = c.wait("ui", "socket_connected", |args| {
+            args[0]["id"] == id.as_str()
+        });
+        assert_eq!(connected[0]["nsp"], nsp);
+        c.wait("ui", "room_joined", |args| {
+            args[0] == nsp && args[2] == id.as_str()
+        });
+    }
+    c.emit("two", "hello", json!([]));
+    c.wait("ui", "event_received", |args| {
+        args[0] == "/dyn-2" && args[2] == json!(["hello"])
+    });
+    c.wait("ui", "server_stats", |args| {
+        args[0]["namespaces"].as_array().is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n["name"] == "/dyn-2" && n["socketsCount"] == 1)
+        })
+    });
+    for id in [&one, &two] {
+        let announced = c
+            .received("ui", "socket_connected")
+            .iter()
+            .filter(|args| args[0]["id"] == id.as_str())
+            .count();
+        assert_eq!(announced, 1, "{id} announced {announced} times");
+    }
+}
+
 // ----- read-only -----
 
 fn check_read_only(server: &Server) {
@@ -604,6 +648,85 @@ fn every_server_of_a_cluster_reports_and_obeys() {
         args[1] == early.as_str()
     });
     drop((one, two));
+}
+
+/// A Rust server and a Node.js server instrumented by `@socket.io/admin-ui` in one Redis
+/// cluster (`@socket.io/redis-adapter` on the Node.js side): the UI connected to either sees
+/// and acts on the other's sockets, and gets both servers' statistics.
+#[test]
+fn a_rust_and_a_javascript_server_share_their_admin_ui() {
+    if redis_support::redis_missing() {
+        return;
+    }
+    let redis = redis_support::RedisServer::start();
+    let config = sio_redis::conn::RedisConfig::standalone(redis.url());
+    let rust = Server::rust_with(
+        InstrumentOptions::new(Auth::None).server_id("rust"),
+        async {
+            let adapter = sio_redis::RedisAdapter::classic(config).await.unwrap();
+            SocketIo::with_adapter(SocketIoConfig::default(), adapter.factory())
+        },
+    );
+    let node = Server::node(json!({"auth": false, "serverId": "node", "redis": redis.url()}));
+    let mut c = Clients::new();
+    let on_node = c
+        .connect("on-node", node.url(), json!({"query": {"room": "lobby"}}))
+        .unwrap();
+    let on_rust = c
+        .connect("on-rust", rust.url(), json!({"query": {"room": "games"}}))
+        .unwrap();
+
+    // The UI on the Rust server.
+    c.admin("ui-rust", &rust, json!({})).unwrap();
+    let all = c.wait("ui-rust", "all_sockets", |_| true)[0].clone();
+    let listed = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == on_node.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("the Node.js server's socket is not listed: {all:#}"));
+    assert!(
+        listed["rooms"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("lobby"))
+    );
+    assert_eq!(listed["transport"], "websocket");
+    assert_eq!(listed["clientId"].as_str().unwrap().len(), 12);
+    for id in ["rust", "node"] {
+        c.wait("ui-rust", "server_stats", |args| args[0]["serverId"] == id);
+    }
+    let late = c.connect("late", node.url(), json!({})).unwrap();
+    c.wait("ui-rust", "socket_connected", |args| {
+        args[0]["id"] == late.as_str()
+    });
+    c.emit("ui-rust", "join", json!(["/", "vip", on_node]));
+    c.wait("ui-rust", "room_joined", |args| {
+        args[1] == "vip" && args[2] == on_node.as_str()
+    });
+    assert!(c.rooms("on-node").contains("vip"));
+
+    // The UI on the Node.js server.
+    c.admin("ui-node", &node, json!({})).unwrap();
+    let all = c.wait("ui-node", "all_sockets", |_| true)[0].clone();
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == on_rust.as_str()
+                && s["rooms"].as_array().unwrap().contains(&json!("games"))
+                && s["clientId"].as_str().is_some_and(|id| id.len() == 12)),
+        "the Rust server's socket is not listed by the Node.js server: {all:#}"
+    );
+    c.wait("ui-node", "server_stats", |args| {
+        args[0]["serverId"] == "rust"
+    });
+    c.emit("ui-node", "_disconnect", json!(["/", false, on_rust]));
+    assert_eq!(c.wait_disconnected("on-rust"), "io server disconnect");
+    c.wait("ui-node", "socket_disconnected", |args| {
+        args[1] == on_rust.as_str()
+    });
 }
 
 // ----- the UI's page in headless Chromium -----
