@@ -21,15 +21,9 @@
 //! query parameter, the event `join` (a room, acknowledged) joins another, and `rooms` answers
 //! the socket's rooms.
 
-use std::path::PathBuf;
-
 use axum::Router;
-use sio_admin::{AdminUi, Auth, InstrumentOptions, Mode, instrument};
+use sio_admin::{AdminUi, InstrumentOptions, instrument};
 use sio_server::{SocketIo, SocketIoConfig};
-
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
 
 fn fail(message: String) -> ! {
     eprintln!("error: {message}");
@@ -46,44 +40,18 @@ async fn main() -> std::io::Result<()> {
         );
         return Ok(());
     }
-    let port: u16 = match env("PORT") {
+    let port: u16 = match std::env::var("PORT").ok().filter(|p| !p.is_empty()) {
         Some(port) => port
             .parse()
             .unwrap_or_else(|_| fail(format!("PORT={port} is not a port number"))),
         None => 3000,
     };
-    let user = env("SIO_ADMIN_USER").unwrap_or_else(|| "admin".to_owned());
-    let hash = match (env("SIO_ADMIN_PASSWORD_HASH"), env("SIO_ADMIN_PASSWORD")) {
-        (Some(hash), _) => Some(hash),
-        (None, Some(password)) => Some(
-            bcrypt::hash(password, 10)
-                .unwrap_or_else(|e| fail(format!("cannot hash the password: {e}"))),
-        ),
-        (None, None) => None,
-    };
-    let auth = match hash {
-        Some(hash) => Auth::basic(user, hash).unwrap_or_else(|e| fail(e.to_string())),
-        None => Auth::None,
-    };
-    let mode: Mode = env("SIO_ADMIN_MODE")
-        .map(|m| {
-            m.parse()
-                .unwrap_or_else(|e| fail(format!("SIO_ADMIN_MODE: {e}")))
-        })
-        .unwrap_or_default();
-    let read_only = env("SIO_ADMIN_READONLY").is_some_and(|v| v == "1" || v == "true");
-    let ui_dir = env("SIO_ADMIN_UI_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../tests/node_modules/@socket.io/admin-ui/ui/dist")
-        });
-    let ui = AdminUi::from_dir(&ui_dir).unwrap_or_else(|e| {
-        fail(format!(
-            "cannot read the Admin UI page in {}: {e} (run `npm ci` in tests/, or set SIO_ADMIN_UI_DIR)",
-            ui_dir.display()
-        ))
-    });
+    let options = InstrumentOptions::from_env().unwrap_or_else(|e| fail(e.to_string()));
+    let ui = AdminUi::from_env_or_node_modules(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/node_modules"
+    ))
+    .unwrap_or_else(|e| fail(e.to_string()));
 
     let io = SocketIo::new(SocketIoConfig::default());
     io.of("/").on_connection(|socket| async move {
@@ -98,26 +66,21 @@ async fn main() -> std::io::Result<()> {
             let _ = ack.send(&socket.rooms().await);
         });
     });
-    let auth_on = matches!(auth, Auth::Basic { .. });
-    instrument(
-        &io,
-        InstrumentOptions::new(auth).mode(mode).read_only(read_only),
-    )
-    .unwrap_or_else(|e| fail(e.to_string()));
-
-    let app = Router::new().fallback_service(ui).layer(io.layer());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    let addr = listener.local_addr()?;
     println!(
         "admin UI: mode {}, authentication {}, {}",
-        mode.as_str(),
-        if auth_on { "basic" } else { "off" },
-        if read_only {
+        options.get_mode().as_str(),
+        if options.has_auth() { "basic" } else { "off" },
+        if options.is_read_only() {
             "read-only"
         } else {
             "actions allowed"
         }
     );
+    instrument(&io, options).unwrap_or_else(|e| fail(e.to_string()));
+
+    let app = Router::new().fallback_service(ui).layer(io.layer());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
     println!("open http://{addr}/admin/ (server URL http://{addr})");
     axum::serve(listener, app).await
 }

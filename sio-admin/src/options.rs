@@ -142,6 +142,59 @@ impl InstrumentOptions {
         }
     }
 
+    /// The options an environment gives, for examples and demos (an application would
+    /// rather read its own configuration):
+    ///
+    /// - `SIO_ADMIN_PASSWORD` (hashed here with bcrypt, cost 10) or `SIO_ADMIN_PASSWORD_HASH`
+    ///   (a bcrypt hash, as JavaScript takes it): basic authentication, with the username
+    ///   `SIO_ADMIN_USER` (default `admin`); without either, [`Auth::None`];
+    /// - `SIO_ADMIN_MODE`: `development` (default) or `production`;
+    /// - `SIO_ADMIN_READONLY`: `1` or `true` for [`read_only`](Self::read_only).
+    ///
+    /// Empty variables count as unset. Fails for an invalid hash or mode.
+    ///
+    /// ```
+    /// use sio_admin::InstrumentOptions;
+    ///
+    /// // With none of the variables set: no authentication, development mode.
+    /// let options = InstrumentOptions::from_env().unwrap();
+    /// assert!(!options.has_auth());
+    /// ```
+    pub fn from_env() -> Result<InstrumentOptions, InstrumentError> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let user = var("SIO_ADMIN_USER").unwrap_or_else(|| "admin".to_owned());
+        let auth = match (var("SIO_ADMIN_PASSWORD_HASH"), var("SIO_ADMIN_PASSWORD")) {
+            (Some(hash), _) => Auth::basic(user, hash)?,
+            (None, Some(password)) => {
+                let hash =
+                    bcrypt::hash(password, 10).map_err(|_| InstrumentError::InvalidPasswordHash)?;
+                Auth::basic(user, hash)?
+            }
+            (None, None) => Auth::None,
+        };
+        let mode = match var("SIO_ADMIN_MODE") {
+            Some(mode) => mode.parse()?,
+            None => Mode::Development,
+        };
+        let read_only = var("SIO_ADMIN_READONLY").is_some_and(|v| v == "1" || v == "true");
+        Ok(InstrumentOptions::new(auth).mode(mode).read_only(read_only))
+    }
+
+    /// Whether the options ask for authentication.
+    pub fn has_auth(&self) -> bool {
+        !matches!(self.auth, Auth::None)
+    }
+
+    /// The mode.
+    pub fn get_mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Whether the UI may only watch.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// The admin namespace (`namespaceName`, default `/admin`; a missing leading `/` is
     /// added).
     pub fn namespace_name(mut self, name: impl Into<String>) -> Self {

@@ -110,6 +110,22 @@ impl AdminUi {
         })
     }
 
+    /// Reads the page from `$SIO_ADMIN_UI_DIR` when set, else from
+    /// [`from_node_modules(node_modules)`](Self::from_node_modules): for examples and demos
+    /// that find the package in this workspace's `tests/node_modules` and let a deployment
+    /// point elsewhere.
+    pub fn from_env_or_node_modules(node_modules: impl AsRef<Path>) -> io::Result<AdminUi> {
+        match std::env::var_os("SIO_ADMIN_UI_DIR").filter(|v| !v.is_empty()) {
+            Some(dir) => AdminUi::from_dir(&dir).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("SIO_ADMIN_UI_DIR={}: {e}", Path::new(&dir).display()),
+                )
+            }),
+            None => AdminUi::from_node_modules(node_modules),
+        }
+    }
+
     /// Serves the page under `path` instead of `/admin` (`/` serves it at the root).
     pub fn base_path(mut self, path: &str) -> AdminUi {
         let trimmed = path.trim_end_matches('/');

@@ -740,8 +740,8 @@ async fn build_admin_example() -> PathBuf {
     let build = tokio::process::Command::new(cargo)
         .args([
             "build",
-            "-p",
-            "sio-admin",
+            "--workspace",
+            "--all-features",
             "--example",
             "admin",
             "--message-format=json-render-diagnostics",
