@@ -450,7 +450,18 @@ impl LocalNamespace {
 
     fn with_rooms<R>(&self, default: R, f: impl FnOnce(&mut Rooms) -> R) -> R {
         match self.namespace() {
-            Some(ns) => f(&mut ns.rooms()),
+            Some(ns) => {
+                let (out, changes) = {
+                    let mut rooms = ns.rooms();
+                    let out = f(&mut rooms);
+                    (out, rooms.changes.as_mut().map(std::mem::take))
+                };
+                // Told once the registry is unlocked: a listener may act on the rooms.
+                if let Some(changes) = changes {
+                    ns.notify_room_changes(changes);
+                }
+                out
+            }
             None => default,
         }
     }
@@ -824,6 +835,9 @@ pub(crate) struct Rooms {
     rooms: HashMap<Str, HashSet<Str>>,
     /// Socket → its rooms.
     sids: HashMap<Str, HashSet<Str>>,
+    /// The joins (`true`) and leaves not yet told to the room listeners
+    /// ([`Namespace::on_join_room`]): recorded only once one is registered.
+    pub(crate) changes: Option<Vec<(bool, Str, Str)>>,
 }
 
 impl Rooms {
@@ -867,30 +881,43 @@ impl Rooms {
             .entry(id.clone())
             .or_default()
             .insert(room.clone());
-        self.rooms.entry(room).or_default().insert(id.clone());
+        let joined = self
+            .rooms
+            .entry(room.clone())
+            .or_default()
+            .insert(id.clone());
+        if let (true, Some(changes)) = (joined, &mut self.changes) {
+            changes.push((true, room, id.clone()));
+        }
     }
 
     fn del(&mut self, id: &str, room: &str) {
         if let Some(rooms) = self.sids.get_mut(id) {
             rooms.remove(room);
         }
-        if let Some(ids) = self.rooms.get_mut(room) {
-            ids.remove(id);
-            if ids.is_empty() {
-                self.rooms.remove(room);
-            }
+        self.unlink(id, room);
+    }
+
+    /// Removes `id` from the sockets of `room` (and the room once empty).
+    fn unlink(&mut self, id: &str, room: &str) {
+        let Some(ids) = self.rooms.get_mut(room) else {
+            return;
+        };
+        let Some(id) = ids.take(id) else {
+            return;
+        };
+        if ids.is_empty() {
+            self.rooms.remove(room);
+        }
+        if let Some(changes) = &mut self.changes {
+            changes.push((false, Str::from(room.to_owned()), id));
         }
     }
 
     fn del_all(&mut self, id: &str) {
         if let Some(rooms) = self.sids.remove(id) {
             for room in rooms {
-                if let Some(ids) = self.rooms.get_mut(&room) {
-                    ids.remove(id);
-                    if ids.is_empty() {
-                        self.rooms.remove(&room);
-                    }
-                }
+                self.unlink(id, &room);
             }
         }
     }

@@ -160,7 +160,11 @@ pub(crate) struct Inner {
     /// Connection state recovery's log and sessions on this server (when it is on). Its lock
     /// is taken before the room registry's and the connections'.
     recovery: Option<Mutex<RecoveryStore>>,
+    /// [`Namespace::on_join_room`] (`true`) and [`Namespace::on_leave_room`] listeners.
+    room_listeners: RwLock<Vec<(bool, RoomListener)>>,
 }
+
+type RoomListener = Arc<dyn Fn(&Str, &Str) + Send + Sync>;
 
 impl fmt::Debug for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -190,6 +194,7 @@ impl Namespace {
                     .clone()
                     .map(|c| Mutex::new(RecoveryStore::new(c))),
                 config,
+                room_listeners: RwLock::new(Vec::new()),
             }),
         };
         let local = LocalNamespace::new(Arc::downgrade(&ns.inner));
@@ -287,6 +292,68 @@ impl Namespace {
     {
         self.inner.handlers.add_connection(boxed_handler(handler));
         self
+    }
+
+    /// Calls `listener` with `(room, socket id)` each time a socket of this server joins a
+    /// room of this namespace (socket.io's adapter event `join-room`), its own room included,
+    /// whoever made it join: [`Socket::join`], [`sockets_join`](Self::sockets_join), another
+    /// server of the cluster. It runs where the join happens, once the room registry is
+    /// unlocked; keep it short (send the news to a task). A listener that panics is logged.
+    ///
+    /// ```
+    /// use sio_server::{SocketIo, SocketIoConfig};
+    ///
+    /// let io = SocketIo::new(SocketIoConfig::default());
+    /// io.of("/").on_join_room(|room, id| println!("{id} joined {room}"));
+    /// io.of("/").on_leave_room(|room, id| println!("{id} left {room}"));
+    /// ```
+    pub fn on_join_room(&self, listener: impl Fn(&Str, &Str) + Send + Sync + 'static) {
+        self.add_room_listener(true, Arc::new(listener));
+    }
+
+    /// Calls `listener` with `(room, socket id)` each time a socket of this server leaves a
+    /// room of this namespace (socket.io's adapter event `leave-room`), on
+    /// [`Socket::leave`], [`sockets_leave`](Self::sockets_leave) and when it disconnects (one
+    /// call per room, before its `on_disconnect` handlers run). See
+    /// [`on_join_room`](Self::on_join_room).
+    pub fn on_leave_room(&self, listener: impl Fn(&Str, &Str) + Send + Sync + 'static) {
+        self.add_room_listener(false, Arc::new(listener));
+    }
+
+    fn add_room_listener(&self, join: bool, listener: RoomListener) {
+        self.inner
+            .room_listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((join, listener));
+        self.rooms().changes.get_or_insert_with(Vec::new);
+    }
+
+    /// Tells the room listeners about `changes` (`(joined, room, id)`).
+    pub(crate) fn notify_room_changes(&self, changes: Vec<(bool, Str, Str)>) {
+        if changes.is_empty() {
+            return;
+        }
+        let listeners = self
+            .inner
+            .room_listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for (joined, room, id) in &changes {
+            for (join, listener) in &listeners {
+                if join == joined {
+                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| listener(room, id)));
+                    if let Err(payload) = called {
+                        tracing::error!(
+                            nsp = %self.name(),
+                            panic = panic_message(&*payload),
+                            "a room listener panicked"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     /// The connected sockets of this server in this namespace.

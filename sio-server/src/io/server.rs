@@ -24,6 +24,7 @@ use super::{ConnectError, adapter};
 use crate::{EngineIo, EngineLayer, EngineService, Serve, ServerHandle};
 
 type Matcher = Arc<dyn Fn(&str, &Value) -> bool + Send + Sync>;
+type NamespaceListener = Arc<dyn Fn(&Namespace) + Send + Sync>;
 
 /// A Socket.IO server. Cheap to clone.
 ///
@@ -57,6 +58,8 @@ struct Inner {
     dynamic: RwLock<Vec<(Matcher, Arc<NsHandlers>)>>,
     middlewares: RwLock<Vec<ConnectMiddleware>>,
     adapter: AdapterFactory,
+    /// [`SocketIo::on_new_namespace`] listeners.
+    new_namespace: RwLock<Vec<NamespaceListener>>,
     /// The open connections, by Engine.IO session id (for `close`).
     clients: Mutex<HashMap<Str, Weak<ClientShared>>>,
     started: AtomicBool,
@@ -90,6 +93,7 @@ impl SocketIo {
                 dynamic: RwLock::new(Vec::new()),
                 middlewares: RwLock::new(Vec::new()),
                 adapter,
+                new_namespace: RwLock::new(Vec::new()),
                 clients: Mutex::new(HashMap::new()),
                 started: AtomicBool::new(false),
                 closed: AtomicBool::new(false),
@@ -125,10 +129,50 @@ impl SocketIo {
             .namespaces
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        namespaces
+        let mut created = false;
+        let ns = namespaces
             .entry(name.clone())
-            .or_insert_with(|| self.new_namespace(name, Arc::default()))
-            .clone()
+            .or_insert_with(|| {
+                created = true;
+                self.new_namespace(name, Arc::default())
+            })
+            .clone();
+        drop(namespaces);
+        if created {
+            self.notify_new_namespace(&ns);
+        }
+        ns
+    }
+
+    /// Calls `listener` with each namespace created from now on: by [`of`](Self::of), or by
+    /// the first CONNECT to a dynamic namespace (socket.io's `new_namespace` event). It runs
+    /// where the namespace is created, before any socket joins it.
+    ///
+    /// ```
+    /// use sio_server::{SocketIo, SocketIoConfig};
+    ///
+    /// let io = SocketIo::new(SocketIoConfig::default());
+    /// io.on_new_namespace(|ns| println!("new namespace {}", ns.name()));
+    /// io.of("/chat"); // prints "new namespace /chat"
+    /// ```
+    pub fn on_new_namespace(&self, listener: impl Fn(&Namespace) + Send + Sync + 'static) {
+        self.inner
+            .new_namespace
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::new(listener));
+    }
+
+    fn notify_new_namespace(&self, ns: &Namespace) {
+        let listeners = self
+            .inner
+            .new_namespace
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for listener in listeners {
+            listener(ns);
+        }
     }
 
     fn new_namespace(&self, name: Str, handlers: Arc<NsHandlers>) -> Namespace {
@@ -219,12 +263,19 @@ impl SocketIo {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         let name = Str::from(name.to_owned());
-        Some(
-            namespaces
-                .entry(name.clone())
-                .or_insert_with(|| self.new_namespace(name, handlers))
-                .clone(),
-        )
+        let mut created = false;
+        let ns = namespaces
+            .entry(name.clone())
+            .or_insert_with(|| {
+                created = true;
+                self.new_namespace(name, handlers)
+            })
+            .clone();
+        drop(namespaces);
+        if created {
+            self.notify_new_namespace(&ns);
+        }
+        Some(ns)
     }
 
     /// The names of the existing namespaces.
