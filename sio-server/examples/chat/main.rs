@@ -24,6 +24,17 @@
 //! PORT=3001 cargo run -p sio-server --example chat -- --redis redis://127.0.0.1:6379 --name a
 //! PORT=3002 cargo run -p sio-server --example chat -- --redis redis://127.0.0.1:6379 --name b
 //! ```
+//!
+//! # The Admin UI (sio-admin)
+//!
+//! The server instruments itself for the official Socket.IO Admin UI (`@socket.io/admin-ui`):
+//! its page is served at `/admin/` (from `tests/node_modules/@socket.io/admin-ui/ui/dist`, or
+//! `$SIO_ADMIN_UI_DIR`) and its namespace is `/admin`. With no variable set the namespace needs
+//! no login and runs in development mode (every event is shown). `SIO_ADMIN_PASSWORD` (or a
+//! bcrypt hash in `SIO_ADMIN_PASSWORD_HASH`) turns basic auth on for user `SIO_ADMIN_USER`
+//! (default `admin`), `SIO_ADMIN_MODE=production` sends aggregates only, and
+//! `SIO_ADMIN_READONLY=1` refuses the actions. In the page, the server URL is this server's
+//! (`http://127.0.0.1:3000`).
 
 use std::path::PathBuf;
 
@@ -105,6 +116,26 @@ fn client_bundle() -> Result<Vec<u8>, String> {
     })
 }
 
+const HELP: &str = "\
+chat: the sio chat demo (open http://127.0.0.1:PORT/ in two windows)
+
+usage: chat [--redis URL [--name NAME]]
+
+  --redis URL   one node of a cluster sharing that Redis (sio-redis's classic adapter)
+  --name NAME   this node's name in the cluster (default chat)
+
+environment:
+  PORT                      the port on 127.0.0.1 (default 3000)
+  SIO_CLIENT_BUNDLE         socket.io.min.js to serve (default: tests/node_modules)
+  SIO_ADMIN_PASSWORD        basic auth on the Admin UI's namespace /admin (default: no auth)
+  SIO_ADMIN_PASSWORD_HASH   the same, given as a bcrypt hash
+  SIO_ADMIN_USER            the Admin UI's user name (default admin)
+  SIO_ADMIN_MODE            development (default: every event) or production (aggregates)
+  SIO_ADMIN_READONLY        1: the Admin UI cannot join, leave or disconnect sockets
+  SIO_ADMIN_UI_DIR          the Admin UI's page (default: tests/node_modules/@socket.io/admin-ui/ui/dist)
+
+The Admin UI page is at http://127.0.0.1:PORT/admin/.";
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let bundle = match client_bundle() {
@@ -122,6 +153,10 @@ async fn main() -> std::io::Result<()> {
         Err(_) => 3000,
     };
     let flags: Vec<String> = std::env::args().skip(1).collect();
+    if flags.iter().any(|f| f == "--help" || f == "-h") {
+        println!("{HELP}");
+        return Ok(());
+    }
     let value = |name: &str| -> Option<String> {
         let i = flags.iter().position(|f| f == name)?;
         let value = flags.get(i + 1).cloned();
@@ -144,6 +179,16 @@ async fn main() -> std::io::Result<()> {
             }
         },
     };
+    let admin = sio_admin::InstrumentOptions::from_env().map_err(std::io::Error::other)?;
+    sio_admin::instrument(&io, admin).map_err(std::io::Error::other)?;
+    let admin_ui = sio_admin::AdminUi::from_env_or_node_modules(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/node_modules"
+    ))
+    .unwrap_or_else(|e| {
+        eprintln!("error: cannot read the Admin UI's page ({e}); run `bash scripts/demo.sh`");
+        std::process::exit(1);
+    });
     let cluster = redis.is_some();
     let chat = io.of("/");
     chat.use_middleware(|socket| async move {
@@ -188,9 +233,12 @@ async fn main() -> std::io::Result<()> {
                 }
             }),
         )
+        .fallback_service(admin_ui)
         .layer(io.layer());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
-    println!("open http://{}/", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    println!("open http://{addr}/");
+    println!("admin UI: http://{addr}/admin/ (server URL http://{addr})");
     axum::serve(listener, app).await
 }
 
