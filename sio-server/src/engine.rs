@@ -5,6 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::metrics::Refusal;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use sio_protocol::Str;
@@ -385,6 +386,7 @@ impl EngineIo {
         }
         // A handshake.
         if req.method() != Method::GET {
+            crate::metrics::handshake_refused(Refusal::BadMethod);
             return error(ErrorCode::BadHandshakeMethod);
         }
         if let Some(hook) = &config.allow_request {
@@ -396,13 +398,16 @@ impl EngineIo {
             req = Request::from_parts(parts, body);
             if let Err(message) = verdict {
                 let message = Some(message).filter(|m| !m.is_empty());
+                crate::metrics::handshake_refused(Refusal::Forbidden);
                 return error_with(ErrorCode::Forbidden, message.as_deref());
             }
         }
         let Some(version) = version else {
+            crate::metrics::handshake_refused(Refusal::UnsupportedVersion);
             return error(ErrorCode::UnsupportedProtocolVersion);
         };
         let Ok(sid) = sid::generate() else {
+            crate::metrics::handshake_refused(Refusal::Error);
             return error(ErrorCode::BadRequest);
         };
         let handler = self
@@ -415,7 +420,10 @@ impl EngineIo {
             Some(handler) => Deliver::Handler(handler),
             None => match self.inner.accept_tx.clone().try_reserve_owned() {
                 Ok(permit) => Deliver::Queue(permit),
-                Err(_) => return json_error(ErrorCode::Forbidden, Some("Server busy")),
+                Err(_) => {
+                    crate::metrics::handshake_refused(Refusal::ServerBusy);
+                    return json_error(ErrorCode::Forbidden, Some("Server busy"));
+                }
             },
         };
         let info = Info {

@@ -131,6 +131,7 @@ mod cors;
 mod engine;
 mod io;
 mod layer;
+pub mod metrics;
 mod response;
 mod serve;
 mod service;

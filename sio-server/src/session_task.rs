@@ -165,6 +165,7 @@ pub(crate) fn spawn(
     registry: Arc<Registry>,
     app: Option<Box<dyn SessionApp>>,
 ) {
+    crate::metrics::engine_opened(session.transport());
     let mut driver = Driver {
         sid: session.sid().cloned().unwrap_or_default(),
         version: session.version(),
@@ -483,7 +484,14 @@ impl Driver {
 
     fn input(&mut self, now: std::time::Instant, transport: TransportKind, input: Input) {
         match input {
-            Input::Packet(packet) => self.session.handle_packet(now, transport, packet),
+            Input::Packet(packet) => {
+                match &packet {
+                    Packet::Message(text) => crate::metrics::message_received(text.len()),
+                    Packet::Binary(data) => crate::metrics::message_received(data.len()),
+                    _ => {}
+                }
+                self.session.handle_packet(now, transport, packet)
+            }
             Input::ParseError => self.session.handle_parse_error(now, transport),
             Input::Closed => self.session.handle_transport_closed(now, transport),
             Input::Error => self.session.handle_transport_error(now, transport),
@@ -505,6 +513,7 @@ impl Driver {
                 _ => 0,
             };
             if matches!(transmit.packet, Packet::Message(_) | Packet::Binary(_)) {
+                crate::metrics::message_sent(len);
                 self.buffered = self.buffered.saturating_sub(1);
             }
             match transmit.transport {
@@ -531,6 +540,7 @@ impl Driver {
                 Event::Message(text) => self.deliver(Message::Text(text)),
                 Event::Binary(data) => self.deliver(Message::Binary(data)),
                 Event::Upgraded(_) => {
+                    crate::metrics::engine_upgraded();
                     self.shared.on_websocket.store(true, Ordering::Release);
                     // A POST still being read belongs to the old transport: it is dropped.
                     self.shared.queues.notify_changed();
@@ -623,6 +633,7 @@ impl Driver {
         if let Some(mut app) = self.app.take() {
             let _ = guarded("on_close", &self.sid, || app.on_close(reason));
         }
+        crate::metrics::engine_closed(self.session.transport(), reason);
         tracing::debug!(sid = %self.sid, %reason, "session closed");
     }
 }

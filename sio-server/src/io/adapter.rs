@@ -561,6 +561,7 @@ impl LocalNamespace {
                                 count += 1;
                             }
                         }
+                        crate::metrics::broadcast(count);
                         return count;
                     }
                     Err(error) => {
@@ -575,6 +576,7 @@ impl LocalNamespace {
                 count += 1;
             }
         }
+        crate::metrics::broadcast(count);
         count
     }
 
@@ -601,6 +603,7 @@ impl LocalNamespace {
             }
         }
         acks.client_count(count);
+        crate::metrics::broadcast(count);
         count
     }
 

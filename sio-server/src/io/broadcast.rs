@@ -121,7 +121,10 @@ impl BroadcastOperator {
             .adapter()
             .broadcast(packet, self.opts.clone())
             .await
-            .map_err(EmitError::Adapter)
+            .map_err(|error| {
+                crate::metrics::adapter_publish_failed();
+                EmitError::Adapter(error)
+            })
     }
 
     /// Sends `event` to the selected sockets of every server and collects every
@@ -288,6 +291,7 @@ impl IntoFuture for BroadcastAckFuture {
                 // This server always counts (an adapter that says 0 is wrong).
                 Ok((Ok(()), Ok(servers))) => servers.max(1),
                 Ok((Err(e), _) | (_, Err(e))) => {
+                    crate::metrics::adapter_publish_failed();
                     tally.drain(&mut rx);
                     return Err(tally.fail(AckError::Adapter(e), None));
                 }

@@ -165,6 +165,7 @@ impl ClientShared {
         match result {
             Ok(()) => Ok(()),
             Err(SendError::Full(_)) => {
+                crate::metrics::packet_dropped(volatile);
                 if !volatile {
                     tracing::debug!(sid = %self.sender.sid(), "send queue full: packet dropped");
                 }
@@ -204,6 +205,7 @@ impl ClientShared {
             cell.session.cancel_ack(nsp, id);
             return Err(error);
         }
+        crate::metrics::ack_expected();
         self.check_timer(&mut cell);
         Ok(())
     }
@@ -278,14 +280,20 @@ impl ClientShared {
 
     fn handle_event(&self, event: ServerEvent<AckSender>) {
         match event {
-            ServerEvent::Ack { value, result, .. } => match (value, result) {
-                (AckSender::One(tx), result) => {
-                    let _ = tx.send(result);
+            ServerEvent::Ack { value, result, .. } => {
+                crate::metrics::ack_done(matches!(
+                    result,
+                    Err(sio_protocol::socket::AckFailure::Timeout)
+                ));
+                match (value, result) {
+                    (AckSender::One(tx), result) => {
+                        let _ = tx.send(result);
+                    }
+                    (AckSender::Broadcast(sink), Ok(args)) => sink.reply(args),
+                    // The broadcast's caller times out by itself.
+                    (AckSender::Broadcast(_), Err(_)) => {}
                 }
-                (AckSender::Broadcast(sink), Ok(args)) => sink.reply(args),
-                // The broadcast's caller times out by itself.
-                (AckSender::Broadcast(_), Err(_)) => {}
-            },
+            }
             ServerEvent::Disconnected {
                 nsp,
                 sid,
@@ -814,8 +822,12 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
     let (accepted, events) = match (restored, &recovery) {
         (Some(session), Some(request)) => {
             match answer_recovered(&ns, &shared, &socket, &claim, session, request) {
-                Some(answered) => answered,
+                Some(answered) => {
+                    crate::metrics::recovery(true);
+                    answered
+                }
                 None => {
+                    crate::metrics::recovery(false);
                     // The session could not be recovered after all (it expired or the client
                     // missed too much meanwhile): a fresh session, with the same id.
                     socket.set_recovered(None);
@@ -824,6 +836,10 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
                     accept(generate_pid().ok())
                 }
             }
+        }
+        (None, Some(_)) => {
+            crate::metrics::recovery(false);
+            accept(pid)
         }
         _ => accept(pid),
     };

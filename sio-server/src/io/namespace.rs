@@ -162,6 +162,8 @@ pub(crate) struct Inner {
     recovery: Option<Mutex<RecoveryStore>>,
     /// [`Namespace::on_join_room`] (`true`) and [`Namespace::on_leave_room`] listeners.
     room_listeners: RwLock<Vec<(bool, RoomListener)>>,
+    /// Its metrics' handles (nothing without the `metrics` feature).
+    metrics: crate::metrics::NamespaceMetrics,
 }
 
 type RoomListener = Arc<dyn Fn(&Str, &Str) + Send + Sync>;
@@ -183,6 +185,7 @@ impl Namespace {
     ) -> Namespace {
         let ns = Namespace {
             inner: Arc::new(Inner {
+                metrics: crate::metrics::NamespaceMetrics::new(&name),
                 name,
                 handlers,
                 sockets: RwLock::new(HashMap::new()),
@@ -378,19 +381,27 @@ impl Namespace {
     }
 
     pub(crate) fn add_socket(&self, socket: Socket) {
-        self.inner
+        let replaced = self
+            .inner
             .sockets
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(socket.id().clone(), socket);
+        if replaced.is_none() {
+            self.inner.metrics.connected();
+        }
     }
 
     pub(crate) fn remove_socket(&self, id: &str) {
-        self.inner
+        let removed = self
+            .inner
             .sockets
             .write()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id);
+        if removed.is_some() {
+            self.inner.metrics.disconnected();
+        }
     }
 
     /// A broadcast operator for this namespace: everyone.

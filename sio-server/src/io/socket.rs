@@ -680,10 +680,14 @@ impl Socket {
         let adapter = self.inner.ns.adapter().clone();
         let mut sent = Box::pin(async move { adapter.broadcast(packet, opts).await });
         match (&mut sent).now_or_never() {
-            Some(result) => result.map_err(EmitError::Adapter),
+            Some(result) => result.map_err(|error| {
+                crate::metrics::adapter_publish_failed();
+                EmitError::Adapter(error)
+            }),
             None => {
                 tokio::spawn(async move {
                     if let Err(error) = sent.await {
+                        crate::metrics::adapter_publish_failed();
                         tracing::debug!(%error, "an event could not reach the cluster");
                     }
                 });
@@ -864,6 +868,7 @@ impl Socket {
         }
         queue.disconnected = Some(reason);
         queue.persist = persist;
+        crate::metrics::socket_disconnected(reason.as_str());
         if !queue.running && !queue.finished {
             queue.running = true;
             drop(queue);
