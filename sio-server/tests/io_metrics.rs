@@ -16,11 +16,14 @@ use sio_server::metrics as m;
 use sio_server::{AckError, SocketIoConfig};
 use tokio_tungstenite::tungstenite::Message;
 
+/// A metric: its name and its labels, sorted.
+type Key = (String, Vec<(String, String)>);
+
 /// The values recorded so far. A snapshot of the debugging recorder resets what it reads
 /// (counters and gauges alike), so the snapshots are summed up here.
 struct Recorded {
     snapshotter: Snapshotter,
-    totals: Mutex<HashMap<(String, Vec<(String, String)>), f64>>,
+    totals: Mutex<HashMap<Key, f64>>,
 }
 
 fn recorded() -> &'static Recorded {
