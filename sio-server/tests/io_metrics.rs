@@ -262,4 +262,42 @@ async fn known_traffic_gives_the_expected_metrics() {
     expect(m::PACKETS_DROPPED, &[("reason", "queue_full")], 1.0).await;
     expect(m::BROADCASTS, &[], 2.0 + 21.0).await;
     expect(m::BROADCAST_RECIPIENTS, &[], before + 21.0 + ticks).await;
+
+    // Connection state recovery (last: its server's traffic is not counted above): one
+    // session recovered, one unknown.
+    let s = server(
+        SocketIoConfig::default().connection_state_recovery(Default::default()),
+        |_| {},
+    )
+    .await;
+    let mut peer = Peer::connect(s.addr).await;
+    peer.send("0").await;
+    let reply: serde_json::Value =
+        serde_json::from_str(peer.text().await.strip_prefix('0').unwrap()).unwrap();
+    let (sid, pid) = (reply["sid"].clone(), reply["pid"].clone());
+    s.io.of("/").emit("e", &1).await.unwrap();
+    let event: serde_json::Value =
+        serde_json::from_str(peer.text().await.strip_prefix('2').unwrap()).unwrap();
+    let offset = event[2].clone();
+    drop(peer);
+    let ns = s.io.of("/");
+    until(|| ns.recovery_stats().unwrap().sessions == 1).await;
+    let mut peer = Peer::connect(s.addr).await;
+    peer.send(&format!(
+        "0{}",
+        serde_json::json!({"pid": pid, "offset": offset})
+    ))
+    .await;
+    let reply: serde_json::Value =
+        serde_json::from_str(peer.text().await.strip_prefix('0').unwrap()).unwrap();
+    assert_eq!(reply["sid"], sid, "recovered");
+    expect(m::RECOVERIES, &[("result", "recovered")], 1.0).await;
+    let mut stranger = Peer::connect(s.addr).await;
+    stranger
+        .send(r#"0{"pid":"unknown-pid-of-20-chars","offset":"1"}"#)
+        .await;
+    let reply = stranger.text().await;
+    assert!(!reply.contains(sid.as_str().unwrap()), "{reply}");
+    expect(m::RECOVERIES, &[("result", "failed")], 1.0).await;
+    expect(m::RECOVERIES, &[("result", "recovered")], 1.0).await;
 }
