@@ -71,10 +71,11 @@ impl Deliver {
         registry: Arc<Registry>,
         info: Info,
     ) {
+        let remote = info.remote_addr;
         let info = Arc::new(info);
         match self {
             Deliver::Queue(permit) => {
-                session_task::spawn(session, handle, ws, registry, None);
+                session_task::spawn(session, handle, ws, registry, None, remote);
                 permit.send(Connection::new(info, handle.shared.clone()));
             }
             Deliver::Handler(handler) => {
@@ -84,10 +85,16 @@ impl Deliver {
                     handle.shared.queues.app_gone();
                     sender.close();
                 }
-                session_task::spawn(session, handle, ws, registry, app);
+                session_task::spawn(session, handle, ws, registry, app, remote);
             }
         }
     }
+}
+
+/// A refused handshake: logged (INFO, with the client's address) and counted.
+fn refused(refusal: Refusal, remote: Option<std::net::SocketAddr>) {
+    tracing::info!(reason = refusal.as_str(), remote = ?remote, "handshake refused");
+    crate::metrics::handshake_refused(refusal);
 }
 
 /// The query parameters engine.io reads (the last value of a key wins).
@@ -386,7 +393,7 @@ impl EngineIo {
         }
         // A handshake.
         if req.method() != Method::GET {
-            crate::metrics::handshake_refused(Refusal::BadMethod);
+            refused(Refusal::BadMethod, remote);
             return error(ErrorCode::BadHandshakeMethod);
         }
         if let Some(hook) = &config.allow_request {
@@ -398,16 +405,16 @@ impl EngineIo {
             req = Request::from_parts(parts, body);
             if let Err(message) = verdict {
                 let message = Some(message).filter(|m| !m.is_empty());
-                crate::metrics::handshake_refused(Refusal::Forbidden);
+                refused(Refusal::Forbidden, remote);
                 return error_with(ErrorCode::Forbidden, message.as_deref());
             }
         }
         let Some(version) = version else {
-            crate::metrics::handshake_refused(Refusal::UnsupportedVersion);
+            refused(Refusal::UnsupportedVersion, remote);
             return error(ErrorCode::UnsupportedProtocolVersion);
         };
         let Ok(sid) = sid::generate() else {
-            crate::metrics::handshake_refused(Refusal::Error);
+            refused(Refusal::Error, remote);
             return error(ErrorCode::BadRequest);
         };
         let handler = self
@@ -421,7 +428,7 @@ impl EngineIo {
             None => match self.inner.accept_tx.clone().try_reserve_owned() {
                 Ok(permit) => Deliver::Queue(permit),
                 Err(_) => {
-                    crate::metrics::handshake_refused(Refusal::ServerBusy);
+                    refused(Refusal::ServerBusy, remote);
                     return json_error(ErrorCode::Forbidden, Some("Server busy"));
                 }
             },

@@ -85,6 +85,19 @@ pub(crate) enum Refusal {
     Error,
 }
 
+impl Refusal {
+    /// The label value.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Refusal::Forbidden => "forbidden",
+            Refusal::BadMethod => "bad_method",
+            Refusal::UnsupportedVersion => "unsupported_version",
+            Refusal::ServerBusy => "server_busy",
+            Refusal::Error => "error",
+        }
+    }
+}
+
 #[cfg(feature = "metrics")]
 fn transport_label(transport: TransportKind) -> &'static str {
     match transport {
@@ -137,16 +150,7 @@ pub(crate) fn engine_closed(transport: TransportKind, reason: DisconnectReason) 
 #[inline]
 pub(crate) fn handshake_refused(refusal: Refusal) {
     #[cfg(feature = "metrics")]
-    {
-        let reason = match refusal {
-            Refusal::Forbidden => "forbidden",
-            Refusal::BadMethod => "bad_method",
-            Refusal::UnsupportedVersion => "unsupported_version",
-            Refusal::ServerBusy => "server_busy",
-            Refusal::Error => "error",
-        };
-        counter!(ENGINE_HANDSHAKE_REFUSALS, "reason" => reason).increment(1);
-    }
+    counter!(ENGINE_HANDSHAKE_REFUSALS, "reason" => refusal.as_str()).increment(1);
     #[cfg(not(feature = "metrics"))]
     let _ = refusal;
 }

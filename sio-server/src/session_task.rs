@@ -27,6 +27,7 @@ use sio_protocol::engine::{
 };
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
+use tracing::Instrument;
 
 use crate::connection::{DisconnectReason, Message};
 use crate::session_queues::{DATA_BOUND, Queues, release};
@@ -158,12 +159,15 @@ pub(crate) trait SessionApp: Send {
 
 /// Starts the task of `session`. `ws` is the WebSocket of a WebSocket handshake; `app`, if
 /// any, takes the messages (else they queue for the [`Connection`](crate::Connection)).
+/// The task runs in an `engine.io` span (level INFO) with the session id and `remote`, the
+/// handshake's address: what is logged inside carries them.
 pub(crate) fn spawn(
     session: Session,
     handle: &SessionHandle,
     ws: Option<WsSocket>,
     registry: Arc<Registry>,
     app: Option<Box<dyn SessionApp>>,
+    remote: Option<std::net::SocketAddr>,
 ) {
     crate::metrics::engine_opened(session.transport());
     let mut driver = Driver {
@@ -188,9 +192,13 @@ pub(crate) fn spawn(
     // The driver is moved into the task once and borrowed from there: an `async fn run(self)`
     // would hold it twice in the task's future (its argument and its local). Its cleanup runs
     // when it is dropped, so it also runs if the task unwinds or is dropped unfinished.
-    tokio::spawn(async move {
-        driver.run().await;
-    });
+    let span = tracing::info_span!("engine.io", sid = %driver.sid, remote = ?remote);
+    tokio::spawn(
+        async move {
+            driver.run().await;
+        }
+        .instrument(span),
+    );
 }
 
 struct Driver {
@@ -443,7 +451,7 @@ impl Driver {
                     if self.pending_bytes > self.max_bytes {
                         // A client that does not poll (or read) is not kept: past the byte
                         // bound the session ends, on every transport.
-                        tracing::debug!(sid = %self.sid, bytes = self.pending_bytes, "send buffer full, closing");
+                        tracing::warn!(sid = %self.sid, bytes = self.pending_bytes, "send buffer full, closing");
                         self.override_reason = Some(DisconnectReason::SendBufferFull);
                         let transport = self.session.transport();
                         self.session.handle_transport_error(now, transport);
@@ -579,7 +587,7 @@ impl Driver {
         };
         if ws.send(packet.to_frame(self.version)).is_err() {
             // The client does not read: drop the WebSocket and end the session.
-            tracing::debug!(sid = %self.sid, "websocket send queue full, closing");
+            tracing::warn!(sid = %self.sid, "websocket send queue full, closing");
             if let Some(ws) = self.ws.take() {
                 ws.close(None);
             }
@@ -689,6 +697,7 @@ mod tests {
             None,
             registry.clone(),
             Some(Box::new(app)),
+            None,
         );
         // The handshake GET takes the open packet.
         let (reply, answer) = oneshot::channel();

@@ -167,7 +167,7 @@ impl ClientShared {
             Err(SendError::Full(_)) => {
                 crate::metrics::packet_dropped(volatile);
                 if !volatile {
-                    tracing::debug!(sid = %self.sender.sid(), "send queue full: packet dropped");
+                    tracing::warn!(sid = %self.sender.sid(), "send queue full: packet dropped");
                 }
                 Err(EmitError::Full)
             }

@@ -17,6 +17,7 @@ use sio_protocol::socket::{
 };
 use sio_protocol::{Map, Str, Value};
 use tokio::sync::{Notify, oneshot};
+use tracing::Instrument;
 
 use super::BoxFuture;
 use super::ack::{Ack, AckFuture};
@@ -310,6 +311,9 @@ struct Inner {
     queue: Mutex<Queue>,
     /// Signalled when an event leaves a full queue.
     space: Notify,
+    /// The `socket.io` span (level INFO) the socket's task runs in: the socket id, the
+    /// namespace, the Engine.IO session id, the handshake's address.
+    span: tracing::Span,
 }
 
 #[derive(Debug, Default)]
@@ -368,8 +372,16 @@ impl Socket {
         handshake: Handshake,
         client: Arc<ClientShared>,
     ) -> Socket {
+        let span = tracing::info_span!(
+            "socket.io",
+            socket = %id,
+            nsp = %ns.name(),
+            sid = %client.sender.sid(),
+            address = ?handshake.address,
+        );
         Socket {
             inner: Arc::new(Inner {
+                span,
                 id,
                 ns,
                 handshake,
@@ -872,7 +884,11 @@ impl Socket {
         if !queue.running && !queue.finished {
             queue.running = true;
             drop(queue);
-            tokio::spawn(self.clone().drain(Vec::new()));
+            tokio::spawn(
+                self.clone()
+                    .drain(Vec::new())
+                    .instrument(self.inner.span.clone()),
+            );
         }
     }
 
@@ -907,7 +923,11 @@ impl Socket {
         if !queue.running {
             queue.running = true;
             drop(queue);
-            tokio::spawn(self.clone().drain(Vec::new()));
+            tokio::spawn(
+                self.clone()
+                    .drain(Vec::new())
+                    .instrument(self.inner.span.clone()),
+            );
         }
         Ok(())
     }
@@ -926,7 +946,11 @@ impl Socket {
 
     /// Starts the socket's task: the `connection` handlers, then the events in order.
     pub(crate) fn start(&self, on_connection: Vec<super::namespace::ConnectionHandler>) {
-        tokio::spawn(self.clone().drain(on_connection));
+        tokio::spawn(
+            self.clone()
+                .drain(on_connection)
+                .instrument(self.inner.span.clone()),
+        );
     }
 
     /// The socket's task: runs `on_connection`, then the queued events in order; once the
@@ -1164,7 +1188,11 @@ impl Socket {
         let runtime = tokio::runtime::Handle::try_current().ok();
         match runtime {
             Some(runtime) if restart => {
-                runtime.spawn(self.clone().drain(Vec::new()));
+                runtime.spawn(
+                    self.clone()
+                        .drain(Vec::new())
+                        .instrument(self.inner.span.clone()),
+                );
             }
             _ => {
                 self.inner.ns.remove_socket(&self.inner.id);
