@@ -193,12 +193,15 @@ pub(crate) fn spawn(
     // would hold it twice in the task's future (its argument and its local). Its cleanup runs
     // when it is dropped, so it also runs if the task unwinds or is dropped unfinished.
     let span = tracing::info_span!("engine.io", sid = %driver.sid, remote = ?remote);
-    tokio::spawn(
-        async move {
-            driver.run().await;
-        }
-        .instrument(span),
-    );
+    let task = async move {
+        driver.run().await;
+    };
+    // No subscriber wants the span: the idle session's task does not carry it.
+    if span.is_disabled() {
+        tokio::spawn(task);
+    } else {
+        tokio::spawn(task.instrument(span));
+    }
 }
 
 struct Driver {

@@ -311,9 +311,6 @@ struct Inner {
     queue: Mutex<Queue>,
     /// Signalled when an event leaves a full queue.
     space: Notify,
-    /// The `socket.io` span (level INFO) the socket's task runs in: the socket id, the
-    /// namespace, the Engine.IO session id, the handshake's address.
-    span: tracing::Span,
 }
 
 #[derive(Debug, Default)]
@@ -372,16 +369,8 @@ impl Socket {
         handshake: Handshake,
         client: Arc<ClientShared>,
     ) -> Socket {
-        let span = tracing::info_span!(
-            "socket.io",
-            socket = %id,
-            nsp = %ns.name(),
-            sid = %client.sender.sid(),
-            address = ?handshake.address,
-        );
         Socket {
             inner: Arc::new(Inner {
-                span,
                 id,
                 ns,
                 handshake,
@@ -394,6 +383,19 @@ impl Socket {
                 space: Notify::new(),
             }),
         }
+    }
+
+    /// The `socket.io` span (level INFO) the socket's task runs in: the socket id, the
+    /// namespace, the Engine.IO session id, the handshake's address. Made for each run of the
+    /// task (an idle socket holds none; without a subscriber for it, nothing is allocated).
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "socket.io",
+            socket = %self.inner.id,
+            nsp = %self.inner.ns.name(),
+            sid = %self.inner.client.sender.sid(),
+            address = ?self.inner.handshake.address,
+        )
     }
 
     /// The socket id: 20 characters from a CSPRNG, not the Engine.IO session id.
@@ -884,11 +886,7 @@ impl Socket {
         if !queue.running && !queue.finished {
             queue.running = true;
             drop(queue);
-            tokio::spawn(
-                self.clone()
-                    .drain(Vec::new())
-                    .instrument(self.inner.span.clone()),
-            );
+            tokio::spawn(self.clone().drain(Vec::new()).instrument(self.span()));
         }
     }
 
@@ -923,11 +921,7 @@ impl Socket {
         if !queue.running {
             queue.running = true;
             drop(queue);
-            tokio::spawn(
-                self.clone()
-                    .drain(Vec::new())
-                    .instrument(self.inner.span.clone()),
-            );
+            tokio::spawn(self.clone().drain(Vec::new()).instrument(self.span()));
         }
         Ok(())
     }
@@ -946,11 +940,7 @@ impl Socket {
 
     /// Starts the socket's task: the `connection` handlers, then the events in order.
     pub(crate) fn start(&self, on_connection: Vec<super::namespace::ConnectionHandler>) {
-        tokio::spawn(
-            self.clone()
-                .drain(on_connection)
-                .instrument(self.inner.span.clone()),
-        );
+        tokio::spawn(self.clone().drain(on_connection).instrument(self.span()));
     }
 
     /// The socket's task: runs `on_connection`, then the queued events in order; once the
@@ -1188,11 +1178,7 @@ impl Socket {
         let runtime = tokio::runtime::Handle::try_current().ok();
         match runtime {
             Some(runtime) if restart => {
-                runtime.spawn(
-                    self.clone()
-                        .drain(Vec::new())
-                        .instrument(self.inner.span.clone()),
-                );
+                runtime.spawn(self.clone().drain(Vec::new()).instrument(self.span()));
             }
             _ => {
                 self.inner.ns.remove_socket(&self.inner.id);
