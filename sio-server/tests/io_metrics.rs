@@ -6,14 +6,17 @@
 mod io_support;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use io_support::{Peer, Polling, WAIT, server, until};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use sio_server::metrics as m;
-use sio_server::{AckError, SocketIoConfig};
+use sio_server::{
+    AckError, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, BroadcastPacket,
+    EmitError, InMemoryAdapter, LocalNamespace, ReplySink, SocketIo, SocketIoConfig,
+};
 use tokio_tungstenite::tungstenite::Message;
 
 /// A metric: its name and its labels, sorted.
@@ -300,4 +303,50 @@ async fn known_traffic_gives_the_expected_metrics() {
     assert!(!reply.contains(sid.as_str().unwrap()), "{reply}");
     expect(m::RECOVERIES, &[("result", "failed")], 1.0).await;
     expect(m::RECOVERIES, &[("result", "recovered")], 1.0).await;
+
+    // An adapter that cannot reach the rest of its cluster: each event it could not send is
+    // counted (this server's sockets still get it).
+    let memory = InMemoryAdapter::factory();
+    let factory: AdapterFactory = Arc::new(move |local: LocalNamespace| {
+        Arc::new(Unreachable(memory(local))) as Arc<dyn Adapter>
+    });
+    let io = SocketIo::with_adapter(SocketIoConfig::default(), factory);
+    io.of("/");
+    assert!(matches!(
+        io.of("/").emit("e", &1).await,
+        Err(EmitError::Adapter(_))
+    ));
+    expect(m::ADAPTER_PUBLISH_FAILURES, &[], 1.0).await;
+    let acks = io.of("/").emit_with_ack("e", &1).await;
+    assert!(acks.is_err());
+    expect(m::ADAPTER_PUBLISH_FAILURES, &[], 2.0).await;
+}
+
+/// An in-memory adapter whose broadcasts fail for the rest of the cluster.
+#[derive(Debug)]
+struct Unreachable(Arc<dyn Adapter>);
+
+impl Adapter for Unreachable {
+    fn local(&self) -> &LocalNamespace {
+        self.0.local()
+    }
+
+    fn broadcast(
+        &self,
+        packet: Arc<BroadcastPacket>,
+        opts: BroadcastOptions,
+    ) -> BoxFuture<'_, Result<(), AdapterError>> {
+        self.local().broadcast(&packet, &opts);
+        Box::pin(async { Err(AdapterError::other("the cluster is unreachable")) })
+    }
+
+    fn broadcast_with_ack(
+        &self,
+        packet: Arc<BroadcastPacket>,
+        opts: BroadcastOptions,
+        acks: ReplySink,
+    ) -> BoxFuture<'_, Result<(), AdapterError>> {
+        self.local().broadcast_with_ack(&packet, &opts, &acks);
+        Box::pin(async { Err(AdapterError::other("the cluster is unreachable")) })
+    }
 }
