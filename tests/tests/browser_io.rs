@@ -14,6 +14,7 @@
 //! scenarios; `tests/js/browser-run.js` (playwright-core, Debian's Chromium) prints what it
 //! reports.
 
+#[allow(dead_code)] // build_chat is for the chat tests
 mod browser_support;
 
 use std::net::SocketAddr;

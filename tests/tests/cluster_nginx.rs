@@ -27,7 +27,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use browser_support::{client_bundle, require_chromium, run_driver, tests_dir};
+use browser_support::{build_chat, client_bundle, require_chromium, run_driver, tests_dir};
 use redis_support::{RedisServer, redis_missing};
 
 /// One browser test at a time in this file (each starts a Chromium, two nodes and nginx).
@@ -179,44 +179,6 @@ impl Drop for Nginx {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// Builds the chat example (a no-op when `cargo test` built it already) and returns its path.
-async fn build_chat() -> PathBuf {
-    if let Some(path) = std::env::var_os("SIO_CHAT_EXAMPLE") {
-        return PathBuf::from(path);
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let build = Command::new(cargo)
-        .args([
-            "build",
-            "--workspace",
-            "--all-features",
-            "--example",
-            "chat",
-            "--message-format=json-render-diagnostics",
-        ])
-        .current_dir(tests_dir().join(".."))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(Duration::from_secs(600), build)
-        .await
-        .expect("`cargo build --example chat` finished in 10 minutes")
-        .expect("cargo runs");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "cargo build --example chat failed:\n{stderr}"
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "chat")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .unwrap_or_else(|| panic!("cargo reported no chat executable:\n{stderr}"))
 }
 
 /// A chat node (`--redis URL --name NAME`, `PORT=0`), killed on drop; its output lines are
