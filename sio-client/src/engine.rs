@@ -344,7 +344,7 @@ impl Engine {
                 .url(TransportKind::Polling, Some(sid.as_ref()));
             let endpoint = Arc::clone(&self.endpoint);
             tokio::spawn(async move {
-                let post = polling::post_only(&endpoint, url, body);
+                let post = polling::post_final(&endpoint, url, body);
                 let _ = tokio::time::timeout(FINAL_POST_TIMEOUT, post).await;
             });
         }
@@ -402,7 +402,7 @@ impl Engine {
             // The final `close`: nobody waits for it, and it must outlive the engine (bounded:
             // after a ping timeout the server may be gone).
             tokio::spawn(async move {
-                let post = polling::post_only(&endpoint, url, body);
+                let post = polling::post_final(&endpoint, url, body);
                 let _ = tokio::time::timeout(FINAL_POST_TIMEOUT, post).await;
             });
         } else {

@@ -265,7 +265,29 @@ pub(crate) async fn post(
 
 /// A POST whose outcome nobody waits for (the final `close` packet).
 pub(crate) async fn post_only(endpoint: &Endpoint, url: Url, body: Bytes) -> Result<(), String> {
-    let mut response = endpoint
+    answered(send_post(endpoint, url, body).await?).await
+}
+
+/// The last POST of a session (carrying `close`), sent once more, on a new connection, when
+/// the first try got no answer at all: after a network cut the pool may still hold a
+/// keep-alive connection the cut closed, and the first request on it fails. Without the
+/// `close` the server would not end the session before its ping timeout, and a reconnection
+/// could not recover it (connection state recovery needs the old socket gone).
+pub(crate) async fn post_final(endpoint: &Endpoint, url: Url, body: Bytes) -> Result<(), String> {
+    let response = match send_post(endpoint, url.clone(), body.clone()).await {
+        Ok(response) => response,
+        // The failed connection has left the pool.
+        Err(_) => send_post(endpoint, url, body).await?,
+    };
+    answered(response).await
+}
+
+async fn send_post(
+    endpoint: &Endpoint,
+    url: Url,
+    body: Bytes,
+) -> Result<reqwest::Response, String> {
+    endpoint
         .http()
         .map_err(|e| format!("xhr post error: {e}"))?
         .post(url)
@@ -273,7 +295,11 @@ pub(crate) async fn post_only(endpoint: &Endpoint, url: Url, body: Bytes) -> Res
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("xhr post error: {e}"))?;
+        .map_err(|e| format!("xhr post error: {e}"))
+}
+
+/// A POST's answer: `ok`, or its status as the error.
+async fn answered(mut response: reqwest::Response) -> Result<(), String> {
     let status = response.status();
     // Read the `ok` so the connection can be reused (a larger answer closes it instead).
     let _ = read_body(&mut response, POST_ANSWER_LIMIT).await;
