@@ -5,21 +5,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
+use sio_protocol::Str;
 use sio_protocol::socket::Args;
-use sio_protocol::{Str, Value};
 use sio_server::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace,
-    RemoteSocketData, ReplyEvent, ReplySink,
+    RemoteSocketData, ReplySink,
 };
 
 use super::{
-    ClassicOptions, Kind, Node, Requests, Route, first_value, from_fetched, local_opts,
-    packet_data, random_uid6, split_event, target_opts, to_fetched, wire_opts, wire_packet,
+    Answer, ClassicOptions, Kind, Node, Requests, Route, answer_sink, event_of, from_fetched,
+    local_opts, packet_data, random_uid6, split_event, target_opts, to_fetched, wire_opts,
+    wire_packet,
 };
 use crate::channels::Classic;
 use crate::conn::{Message, MessageKind};
+use crate::format::Opts;
 use crate::format::classic::{Broadcast, Request, RequestBody, RequestType, Response};
-use crate::format::{EVENT, Opts, Packet};
 
 /// The adapter of one namespace.
 pub(super) struct ClassicNs {
@@ -269,15 +270,11 @@ impl ClassicNs {
                 let reply = request_id.map(|request_id| {
                     // Always on the shared response channel, as the JavaScript adapter does.
                     let (node, channel) = (self.node.clone(), self.channels.response().to_owned());
-                    ReplySink::from_fn(move |event| {
-                        if let ReplyEvent::Reply(args) = event {
-                            let response = Response::ServerSideEmit {
-                                request_id: request_id.clone(),
-                                data: first_value(&args),
-                            };
-                            if let Ok(payload) = response.encode() {
-                                node.send_later(channel.clone(), payload, false);
-                            }
+                    answer_sink(move |answer| {
+                        if let Answer::Ack(data) = answer {
+                            let request_id = request_id.clone();
+                            let response = Response::ServerSideEmit { request_id, data };
+                            send_response(&node, &channel, &response);
                         }
                     })
                 });
@@ -318,22 +315,16 @@ impl ClassicNs {
     fn answer_sink(&self, requester: Option<Str>, request_id: Str) -> ReplySink {
         let channel = self.response_channel(requester.as_ref());
         let node = self.node.clone();
-        ReplySink::from_fn(move |event| {
-            let response = match event {
-                ReplyEvent::ClientCount(n) => Response::BroadcastClientCount {
-                    request_id: request_id.clone(),
-                    client_count: n as u64,
+        answer_sink(move |answer| {
+            let request_id = request_id.clone();
+            let response = match answer {
+                Answer::ClientCount(client_count) => Response::BroadcastClientCount {
+                    request_id,
+                    client_count,
                 },
-                ReplyEvent::Reply(args) => Response::BroadcastAck {
-                    request_id: request_id.clone(),
-                    packet: first_value(&args),
-                },
-                _ => return,
+                Answer::Ack(packet) => Response::BroadcastAck { request_id, packet },
             };
-            match response.encode() {
-                Ok(payload) => node.send_later(channel.clone(), payload, false),
-                Err(e) => tracing::warn!(error = %e, "sio-redis: cannot encode an acknowledgement"),
-            }
+            send_response(&node, &channel, &response);
         })
     }
 
@@ -347,12 +338,7 @@ impl ClassicNs {
     }
 
     fn respond(&self, requester: Option<&Str>, response: Response) {
-        match response.encode() {
-            Ok(payload) => self
-                .node
-                .send_later(self.response_channel(requester), payload, false),
-            Err(e) => tracing::warn!(error = %e, "sio-redis: cannot encode a response"),
-        }
+        send_response(&self.node, &self.response_channel(requester), &response);
     }
 
     fn has_socket(&self, sid: &str) -> bool {
@@ -398,19 +384,11 @@ impl ClassicNs {
             | Response::BroadcastAck {
                 request_id,
                 packet: data,
-            } => {
-                if let Some((sink, _)) = requests.sink(&request_id) {
-                    sink.reply(Args::from_values(vec![data.unwrap_or(Value::Null)]));
-                }
-            }
+            } => requests.deliver(&request_id, Answer::Ack(data)),
             Response::BroadcastClientCount {
                 request_id,
                 client_count,
-            } => {
-                if let Some((sink, _)) = requests.sink(&request_id) {
-                    sink.client_count(usize::try_from(client_count).unwrap_or(usize::MAX));
-                }
-            }
+            } => requests.deliver(&request_id, Answer::ClientCount(client_count)),
             _ => {}
         }
     }
@@ -442,25 +420,15 @@ impl ClassicNs {
         };
         self.publish_request(self.request(body)).await?;
         let collected = guard.wait(timeout).await;
-        if collected.complete {
-            return Ok(collected);
-        }
-        self.node.timed_out();
         let what = if is_rooms { "allRooms" } else { "fetchSockets" };
-        tracing::warn!(
-            nsp = %self.nsp,
-            "sio-redis: {what} timed out: {} of {} servers answered",
-            collected.received,
-            collected.expected
-        );
-        if self.options().partial_on_timeout {
-            Ok(collected)
-        } else {
-            Err(AdapterError::timeout(format!(
-                "timeout reached while waiting for {what} response ({} of {} servers answered)",
-                collected.received, collected.expected
-            )))
-        }
+        let partial = self.options().partial_on_timeout;
+        self.node
+            .collected(&self.nsp, what, collected, partial, |c| {
+                format!(
+                    "timeout reached while waiting for {what} response ({} of {} servers answered)",
+                    c.received, c.expected
+                )
+            })
     }
 
     fn unsubscribe(&self) {
@@ -490,12 +458,12 @@ fn only(sid: &Str) -> BroadcastOptions {
     BroadcastOptions::new(vec![sid.clone()], Vec::new())
 }
 
-/// The event name and arguments of a broadcast packet (an EVENT or a BINARY_EVENT).
-fn event_of(packet: Packet) -> Option<(String, Args)> {
-    if packet.packet_type != EVENT && packet.packet_type != 5 {
-        return None;
+/// Sends `response` to the channel of its requester (through the outbox).
+fn send_response(node: &Node, channel: &str, response: &Response) {
+    match response.encode() {
+        Ok(payload) => node.send_later(channel.to_owned(), payload, false),
+        Err(e) => tracing::warn!(error = %e, "sio-redis: cannot encode a response"),
     }
-    split_event(packet.data)
 }
 
 impl Node {
@@ -544,18 +512,16 @@ impl Adapter for ClassicNs {
             self.check_open()?;
             let wire = wire_packet(Some(self.nsp.clone()), &packet)?;
             let request_id = random_uid6();
-            self.requests
-                .keep_sink(&self.node.runtime, request_id.clone(), acks, true);
             let request = self.request(RequestBody::Broadcast {
                 request_id: request_id.clone(),
                 packet: wire,
                 opts: wire_opts(&opts),
             });
-            let result = self.publish_request(request).await;
-            if result.is_err() {
-                self.requests.forget(&request_id);
-            }
-            result
+            let publish = self.publish_request(request);
+            let sink = Some((request_id, acks));
+            (self.requests)
+                .publish_with(&self.node.runtime, sink, true, publish)
+                .await
         })
     }
 
@@ -657,21 +623,15 @@ impl Adapter for ClassicNs {
         Box::pin(async move {
             self.check_open()?;
             let data = packet_data(&event, &args)?;
-            let request_id = replies.map(|sink| {
-                let id = random_uid6();
-                self.requests
-                    .keep_sink(&self.node.runtime, id.clone(), sink, false);
-                id
-            });
+            let sink = replies.map(|sink| (random_uid6(), sink));
             let request = self.request(RequestBody::ServerSideEmit {
-                request_id: request_id.clone(),
+                request_id: sink.as_ref().map(|(id, _)| id.clone()),
                 data,
             });
-            let result = self.publish_request(request).await;
-            if let (Err(_), Some(id)) = (&result, &request_id) {
-                self.requests.forget(id);
-            }
-            result
+            let publish = self.publish_request(request);
+            (self.requests)
+                .publish_with(&self.node.runtime, sink, false, publish)
+                .await
         })
     }
 

@@ -53,7 +53,7 @@ use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
 use sio_server::{
     AdapterError, AdapterFactory, BroadcastFlags, BroadcastOptions, BroadcastPacket,
-    LocalNamespace, RemoteSocketData, ReplySink,
+    LocalNamespace, RemoteSocketData, ReplyEvent, ReplySink,
 };
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
@@ -417,8 +417,31 @@ impl Node {
         );
     }
 
-    fn timed_out(&self) {
+    /// A `fetch_sockets` / `all_rooms` that ended: as it is when complete; else counted and
+    /// logged, then the answers received with `partial`, or the timeout `error`.
+    fn collected(
+        &self,
+        nsp: &str,
+        what: &str,
+        collected: Collected,
+        partial: bool,
+        error: impl FnOnce(&Collected) -> String,
+    ) -> Result<Collected, AdapterError> {
+        if collected.complete {
+            return Ok(collected);
+        }
         bump(&self.counters.timeouts);
+        tracing::warn!(
+            nsp,
+            "sio-redis: {what} timed out: {} of {} servers answered",
+            collected.received,
+            collected.expected
+        );
+        if partial {
+            Ok(collected)
+        } else {
+            Err(AdapterError::timeout(error(&collected)))
+        }
     }
 }
 
@@ -482,6 +505,23 @@ fn route(node: &Arc<Node>, message: Message) {
 }
 
 // ----- requests of this server waiting for the other servers -----
+
+/// What a server sends back for a broadcast with acknowledgements (its client count, then
+/// each acknowledgement) or for a server-side event (the handler's answer).
+enum Answer {
+    ClientCount(u64),
+    Ack(Option<Value>),
+}
+
+/// The sink, given to the local namespace, that hands what it collects for another server's
+/// request to `send`.
+fn answer_sink(send: impl Fn(Answer) + Send + Sync + 'static) -> ReplySink {
+    ReplySink::from_fn(move |event| match event {
+        ReplyEvent::ClientCount(n) => send(Answer::ClientCount(n as u64)),
+        ReplyEvent::Reply(args) => send(Answer::Ack(first_value(&args))),
+        _ => {}
+    })
+}
 
 /// What a pending request collects.
 enum Pending {
@@ -551,6 +591,37 @@ impl Requests {
 
     fn forget(&self, id: &str) {
         self.map().remove(id);
+    }
+
+    /// Runs `publish`, the request `id` whose answers go to `sink` (if any): the sink is kept
+    /// before it is published, and forgotten if publishing fails.
+    async fn publish_with(
+        self: &Arc<Self>,
+        runtime: &Handle,
+        sink: Option<(Str, ReplySink)>,
+        broadcast: bool,
+        publish: impl Future<Output = Result<(), AdapterError>>,
+    ) -> Result<(), AdapterError> {
+        let Some((id, sink)) = sink else {
+            return publish.await;
+        };
+        self.keep_sink(runtime, id.clone(), sink, broadcast);
+        let result = publish.await;
+        if result.is_err() {
+            self.forget(&id);
+        }
+        result
+    }
+
+    /// Another server's answer to request `id`, to its sink.
+    fn deliver(&self, id: &str, answer: Answer) {
+        let Some((sink, _)) = self.sink(id) else {
+            return;
+        };
+        match answer {
+            Answer::ClientCount(n) => sink.client_count(usize::try_from(n).unwrap_or(usize::MAX)),
+            Answer::Ack(data) => sink.reply(Args::from_values(vec![data.unwrap_or(Value::Null)])),
+        }
     }
 
     /// The sink of request `id` (and whether it is a broadcast's).
@@ -733,6 +804,14 @@ fn packet_data(event: &str, args: &Args) -> Result<Vec<Value>, AdapterError> {
 fn wire_packet(nsp: Option<Str>, packet: &BroadcastPacket) -> Result<Packet, AdapterError> {
     let args = packet.args.to_values().map_err(AdapterError::other)?;
     Ok(Packet::event(nsp, &packet.event, args))
+}
+
+/// The event name and arguments of a broadcast packet (an EVENT or a BINARY_EVENT).
+fn event_of(packet: Packet) -> Option<(String, Args)> {
+    if packet.packet_type != crate::format::EVENT && packet.packet_type != 5 {
+        return None;
+    }
+    split_event(packet.data)
 }
 
 /// `[event, ...args]` → the event name and its arguments.

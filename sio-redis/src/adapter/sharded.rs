@@ -8,21 +8,20 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use indexmap::IndexSet;
+use sio_protocol::Str;
 use sio_protocol::socket::Args;
-use sio_protocol::{Str, Value};
 use sio_server::{
     Adapter, AdapterError, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace,
-    RemoteSocketData, ReplyEvent, ReplySink,
+    RemoteSocketData, ReplySink,
 };
 use tokio::sync::{Notify, watch};
 
 use super::{
-    Kind, Node, Requests, Route, ShardedOptions, first_value, from_fetched, local_opts,
-    packet_data, random_hex16, split_event, to_fetched, wire_opts, wire_packet,
+    Answer, Kind, Node, Requests, Route, ShardedOptions, answer_sink, event_of, from_fetched,
+    local_opts, packet_data, random_hex16, split_event, to_fetched, wire_opts, wire_packet,
 };
 use crate::channels::{Sharded, SubscriptionMode};
 use crate::conn::Message;
-use crate::format::Packet;
 use crate::format::cluster::{ClusterBody, ClusterMessage};
 
 /// How long a join waits for the subscription to its room's channel (dynamic modes) before
@@ -255,15 +254,11 @@ impl ShardedNs {
                 };
                 let reply = request_id.map(|request_id| {
                     let ns = self.me.clone();
-                    ReplySink::from_fn(move |event| {
-                        if let (ReplyEvent::Reply(args), Some(ns)) = (event, ns.upgrade()) {
-                            ns.respond(
-                                &from,
-                                ClusterBody::ServerSideEmitResponse {
-                                    request_id: request_id.clone(),
-                                    packet: first_value(&args),
-                                },
-                            );
+                    answer_sink(move |answer| {
+                        if let (Answer::Ack(packet), Some(ns)) = (answer, ns.upgrade()) {
+                            let request_id = request_id.clone();
+                            let body = ClusterBody::ServerSideEmitResponse { request_id, packet };
+                            ns.respond(&from, body);
                         }
                     })
                 });
@@ -279,20 +274,17 @@ impl ShardedNs {
     /// its requester.
     fn answer_sink(&self, to: Str, request_id: Str) -> ReplySink {
         let ns = self.me.clone();
-        ReplySink::from_fn(move |event| {
+        answer_sink(move |answer| {
             let Some(ns) = ns.upgrade() else {
                 return;
             };
-            let body = match event {
-                ReplyEvent::ClientCount(n) => ClusterBody::BroadcastClientCount {
-                    request_id: request_id.clone(),
-                    client_count: n as u64,
+            let request_id = request_id.clone();
+            let body = match answer {
+                Answer::ClientCount(client_count) => ClusterBody::BroadcastClientCount {
+                    request_id,
+                    client_count,
                 },
-                ReplyEvent::Reply(args) => ClusterBody::BroadcastAck {
-                    request_id: request_id.clone(),
-                    packet: first_value(&args),
-                },
-                _ => return,
+                Answer::Ack(packet) => ClusterBody::BroadcastAck { request_id, packet },
             };
             ns.respond(&to, body);
         })
@@ -310,18 +302,12 @@ impl ShardedNs {
             }
             ClusterBody::ServerSideEmitResponse { request_id, packet }
             | ClusterBody::BroadcastAck { request_id, packet } => {
-                if let Some((sink, _)) = requests.sink(&request_id) {
-                    sink.reply(Args::from_values(vec![packet.unwrap_or(Value::Null)]));
-                }
+                requests.deliver(&request_id, Answer::Ack(packet));
             }
             ClusterBody::BroadcastClientCount {
                 request_id,
                 client_count,
-            } => {
-                if let Some((sink, _)) = requests.sink(&request_id) {
-                    sink.client_count(usize::try_from(client_count).unwrap_or(usize::MAX));
-                }
-            }
+            } => requests.deliver(&request_id, Answer::ClientCount(client_count)),
             _ => {}
         }
     }
@@ -459,14 +445,6 @@ impl Drop for ShardedNs {
     }
 }
 
-/// The event name and arguments of a broadcast packet (an EVENT or a BINARY_EVENT).
-fn event_of(packet: Packet) -> Option<(String, Args)> {
-    if packet.packet_type != crate::format::EVENT && packet.packet_type != 5 {
-        return None;
-    }
-    split_event(packet.data)
-}
-
 impl Node {
     fn sharded_options(&self) -> &ShardedOptions {
         match &self.kind {
@@ -533,19 +511,15 @@ impl Adapter for ShardedNs {
             self.check_open()?;
             let wire = wire_packet(None, &packet)?;
             let request_id = random_hex16();
-            self.requests
-                .keep_sink(&self.node.runtime, request_id.clone(), acks, true);
-            let result = self
-                .publish(ClusterBody::Broadcast {
-                    packet: wire,
-                    request_id: Some(request_id.clone()),
-                    opts: wire_opts(&opts),
-                })
-                .await;
-            if result.is_err() {
-                self.requests.forget(&request_id);
-            }
-            result
+            let publish = self.publish(ClusterBody::Broadcast {
+                packet: wire,
+                request_id: Some(request_id.clone()),
+                opts: wire_opts(&opts),
+            });
+            let sink = Some((request_id, acks));
+            (self.requests)
+                .publish_with(&self.node.runtime, sink, true, publish)
+                .await
         })
     }
 
@@ -631,21 +605,15 @@ impl Adapter for ShardedNs {
             })
             .await?;
             let collected = guard.wait(timeout).await;
-            if !collected.complete {
-                self.node.timed_out();
-                tracing::warn!(
-                    nsp = %self.nsp,
-                    "sio-redis: fetchSockets timed out: {} of {} servers answered",
-                    collected.received,
-                    collected.expected
-                );
-                if !self.options().partial_on_timeout {
-                    return Err(AdapterError::timeout(format!(
-                        "timeout reached: only {} responses received out of {}",
-                        collected.received, collected.expected
-                    )));
-                }
-            }
+            let partial = self.options().partial_on_timeout;
+            let collected =
+                self.node
+                    .collected(&self.nsp, "fetchSockets", collected, partial, |c| {
+                        format!(
+                            "timeout reached: only {} responses received out of {}",
+                            c.received, c.expected
+                        )
+                    })?;
             sockets.extend(collected.sockets);
             Ok(sockets)
         })
@@ -660,22 +628,14 @@ impl Adapter for ShardedNs {
         Box::pin(async move {
             self.check_open()?;
             let packet = packet_data(&event, &args)?;
-            let request_id = replies.map(|sink| {
-                let id = random_hex16();
-                self.requests
-                    .keep_sink(&self.node.runtime, id.clone(), sink, false);
-                id
+            let sink = replies.map(|sink| (random_hex16(), sink));
+            let publish = self.publish(ClusterBody::ServerSideEmit {
+                request_id: sink.as_ref().map(|(id, _)| id.clone()),
+                packet,
             });
-            let result = self
-                .publish(ClusterBody::ServerSideEmit {
-                    request_id: request_id.clone(),
-                    packet,
-                })
-                .await;
-            if let (Err(_), Some(id)) = (&result, &request_id) {
-                self.requests.forget(id);
-            }
-            result
+            (self.requests)
+                .publish_with(&self.node.runtime, sink, false, publish)
+                .await
         })
     }
 
