@@ -14,7 +14,7 @@ use serde::forward_to_deserialize_any;
 
 use super::json::{InvalidPlaceholder, placeholder_index};
 use crate::Value;
-use crate::value::{ByteSeq, Enum, Map, MapEntries, Number, visit_seq_exact};
+use crate::value::{ByteSeq, Enum, Map, Number, visit_map_exact, visit_seq_exact};
 
 type Error = serde_json::Error;
 
@@ -326,19 +326,7 @@ impl<'de> Deserializer<'de> for JsValue {
             JsValue::String(s) => visitor.visit_string(s),
             JsValue::Binary(b) => visitor.visit_byte_buf(Vec::from(b)),
             JsValue::Array(items) => visit_seq_exact(visitor, items.into_iter()),
-            JsValue::Object(map) => {
-                let len = map.len();
-                let mut access = MapEntries {
-                    iter: map.into_iter(),
-                    value: None,
-                };
-                let value = visitor.visit_map(&mut access)?;
-                if access.iter.len() == 0 {
-                    Ok(value)
-                } else {
-                    Err(Error::invalid_length(len, &"fewer elements in map"))
-                }
-            }
+            JsValue::Object(map) => visit_map_exact(visitor, map.into_iter()),
         }
     }
 

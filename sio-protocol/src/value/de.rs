@@ -180,6 +180,28 @@ where
     }
 }
 
+/// Visits the entries of an object, failing if the visitor leaves some unread (as serde's
+/// `MapDeserializer::end`).
+pub(crate) fn visit_map_exact<'de, V, I, K, D>(visitor: V, entries: I) -> Result<V::Value, Error>
+where
+    V: Visitor<'de>,
+    I: ExactSizeIterator<Item = (K, D)>,
+    K: IntoDeserializer<'de, Error>,
+    D: Deserializer<'de, Error = Error>,
+{
+    let len = entries.len();
+    let mut access = MapEntries {
+        iter: entries,
+        value: None,
+    };
+    let value = visitor.visit_map(&mut access)?;
+    if access.iter.len() == 0 {
+        Ok(value)
+    } else {
+        Err(Error::invalid_length(len, &"fewer elements in map"))
+    }
+}
+
 /// The entries of an object, by value or by reference.
 pub(crate) struct MapEntries<I, D> {
     pub(crate) iter: I,
@@ -325,16 +347,7 @@ impl<'de> Deserializer<'de> for &'de Value {
             Value::Binary(b) => visitor.visit_borrowed_bytes(b),
             Value::Array(items) => visit_seq_exact(visitor, items.iter()),
             Value::Object(map) => {
-                let mut access = MapEntries {
-                    iter: map.iter().map(|(k, v)| (k.as_str(), v)),
-                    value: None,
-                };
-                let value = visitor.visit_map(&mut access)?;
-                if access.iter.len() == 0 {
-                    Ok(value)
-                } else {
-                    Err(Error::invalid_length(map.len(), &"fewer elements in map"))
-                }
+                visit_map_exact(visitor, map.iter().map(|(k, v)| (k.as_str(), v)))
             }
         }
     }
@@ -402,19 +415,7 @@ impl<'de> Deserializer<'de> for Value {
             Value::String(s) => visitor.visit_string(s),
             Value::Binary(b) => visitor.visit_byte_buf(Vec::from(b)),
             Value::Array(items) => visit_seq_exact(visitor, items.into_iter()),
-            Value::Object(map) => {
-                let len = map.len();
-                let mut access = MapEntries {
-                    iter: map.into_iter(),
-                    value: None,
-                };
-                let value = visitor.visit_map(&mut access)?;
-                if access.iter.len() == 0 {
-                    Ok(value)
-                } else {
-                    Err(Error::invalid_length(len, &"fewer elements in map"))
-                }
-            }
+            Value::Object(map) => visit_map_exact(visitor, map.into_iter()),
         }
     }
 

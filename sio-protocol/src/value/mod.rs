@@ -5,7 +5,7 @@ use bytes::Bytes;
 mod de;
 mod ser;
 
-pub(crate) use de::{ByteSeq, Enum, MapEntries, visit_seq_exact};
+pub(crate) use de::{ByteSeq, Enum, visit_map_exact, visit_seq_exact};
 
 pub(crate) use ser::ValueSerializer;
 
