@@ -20,7 +20,30 @@ struct Message {
     image: Bytes,
 }
 
+const USAGE: &str = "\
+demo: prints what sio-protocol puts on the wire and reads back (a Socket.IO event with typed
+arguments and a binary attachment, an Engine.IO polling payload, socket.io-client's
+reconnection delays); starts no server and opens no connection
+
+usage: demo
+
+  -h, --help   print this help and exit";
+
+/// `--help` prints the usage and exits 0; any other argument prints an error and the usage
+/// and exits 2.
+fn parse_args() {
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "--help" || arg == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        eprintln!("error: unknown argument `{arg}`\n\n{USAGE}");
+        std::process::exit(2);
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    parse_args();
     let message = Message {
         user: "alice".into(),
         text: "look!".into(),

@@ -30,16 +30,40 @@ fn fail(message: String) -> ! {
     std::process::exit(2)
 }
 
+const USAGE: &str = "\
+admin: a Socket.IO server that instruments itself for the Admin UI (@socket.io/admin-ui) and
+serves the UI's page at /admin/, offline; on /, a client joins the room of its room query
+parameter, join (room, acknowledged) joins another, rooms answers the socket's rooms
+
+usage: admin
+
+  -h, --help   print this help and exit
+
+environment:
+  PORT                      the port on 127.0.0.1 (default 3000; 0 picks a free one)
+  SIO_ADMIN_USER            the user name of basic authentication (default admin)
+  SIO_ADMIN_PASSWORD        a password (hashed with bcrypt at start): basic auth on
+  SIO_ADMIN_PASSWORD_HASH   the same, given as a bcrypt hash (default: authentication off)
+  SIO_ADMIN_MODE            development (default: every event) or production (aggregates)
+  SIO_ADMIN_READONLY        1: the UI can only watch
+  SIO_ADMIN_UI_DIR          the UI's page (default: tests/node_modules/@socket.io/admin-ui/ui/dist)";
+
+/// `--help` prints the usage and exits 0; any other argument prints an error and the usage
+/// and exits 2.
+fn parse_args() {
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "--help" || arg == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        eprintln!("error: unknown argument `{arg}`\n\n{USAGE}");
+        std::process::exit(2);
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    if std::env::args().any(|a| a == "--help" || a == "-h") {
-        println!(
-            "usage: admin (configured by environment: PORT, SIO_ADMIN_USER, SIO_ADMIN_PASSWORD \
-             or SIO_ADMIN_PASSWORD_HASH, SIO_ADMIN_MODE=development|production, \
-             SIO_ADMIN_READONLY=1, SIO_ADMIN_UI_DIR)"
-        );
-        return Ok(());
-    }
+    parse_args();
     let port: u16 = match std::env::var("PORT").ok().filter(|p| !p.is_empty()) {
         Some(port) => port
             .parse()

@@ -28,9 +28,46 @@ fn status_bytes(field: &str) -> Option<u64> {
     Some(kb * 1024)
 }
 
+const USAGE: &str = "\
+idle_clients: opens N WebSocket connections to a Socket.IO server (one Manager each, namespace
+/), waits until all are connected and SETTLE_SECONDS have passed, and prints the process's
+resident memory (VmRSS, Linux) per connection
+
+usage: idle_clients URL [N] [SETTLE_SECONDS]
+
+  URL              the server, e.g. http://127.0.0.1:3000
+  N                the number of clients (default 1000)
+  SETTLE_SECONDS   the settle time in seconds (default 5)
+  -h, --help       print this help and exit";
+
+/// The positional arguments (one to three). `--help` prints the usage and exits 0; a flag, no
+/// URL or a fourth argument prints an error and the usage and exits 2.
+fn parse_args() -> Vec<String> {
+    let fail = |message: String| -> ! {
+        eprintln!("error: {message}\n\n{USAGE}");
+        std::process::exit(2)
+    };
+    let mut positional = Vec::new();
+    for arg in std::env::args().skip(1) {
+        if arg == "--help" || arg == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        } else if arg.starts_with('-') {
+            fail(format!("unknown argument `{arg}`"));
+        } else if positional.len() == 3 {
+            fail(format!("unexpected argument `{arg}`"));
+        }
+        positional.push(arg);
+    }
+    if positional.is_empty() {
+        fail("the URL is missing".to_owned());
+    }
+    positional
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
+    let mut args = parse_args().into_iter();
     let url = args
         .next()
         .ok_or("usage: idle_clients URL [N] [SETTLE_SECONDS]")?;

@@ -66,21 +66,94 @@ use sio_server::{
     SocketIo, SocketIoConfig,
 };
 
+const USAGE: &str = "\
+conformance: the servers of the official Socket.IO and Engine.IO protocol test suites, on
+127.0.0.1 (ping interval 300 ms, ping timeout 200 ms, max payload 1,000,000, CORS *)
+
+usage: conformance [--eio3] [--engine-io] [--recovery]
+                   [--redis URL [--sharded] [--cluster] [--name NAME] [--requests-timeout MS]]
+
+  --eio3                  also accept Engine.IO v3 / Socket.IO 2.x clients
+  --engine-io             the Engine.IO suite: an Engine.IO echo server on /engine.io/
+                          (default: the Socket.IO v5 suite on /socket.io/)
+  --recovery              connection state recovery on (5 s, middlewares skipped)
+  --redis URL             one node of a cluster: sio-redis's classic adapter on that Redis
+  --sharded               with --redis: the sharded adapter (subscription mode dynamic)
+  --cluster               with --redis: URL is a seed node of a Redis Cluster
+  --name NAME             this node's name, in every socket's data (default conformance)
+  --requests-timeout MS   the adapter's requests timeout in ms (default 5000)
+  -h, --help              print this help and exit
+
+environment:
+  PORT   the port on 127.0.0.1 (default 3000)";
+
+/// The command line, parsed: the flags present and the values of those that take one.
+struct Flags {
+    set: Vec<&'static str>,
+    values: Vec<(&'static str, String)>,
+}
+
+impl Flags {
+    /// Parses the arguments: `--help` prints the usage and exits 0; an unknown flag, a
+    /// positional argument or a missing value prints an error and the usage and exits 2.
+    fn parse() -> Flags {
+        const SWITCHES: [&str; 5] = [
+            "--eio3",
+            "--engine-io",
+            "--recovery",
+            "--sharded",
+            "--cluster",
+        ];
+        const WITH_VALUE: [&str; 3] = ["--redis", "--name", "--requests-timeout"];
+        let fail = |message: String| -> ! {
+            eprintln!("error: {message}\n\n{USAGE}");
+            std::process::exit(2)
+        };
+        let mut flags = Flags {
+            set: Vec::new(),
+            values: Vec::new(),
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            if arg == "--help" || arg == "-h" {
+                println!("{USAGE}");
+                std::process::exit(0);
+            } else if let Some(&name) = SWITCHES.iter().find(|&&f| f == arg) {
+                flags.set.push(name);
+            } else if let Some(&name) = WITH_VALUE.iter().find(|&&f| f == arg) {
+                match args.next() {
+                    Some(value) => flags.values.push((name, value)),
+                    None => fail(format!("{name} takes a value")),
+                }
+            } else {
+                fail(format!("unknown argument `{arg}`"))
+            }
+        }
+        flags
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.set.contains(&name)
+    }
+
+    /// The value of a flag given with one (the first when it is given twice).
+    fn value(&self, name: &str) -> Option<String> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let flags = Flags::parse();
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(3000);
-    let flags: Vec<String> = std::env::args().skip(1).collect();
-    let has = |name: &str| flags.iter().any(|f| f == name);
-    let value = |name: &str| {
-        flags
-            .iter()
-            .position(|f| f == name)
-            .and_then(|i| flags.get(i + 1))
-            .cloned()
-    };
+    let has = |name: &str| flags.has(name);
+    let value = |name: &str| flags.value(name);
     let engine_only = has("--engine-io");
     let eio3 = has("--eio3");
     let engine = EngineConfig::default()
@@ -96,7 +169,7 @@ async fn main() -> std::io::Result<()> {
         .engine(engine.path("/socket.io/"))
         .connect_timeout(Duration::from_millis(1000));
     // ---- connection state recovery (`--recovery`) ----
-    let config = if flags.iter().any(|f| f == "--recovery") {
+    let config = if has("--recovery") {
         let recovery = sio_server::ConnectionStateRecovery::default()
             .max_disconnection_duration(Duration::from_secs(5))
             .skip_middlewares(true);

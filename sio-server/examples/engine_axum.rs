@@ -9,8 +9,33 @@ use axum::Router;
 use axum::routing::get;
 use sio_server::{EngineConfig, EngineIo};
 
+const USAGE: &str = "\
+engine_axum: the Engine.IO echo server mounted in an axum app beside a normal route
+(GET / answers hello, /engine.io/ is the Engine.IO server), on 127.0.0.1
+
+usage: engine_axum
+
+  -h, --help   print this help and exit
+
+environment:
+  PORT   the port on 127.0.0.1 (default 3000)";
+
+/// `--help` prints the usage and exits 0; any other argument prints an error and the usage
+/// and exits 2.
+fn parse_args() {
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "--help" || arg == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        eprintln!("error: unknown argument `{arg}`\n\n{USAGE}");
+        std::process::exit(2);
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    parse_args();
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())

@@ -10,8 +10,34 @@ use std::time::Duration;
 
 use sio_server::{Cors, EngineConfig, EngineIo};
 
+const USAGE: &str = "\
+engine_echo: the echo server of the Engine.IO v4 test suite on 127.0.0.1 at /engine.io/
+(ping interval 300 ms, ping timeout 200 ms, max payload 1e6, CORS *); every message is sent
+back; Ctrl-C stops it gracefully
+
+usage: engine_echo
+
+  -h, --help   print this help and exit
+
+environment:
+  PORT   the port on 127.0.0.1 (default 3000)";
+
+/// `--help` prints the usage and exits 0; any other argument prints an error and the usage
+/// and exits 2.
+fn parse_args() {
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "--help" || arg == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        eprintln!("error: unknown argument `{arg}`\n\n{USAGE}");
+        std::process::exit(2);
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    parse_args();
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())

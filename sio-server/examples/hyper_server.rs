@@ -73,8 +73,34 @@ pub(crate) async fn serve(listener: TcpListener, io: SocketIo) -> std::io::Resul
     }
 }
 
+const USAGE: &str = "\
+hyper_server: Socket.IO on the application's own hyper 1 server, on 127.0.0.1: GET /
+answers hello, /socket.io/ is Socket.IO (greets every client with hello and its transport,
+echoes echo as echo-back)
+
+usage: hyper_server
+
+  -h, --help   print this help and exit
+
+environment:
+  PORT   the port on 127.0.0.1 (default 3000)";
+
+/// `--help` prints the usage and exits 0; any other argument prints an error and the usage
+/// and exits 2.
+fn parse_args() {
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "--help" || arg == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        eprintln!("error: unknown argument `{arg}`\n\n{USAGE}");
+        std::process::exit(2);
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    parse_args();
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())

@@ -16,8 +16,33 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 use sio_server::protocol::socket::Args;
 use sio_server::{SocketIo, SocketIoConfig};
 
+const USAGE: &str = "\
+prometheus: the server's metrics for Prometheus at /metrics beside Socket.IO, on 127.0.0.1
+(needs the feature metrics); Socket.IO echoes echo with its ack and broadcasts chat
+
+usage: prometheus
+
+  -h, --help   print this help and exit
+
+environment:
+  PORT   the port on 127.0.0.1 (default 3000)";
+
+/// `--help` prints the usage and exits 0; any other argument prints an error and the usage
+/// and exits 2.
+fn parse_args() {
+    if let Some(arg) = std::env::args().nth(1) {
+        if arg == "--help" || arg == "-h" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        eprintln!("error: unknown argument `{arg}`\n\n{USAGE}");
+        std::process::exit(2);
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    parse_args();
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())

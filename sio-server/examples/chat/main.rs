@@ -123,6 +123,7 @@ usage: chat [--redis URL [--name NAME]]
 
   --redis URL   one node of a cluster sharing that Redis (sio-redis's classic adapter)
   --name NAME   this node's name in the cluster (default chat)
+  -h, --help    print this help and exit
 
 environment:
   PORT                      the port on 127.0.0.1 (default 3000)
@@ -136,8 +137,37 @@ environment:
 
 The Admin UI page is at http://127.0.0.1:PORT/admin/.";
 
+/// The command line: `--redis URL` and `--name NAME`. `--help` prints the usage and exits 0;
+/// an unknown argument or a missing value prints an error and the usage and exits 2.
+fn parse_args() -> (Option<String>, Option<String>) {
+    let fail = |message: String| -> ! {
+        eprintln!("error: {message}\n\n{HELP}");
+        std::process::exit(2)
+    };
+    let (mut redis, mut name) = (None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let slot = match arg.as_str() {
+            "--help" | "-h" => {
+                println!("{HELP}");
+                std::process::exit(0);
+            }
+            "--redis" => &mut redis,
+            "--name" => &mut name,
+            _ => fail(format!("unknown argument `{arg}`")),
+        };
+        let Some(value) = args.next() else {
+            fail(format!("{arg} takes a value"))
+        };
+        // The first occurrence wins, as before.
+        slot.get_or_insert(value);
+    }
+    (redis, name)
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    let (redis, name) = parse_args();
     let bundle = match client_bundle() {
         Ok(bundle) => Bytes::from(bundle),
         Err(message) => {
@@ -152,22 +182,7 @@ async fn main() -> std::io::Result<()> {
         }),
         Err(_) => 3000,
     };
-    let flags: Vec<String> = std::env::args().skip(1).collect();
-    if flags.iter().any(|f| f == "--help" || f == "-h") {
-        println!("{HELP}");
-        return Ok(());
-    }
-    let value = |name: &str| -> Option<String> {
-        let i = flags.iter().position(|f| f == name)?;
-        let value = flags.get(i + 1).cloned();
-        if value.is_none() {
-            eprintln!("error: {name} takes a value");
-            std::process::exit(1);
-        }
-        value
-    };
-    let redis = value("--redis");
-    let name = value("--name").unwrap_or_else(|| "chat".to_owned());
+    let name = name.unwrap_or_else(|| "chat".to_owned());
 
     let io = match &redis {
         None => SocketIo::new(SocketIoConfig::default()),
