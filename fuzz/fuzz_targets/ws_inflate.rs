@@ -6,7 +6,7 @@
 #![no_main]
 
 #[allow(dead_code)]
-#[path = "../../sio-server/src/transport/deflate.rs"]
+#[path = "../../sio-server/src/engine/transport/deflate.rs"]
 mod deflate;
 
 use deflate::{InflateError, Negotiated, PerMessageDeflate};

@@ -122,33 +122,26 @@
 //! `SERVER_SIDE_EMIT`...) through [`LocalNamespace`]. The data crossing servers has
 //! socket.io's JSON form ([`BroadcastOptions`], [`RemoteSocketData`], [`Handshake`]).
 
-mod allow;
-mod compression;
-mod config;
-mod connection;
-mod cookie;
-mod cors;
 mod engine;
-mod io;
-mod layer;
+mod http;
 pub mod metrics;
-mod response;
-mod serve;
-mod service;
-mod session_queues;
-mod session_task;
-mod sid;
-mod stall;
-mod transport;
+mod socketio;
 
-pub use allow::AllowRequest;
-pub use compression::HttpCompression;
-pub use config::{EngineConfig, PerMessageDeflate};
-pub use connection::{Connection, ConnectionSender, DisconnectReason, Message, SendError};
-pub use cookie::{Cookie, SameSite};
-pub use cors::Cors;
-pub use engine::EngineIo;
-pub use io::{
+pub use engine::config::{EngineConfig, PerMessageDeflate};
+pub use engine::connection::{Connection, ConnectionSender};
+pub use engine::message::{DisconnectReason, Message, SendError};
+pub use engine::server::EngineIo;
+pub use http::allow::AllowRequest;
+pub use http::compression::HttpCompression;
+pub use http::cookie::{Cookie, SameSite};
+pub use http::cors::Cors;
+pub use http::layer::EngineLayer;
+pub use http::response::EngineBody;
+pub use http::serve::{Serve, WithGracefulShutdown};
+pub use http::service::{EngineService, LISTEN_BACKLOG, NotFound, ServerHandle};
+pub use sio_protocol as protocol;
+pub use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};
+pub use socketio::{
     Ack, AckError, AckFuture, Adapter, AdapterError, AdapterErrorKind, AdapterFactory, BoxFuture,
     BroadcastAckFuture, BroadcastFlags, BroadcastOperator, BroadcastOptions, BroadcastPacket,
     ConnectError, ConnectionStateRecovery, EmitError, Handshake, InMemoryAdapter, LocalNamespace,
@@ -156,9 +149,3 @@ pub use io::{
     RemoteSocketData, ReplyEvent, ReplySink, RestoredSession, ServerEventAck, ServerSideAckFuture,
     SessionState, Socket, SocketDisconnectReason, SocketIo, SocketIoConfig,
 };
-pub use layer::EngineLayer;
-pub use response::EngineBody;
-pub use serve::{Serve, WithGracefulShutdown};
-pub use service::{EngineService, LISTEN_BACKLOG, NotFound, ServerHandle};
-pub use sio_protocol as protocol;
-pub use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};

@@ -1,4 +1,4 @@
-//! Differential test of the server's permessage-deflate (`sio-server/src/transport/deflate.rs`)
+//! Differential test of the server's permessage-deflate (`sio-server/src/engine/transport/deflate.rs`)
 //! against the real `ws` library (the copy `engine.io` 6.6 uses), run by `node
 //! tests/js/deflate-vectors.js` once, with one request and one answer:
 //!
@@ -21,7 +21,7 @@
 //! its own unit tests therefore run in this binary too.
 
 #[allow(dead_code)] // the tests below use part of the module
-#[path = "../../sio-server/src/transport/deflate.rs"]
+#[path = "../../sio-server/src/engine/transport/deflate.rs"]
 mod deflate;
 
 use std::io::{Read, Write};

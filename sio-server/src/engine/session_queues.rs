@@ -15,14 +15,117 @@
 //!
 //! [`Connection::recv`]: crate::Connection::recv
 
-use std::collections::VecDeque;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
-use tokio::sync::Notify;
+use bytes::Bytes;
+use sio_protocol::Str;
+use sio_protocol::engine::{ErrorCode, ProtocolVersion, TransportKind};
+use tokio::sync::{Notify, oneshot};
 
-use crate::connection::{DisconnectReason, Message, SendError};
-use crate::session_task::{Command, Control, Input};
+use crate::engine::message::{DisconnectReason, Message, SendError};
+use crate::engine::transport::Input;
+use crate::engine::transport::ws::WsSocket;
+
+/// The sessions of a server, by sid.
+pub(crate) type Registry = Mutex<HashMap<Str, SessionHandle>>;
+
+/// State the HTTP handlers read without asking the task.
+#[derive(Debug)]
+pub(crate) struct SessionShared {
+    /// The session runs on WebSocket (a WebSocket handshake, or after the upgrade).
+    pub(crate) on_websocket: AtomicBool,
+    /// A POST is being read (a second one at the same time is an error).
+    pub(crate) post_active: AtomicBool,
+    /// The protocol version of the session.
+    pub(crate) version: ProtocolVersion,
+    /// The handshake asked for base64 binary (`b64`): like engine.io, which reads the flag
+    /// when it creates the polling transport, every polling response of the session uses it.
+    pub(crate) b64: bool,
+    /// The JSONP callback index, for a polling session whose handshake had `j` (read once,
+    /// like `b64`).
+    pub(crate) jsonp: Option<String>,
+    /// The queues to and from the task.
+    pub(crate) queues: Queues,
+}
+
+/// From the application.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Send(Message),
+    Close,
+}
+
+/// The answer to a polling GET.
+#[derive(Debug)]
+pub(crate) enum PollReply {
+    /// 200 with this body.
+    Body {
+        body: Bytes,
+        content_type: &'static str,
+    },
+    /// An Engine.IO error response.
+    Error(ErrorCode),
+    /// A second GET while one is pending: a bare 400.
+    Overlap,
+}
+
+/// From HTTP handlers and transports, handled before anything else.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// A polling GET; `b64` is the v3 `b64=1` flag.
+    Get {
+        b64: bool,
+        reply: oneshot::Sender<PollReply>,
+    },
+    /// The polling transport failed (overlapping POSTs, a refused or aborted POST).
+    PollingError,
+    /// A WebSocket for an upgrade.
+    WsAttach(Box<WsSocket>),
+    /// The server closes every session ([`EngineIo::close_all`](crate::EngineIo::close_all)).
+    Close,
+}
+
+/// What the registry keeps of a session.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionHandle {
+    pub(crate) shared: Arc<SessionShared>,
+}
+
+impl SessionHandle {
+    /// The handle of a new session (its task is started by [`spawn`]).
+    pub(crate) fn new(
+        version: ProtocolVersion,
+        transport: TransportKind,
+        b64: bool,
+        jsonp: Option<String>,
+        bound: usize,
+        max_bytes: usize,
+    ) -> SessionHandle {
+        SessionHandle {
+            shared: Arc::new(SessionShared {
+                on_websocket: AtomicBool::new(transport == TransportKind::WebSocket),
+                post_active: AtomicBool::new(false),
+                version,
+                b64,
+                jsonp,
+                queues: Queues::new(bound, max_bytes),
+            }),
+        }
+    }
+
+    /// Queues a control item; gives it back when the task has ended.
+    pub(crate) fn control(&self, control: Control) -> Result<(), Control> {
+        self.shared.queues.control(control)
+    }
+
+    /// Queues a packet of a POST body, waiting for room; `Err` when the task has ended.
+    pub(crate) async fn data(&self, input: Input) -> Result<(), ()> {
+        self.shared.queues.data(input).await
+    }
+}
 
 /// How many packets of POST bodies may wait for the session's task.
 pub(crate) const DATA_BOUND: usize = 16;

@@ -25,8 +25,9 @@ use super::namespace::{ConnectError, Namespace};
 use super::recovery::{Finish, RestoredSession, generate_pid};
 use super::server::SocketIo;
 use super::socket::{AckSender, EmitError, Incoming, Socket, SocketDisconnectReason, frames};
-use crate::session_task::{SessionApp, panic_message};
-use crate::{ConnectionSender, DisconnectReason, Message, SendError};
+use crate::engine::connection::ConnectionSender;
+use crate::engine::message::{DisconnectReason, Message, SendError};
+use crate::engine::session_task::{SessionApp, panic_message};
 
 /// The connection's Socket.IO session and what the task driving it is armed for, behind one
 /// lock: every packet of the connection is written under it, so packets never interleave,
@@ -70,7 +71,7 @@ fn now() -> Instant {
 
 impl ClientShared {
     fn new(sender: ConnectionSender, config: &SocketIoConfig) -> Self {
-        let version = if sender.protocol() == crate::ProtocolVersion::V3 {
+        let version = if sender.protocol() == sio_protocol::engine::ProtocolVersion::V3 {
             SocketProtocol::V4
         } else {
             SocketProtocol::V5
@@ -400,7 +401,7 @@ impl ClientApp {
     pub(crate) fn new(io: SocketIo, sender: ConnectionSender) -> ClientApp {
         let config = io.config();
         let shared = Arc::new(ClientShared::new(sender, config));
-        let v3 = shared.sender.protocol() == crate::ProtocolVersion::V3;
+        let v3 = shared.sender.protocol() == sio_protocol::engine::ProtocolVersion::V3;
         io.register_client(&shared);
         let mut decoder_config = DecoderConfig::default()
             .with_max_attachments(config.max_attachments)
@@ -731,7 +732,7 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
             let id = match legacy_id {
                 // Socket.IO 2.x: the engine id, prefixed by the namespace outside `/`.
                 Some(id) => Some(id),
-                None => crate::sid::generate().ok(),
+                None => crate::engine::sid::generate().ok(),
             };
             let pid = match recovery_config {
                 Some(_) => generate_pid().ok(),

@@ -12,10 +12,11 @@ use http_body_util::BodyExt;
 use sio_protocol::engine::{ErrorCode, Packet, PayloadDecoder, PayloadFormat, ProtocolVersion};
 use tokio::sync::oneshot;
 
-use crate::compression::Encoding;
-use crate::response::{EngineBody, json_error, status, with_body};
-use crate::session_task::{Control, Input, PollReply, SessionHandle, SessionShared};
-use crate::transport::jsonp;
+use crate::engine::session_queues::{Control, PollReply, SessionHandle, SessionShared};
+use crate::engine::transport::Input;
+use crate::engine::transport::jsonp;
+use crate::http::compression::Encoding;
+use crate::http::response::{EngineBody, json_error, status, with_body};
 
 /// A GET: waits until the session has packets for it. `compression`: the coding the client
 /// accepts and the size from which to use it.

@@ -13,9 +13,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use crate::engine::EngineIo;
-use crate::service::NotFound;
-use crate::stall::WriteStall;
+use crate::engine::server::EngineIo;
+use crate::http::service::NotFound;
+use crate::http::stall::WriteStall;
 
 /// The future of [`EngineIo::serve`]: serves HTTP/1.1 connections on a listener (404
 /// outside the Engine.IO path) until it is dropped, or, with

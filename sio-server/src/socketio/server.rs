@@ -21,7 +21,11 @@ use super::remote::RemoteSocket;
 use super::server_event::ServerSideAckFuture;
 use super::socket::{EmitError, Socket, SocketDisconnectReason};
 use super::{ConnectError, adapter};
-use crate::{EngineIo, EngineLayer, EngineService, Serve, ServerHandle};
+use crate::engine::connection::ConnectionSender;
+use crate::engine::server::EngineIo;
+use crate::http::layer::EngineLayer;
+use crate::http::serve::Serve;
+use crate::http::service::{EngineService, ServerHandle};
 
 type Matcher = Arc<dyn Fn(&str, &Value) -> bool + Send + Sync>;
 type NamespaceListener = Arc<dyn Fn(&Namespace) + Send + Sync>;
@@ -394,12 +398,12 @@ impl SocketIo {
         // The engine holds the server while it serves (the server holds the engine): `close`
         // replaces this handler, which ends the cycle.
         let io = self.clone();
-        let handler = crate::engine::Handler(Arc::new(move |sender: crate::ConnectionSender| {
+        let handler = crate::engine::server::Handler(Arc::new(move |sender: ConnectionSender| {
             if io.is_closed() {
                 return None;
             }
             let app = client::ClientApp::new(io.clone(), sender);
-            Some(Box::new(app) as Box<dyn crate::session_task::SessionApp>)
+            Some(Box::new(app) as Box<dyn crate::engine::session_task::SessionApp>)
         }));
         self.inner.engine.set_handler(handler);
     }
@@ -463,7 +467,7 @@ impl SocketIo {
         // New connections are closed at once, and the engine lets go of the server.
         self.inner
             .engine
-            .set_handler(crate::engine::Handler(Arc::new(|_| None)));
+            .set_handler(crate::engine::server::Handler(Arc::new(|_| None)));
         let clients = std::mem::take(
             &mut *self
                 .inner

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use sio_protocol::socket::Parser;
 
-use crate::EngineConfig;
+use crate::engine::config::EngineConfig;
 
 /// Socket.IO server options, with the JavaScript defaults where socket.io has one.
 ///

@@ -39,7 +39,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sio_protocol::{Str, Value};
 
 use super::config::ConnectionStateRecovery;
-use crate::Message;
+use crate::engine::message::Message;
 
 /// What a socket leaves behind for connection state recovery, and gets back: what
 /// [`Adapter::persist_session`](super::Adapter::persist_session) stores and

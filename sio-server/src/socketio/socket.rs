@@ -28,8 +28,8 @@ use super::cluster::{AdapterError, ReplySink};
 use super::handshake::Handshake;
 use super::namespace::Namespace;
 use super::recovery::SessionState;
-use crate::Message;
-use crate::session_task::panic_message;
+use crate::engine::message::Message;
+use crate::engine::session_task::panic_message;
 
 /// Why a socket disconnected; [`as_str`](Self::as_str) gives socket.io's reason string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -444,7 +444,7 @@ impl Socket {
     }
 
     /// The transport in use now.
-    pub fn transport(&self) -> crate::TransportKind {
+    pub fn transport(&self) -> sio_protocol::engine::TransportKind {
         self.inner.client.sender.transport()
     }
 

@@ -26,7 +26,7 @@ use super::server_event::{
     ServerEventAck, ServerEventHandler, ServerSideAckFuture, check_server_event,
 };
 use super::socket::{EmitError, Socket};
-use crate::session_task::panic_message;
+use crate::engine::session_task::panic_message;
 
 /// A refused CONNECT: the client gets `connect_error` with this `message` and `data`.
 #[derive(Debug, Clone, PartialEq)]

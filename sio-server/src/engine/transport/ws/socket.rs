@@ -21,9 +21,9 @@ use sio_protocol::websocket::{
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::WsIo;
-use crate::session_task::Input;
-use crate::transport::deflate::{InflateError, Negotiated, PerMessageDeflate};
+use super::stream::WsIo;
+use crate::engine::transport::Input;
+use crate::engine::transport::deflate::{InflateError, Negotiated, PerMessageDeflate};
 
 /// How long a closed WebSocket may take to send its last frames before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);

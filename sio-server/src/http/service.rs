@@ -16,9 +16,9 @@ use hyper::service::Service;
 use tokio::net::{TcpListener, TcpSocket, ToSocketAddrs};
 use tokio::task::JoinHandle;
 
-use crate::engine::EngineIo;
-use crate::response::EngineBody;
-use crate::serve::spawn_connection;
+use crate::engine::server::EngineIo;
+use crate::http::response::EngineBody;
+use crate::http::serve::spawn_connection;
 
 /// A hyper [`Service`]: requests under the Engine.IO path go to the [`EngineIo`], all others
 /// to the wrapped service (the user's application), the way engine.io attaches to a Node HTTP

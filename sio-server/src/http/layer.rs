@@ -16,9 +16,9 @@ use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Either;
 
-use crate::engine::EngineIo;
-use crate::response::EngineBody;
-use crate::service::EngineService;
+use crate::engine::server::EngineIo;
+use crate::http::response::EngineBody;
+use crate::http::service::EngineService;
 
 /// A tower [`Layer`](tower_layer::Layer) that puts an [`EngineIo`] in front of a service.
 ///

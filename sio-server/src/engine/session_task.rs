@@ -2,7 +2,7 @@
 //!
 //! It owns the [`Session`] and the session's WebSocket ([`WsSocket`], polled directly: no
 //! reader or writer task). HTTP handlers and the application talk to it through the queues of
-//! [`session_queues`](crate::session_queues), behind one lock in the session's shared state.
+//! [`session_queues`](crate::engine::session_queues), behind one lock in the session's shared state.
 //! It reads input (POST packets, WebSocket frames) only while the application's queue has
 //! room, so a slow application pushes back on the client (the POST is answered later, the
 //! WebSocket is not read and TCP pushes back), and takes the application's messages only
@@ -12,14 +12,12 @@
 //! pending GET, WebSocket packets are queued on the socket), then the events, and re-arms its
 //! one timer from `poll_timeout`. No lock guards the session.
 
-use std::collections::HashMap;
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use sio_protocol::Str;
 use sio_protocol::engine::{
     ErrorCode, Event, Packet, PayloadEncoder, PayloadFormat, ProtocolVersion, Session,
@@ -29,120 +27,13 @@ use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
 use tracing::Instrument;
 
-use crate::connection::{DisconnectReason, Message};
-use crate::session_queues::{DATA_BOUND, Queues, release};
-use crate::transport::ws::WsSocket;
-
-/// The sessions of a server, by sid.
-pub(crate) type Registry = Mutex<HashMap<Str, SessionHandle>>;
-
-/// State the HTTP handlers read without asking the task.
-#[derive(Debug)]
-pub(crate) struct SessionShared {
-    /// The session runs on WebSocket (a WebSocket handshake, or after the upgrade).
-    pub(crate) on_websocket: AtomicBool,
-    /// A POST is being read (a second one at the same time is an error).
-    pub(crate) post_active: AtomicBool,
-    /// The protocol version of the session.
-    pub(crate) version: ProtocolVersion,
-    /// The handshake asked for base64 binary (`b64`): like engine.io, which reads the flag
-    /// when it creates the polling transport, every polling response of the session uses it.
-    pub(crate) b64: bool,
-    /// The JSONP callback index, for a polling session whose handshake had `j` (read once,
-    /// like `b64`).
-    pub(crate) jsonp: Option<String>,
-    /// The queues to and from the task.
-    pub(crate) queues: Queues,
-}
-
-/// From the application.
-#[derive(Debug)]
-pub(crate) enum Command {
-    Send(Message),
-    Close,
-}
-
-/// The answer to a polling GET.
-#[derive(Debug)]
-pub(crate) enum PollReply {
-    /// 200 with this body.
-    Body {
-        body: Bytes,
-        content_type: &'static str,
-    },
-    /// An Engine.IO error response.
-    Error(ErrorCode),
-    /// A second GET while one is pending: a bare 400.
-    Overlap,
-}
-
-/// From HTTP handlers and transports, handled before anything else.
-#[derive(Debug)]
-pub(crate) enum Control {
-    /// A polling GET; `b64` is the v3 `b64=1` flag.
-    Get {
-        b64: bool,
-        reply: oneshot::Sender<PollReply>,
-    },
-    /// The polling transport failed (overlapping POSTs, a refused or aborted POST).
-    PollingError,
-    /// A WebSocket for an upgrade.
-    WsAttach(Box<WsSocket>),
-    /// The server closes every session ([`EngineIo::close_all`](crate::EngineIo::close_all)).
-    Close,
-}
-
-/// What a transport read.
-#[derive(Debug)]
-pub(crate) enum Input {
-    Packet(Packet),
-    ParseError,
-    /// The peer closed the transport.
-    Closed,
-    /// An I/O or protocol error.
-    Error,
-    /// A WebSocket message over the size limit (close 1009).
-    TooBig,
-}
-
-/// What the registry keeps of a session.
-#[derive(Debug, Clone)]
-pub(crate) struct SessionHandle {
-    pub(crate) shared: Arc<SessionShared>,
-}
-
-impl SessionHandle {
-    /// The handle of a new session (its task is started by [`spawn`]).
-    pub(crate) fn new(
-        version: ProtocolVersion,
-        transport: TransportKind,
-        b64: bool,
-        jsonp: Option<String>,
-        bound: usize,
-        max_bytes: usize,
-    ) -> SessionHandle {
-        SessionHandle {
-            shared: Arc::new(SessionShared {
-                on_websocket: AtomicBool::new(transport == TransportKind::WebSocket),
-                post_active: AtomicBool::new(false),
-                version,
-                b64,
-                jsonp,
-                queues: Queues::new(bound, max_bytes),
-            }),
-        }
-    }
-
-    /// Queues a control item; gives it back when the task has ended.
-    pub(crate) fn control(&self, control: Control) -> Result<(), Control> {
-        self.shared.queues.control(control)
-    }
-
-    /// Queues a packet of a POST body, waiting for room; `Err` when the task has ended.
-    pub(crate) async fn data(&self, input: Input) -> Result<(), ()> {
-        self.shared.queues.data(input).await
-    }
-}
+use crate::engine::message::{DisconnectReason, Message};
+use crate::engine::session_queues::{
+    Command, Control, DATA_BOUND, PollReply, Queues, Registry, SessionHandle, SessionShared,
+    release,
+};
+use crate::engine::transport::Input;
+use crate::engine::transport::ws::WsSocket;
 
 /// An application driven by the session's task itself, instead of reading
 /// [`Connection::recv`](crate::Connection::recv) from a task of its own (the Socket.IO layer:
@@ -652,6 +543,8 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
 
     /// An application that panics on its first message.
     struct Panicking {

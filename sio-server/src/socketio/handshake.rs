@@ -9,7 +9,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sio_protocol::{Map, Value};
 
-use crate::ConnectionSender;
+use crate::engine::connection::ConnectionSender;
 
 /// The handshake of a socket: the Engine.IO handshake request and the CONNECT payload.
 ///

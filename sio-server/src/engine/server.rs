@@ -12,14 +12,15 @@ use sio_protocol::Str;
 use sio_protocol::engine::{ErrorCode, ProtocolVersion, Session, TransportKind};
 use tokio::sync::mpsc;
 
-use crate::compression::Encoding;
-use crate::config::EngineConfig;
-use crate::connection::{Connection, ConnectionSender, Info};
-use crate::response::{EngineBody, json_error, status, upgrade_error};
-use crate::session_task::{self, Registry, SessionApp, SessionHandle};
-use crate::sid;
-use crate::transport::deflate::{self, DeflateConfig};
-use crate::transport::{jsonp, polling, ws};
+use crate::engine::config::EngineConfig;
+use crate::engine::connection::{Connection, ConnectionSender, Info};
+use crate::engine::session_queues::{Control, Registry, SessionHandle};
+use crate::engine::session_task::{self, SessionApp};
+use crate::engine::sid;
+use crate::engine::transport::deflate::{self, DeflateConfig};
+use crate::engine::transport::{jsonp, polling, ws};
+use crate::http::compression::Encoding;
+use crate::http::response::{EngineBody, json_error, status, upgrade_error};
 
 /// An Engine.IO server: serves the requests under its path (through
 /// [`service`](Self::service), [`listen`](Self::listen) or [`handle`](Self::handle)) and hands
@@ -176,7 +177,7 @@ impl Drop for AbortGuard {
             .cloned();
         if let Some(handle) = handle {
             // "poll connection closed prematurely" (or a POST's): engine.io's transport error.
-            let _ = handle.control(session_task::Control::PollingError);
+            let _ = handle.control(Control::PollingError);
         }
     }
 }
@@ -228,7 +229,7 @@ impl EngineIo {
     /// accepted.
     pub fn close_all(&self) {
         for handle in self.registry().values() {
-            let _ = handle.control(session_task::Control::Close);
+            let _ = handle.control(Control::Close);
         }
     }
 
@@ -372,8 +373,8 @@ impl EngineIo {
                         socket.close(None);
                         return;
                     }
-                    let attach = session_task::Control::WsAttach(Box::new(socket));
-                    if let Err(session_task::Control::WsAttach(socket)) = handle.control(attach) {
+                    let attach = Control::WsAttach(Box::new(socket));
+                    if let Err(Control::WsAttach(socket)) = handle.control(attach) {
                         socket.close(None);
                     }
                 });

@@ -16,7 +16,7 @@ use super::cluster::{AdapterError, RemoteSocketData, ReplySink};
 use super::namespace::{self, Inner as NsInner, Namespace};
 use super::recovery::{RestoredSession, SessionState};
 use super::socket::{AckSender, EmitError, Socket, frames};
-use crate::Message;
+use crate::engine::message::Message;
 
 /// Flags of a broadcast.
 ///

@@ -4,11 +4,11 @@ use std::time::Duration;
 
 use sio_protocol::engine::{SessionConfig, TransportKind};
 
-use crate::allow::AllowRequest;
-use crate::compression::HttpCompression;
-use crate::connection::Message;
-use crate::cookie::Cookie;
-use crate::cors::Cors;
+use crate::engine::message::Message;
+use crate::http::allow::AllowRequest;
+use crate::http::compression::HttpCompression;
+use crate::http::cookie::Cookie;
+use crate::http::cors::Cors;
 
 /// Engine.IO server options. The defaults are those of `engine.io` 6 (see each field).
 ///
