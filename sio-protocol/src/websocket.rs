@@ -32,7 +32,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::Str;
+use crate::str::Str;
 
 /// A frame's opcode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

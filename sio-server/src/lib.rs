@@ -137,8 +137,8 @@ pub use http::cookie::{Cookie, SameSite};
 pub use http::cors::Cors;
 pub use http::layer::EngineLayer;
 pub use http::response::EngineBody;
-pub use http::serve::{Serve, WithGracefulShutdown};
-pub use http::service::{EngineService, LISTEN_BACKLOG, NotFound, ServerHandle};
+pub use http::serve::{LISTEN_BACKLOG, Serve, ServerHandle, WithGracefulShutdown};
+pub use http::service::{EngineService, NotFound};
 pub use sio_protocol as protocol;
 pub use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};
 pub use socketio::{

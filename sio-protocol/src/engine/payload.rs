@@ -12,9 +12,10 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::error::DecodeError;
 use super::packet::decode_v3_binary;
-use super::{DecodeError, Packet, ProtocolVersion};
-use crate::Str;
+use super::packet::{Packet, ProtocolVersion};
+use crate::str::Str;
 
 /// The v4 record separator.
 const SEPARATOR: u8 = 0x1e;

@@ -1,5 +1,9 @@
-//! Serving like axum: [`EngineIo::serve`] returns a [`Serve`] to `.await`, with
-//! [`Serve::with_graceful_shutdown`].
+//! The server's own accept loop, behind both ways to run it alone: [`EngineIo::serve`] returns
+//! a [`Serve`] to `.await` like axum's, with [`Serve::with_graceful_shutdown`], and
+//! [`EngineIo::listen`] runs it on a background task stopped with its [`ServerHandle`]. Each
+//! accepted connection is served by hyper with the header timeout
+//! ([`http_header_timeout`](crate::EngineConfig::http_header_timeout)) and a write-stall
+//! timeout ([`WriteStall`], [`http_body_timeout`](crate::EngineConfig::http_body_timeout)).
 
 use std::fmt;
 use std::future::{Future, IntoFuture};
@@ -10,8 +14,9 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, ToSocketAddrs};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
 
 use crate::engine::server::EngineIo;
 use crate::http::service::NotFound;
@@ -78,6 +83,21 @@ impl EngineIo {
             listener,
         }
     }
+
+    /// Binds `addr` and serves HTTP/1.1 connections (404 outside the Engine.IO path) on a
+    /// background task until the returned [`ServerHandle`] is dropped or aborted. The
+    /// connections are served as by [`serve`](Self::serve) (the same accept loop), without a
+    /// shutdown signal: open connections go on when the listener stops.
+    ///
+    /// The listen backlog is [`LISTEN_BACKLOG`] (the kernel caps it at `somaxconn`), not the
+    /// 128 of `TcpListener::bind`: a reconnection storm otherwise loses connection requests,
+    /// each costing its client a one-second retransmission.
+    pub async fn listen(&self, addr: impl ToSocketAddrs) -> io::Result<ServerHandle> {
+        let listener = bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let task = tokio::spawn(accept_loop(self.clone(), listener, std::future::pending()));
+        Ok(ServerHandle { local_addr, task })
+    }
 }
 
 impl Serve {
@@ -119,11 +139,15 @@ where
 
     fn into_future(self) -> Self::IntoFuture {
         let WithGracefulShutdown { serve, signal } = self;
-        Box::pin(run(serve.engine, serve.listener, signal))
+        Box::pin(accept_loop(serve.engine, serve.listener, signal))
     }
 }
 
-async fn run(
+/// The accept loop of [`EngineIo::serve`] and [`EngineIo::listen`]: accepts connections until
+/// `signal` completes, then closes every session, lets the open connections finish their
+/// current request and waits for them. When the future is dropped instead (a
+/// [`ServerHandle`] dropped or aborted), the open connections go on.
+async fn accept_loop(
     engine: EngineIo,
     listener: TcpListener,
     signal: impl Future<Output = ()> + Send,
@@ -157,7 +181,7 @@ async fn run(
 
 /// Serves one HTTP/1.1 connection with upgrades on its own task; when `shutdown` turns true,
 /// the connection finishes its request and closes (a dropped sender changes nothing).
-pub(crate) fn spawn_connection(
+fn spawn_connection(
     engine: &EngineIo,
     stream: TcpStream,
     peer: SocketAddr,
@@ -189,4 +213,54 @@ pub(crate) fn spawn_connection(
         }
         drop(alive);
     });
+}
+
+/// A server started by [`EngineIo::listen`]; dropping it stops accepting connections.
+#[derive(Debug)]
+pub struct ServerHandle {
+    local_addr: SocketAddr,
+    task: JoinHandle<io::Result<()>>,
+}
+
+impl ServerHandle {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops accepting connections (open connections go on).
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The listen backlog of [`EngineIo::listen`] (Node's HTTP server uses 511).
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds the first address of `addr` that works, with [`LISTEN_BACKLOG`].
+async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    let mut last = None;
+    for addr in tokio::net::lookup_host(addr).await? {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        #[cfg(not(windows))]
+        socket.set_reuseaddr(true)?;
+        match socket
+            .bind(addr)
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(listener) => return Ok(listener),
+            Err(error) => last = Some(error),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
 }

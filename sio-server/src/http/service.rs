@@ -1,9 +1,8 @@
-//! Mounting the Engine.IO server in a hyper server: [`EngineService`] and
-//! [`EngineIo::listen`].
+//! Mounting the Engine.IO server in a hyper server: [`EngineService`], and [`NotFound`] for
+//! the requests outside the path when the server runs alone.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
@@ -13,12 +12,9 @@ use http_body::Body;
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::service::Service;
-use tokio::net::{TcpListener, TcpSocket, ToSocketAddrs};
-use tokio::task::JoinHandle;
 
 use crate::engine::server::EngineIo;
 use crate::http::response::EngineBody;
-use crate::http::serve::spawn_connection;
 
 /// A hyper [`Service`]: requests under the Engine.IO path go to the [`EngineIo`], all others
 /// to the wrapped service (the user's application), the way engine.io attaches to a Node HTTP
@@ -57,35 +53,6 @@ impl EngineIo {
             inner,
             remote: None,
         }
-    }
-
-    /// Binds `addr` and serves HTTP/1.1 connections (404 outside the Engine.IO path) on a
-    /// background task until the returned [`ServerHandle`] is dropped or aborted.
-    ///
-    /// The listen backlog is [`LISTEN_BACKLOG`] (the kernel caps it at `somaxconn`), not the
-    /// 128 of `TcpListener::bind`: a reconnection storm otherwise loses connection requests,
-    /// each costing its client a one-second retransmission.
-    pub async fn listen(&self, addr: impl ToSocketAddrs) -> io::Result<ServerHandle> {
-        let listener = bind(addr).await?;
-        let local_addr = listener.local_addr()?;
-        let engine = self.clone();
-        let task = tokio::spawn(async move {
-            // Never signalled: open connections go on when the listener stops.
-            let (_never, shutdown) = tokio::sync::watch::channel(false);
-            let (alive, _) = tokio::sync::mpsc::channel(1);
-            loop {
-                match listener.accept().await {
-                    Ok((stream, peer)) => {
-                        spawn_connection(&engine, stream, peer, shutdown.clone(), alive.clone());
-                    }
-                    Err(error) => {
-                        tracing::debug!(%error, "accept failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-                    }
-                }
-            }
-        });
-        Ok(ServerHandle { local_addr, task })
     }
 }
 
@@ -130,54 +97,4 @@ where
             Box::pin(async move { future.await.map(|r| r.map(Either::Right)) })
         }
     }
-}
-
-/// A server started by [`EngineIo::listen`]; dropping it stops accepting connections.
-#[derive(Debug)]
-pub struct ServerHandle {
-    local_addr: SocketAddr,
-    task: JoinHandle<()>,
-}
-
-impl ServerHandle {
-    /// The bound address (useful with port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// Stops accepting connections (open connections go on).
-    pub fn abort(&self) {
-        self.task.abort();
-    }
-}
-
-impl Drop for ServerHandle {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// The listen backlog of [`EngineIo::listen`] (Node's HTTP server uses 511).
-pub const LISTEN_BACKLOG: u32 = 1024;
-
-/// Binds the first address of `addr` that works, with [`LISTEN_BACKLOG`].
-async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
-    let mut last = None;
-    for addr in tokio::net::lookup_host(addr).await? {
-        let socket = if addr.is_ipv4() {
-            TcpSocket::new_v4()?
-        } else {
-            TcpSocket::new_v6()?
-        };
-        #[cfg(not(windows))]
-        socket.set_reuseaddr(true)?;
-        match socket
-            .bind(addr)
-            .and_then(|()| socket.listen(LISTEN_BACKLOG))
-        {
-            Ok(listener) => return Ok(listener),
-            Err(error) => last = Some(error),
-        }
-    }
-    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind")))
 }

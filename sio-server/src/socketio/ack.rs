@@ -9,8 +9,8 @@ use serde::Serialize;
 use sio_protocol::socket::{AckFailure, Args, ArgsError, Packet};
 use tokio::sync::oneshot;
 
-use super::BoxFuture;
 use super::cluster::AdapterError;
+use super::future::BoxFuture;
 use super::socket::{EmitError, Socket};
 
 /// Why `emit_with_ack` produced no answer.

@@ -11,8 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sio_protocol::Str;
 use sio_protocol::socket::{Args, Packet, RESERVED_EVENTS};
 
-use super::BoxFuture;
 use super::cluster::{AdapterError, RemoteSocketData, ReplySink};
+use super::future::BoxFuture;
 use super::namespace::{self, Inner as NsInner, Namespace};
 use super::recovery::{RestoredSession, SessionState};
 use super::socket::{AckSender, EmitError, Socket, frames};

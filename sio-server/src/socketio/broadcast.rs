@@ -11,10 +11,10 @@ use sio_protocol::socket::{Args, ArgsError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::BoxFuture;
 use super::ack::AckError;
 use super::adapter::{BroadcastOptions, encode_packet};
 use super::cluster::{AdapterError, PartialReplies, ReplyEvent, ReplySink};
+use super::future::BoxFuture;
 use super::namespace::Namespace;
 use super::remote::RemoteSocket;
 use super::socket::EmitError;

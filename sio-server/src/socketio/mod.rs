@@ -20,6 +20,7 @@ mod broadcast;
 mod client;
 mod cluster;
 mod config;
+mod future;
 mod handshake;
 mod namespace;
 mod recovery;
@@ -38,6 +39,7 @@ pub use cluster::{
     AdapterError, AdapterErrorKind, PartialReplies, RemoteSocketData, ReplyEvent, ReplySink,
 };
 pub use config::{ConnectionStateRecovery, SocketIoConfig};
+pub use future::BoxFuture;
 pub use handshake::Handshake;
 pub use namespace::{ConnectError, Namespace};
 pub use recovery::{RecoveryStats, RestoredSession, SessionState};
@@ -45,9 +47,3 @@ pub use remote::{RemoteAckFuture, RemoteSocket};
 pub use server::SocketIo;
 pub use server_event::{ServerEventAck, ServerSideAckFuture};
 pub use socket::{EmitError, MiddlewareError, Socket, SocketDisconnectReason};
-
-use std::future::Future;
-use std::pin::Pin;
-
-/// A boxed, sendable future (what the [`Adapter`] methods and stored handlers return).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

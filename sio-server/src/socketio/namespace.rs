@@ -15,11 +15,11 @@ use serde::de::DeserializeOwned;
 use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
 
-use super::BoxFuture;
 use super::adapter::{Adapter, LocalNamespace, Rooms};
 use super::broadcast::{BroadcastAckFuture, BroadcastOperator};
 use super::cluster::{AdapterError, ReplySink};
 use super::config::SocketIoConfig;
+use super::future::BoxFuture;
 use super::recovery::{RecoveryStats, RecoveryStore};
 use super::remote::RemoteSocket;
 use super::server_event::{

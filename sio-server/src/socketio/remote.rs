@@ -7,10 +7,10 @@ use serde::Serialize;
 use sio_protocol::socket::{Args, ArgsError};
 use sio_protocol::{Str, Value};
 
-use super::BoxFuture;
 use super::ack::{AckError, AckFuture};
 use super::broadcast::BroadcastOperator;
 use super::cluster::{AdapterError, RemoteSocketData};
+use super::future::BoxFuture;
 use super::handshake::Handshake;
 use super::namespace::Namespace;
 use super::socket::{EmitError, Socket};

@@ -11,21 +11,22 @@ use serde::Serialize;
 use sio_protocol::{Str, Value};
 use tokio::net::ToSocketAddrs;
 
+use super::adapter;
 use super::adapter::{AdapterFactory, InMemoryAdapter};
 use super::broadcast::BroadcastOperator;
 use super::client::{self, ClientShared};
 use super::cluster::AdapterError;
 use super::config::SocketIoConfig;
+use super::namespace::ConnectError;
 use super::namespace::{ConnectMiddleware, Namespace, NsHandlers, boxed_middleware};
 use super::remote::RemoteSocket;
 use super::server_event::ServerSideAckFuture;
 use super::socket::{EmitError, Socket, SocketDisconnectReason};
-use super::{ConnectError, adapter};
 use crate::engine::connection::ConnectionSender;
 use crate::engine::server::EngineIo;
 use crate::http::layer::EngineLayer;
-use crate::http::serve::Serve;
-use crate::http::service::{EngineService, ServerHandle};
+use crate::http::serve::{Serve, ServerHandle};
+use crate::http::service::EngineService;
 
 type Matcher = Arc<dyn Fn(&str, &Value) -> bool + Send + Sync>;
 type NamespaceListener = Arc<dyn Fn(&Namespace) + Send + Sync>;

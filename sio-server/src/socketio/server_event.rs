@@ -11,9 +11,9 @@ use sio_protocol::Str;
 use sio_protocol::socket::{Args, ArgsError};
 use tokio::time::Instant;
 
-use super::BoxFuture;
 use super::ack::AckError;
 use super::cluster::{AdapterError, PartialReplies, ReplyEvent, ReplySink};
+use super::future::BoxFuture;
 use super::namespace::Namespace;
 use super::socket::EmitError;
 

@@ -19,12 +19,12 @@ use sio_protocol::{Map, Str, Value};
 use tokio::sync::{Notify, oneshot};
 use tracing::Instrument;
 
-use super::BoxFuture;
 use super::ack::{Ack, AckFuture};
 use super::adapter::{BroadcastOptions, encode_packet};
 use super::broadcast::BroadcastOperator;
 use super::client::ClientShared;
 use super::cluster::{AdapterError, ReplySink};
+use super::future::BoxFuture;
 use super::handshake::Handshake;
 use super::namespace::Namespace;
 use super::recovery::SessionState;

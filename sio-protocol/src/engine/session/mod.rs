@@ -11,8 +11,9 @@ mod types;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::Str;
-use crate::engine::{OpenPacket, Packet, ProtocolVersion};
+use crate::engine::open::OpenPacket;
+use crate::engine::packet::{Packet, ProtocolVersion};
+use crate::str::Str;
 
 pub use types::{CloseReason, Event, Role, SessionConfig, Transmit, TransportKind};
 

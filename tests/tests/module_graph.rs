@@ -1,12 +1,15 @@
-//! The modules of `sio-client/src` import each other without a circle: no file imports a file
-//! that imports it back, directly or through others (issue 11: the client's six modules that
-//! imported each other in a circle are gone, the protocol rules having moved to
-//! `sio_protocol::socket::ClientSession`).
+//! The modules of every crate of the workspace import each other without a circle: no file
+//! imports a file that imports it back, directly or through others (issue 12). The crates are
+//! sio-protocol, sio-server, sio-client, sio-redis and sio-admin; each one's `src` is read
+//! (binaries under `src/bin` left out). Two groups are not broken yet: see
+//! [`NOT_YET_BROKEN`].
 //!
 //! The check reads the source: every `crate::...` and `super::...` path (in `use` items, their
 //! `{...}` groups expanded, and in code), and each parent's paths into its own child modules;
 //! comments and the `#[cfg(test)]` module at the end of a file are left out. A path names the
-//! longest module it starts with.
+//! longest module it starts with, so an import of an item that the crate root re-exports
+//! (`use crate::Message`) is an import of the root, which imports the module back: import
+//! from the defining module instead.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -238,20 +241,154 @@ fn name(m: &str) -> &str {
     if m.is_empty() { "lib" } else { m }
 }
 
-#[test]
-fn no_circle_of_imports_in_sio_client() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let files = modules(&src);
-    assert!(files.contains_key("driver") && files.contains_key("transport::ws"));
-    let edges = graph(&files);
-    if let Some(cycle) = find_cycle(&edges) {
-        let names: Vec<&str> = cycle.iter().map(|m| name(m)).collect();
-        panic!("a circle of imports: {}", names.join(" -> "));
+/// The circles of `edges`: one per group of modules that reach each other (a strongly
+/// connected component of more than one module), each as a path through that group, with
+/// the whole group.
+fn circles(edges: &BTreeMap<Module, BTreeSet<Module>>) -> Vec<(Vec<Module>, BTreeSet<Module>)> {
+    // Modules reachable from `m` (itself included).
+    let reach = |m: &Module| -> BTreeSet<Module> {
+        let mut seen = BTreeSet::from([m.clone()]);
+        let mut stack = vec![m.clone()];
+        while let Some(n) = stack.pop() {
+            for next in edges.get(&n).into_iter().flatten() {
+                if seen.insert(next.clone()) {
+                    stack.push(next.clone());
+                }
+            }
+        }
+        seen
+    };
+    let reaches: BTreeMap<&Module, BTreeSet<Module>> =
+        edges.keys().map(|m| (m, reach(m))).collect();
+    let mut done = BTreeSet::new();
+    let mut out = Vec::new();
+    for m in edges.keys() {
+        if done.contains(m) {
+            continue;
+        }
+        let group: BTreeSet<Module> = reaches[m]
+            .iter()
+            .filter(|n| reaches.get(n).is_some_and(|r| r.contains(m)))
+            .cloned()
+            .collect();
+        done.extend(group.iter().cloned());
+        if group.len() < 2 {
+            continue;
+        }
+        let inside: BTreeMap<Module, BTreeSet<Module>> = group
+            .iter()
+            .map(|g| {
+                let targets = edges[g].intersection(&group).cloned().collect();
+                (g.clone(), targets)
+            })
+            .collect();
+        out.extend(find_cycle(&inside).map(|cycle| (cycle, group)));
     }
-    // The check sees the imports it must see.
-    assert!(edges["driver"].contains("engine"), "{:?}", edges["driver"]);
-    assert!(edges["transport::ws"].contains("transport::endpoint"));
-    assert!(edges["socket"].contains("manager"));
+    out
+}
+
+/// The crates checked, by the directory of their manifest.
+const CRATES: &[&str] = &[
+    "sio-protocol",
+    "sio-server",
+    "sio-client",
+    "sio-redis",
+    "sio-admin",
+];
+
+/// The circles not broken yet, each the whole group of modules that reach each other, exactly
+/// (the test fails when a group grows, shrinks or goes: then this list must be updated).
+///
+/// - sio-server's Socket.IO core: a circle of types, not only of imports (a `Namespace` holds
+///   its `Socket`s and its `Adapter`, a `Socket` its `Namespace` and client, the `Adapter`
+///   trait works on a `LocalNamespace`, a `BroadcastOperator` on a `Namespace` and gives
+///   `RemoteSocket`s), which takes a design decision (which module owns which type, or trait
+///   objects between them), not moves.
+/// - sio-redis's adapter: `Route` holds the classic and sharded namespaces' adapters, which
+///   hold the `Node` that routes to them.
+const NOT_YET_BROKEN: &[(&str, &[&str])] = &[
+    (
+        "sio-server",
+        &[
+            "socketio::ack",
+            "socketio::adapter",
+            "socketio::broadcast",
+            "socketio::client",
+            "socketio::cluster",
+            "socketio::namespace",
+            "socketio::remote",
+            "socketio::server",
+            "socketio::server_event",
+            "socketio::socket",
+        ],
+    ),
+    (
+        "sio-redis",
+        &["adapter", "adapter::classic", "adapter::sharded"],
+    ),
+];
+
+#[test]
+fn no_circle_of_imports_in_any_crate() {
+    let root = sio_tests::workspace_root();
+    let mut found = Vec::new();
+    let mut known_seen = Vec::new();
+    for krate in CRATES {
+        let files = modules(&root.join(krate).join("src"));
+        assert!(
+            files.contains_key("") && files.len() > 1,
+            "{krate}: no source read, the check would prove nothing"
+        );
+        for (cycle, group) in circles(&graph(&files)) {
+            let known = NOT_YET_BROKEN.iter().position(|(k, members)| {
+                k == krate && members.iter().copied().eq(group.iter().map(String::as_str))
+            });
+            if let Some(i) = known {
+                known_seen.push(i);
+                continue;
+            }
+            let names: Vec<&str> = cycle.iter().map(|m| name(m)).collect();
+            let group: Vec<&str> = group.iter().map(|m| name(m)).collect();
+            found.push(format!(
+                "{krate}: {} (modules that reach each other: {})",
+                names.join(" -> "),
+                group.join(", ")
+            ));
+        }
+    }
+    for (i, (krate, members)) in NOT_YET_BROKEN.iter().enumerate() {
+        if !known_seen.contains(&i) {
+            found.push(format!(
+                "{krate}: the group {members:?} of NOT_YET_BROKEN is no longer a circle as listed: update the list"
+            ));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "circles of imports (each file imports the next one):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_check_sees_the_imports() {
+    let root = sio_tests::workspace_root();
+    let edges = |krate: &str| graph(&modules(&root.join(krate).join("src")));
+    let client = edges("sio-client");
+    assert!(
+        client["driver"].contains("engine"),
+        "{:?}",
+        client["driver"]
+    );
+    assert!(client["transport::ws"].contains("transport::endpoint"));
+    assert!(client["socket"].contains("manager"));
+    let server = edges("sio-server");
+    assert!(
+        server["engine::session_task"].contains("engine::transport::ws"),
+        "{:?}",
+        server["engine::session_task"]
+    );
+    assert!(server["socketio::socket"].contains("socketio::namespace"));
 }
 
 #[test]
@@ -270,6 +407,23 @@ fn the_check_finds_circles() {
     ]);
     let cycle = find_cycle(&graph(&circle)).expect("a circle");
     assert_eq!(cycle.len(), 4, "{cycle:?}");
+    let found = circles(&graph(&circle));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, cycle);
+    assert_eq!(found[0].1.len(), 3, "{found:?}");
+    // Through an item the crate root re-exports.
+    let reexport = files(&[
+        ("", "mod a;\nmod b;\npub use a::A;\n"),
+        ("a", "pub struct A;\n"),
+        ("b", "use crate::A;\n"),
+        ("c", "use crate::b;\n"),
+    ]);
+    assert!(circles(&graph(&reexport)).is_empty());
+    let back = files(&[
+        ("", "mod a;\npub use a::A;\npub struct R;\n"),
+        ("a", "use crate::R;\npub struct A;\n"),
+    ]);
+    assert_eq!(circles(&graph(&back)).len(), 1);
     // A child that imports its parent, which uses the child in code.
     let nested = files(&[
         ("t", "pub(crate) mod p;\nfn f(x: p::X) {}\n"),
