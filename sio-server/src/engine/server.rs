@@ -18,9 +18,10 @@ use crate::engine::session_queues::{Control, Registry, SessionHandle};
 use crate::engine::session_task::{self, SessionApp};
 use crate::engine::sid;
 use crate::engine::transport::deflate::{self, DeflateConfig};
-use crate::engine::transport::{jsonp, polling, ws};
+use crate::engine::transport::{polling, ws};
 use crate::http::compression::Encoding;
 use crate::http::response::{EngineBody, json_error, status, upgrade_error};
+use sio_protocol::engine::jsonp;
 
 /// An Engine.IO server: serves the requests under its path (through
 /// [`service`](Self::service), [`listen`](Self::listen) or [`handle`](Self::handle)) and hands

@@ -14,9 +14,9 @@ use tokio::sync::oneshot;
 
 use crate::engine::session_queues::{Control, PollReply, SessionHandle, SessionShared};
 use crate::engine::transport::Input;
-use crate::engine::transport::jsonp;
 use crate::http::compression::Encoding;
 use crate::http::response::{EngineBody, json_error, status, with_body};
+use sio_protocol::engine::jsonp;
 
 /// A GET: waits until the session has packets for it. `compression`: the coding the client
 /// accepts and the size from which to use it.

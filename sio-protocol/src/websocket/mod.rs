@@ -8,7 +8,8 @@
 //! checked against each frame's declared length before its payload is buffered.
 //!
 //! Messages compressed with permessage-deflate (RFC 7692) are handed out still compressed
-//! ([`WsMessage::Compressed`]); inflating them is the caller's job.
+//! ([`WsMessage::Compressed`]); [`deflate::PerMessageDeflate`] inflates them, and compresses
+//! the server's messages, once [`deflate::negotiate`] has agreed on the extension.
 //!
 //! ```
 //! use sio_protocol::websocket::{FrameDecoder, FrameDecoderConfig, FrameHeader, Opcode, WsMessage};
@@ -27,6 +28,8 @@
 //! assert_eq!(header.as_bytes(), &[0x81, 0x02]);
 //! # Ok::<(), sio_protocol::websocket::WsError>(())
 //! ```
+
+pub mod deflate;
 
 use std::fmt;
 

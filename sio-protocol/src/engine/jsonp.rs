@@ -1,18 +1,28 @@
 //! JSONP polling (`j=<index>` on the handshake), as engine.io's `polling-jsonp.js`: responses
 //! are a script `___eio[<index>]("<payload>");`, POST bodies are a form with the payload in
-//! `d`. For browsers without XHR (engine.io-client 3 with `forceJSONP`).
+//! `d`. For browsers without XHR (engine.io-client 3 with `forceJSONP`). Sans-IO: the server
+//! reads the `j` query parameter and the body, and sends what [`wrap`] returns with the
+//! content type `text/javascript; charset=UTF-8`.
+//!
+//! ```
+//! use sio_protocol::engine::jsonp;
+//!
+//! let index = jsonp::index("3");
+//! assert_eq!(&jsonp::wrap(&index, b"4hi")[..], b"___eio[3](\"4hi\");");
+//! assert_eq!(jsonp::unwrap(b"d=4hello").as_deref(), Some("4hello"));
+//! ```
 
 use bytes::Bytes;
 
 /// The callback index of a `j` query value: its digits only, as engine.io keeps them.
-pub(crate) fn index(j: &str) -> String {
+pub fn index(j: &str) -> String {
     j.chars().filter(char::is_ascii_digit).collect()
 }
 
 /// The script that hands `payload` (a text payload) to callback `index`:
 /// `___eio[<index>](<JSON string>);`, with U+2028 and U+2029 escaped too (JSON allows them in
 /// strings, JavaScript did not).
-pub(crate) fn wrap(index: &str, payload: &[u8]) -> Bytes {
+pub fn wrap(index: &str, payload: &[u8]) -> Bytes {
     let payload = String::from_utf8_lossy(payload);
     let mut out = String::with_capacity(payload.len() + index.len() + 16);
     out.push_str("___eio[");
@@ -40,8 +50,8 @@ pub(crate) fn wrap(index: &str, payload: &[u8]) -> Bytes {
 /// The payload of a JSONP POST body (`d=<payload>`, form-encoded): `None` when there is no
 /// single `d` field (engine.io then ignores the body). The client escapes newlines as `\n`
 /// and `\n` sequences as `\\n`; this undoes it.
-pub(crate) fn unwrap(body: &[u8]) -> Option<String> {
-    let mut fields = url::form_urlencoded::parse(body).filter(|(key, _)| key == "d");
+pub fn unwrap(body: &[u8]) -> Option<String> {
+    let mut fields = form_urlencoded::parse(body).filter(|(key, _)| key == "d");
     let (_, data) = fields.next()?;
     if fields.next().is_some() {
         return None;
