@@ -56,7 +56,7 @@ impl Encoded {
     }
 }
 
-/// The configuration of a [`Decoder`].
+/// The configuration of a [`Decoder`](super::Decoder).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DecoderConfig {

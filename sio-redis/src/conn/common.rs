@@ -26,7 +26,7 @@ pub struct RedisConfig {
     /// pubsub` hard limit, 32 MB by default: a larger message never arrives, and the subscriber
     /// subscribes again.)
     pub max_message_size: usize,
-    /// How many received messages may wait in [`Messages`] (default 1024); more are dropped
+    /// How many received messages may wait in [`Messages`](super::Messages) (default 1024); more are dropped
     /// and counted while the reader is behind.
     pub message_buffer: usize,
 }
@@ -151,7 +151,7 @@ impl From<redis::RedisError> for Error {
     }
 }
 
-/// Counters of the connection layer, shared by a [`RedisConnection`] and its subscribers.
+/// Counters of the connection layer, shared by a [`RedisConnection`](super::RedisConnection) and its subscribers.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) publish_failures: AtomicU64,
@@ -168,17 +168,17 @@ impl Counters {
     }
 }
 
-/// A snapshot of the counters of a [`RedisConnection`] and its subscribers.
+/// A snapshot of the counters of a [`RedisConnection`](super::RedisConnection) and its subscribers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Stats {
     /// Publishes (and PUBSUB counts) that failed or timed out.
     pub publish_failures: u64,
-    /// Messages received and handed to [`Messages`].
+    /// Messages received and handed to [`Messages`](super::Messages).
     pub received: u64,
     /// Messages dropped for being larger than [`RedisConfig::max_message_size`].
     pub dropped_oversized: u64,
-    /// Messages dropped because [`Messages`] was full.
+    /// Messages dropped because [`Messages`](super::Messages) was full.
     pub dropped_full: u64,
     /// Subscriber connections lost (each is followed by resubscription).
     pub disconnections: u64,

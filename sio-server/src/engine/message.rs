@@ -57,7 +57,7 @@ impl fmt::Display for DisconnectReason {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SendError {
-    /// The connection's queue is full (only from [`ConnectionSender::try_send`]).
+    /// The connection's queue is full (only from [`ConnectionSender::try_send`](crate::ConnectionSender::try_send)).
     Full(Message),
     /// The connection is closed.
     Closed(Message),

@@ -569,7 +569,7 @@ fn valid_header_chars(value: &[u8]) -> bool {
 
 /// A copy of `headers` that owns its values. hyper parses header values as slices of its
 /// connection read buffer (8 KiB): a plain clone kept for the life of a session would keep that
-/// whole buffer alive for every connection (DESIGN example 12).
+/// whole buffer alive for every connection.
 fn detach_headers(headers: &HeaderMap) -> HeaderMap {
     let mut owned = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {

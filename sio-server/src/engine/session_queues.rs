@@ -95,7 +95,7 @@ pub(crate) struct SessionHandle {
 }
 
 impl SessionHandle {
-    /// The handle of a new session (its task is started by [`spawn`]).
+    /// The handle of a new session (its task is started by [`spawn`](crate::engine::session_task::spawn)).
     pub(crate) fn new(
         version: ProtocolVersion,
         transport: TransportKind,

@@ -1,4 +1,4 @@
-//! The task that drives one Engine.IO session (DESIGN example 3).
+//! The task that drives one Engine.IO session.
 //!
 //! It owns the [`Session`] and the session's WebSocket ([`WsSocket`], polled directly: no
 //! reader or writer task). HTTP handlers and the application talk to it through the queues of

@@ -306,8 +306,8 @@ struct Inner {
     recovered: AtomicBool,
     handlers: RwLock<Handlers>,
     extensions: Mutex<Extensions>,
-    /// Events waiting for the socket's task, which exists only while there is work (DESIGN
-    /// example 12: an idle socket has no task, no channel).
+    /// Events waiting for the socket's task, which exists only while there is work (an idle
+    /// socket has no task, no channel).
     queue: Mutex<Queue>,
     /// Signalled when an event leaves a full queue.
     space: Notify,

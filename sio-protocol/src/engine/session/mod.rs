@@ -472,7 +472,7 @@ impl Session {
         }
         let transmit = self.out.pop_front();
         if transmit.is_none() {
-            // Drained: an idle session holds no queue memory (DESIGN example 12).
+            // Drained: an idle session holds no queue memory.
             release(&mut self.out);
             release(&mut self.write_buffer);
         }

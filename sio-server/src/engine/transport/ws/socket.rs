@@ -4,7 +4,7 @@
 //! the sans-IO [`FrameDecoder`], which keeps only the remainder of an incomplete frame; frames
 //! to send wait in a queue of (header, payload) pairs written with vectored writes, so the
 //! payload of a broadcast is shared, never copied, per recipient. An idle WebSocket holds its
-//! socket and a few words of state (DESIGN example 12).
+//! socket and a few words of state.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;

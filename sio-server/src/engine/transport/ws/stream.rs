@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 /// The connection under a WebSocket. When the server's own listener accepted it (a
 /// `TcpStream` in a [`WriteStall`](crate::http::stall::WriteStall)), the upgraded connection is unwrapped down to the socket: hyper's 8 KiB read
 /// buffer, which the generic [`Upgraded`] keeps alive for its whole life, is dropped after the
-/// handshake (DESIGN example 12: idle connections hold almost nothing).
+/// handshake: idle connections hold almost nothing.
 #[derive(Debug)]
 pub(crate) enum WsIo {
     /// A TCP socket, with hyper's buffers gone.
