@@ -1,16 +1,12 @@
-//! permessage-deflate messages from a client (sio-server's `transport/deflate.rs`, included by
-//! path: it is `pub(crate)` there and depends on flate2 and http only): arbitrary bytes as a
-//! sequence of compressed messages, with and without context takeover, under a size limit.
+//! permessage-deflate messages from a client (`sio_protocol::websocket::deflate`): arbitrary
+//! bytes as a sequence of compressed messages, with and without context takeover, under a size
+//! limit.
 //! Besides "no panic": the limit holds, an error ends the sequence as it would end the
 //! connection, and whatever inflates goes through our deflater and back unchanged.
 #![no_main]
 
-#[allow(dead_code)]
-#[path = "../../sio-server/src/transport/deflate.rs"]
-mod deflate;
-
-use deflate::{InflateError, Negotiated, PerMessageDeflate};
 use libfuzzer_sys::fuzz_target;
+use sio_protocol::websocket::deflate::{InflateError, Negotiated, PerMessageDeflate};
 
 const LIMITS: [usize; 8] = [0, 1, 5, 100, 1000, 65_536, 1 << 20, 16 << 20];
 

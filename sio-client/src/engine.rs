@@ -28,6 +28,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use sio_protocol::engine::split_batch;
 use sio_protocol::engine::{
     CloseReason, DecodeError, Event, Frame, Packet, PayloadEncoder, PayloadFormat, ProtocolVersion,
     Session, SessionConfig, TransportKind,
@@ -510,64 +511,5 @@ impl Engine {
         let url = self.endpoint.url(TransportKind::WebSocket, sid.as_deref());
         self.ws_ready = false;
         self.ws = Some(WsConn::connect(&self.endpoint, &url, self.limit()));
-    }
-}
-
-/// Splits a batch of packets into POST bodies of at most `max` bytes each, in order
-/// (engine.io-client's `_getWritablePackets`; a single packet larger than `max` still goes
-/// alone, and the server refuses it).
-fn split_batch(batch: &[Packet], max: Option<usize>) -> Vec<Bytes> {
-    let Some(max) = max else {
-        return vec![PayloadEncoder::encode(batch, PayloadFormat::V4)];
-    };
-    let mut bodies = Vec::new();
-    let mut current = PayloadEncoder::new(PayloadFormat::V4);
-    for packet in batch {
-        let size = PayloadEncoder::encode([packet], PayloadFormat::V4).len();
-        // The separator before a packet that is not the first of its body.
-        if !current.is_empty() && current.len() + 1 + size > max {
-            let full = std::mem::replace(&mut current, PayloadEncoder::new(PayloadFormat::V4));
-            bodies.push(full.finish());
-        }
-        current.push(packet);
-    }
-    if !current.is_empty() {
-        bodies.push(current.finish());
-    }
-    bodies
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batches_split_under_max_payload() {
-        let packets: Vec<Packet> = (0..5)
-            .map(|i| Packet::Message(format!("{i}{}", "x".repeat(8)).into()))
-            .collect();
-        // Each packet is 10 bytes on the wire (`4` + 9 characters), 11 with a separator.
-        let bodies = split_batch(&packets, Some(21));
-        let texts: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
-        assert_eq!(
-            texts,
-            [
-                &b"40xxxxxxxx\x1e41xxxxxxxx"[..],
-                &b"42xxxxxxxx\x1e43xxxxxxxx"[..],
-                &b"44xxxxxxxx"[..],
-            ]
-        );
-        // Every packet, in order, whatever the limit.
-        for max in [1, 10, 11, 20, 21, 32, 1000] {
-            let joined: Vec<Packet> = split_batch(&packets, Some(max))
-                .into_iter()
-                .flat_map(|b| {
-                    sio_protocol::engine::PayloadDecoder::decode_all(b, PayloadFormat::V4, 1 << 20)
-                        .unwrap()
-                })
-                .collect();
-            assert_eq!(joined, packets, "max {max}");
-        }
-        assert_eq!(split_batch(&packets, None).len(), 1);
     }
 }

@@ -1,44 +1,114 @@
 //! A Socket.IO 4.x server on hyper 1.
 //!
-//! [`SocketIo`] is the Socket.IO server: namespaces, sockets, rooms, broadcasting and
-//! acknowledgements (Socket.IO protocol 5, and 4 for Engine.IO v3 clients), on top of the
-//! Engine.IO server described below. Its documentation has an example and says in which order
-//! a socket's handlers run.
+//! [`SocketIo`] is the server: namespaces, sockets, rooms, broadcasting and acknowledgements
+//! (Socket.IO protocol 5, and 4 for Engine.IO v3 clients), compatible with the JavaScript
+//! `socket.io` 4 clients and servers.
 //!
-//! This first part is the Engine.IO server: [`EngineIo`] serves Engine.IO v4 (and v3 with
-//! [`EngineConfig::allow_eio3`]) over HTTP long-polling and WebSocket, with the upgrade from
-//! one to the other, heartbeats and the error responses of the JavaScript `engine.io` 6.6.
-//! The protocol logic lives in [`sio_protocol`] (Engine.IO and Socket.IO codecs, the session
-//! state machine, WebSocket frames); this crate adds the I/O.
+//! # Example: a chat room
 //!
-//! ```text
-//!  hyper (HTTP/1.1)            EngineService / EngineIo::listen
-//!    │  GET/POST ?transport=polling      101, then the socket itself
-//!    ▼                                   ▼
-//!  transport::polling ── queues ──► session task ◄── transport::ws (polled by the task:
-//!                                     │    owns one sio_protocol::engine::Session,
-//!                                     │    one timer, the WebSocket, no channel)
-//!                                     ▼
-//!  Connection (recv / send / close / closed) ← EngineIo::accept
-//!  or, under SocketIo, the Socket.IO layer driven by the same task
+//! A handler per namespace runs for each socket that connects; a handler per event runs for
+//! each event, and answers the client's callback through its [`Ack`]; a broadcast reaches the
+//! sockets of a room.
+//!
+//! ```no_run
+//! use sio_server::{SocketIo, SocketIoConfig};
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let io = SocketIo::new(SocketIoConfig::default());
+//! io.of("/chat").on_connection(|socket| async move {
+//!     socket.join("lobby").await;
+//!     // `socket.emit("message", text, (reply) => ...)` on the client.
+//!     socket.on("message", |socket, (text,): (String,), ack| async move {
+//!         // To the other sockets in the room (on every server, with a cluster adapter).
+//!         let _ = socket.to("lobby").emit("message", &(socket.id(), &text)).await;
+//!         let _ = ack.send(&("received",));
+//!     });
+//! });
+//! let server = io.listen("127.0.0.1:3000").await?;
+//! println!("listening on {}", server.local_addr());
+//! # Ok(())
+//! # }
 //! ```
 //!
-//! One task per connection, and an idle connection holds no buffer: about 5.6 KB of memory
+//! [`SocketIo`]'s documentation says in which order a socket's handlers run; [`Socket`],
+//! [`Namespace`] and [`BroadcastOperator`] have the calls of their JavaScript counterparts.
+//!
+//! # The layers
+//!
+//! ```text
+//!  Socket.IO    SocketIo ─ Namespace ─ Socket, BroadcastOperator, Adapter (rooms, clusters)
+//!                  │ one Socket.IO client per Engine.IO connection, driven by its session task
+//!  Engine.IO    EngineIo ─ session task (one per connection: owns its
+//!                  │       sio_protocol::engine::Session, one timer, the WebSocket)
+//!                  │       ◄── long-polling (GET/POST bodies) or WebSocket (polled by the task)
+//!                  │       Connection (recv / send / close) ← EngineIo::accept, without SocketIo
+//!  HTTP         serve / listen (the accept loop), EngineService (hyper), EngineLayer (tower),
+//!               and what the server reads and writes in HTTP: Cors, Cookie, AllowRequest,
+//!               HttpCompression
+//! ```
+//!
+//! The protocol logic lives in [`sio_protocol`] (Engine.IO and Socket.IO codecs, the session
+//! state machines, WebSocket frames, permessage-deflate, JSONP framing); this crate adds the
+//! I/O. One task per connection, and an idle connection holds no buffer: about 5.6 KB of memory
 //! per idle WebSocket connection at 10,000 connections (`BENCHMARKS.md` §2.1 gives the method).
 //!
 //! # Serving
 //!
-//! - [`EngineIo::serve`]: awaited like `axum::serve`, with
-//!   [`with_graceful_shutdown`](Serve::with_graceful_shutdown);
-//! - [`EngineIo::layer`]: a tower layer, to mount the server in an axum `Router` beside other
-//!   routes (requests outside the path pass through);
-//! - [`EngineIo::service`]: a hyper service in front of another one;
-//! - [`EngineIo::listen`]: a background task, stopped with its [`ServerHandle`].
+//! [`SocketIo`] and [`EngineIo`] run the same ways:
 //!
-//! The options of `engine.io` are on [`EngineConfig`] with the same defaults (`allowRequest`,
+//! - [`EngineIo::serve`] / [`SocketIo::serve`]: awaited like `axum::serve`, with
+//!   [`with_graceful_shutdown`](Serve::with_graceful_shutdown);
+//! - [`EngineIo::layer`] / [`SocketIo::layer`]: a tower layer, to mount the server in an axum
+//!   `Router` beside other routes (requests outside the path pass through);
+//! - [`EngineIo::service`] / [`SocketIo::service`]: a hyper service in front of another one;
+//! - [`EngineIo::listen`] / [`SocketIo::listen`]: a background task, stopped with its
+//!   [`ServerHandle`].
+//!
+//! # Clusters
+//!
+//! Several servers behind a load balancer (with sticky sessions for long-polling) share their
+//! rooms and broadcasts through an [`Adapter`] given to
+//! [`SocketIo::with_adapter`]: one per namespace, made with the [`LocalNamespace`] that lets it
+//! act on this server's sockets, for its own calls and to answer the other servers. The
+//! default [`InMemoryAdapter`] is a cluster of one.
+//!
+//! These calls reach every server (with a cluster adapter), as in socket.io:
+//!
+//! | call | across the cluster |
+//! |------|--------------------|
+//! | [`BroadcastOperator::emit`] (`io.to(room).emit`, `socket.broadcast()...`) | every server's sockets in the rooms |
+//! | [`BroadcastOperator::emit_with_ack`] | replies of the clients of every server; done when every server reported its client count and that many replies came |
+//! | [`BroadcastOperator::fetch_sockets`] | [`RemoteSocket`]s (id, handshake, rooms, [`data`](Socket::set_data)) of every server, which `emit`, `join`, `leave`, `disconnect` from anywhere |
+//! | [`BroadcastOperator::sockets_join`], [`sockets_leave`](BroadcastOperator::sockets_leave), [`disconnect_sockets`](BroadcastOperator::disconnect_sockets) | every server's selected sockets |
+//! | [`Namespace::server_side_emit`], [`server_side_emit_with_ack`](Namespace::server_side_emit_with_ack) | the *other* servers' [`on_server_event`](Namespace::on_server_event) handlers (one answer each) |
+//! | [`Namespace::server_count`] | the servers of the cluster |
+//!
+//! [`BroadcastOperator::local`] keeps any of them on this server; [`Socket`] methods
+//! (`emit`, `join`...) act on that one socket only. What the adapter guarantees:
+//!
+//! - this server's part always happens, even when the others cannot be reached;
+//! - errors reach the caller instead of vanishing: the cluster-wide calls return
+//!   [`AdapterError`] (or [`EmitError::Adapter`], [`AckError::Adapter`]), with
+//!   [`is_timeout`](AdapterError::is_timeout) / [`is_unavailable`](AdapterError::is_unavailable);
+//! - acknowledgements that come from several servers are collected by the caller within its
+//!   timeout, and a call that did not get every reply returns those it got
+//!   ([`PartialReplies`]).
+//!
+//! The [`Adapter`] trait documents what each method must do, and how a cluster adapter
+//! answers the requests of other servers (socket.io's `BROADCAST`, `FETCH_SOCKETS`,
+//! `SERVER_SIDE_EMIT`...) through [`LocalNamespace`]. The data crossing servers has
+//! socket.io's JSON form ([`BroadcastOptions`], [`RemoteSocketData`], [`Handshake`]).
+//!
+//! # Engine.IO
+//!
+//! Under [`SocketIo`], [`EngineIo`] serves Engine.IO v4 (and v3 with
+//! [`EngineConfig::allow_eio3`]) over HTTP long-polling and WebSocket, with the upgrade from
+//! one to the other, heartbeats and the error responses of the JavaScript `engine.io` 6.6. It
+//! can also be used alone, for raw Engine.IO messages. Its options are on [`EngineConfig`]
+//! (reached from [`SocketIoConfig::engine`]) with the defaults of `engine.io` (`allowRequest`,
 //! `cookie`, `httpCompression`, `initialPacket`, `cors`...).
 //!
-//! # Example: an echo server
+//! ## Example: an Engine.IO echo server
 //!
 //! ```no_run
 //! use sio_server::{EngineConfig, EngineIo};
@@ -86,69 +156,27 @@
 //! or when the session upgrades), and a session's traffic (the heartbeat). On the
 //! connections of [`EngineIo::listen`] and [`EngineIo::serve`], a write that a client does not
 //! take for [`EngineConfig::http_body_timeout`] closes the connection.
-//!
-//! # Clusters
-//!
-//! Several servers behind a load balancer (with sticky sessions for long-polling) share their
-//! rooms and broadcasts through an [`Adapter`] given to
-//! [`SocketIo::with_adapter`]: one per namespace, made with the [`LocalNamespace`] that lets it
-//! act on this server's sockets, for its own calls and to answer the other servers. The
-//! default [`InMemoryAdapter`] is a cluster of one.
-//!
-//! These calls reach every server (with a cluster adapter), as in socket.io:
-//!
-//! | call | across the cluster |
-//! |------|--------------------|
-//! | [`BroadcastOperator::emit`] (`io.to(room).emit`, `socket.broadcast()...`) | every server's sockets in the rooms |
-//! | [`BroadcastOperator::emit_with_ack`] | replies of the clients of every server; done when every server reported its client count and that many replies came |
-//! | [`BroadcastOperator::fetch_sockets`] | [`RemoteSocket`]s (id, handshake, rooms, [`data`](Socket::set_data)) of every server, which `emit`, `join`, `leave`, `disconnect` from anywhere |
-//! | [`BroadcastOperator::sockets_join`], [`sockets_leave`](BroadcastOperator::sockets_leave), [`disconnect_sockets`](BroadcastOperator::disconnect_sockets) | every server's selected sockets |
-//! | [`Namespace::server_side_emit`], [`server_side_emit_with_ack`](Namespace::server_side_emit_with_ack) | the *other* servers' [`on_server_event`](Namespace::on_server_event) handlers (one answer each) |
-//! | [`Namespace::server_count`] | the servers of the cluster |
-//!
-//! [`BroadcastOperator::local`] keeps any of them on this server; [`Socket`] methods
-//! (`emit`, `join`...) act on that one socket only. What the adapter guarantees:
-//!
-//! - this server's part always happens, even when the others cannot be reached;
-//! - errors reach the caller instead of vanishing: the cluster-wide calls return
-//!   [`AdapterError`] (or [`EmitError::Adapter`], [`AckError::Adapter`]), with
-//!   [`is_timeout`](AdapterError::is_timeout) / [`is_unavailable`](AdapterError::is_unavailable);
-//! - acknowledgements that come from several servers are collected by the caller within its
-//!   timeout, and a call that did not get every reply returns those it got
-//!   ([`PartialReplies`]).
-//!
-//! The [`Adapter`] trait documents what each method must do, and how a cluster adapter
-//! answers the requests of other servers (socket.io's `BROADCAST`, `FETCH_SOCKETS`,
-//! `SERVER_SIDE_EMIT`...) through [`LocalNamespace`]. The data crossing servers has
-//! socket.io's JSON form ([`BroadcastOptions`], [`RemoteSocketData`], [`Handshake`]).
 
-mod allow;
-mod compression;
-mod config;
-mod connection;
-mod cookie;
-mod cors;
 mod engine;
-mod io;
-mod layer;
+mod http;
 pub mod metrics;
-mod response;
-mod serve;
-mod service;
-mod session_queues;
-mod session_task;
-mod sid;
-mod stall;
-mod transport;
+mod socketio;
 
-pub use allow::AllowRequest;
-pub use compression::HttpCompression;
-pub use config::{EngineConfig, PerMessageDeflate};
-pub use connection::{Connection, ConnectionSender, DisconnectReason, Message, SendError};
-pub use cookie::{Cookie, SameSite};
-pub use cors::Cors;
-pub use engine::EngineIo;
-pub use io::{
+pub use engine::config::{EngineConfig, PerMessageDeflate};
+pub use engine::connection::{Connection, ConnectionSender};
+pub use engine::message::{DisconnectReason, Message, SendError};
+pub use engine::server::EngineIo;
+pub use http::allow::AllowRequest;
+pub use http::compression::HttpCompression;
+pub use http::cookie::{Cookie, SameSite};
+pub use http::cors::Cors;
+pub use http::layer::EngineLayer;
+pub use http::response::EngineBody;
+pub use http::serve::{LISTEN_BACKLOG, Serve, ServerHandle, WithGracefulShutdown};
+pub use http::service::{EngineService, NotFound};
+pub use sio_protocol as protocol;
+pub use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};
+pub use socketio::{
     Ack, AckError, AckFuture, Adapter, AdapterError, AdapterErrorKind, AdapterFactory, BoxFuture,
     BroadcastAckFuture, BroadcastFlags, BroadcastOperator, BroadcastOptions, BroadcastPacket,
     ConnectError, ConnectionStateRecovery, EmitError, Handshake, InMemoryAdapter, LocalNamespace,
@@ -156,9 +184,3 @@ pub use io::{
     RemoteSocketData, ReplyEvent, ReplySink, RestoredSession, ServerEventAck, ServerSideAckFuture,
     SessionState, Socket, SocketDisconnectReason, SocketIo, SocketIoConfig,
 };
-pub use layer::EngineLayer;
-pub use response::EngineBody;
-pub use serve::{Serve, WithGracefulShutdown};
-pub use service::{EngineService, LISTEN_BACKLOG, NotFound, ServerHandle};
-pub use sio_protocol as protocol;
-pub use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};

@@ -76,7 +76,8 @@ pub const ADAPTER_PUBLISH_FAILURES: &str = "socketio_adapter_publish_failures_to
 #[cfg(feature = "metrics")]
 use ::metrics::{counter, gauge};
 
-use crate::{DisconnectReason, TransportKind};
+use crate::engine::message::DisconnectReason;
+use sio_protocol::engine::TransportKind;
 
 /// Why a handshake was refused (the label of [`ENGINE_HANDSHAKE_REFUSALS`]).
 #[derive(Debug, Clone, Copy)]

@@ -1,4 +1,4 @@
-//! Differential test of the server's permessage-deflate (`sio-server/src/transport/deflate.rs`)
+//! Differential test of the server's permessage-deflate (`sio_protocol::websocket::deflate`)
 //! against the real `ws` library (the copy `engine.io` 6.6 uses), run by `node
 //! tests/js/deflate-vectors.js` once, with one request and one answer:
 //!
@@ -16,13 +16,6 @@
 //!   stream, zlib does: "invalid distance too far back") is asserted as such, and so is a
 //!   second one: zlib accepts an empty code-length code in a dynamic block header and waits
 //!   for more input (the message comes out empty), miniz_oxide calls it corrupt (1007).
-//!
-//! The module is self-contained and included here by path (it is `pub(crate)` in sio-server);
-//! its own unit tests therefore run in this binary too.
-
-#[allow(dead_code)] // the tests below use part of the module
-#[path = "../../sio-server/src/transport/deflate.rs"]
-mod deflate;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -30,10 +23,11 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use deflate::{DeflateConfig, InflateError, Negotiated, PerMessageDeflate, negotiate};
 use flate2::{Compress, Compression, FlushCompress};
-use http::{HeaderMap, HeaderValue, header::SEC_WEBSOCKET_EXTENSIONS};
 use serde_json::{Value, json};
+use sio_protocol::websocket::deflate::{
+    DeflateConfig, InflateError, Negotiated, PerMessageDeflate, negotiate,
+};
 use sio_tests::tests_dir;
 
 /// zlib's message for a back-reference before the start of the stream, which miniz_oxide
@@ -238,13 +232,8 @@ fn generated_header(rng: &mut Rng) -> String {
 
 /// Our answer in the script's form: `{answer}`, `{none}` or `{error}`.
 fn our_answer(header: &str, config: &DeflateConfig) -> (Value, Option<Negotiated>) {
-    let mut headers = HeaderMap::new();
-    headers.insert(
-        SEC_WEBSOCKET_EXTENSIONS,
-        HeaderValue::from_str(header).expect("a valid header value"),
-    );
-    match negotiate(&headers, config) {
-        Ok(Some((n, value))) => (json!({"answer": value.to_str().unwrap()}), Some(n)),
+    match negotiate([header.as_bytes()], config) {
+        Ok(Some((n, value))) => (json!({"answer": value}), Some(n)),
         Ok(None) => (json!({"none": true}), None),
         Err(e) => (json!({"error": e.to_string()}), None),
     }

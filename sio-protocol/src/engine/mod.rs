@@ -6,6 +6,7 @@
 //! polling payload framing and the binary framing on WebSocket.
 
 mod error;
+pub mod jsonp;
 mod open;
 mod packet;
 mod payload;
@@ -14,5 +15,5 @@ mod session;
 pub use error::{DecodeError, ErrorCode};
 pub use open::OpenPacket;
 pub use packet::{Frame, Packet, PacketType, ProtocolVersion};
-pub use payload::{PayloadDecoder, PayloadEncoder, PayloadFormat};
+pub use payload::{PayloadDecoder, PayloadEncoder, PayloadFormat, split_batch};
 pub use session::{CloseReason, Event, Role, Session, SessionConfig, Transmit, TransportKind};

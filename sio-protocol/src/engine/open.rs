@@ -2,9 +2,9 @@
 
 use serde::Deserialize;
 
-use super::DecodeError;
+use super::error::DecodeError;
 use super::error::write_json_str;
-use crate::Str;
+use crate::str::Str;
 
 /// The content of the `open` packet: `0{"sid":...,"upgrades":[...],"pingInterval":...}`.
 ///

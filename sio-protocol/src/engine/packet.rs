@@ -7,8 +7,9 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::{DecodeError, OpenPacket};
-use crate::Str;
+use super::error::DecodeError;
+use super::open::OpenPacket;
+use crate::str::Str;
 
 /// The Engine.IO protocol revision of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

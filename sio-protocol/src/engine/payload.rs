@@ -12,9 +12,10 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::error::DecodeError;
 use super::packet::decode_v3_binary;
-use super::{DecodeError, Packet, ProtocolVersion};
-use crate::Str;
+use super::packet::{Packet, ProtocolVersion};
+use crate::str::Str;
 
 /// The v4 record separator.
 const SEPARATOR: u8 = 0x1e;
@@ -747,6 +748,40 @@ fn scan_utf16(
     Ok((i, units, utf8))
 }
 
+/// Splits a batch of packets into v4 payloads (POST bodies) of at most `max` bytes each, in
+/// order, as engine.io-client's `_getWritablePackets` does with the server's `maxPayload`: a
+/// single packet larger than `max` still goes alone (and the server refuses it); `None` puts
+/// the whole batch in one payload.
+///
+/// ```
+/// use sio_protocol::engine::{Packet, split_batch};
+///
+/// let packets = [Packet::Message("a".into()), Packet::Message("b".into())];
+/// // `4a` and `4b`: 2 bytes each, 5 with the separator.
+/// assert_eq!(split_batch(&packets, Some(5)), [&b"4a\x1e4b"[..]]);
+/// assert_eq!(split_batch(&packets, Some(4)), [&b"4a"[..], &b"4b"[..]]);
+/// ```
+pub fn split_batch(batch: &[Packet], max: Option<usize>) -> Vec<Bytes> {
+    let Some(max) = max else {
+        return vec![PayloadEncoder::encode(batch, PayloadFormat::V4)];
+    };
+    let mut bodies = Vec::new();
+    let mut current = PayloadEncoder::new(PayloadFormat::V4);
+    for packet in batch {
+        let size = PayloadEncoder::encode([packet], PayloadFormat::V4).len();
+        // The separator before a packet that is not the first of its body.
+        if !current.is_empty() && current.len() + 1 + size > max {
+            let full = std::mem::replace(&mut current, PayloadEncoder::new(PayloadFormat::V4));
+            bodies.push(full.finish());
+        }
+        current.push(packet);
+    }
+    if !current.is_empty() {
+        bodies.push(current.finish());
+    }
+    bodies
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1216,5 +1251,32 @@ mod tests {
                 start.elapsed()
             );
         }
+    }
+
+    #[test]
+    fn batches_split_under_max_payload() {
+        let packets: Vec<Packet> = (0..5)
+            .map(|i| Packet::Message(format!("{i}{}", "x".repeat(8)).into()))
+            .collect();
+        // Each packet is 10 bytes on the wire (`4` + 9 characters), 11 with a separator.
+        let bodies = split_batch(&packets, Some(21));
+        let texts: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
+        assert_eq!(
+            texts,
+            [
+                &b"40xxxxxxxx\x1e41xxxxxxxx"[..],
+                &b"42xxxxxxxx\x1e43xxxxxxxx"[..],
+                &b"44xxxxxxxx"[..],
+            ]
+        );
+        // Every packet, in order, whatever the limit.
+        for max in [1, 10, 11, 20, 21, 32, 1000] {
+            let joined: Vec<Packet> = split_batch(&packets, Some(max))
+                .into_iter()
+                .flat_map(|b| PayloadDecoder::decode_all(b, PayloadFormat::V4, 1 << 20).unwrap())
+                .collect();
+            assert_eq!(joined, packets, "max {max}");
+        }
+        assert_eq!(split_batch(&packets, None).len(), 1);
     }
 }

@@ -11,8 +11,9 @@ use super::args_de::ArgsDe;
 use super::args_ser::{RangeSink, write_args};
 use super::json::{self, InvalidPlaceholder};
 use super::lenient::JsValue;
-use super::scan;
-use crate::{Str, Value};
+use super::scan::{self, Ranges};
+use crate::str::Str;
+use crate::value::Value;
 
 /// The arguments of an EVENT (after the event name) or of an ACK.
 ///
@@ -331,7 +332,7 @@ impl Args {
                     let mut value: Value = if *infinite {
                         JsValue::parse(json)?.into_value()
                     } else {
-                        let mut de = json::JsonDe::new(json);
+                        let mut de = json::de::JsonDe::new(json);
                         let value = de.parse_value()?;
                         de.end()?;
                         value
@@ -517,44 +518,6 @@ impl fmt::Debug for Args {
                 f.write_str("Args")?;
                 f.debug_list().entries(values).finish()
             }
-        }
-    }
-}
-
-const INLINE: usize = 3;
-
-/// The byte ranges of the arguments in their JSON text; up to three without allocating.
-#[derive(Clone, Debug)]
-pub(crate) enum Ranges {
-    Inline(u8, [(u32, u32); INLINE]),
-    Heap(Vec<(u32, u32)>),
-}
-
-impl Ranges {
-    pub(crate) const fn new() -> Self {
-        Ranges::Inline(0, [(0, 0); INLINE])
-    }
-
-    pub(crate) fn as_slice(&self) -> &[(u32, u32)] {
-        match self {
-            Ranges::Inline(len, items) => &items[..*len as usize],
-            Ranges::Heap(v) => v,
-        }
-    }
-
-    pub(crate) fn push_range(&mut self, range: (u32, u32)) {
-        match self {
-            Ranges::Inline(len, items) if (*len as usize) < INLINE => {
-                items[*len as usize] = range;
-                *len += 1;
-            }
-            Ranges::Inline(_, items) => {
-                let mut v = Vec::with_capacity(INLINE * 2 + 2);
-                v.extend_from_slice(items);
-                v.push(range);
-                *self = Ranges::Heap(v);
-            }
-            Ranges::Heap(v) => v.push(range),
         }
     }
 }

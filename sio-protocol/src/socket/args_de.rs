@@ -3,9 +3,9 @@
 
 use serde::de::{DeserializeSeed, Deserializer, Error as _, SeqAccess, Visitor};
 
-use super::json::JsonDe;
+use super::json::de::JsonDe;
 use super::lenient::JsValue;
-use crate::Value;
+use crate::value::Value;
 
 type Error = serde_json::Error;
 

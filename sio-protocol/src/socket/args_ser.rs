@@ -7,7 +7,7 @@ use std::fmt;
 use bytes::Bytes;
 use serde::ser::{self, Serialize, Serializer};
 
-use super::json::JsonSer;
+use super::json::ser::JsonSer;
 
 /// Where the byte range of each argument is recorded (or not, when encoding straight into a
 /// packet).

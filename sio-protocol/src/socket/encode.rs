@@ -5,59 +5,13 @@ use std::cell::RefCell;
 use bytes::Bytes;
 use serde::Serialize;
 
+use super::args::{Args, ArgsError};
 use super::args_ser::write_args;
+use super::codec::{Encoded, Parser};
 use super::json::{self, write_str};
-use super::{ArgsError, EventName, Packet, PacketData};
-use crate::Str;
+use super::packet::{EventName, Packet, PacketData};
 use crate::engine::Frame;
-
-/// The Socket.IO parser: how packets become WebSocket / Engine.IO messages. Both sides of a
-/// connection must use the same one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Parser {
-    /// The default parser of socket.io (`socket.io-parser`): a text message per packet, plus one
-    /// binary message per attachment.
-    #[default]
-    Json,
-    /// The parser of the npm package `socket.io-msgpack-parser`: one binary message per packet.
-    #[cfg(feature = "msgpack")]
-    MsgPack,
-}
-
-/// An encoded packet: its first message, then its binary attachments, each its own message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Encoded {
-    /// The packet (a text frame for the JSON parser).
-    pub head: Frame,
-    /// The binary attachments, sent after `head` in order, each as a binary frame.
-    pub attachments: Vec<Bytes>,
-}
-
-impl Encoded {
-    /// The messages to send, in order.
-    pub fn into_frames(self) -> impl Iterator<Item = Frame> {
-        std::iter::once(self.head).chain(self.attachments.into_iter().map(Frame::Binary))
-    }
-
-    /// The number of messages (`1 + attachments`).
-    pub fn len(&self) -> usize {
-        1 + self.attachments.len()
-    }
-
-    /// Always `false`: there is at least the head.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// The head as text, if it is a text frame.
-    pub fn text(&self) -> Option<&str> {
-        match &self.head {
-            Frame::Text(s) => Some(s),
-            Frame::Binary(_) => None,
-        }
-    }
-}
+use crate::str::Str;
 
 /// Encodes packets.
 ///
@@ -116,7 +70,7 @@ impl Encoder {
                 let packet = Packet::event(
                     Str::from(nsp.to_owned()),
                     name.to_owned(),
-                    super::Args::new(args)?,
+                    Args::new(args)?,
                     id,
                 );
                 return self.encode(&packet);

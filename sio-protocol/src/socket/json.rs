@@ -3,13 +3,10 @@
 
 use bytes::Bytes;
 
-use crate::Value;
+use crate::value::Value;
 
-mod de;
-mod ser;
-
-pub(crate) use de::JsonDe;
-pub(crate) use ser::JsonSer;
+pub(crate) mod de;
+pub(crate) mod ser;
 
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
@@ -405,7 +402,7 @@ pub(crate) fn write_value(
 }
 
 /// Writes a number as JavaScript does.
-pub(crate) fn write_number(out: &mut Vec<u8>, n: &crate::Number) {
+pub(crate) fn write_number(out: &mut Vec<u8>, n: &crate::value::Number) {
     if let Some(u) = n.as_u64() {
         out.extend_from_slice(itoa::Buffer::new().format(u).as_bytes());
     } else if let Some(i) = n.as_i64() {
@@ -455,7 +452,7 @@ pub(crate) fn reconstruct(
     }
 }
 
-pub(crate) fn placeholder_index(n: &crate::Number, count: usize) -> Option<usize> {
+pub(crate) fn placeholder_index(n: &crate::value::Number, count: usize) -> Option<usize> {
     if let Some(u) = n.as_u64() {
         return usize::try_from(u).ok().filter(|&i| i < count);
     }
@@ -468,6 +465,16 @@ pub(crate) fn placeholder_index(n: &crate::Number, count: usize) -> Option<usize
         Some(f as usize)
     } else {
         None
+    }
+}
+
+/// The JSON text, as `JSON.stringify` writes it (numbers included); binary is written as
+/// `JSON.stringify` writes a Node.js `Buffer`: `{"type":"Buffer","data":[1,2]}`.
+impl std::fmt::Display for crate::value::Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = Vec::new();
+        write_value(&mut out, self, None);
+        f.write_str(&String::from_utf8_lossy(&out))
     }
 }
 

@@ -13,8 +13,9 @@ use serde::de::{Deserializer, Error as _, IntoDeserializer, Unexpected, Visitor}
 use serde::forward_to_deserialize_any;
 
 use super::json::{InvalidPlaceholder, placeholder_index};
-use crate::Value;
-use crate::value::{ByteSeq, Enum, Map, Number, visit_map_exact, visit_seq_exact};
+use crate::value::Value;
+use crate::value::de::{ByteSeq, Enum, visit_map_exact, visit_seq_exact};
+use crate::value::{Map, Number};
 
 type Error = serde_json::Error;
 

@@ -5,9 +5,10 @@
 mod args;
 mod args_de;
 mod args_ser;
+mod codec;
 mod decode;
 mod encode;
-mod json;
+pub(crate) mod json;
 mod lenient;
 #[cfg(feature = "msgpack")]
 mod msgpack;
@@ -16,18 +17,12 @@ mod scan;
 mod session;
 
 pub use args::{Args, ArgsError};
-pub use decode::{DecodeError, Decoder, DecoderConfig};
-pub use encode::{Encoded, Encoder, Parser};
+pub use codec::{DecodeError, DecoderConfig, Encoded, Parser};
+pub use decode::Decoder;
+pub use encode::Encoder;
 pub use packet::{EventName, Packet, PacketData, PacketType, ProtocolVersion, RESERVED_EVENTS};
 pub use session::{
     AckFailure, ClientConfig, ClientDisconnectReason, ClientEvent, ClientSession, ConnectRequest,
     Emit, RecoveryRequest, ServerConfig, ServerDisconnectReason, ServerEvent, ServerSession,
     SessionError, V2_SERVER_MESSAGE,
 };
-
-pub(crate) use json::js_number_f64;
-
-/// Writes `value` as JSON without splitting binary out (see `Value`'s `Display`).
-pub(crate) fn write_json_value(out: &mut Vec<u8>, value: &crate::Value) {
-    json::write_value(out, value, None);
-}

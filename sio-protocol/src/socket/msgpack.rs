@@ -51,11 +51,12 @@ use bytes::Bytes;
 
 use self::read::{Reader, integral};
 use self::write::{UNDEFINED, write_array_len, write_map_len, write_str, write_uint, write_value};
-use super::decode::{DecodeError, DecoderConfig};
-use super::encode::Encoded;
-use super::{ArgsError, EventName, Packet, PacketData, ProtocolVersion};
+use super::args::ArgsError;
+use super::codec::{DecodeError, DecoderConfig, Encoded};
+use super::packet::{EventName, Packet, PacketData, ProtocolVersion};
 use crate::engine::Frame;
-use crate::{Number, Str, Value};
+use crate::str::Str;
+use crate::value::{Number, Value};
 
 /// The largest integer JavaScript numbers hold exactly (`Number.MAX_SAFE_INTEGER`).
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;

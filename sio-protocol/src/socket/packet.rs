@@ -1,7 +1,8 @@
 //! Socket.IO packets.
 
-use crate::socket::Args;
-use crate::{Str, Value};
+use crate::socket::args::Args;
+use crate::str::Str;
+use crate::value::Value;
 
 /// The Socket.IO protocol revision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

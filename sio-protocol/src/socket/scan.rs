@@ -11,7 +11,6 @@
 //! the slow path of `lenient.rs`. Lone surrogate escapes (`"\ud800"`) are accepted, as in
 //! JavaScript; reading such a string into a Rust `String` fails later, at `Args::deserialize`.
 
-use super::args::Ranges;
 use super::json::find_string_special;
 
 /// The JSON was not valid.
@@ -367,6 +366,44 @@ impl Scanner<'_> {
             Ok(())
         } else {
             Err(Invalid)
+        }
+    }
+}
+
+const INLINE: usize = 3;
+
+/// The byte ranges of the arguments in their JSON text; up to three without allocating.
+#[derive(Clone, Debug)]
+pub(crate) enum Ranges {
+    Inline(u8, [(u32, u32); INLINE]),
+    Heap(Vec<(u32, u32)>),
+}
+
+impl Ranges {
+    pub(crate) const fn new() -> Self {
+        Ranges::Inline(0, [(0, 0); INLINE])
+    }
+
+    pub(crate) fn as_slice(&self) -> &[(u32, u32)] {
+        match self {
+            Ranges::Inline(len, items) => &items[..*len as usize],
+            Ranges::Heap(v) => v,
+        }
+    }
+
+    pub(crate) fn push_range(&mut self, range: (u32, u32)) {
+        match self {
+            Ranges::Inline(len, items) if (*len as usize) < INLINE => {
+                items[*len as usize] = range;
+                *len += 1;
+            }
+            Ranges::Inline(_, items) => {
+                let mut v = Vec::with_capacity(INLINE * 2 + 2);
+                v.extend_from_slice(items);
+                v.push(range);
+                *self = Ranges::Heap(v);
+            }
+            Ranges::Heap(v) => v.push(range),
         }
     }
 }

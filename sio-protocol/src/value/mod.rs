@@ -2,12 +2,8 @@
 
 use bytes::Bytes;
 
-mod de;
-mod ser;
-
-pub(crate) use de::{ByteSeq, Enum, visit_map_exact, visit_seq_exact};
-
-pub(crate) use ser::ValueSerializer;
+pub(crate) mod de;
+pub(crate) mod ser;
 
 /// A JSON number (an unsigned or signed 64-bit integer, or a finite `f64`).
 pub type Number = serde_json::Number;
@@ -70,15 +66,6 @@ pub enum Value {
 static NULL: Value = Value::Null;
 
 impl Value {
-    /// Converts any serializable value. Bytes serialized with `serialize_bytes` (a
-    /// [`bytes::Bytes`], a `serde_bytes` field) become [`Value::Binary`]; a plain `Vec<u8>`
-    /// becomes an array of numbers.
-    pub fn from_serialize<T: serde::Serialize + ?Sized>(
-        value: &T,
-    ) -> Result<Value, serde_json::Error> {
-        value.serialize(ValueSerializer)
-    }
-
     /// Reads a typed value out of this one. [`Value::Binary`] is offered to the target type as
     /// bytes, so `bytes::Bytes`, `serde_bytes::ByteBuf` and `#[serde(with = "serde_bytes")]`
     /// fields (and plain `Vec<u8>`) accept it.
@@ -305,8 +292,8 @@ impl From<&str> for Value {
     }
 }
 
-impl From<crate::Str> for Value {
-    fn from(s: crate::Str) -> Self {
+impl From<crate::str::Str> for Value {
+    fn from(s: crate::str::Str) -> Self {
         Value::String(s.into())
     }
 }
@@ -375,15 +362,5 @@ impl FromIterator<Value> for Value {
     /// An array.
     fn from_iter<I: IntoIterator<Item = Value>>(iter: I) -> Self {
         Value::Array(iter.into_iter().collect())
-    }
-}
-
-/// The JSON text, as `JSON.stringify` writes it (numbers included); binary is written as
-/// `JSON.stringify` writes a Node.js `Buffer`: `{"type":"Buffer","data":[1,2]}`.
-impl std::fmt::Display for Value {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut out = Vec::new();
-        crate::socket::write_json_value(&mut out, self);
-        f.write_str(&String::from_utf8_lossy(&out))
     }
 }

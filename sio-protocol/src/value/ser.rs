@@ -4,6 +4,17 @@ use serde::ser::{self, Error as _, Serialize, SerializeMap as _, SerializeSeq as
 
 use super::{Map, Number, Value};
 
+impl Value {
+    /// Converts any serializable value. Bytes serialized with `serialize_bytes` (a
+    /// [`bytes::Bytes`], a `serde_bytes` field) become [`Value::Binary`]; a plain `Vec<u8>`
+    /// becomes an array of numbers.
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(
+        value: &T,
+    ) -> Result<Value, serde_json::Error> {
+        value.serialize(ValueSerializer)
+    }
+}
+
 type Error = serde_json::Error;
 
 impl Serialize for Value {
@@ -385,10 +396,10 @@ impl ser::Serializer for KeySerializer {
         Ok(v.to_string())
     }
     fn serialize_f32(self, v: f32) -> Result<String, Error> {
-        Ok(crate::socket::js_number_f64(f64::from(v)))
+        Ok(crate::socket::json::js_number_f64(f64::from(v)))
     }
     fn serialize_f64(self, v: f64) -> Result<String, Error> {
-        Ok(crate::socket::js_number_f64(v))
+        Ok(crate::socket::json::js_number_f64(v))
     }
     fn serialize_char(self, v: char) -> Result<String, Error> {
         Ok(v.to_string())

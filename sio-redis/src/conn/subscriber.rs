@@ -13,7 +13,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
 use tokio::sync::{Notify, mpsc};
 
-use super::{Counters, Error, RedisConfig};
+use super::common::{Counters, Error, RedisConfig, Repr};
 
 /// How a message was received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,7 +235,7 @@ impl Subscriber {
         let first = config
             .nodes
             .first()
-            .ok_or(Error(super::Repr::Config("no redis node")))?;
+            .ok_or(Error(Repr::Config("no redis node")))?;
         let connect = async {
             let info = first.as_str().into_connection_info()?;
             let settings = info

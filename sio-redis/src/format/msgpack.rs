@@ -43,8 +43,8 @@
 use bytes::Bytes;
 use sio_protocol::{Map, Number, Value};
 
-use super::FormatError;
 use super::date::js_date_json;
+use super::error::FormatError;
 
 /// How deeply arrays and maps may nest when reading (the outermost value is level 1).
 pub const MAX_DEPTH: usize = 128;

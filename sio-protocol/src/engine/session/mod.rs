@@ -11,8 +11,9 @@ mod types;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crate::Str;
-use crate::engine::{OpenPacket, Packet, ProtocolVersion};
+use crate::engine::open::OpenPacket;
+use crate::engine::packet::{Packet, ProtocolVersion};
+use crate::str::Str;
 
 pub use types::{CloseReason, Event, Role, SessionConfig, Transmit, TransportKind};
 
@@ -471,7 +472,7 @@ impl Session {
         }
         let transmit = self.out.pop_front();
         if transmit.is_none() {
-            // Drained: an idle session holds no queue memory (DESIGN example 12).
+            // Drained: an idle session holds no queue memory.
             release(&mut self.out);
             release(&mut self.write_buffer);
         }

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::Str;
-use crate::engine::{OpenPacket, Packet, ProtocolVersion};
+use crate::engine::open::OpenPacket;
+use crate::engine::packet::{Packet, ProtocolVersion};
+use crate::str::Str;
 
 /// Which end of the connection a [`Session`](super::Session) is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -18,7 +18,7 @@ use serde::de::{
 };
 
 use super::find_quote_or_backslash;
-use crate::Value;
+use crate::value::Value;
 use crate::value::{Map, Number};
 
 type Error = serde_json::Error;

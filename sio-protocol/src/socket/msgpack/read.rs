@@ -21,9 +21,10 @@
 use bytes::Bytes;
 use rmp::Marker;
 
-use crate::socket::DecodeError;
+use crate::socket::codec::DecodeError;
+use crate::str::Str;
 use crate::value::Map;
-use crate::{Number, Str, Value};
+use crate::value::{Number, Value};
 
 /// How deeply arrays and maps may nest (the top-level packet map is level 1).
 pub(super) const MAX_DEPTH: usize = 128;

@@ -14,8 +14,8 @@
 
 use rmp::Marker;
 
-use crate::socket::ArgsError;
-use crate::{Number, Value};
+use crate::socket::args::ArgsError;
+use crate::value::{Number, Value};
 
 /// notepack.io's `undefined`: fixext 1 of type 0 with a zero byte.
 pub(super) const UNDEFINED: [u8; 3] = [0xd4, 0x00, 0x00];

@@ -72,29 +72,3 @@ pub use server::{ConnectRequest, ServerConfig, ServerEvent, ServerSession};
 pub use types::{
     AckFailure, ClientDisconnectReason, RecoveryRequest, ServerDisconnectReason, SessionError,
 };
-
-use std::collections::VecDeque;
-
-use crate::Str;
-
-/// The longest `pid` or `offset` the sessions read: longer ones cannot have come from a
-/// server (socket.io's are 20 and about 8 characters, a Redis stream id about 20), so a
-/// CONNECT carrying one asks for no recovery, and a client does not keep such an offset.
-pub(crate) const MAX_RECOVERY_TOKEN: usize = 256;
-
-/// A copy of a namespace name of its own, so that it does not keep alive the frame it was
-/// sliced from.
-fn own(nsp: &Str) -> Str {
-    if nsp == "/" {
-        Str::from_static("/")
-    } else {
-        Str::from(nsp.as_str().to_owned())
-    }
-}
-
-/// Frees the memory of an empty queue.
-fn release<T>(queue: &mut VecDeque<T>) {
-    if queue.is_empty() && queue.capacity() > 0 {
-        *queue = VecDeque::new();
-    }
-}

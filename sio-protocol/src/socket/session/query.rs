@@ -1,7 +1,8 @@
 //! Protocol 4 (Socket.IO 2.x) sends the auth of a CONNECT as a query string in the namespace
 //! (`/admin?token=abc`): the namespace and that query as an object of strings.
 
-use crate::{Map, Str, Value};
+use crate::str::Str;
+use crate::value::{Map, Value};
 
 /// Splits `/admin?token=abc` into `/admin` and `{"token": "abc"}` (socket.io's
 /// `_parseNamespace` for protocol 3 connections). A namespace without `?` has no query

@@ -11,9 +11,12 @@ use std::time::{Duration, Instant};
 
 use super::query::split_v4_namespace;
 use super::types::{AckFailure, RecoveryRequest, ServerDisconnectReason, SessionError};
-use super::{MAX_RECOVERY_TOKEN, own, release};
-use crate::socket::{Args, EventName, Packet, PacketData, ProtocolVersion};
-use crate::{AckId, AckTracker, Map, Str, Value};
+use super::types::{MAX_RECOVERY_TOKEN, own, release};
+use crate::ack::{AckId, AckTracker};
+use crate::socket::args::Args;
+use crate::socket::packet::{EventName, Packet, PacketData, ProtocolVersion};
+use crate::str::Str;
+use crate::value::{Map, Value};
 
 /// Settings of a [`ServerSession`]. The defaults are the JavaScript server's.
 ///

@@ -2,10 +2,11 @@
 //! [`ClientSession`](super::ClientSession): disconnect reasons, ack failures, state errors,
 //! recovery tokens.
 
+use std::collections::VecDeque;
 use std::fmt;
 
-use crate::Str;
 use crate::engine::CloseReason;
+use crate::str::Str;
 
 /// Why a socket left its namespace, on the server: the reason strings of socket.io's
 /// `disconnecting` and `disconnect` events.
@@ -227,6 +228,28 @@ impl RecoveryRequest {
             pid: pid.into(),
             offset: offset.into(),
         }
+    }
+}
+
+/// The longest `pid` or `offset` the sessions read: longer ones cannot have come from a
+/// server (socket.io's are 20 and about 8 characters, a Redis stream id about 20), so a
+/// CONNECT carrying one asks for no recovery, and a client does not keep such an offset.
+pub(crate) const MAX_RECOVERY_TOKEN: usize = 256;
+
+/// A copy of a namespace name of its own, so that it does not keep alive the frame it was
+/// sliced from.
+pub(super) fn own(nsp: &Str) -> Str {
+    if nsp == "/" {
+        Str::from_static("/")
+    } else {
+        Str::from(nsp.as_str().to_owned())
+    }
+}
+
+/// Frees the memory of an empty queue.
+pub(super) fn release<T>(queue: &mut VecDeque<T>) {
+    if queue.is_empty() && queue.capacity() > 0 {
+        *queue = VecDeque::new();
     }
 }
 

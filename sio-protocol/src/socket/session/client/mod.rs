@@ -14,9 +14,13 @@ use std::time::{Duration, Instant};
 
 use self::retry::{RetryQueue, Settled};
 use super::types::{AckFailure, ClientDisconnectReason};
-use super::{MAX_RECOVERY_TOKEN, release};
-use crate::socket::{Args, EventName, Packet, PacketData};
-use crate::{AckId, AckTracker, Backoff, Map, Str, Value};
+use super::types::{MAX_RECOVERY_TOKEN, release};
+use crate::ack::{AckId, AckTracker};
+use crate::backoff::Backoff;
+use crate::socket::args::Args;
+use crate::socket::packet::{EventName, Packet, PacketData};
+use crate::str::Str;
+use crate::value::{Map, Value};
 
 /// How many times `handle_timeout` looks for expired acks (see there).
 const MAX_ACK_PASSES: usize = 8;

@@ -7,7 +7,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use crate::socket::{Args, EventName};
+use crate::socket::args::Args;
+use crate::socket::packet::EventName;
 
 /// One queued emit.
 struct Queued<A> {

@@ -1,0 +1,320 @@
+//! [`BroadcastOperator`]: an immutable builder selecting sockets (`to`, `except`, flags) and
+//! what to do with them (emit, emit with acks, fetch, join, leave, disconnect).
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sio_protocol::Str;
+use sio_protocol::socket::{Args, ArgsError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::ack::AckError;
+use super::adapter::{BroadcastOptions, encode_packet};
+use super::cluster::{AdapterError, PartialReplies, ReplyEvent, ReplySink};
+use super::future::BoxFuture;
+use super::namespace::Namespace;
+use super::remote::RemoteSocket;
+use super::socket::EmitError;
+
+/// Selects sockets of a namespace. Each method returns a new operator; the original is
+/// unchanged.
+///
+/// ```no_run
+/// # async fn f(io: sio_server::SocketIo) {
+/// let ns = io.of("/");
+/// // Everyone in "room1" or "room2" but not in "muted", at most once each.
+/// ns.to("room1").to("room2").except("muted").emit("news", &("headline",)).await.ok();
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct BroadcastOperator {
+    ns: Namespace,
+    opts: BroadcastOptions,
+}
+
+impl BroadcastOperator {
+    pub(crate) fn new(ns: Namespace) -> Self {
+        BroadcastOperator {
+            ns,
+            opts: BroadcastOptions::default(),
+        }
+    }
+
+    /// Also targets the sockets in `room` (socket.io's `to` / `in`).
+    pub fn to(mut self, room: impl Into<Str>) -> Self {
+        self.opts.rooms.push(room.into());
+        self
+    }
+
+    /// Same as [`to`](Self::to) (socket.io's `in`).
+    pub fn within(self, room: impl Into<Str>) -> Self {
+        self.to(room)
+    }
+
+    /// Excludes the sockets in `room`.
+    pub fn except(mut self, room: impl Into<Str>) -> Self {
+        self.opts.except.push(room.into());
+        self
+    }
+
+    /// Drops the packet for clients that cannot take it now.
+    pub fn volatile(mut self) -> Self {
+        self.opts.flags.volatile = true;
+        self
+    }
+
+    /// Only the sockets of this server: the adapter does not involve the other servers of
+    /// the cluster (socket.io's `local` flag).
+    pub fn local(mut self) -> Self {
+        self.opts.flags.local = true;
+        self
+    }
+
+    /// socket.io's `compress` flag: recorded in [`BroadcastFlags::compress`] for the
+    /// [`Adapter`](super::Adapter) (a remote adapter can forward it), and not applied to the
+    /// transports, because the engine's send API takes no per-message options:
+    ///
+    /// - polling: the engine compresses each response as a whole when
+    ///   [`EngineConfig::http_compression`](crate::EngineConfig::http_compression) is on, the
+    ///   body is at least its threshold and the request accepts gzip or deflate, whatever this
+    ///   flag. engine.io does the same as long as one packet of the response was sent with
+    ///   `compress: true` (socket.io's default); it sends the response uncompressed only when
+    ///   every packet in it was emitted with `compress(false)`, which this server does not do.
+    ///   To send uncompressed polling responses, turn `http_compression` off.
+    /// - WebSocket: frames are never compressed (permessage-deflate is not supported, see
+    ///   [`EngineConfig::per_message_deflate`](crate::EngineConfig::per_message_deflate)), so
+    ///   `compress(false)` is what happens anyway.
+    ///
+    /// [`BroadcastFlags::compress`]: super::BroadcastFlags::compress
+    pub fn compress(mut self, compress: bool) -> Self {
+        self.opts.flags.compress = Some(compress);
+        self
+    }
+
+    /// The timeout of [`emit_with_ack`](Self::emit_with_ack) (and of
+    /// [`fetch_sockets`](Self::fetch_sockets), for an adapter that waits for other servers).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.opts.flags.timeout = Some(timeout);
+        self
+    }
+
+    /// The options built so far.
+    pub fn options(&self) -> &BroadcastOptions {
+        &self.opts
+    }
+
+    /// Sends `event` to the selected sockets, on every server of the cluster (unless
+    /// [`local`](Self::local)). The packet is encoded once; every local recipient gets the
+    /// same buffers. [`EmitError::Adapter`] when the other servers could not be reached
+    /// (this server's sockets got it).
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitError> {
+        let args = Args::new(args).map_err(EmitError::Serialize)?;
+        let packet = Arc::new(encode_packet(&self.ns, event, args, None)?);
+        self.ns
+            .adapter()
+            .broadcast(packet, self.opts.clone())
+            .await
+            .map_err(|error| {
+                crate::metrics::adapter_publish_failed();
+                EmitError::Adapter(error)
+            })
+    }
+
+    /// Sends `event` to the selected sockets of every server and collects every
+    /// acknowledgement (see [`BroadcastAckFuture`]).
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> BroadcastAckFuture {
+        BroadcastAckFuture {
+            op: self.clone(),
+            event: event.to_owned(),
+            args: Args::new(args),
+        }
+    }
+
+    pub(crate) fn emit_args_with_ack(&self, event: &str, args: Args) -> BroadcastAckFuture {
+        BroadcastAckFuture {
+            op: self.clone(),
+            event: event.to_owned(),
+            args: Ok(args),
+        }
+    }
+
+    /// The selected sockets of every server of the cluster (unless [`local`](Self::local)),
+    /// with their handshake, rooms and data (socket.io's `fetchSockets`; see
+    /// [`RemoteSocket`] for how sockets of this server are represented). Fails when another
+    /// server cannot be reached or does not answer in time
+    /// ([`timeout`](Self::timeout) if set, else the adapter's default).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        let sockets = self.ns.adapter().fetch_sockets(self.opts.clone()).await?;
+        Ok(sockets
+            .into_iter()
+            .map(|data| RemoteSocket::new(self.ns.clone(), data))
+            .collect())
+    }
+
+    /// Makes the selected sockets of every server join `room` (socket.io's `socketsJoin`).
+    /// Resolves once this server's sockets have joined and the other servers were told;
+    /// fails when they could not be (this server's sockets joined anyway).
+    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        self.ns
+            .adapter()
+            .add_sockets(self.opts.clone(), vec![room.into()])
+            .await
+    }
+
+    /// Makes the selected sockets of every server leave `room` (like
+    /// [`sockets_join`](Self::sockets_join)).
+    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        self.ns
+            .adapter()
+            .del_sockets(self.opts.clone(), vec![room.into()])
+            .await
+    }
+
+    /// Disconnects the selected sockets of every server (and closes their connections with
+    /// `close`), like [`sockets_join`](Self::sockets_join).
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.ns
+            .adapter()
+            .disconnect_sockets(self.opts.clone(), close)
+            .await
+    }
+}
+
+/// `emit_with_ack` on a broadcast: resolves to every recipient's acknowledgement, on every
+/// server of the cluster (in the order they arrived), once all have answered.
+///
+/// As in socket.io, the call is complete when every server of the cluster
+/// ([`Adapter::server_count`](super::Adapter::server_count); 1 with
+/// [`local`](BroadcastOperator::local)) reported how many clients it sent the packet to, and
+/// that many acknowledgements arrived. Otherwise it ends with [`PartialReplies`] holding the
+/// acknowledgements received: [`AckError::Timeout`] when the timeout
+/// ([`BroadcastOperator::timeout`], default
+/// [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)) passes first,
+/// [`AckError::Adapter`] when the other servers could not be reached,
+/// [`AckError::Disconnected`] when every recipient went away before answering.
+///
+/// An acknowledgement from a client of another server holds its first argument only
+/// (socket.io sends no more across servers).
+#[derive(Debug)]
+#[must_use = "the event is sent only when the future is awaited"]
+pub struct BroadcastAckFuture {
+    op: BroadcastOperator,
+    event: String,
+    args: Result<Args, ArgsError>,
+}
+
+/// What the replies of a broadcast with acknowledgements add up to so far.
+#[derive(Default)]
+struct Tally {
+    replies: Vec<Args>,
+    servers: usize,
+    clients: usize,
+}
+
+impl Tally {
+    fn add(&mut self, event: ReplyEvent) {
+        match event {
+            ReplyEvent::ClientCount(n) => {
+                self.servers += 1;
+                self.clients += n;
+            }
+            ReplyEvent::Reply(args) => self.replies.push(args),
+        }
+    }
+
+    fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<ReplyEvent>) {
+        while let Ok(event) = rx.try_recv() {
+            self.add(event);
+        }
+    }
+
+    fn fail(self, error: AckError, expected_servers: Option<usize>) -> PartialReplies {
+        let expected = expected_servers
+            .filter(|&servers| self.servers >= servers)
+            .map(|_| self.clients);
+        PartialReplies::new(error, self.replies, expected)
+    }
+}
+
+impl IntoFuture for BroadcastAckFuture {
+    type Output = Result<Vec<Args>, PartialReplies>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<Args>, PartialReplies>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let op = self.op;
+            let fail = |error| PartialReplies::new(error, Vec::new(), None);
+            let args = self
+                .args
+                .map_err(|e| fail(AckError::Emit(EmitError::Serialize(e))))?;
+            let timeout = op
+                .opts
+                .flags
+                .timeout
+                .unwrap_or_else(|| op.ns.config().ack_timeout);
+            let deadline = Instant::now() + timeout;
+            let id = op.ns.next_ack_id();
+            let packet = Arc::new(
+                encode_packet(&op.ns, &self.event, args, Some(id))
+                    .map_err(|e| fail(AckError::Emit(e)))?,
+            );
+            let (sink, mut rx) = ReplySink::channel();
+            // Each recipient's session forgets its pending ack at the deadline.
+            let sink = sink.until(deadline);
+            let adapter = op.ns.adapter().clone();
+            let local = op.opts.flags.local;
+            let count = async {
+                if local {
+                    Ok(1)
+                } else {
+                    adapter.server_count().await
+                }
+            };
+            let sent = adapter.broadcast_with_ack(packet, op.opts.clone(), sink);
+            let mut tally = Tally::default();
+            let servers = match tokio::time::timeout_at(deadline, async {
+                tokio::join!(sent, count)
+            })
+            .await
+            {
+                // This server always counts (an adapter that says 0 is wrong).
+                Ok((Ok(()), Ok(servers))) => servers.max(1),
+                Ok((Err(e), _) | (_, Err(e))) => {
+                    crate::metrics::adapter_publish_failed();
+                    tally.drain(&mut rx);
+                    return Err(tally.fail(AckError::Adapter(e), None));
+                }
+                Err(_) => {
+                    tally.drain(&mut rx);
+                    return Err(tally.fail(AckError::Timeout, None));
+                }
+            };
+            loop {
+                if tally.servers >= servers && tally.replies.len() >= tally.clients {
+                    return Ok(tally.replies);
+                }
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(event)) => tally.add(event),
+                    // Every recipient's session let go of the sink: they disconnected, or
+                    // their deadline (the same as this one) passed first.
+                    Ok(None) if Instant::now() >= deadline => {
+                        return Err(tally.fail(AckError::Timeout, Some(servers)));
+                    }
+                    Ok(None) => return Err(tally.fail(AckError::Disconnected, Some(servers))),
+                    Err(_) => return Err(tally.fail(AckError::Timeout, Some(servers))),
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,629 @@
+//! [`Namespace`]: a named group of sockets with its connect middlewares, connection handlers
+//! and adapter; [`ConnectError`]: a refused CONNECT.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sio_protocol::socket::Args;
+use sio_protocol::{Str, Value};
+
+use super::adapter::{Adapter, LocalNamespace, Rooms};
+use super::broadcast::{BroadcastAckFuture, BroadcastOperator};
+use super::cluster::{AdapterError, ReplySink};
+use super::config::SocketIoConfig;
+use super::future::BoxFuture;
+use super::recovery::{RecoveryStats, RecoveryStore};
+use super::remote::RemoteSocket;
+use super::server_event::{
+    ServerEventAck, ServerEventHandler, ServerSideAckFuture, check_server_event,
+};
+use super::socket::{EmitError, Socket};
+use crate::engine::session_task::panic_message;
+
+/// A refused CONNECT: the client gets `connect_error` with this `message` and `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectError {
+    /// `err.message` on the client.
+    pub message: String,
+    /// `err.data` on the client (left out when `None`).
+    pub data: Option<Value>,
+}
+
+impl ConnectError {
+    /// An error with a message and no data.
+    pub fn new(message: impl Into<String>) -> Self {
+        ConnectError {
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Adds `data` (anything serializable; `None` if it cannot be serialized).
+    pub fn with_data<T: Serialize + ?Sized>(mut self, data: &T) -> Self {
+        self.data = Value::from_serialize(data).ok();
+        self
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+pub(crate) type ConnectMiddleware =
+    Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync>;
+pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The middlewares and connection handlers of a namespace (shared by the children of a
+/// dynamic namespace).
+#[derive(Default)]
+pub(crate) struct NsHandlers {
+    middlewares: RwLock<Vec<ConnectMiddleware>>,
+    connection: RwLock<Vec<ConnectionHandler>>,
+    /// Server-side event handlers, by event name.
+    server_events: RwLock<Vec<(Str, ServerEventHandler)>>,
+}
+
+impl NsHandlers {
+    pub(crate) fn middlewares(&self) -> Vec<ConnectMiddleware> {
+        self.middlewares
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn connection(&self) -> Vec<ConnectionHandler> {
+        self.connection
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn add_middleware(&self, middleware: ConnectMiddleware) {
+        self.middlewares
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(middleware);
+    }
+
+    pub(crate) fn add_connection(&self, handler: ConnectionHandler) {
+        self.connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(handler);
+    }
+
+    fn set_server_event(&self, event: Str, handler: ServerEventHandler) {
+        let mut handlers = self
+            .server_events
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        match handlers.iter_mut().find(|(name, _)| *name == event) {
+            Some(entry) => entry.1 = handler,
+            None => handlers.push((event, handler)),
+        }
+    }
+
+    fn server_event(&self, event: &str) -> Option<ServerEventHandler> {
+        self.server_events
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(name, _)| name.as_str() == event)
+            .map(|(_, handler)| handler.clone())
+    }
+}
+
+pub(crate) fn boxed_middleware<F, Fut>(middleware: F) -> ConnectMiddleware
+where
+    F: Fn(Socket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+{
+    Arc::new(move |socket| Box::pin(middleware(socket)))
+}
+
+pub(crate) fn boxed_handler<F, Fut>(handler: F) -> ConnectionHandler
+where
+    F: Fn(Socket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(move |socket| Box::pin(handler(socket)))
+}
+
+/// A namespace (`/`, `/admin`...). Cheap to clone.
+#[derive(Clone)]
+pub struct Namespace {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    name: Str,
+    handlers: Arc<NsHandlers>,
+    sockets: RwLock<HashMap<Str, Socket>>,
+    /// This server's room registry (the adapter reads and updates it through
+    /// [`LocalNamespace`]).
+    rooms: Mutex<Rooms>,
+    adapter: std::sync::OnceLock<Arc<dyn Adapter>>,
+    ack_ids: AtomicU64,
+    config: Arc<SocketIoConfig>,
+    /// Connection state recovery's log and sessions on this server (when it is on). Its lock
+    /// is taken before the room registry's and the connections'.
+    recovery: Option<Mutex<RecoveryStore>>,
+    /// [`Namespace::on_join_room`] (`true`) and [`Namespace::on_leave_room`] listeners.
+    room_listeners: RwLock<Vec<(bool, RoomListener)>>,
+    /// Its metrics' handles (nothing without the `metrics` feature).
+    metrics: crate::metrics::NamespaceMetrics,
+}
+
+type RoomListener = Arc<dyn Fn(&Str, &Str) + Send + Sync>;
+
+impl fmt::Debug for Namespace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.inner.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Namespace {
+    pub(crate) fn new(
+        name: Str,
+        handlers: Arc<NsHandlers>,
+        config: Arc<SocketIoConfig>,
+        adapter: &super::adapter::AdapterFactory,
+    ) -> Namespace {
+        let ns = Namespace {
+            inner: Arc::new(Inner {
+                metrics: crate::metrics::NamespaceMetrics::new(&name),
+                name,
+                handlers,
+                sockets: RwLock::new(HashMap::new()),
+                rooms: Mutex::new(Rooms::default()),
+                adapter: std::sync::OnceLock::new(),
+                ack_ids: AtomicU64::new(0),
+                recovery: config
+                    .connection_state_recovery
+                    .clone()
+                    .map(|c| Mutex::new(RecoveryStore::new(c))),
+                config,
+                room_listeners: RwLock::new(Vec::new()),
+            }),
+        };
+        let local = LocalNamespace::new(Arc::downgrade(&ns.inner));
+        let _ = ns.inner.adapter.set(adapter(local));
+        ns
+    }
+
+    pub(crate) fn from_inner(inner: Arc<Inner>) -> Namespace {
+        Namespace { inner }
+    }
+
+    /// The name (`/`, `/admin`...).
+    pub fn name(&self) -> &Str {
+        &self.inner.name
+    }
+
+    /// The adapter (rooms and broadcasting).
+    pub fn adapter(&self) -> &Arc<dyn Adapter> {
+        // Always set by `new`.
+        self.inner
+            .adapter
+            .get_or_init(|| Arc::new(super::adapter::InMemoryAdapter::default()))
+    }
+
+    pub(crate) fn config(&self) -> &SocketIoConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn rooms(&self) -> MutexGuard<'_, Rooms> {
+        self.inner
+            .rooms
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Connection state recovery's store, locked (`None` when recovery is off).
+    pub(crate) fn recovery(&self) -> Option<MutexGuard<'_, RecoveryStore>> {
+        self.inner
+            .recovery
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// What this namespace holds for connection state recovery on this server: the sessions
+    /// waiting to be recovered and the events of its log (`None` when recovery is off).
+    pub fn recovery_stats(&self) -> Option<RecoveryStats> {
+        self.recovery().map(|store| store.stats())
+    }
+
+    /// Whether connection state recovery is on.
+    pub(crate) fn recovers(&self) -> bool {
+        self.inner.recovery.is_some()
+    }
+
+    pub(crate) fn handlers(&self) -> &NsHandlers {
+        &self.inner.handlers
+    }
+
+    pub(crate) fn next_ack_id(&self) -> u64 {
+        self.inner.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Adds a connect middleware: it runs for every CONNECT to this namespace, in the order
+    /// added, before the socket is connected; an `Err` refuses the connection (the client
+    /// gets `connect_error` with the message and data).
+    ///
+    /// ```
+    /// use sio_server::{ConnectError, SocketIo, SocketIoConfig};
+    ///
+    /// let io = SocketIo::new(SocketIoConfig::default());
+    /// io.of("/admin").use_middleware(|socket| async move {
+    ///     match socket.handshake().auth.get("token").and_then(|t| t.as_str()) {
+    ///         Some("secret") => Ok(()),
+    ///         _ => Err(ConnectError::new("not authorized").with_data(&"token missing")),
+    ///     }
+    /// });
+    /// ```
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    {
+        self.inner
+            .handlers
+            .add_middleware(boxed_middleware(middleware));
+        self
+    }
+
+    /// Runs `handler` for every socket that connects, first in the socket's task (see
+    /// [the handler order](crate::SocketIo#handler-order)).
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.inner.handlers.add_connection(boxed_handler(handler));
+        self
+    }
+
+    /// Calls `listener` with `(room, socket id)` each time a socket of this server joins a
+    /// room of this namespace (socket.io's adapter event `join-room`), its own room included,
+    /// whoever made it join: [`Socket::join`], [`sockets_join`](Self::sockets_join), another
+    /// server of the cluster. It runs where the join happens, once the room registry is
+    /// unlocked; keep it short (send the news to a task). A listener that panics is logged.
+    ///
+    /// ```
+    /// use sio_server::{SocketIo, SocketIoConfig};
+    ///
+    /// let io = SocketIo::new(SocketIoConfig::default());
+    /// io.of("/").on_join_room(|room, id| println!("{id} joined {room}"));
+    /// io.of("/").on_leave_room(|room, id| println!("{id} left {room}"));
+    /// ```
+    pub fn on_join_room(&self, listener: impl Fn(&Str, &Str) + Send + Sync + 'static) {
+        self.add_room_listener(true, Arc::new(listener));
+    }
+
+    /// Calls `listener` with `(room, socket id)` each time a socket of this server leaves a
+    /// room of this namespace (socket.io's adapter event `leave-room`), on
+    /// [`Socket::leave`], [`sockets_leave`](Self::sockets_leave) and when it disconnects (one
+    /// call per room, before its `on_disconnect` handlers run). See
+    /// [`on_join_room`](Self::on_join_room).
+    pub fn on_leave_room(&self, listener: impl Fn(&Str, &Str) + Send + Sync + 'static) {
+        self.add_room_listener(false, Arc::new(listener));
+    }
+
+    fn add_room_listener(&self, join: bool, listener: RoomListener) {
+        self.inner
+            .room_listeners
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((join, listener));
+        self.rooms().changes.get_or_insert_with(Vec::new);
+    }
+
+    /// Tells the room listeners about `changes` (`(joined, room, id)`).
+    pub(crate) fn notify_room_changes(&self, changes: Vec<(bool, Str, Str)>) {
+        if changes.is_empty() {
+            return;
+        }
+        let listeners = self
+            .inner
+            .room_listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for (joined, room, id) in &changes {
+            for (join, listener) in &listeners {
+                if join == joined {
+                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| listener(room, id)));
+                    if let Err(payload) = called {
+                        tracing::error!(
+                            nsp = %self.name(),
+                            panic = panic_message(&*payload),
+                            "a room listener panicked"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The connected sockets of this server in this namespace.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.inner
+            .sockets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The local socket `id`.
+    pub fn get_socket(&self, id: &str) -> Option<Socket> {
+        self.inner
+            .sockets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned()
+    }
+
+    pub(crate) fn add_socket(&self, socket: Socket) {
+        let replaced = self
+            .inner
+            .sockets
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(socket.id().clone(), socket);
+        if replaced.is_none() {
+            self.inner.metrics.connected();
+        }
+    }
+
+    pub(crate) fn remove_socket(&self, id: &str) {
+        let removed = self
+            .inner
+            .sockets
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+        if removed.is_some() {
+            self.inner.metrics.disconnected();
+        }
+    }
+
+    /// A broadcast operator for this namespace: everyone.
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.clone())
+    }
+
+    /// The sockets in `room`.
+    pub fn to(&self, room: impl Into<Str>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Everyone except the sockets in `room`.
+    pub fn except(&self, room: impl Into<Str>) -> BroadcastOperator {
+        self.broadcast().except(room)
+    }
+
+    /// Everyone, dropping the packet for clients that cannot take it now.
+    pub fn volatile(&self) -> BroadcastOperator {
+        self.broadcast().volatile()
+    }
+
+    /// Everyone on this server only.
+    pub fn local(&self) -> BroadcastOperator {
+        self.broadcast().local()
+    }
+
+    /// Everyone, with this acknowledgement timeout.
+    pub fn timeout(&self, timeout: Duration) -> BroadcastOperator {
+        self.broadcast().timeout(timeout)
+    }
+
+    /// Sends `event` to every socket of the namespace.
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitError> {
+        self.broadcast().emit(event, args).await
+    }
+
+    /// Sends `event` to every socket and collects their acknowledgements.
+    pub fn emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> BroadcastAckFuture {
+        self.broadcast().emit_with_ack(event, args)
+    }
+
+    /// Disconnects every socket of the namespace, on every server of the cluster (see
+    /// [`BroadcastOperator::disconnect_sockets`]).
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+        self.broadcast().disconnect_sockets(close).await
+    }
+
+    // ----- the cluster -----
+
+    /// Every socket of the namespace on every server of the cluster (see
+    /// [`BroadcastOperator::fetch_sockets`]).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+        self.broadcast().fetch_sockets().await
+    }
+
+    /// Makes every socket of the namespace, on every server, join `room` (see
+    /// [`BroadcastOperator::sockets_join`]).
+    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        self.broadcast().sockets_join(room).await
+    }
+
+    /// Makes every socket of the namespace, on every server, leave `room`.
+    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        self.broadcast().sockets_leave(room).await
+    }
+
+    /// The number of servers in the cluster, this one included (1 without a cluster
+    /// adapter).
+    pub async fn server_count(&self) -> Result<usize, AdapterError> {
+        self.adapter().server_count().await
+    }
+
+    /// Sends the server-side event `event` with `args` (spread like [`Args::new`]) to the
+    /// **other** servers of the cluster, whose handlers registered with
+    /// [`on_server_event`](Self::on_server_event) get it (socket.io's `serverSideEmit`).
+    /// Nothing happens without a cluster adapter.
+    ///
+    /// Fails for a reserved name (`connect`, `connection`, `new_namespace`), arguments that
+    /// cannot be serialized, or when the other servers cannot be reached
+    /// ([`EmitError::Adapter`]).
+    ///
+    /// ```no_run
+    /// # async fn f(io: sio_server::SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+    /// let ns = io.of("/");
+    /// // Every server handles "reload":
+    /// ns.on_server_event("reload", |_ns, (what,): (String,), ack| async move {
+    ///     println!("reload {what}");
+    ///     let _ = ack.send(&"done");
+    /// })?;
+    /// // One server tells the others:
+    /// ns.server_side_emit("reload", &("config",)).await?;
+    /// // Or waits for each of them to answer:
+    /// let answers = ns
+    ///     .server_side_emit_with_ack("reload", &("config",))
+    ///     .timeout(std::time::Duration::from_secs(2))
+    ///     .await?;
+    /// println!("{} servers answered", answers.len());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn server_side_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitError> {
+        check_server_event(event)?;
+        let args = Args::new(args).map_err(EmitError::Serialize)?;
+        self.adapter()
+            .server_side_emit(Str::from(event.to_owned()), args, None)
+            .await
+            .map_err(EmitError::Adapter)
+    }
+
+    /// Sends the server-side event `event` to the other servers and collects one answer from
+    /// each (socket.io's `serverSideEmitWithAck`; see [`ServerSideAckFuture`]).
+    pub fn server_side_emit_with_ack<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> ServerSideAckFuture {
+        ServerSideAckFuture::new(self.clone(), event.to_owned(), Args::new(args))
+    }
+
+    /// Handles the server-side event `event` sent by another server of the cluster
+    /// ([`server_side_emit`](Self::server_side_emit), or a JavaScript server's
+    /// `serverSideEmit`), with its arguments read as `T` (as [`Socket::on`] reads them) and
+    /// the [`ServerEventAck`] to answer with. Replaces an earlier handler of `event` (socket.io
+    /// keeps every listener). Each event runs in a task of its own (events may run
+    /// concurrently); a handler that panics is logged. Arguments that do not match `T` drop
+    /// the event (logged at debug level): no answer goes back, and a sender waiting for one
+    /// times out.
+    ///
+    /// Fails with [`EmitError::ReservedName`] for `connect`, `connection` and
+    /// `new_namespace`.
+    pub fn on_server_event<T, F, Fut>(
+        &self,
+        event: impl Into<String>,
+        handler: F,
+    ) -> Result<(), EmitError>
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(Namespace, T, ServerEventAck) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_server_event_args(event, move |ns, args, ack| {
+            match args.deserialize::<T>() {
+                Ok(data) => Box::pin(handler(ns, data, ack)) as BoxFuture<'static, ()>,
+                Err(error) => {
+                    tracing::debug!(%error, nsp = %ns.name(), "server-side event arguments do not match the handler");
+                    Box::pin(async {})
+                }
+            }
+        })
+    }
+
+    /// Handles the server-side event `event` with its raw [`Args`] (see
+    /// [`on_server_event`](Self::on_server_event)).
+    pub fn on_server_event_args<F, Fut>(
+        &self,
+        event: impl Into<String>,
+        handler: F,
+    ) -> Result<(), EmitError>
+    where
+        F: Fn(Namespace, Args, ServerEventAck) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let event = event.into();
+        check_server_event(&event)?;
+        let handler: ServerEventHandler =
+            Arc::new(move |ns, args, ack| Box::pin(handler(ns, args, ack)));
+        self.inner
+            .handlers
+            .set_server_event(Str::from(event), handler);
+        Ok(())
+    }
+
+    /// Runs the handler of a server-side event from another server (see
+    /// [`LocalNamespace::server_event`]).
+    pub(crate) fn dispatch_server_event(
+        &self,
+        event: &str,
+        args: Args,
+        reply: Option<ReplySink>,
+    ) -> bool {
+        if check_server_event(event).is_err() {
+            return false;
+        }
+        let Some(handler) = self.inner.handlers.server_event(event) else {
+            return false;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(nsp = %self.name(), event, "no Tokio runtime: server-side event dropped");
+            return false;
+        };
+        let ns = self.clone();
+        let name = ns.name().clone();
+        let event = event.to_owned();
+        runtime.spawn(async move {
+            let run = async move { handler(ns, args, ServerEventAck::new(reply)).await };
+            if let Err(payload) = AssertUnwindSafe(run).catch_unwind().await {
+                tracing::error!(
+                    nsp = %name,
+                    event,
+                    panic = panic_message(&*payload),
+                    "a server-side event handler panicked"
+                );
+            }
+        });
+        true
+    }
+}
+
+/// Access to a namespace's sockets for the adapter, without keeping the namespace alive.
+pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Namespace> {
+    weak.upgrade().map(Namespace::from_inner)
+}

@@ -1,0 +1,205 @@
+//! [`RemoteSocket`]: a socket of any server of the cluster, as `fetch_sockets` returns it.
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use serde::Serialize;
+use sio_protocol::socket::{Args, ArgsError};
+use sio_protocol::{Str, Value};
+
+use super::ack::{AckError, AckFuture};
+use super::broadcast::BroadcastOperator;
+use super::cluster::{AdapterError, RemoteSocketData};
+use super::future::BoxFuture;
+use super::handshake::Handshake;
+use super::namespace::Namespace;
+use super::socket::{EmitError, Socket};
+
+/// A socket of this server or of another server of the cluster, as
+/// [`fetch_sockets`](Namespace::fetch_sockets) returns it (socket.io's `RemoteSocket`):
+/// its id, handshake, rooms and [`data`](Socket::set_data) as they were when fetched, and
+/// the operations that work from anywhere.
+///
+/// **Local and remote sockets alike.** A socket of this server is a `RemoteSocket` too, with
+/// a handle on the live [`Socket`] ([`as_socket`](Self::as_socket)): its operations act on
+/// it directly (as socket.io's `fetchSockets` returns local `Socket` objects). Those of a
+/// socket of another server go through the adapter, addressed to the room named by the
+/// socket's id (socket.io's `RemoteSocket` does `io.to(id)`).
+///
+/// ```no_run
+/// # async fn f(io: sio_server::SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+/// for socket in io.of("/").to("lobby").fetch_sockets().await? {
+///     if socket.data()["level"].as_u64() < Some(3) {
+///         socket.leave("lobby").await?;
+///         socket.emit("kicked", &"level too low").await?;
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RemoteSocket {
+    data: RemoteSocketData,
+    ns: Namespace,
+    local: Option<Socket>,
+}
+
+impl RemoteSocket {
+    pub(crate) fn new(ns: Namespace, data: RemoteSocketData) -> Self {
+        let local = ns.get_socket(&data.id);
+        RemoteSocket { data, ns, local }
+    }
+
+    /// The socket id.
+    pub fn id(&self) -> &Str {
+        &self.data.id
+    }
+
+    /// Its handshake (see [`Handshake`]'s JSON form for what another server sends).
+    pub fn handshake(&self) -> &Handshake {
+        &self.data.handshake
+    }
+
+    /// Its rooms when fetched (its own id included).
+    pub fn rooms(&self) -> &[Str] {
+        &self.data.rooms
+    }
+
+    /// Its `data` when fetched ([`Socket::set_data`]; `{}` unless set).
+    pub fn data(&self) -> &Value {
+        &self.data.data
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.ns
+    }
+
+    /// Whether the socket is connected to this server (when fetched).
+    pub fn is_local(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// The live socket, when it is connected to this server.
+    pub fn as_socket(&self) -> Option<&Socket> {
+        self.local.as_ref()
+    }
+
+    /// The description, as the adapter gave it.
+    pub fn into_data(self) -> RemoteSocketData {
+        self.data
+    }
+
+    fn operator(&self) -> BroadcastOperator {
+        self.ns.to(self.data.id.clone())
+    }
+
+    /// Sends `event` to the socket: [`Socket::emit`] for a local socket; through the adapter
+    /// otherwise (then `Ok` means sent to the cluster: the socket may be gone).
+    pub async fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<(), EmitError> {
+        match &self.local {
+            Some(socket) => socket.emit(event, args),
+            None => self.operator().emit(event, args).await,
+        }
+    }
+
+    /// Sends `event` and waits for the client's acknowledgement, wherever the socket is (see
+    /// [`RemoteAckFuture`]).
+    pub fn emit_with_ack<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> RemoteAckFuture {
+        RemoteAckFuture {
+            socket: self.clone(),
+            event: event.to_owned(),
+            args: Args::new(args),
+            timeout: None,
+        }
+    }
+
+    /// Makes the socket join `room`, wherever it is.
+    pub async fn join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        match &self.local {
+            Some(socket) => {
+                socket.join(room).await;
+                Ok(())
+            }
+            None => self.operator().sockets_join(room).await,
+        }
+    }
+
+    /// Makes the socket leave `room`, wherever it is.
+    pub async fn leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+        match &self.local {
+            Some(socket) => {
+                socket.leave(room).await;
+                Ok(())
+            }
+            None => self.operator().sockets_leave(room).await,
+        }
+    }
+
+    /// Disconnects the socket (and closes its connection with `close`), wherever it is.
+    pub async fn disconnect(&self, close: bool) -> Result<(), AdapterError> {
+        match &self.local {
+            Some(socket) => {
+                socket.disconnect(close);
+                Ok(())
+            }
+            None => self.operator().disconnect_sockets(close).await,
+        }
+    }
+}
+
+/// [`RemoteSocket::emit_with_ack`]: the client's acknowledgement, within the timeout
+/// ([`timeout`](Self::timeout), default [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)).
+///
+/// A local socket answers as with [`Socket::emit_with_ack`]; for a remote one, the first
+/// argument of its acknowledgement crosses back (socket.io sends only that one), and a socket
+/// that no server has any more is [`AckError::Disconnected`].
+#[derive(Debug)]
+#[must_use = "the event is sent only when the future is awaited"]
+pub struct RemoteAckFuture {
+    socket: RemoteSocket,
+    event: String,
+    args: Result<Args, ArgsError>,
+    timeout: Option<Duration>,
+}
+
+impl RemoteAckFuture {
+    /// Waits at most `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl IntoFuture for RemoteAckFuture {
+    type Output = Result<Args, AckError>;
+    type IntoFuture = BoxFuture<'static, Result<Args, AckError>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let timeout = self
+                .timeout
+                .unwrap_or_else(|| self.socket.ns.config().ack_timeout);
+            if let Some(socket) = &self.socket.local {
+                return AckFuture::new(socket.clone(), self.event, self.args)
+                    .timeout(timeout)
+                    .await;
+            }
+            let args = self
+                .args
+                .map_err(|e| AckError::Emit(EmitError::Serialize(e)))?;
+            let op = self.socket.operator().timeout(timeout);
+            match op.emit_args_with_ack(&self.event, args).await {
+                Ok(replies) => replies.into_iter().next().ok_or(AckError::Disconnected),
+                Err(partial) => match partial.replies.into_iter().next() {
+                    Some(reply) => Ok(reply),
+                    None => Err(partial.error),
+                },
+            }
+        })
+    }
+}

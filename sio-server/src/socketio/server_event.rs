@@ -1,0 +1,181 @@
+//! Server-side events: messages between the servers of a cluster
+//! ([`Namespace::server_side_emit`], [`Namespace::on_server_event`]), [`ServerEventAck`] and
+//! [`ServerSideAckFuture`].
+
+use std::future::IntoFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use sio_protocol::Str;
+use sio_protocol::socket::{Args, ArgsError};
+use tokio::time::Instant;
+
+use super::ack::AckError;
+use super::cluster::{AdapterError, PartialReplies, ReplyEvent, ReplySink};
+use super::future::BoxFuture;
+use super::namespace::Namespace;
+use super::socket::EmitError;
+
+/// The event names a namespace keeps for itself (socket.io's `RESERVED_EVENTS` of
+/// `namespace.ts`): they cannot be sent or handled as server-side events.
+pub(crate) const NAMESPACE_RESERVED_EVENTS: [&str; 3] = ["connect", "connection", "new_namespace"];
+
+pub(crate) fn check_server_event(event: &str) -> Result<(), EmitError> {
+    if NAMESPACE_RESERVED_EVENTS.contains(&event) {
+        Err(EmitError::ReservedName)
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) type ServerEventHandler =
+    Arc<dyn Fn(Namespace, Args, ServerEventAck) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The handle to answer a server-side event that asked for an acknowledgement (the callback
+/// a JavaScript `io.on("event", (...args, cb) => ...)` handler gets). Answering an event that
+/// asked for none does nothing.
+#[derive(Debug)]
+pub struct ServerEventAck {
+    sink: Option<ReplySink>,
+}
+
+impl ServerEventAck {
+    pub(crate) fn new(sink: Option<ReplySink>) -> Self {
+        ServerEventAck { sink }
+    }
+
+    /// Whether the sending server waits for an answer.
+    pub fn is_requested(&self) -> bool {
+        self.sink.is_some()
+    }
+
+    /// Answers with `reply`, **one** value (socket.io passes a single argument back; a tuple is
+    /// sent as an array).
+    pub fn send<T: Serialize + ?Sized>(self, reply: &T) -> Result<(), ArgsError> {
+        let Some(sink) = self.sink else {
+            return Ok(());
+        };
+        sink.reply(Args::from_values(vec![
+            sio_protocol::Value::from_serialize(reply)?,
+        ]));
+        Ok(())
+    }
+}
+
+/// [`Namespace::server_side_emit_with_ack`]: await it for one answer per other server of the
+/// cluster, within the timeout ([`timeout`](Self::timeout), default
+/// [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)).
+///
+/// Resolves to the answers (one argument each, in the order they arrived; none at once when
+/// this server is alone), or to [`PartialReplies`] with the answers that came: the timeout
+/// passed ([`AckError::Timeout`], with how many were expected), or the adapter failed
+/// ([`AckError::Adapter`]), or the name is reserved ([`AckError::Emit`]).
+#[derive(Debug)]
+#[must_use = "the event is sent only when the future is awaited"]
+pub struct ServerSideAckFuture {
+    ns: Namespace,
+    event: String,
+    args: Result<Args, ArgsError>,
+    timeout: Option<Duration>,
+}
+
+impl ServerSideAckFuture {
+    pub(crate) fn new(ns: Namespace, event: String, args: Result<Args, ArgsError>) -> Self {
+        ServerSideAckFuture {
+            ns,
+            event,
+            args,
+            timeout: None,
+        }
+    }
+
+    /// Waits at most `timeout` for the answers.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+}
+
+impl IntoFuture for ServerSideAckFuture {
+    type Output = Result<Vec<Args>, PartialReplies>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<Args>, PartialReplies>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move {
+            let fail = |error| PartialReplies::new(error, Vec::new(), None);
+            check_server_event(&self.event).map_err(|e| fail(AckError::Emit(e)))?;
+            let args = self
+                .args
+                .map_err(|e| fail(AckError::Emit(EmitError::Serialize(e))))?;
+            let timeout = self.timeout.unwrap_or_else(|| self.ns.config().ack_timeout);
+            let deadline = Instant::now() + timeout;
+            let adapter = self.ns.adapter().clone();
+            let servers = match tokio::time::timeout_at(deadline, adapter.server_count()).await {
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => return Err(fail(AckError::Adapter(e))),
+                Err(_) => return Err(fail(AckError::Timeout)),
+            };
+            let expected = servers.saturating_sub(1);
+            if expected == 0 {
+                return Ok(Vec::new());
+            }
+            let (sink, mut rx) = ReplySink::channel();
+            let event = Str::from(self.event);
+            let sent = tokio::time::timeout_at(
+                deadline,
+                adapter.server_side_emit(event, args, Some(sink)),
+            )
+            .await;
+            let mut replies = Vec::with_capacity(expected);
+            let drain = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<ReplyEvent>,
+                         replies: &mut Vec<Args>| {
+                while let Ok(event) = rx.try_recv() {
+                    if let ReplyEvent::Reply(args) = event {
+                        replies.push(args);
+                    }
+                }
+            };
+            match sent {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    drain(&mut rx, &mut replies);
+                    return Err(PartialReplies::new(
+                        AckError::Adapter(e),
+                        replies,
+                        Some(expected),
+                    ));
+                }
+                Err(_) => {
+                    drain(&mut rx, &mut replies);
+                    return Err(PartialReplies::new(
+                        AckError::Timeout,
+                        replies,
+                        Some(expected),
+                    ));
+                }
+            }
+            while replies.len() < expected {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(ReplyEvent::Reply(args))) => replies.push(args),
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        return Err(PartialReplies::new(
+                            AckError::Adapter(AdapterError::closed()),
+                            replies,
+                            Some(expected),
+                        ));
+                    }
+                    Err(_) => {
+                        return Err(PartialReplies::new(
+                            AckError::Timeout,
+                            replies,
+                            Some(expected),
+                        ));
+                    }
+                }
+            }
+            Ok(replies)
+        })
+    }
+}

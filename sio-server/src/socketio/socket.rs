@@ -1,0 +1,1212 @@
+//! [`Socket`]: one client in one namespace, its handlers and the task that runs them in order.
+
+use std::any::{Any, TypeId};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::Instant;
+
+use futures_util::FutureExt;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sio_protocol::socket::{
+    AckFailure, Args, ArgsError, EventName, Packet, RESERVED_EVENTS, ServerDisconnectReason,
+};
+use sio_protocol::{Map, Str, Value};
+use tokio::sync::{Notify, oneshot};
+use tracing::Instrument;
+
+use super::ack::{Ack, AckFuture};
+use super::adapter::{BroadcastOptions, encode_packet};
+use super::broadcast::BroadcastOperator;
+use super::client::ClientShared;
+use super::cluster::{AdapterError, ReplySink};
+use super::future::BoxFuture;
+use super::handshake::Handshake;
+use super::namespace::Namespace;
+use super::recovery::SessionState;
+use crate::engine::message::Message;
+use crate::engine::session_task::panic_message;
+
+/// Why a socket disconnected; [`as_str`](Self::as_str) gives socket.io's reason string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SocketDisconnectReason {
+    /// `"transport close"`.
+    TransportClose,
+    /// `"transport error"`.
+    TransportError,
+    /// `"ping timeout"`.
+    PingTimeout,
+    /// `"parse error"`.
+    ParseError,
+    /// `"forced close"`: the Engine.IO connection was closed by the server (for example after
+    /// a packet the decoder rejected, or a binary packet whose pending attachments went over
+    /// [`SocketIoConfig::max_pending_attachment_bytes`](crate::SocketIoConfig)).
+    ForcedClose,
+    /// `"server namespace disconnect"`: [`Socket::disconnect`], or a handler of the socket
+    /// panicked (the client gets DISCONNECT, as after `disconnect`; see
+    /// [the handler order](crate::SocketIo#handler-order)).
+    ServerNamespaceDisconnect,
+    /// `"client namespace disconnect"`: the client sent DISCONNECT.
+    ClientNamespaceDisconnect,
+    /// `"server shutting down"`: [`SocketIo::close`](crate::SocketIo::close).
+    ServerShuttingDown,
+    /// `"forced server close"`: the server closed the connection (a protocol violation such
+    /// as a second CONNECT, or `disconnect(true)` of another namespace).
+    ForcedServerClose,
+}
+
+impl SocketDisconnectReason {
+    /// The JavaScript reason string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TransportClose => "transport close",
+            Self::TransportError => "transport error",
+            Self::PingTimeout => "ping timeout",
+            Self::ParseError => "parse error",
+            Self::ForcedClose => "forced close",
+            Self::ServerNamespaceDisconnect => "server namespace disconnect",
+            Self::ClientNamespaceDisconnect => "client namespace disconnect",
+            Self::ServerShuttingDown => "server shutting down",
+            Self::ForcedServerClose => "forced server close",
+        }
+    }
+}
+
+impl From<ServerDisconnectReason> for SocketDisconnectReason {
+    fn from(reason: ServerDisconnectReason) -> Self {
+        use ServerDisconnectReason as R;
+        match reason {
+            R::TransportClose => Self::TransportClose,
+            R::PingTimeout => Self::PingTimeout,
+            R::ParseError => Self::ParseError,
+            R::ForcedClose => Self::ForcedClose,
+            R::ServerNamespaceDisconnect => Self::ServerNamespaceDisconnect,
+            R::ClientNamespaceDisconnect => Self::ClientNamespaceDisconnect,
+            R::ServerShuttingDown => Self::ServerShuttingDown,
+            R::ForcedServerClose => Self::ForcedServerClose,
+            _ => Self::TransportError,
+        }
+    }
+}
+
+impl From<SocketDisconnectReason> for ServerDisconnectReason {
+    fn from(reason: SocketDisconnectReason) -> Self {
+        use SocketDisconnectReason as R;
+        match reason {
+            R::TransportClose => Self::TransportClose,
+            R::TransportError => Self::TransportError,
+            R::PingTimeout => Self::PingTimeout,
+            R::ParseError => Self::ParseError,
+            R::ForcedClose => Self::ForcedClose,
+            R::ServerNamespaceDisconnect => Self::ServerNamespaceDisconnect,
+            R::ClientNamespaceDisconnect => Self::ClientNamespaceDisconnect,
+            R::ServerShuttingDown => Self::ServerShuttingDown,
+            R::ForcedServerClose => Self::ForcedServerClose,
+        }
+    }
+}
+
+impl fmt::Display for SocketDisconnectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an emit failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The event name is reserved ([`RESERVED_EVENTS`]).
+    ReservedName,
+    /// The arguments could not be serialized.
+    Serialize(ArgsError),
+    /// The socket is disconnected.
+    Disconnected,
+    /// The connection's send queue is full
+    /// ([`EngineConfig::max_buffered_packets`](crate::EngineConfig)): the client does not take
+    /// its packets. Nothing was sent.
+    Full,
+    /// A broadcast could not reach the other servers of the cluster (this server's sockets
+    /// got it).
+    Adapter(AdapterError),
+}
+
+impl fmt::Display for EmitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EmitError::ReservedName => f.write_str("reserved event name"),
+            EmitError::Serialize(e) => write!(f, "cannot serialize the arguments: {e}"),
+            EmitError::Disconnected => f.write_str("socket disconnected"),
+            EmitError::Full => f.write_str("send queue full"),
+            EmitError::Adapter(e) => write!(f, "adapter: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for EmitError {
+    /// The source of the adapter's error (its text is already in this error's).
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            EmitError::Adapter(e) => std::error::Error::source(e),
+            _ => None,
+        }
+    }
+}
+
+/// The error a per-packet middleware returns to drop an event.
+pub type MiddlewareError = Box<dyn std::error::Error + Send + Sync>;
+
+type EventHandler = Arc<dyn Fn(Socket, Args, Ack) -> BoxFuture<'static, ()> + Send + Sync>;
+type AnyHandler = Arc<dyn Fn(Socket, EventName, Args) -> BoxFuture<'static, ()> + Send + Sync>;
+type OutgoingHandler = Arc<dyn Fn(&str, &Args) + Send + Sync>;
+type PacketMiddleware = Arc<
+    dyn Fn(Socket, EventName, Args) -> BoxFuture<'static, Result<(), MiddlewareError>>
+        + Send
+        + Sync,
+>;
+type ErrorHandler = Arc<dyn Fn(&Socket, &MiddlewareError) + Send + Sync>;
+type DisconnectHandler =
+    Arc<dyn Fn(Socket, SocketDisconnectReason) -> BoxFuture<'static, ()> + Send + Sync>;
+
+#[derive(Default)]
+struct Handlers {
+    /// By event name. A list, not a map: a socket has a few handlers, and every socket holds
+    /// its own (an idle connection should hold little).
+    events: Vec<(Str, EventHandler)>,
+    disconnect: Vec<DisconnectHandler>,
+    /// The kinds of handlers few sockets have, allocated for the first one.
+    rare: Option<Box<RareHandlers>>,
+}
+
+#[derive(Default)]
+struct RareHandlers {
+    any: Vec<AnyHandler>,
+    outgoing: Vec<OutgoingHandler>,
+    middlewares: Vec<PacketMiddleware>,
+    errors: Vec<ErrorHandler>,
+    disconnecting: Vec<DisconnectHandler>,
+}
+
+impl Handlers {
+    fn rare_mut(&mut self) -> &mut RareHandlers {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
+    /// A copy of one list of the rare handlers (empty when there are none).
+    fn rare<T: Clone>(&self, list: impl FnOnce(&RareHandlers) -> &Vec<T>) -> Vec<T> {
+        self.rare.as_deref().map(list).cloned().unwrap_or_default()
+    }
+}
+
+/// A socket's typed data ([`Socket::insert_data`]) and its `data` ([`Socket::set_data`]), by
+/// type. A list, not a map: a socket holds a few, often none.
+#[derive(Default)]
+struct Extensions(Vec<(TypeId, Box<dyn Any + Send + Sync>)>);
+
+impl Extensions {
+    fn get<T: 'static>(&self) -> Option<&T> {
+        let id = TypeId::of::<T>();
+        self.0
+            .iter()
+            .find(|(t, _)| *t == id)
+            .and_then(|(_, b)| b.downcast_ref::<T>())
+    }
+
+    fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        let id = TypeId::of::<T>();
+        match self.0.iter_mut().find(|(t, _)| *t == id) {
+            Some(entry) => entry.1 = Box::new(value),
+            None => self.0.push((id, Box::new(value))),
+        }
+    }
+
+    fn remove<T: 'static>(&mut self) {
+        let id = TypeId::of::<T>();
+        self.0.retain(|(t, _)| *t != id);
+    }
+
+    fn get_or_insert_with<T: Send + Sync + 'static>(&mut self, f: impl FnOnce() -> T) -> &mut T {
+        let id = TypeId::of::<T>();
+        let index = match self.0.iter().position(|(t, _)| *t == id) {
+            Some(index) => index,
+            None => {
+                self.0.push((id, Box::new(f())));
+                self.0.len() - 1
+            }
+        };
+        self.0[index]
+            .1
+            .downcast_mut::<T>()
+            .expect("an entry holds a value of its type")
+    }
+}
+
+/// The `data` of a socket ([`Socket::set_data`]), kept in its extensions map (nothing when
+/// unset).
+struct SharedData(Value);
+
+/// Where the acknowledgement of an emitted event goes: the value the connection's
+/// [`ServerSession`](sio_protocol::socket::ServerSession) keeps per pending ack.
+#[derive(Debug)]
+pub(crate) enum AckSender {
+    /// `Socket::emit_with_ack`: the answer, or why none will come.
+    One(oneshot::Sender<Result<Args, AckFailure>>),
+    /// A broadcast's `emit_with_ack` (of this server or another one): the replies of every
+    /// recipient go to one sink.
+    Broadcast(ReplySink),
+}
+
+/// An event received, waiting for the socket's task.
+#[derive(Debug)]
+pub(crate) struct Incoming {
+    pub(crate) name: EventName,
+    pub(crate) args: Args,
+    pub(crate) id: Option<u64>,
+    /// The bytes of the messages that carried it (text and attachments).
+    pub(crate) size: usize,
+}
+
+/// One client connected to one namespace (socket.io's server-side `Socket`). Cheap to clone.
+///
+/// Handlers registered with [`on`](Self::on) run in the order the events arrived, one at a
+/// time (see [the handler order](crate::SocketIo#handler-order)).
+///
+/// ```no_run
+/// use sio_server::{SocketIo, SocketIoConfig};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let io = SocketIo::new(SocketIoConfig::default());
+/// io.of("/").on_connection(|socket| async move {
+///     socket.on("chat", |socket, (room, text): (String, String), ack| async move {
+///         let _ = socket.to(room).emit("chat", &(&text,)).await;
+///         let _ = ack.send(&"delivered");
+///     });
+/// });
+/// let _server = io.listen("127.0.0.1:3000").await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Socket {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: Str,
+    ns: Namespace,
+    handshake: Handshake,
+    client: Arc<ClientShared>,
+    connected: AtomicBool,
+    /// Connection state recovery restored this socket's session.
+    recovered: AtomicBool,
+    handlers: RwLock<Handlers>,
+    extensions: Mutex<Extensions>,
+    /// Events waiting for the socket's task, which exists only while there is work (an idle
+    /// socket has no task, no channel).
+    queue: Mutex<Queue>,
+    /// Signalled when an event leaves a full queue.
+    space: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    items: VecDeque<Incoming>,
+    /// The bytes of `items`.
+    bytes: usize,
+    /// An event found the queue full: the task signals `space` when it takes one.
+    space_wanted: bool,
+    /// The socket's task is running (it drains `items`, then runs the disconnect handlers
+    /// once `disconnected` is set).
+    running: bool,
+    disconnected: Option<SocketDisconnectReason>,
+    /// The pid to persist the session under, once disconnected (connection state recovery).
+    persist: Option<Str>,
+    /// A handler panicked: the events still queued, and those that arrive later, are dropped.
+    failed: bool,
+    /// The disconnect handlers have run (or are running).
+    finished: bool,
+}
+
+/// Resets the state of the socket's task if it ends without reaching its end: it unwound (a
+/// panic in this module's own code: the handlers' panics are caught) or the runtime dropped
+/// it. Without it, `running` would stay set forever and the socket's queue would fill.
+struct TaskGuard {
+    socket: Socket,
+    done: bool,
+}
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if !self.done {
+            self.socket.task_died();
+        }
+    }
+}
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Socket")
+            .field("id", &self.inner.id)
+            .field("nsp", self.inner.ns.name())
+            .field("connected", &self.connected())
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Socket {
+    pub(crate) fn new(
+        id: Str,
+        ns: Namespace,
+        handshake: Handshake,
+        client: Arc<ClientShared>,
+    ) -> Socket {
+        Socket {
+            inner: Arc::new(Inner {
+                id,
+                ns,
+                handshake,
+                client,
+                connected: AtomicBool::new(false),
+                recovered: AtomicBool::new(false),
+                handlers: RwLock::new(Handlers::default()),
+                extensions: Mutex::new(Extensions::default()),
+                queue: Mutex::new(Queue::default()),
+                space: Notify::new(),
+            }),
+        }
+    }
+
+    /// The `socket.io` span (level INFO) the socket's task runs in: the socket id, the
+    /// namespace, the Engine.IO session id, the handshake's address. Made for each run of the
+    /// task (an idle socket holds none; without a subscriber for it, nothing is allocated).
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "socket.io",
+            socket = %self.inner.id,
+            nsp = %self.inner.ns.name(),
+            sid = %self.inner.client.sender.sid(),
+            address = ?self.inner.handshake.address,
+        )
+    }
+
+    /// The socket id: 20 characters from a CSPRNG, not the Engine.IO session id.
+    pub fn id(&self) -> &Str {
+        &self.inner.id
+    }
+
+    /// The namespace.
+    pub fn namespace(&self) -> &Namespace {
+        &self.inner.ns
+    }
+
+    /// The handshake (headers, query, auth, address...).
+    pub fn handshake(&self) -> &Handshake {
+        &self.inner.handshake
+    }
+
+    /// Whether the socket is connected.
+    pub fn connected(&self) -> bool {
+        self.inner.connected.load(Ordering::Acquire)
+    }
+
+    /// Whether connection state recovery restored this socket's session
+    /// ([`ConnectionStateRecovery`](crate::ConnectionStateRecovery)): it has the id, rooms and
+    /// `data` it had before its connection was cut, and the events it missed were sent
+    /// (socket.io's `socket.recovered`).
+    pub fn recovered(&self) -> bool {
+        self.inner.recovered.load(Ordering::Acquire)
+    }
+
+    /// Restored from a recovered session: its `data`, and `recovered` (or, with `None`, a
+    /// recovery that failed at the last moment: a fresh socket again).
+    pub(crate) fn set_recovered(&self, data: Option<Value>) {
+        let recovered = data.is_some();
+        let mut extensions = lock(&self.inner.extensions);
+        match data {
+            Some(data) => extensions.insert(SharedData(data)),
+            None => extensions.remove::<SharedData>(),
+        }
+        self.inner.recovered.store(recovered, Ordering::Release);
+    }
+
+    /// The Engine.IO session id of the client's connection.
+    pub fn engine_sid(&self) -> &Str {
+        self.inner.client.sender.sid()
+    }
+
+    /// The transport in use now.
+    pub fn transport(&self) -> sio_protocol::engine::TransportKind {
+        self.inner.client.sender.transport()
+    }
+
+    // ----- per-socket data -----
+
+    /// Sets this socket's `data` (socket.io's `socket.data`): any serializable value, kept
+    /// as a [`Value`], which [`fetch_sockets`](crate::Namespace::fetch_sockets) carries to
+    /// every server of a cluster. Fails when `data` cannot be serialized (the previous data
+    /// stays).
+    ///
+    /// This is not the typed data of [`insert_data`](Self::insert_data) /
+    /// [`data`](Self::data): those hold any Rust value, on this server only.
+    ///
+    /// ```no_run
+    /// # async fn f(io: sio_server::SocketIo) {
+    /// io.of("/").on_connection(|socket| async move {
+    ///     let _ = socket.set_data(&serde_json::json!({"user": "ann", "level": 3}));
+    /// });
+    /// // On any server of the cluster:
+    /// for socket in io.of("/").fetch_sockets().await.unwrap_or_default() {
+    ///     println!("{} is {}", socket.id(), socket.data()["user"]);
+    /// }
+    /// # }
+    /// ```
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ArgsError> {
+        let value = Value::from_serialize(data)?;
+        lock(&self.inner.extensions).insert(SharedData(value));
+        Ok(())
+    }
+
+    /// A copy of this socket's `data` (see [`set_data`](Self::set_data)): an empty object
+    /// until set, as in socket.io.
+    pub fn data_value(&self) -> Value {
+        lock(&self.inner.extensions)
+            .get::<SharedData>()
+            .map(|d| d.0.clone())
+            .unwrap_or_else(|| Value::Object(Map::new()))
+    }
+
+    /// Runs `f` on this socket's `data` in place (socket.io's `socket.data.x = ...`; it starts
+    /// as an empty object).
+    pub fn update_data<R>(&self, f: impl FnOnce(&mut Value) -> R) -> R {
+        let mut map = lock(&self.inner.extensions);
+        let data = map.get_or_insert_with(|| SharedData(Value::Object(Map::new())));
+        f(&mut data.0)
+    }
+
+    /// Stores `value` as this socket's data of type `T` (replacing the previous one). It stays
+    /// on this server; [`set_data`](Self::set_data) is the data other servers see.
+    pub fn insert_data<T: Send + Sync + 'static>(&self, value: T) {
+        lock(&self.inner.extensions).insert(value);
+    }
+
+    /// A copy of this socket's data of type `T`.
+    pub fn data<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.inner.extensions).get::<T>().cloned()
+    }
+
+    /// Runs `f` on this socket's data of type `T` (inserting `T::default()` if absent).
+    pub fn with_data<T: Default + Send + Sync + 'static, R>(
+        &self,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> R {
+        let mut map = lock(&self.inner.extensions);
+        f(map.get_or_insert_with(T::default))
+    }
+
+    // ----- handlers -----
+
+    fn handlers_mut(&self) -> std::sync::RwLockWriteGuard<'_, Handlers> {
+        self.inner
+            .handlers
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn handlers(&self) -> std::sync::RwLockReadGuard<'_, Handlers> {
+        self.inner
+            .handlers
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Handles the event `event`, with its arguments read as `T` (a tuple for several
+    /// arguments; see [`Args::deserialize`]). Replaces an earlier handler of that event.
+    /// Arguments that do not match `T` drop the event (logged at debug level); use
+    /// [`on_args`](Self::on_args) to receive them as they are.
+    pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        T: DeserializeOwned + Send + 'static,
+        F: Fn(Socket, T, Ack) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.on_args(event, move |socket, args, ack| match args.deserialize::<T>() {
+            Ok(data) => Box::pin(handler(socket, data, ack)) as BoxFuture<'static, ()>,
+            Err(error) => {
+                tracing::debug!(%error, socket = %socket.id(), "event arguments do not match the handler");
+                Box::pin(async {})
+            }
+        });
+    }
+
+    /// Handles the event `event` with its raw [`Args`].
+    pub fn on_args<F, Fut>(&self, event: impl Into<String>, handler: F)
+    where
+        F: Fn(Socket, Args, Ack) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: EventHandler = Arc::new(move |s, a, k| Box::pin(handler(s, a, k)));
+        let event = Str::from(event.into());
+        let mut handlers = self.handlers_mut();
+        match handlers.events.iter_mut().find(|(name, _)| *name == event) {
+            Some(entry) => entry.1 = handler,
+            None => handlers.events.push((event, handler)),
+        }
+    }
+
+    /// Removes the handler of `event`.
+    pub fn off(&self, event: &str) {
+        self.handlers_mut()
+            .events
+            .retain(|(name, _)| name.as_str() != event);
+    }
+
+    /// Runs `handler` for every event received (socket.io's `onAny`), first, before the
+    /// per-packet middlewares and the event's own handler (socket.io's order), in the same
+    /// order guarantee.
+    pub fn on_any<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, EventName, Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: AnyHandler = Arc::new(move |s, n, a| Box::pin(handler(s, n, a)));
+        self.handlers_mut().rare_mut().any.push(handler);
+    }
+
+    /// Calls `handler` with every event this socket emits (socket.io's `onAnyOutgoing`):
+    /// [`emit`](Self::emit) and [`emit_with_ack`](Self::emit_with_ack), not broadcasts.
+    pub fn on_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
+        self.handlers_mut()
+            .rare_mut()
+            .outgoing
+            .push(Arc::new(handler));
+    }
+
+    /// Adds a per-packet middleware (socket.io's `socket.use`): it runs for every received
+    /// event after `on_any` and before the handler; an `Err` drops the event and goes to the
+    /// [`on_error`](Self::on_error) handlers.
+    pub fn use_middleware<F, Fut>(&self, middleware: F)
+    where
+        F: Fn(Socket, EventName, Args) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), MiddlewareError>> + Send + 'static,
+    {
+        let middleware: PacketMiddleware = Arc::new(move |s, n, a| Box::pin(middleware(s, n, a)));
+        self.handlers_mut().rare_mut().middlewares.push(middleware);
+    }
+
+    /// Called with the error of a per-packet middleware that refused an event.
+    pub fn on_error(&self, handler: impl Fn(&Socket, &MiddlewareError) + Send + Sync + 'static) {
+        self.handlers_mut()
+            .rare_mut()
+            .errors
+            .push(Arc::new(handler));
+    }
+
+    /// Runs when the socket is disconnecting, while its rooms are still readable.
+    pub fn on_disconnecting<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, SocketDisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        self.handlers_mut().rare_mut().disconnecting.push(handler);
+    }
+
+    /// Runs once the socket is disconnected (it has left its rooms).
+    pub fn on_disconnect<F, Fut>(&self, handler: F)
+    where
+        F: Fn(Socket, SocketDisconnectReason) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let handler: DisconnectHandler = Arc::new(move |s, r| Box::pin(handler(s, r)));
+        self.handlers_mut().disconnect.push(handler);
+    }
+
+    // ----- emitting -----
+
+    /// Sends the event `event` with `args` (a tuple is several arguments, `()` none; see
+    /// [`Args`]) to this client.
+    ///
+    /// With [connection state recovery](crate::ConnectionStateRecovery) on, the event goes,
+    /// as in socket.io, through the adapter to the room named by the socket's id, with an
+    /// offset: it is kept for a recovery, and reaches the socket that recovers this one's
+    /// session (same id) even when emitted while the connection was cut.
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+        check_name(event)?;
+        if self.inner.ns.recovers() {
+            let args = Args::new(args).map_err(EmitError::Serialize)?;
+            self.notify_outgoing(event, || Ok(args.clone()))?;
+            return self.emit_recoverable(event, args);
+        }
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.notify_outgoing(event, || Args::new(args))?;
+        let encoded = self
+            .inner
+            .client
+            .encoder
+            .encode_event(self.inner.ns.name(), event, args, None)
+            .map_err(EmitError::Serialize)?;
+        self.inner
+            .client
+            .write(self.inner.ns.name(), frames(encoded), false)
+    }
+
+    /// Sends the event `event` with arguments already built (received arguments, for
+    /// example: they are re-sent as received, without parsing).
+    ///
+    /// Goes through the adapter with connection state recovery on, like [`emit`](Self::emit).
+    pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
+        check_name(event)?;
+        if self.inner.ns.recovers() {
+            self.notify_outgoing(event, || Ok(args.clone()))?;
+            return self.emit_recoverable(event, args);
+        }
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.notify_outgoing(event, || Ok(args.clone()))?;
+        let packet = Packet::event(
+            self.inner.ns.name().clone(),
+            Str::from(event.to_owned()),
+            args,
+            None,
+        );
+        self.send_packet(&packet)
+    }
+
+    /// With connection state recovery on, an event for this socket goes through the adapter
+    /// to the room named by its id (as in socket.io), which adds its offset and keeps it for
+    /// a recovery. The adapter's local part runs now (the default adapter's future is
+    /// ready at once); what a cluster adapter still has to do runs on a task of its own.
+    fn emit_recoverable(&self, event: &str, args: Args) -> Result<(), EmitError> {
+        let packet = Arc::new(encode_packet(&self.inner.ns, event, args, None)?);
+        let opts = BroadcastOptions::new(vec![self.inner.id.clone()], Vec::new());
+        let adapter = self.inner.ns.adapter().clone();
+        let mut sent = Box::pin(async move { adapter.broadcast(packet, opts).await });
+        match (&mut sent).now_or_never() {
+            Some(result) => result.map_err(|error| {
+                crate::metrics::adapter_publish_failed();
+                EmitError::Adapter(error)
+            }),
+            None => {
+                tokio::spawn(async move {
+                    if let Err(error) = sent.await {
+                        crate::metrics::adapter_publish_failed();
+                        tracing::debug!(%error, "an event could not reach the cluster");
+                    }
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends `event` and waits for the client's acknowledgement (see [`AckFuture`]).
+    pub fn emit_with_ack<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> AckFuture {
+        AckFuture::new(self.clone(), event.to_owned(), Args::new(args))
+    }
+
+    /// Calls the `on_any_outgoing` callbacks; one that panics disconnects the socket, and the
+    /// event is not sent.
+    fn notify_outgoing(
+        &self,
+        event: &str,
+        args: impl FnOnce() -> Result<Args, ArgsError>,
+    ) -> Result<(), EmitError> {
+        let outgoing = self.handlers().rare(|r| &r.outgoing);
+        if !outgoing.is_empty() {
+            if let Ok(args) = args() {
+                for handler in outgoing {
+                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        handler(event, &args);
+                    }));
+                    if let Err(payload) = called {
+                        self.panicked("on_any_outgoing", &*payload);
+                        return Err(EmitError::Disconnected);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `emit_with_ack` with the ack id `id`: the event is written and the connection's session
+    /// waits for the answer until `deadline`, which then goes to `tx`.
+    pub(crate) fn emit_args_with_ack(
+        &self,
+        event: &str,
+        args: Args,
+        id: u64,
+        deadline: Instant,
+        tx: oneshot::Sender<Result<Args, AckFailure>>,
+    ) -> Result<(), EmitError> {
+        check_name(event)?;
+        if !self.connected() {
+            return Err(EmitError::Disconnected);
+        }
+        self.notify_outgoing(event, || Ok(args.clone()))?;
+        let packet = Packet::event(
+            self.inner.ns.name().clone(),
+            Str::from(event.to_owned()),
+            args,
+            Some(id),
+        );
+        let encoded = self
+            .inner
+            .client
+            .encoder
+            .encode(&packet)
+            .map_err(EmitError::Serialize)?;
+        self.inner.client.write_with_ack(
+            self.inner.ns.name(),
+            frames(encoded),
+            (id, Some(deadline), AckSender::One(tx)),
+        )
+    }
+
+    /// Writes a packet of this socket's namespace (an ACK).
+    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+        self.inner.client.send_packet(packet)
+    }
+
+    /// Writes a pre-encoded packet (a broadcast) if the socket is connected; with `ack`, its
+    /// session waits for the answer. `false` if it was not written.
+    pub(crate) fn deliver(
+        &self,
+        messages: &[Message],
+        volatile: bool,
+        ack: Option<(u64, Option<Instant>, AckSender)>,
+    ) -> bool {
+        if !self.connected() {
+            return false;
+        }
+        let nsp = self.inner.ns.name();
+        let written = match ack {
+            None => self.inner.client.write(nsp, messages.to_vec(), volatile),
+            Some(ack) => self
+                .inner
+                .client
+                .write_with_ack(nsp, messages.to_vec(), ack),
+        };
+        written.is_ok()
+    }
+
+    // ----- rooms and broadcasting -----
+
+    /// Joins `room`.
+    pub async fn join(&self, room: impl Into<Str>) {
+        self.join_all(vec![room.into()]).await;
+    }
+
+    /// Joins every room of `rooms`. Does nothing once the socket is disconnected (its rooms
+    /// are gone).
+    pub async fn join_all(&self, rooms: Vec<Str>) {
+        if !self.connected() {
+            return;
+        }
+        self.inner
+            .ns
+            .adapter()
+            .add_all(self.inner.id.clone(), rooms)
+            .await;
+    }
+
+    /// Leaves `room`.
+    pub async fn leave(&self, room: impl Into<Str>) {
+        self.inner
+            .ns
+            .adapter()
+            .del(self.inner.id.clone(), room.into())
+            .await;
+    }
+
+    /// The rooms of this socket (its own id included).
+    pub async fn rooms(&self) -> Vec<Str> {
+        self.inner
+            .ns
+            .adapter()
+            .socket_rooms(self.inner.id.clone())
+            .await
+    }
+
+    /// Everyone else in the namespace (socket.io's `socket.broadcast`).
+    pub fn broadcast(&self) -> BroadcastOperator {
+        BroadcastOperator::new(self.inner.ns.clone()).except(self.inner.id.clone())
+    }
+
+    /// The sockets in `room`, except this one.
+    pub fn to(&self, room: impl Into<Str>) -> BroadcastOperator {
+        self.broadcast().to(room)
+    }
+
+    /// Everyone else in the namespace except those in `room`.
+    pub fn except(&self, room: impl Into<Str>) -> BroadcastOperator {
+        self.broadcast().except(room)
+    }
+
+    // ----- disconnecting -----
+
+    /// Disconnects from the namespace (the client gets DISCONNECT, reason `"io server
+    /// disconnect"`); with `close`, disconnects every namespace of the client and closes the
+    /// connection.
+    pub fn disconnect(&self, close: bool) {
+        if close {
+            self.inner.client.disconnect_all();
+        } else {
+            self.inner.client.disconnect(self.inner.ns.name());
+        }
+    }
+
+    /// The connection's session says the socket left its namespace: marks it disconnected
+    /// and wakes its task, which runs the disconnect handlers.
+    ///
+    /// With `persist`, its task keeps its session under that pid for connection state
+    /// recovery, once the `disconnecting` handlers ran (socket.io's order).
+    pub(crate) fn on_disconnected(&self, reason: SocketDisconnectReason, persist: Option<Str>) {
+        self.inner.connected.store(false, Ordering::Release);
+        self.inner
+            .client
+            .remove(self.inner.ns.name(), &self.inner.id);
+        let mut queue = lock(&self.inner.queue);
+        if queue.disconnected.is_some() {
+            return;
+        }
+        queue.disconnected = Some(reason);
+        queue.persist = persist;
+        crate::metrics::socket_disconnected(reason.as_str());
+        if !queue.running && !queue.finished {
+            queue.running = true;
+            drop(queue);
+            tokio::spawn(self.clone().drain(Vec::new()).instrument(self.span()));
+        }
+    }
+
+    /// The session accepted the socket: it is connected, and its task is about to start (so
+    /// that a disconnection that comes first does not start another one).
+    pub(crate) fn set_connected(&self) {
+        self.inner.connected.store(true, Ordering::Release);
+        lock(&self.inner.queue).running = true;
+    }
+
+    /// Queues an event for the socket's task (started if needed); gives it back when the
+    /// queue is full. Dropped if a handler of the socket panicked or its disconnect handlers
+    /// ran: nothing would handle it.
+    #[allow(clippy::result_large_err)] // the event itself comes back, to be queued later
+    pub(crate) fn try_enqueue(&self, incoming: Incoming) -> Result<(), Incoming> {
+        let mut queue = lock(&self.inner.queue);
+        if queue.failed || queue.finished {
+            return Ok(());
+        }
+        let config = self.inner.ns.config();
+        // At most `socket_queue` events and `max_buffered_bytes` bytes (one event always fits
+        // in an empty queue).
+        let full = queue.items.len() >= config.socket_queue.max(1)
+            || (!queue.items.is_empty()
+                && queue.bytes.saturating_add(incoming.size) > config.engine.max_buffered_bytes);
+        if full {
+            queue.space_wanted = true;
+            return Err(incoming);
+        }
+        queue.bytes += incoming.size;
+        queue.items.push_back(incoming);
+        if !queue.running {
+            queue.running = true;
+            drop(queue);
+            tokio::spawn(self.clone().drain(Vec::new()).instrument(self.span()));
+        }
+        Ok(())
+    }
+
+    /// Queues an event, waiting while the queue is full.
+    pub(crate) async fn enqueue(&self, mut incoming: Incoming) {
+        loop {
+            let space = self.inner.space.notified();
+            match self.try_enqueue(incoming) {
+                Ok(()) => return,
+                Err(back) => incoming = back,
+            }
+            space.await;
+        }
+    }
+
+    /// Starts the socket's task: the `connection` handlers, then the events in order.
+    pub(crate) fn start(&self, on_connection: Vec<super::namespace::ConnectionHandler>) {
+        tokio::spawn(self.clone().drain(on_connection).instrument(self.span()));
+    }
+
+    /// The socket's task: runs `on_connection`, then the queued events in order; once the
+    /// queue is empty it ends, or, when the socket disconnected, runs the disconnect handlers.
+    async fn drain(self, on_connection: Vec<super::namespace::ConnectionHandler>) {
+        let mut guard = TaskGuard {
+            socket: self.clone(),
+            done: false,
+        };
+        for handler in on_connection {
+            let socket = self.clone();
+            let run = async move { handler(socket).await };
+            if !self.guarded("on_connection", run).await {
+                // The socket is disconnected: its later `connection` handlers do not run.
+                break;
+            }
+        }
+        loop {
+            let (item, reason) = {
+                let mut queue = lock(&self.inner.queue);
+                match queue.items.pop_front() {
+                    Some(item) => {
+                        queue.bytes -= item.size;
+                        if queue.items.is_empty() {
+                            queue.items = VecDeque::new();
+                        }
+                        if std::mem::take(&mut queue.space_wanted) {
+                            self.inner.space.notify_one();
+                        }
+                        (Some(item), None)
+                    }
+                    None => match queue.disconnected {
+                        Some(reason) if !queue.finished => {
+                            queue.finished = true;
+                            (None, Some(reason))
+                        }
+                        _ => {
+                            queue.running = false;
+                            break;
+                        }
+                    },
+                }
+            };
+            if let Some(item) = item {
+                self.dispatch(item).await;
+            }
+            if let Some(reason) = reason {
+                self.finish(reason).await;
+                break;
+            }
+        }
+        guard.done = true;
+    }
+
+    /// After the disconnection: `disconnecting` handlers, leaving the rooms, `disconnect`
+    /// handlers. A handler that panics is logged; the others still run, and the socket still
+    /// leaves its rooms and the namespace.
+    async fn finish(&self, reason: SocketDisconnectReason) {
+        let disconnecting = self.handlers().rare(|r| &r.disconnecting);
+        for handler in disconnecting {
+            let socket = self.clone();
+            self.guarded(
+                "on_disconnecting",
+                async move { handler(socket, reason).await },
+            )
+            .await;
+        }
+        let adapter = self.inner.ns.adapter().clone();
+        let id = self.inner.id.clone();
+        let persist = lock(&self.inner.queue).persist.take();
+        if let Some(pid) = persist {
+            let (adapter, id) = (adapter.clone(), id.clone());
+            let data = self.data_value();
+            let persisting = async move {
+                let rooms = adapter.socket_rooms(id.clone()).await;
+                adapter
+                    .persist_session(SessionState::new(id, pid, rooms, data))
+                    .await;
+            };
+            self.guarded("adapter persist_session", persisting).await;
+        }
+        self.guarded("adapter del_all", async move { adapter.del_all(id).await })
+            .await;
+        self.inner.ns.remove_socket(&self.inner.id);
+        let disconnect = std::mem::take(&mut self.handlers_mut().disconnect);
+        for handler in disconnect {
+            let socket = self.clone();
+            self.guarded(
+                "on_disconnect",
+                async move { handler(socket, reason).await },
+            )
+            .await;
+        }
+        // Drop the handlers: they may hold clones of this socket.
+        *self.handlers_mut() = Handlers::default();
+    }
+
+    /// Handles one event: `on_any`, the per-packet middlewares, the event's handler. A handler
+    /// that panics disconnects the socket and ends the event.
+    async fn dispatch(&self, item: Incoming) {
+        let (middlewares, any) = {
+            let handlers = self.handlers();
+            (handlers.rare(|r| &r.middlewares), handlers.rare(|r| &r.any))
+        };
+        for handler in any {
+            let (socket, name, args) = (self.clone(), item.name.clone(), item.args.clone());
+            let run = async move { handler(socket, name, args).await };
+            if !self.guarded("on_any", run).await {
+                return;
+            }
+        }
+        for middleware in middlewares {
+            let (socket, name, args) = (self.clone(), item.name.clone(), item.args.clone());
+            let run = async move { middleware(socket, name, args).await };
+            let Some(result) = self.guarded_output("use_middleware", run).await else {
+                return;
+            };
+            if let Err(error) = result {
+                let errors = self.handlers().rare(|r| &r.errors);
+                for handler in errors {
+                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        handler(self, &error);
+                    }));
+                    if let Err(payload) = called {
+                        self.panicked("on_error", &*payload);
+                        return;
+                    }
+                }
+                return;
+            }
+        }
+        if lock(&self.inner.queue).failed {
+            // An `on_any_outgoing` callback panicked meanwhile.
+            return;
+        }
+        let handler = self
+            .handlers()
+            .events
+            .iter()
+            .find(|(name, _)| name.as_str() == item.name.as_str())
+            .map(|(_, handler)| handler.clone());
+        if let Some(handler) = handler {
+            let (socket, args, ack) = (self.clone(), item.args, Ack::new(self.clone(), item.id));
+            self.guarded(
+                "event handler",
+                async move { handler(socket, args, ack).await },
+            )
+            .await;
+        }
+    }
+
+    /// Runs a handler's future (the call that makes it included), catching a panic; `false`
+    /// if it panicked (see [`panicked`](Self::panicked)).
+    async fn guarded(&self, handler: &'static str, run: impl Future<Output = ()>) -> bool {
+        self.guarded_output(handler, run).await.is_some()
+    }
+
+    async fn guarded_output<T>(
+        &self,
+        handler: &'static str,
+        run: impl Future<Output = T>,
+    ) -> Option<T> {
+        match AssertUnwindSafe(run).catch_unwind().await {
+            Ok(output) => Some(output),
+            Err(payload) => {
+                self.panicked(handler, &*payload);
+                None
+            }
+        }
+    }
+
+    /// A handler of this socket panicked: logs it and disconnects the socket like
+    /// [`disconnect(false)`](Self::disconnect) (the client gets DISCONNECT, the reason is
+    /// `"server namespace disconnect"`); the events still queued are dropped. The disconnect
+    /// handlers run next (unless they are what panicked: then the others go on).
+    pub(crate) fn panicked(&self, handler: &'static str, payload: &(dyn Any + Send)) {
+        tracing::error!(
+            socket = %self.inner.id,
+            nsp = %self.inner.ns.name(),
+            sid = %self.inner.client.sender.sid(),
+            handler,
+            panic = panic_message(payload),
+            "a handler panicked: the socket is disconnected"
+        );
+        self.inner.client.disconnect(self.inner.ns.name());
+        self.drop_queued();
+    }
+
+    /// Drops the queued events (and those that arrive later), letting a waiting `enqueue`
+    /// through.
+    fn drop_queued(&self) {
+        let mut queue = lock(&self.inner.queue);
+        queue.failed = true;
+        queue.items = VecDeque::new();
+        queue.bytes = 0;
+        drop(queue);
+        self.inner.space.notify_one();
+    }
+
+    /// The socket's task ended early (see [`TaskGuard`]): the socket is disconnected and its
+    /// state reset. After a panic, a new task runs the disconnect handlers, unless the panic
+    /// happened while they ran: then the socket leaves its rooms and the namespace here.
+    fn task_died(&self) {
+        let panicking = std::thread::panicking();
+        if panicking {
+            tracing::error!(
+                socket = %self.inner.id,
+                nsp = %self.inner.ns.name(),
+                sid = %self.inner.client.sender.sid(),
+                "the socket's task panicked: the socket is disconnected"
+            );
+        }
+        if self.inner.connected.load(Ordering::Acquire) {
+            // The session forgets the socket (the client gets DISCONNECT); its disconnect
+            // handlers run below.
+            self.inner.client.disconnect(self.inner.ns.name());
+        }
+        self.inner.connected.store(false, Ordering::Release);
+        self.inner
+            .client
+            .remove(self.inner.ns.name(), &self.inner.id);
+        let restart = {
+            let mut queue = lock(&self.inner.queue);
+            queue.failed = true;
+            queue.items = VecDeque::new();
+            queue.bytes = 0;
+            queue
+                .disconnected
+                .get_or_insert(SocketDisconnectReason::ServerNamespaceDisconnect);
+            let restart = panicking && !queue.finished;
+            queue.running = restart;
+            restart
+        };
+        self.inner.space.notify_one();
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        match runtime {
+            Some(runtime) if restart => {
+                runtime.spawn(self.clone().drain(Vec::new()).instrument(self.span()));
+            }
+            _ => {
+                self.inner.ns.remove_socket(&self.inner.id);
+                if let Some(runtime) = runtime.filter(|_| panicking) {
+                    let adapter = self.inner.ns.adapter().clone();
+                    let id = self.inner.id.clone();
+                    runtime.spawn(async move { adapter.del_all(id).await });
+                }
+            }
+        }
+    }
+}
+
+fn check_name(event: &str) -> Result<(), EmitError> {
+    if RESERVED_EVENTS.contains(&event) {
+        Err(EmitError::ReservedName)
+    } else {
+        Ok(())
+    }
+}
+
+/// The Engine.IO messages of an encoded packet.
+pub(crate) fn frames(encoded: sio_protocol::socket::Encoded) -> Vec<Message> {
+    encoded
+        .into_frames()
+        .map(|frame| match frame {
+            sio_protocol::engine::Frame::Text(text) => Message::Text(text),
+            sio_protocol::engine::Frame::Binary(data) => Message::Binary(data),
+        })
+        .collect()
+}
