@@ -27,5 +27,30 @@
 //! holds up the manager: from there on, handlers of later events may run while it waits
 //! (JavaScript's async handlers interleave the same way). To handle events strictly one
 //! after the other, await them from one task with [`Socket::events`](crate::Socket::events).
+//! A future that is still running holds its [`Socket`](crate::Socket), which keeps the
+//! manager alive until it ends.
+//!
+//! A [`once`](crate::Socket::once) handler is removed when its event arrives, whether its
+//! arguments match or not (a mismatch goes to the `on_error` hooks as for `on`).
+//!
+//! ```
+//! use sio_client::{AckSender, Message, Options, Socket, io};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sio_client::Error> {
+//! let socket = io("http://localhost:3000", Options::default().auto_connect(false))?;
+//! // Synchronous, raw: the name, the arguments as they came, the ack.
+//! socket.on("a", |msg: Message| {
+//!     let _ = msg.ack(&msg.args().len());
+//! });
+//! // Async, typed, without ack: `()` for no arguments.
+//! socket.on("b", |_socket: Socket, (): ()| async move {});
+//! // Async, typed, with the ack: two arguments as a tuple.
+//! socket.on("c", |socket: Socket, (x, y): (f64, f64), ack: AckSender| async move {
+//!     let _ = socket.emit("moved", &(x, y));
+//!     let _ = ack.send(&"ok");
+//! });
+//! # Ok(()) }
+//! ```
 
 pub use crate::socket::{DataAckMarker, DataMarker, Handler, OnceHandler, RawMarker};

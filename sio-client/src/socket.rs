@@ -170,7 +170,8 @@ impl Socket {
     }
 
     /// Adds `handler` for the next `event` from the server only (`socket.once(event, fn)`):
-    /// it is removed when that event arrives, before it runs. [`off`](Self::off) and
+    /// it is removed when that event arrives, before it runs (also when the arguments do not
+    /// match a typed handler: that goes to [`on_error`](Self::on_error)). [`off`](Self::off) and
     /// [`off_handler`](Self::off_handler) remove it if it has not run yet. The same shapes
     /// as [`on`](Self::on), as `FnOnce` closures.
     ///

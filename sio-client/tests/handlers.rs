@@ -313,3 +313,35 @@ async fn an_ack_timeout_is_a_timeout() {
     assert_eq!(error.to_string(), "operation has timed out");
     assert!(error.source().is_none());
 }
+
+/// An async handler that waits does not hold up the manager: the next event's handler runs
+/// meanwhile. What each does before it waits happens in the order the events arrived.
+#[tokio::test]
+async fn a_waiting_handler_does_not_hold_up_the_next_events() {
+    let (listener, _manager, socket) = client().await;
+    let (tx, mut seen) = log();
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (t, r) = (tx.clone(), release.clone());
+    socket.on("slow", move |_socket: Socket, (): ()| {
+        let (t, r) = (t.clone(), r.clone());
+        async move {
+            let _ = t.send("slow start".to_owned());
+            r.notified().await;
+            let _ = t.send("slow end".to_owned());
+        }
+    });
+    let t = tx.clone();
+    socket.on("fast", move |_socket: Socket, (): ()| {
+        let t = t.clone();
+        async move {
+            let _ = t.send("fast".to_owned());
+        }
+    });
+    let mut ws = connect(&listener, &socket).await;
+    send(&mut ws, r#"42["slow"]"#).await;
+    send(&mut ws, r#"42["fast"]"#).await;
+    assert_eq!(recv(&mut seen, "slow start").await, "slow start");
+    assert_eq!(recv(&mut seen, "fast").await, "fast");
+    release.notify_one();
+    assert_eq!(recv(&mut seen, "slow end").await, "slow end");
+}
