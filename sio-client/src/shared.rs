@@ -56,8 +56,6 @@ pub(crate) struct Handlers {
     pub(crate) connect_error: Vec<ErrorHandler>,
     /// `Socket::on_error`: a handler could not be called (arguments that do not match).
     pub(crate) error: Vec<ErrorHandler>,
-    /// The id of the next listener.
-    pub(crate) next_id: u64,
     /// The live `Events` streams.
     pub(crate) streams: Vec<UnboundedSender<SocketEvent>>,
 }

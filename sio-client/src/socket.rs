@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -209,10 +210,10 @@ impl Socket {
     }
 
     fn listen(&self, event: &str, handler: BoxedHandler, once: bool) -> HandlerId {
-        let mut handlers = lock(&self.shared.handlers);
-        let id = handlers.next_id;
-        handlers.next_id += 1;
-        handlers
+        // Unique in the process: an id of another socket's handler removes nothing here.
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        lock(&self.shared.handlers)
             .events
             .entry(event.to_owned())
             .or_default()
@@ -228,7 +229,8 @@ impl Socket {
 
     /// Removes the one handler [`on`](Self::on) or [`once`](Self::once) returned `id` for
     /// (`socket.off(event, fn)`: closures cannot be compared, so they are removed by id).
-    /// False if it is gone already (removed, or a `once` handler that ran).
+    /// False if it is gone already (removed, or a `once` handler that ran), or is another
+    /// socket's (ids are unique in the process).
     pub fn off_handler(&self, id: HandlerId) -> bool {
         let mut handlers = lock(&self.shared.handlers);
         let mut found = None;

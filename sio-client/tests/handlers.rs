@@ -133,7 +133,7 @@ async fn typed_handlers_with_and_without_ack() {
 
 #[tokio::test]
 async fn every_handler_of_an_event_runs_in_order_and_off_removes_them() {
-    let (listener, _manager, socket) = client().await;
+    let (listener, manager, socket) = client().await;
     let (tx, mut seen) = log();
     let t = tx.clone();
     let first = socket.on("tick", move |_socket: Socket, (n,): (u32,)| {
@@ -155,7 +155,8 @@ async fn every_handler_of_an_event_runs_in_order_and_off_removes_them() {
     for expected in ["first 1", "raw tick", "once 1"] {
         assert_eq!(recv(&mut seen, expected).await, expected);
     }
-    // One handler removed by its id: the other stays.
+    // One handler removed by its id (not by another socket): the other stays.
+    assert!(!manager.socket("/other").off_handler(first));
     assert!(socket.off_handler(first));
     assert!(!socket.off_handler(first), "removed already");
     send(&mut ws, r#"42["tick",2]"#).await;
