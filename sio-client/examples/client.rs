@@ -53,7 +53,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     socket.on_connect(|| eprintln!("connected"));
     socket.on_disconnect(|reason| eprintln!("disconnected: {reason}"));
-    socket.on_connect_error(|err| eprintln!("connect_error: {err} {:?}", err.data));
+    socket.on_connect_error(|err| eprintln!("connect_error: {err} {:?}", err.data()));
     socket.on_any(|msg| {
         println!("{} {:?}", msg.event(), msg.args().to_values());
         // Answer the server's ack requests.

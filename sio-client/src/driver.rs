@@ -20,8 +20,7 @@ use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use sio_protocol::engine::{Frame, TransportKind};
@@ -33,11 +32,11 @@ use tokio::time::Sleep;
 
 use crate::commands::{AckReply, Command, CommandReceiver, Emit, WeakCommandSender};
 use crate::engine::{Engine, EngineEvent};
-use crate::error::{ConnectError, DisconnectReason, Error};
+use crate::error::{DisconnectReason, Error};
 use crate::events::{ManagerEvent, SocketEvent};
 use crate::message::{AckSender, Message};
 use crate::options::Options;
-use crate::shared::{EventHandler, Registry, Shared};
+use crate::shared::{BoxedHandler, HandlerFuture, Registry, Shared};
 use crate::sync::lock;
 use crate::transport::endpoint::Endpoint;
 
@@ -66,6 +65,11 @@ pub(crate) struct Driver {
     /// The one timer, made on first use.
     sleep: Option<Pin<Box<Sleep>>>,
     registry: Arc<Registry>,
+    /// The error of the engine that just failed, with its cause, for the session's events
+    /// that report it (by its message) until the session has no more events.
+    engine_error: Option<Error>,
+    /// The manager `error` the session just reported, for the `connect_error`s that follow.
+    manager_error: Option<Error>,
     engine: Option<Engine>,
     session: ClientSession<AckReply>,
     encoder: Encoder,
@@ -128,6 +132,8 @@ impl Driver {
             weak,
             sleep: None,
             registry,
+            engine_error: None,
+            manager_error: None,
             engine: None,
             session: ClientSession::new(session_config(options), now()),
             encoder: Encoder::new(parser),
@@ -256,6 +262,8 @@ impl Driver {
                 self.transmit(&packet);
             }
             let Some(event) = self.session.poll_event() else {
+                self.engine_error = None;
+                self.manager_error = None;
                 return;
             };
             self.on_session_event(event);
@@ -286,18 +294,33 @@ impl Driver {
                     // engine.io-client's `error` before its `close`: the manager emits it
                     // (`onerror`).
                     if let Some(error) = error {
-                        self.session.handle_error(now, error);
+                        self.session.handle_error(now, error.to_string());
+                        self.engine_error = Some(error);
                     }
                     self.session.handle_close(now, reason.into());
                 } else {
                     // An attempt failed before its handshake (or a closed session's engine
                     // ended, which the session ignores).
                     self.prior_websocket_success = false;
-                    let error = error.unwrap_or_else(|| reason.as_str().to_owned());
-                    self.session.handle_open_failed(now, error);
+                    match error {
+                        Some(error) => {
+                            self.session.handle_open_failed(now, error.to_string());
+                            self.engine_error = Some(error);
+                        }
+                        None => self.session.handle_open_failed(now, reason.as_str()),
+                    }
                 }
                 self.sync_views();
             }
+        }
+    }
+
+    /// The error the session reports by its `message`: the failed engine's (which keeps the
+    /// cause), or one made from the message alone (`"timeout"`, a close reason).
+    fn session_error(&self, message: String) -> Error {
+        match &self.engine_error {
+            Some(error) if error.to_string() == message => error.clone(),
+            _ => Error::from_session(message),
         }
     }
 
@@ -342,13 +365,18 @@ impl Driver {
                 }
             }
             ClientEvent::Open => self.emit_manager(&ManagerEvent::Open),
-            ClientEvent::Error(error) => self.emit_manager(&ManagerEvent::Error(error)),
+            ClientEvent::Error(message) => {
+                let error = self.session_error(message);
+                self.manager_error = Some(error.clone());
+                self.emit_manager(&ManagerEvent::Error(error));
+            }
             ClientEvent::Close(reason) => self.emit_manager(&ManagerEvent::Close(reason)),
             ClientEvent::ReconnectAttempt(n) => {
                 self.emit_manager(&ManagerEvent::ReconnectAttempt(n));
             }
             ClientEvent::Reconnect(n) => self.emit_manager(&ManagerEvent::Reconnect(n)),
-            ClientEvent::ReconnectError(error) => {
+            ClientEvent::ReconnectError(message) => {
+                let error = self.session_error(message);
                 self.emit_manager(&ManagerEvent::ReconnectError(error));
             }
             ClientEvent::ReconnectFailed => self.emit_manager(&ManagerEvent::ReconnectFailed),
@@ -373,8 +401,14 @@ impl Driver {
                 }
             }
             ClientEvent::ConnectError { nsp, message, data } => {
+                // After the manager's `error`: the connection failed. Otherwise the server
+                // refused the namespace.
+                let error = match &self.manager_error {
+                    Some(error) if data.is_none() && error.to_string() == message => error.clone(),
+                    _ => Error::rejected(message, data),
+                };
                 if let Some(shared) = self.registry.socket(&nsp) {
-                    emit_connect_error(&shared, &ConnectError { message, data });
+                    emit_connect_error(&shared, &error);
                 }
             }
             ClientEvent::Disconnect { nsp, reason } => {
@@ -524,14 +558,10 @@ impl Driver {
     }
 
     fn on_event(&self, shared: &Shared, event: EventName, args: Args, id: Option<u64>) {
-        let ack = id.and_then(|id| {
-            Some(AckSender {
-                nsp: shared.nsp.clone(),
-                id,
-                sent: Arc::new(AtomicBool::new(false)),
-                commands: self.weak.upgrade()?,
-            })
-        });
+        let ack = match id.and_then(|id| Some((id, self.weak.upgrade()?))) {
+            Some((id, commands)) => AckSender::new(shared.nsp.clone(), id, commands),
+            None => AckSender::none(),
+        };
         let message = Message {
             event: event.as_str().to_owned(),
             args,
@@ -539,7 +569,7 @@ impl Driver {
         };
         let (any, own) = {
             let mut handlers = lock(&shared.handlers);
-            let own: Vec<EventHandler> = match handlers.events.get_mut(message.event()) {
+            let own: Vec<BoxedHandler> = match handlers.events.get_mut(message.event()) {
                 Some(listeners) => {
                     let own = listeners.iter().map(|l| Arc::clone(&l.handler)).collect();
                     // `once` handlers are removed before they run.
@@ -553,11 +583,46 @@ impl Driver {
             };
             (handlers.any.clone(), own)
         };
-        for handler in any.iter().chain(own.iter()) {
+        for handler in &any {
             let message = message.clone();
             call(|| handler(message));
         }
+        for handler in &own {
+            let message = message.clone();
+            call(|| match handler(message) {
+                Ok(None) => {}
+                Ok(Some(future)) => run(future),
+                Err(error) => handler_error(shared, &error),
+            });
+        }
         shared.publish(SocketEvent::Message(message));
+    }
+}
+
+/// Polls an async handler's future once, here (what it does before it first waits happens in
+/// the order of the events); moves it to a task of its own if it waits, so that it never holds
+/// up the manager.
+fn run(mut future: HandlerFuture) {
+    let mut cx = Context::from_waker(Waker::noop());
+    if future.as_mut().poll(&mut cx).is_pending() {
+        // The task polls it again at once, with its own waker: a future registers the
+        // current waker at each poll, so the no-op one of the first poll is replaced.
+        tokio::spawn(future);
+    }
+}
+
+/// A handler could not be called: a warning, and the socket's `on_error` hooks.
+fn handler_error(shared: &Shared, error: &Error) {
+    tracing::warn!(
+        nsp = %shared.nsp,
+        event = error.event().unwrap_or_default(),
+        "{error}: {}",
+        std::error::Error::source(error).map(ToString::to_string).unwrap_or_default()
+    );
+    let hooks = lock(&shared.handlers).error.clone();
+    for hook in hooks {
+        let error = error.clone();
+        call(|| hook(error));
     }
 }
 
@@ -569,9 +634,10 @@ fn notify_outgoing(shared: &Shared, event: &str, args: &Args) {
     }
 }
 
-fn emit_connect_error(shared: &Shared, error: &ConnectError) {
+fn emit_connect_error(shared: &Shared, error: &Error) {
     let handlers = lock(&shared.handlers).connect_error.clone();
     for handler in handlers {
+        let error = error.clone();
         call(|| handler(error));
     }
     shared.publish(SocketEvent::ConnectError(error.clone()));

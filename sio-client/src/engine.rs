@@ -35,6 +35,7 @@ use sio_protocol::engine::{
 };
 use tokio::task::JoinSet;
 
+use crate::error::Error;
 use crate::options::Options;
 use crate::transport::endpoint::Endpoint;
 use crate::transport::io::{Io, PollError};
@@ -63,7 +64,7 @@ pub(crate) enum EngineEvent {
     /// The connection is over. `error` is set when a transport failed (for `connect_error`).
     Closed {
         reason: CloseReason,
-        error: Option<String>,
+        error: Option<Error>,
     },
 }
 
@@ -93,7 +94,7 @@ pub(crate) struct Engine {
     /// The WebSocket is open and taken by the session (main transport or accepted probe).
     ws_ready: bool,
     /// The last transport error, reported with the close.
-    error: Option<String>,
+    error: Option<Error>,
     events: VecDeque<EngineEvent>,
     closed: bool,
 }
@@ -243,9 +244,9 @@ impl Engine {
             .get
             .take_if(|get| get.deadline().is_some_and(|at| at <= now))
         {
-            let error = format!(
-                "xhr poll error: no complete response within {:?}",
-                self.request_timeout.unwrap_or_default()
+            let error = Error::transport(
+                "xhr poll error",
+                polling::no_response_within(self.request_timeout.unwrap_or_default()),
             );
             drop(get);
             self.transport_error(now, TransportKind::Polling, error);
@@ -267,7 +268,7 @@ impl Engine {
                     Ok(()) => {}
                     // An empty body too (engine.io-parser decodes it as the `error` packet).
                     Err(PollError::Decode(e)) => {
-                        self.parse_error(now, TransportKind::Polling, &e);
+                        self.parse_error(now, TransportKind::Polling, e);
                     }
                     Err(PollError::Transport(e)) => {
                         self.transport_error(now, TransportKind::Polling, e);
@@ -302,7 +303,7 @@ impl Engine {
                 Ok(packet) => self
                     .session
                     .handle_packet(now, TransportKind::WebSocket, packet),
-                Err(e) => self.parse_error(now, TransportKind::WebSocket, &e),
+                Err(e) => self.parse_error(now, TransportKind::WebSocket, e),
             },
             Io::WsClosed(None) => {
                 self.session
@@ -316,16 +317,16 @@ impl Engine {
     /// What arrived on `transport` cannot be decoded: engine.io-client's `error` packet, which
     /// closes the connection with `"transport error"` and reports `"server error"` (a probe
     /// transport fails the upgrade instead).
-    fn parse_error(&mut self, now: Instant, transport: TransportKind, error: &DecodeError) {
+    fn parse_error(&mut self, now: Instant, transport: TransportKind, error: DecodeError) {
         tracing::debug!("undecodable {transport} payload: {error}");
         if transport == self.session.transport() {
-            self.error = Some(format!("server error: {error}"));
+            self.error = Some(Error::parse(error));
         }
         self.session.handle_parse_error(now, transport);
     }
 
-    fn transport_error(&mut self, now: Instant, transport: TransportKind, error: String) {
-        tracing::debug!("{transport} error: {error}");
+    fn transport_error(&mut self, now: Instant, transport: TransportKind, error: Error) {
+        tracing::debug!("{transport} error: {error:?}");
         if transport == self.session.transport() {
             self.error = Some(error);
         }

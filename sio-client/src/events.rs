@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use futures_core::Stream;
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::error::{ConnectError, DisconnectReason};
+use crate::error::{DisconnectReason, Error};
 use crate::message::Message;
 use crate::options::TransportKind;
 
@@ -18,8 +18,9 @@ use crate::options::TransportKind;
 pub enum SocketEvent {
     /// `connect`: connected to the namespace.
     Connect,
-    /// `connect_error`: the connection to the namespace failed or was refused.
-    ConnectError(ConnectError),
+    /// `connect_error`: the connection to the namespace failed or was refused (see
+    /// [`Socket::on_connect_error`](crate::Socket::on_connect_error)).
+    ConnectError(Error),
     /// `disconnect`, with the reason.
     Disconnect(DisconnectReason),
     /// An event from the server (answer its ack request with [`Message::ack`]).
@@ -62,7 +63,7 @@ impl Stream for Events {
 }
 
 /// What happened to a manager's connection (socket.io-client's Manager events).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum ManagerEvent {
     /// `open`: the connection is established.
@@ -73,8 +74,9 @@ pub enum ManagerEvent {
     /// this transport (WebSocket, after a polling handshake).
     Upgrade(TransportKind),
     /// `error`: a connection attempt failed, or the transport of the open connection failed
-    /// (before its `close`), with the error.
-    Error(String),
+    /// (before its `close`), with the error (`"xhr poll error"`, `"websocket error"`,
+    /// `"timeout"`...; its [`source`](std::error::Error::source) is the cause).
+    Error(Error),
     /// `close`: the connection closed, with the reason.
     Close(DisconnectReason),
     /// `reconnect_attempt`: reconnection attempt number n starts (1 first).
@@ -82,7 +84,7 @@ pub enum ManagerEvent {
     /// `reconnect`: reconnected after n attempts.
     Reconnect(u32),
     /// `reconnect_error`: a reconnection attempt failed.
-    ReconnectError(String),
+    ReconnectError(Error),
     /// `reconnect_failed`: `reconnection_attempts` were used up; no more attempts.
     ReconnectFailed,
 }

@@ -21,32 +21,88 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use sio_client::{Options, io};
+//! use sio_client::{AckSender, Options, Socket, io};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), sio_client::Error> {
 //!     let socket = io("http://localhost:3000/", Options::default())?;
-//!     socket.on("chat", |msg| {
-//!         if let Ok((text,)) = msg.deserialize::<(String,)>() {
-//!             println!("chat: {text}");
-//!         }
+//!     // Async and typed, as the server's handlers: the arguments as a tuple (or a struct).
+//!     socket.on("chat", |_socket: Socket, (user, text): (String, String)| async move {
+//!         println!("{user}: {text}");
 //!     });
+//!     // With the ack, when the server asks for one.
+//!     socket.on("ping", |_socket: Socket, (): (), ack: AckSender| async move {
+//!         let _ = ack.send(&"pong");
+//!     });
+//!     // Arguments that do not match a handler's type end up here (and in the log).
+//!     socket.on_error(|error| eprintln!("{error}: {:?}", std::error::Error::source(&error)));
+//!     socket.on_connect_error(|error| eprintln!("connect_error: {error}"));
 //!     socket.emit("chat", &("hello", 42))?;
 //!     let reply = socket
 //!         .timeout(Duration::from_secs(5))
 //!         .emit_with_ack("sum", &(1, 2))
 //!         .await?;
-//!     let (sum,): (u32,) = reply.deserialize().map_err(|_| ()).unwrap_or((0,));
+//!     let (sum,): (u32,) = reply.deserialize().unwrap_or((0,));
 //!     println!("1 + 2 = {sum}");
 //!     socket.disconnect();
 //!     Ok(())
 //! }
 //! ```
 //!
+//! # Handlers
+//!
+//! [`Socket::on`] takes a closure of one of three shapes, told apart by their parameters
+//! (see [`handler`]): `|msg: Message| { ... }` (the raw event, synchronous),
+//! `|socket: Socket, data: T| async move { ... }` and
+//! `|socket: Socket, data: T, ack: AckSender| async move { ... }`, `T` being any
+//! `DeserializeOwned` type. `on` adds a handler (several handlers of an event all run, in
+//! order, as in JavaScript) and returns its [`HandlerId`]; [`Socket::off`] removes every
+//! handler of an event, [`Socket::off_handler`] one.
+//!
+//! ```
+//! use serde::Deserialize;
+//! use sio_client::{AckSender, Message, Options, Socket, io};
+//!
+//! #[derive(Deserialize)]
+//! struct Move {
+//!     x: i32,
+//!     y: i32,
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), sio_client::Error> {
+//! let socket = io("http://localhost:3000", Options::default().auto_connect(false))?;
+//! let log = socket.on("move", |msg: Message| println!("{:?}", msg.args()));
+//! socket.on("move", |_socket: Socket, m: Move| async move {
+//!     println!("to {},{}", m.x, m.y);
+//! });
+//! socket.on("undo", |socket: Socket, (steps,): (u32,), ack: AckSender| async move {
+//!     let _ = socket.emit("undone", &steps);
+//!     let _ = ack.send(&true);
+//! });
+//! socket.once("welcome", |_socket: Socket, text: String| async move {
+//!     println!("{text}");
+//! });
+//! assert!(socket.off_handler(log));
+//! socket.off("undo");
+//! # Ok(()) }
+//! ```
+//!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`], and `connect_error`, the manager's `error` and
+//! `reconnect_error` and [`Socket::on_error`] carry it. It tells what failed with
+//! [`Error::kind`] and `is_*` methods, its message is socket.io-client's
+//! (`"xhr poll error"`, `"websocket error"`, `"timeout"`, `"operation has timed out"`...), and
+//! its [`source`](std::error::Error::source) is the cause (a `reqwest::Error`, a tungstenite
+//! error, an `std::io::Error`, a `url::ParseError`, a serializer's or deserializer's error).
+//!
 //! # Behaviour
 //!
-//! - Handlers run on the manager's task, in the order events arrive; they must not block.
-//!   Register them before [`Socket::connect`] (with [`io`], right after the call).
+//! - Handlers are called on the manager's task, in the order events arrive. A synchronous
+//!   one must not block; an async one is polled there once and, if it waits, goes on in a
+//!   task of its own (see [how handlers run](handler#how-they-run)). Register them before
+//!   [`Socket::connect`] (with [`io`], right after the call).
 //! - Emits while disconnected wait in the socket's send buffer, and events that arrive
 //!   before the server's answer to the socket's CONNECT in its receive buffer (see
 //!   [Buffering](#buffering)). [`Socket::volatile`] emits are dropped instead when the
@@ -61,11 +117,11 @@
 //! - What a server sends is bounded: a packet larger than the server's announced
 //!   `maxPayload` ([`Options::DEFAULT_MAX_PAYLOAD`], 1,000,000 bytes, before the handshake;
 //!   [`Options::max_payload`] to choose), in a long-polling answer or as a WebSocket message,
-//!   is not read any further and fails the transport (`"xhr poll error: ..."`,
-//!   `"websocket error: ..."`). A long-polling answer is taken packet by packet as it streams
+//!   is not read any further and fails the transport (`"xhr poll error"`,
+//!   `"websocket error"`, the bound in the error's source). A long-polling answer is taken packet by packet as it streams
 //!   in, each copied into a buffer of its own; a WebSocket frame header that declares more is
 //!   refused before its payload arrives. An empty or undecodable long-polling answer or
-//!   WebSocket message is engine.io-client's `error` packet (`"server error: ..."`). Each
+//!   WebSocket message is engine.io-client's `error` packet (`"server error"`). Each
 //!   failure is a `connect_error` for a connection attempt, or a `"transport error"`
 //!   disconnection (after the manager's `error` event) and a reconnection for an open
 //!   connection; the manager keeps retrying with its backoff.
@@ -79,12 +135,11 @@
 //!   [`Manager::close`] to end a connection for good.
 //!
 //! Differences from socket.io-client: `disconnect` is only reported for a socket that was
-//! connected; the message of a transport failure carries its cause after the JavaScript text
-//! (`"xhr poll error: ..."`, `"websocket error: ..."`); the cache of [`io`] holds its
-//! managers weakly; [`Options::remember_upgrade`] remembers per manager, not per process;
-//! the receive buffer is dropped when the connection closes ([Buffering](#buffering));
-//! [`Socket::off`], [`Socket::off_any`] and [`Socket::off_any_outgoing`] remove every handler
-//! of their kind (closures cannot be compared, so there is no form that removes one).
+//! connected; the cache of [`io`] holds its managers weakly; [`Options::remember_upgrade`]
+//! remembers per manager, not per process; the receive buffer is dropped when the connection
+//! closes ([Buffering](#buffering)); closures cannot be compared, so a handler of
+//! [`Socket::on`] is removed by the id `on` returned ([`Socket::off_handler`]), and
+//! [`Socket::off_any`] and [`Socket::off_any_outgoing`] remove every handler of their kind.
 //!
 //! # Buffering
 //!
@@ -191,6 +246,7 @@ mod driver;
 mod engine;
 mod error;
 mod events;
+pub mod handler;
 mod manager;
 mod message;
 mod options;
@@ -201,12 +257,13 @@ mod sync;
 pub mod tls;
 mod transport;
 
-pub use error::{ConnectError, DisconnectReason, Error};
+pub use error::{DisconnectReason, Error, ErrorKind};
 pub use events::{Events, ManagerEvent, SocketEvent};
+pub use handler::{Handler, OnceHandler};
 pub use manager::Manager;
-pub use message::Message;
+pub use message::{AckSender, Message};
 pub use options::{Options, Parser, TransportKind};
 pub use sio_protocol as protocol;
 pub use sio_protocol::Value;
 pub use sio_protocol::socket::Args;
-pub use socket::{Socket, io};
+pub use socket::{HandlerId, Socket, io};

@@ -45,7 +45,7 @@ impl Manager {
     ///
     /// Fails on a bad URL or header. Panics outside a tokio runtime.
     pub fn new(url: &str, options: Options) -> Result<Manager, Error> {
-        let url = Url::parse(url).map_err(|e| Error::config(format!("bad url {url:?}: {e}")))?;
+        let url = Url::parse(url).map_err(|e| Error::config_with(format!("bad url {url:?}"), e))?;
         let endpoint = Endpoint::new(&url, &options)?;
         if options.transports.is_empty() {
             return Err(Error::config("no transport"));

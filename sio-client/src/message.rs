@@ -17,7 +17,7 @@ use crate::error::Error;
 pub struct Message {
     pub(crate) event: String,
     pub(crate) args: Args,
-    pub(crate) ack: Option<AckSender>,
+    pub(crate) ack: AckSender,
 }
 
 impl fmt::Debug for Message {
@@ -25,7 +25,7 @@ impl fmt::Debug for Message {
         f.debug_struct("Message")
             .field("event", &self.event)
             .field("args", &self.args)
-            .field("wants_ack", &self.ack.is_some())
+            .field("wants_ack", &self.ack.is_requested())
             .finish()
     }
 }
@@ -43,43 +43,100 @@ impl Message {
     }
 
     /// Reads the arguments as `T`: a tuple takes them in order, another type the first one
-    /// (see [`Args::deserialize`]).
+    /// (see [`Args::deserialize`]). Fails with an [`ErrorKind::Deserialize`](crate::ErrorKind)
+    /// error that names the event and keeps the deserializer's error as its source.
     pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        self.args.deserialize().map_err(Error::args)
+        self.args
+            .deserialize()
+            .map_err(|e| Error::deserialize(&self.event, e))
     }
 
     /// Whether the server asked for an acknowledgement.
     pub fn wants_ack(&self) -> bool {
-        self.ack.is_some()
+        self.ack.is_requested()
     }
 
     /// Answers the server's ack request with `args` (spread as in
     /// [`Socket::emit`](crate::Socket::emit)). Only the first answer is sent; without a
     /// request it does nothing.
     pub fn ack<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
-        match &self.ack {
-            Some(ack) => ack.send(args),
-            None => Ok(()),
-        }
+        self.ack.clone().send(args)
+    }
+
+    /// The answer to the server's ack request, to keep or move into a task.
+    pub fn ack_sender(&self) -> AckSender {
+        self.ack.clone()
     }
 }
 
-/// Sends the answer to one ack request of the server (shared by the clones of a [`Message`]).
+/// Answers the server's acknowledgement request of one event (the `callback` of a
+/// JavaScript handler): what a typed handler with three parameters receives
+/// (`|socket: Socket, data: T, ack: AckSender| async move { ... }`), and what
+/// [`Message::ack`] uses. Clones share the request: only the first answer is sent. When
+/// the server asked for no ack, answering does nothing ([`is_requested`](Self::is_requested)
+/// tells).
 #[derive(Clone)]
-pub(crate) struct AckSender {
-    pub(crate) nsp: String,
-    pub(crate) id: u64,
-    pub(crate) sent: Arc<AtomicBool>,
-    pub(crate) commands: CommandSender,
+pub struct AckSender {
+    inner: Option<AckInner>,
+}
+
+#[derive(Clone)]
+struct AckInner {
+    nsp: String,
+    id: u64,
+    sent: Arc<AtomicBool>,
+    commands: CommandSender,
+}
+
+impl fmt::Debug for AckSender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AckSender")
+            .field("id", &self.inner.as_ref().map(|i| i.id))
+            .finish_non_exhaustive()
+    }
 }
 
 impl AckSender {
-    fn send<T: Serialize + ?Sized>(&self, args: &T) -> Result<(), Error> {
-        let args = Args::new(args).map_err(Error::args)?;
-        if !self.sent.swap(true, Ordering::AcqRel) {
-            self.commands
-                .send(Command::Ack(Box::new((self.nsp.clone(), self.id, args))));
+    /// The answer to request `id` of namespace `nsp`.
+    pub(crate) fn new(nsp: String, id: u64, commands: CommandSender) -> AckSender {
+        AckSender {
+            inner: Some(AckInner {
+                nsp,
+                id,
+                sent: Arc::new(AtomicBool::new(false)),
+                commands,
+            }),
         }
+    }
+
+    /// An event without ack request.
+    pub(crate) fn none() -> AckSender {
+        AckSender { inner: None }
+    }
+
+    /// Whether the server asked for an acknowledgement.
+    pub fn is_requested(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Answers with `args` (spread as in [`Socket::emit`](crate::Socket::emit)). Fails when
+    /// `args` cannot be serialized; does nothing without a request, or once answered.
+    pub fn send<T: Serialize + ?Sized>(self, args: &T) -> Result<(), Error> {
+        if self.inner.is_none() {
+            return Ok(());
+        }
+        self.send_args(Args::new(args).map_err(Error::args)?);
         Ok(())
+    }
+
+    /// Answers with arguments already built.
+    pub fn send_args(self, args: Args) {
+        if let Some(inner) = self.inner
+            && !inner.sent.swap(true, Ordering::AcqRel)
+        {
+            inner
+                .commands
+                .send(Command::Ack(Box::new((inner.nsp, inner.id, args))));
+        }
     }
 }

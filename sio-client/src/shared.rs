@@ -4,41 +4,58 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use sio_protocol::Value;
 use sio_protocol::socket::Args;
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::error::{ConnectError, DisconnectReason};
+use crate::error::{DisconnectReason, Error};
 use crate::events::{ManagerEvent, SocketEvent};
 use crate::message::Message;
 use crate::sync::lock;
 
-pub(crate) type EventHandler = Arc<dyn Fn(Message) + Send + Sync>;
+/// The future of an async handler, boxed.
+pub(crate) type HandlerFuture = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// What a call of a handler gives back: nothing more to run (`None`: it ran), the future of
+/// an async handler, or why the handler was not called.
+pub(crate) type HandlerResult = Result<Option<HandlerFuture>, Error>;
+
+/// A handler of `Socket::on` or `Socket::once`, its shape erased (it makes the `Socket` it
+/// hands the user's closure).
+pub(crate) type BoxedHandler = Arc<dyn Fn(Message) -> HandlerResult + Send + Sync>;
+
+pub(crate) type AnyHandler = Arc<dyn Fn(Message) + Send + Sync>;
 pub(crate) type ConnectHandler = Arc<dyn Fn() + Send + Sync>;
 pub(crate) type DisconnectHandler = Arc<dyn Fn(DisconnectReason) + Send + Sync>;
-pub(crate) type ConnectErrorHandler = Arc<dyn Fn(&ConnectError) + Send + Sync>;
+pub(crate) type ErrorHandler = Arc<dyn Fn(Error) + Send + Sync>;
 pub(crate) type AuthFn = Arc<dyn Fn() -> Value + Send + Sync>;
 pub(crate) type OutgoingHandler = Arc<dyn Fn(&str, &Args) + Send + Sync>;
 pub(crate) type ManagerHandler = Arc<dyn Fn(&ManagerEvent) + Send + Sync>;
 
 /// A handler of one event name.
 pub(crate) struct Listener {
-    pub(crate) handler: EventHandler,
+    pub(crate) handler: BoxedHandler,
     /// Registered with `Socket::once`: removed when it is called.
     pub(crate) once: bool,
+    /// What `Socket::off_handler` removes it by.
+    pub(crate) id: u64,
 }
 
 /// The handlers of a socket. The driver clones the ones it calls out of the lock.
 #[derive(Default)]
 pub(crate) struct Handlers {
     pub(crate) events: HashMap<String, Vec<Listener>>,
-    pub(crate) any: Vec<EventHandler>,
+    pub(crate) any: Vec<AnyHandler>,
     pub(crate) any_outgoing: Vec<OutgoingHandler>,
     pub(crate) connect: Vec<ConnectHandler>,
     pub(crate) disconnect: Vec<DisconnectHandler>,
-    pub(crate) connect_error: Vec<ConnectErrorHandler>,
+    pub(crate) connect_error: Vec<ErrorHandler>,
+    /// `Socket::on_error`: a handler could not be called (arguments that do not match).
+    pub(crate) error: Vec<ErrorHandler>,
     /// The live `Events` streams.
     pub(crate) streams: Vec<UnboundedSender<SocketEvent>>,
 }

@@ -3,41 +3,47 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use sio_protocol::Value;
 use sio_protocol::socket::{Args, RESERVED_EVENTS};
 use tokio::sync::{mpsc, oneshot};
 use url::Url;
 
 use crate::commands::{Command, Emit};
-use crate::error::{ConnectError, DisconnectReason, Error};
+use crate::error::{DisconnectReason, Error};
 use crate::events::Events;
 use crate::manager::{Inner, Manager};
+use crate::message::AckSender;
 use crate::message::Message;
 use crate::options::Options;
-use crate::shared::{EventHandler, Listener, Shared};
+use crate::shared::{BoxedHandler, HandlerResult};
+use crate::shared::{Listener, Shared};
 use crate::sync::lock;
 
 /// A Socket.IO socket: one namespace, multiplexed with the others of its [`Manager`] over one
 /// connection (socket.io-client's `Socket`).
 ///
-/// Handles are cheap to clone; they all drive the same socket. Handlers run on the manager's
-/// task, in order: they should return quickly (spawn a task for slow work). They may call
-/// any method of the socket.
+/// Handles are cheap to clone; they all drive the same socket. Handlers are called on the
+/// manager's task, in order: a synchronous one should return quickly, an async one goes on
+/// in a task of its own once it waits (see [how handlers run](crate::handler#how-they-run)).
+/// They may call any method of the socket.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), sio_client::Error> {
-/// use sio_client::{Manager, Options};
+/// use sio_client::{AckSender, Manager, Options, Socket};
 ///
 /// let manager = Manager::new("http://localhost:3000", Options::default())?;
 /// let socket = manager.socket("/");
-/// socket.on("hello", |msg| {
-///     let (text,): (String,) = msg.deserialize().unwrap_or_default();
+/// socket.on("hello", |_socket: Socket, (text,): (String,), ack: AckSender| async move {
 ///     println!("hello {text}");
-///     msg.ack(&"got it"); // if the server asked for an ack
+///     let _ = ack.send(&"got it"); // if the server asked for an ack
 /// });
 /// socket.on_connect(|| println!("connected"));
 /// socket.connect();
@@ -115,48 +121,145 @@ impl Socket {
         *lock(&self.shared.auth) = Some(Arc::new(auth));
     }
 
-    /// Calls `handler` for each `event` from the server.
-    pub fn on(&self, event: &str, handler: impl Fn(Message) + Send + Sync + 'static) {
-        self.listen(event, Arc::new(handler), false);
+    /// Adds `handler` for each `event` from the server (`socket.on(event, fn)`): several
+    /// handlers of one event all run, in the order they were added, after the catch-all
+    /// ones ([`on_any`](Self::on_any)). Returns the id that
+    /// [`off_handler`](Self::off_handler) removes this handler by.
+    ///
+    /// The handler is a closure of one of three shapes (see [`handler`](crate::handler)):
+    /// the raw [`Message`], called synchronously; or async and typed, with or without the
+    /// [`AckSender`](crate::AckSender) of the server's ack request. Arguments that do not read as the typed
+    /// handler's `T` reach the [`on_error`](Self::on_error) hooks instead (and a `tracing`
+    /// warning). Handlers run on the manager's task, in the order events arrive; an async
+    /// handler that waits continues on a task of its own (see
+    /// [how handlers run](crate::handler#how-they-run)).
+    ///
+    /// ```
+    /// use serde::Deserialize;
+    /// use sio_client::{AckSender, Message, Options, Socket, io};
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Chat {
+    ///     user: String,
+    ///     text: String,
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), sio_client::Error> {
+    /// let socket = io("http://localhost:3000", Options::default().auto_connect(false))?;
+    /// // Typed, async, no ack.
+    /// socket.on("chat", |_socket: Socket, chat: Chat| async move {
+    ///     println!("{}: {}", chat.user, chat.text);
+    /// });
+    /// // Several arguments as a tuple, and the ack.
+    /// socket.on("sum", |_socket: Socket, (a, b): (i64, i64), ack: AckSender| async move {
+    ///     let _ = ack.send(&(a + b));
+    /// });
+    /// // The raw message, synchronously.
+    /// socket.on("chat", |msg: Message| println!("{:?}", msg.args()));
+    /// // Arguments a typed handler cannot read.
+    /// socket.on_error(|error| eprintln!("{error} ({:?})", error.event()));
+    /// # Ok(()) }
+    /// ```
+    pub fn on<H: Handler<M>, M>(&self, event: &str, handler: H) -> HandlerId {
+        let handle = self.weak();
+        let handler: BoxedHandler = Arc::new(move |message| match handle.upgrade() {
+            Some(socket) => handler.call(socket, message),
+            None => Ok(None),
+        });
+        self.listen(event, handler, false)
     }
 
-    /// Calls `handler` for the next `event` from the server only (`socket.once(event, fn)`):
-    /// it is removed when that event arrives, before it runs. [`off`](Self::off) removes it
-    /// if it has not run yet.
+    /// Adds `handler` for the next `event` from the server only (`socket.once(event, fn)`):
+    /// it is removed when that event arrives, before it runs (also when the arguments do not
+    /// match a typed handler: that goes to [`on_error`](Self::on_error)). [`off`](Self::off) and
+    /// [`off_handler`](Self::off_handler) remove it if it has not run yet. The same shapes
+    /// as [`on`](Self::on), as `FnOnce` closures.
     ///
     /// ```no_run
     /// # async fn f(socket: sio_client::Socket) {
+    /// use sio_client::Socket;
+    ///
     /// let (tx, rx) = tokio::sync::oneshot::channel();
-    /// socket.once("welcome", move |msg| {
-    ///     let _ = tx.send(msg); // FnOnce: it may move what it captured
+    /// socket.once("welcome", move |_socket: Socket, (text,): (String,)| async move {
+    ///     let _ = tx.send(text); // FnOnce: it may move what it captured
     /// });
     /// let first_welcome = rx.await;
     /// # let _ = first_welcome; }
     /// ```
-    pub fn once(&self, event: &str, handler: impl FnOnce(Message) + Send + 'static) {
+    pub fn once<H: OnceHandler<M>, M>(&self, event: &str, handler: H) -> HandlerId {
+        let handle = self.weak();
         let handler = Mutex::new(Some(handler));
-        let handler = move |msg: Message| {
+        let handler: BoxedHandler = Arc::new(move |message| {
             // Taken out of the lock before it runs: the handler may use this socket.
             let handler = lock(&handler).take();
-            if let Some(handler) = handler {
-                handler(msg);
+            match (handler, handle.upgrade()) {
+                (Some(handler), Some(socket)) => handler.call_once(socket, message),
+                _ => Ok(None),
             }
-        };
-        self.listen(event, Arc::new(handler), true);
+        });
+        self.listen(event, handler, true)
     }
 
-    fn listen(&self, event: &str, handler: EventHandler, once: bool) {
+    /// A handle that does not keep the socket alive (a handler's, kept by the socket itself).
+    fn weak(&self) -> WeakSocket {
+        WeakSocket {
+            shared: Arc::downgrade(&self.shared),
+            manager: Arc::downgrade(&self.manager.inner),
+        }
+    }
+
+    fn listen(&self, event: &str, handler: BoxedHandler, once: bool) -> HandlerId {
+        // Unique in the process: an id of another socket's handler removes nothing here.
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         lock(&self.shared.handlers)
             .events
             .entry(event.to_owned())
             .or_default()
-            .push(Listener { handler, once });
+            .push(Listener { handler, once, id });
+        HandlerId(id)
     }
 
     /// Removes every handler of `event`, [`once`](Self::once) handlers included
     /// (`socket.off(event)`).
     pub fn off(&self, event: &str) {
         lock(&self.shared.handlers).events.remove(event);
+    }
+
+    /// Removes the one handler [`on`](Self::on) or [`once`](Self::once) returned `id` for
+    /// (`socket.off(event, fn)`: closures cannot be compared, so they are removed by id).
+    /// False if it is gone already (removed, or a `once` handler that ran), or is another
+    /// socket's (ids are unique in the process).
+    pub fn off_handler(&self, id: HandlerId) -> bool {
+        let mut handlers = lock(&self.shared.handlers);
+        let mut found = None;
+        for (event, listeners) in &mut handlers.events {
+            if let Some(i) = listeners.iter().position(|l| l.id == id.0) {
+                listeners.remove(i);
+                found = Some(listeners.is_empty().then(|| event.clone()));
+                break;
+            }
+        }
+        match found {
+            Some(Some(empty)) => {
+                handlers.events.remove(&empty);
+                true
+            }
+            Some(None) => true,
+            None => false,
+        }
+    }
+
+    /// Calls `hook` when an event cannot be handed to a handler of this socket: its
+    /// arguments do not read as the type of a typed handler ([`on`](Self::on),
+    /// [`once`](Self::once)). The error's kind is
+    /// [`ErrorKind::Deserialize`](crate::ErrorKind::Deserialize), its
+    /// [`event`](Error::event) the event's name, its source the deserializer's error. The
+    /// event still reaches the other handlers; each failure is also logged as a `tracing`
+    /// warning. Runs on the manager's task, like the handlers.
+    pub fn on_error(&self, hook: impl Fn(Error) + Send + Sync + 'static) {
+        lock(&self.shared.handlers).error.push(Arc::new(hook));
     }
 
     /// Calls `handler` for every event from the server, before the event's own handlers
@@ -222,8 +325,10 @@ impl Socket {
     }
 
     /// Calls `handler` when connecting fails (`connect_error`): refused by the server (the
-    /// socket then stays disconnected), or the connection failed (it will be retried).
-    pub fn on_connect_error(&self, handler: impl Fn(&ConnectError) + Send + Sync + 'static) {
+    /// socket then stays disconnected; [`Error::is_rejected`], with the server's
+    /// [`data`](Error::data)), or the connection failed (it will be retried; a transport
+    /// error with its cause as [`source`](std::error::Error::source), or `"timeout"`).
+    pub fn on_connect_error(&self, handler: impl Fn(Error) + Send + Sync + 'static) {
         lock(&self.shared.handlers)
             .connect_error
             .push(Arc::new(handler));
@@ -354,6 +459,131 @@ impl Socket {
     }
 }
 
+/// What a handler's closure keeps of its socket, to hand it a [`Socket`] at each call.
+struct WeakSocket {
+    shared: Weak<Shared>,
+    manager: Weak<Inner>,
+}
+
+impl WeakSocket {
+    fn upgrade(&self) -> Option<Socket> {
+        Some(Socket {
+            shared: self.shared.upgrade()?,
+            manager: Manager {
+                inner: self.manager.upgrade()?,
+            },
+            ack_timeout: None,
+            volatile: false,
+        })
+    }
+}
+
+/// A handler of an event, for [`Socket::on`](crate::Socket::on): see the
+/// [module](crate::handler) for the closures that are handlers. `M` is a marker type that
+/// tells the shapes apart; it is inferred.
+pub trait Handler<M>: Send + Sync + 'static {
+    /// Calls the handler (implementation detail).
+    #[doc(hidden)]
+    fn call(&self, socket: Socket, message: Message) -> HandlerResult;
+}
+
+/// A handler called at most once, for [`Socket::once`](crate::Socket::once): the same
+/// shapes as [`Handler`], with `FnOnce` closures (they may move what they captured).
+pub trait OnceHandler<M>: Send + 'static {
+    /// Calls the handler (implementation detail).
+    #[doc(hidden)]
+    fn call_once(self, socket: Socket, message: Message) -> HandlerResult;
+}
+
+/// Marker of the synchronous handlers of the raw [`Message`]: `Fn(Message)`.
+#[derive(Debug)]
+pub struct RawMarker(());
+
+/// Marker of the async typed handlers without ack: `Fn(Socket, T) -> impl Future`.
+#[derive(Debug)]
+pub struct DataMarker<T>(PhantomData<fn() -> T>);
+
+/// Marker of the async typed handlers with ack: `Fn(Socket, T, AckSender) -> impl Future`.
+#[derive(Debug)]
+pub struct DataAckMarker<T>(PhantomData<fn() -> T>);
+
+fn boxed(future: impl Future<Output = ()> + Send + 'static) -> HandlerResult {
+    Ok(Some(Box::pin(future)))
+}
+
+impl<F> Handler<RawMarker> for F
+where
+    F: Fn(Message) + Send + Sync + 'static,
+{
+    fn call(&self, _socket: Socket, message: Message) -> HandlerResult {
+        self(message);
+        Ok(None)
+    }
+}
+
+impl<F, T, Fut> Handler<DataMarker<T>> for F
+where
+    F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
+    T: DeserializeOwned + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn call(&self, socket: Socket, message: Message) -> HandlerResult {
+        let data = message.deserialize::<T>()?;
+        boxed(self(socket, data))
+    }
+}
+
+impl<F, T, Fut> Handler<DataAckMarker<T>> for F
+where
+    F: Fn(Socket, T, AckSender) -> Fut + Send + Sync + 'static,
+    T: DeserializeOwned + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn call(&self, socket: Socket, message: Message) -> HandlerResult {
+        let data = message.deserialize::<T>()?;
+        boxed(self(socket, data, message.ack))
+    }
+}
+
+impl<F> OnceHandler<RawMarker> for F
+where
+    F: FnOnce(Message) + Send + 'static,
+{
+    fn call_once(self, _socket: Socket, message: Message) -> HandlerResult {
+        self(message);
+        Ok(None)
+    }
+}
+
+impl<F, T, Fut> OnceHandler<DataMarker<T>> for F
+where
+    F: FnOnce(Socket, T) -> Fut + Send + 'static,
+    T: DeserializeOwned + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn call_once(self, socket: Socket, message: Message) -> HandlerResult {
+        let data = message.deserialize::<T>()?;
+        boxed(self(socket, data))
+    }
+}
+
+impl<F, T, Fut> OnceHandler<DataAckMarker<T>> for F
+where
+    F: FnOnce(Socket, T, AckSender) -> Fut + Send + 'static,
+    T: DeserializeOwned + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn call_once(self, socket: Socket, message: Message) -> HandlerResult {
+        let data = message.deserialize::<T>()?;
+        boxed(self(socket, data, message.ack))
+    }
+}
+
+/// The id of a handler added with [`Socket::on`] or [`Socket::once`], for
+/// [`Socket::off_handler`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HandlerId(u64);
+
 impl Manager {
     /// The socket for namespace `nsp` (the same one for each call with the same namespace).
     /// It is not connected yet: register handlers, then call [`Socket::connect`].
@@ -405,7 +635,7 @@ impl Manager {
 /// ```
 pub fn io(url: &str, options: Options) -> Result<Socket, Error> {
     static CACHE: Mutex<Option<HashMap<String, Weak<Inner>>>> = Mutex::new(None);
-    let parsed = Url::parse(url).map_err(|e| Error::config(format!("bad url {url:?}: {e}")))?;
+    let parsed = Url::parse(url).map_err(|e| Error::config_with(format!("bad url {url:?}"), e))?;
     let nsp = parsed.path().to_owned();
     let auto_connect = options.auto_connect;
     let manager = if options.force_new || !options.multiplex {
@@ -447,7 +677,7 @@ fn cache_id(url: &Url, path: &str) -> String {
 /// socket.io-client refuses to emit the names its peer reserves.
 fn check_event(event: &str) -> Result<(), Error> {
     if RESERVED_EVENTS.contains(&event) {
-        return Err(Error::args(format!("\"{event}\" is a reserved event name")));
+        return Err(Error::reserved(event));
     }
     Ok(())
 }

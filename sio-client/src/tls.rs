@@ -42,7 +42,7 @@ pub fn with_system_roots(
     for cert in extra {
         roots
             .add(cert)
-            .map_err(|e| Error::config(format!("tls: extra root certificate: {e}")))?;
+            .map_err(|e| Error::config_with("tls: bad extra root certificate", e))?;
     }
     if roots.is_empty() {
         return Err(Error::config(
@@ -82,7 +82,7 @@ fn with_roots(roots: RootCertStore) -> Result<ClientConfig, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::config(format!("tls: {e}")))?
+        .map_err(|e| Error::config_with("tls: bad configuration", e))?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }

@@ -36,7 +36,7 @@ async fn recv<T>(rx: &mut UnboundedReceiver<T>, what: &str) -> T {
 
 fn events(socket: &Socket, event: &str) -> UnboundedReceiver<Vec<Value>> {
     let (tx, rx) = unbounded_channel();
-    socket.on(event, move |msg| {
+    socket.on(event, move |msg: sio_client::Message| {
         let _ = tx.send(msg.args().to_values().expect("decodable args"));
     });
     rx
@@ -98,11 +98,11 @@ async fn io_caches_one_manager_per_server() {
     let mut forced_errors = unbounded_channel();
     let tx = forced_errors.0.clone();
     forced.on_connect_error(move |e| {
-        let _ = tx.send(e.message.clone());
+        let _ = tx.send(e.to_string());
     });
     let tx = forced_errors.0.clone();
     single.on_connect_error(move |e| {
-        let _ = tx.send(e.message.clone());
+        let _ = tx.send(e.to_string());
     });
     // (Neither namespace exists: both are refused, each by its own connection.)
     for _ in 0..2 {
@@ -113,11 +113,14 @@ async fn io_caches_one_manager_per_server() {
     }
     // Still the cached manager for a new namespace: the main connection.
     let mut admin2_errors = unbounded_channel();
-    let third = io(&url(&server, "/nope"), options()).unwrap();
+    // (Connected after its handler is in place: on a connection already open, the refusal
+    // may come back before a handler added after `io` returns.)
+    let third = io(&url(&server, "/nope"), options().auto_connect(false)).unwrap();
     let tx = admin2_errors.0.clone();
     third.on_connect_error(move |e| {
-        let _ = tx.send(e.message.clone());
+        let _ = tx.send(e.to_string());
     });
+    third.connect();
     recv(&mut admin2_errors.1, "connect_error").await;
     assert_eq!(info(&main).await.engine_id, a.engine_id);
     for s in [main, admin, again, forced, single, third] {

@@ -252,6 +252,17 @@ fn session_server(
 // The client
 // ----------------------------------------------------------------------------------------------
 
+/// An error and its causes, as `"error: cause: cause of the cause"`.
+fn chain(error: &sio_client::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(e) = cause {
+        text.push_str(&format!(": {e}"));
+        cause = e.source();
+    }
+    text
+}
+
 /// What the client reported, in order.
 #[derive(Debug, Clone)]
 enum Seen {
@@ -291,13 +302,13 @@ fn client(url: &str, options: Options) -> Client {
     });
     let sink = tx.clone();
     socket.on_connect_error(move |e| {
-        let _ = sink.send(Seen::ConnectError(e.message.clone()));
+        let _ = sink.send(Seen::ConnectError(chain(&e)));
     });
     let sink = tx.clone();
     socket.on_disconnect(move |r| {
         let _ = sink.send(Seen::Disconnect(r));
     });
-    socket.on("big", move |msg| {
+    socket.on("big", move |msg: sio_client::Message| {
         let (text,): (String,) = msg.deserialize().unwrap();
         let _ = tx.send(Seen::Big(text.len()));
     });
@@ -354,7 +365,7 @@ impl Client {
     /// The manager's `error` (for an open connection: the transport's failure).
     async fn manager_error(&mut self) -> String {
         self.expect("manager error", |s| match s {
-            Seen::Manager(ManagerEvent::Error(e)) => Some(e.clone()),
+            Seen::Manager(ManagerEvent::Error(e)) => Some(chain(e)),
             _ => None,
         })
         .await

@@ -35,7 +35,7 @@ async fn attempts_until_failed(options: Options) -> Vec<(Duration, ManagerEvent)
     let sink = Arc::clone(&log);
     manager.on(move |e| {
         sink.lock().unwrap().push((start.elapsed(), e.clone()));
-        if *e == ManagerEvent::ReconnectFailed {
+        if matches!(e, ManagerEvent::ReconnectFailed) {
             let _ = tx.send(());
         }
     });
@@ -95,7 +95,7 @@ async fn delays_double_up_to_the_maximum_without_jitter() {
     assert_eq!(numbers, [1, 2, 3, 4, 5, 6]);
     let failed_at = events
         .iter()
-        .position(|(_, e)| *e == ManagerEvent::ReconnectFailed)
+        .position(|(_, e)| matches!(e, ManagerEvent::ReconnectFailed))
         .unwrap();
     // It comes right after the 6th attempt failed, with no delay.
     assert_eq!(events[failed_at].0, *attempts.last().unwrap());

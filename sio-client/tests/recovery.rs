@@ -56,7 +56,7 @@ impl Log {
         let p = push.clone();
         socket.on_disconnect(move |reason| p(format!("disconnect {reason}")));
         let p = push.clone();
-        socket.on_connect_error(move |e| p(format!("connect_error {}", e.message)));
+        socket.on_connect_error(move |e| p(format!("connect_error {e}")));
         let p = push.clone();
         socket.on_any(move |msg| p(format!("{} {}", msg.event(), args(msg.args()))));
         socket.on_any_outgoing(move |event, a| push(format!("out {event} {}", args(a))));

@@ -77,7 +77,7 @@ async fn client() -> (TcpListener, Client) {
     socket.on_disconnect(move |r| {
         let _ = dtx.send(r);
     });
-    socket.on("x", move |msg| {
+    socket.on("x", move |msg: sio_client::Message| {
         let _ = etx.send(msg.args().to_values().unwrap());
     });
     socket.connect();
@@ -236,7 +236,7 @@ async fn gives_up_after_the_reconnection_attempts() {
     let socket = manager.socket("/");
     let (etx, mut errors) = unbounded_channel();
     socket.on_connect_error(move |e| {
-        let _ = etx.send(e.message.clone());
+        let _ = etx.send(e.to_string());
     });
     socket.connect();
     let mut seen = Vec::new();

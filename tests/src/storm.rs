@@ -403,7 +403,7 @@ impl OurClients {
                 }
             });
             let r = Arc::clone(&run);
-            socket.on("tick", move |msg| {
+            socket.on("tick", move |msg: sio_client::Message| {
                 let values = msg.args().to_values().unwrap_or_default();
                 let Some(n) = values.first().and_then(|v| v.as_u64()) else {
                     return;
@@ -535,7 +535,7 @@ pub async fn run(config: StormConfig) -> StormReport {
         let _ = connected_tx.send(());
     });
     let (ticks_tx, mut ticks) = unbounded_channel();
-    conductor.on("tick", move |msg| {
+    conductor.on("tick", move |msg: sio_client::Message| {
         let values = msg.args().to_values().unwrap_or_default();
         if let Some(n) = values.first().and_then(|v| v.as_u64()) {
             let _ = ticks_tx.send(n);

@@ -255,7 +255,7 @@ async fn cut_mid_stream(mode: Mode, recovery: Option<u64>, outage: Duration) -> 
     });
     let p = push.clone();
     socket.on_disconnect(move |reason| p(format!("disconnect {reason}")));
-    socket.on("tick", move |msg| {
+    socket.on("tick", move |msg: sio_client::Message| {
         let values = msg.args().to_values().expect("decodable args");
         let n = values[0].as_u64().expect("a tick number");
         let offset = values.get(1).and_then(|v| v.as_str()).map(str::to_owned);

@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         let socket = manager.socket("/");
         let counter = received.clone();
-        socket.on("b", move |_| {
+        socket.on("b", move |_: sio_client::Message| {
             counter.fetch_add(1, Ordering::Relaxed);
         });
         socket.connect();

@@ -11,7 +11,9 @@
 //! given on the command line is joined on first use). Each thing that happens is one JSON
 //! line on stdout: `connect` (`{"connect":{"namespace":"/","id":"...","recovered":false}}`,
 //! `recovered` true when the server restored the socket's session), `event`, `ack`,
-//! `connect_error`, `disconnect`, `reconnect_attempt`, `reconnect`, `upgrade`. Binary values travel as
+//! `connect_error` (`message` as socket.io-client has it, the server's `data`, and the
+//! `cause` of a transport failure, `"xhr poll error"` caused by `"error sending request..."`),
+//! `disconnect`, `reconnect_attempt`, `reconnect`, `upgrade`. Binary values travel as
 //! `{"$binary":"<base64>"}` both ways. A line that is not a valid emit is reported on stderr
 //! and skipped.
 //!
@@ -229,10 +231,20 @@ fn open_socket(manager: &Manager, nsp: &str, auth: Option<&Value>) -> Socket {
     });
     let name = nsp.to_owned();
     socket.on_connect_error(move |err| {
-        let data = err.data.as_ref().map(to_json);
-        let mut body = json!({"namespace": name, "message": err.message});
+        let data = err.data().map(to_json);
+        let mut body = json!({"namespace": name, "message": err.to_string()});
         if let Some(data) = data {
             body["data"] = data;
+        }
+        // What caused it (a transport's error), each cause after the one it caused.
+        let mut causes = Vec::new();
+        let mut cause = std::error::Error::source(&err);
+        while let Some(e) = cause {
+            causes.push(e.to_string());
+            cause = e.source();
+        }
+        if !causes.is_empty() {
+            body["cause"] = json!(causes.join(": "));
         }
         out(&json!({ "connect_error": body }));
     });

@@ -23,7 +23,7 @@ pub(crate) struct Endpoint {
     /// none to send).
     pub(super) jar: OnceLock<Arc<Jar>>,
     /// The HTTP client, built on first use: a WebSocket-only connection never needs it.
-    http: OnceLock<Result<reqwest::Client, String>>,
+    http: OnceLock<Result<reqwest::Client, Error>>,
     /// The one TLS configuration of polling and WebSocket.
     #[cfg(feature = "tls")]
     pub(super) tls: Option<Arc<rustls::ClientConfig>>,
@@ -58,9 +58,9 @@ impl Endpoint {
         let mut headers = Vec::new();
         for (name, value) in &options.extra_headers {
             let name = HeaderName::try_from(name.as_str())
-                .map_err(|e| Error::config(format!("header name {name:?}: {e}")))?;
+                .map_err(|e| Error::config_with(format!("bad header name {name:?}"), e))?;
             let value = HeaderValue::try_from(value.as_str())
-                .map_err(|e| Error::config(format!("header value {value:?}: {e}")))?;
+                .map_err(|e| Error::config_with(format!("bad header value {value:?}"), e))?;
             headers.push((name, value));
         }
         #[cfg(feature = "tls")]
@@ -84,14 +84,14 @@ impl Endpoint {
     }
 
     /// The HTTP client of long-polling (built on first use).
-    pub(crate) fn http(&self) -> Result<&reqwest::Client, String> {
+    pub(crate) fn http(&self) -> Result<&reqwest::Client, Error> {
         self.http
             .get_or_init(|| self.build_http())
             .as_ref()
             .map_err(Clone::clone)
     }
 
-    fn build_http(&self) -> Result<reqwest::Client, String> {
+    fn build_http(&self) -> Result<reqwest::Client, Error> {
         let builder = reqwest::Client::builder()
             .cookie_provider(Arc::clone(self.jar.get_or_init(Arc::default)))
             .default_headers(self.headers.iter().cloned().collect::<HeaderMap>());
@@ -100,9 +100,11 @@ impl Endpoint {
         #[cfg(feature = "tls")]
         let builder = builder.tls_backend_preconfigured(match &self.tls {
             Some(config) => rustls::ClientConfig::clone(config),
-            None => tls::plain_http_config().map_err(|e| e.to_string())?,
+            None => tls::plain_http_config()?,
         });
-        builder.build().map_err(|e| format!("http client: {e}"))
+        builder
+            .build()
+            .map_err(|e| Error::config_with("cannot build the HTTP client", e))
     }
 
     /// The URL of a request: `EIO=4&transport=...&t=...&sid=...` after the user's query.

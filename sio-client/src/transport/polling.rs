@@ -31,6 +31,7 @@ use url::Url;
 
 use super::endpoint::Endpoint;
 use super::io::{Io, PollError};
+use crate::error::{BoxError, Error, io_cause};
 
 /// The body of every POST, as engine.io-client's XHR sends it.
 const TEXT_PLAIN: &str = "text/plain;charset=UTF-8";
@@ -42,7 +43,32 @@ const POST_ANSWER_LIMIT: usize = 4096;
 /// The v4 record separator of a polling payload.
 const SEPARATOR: u8 = 0x1e;
 
-type Sending = Pin<Box<dyn Future<Output = Result<reqwest::Response, String>> + Send>>;
+type Sending = Pin<Box<dyn Future<Output = Result<reqwest::Response, Error>> + Send>>;
+
+/// socket.io-client's message for a failed long poll.
+const POLL_ERROR: &str = "xhr poll error";
+/// socket.io-client's message for a failed POST.
+const POST_ERROR: &str = "xhr post error";
+
+/// A response whose status is not a success (the cause of a request's error).
+#[derive(Debug)]
+pub(crate) struct StatusError(pub(crate) reqwest::StatusCode);
+
+impl std::fmt::Display for StatusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "status {}", self.0)
+    }
+}
+
+impl std::error::Error for StatusError {}
+
+fn poll_error(cause: impl Into<BoxError>) -> Error {
+    Error::transport(POLL_ERROR, cause)
+}
+
+fn post_error(cause: impl Into<BoxError>) -> Error {
+    Error::transport(POST_ERROR, cause)
+}
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// One GET (a long poll, or the handshake), polled by the engine: [`poll`](Self::poll) reports
@@ -86,16 +112,16 @@ impl PollGet {
             Ok(client) => {
                 let pending = client.get(url).send();
                 Box::pin(async move {
-                    let response = pending.await.map_err(|e| format!("xhr poll error: {e}"))?;
+                    let response = pending.await.map_err(poll_error)?;
                     let status = response.status();
                     if status.is_success() {
                         Ok(response)
                     } else {
-                        Err(format!("xhr poll error: status {status}"))
+                        Err(poll_error(StatusError(status)))
                     }
                 })
             }
-            Err(e) => Box::pin(std::future::ready(Err(format!("xhr poll error: {e}")))),
+            Err(e) => Box::pin(std::future::ready(Err(poll_error(e)))),
         };
         PollGet {
             state: GetState::Sending(sending),
@@ -132,7 +158,7 @@ impl PollGet {
                 GetState::Body(body) => match ready!(body.as_mut().poll_next(cx)) {
                     Some(Ok(chunk)) => self.records.push(chunk),
                     Some(Err(e)) => {
-                        self.finish(Err(PollError::Transport(format!("xhr poll error: {e}"))));
+                        self.finish(Err(PollError::Transport(poll_error(e))));
                     }
                     None => match self.records.finish() {
                         Ok(packet) => {
@@ -242,10 +268,10 @@ impl Records {
 
     fn check(&self, record_len: usize) -> Result<(), PollError> {
         if record_len > self.limit {
-            return Err(PollError::Transport(format!(
-                "xhr poll error: packet over {} bytes",
-                self.limit
-            )));
+            return Err(PollError::Transport(poll_error(io_cause(
+                std::io::ErrorKind::InvalidData,
+                format!("packet over {} bytes", self.limit),
+            ))));
         }
         Ok(())
     }
@@ -260,11 +286,11 @@ pub(crate) async fn post(
     within: Option<Duration>,
 ) -> Io {
     let request = post_only(&endpoint, url, body);
-    Io::Post(bounded(within, request, "xhr post error").await)
+    Io::Post(bounded(within, request, POST_ERROR).await)
 }
 
 /// A POST whose outcome nobody waits for (the final `close` packet).
-pub(crate) async fn post_only(endpoint: &Endpoint, url: Url, body: Bytes) -> Result<(), String> {
+pub(crate) async fn post_only(endpoint: &Endpoint, url: Url, body: Bytes) -> Result<(), Error> {
     answered(send_post(endpoint, url, body).await?).await
 }
 
@@ -273,7 +299,7 @@ pub(crate) async fn post_only(endpoint: &Endpoint, url: Url, body: Bytes) -> Res
 /// keep-alive connection the cut closed, and the first request on it fails. Without the
 /// `close` the server would not end the session before its ping timeout, and a reconnection
 /// could not recover it (connection state recovery needs the old socket gone).
-pub(crate) async fn post_final(endpoint: &Endpoint, url: Url, body: Bytes) -> Result<(), String> {
+pub(crate) async fn post_final(endpoint: &Endpoint, url: Url, body: Bytes) -> Result<(), Error> {
     let response = match send_post(endpoint, url.clone(), body.clone()).await {
         Ok(response) => response,
         // The failed connection has left the pool.
@@ -282,47 +308,51 @@ pub(crate) async fn post_final(endpoint: &Endpoint, url: Url, body: Bytes) -> Re
     answered(response).await
 }
 
-async fn send_post(
-    endpoint: &Endpoint,
-    url: Url,
-    body: Bytes,
-) -> Result<reqwest::Response, String> {
+async fn send_post(endpoint: &Endpoint, url: Url, body: Bytes) -> Result<reqwest::Response, Error> {
     endpoint
         .http()
-        .map_err(|e| format!("xhr post error: {e}"))?
+        .map_err(post_error)?
         .post(url)
         .header(CONTENT_TYPE, TEXT_PLAIN)
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("xhr post error: {e}"))
+        .map_err(post_error)
 }
 
 /// A POST's answer: `ok`, or its status as the error.
-async fn answered(mut response: reqwest::Response) -> Result<(), String> {
+async fn answered(mut response: reqwest::Response) -> Result<(), Error> {
     let status = response.status();
     // Read the `ok` so the connection can be reused (a larger answer closes it instead).
     let _ = read_body(&mut response, POST_ANSWER_LIMIT).await;
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!("xhr post error: status {status}"))
+        Err(post_error(StatusError(status)))
     }
 }
 
-/// `request`, failed with `"<what>: no complete response within ..."` if it takes longer than
-/// `within`.
+/// `request`, failed with `what` (caused by a `TimedOut` `"no complete response within ..."`)
+/// if it takes longer than `within`.
 async fn bounded<T>(
     within: Option<Duration>,
-    request: impl Future<Output = Result<T, String>>,
-    what: &str,
-) -> Result<T, String> {
+    request: impl Future<Output = Result<T, Error>>,
+    what: &'static str,
+) -> Result<T, Error> {
     match within {
         Some(within) => tokio::time::timeout(within, request)
             .await
-            .unwrap_or_else(|_| Err(format!("{what}: no complete response within {within:?}"))),
+            .unwrap_or_else(|_| Err(Error::transport(what, no_response_within(within)))),
         None => request.await,
     }
+}
+
+/// The cause of a request that took too long.
+pub(crate) fn no_response_within(within: Duration) -> BoxError {
+    io_cause(
+        std::io::ErrorKind::TimedOut,
+        format!("no complete response within {within:?}"),
+    )
 }
 
 /// Reads a response body (a POST's answer) of at most `limit` bytes into one buffer, which
@@ -446,7 +476,9 @@ mod tests {
             assert_eq!(packets, vec![Packet::Message("a".into())]);
             match end {
                 Err(PollError::Transport(e)) => {
-                    assert_eq!(e, "xhr poll error: packet over 10 bytes")
+                    assert_eq!(e.to_string(), "xhr poll error");
+                    let cause = std::error::Error::source(&e).expect("a cause");
+                    assert_eq!(cause.to_string(), "packet over 10 bytes");
                 }
                 other => panic!("{other:?}"),
             }

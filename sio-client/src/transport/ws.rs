@@ -38,7 +38,15 @@ use url::Url;
 
 use super::endpoint::Endpoint;
 use super::io::Io;
+use crate::error::{Error, io_cause};
 use crate::options::Options;
+
+/// socket.io-client's message for a failed WebSocket.
+const WS_ERROR: &str = "websocket error";
+
+fn ws_error(cause: WsError) -> Error {
+    Error::transport(WS_ERROR, cause)
+}
 
 /// How long a frame may wait to be written before the connection is given up.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -428,9 +436,9 @@ enum State {
     /// Boxed: the engine keeps a `WsConn` for the life of the connection.
     Open(Box<Open>),
     /// The request could not be made: reported as the handshake's failure.
-    Failed(String),
+    Failed(Error),
     /// A write failed: reported as the end of the WebSocket.
-    Broken(String),
+    Broken(Error),
     /// Failed or closed: nothing more to report.
     Done,
 }
@@ -468,7 +476,7 @@ impl WsConn {
             Ok(request) => request,
             Err(e) => {
                 return WsConn {
-                    state: State::Failed(format!("websocket error: {e}")),
+                    state: State::Failed(ws_error(e)),
                 };
             }
         };
@@ -532,10 +540,11 @@ impl WsConn {
     }
 
     /// Ends the WebSocket if a frame waited too long to be written; returns its error.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Option<String> {
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Option<Error> {
         if self.poll_timeout().is_some_and(|at| at <= now) {
             self.state = State::Done;
-            return Some("websocket error: write timed out".to_owned());
+            let cause = io_cause(std::io::ErrorKind::TimedOut, "write timed out");
+            return Some(Error::transport(WS_ERROR, cause));
         }
         None
     }
@@ -546,7 +555,7 @@ impl WsConn {
         if let State::Open(open) = &mut self.state
             && let Err(e) = open.poll_write(cx)
         {
-            self.state = State::Broken(format!("websocket error: {e}"));
+            self.state = State::Broken(ws_error(e));
         }
     }
 
@@ -568,14 +577,14 @@ impl WsConn {
                     }
                     Err(e) => {
                         self.state = State::Done;
-                        Poll::Ready(Io::WsOpen(Err(format!("websocket error: {e}"))))
+                        Poll::Ready(Io::WsOpen(Err(ws_error(e))))
                     }
                 }
             }
             State::Open(open) => {
                 if let Err(e) = open.poll_write(cx) {
                     self.state = State::Done;
-                    return Poll::Ready(Io::WsClosed(Some(format!("websocket error: {e}"))));
+                    return Poll::Ready(Io::WsClosed(Some(ws_error(e))));
                 }
                 loop {
                     let frame = match ready!(Pin::new(&mut open.stream).poll_next(cx)) {
@@ -598,22 +607,22 @@ impl WsConn {
                         }
                         Some(Err(e)) => {
                             self.state = State::Done;
-                            return Poll::Ready(Io::WsClosed(Some(format!(
-                                "websocket error: {e}"
-                            ))));
+                            return Poll::Ready(Io::WsClosed(Some(ws_error(e))));
                         }
                     };
                     return Poll::Ready(Io::WsFrame(frame));
                 }
             }
-            State::Failed(error) => {
-                let error = std::mem::take(error);
-                self.state = State::Done;
+            State::Failed(_) => {
+                let State::Failed(error) = std::mem::replace(&mut self.state, State::Done) else {
+                    unreachable!("matched above")
+                };
                 Poll::Ready(Io::WsOpen(Err(error)))
             }
-            State::Broken(error) => {
-                let error = std::mem::take(error);
-                self.state = State::Done;
+            State::Broken(_) => {
+                let State::Broken(error) = std::mem::replace(&mut self.state, State::Done) else {
+                    unreachable!("matched above")
+                };
                 Poll::Ready(Io::WsClosed(Some(error)))
             }
             State::Done => Poll::Pending,

@@ -9,7 +9,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
-use sio_client::{DisconnectReason, Manager, ManagerEvent, Options, Socket, TransportKind, Value};
+use sio_client::{
+    AckSender, DisconnectReason, Manager, ManagerEvent, Message, Options, Socket, TransportKind,
+    Value,
+};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 /// The longest any single step may take (a loaded 2-core machine).
@@ -78,7 +81,7 @@ pub(crate) struct Watched {
     pub(crate) socket: Socket,
     pub(crate) connects: UnboundedReceiver<()>,
     pub(crate) disconnects: UnboundedReceiver<DisconnectReason>,
-    pub(crate) errors: UnboundedReceiver<sio_client::ConnectError>,
+    pub(crate) errors: UnboundedReceiver<sio_client::Error>,
 }
 
 pub(crate) fn watch(socket: Socket) -> Watched {
@@ -105,7 +108,7 @@ pub(crate) fn watch(socket: Socket) -> Watched {
 /// Events named `event` as their argument lists.
 pub(crate) fn events(socket: &Socket, event: &str) -> UnboundedReceiver<Vec<Value>> {
     let (tx, rx) = unbounded_channel();
-    socket.on(event, move |msg| {
+    socket.on(event, move |msg: Message| {
         let _ = tx.send(msg.args().to_values().expect("decodable args"));
     });
     rx
@@ -147,11 +150,13 @@ pub(crate) async fn roundtrip<S: TestServer>(mode: Mode) {
     main.socket.set_auth(&json!({"user": "ann"})).unwrap();
     let mut echoes = events(&main.socket, "echo");
     let mut answers = events(&main.socket, "answer");
-    main.socket.on("question", |msg| {
-        let (q,): (String,) = msg.deserialize().expect("a question");
-        assert!(msg.wants_ack());
-        msg.ack(&(format!("{q}?"), 7)).unwrap();
-    });
+    main.socket.on(
+        "question",
+        |_socket: Socket, (q,): (String,), ack: AckSender| async move {
+            assert!(ack.is_requested());
+            ack.send(&(format!("{q}?"), 7)).unwrap();
+        },
+    );
     // Emitted before connecting: buffered, then sent in order.
     main.socket.emit("echo", &("early", 1)).unwrap();
     main.socket.connect();
@@ -175,7 +180,7 @@ pub(crate) async fn roundtrip<S: TestServer>(mode: Mode) {
     };
     // (The handler is in place before the emit: the echo may come back at once.)
     let (tx, mut typed) = unbounded_channel();
-    main.socket.on("echo", move |msg| {
+    main.socket.on("echo", move |msg: Message| {
         if let Ok(v) = msg.deserialize::<(Point, bool, Vec<u8>)>() {
             let _ = tx.send(v);
         }
@@ -309,8 +314,9 @@ pub(crate) async fn connect_error_with_data<S: TestServer>(mode: Mode) {
     admin.socket.set_auth(&json!({"token": "wrong"})).unwrap();
     admin.socket.connect();
     let err = recv(&mut admin.errors, "connect_error").await;
-    assert_eq!(err.message, "not authorized");
-    let data = err.data.expect("data");
+    assert!(err.is_rejected(), "{err:?}");
+    assert_eq!(err.to_string(), "not authorized");
+    let data = err.data().expect("data");
     assert_eq!(data.get("code").and_then(Value::as_u64), Some(42));
     assert_eq!(
         data.get("reason").and_then(Value::as_str),
@@ -327,7 +333,7 @@ pub(crate) async fn connect_error_with_data<S: TestServer>(mode: Mode) {
     nope.socket.connect();
     let err = recv(&mut nope.errors, "connect_error").await;
     assert_eq!(
-        (err.message.as_str(), err.data),
+        (err.to_string().as_str(), err.data()),
         ("Invalid namespace", None)
     );
     // The other namespace is unaffected.
@@ -507,7 +513,7 @@ pub(crate) async fn upgrade_under_load<S: TestServer>() {
     });
     let mut main = watch(manager.socket("/"));
     let (tx, mut echoes) = unbounded_channel();
-    main.socket.on("echo", move |msg| {
+    main.socket.on("echo", move |msg: Message| {
         let _ = tx.send(msg.deserialize::<(u32,)>().expect("a number").0);
     });
     let mut sent = 0u32;
@@ -615,23 +621,23 @@ pub(crate) async fn catch_all_and_once<S: TestServer>(mode: Mode) {
     let p = push.clone();
     socket.prepend_any(move |msg| p(format!("any-first {}", msg.event())));
     let p = push.clone();
-    socket.once("echo", move |msg| {
+    socket.once("echo", move |msg: Message| {
         p(format!("once {}", json_args(msg.args())))
     });
     let p = push.clone();
-    socket.on("echo", move |msg| {
+    socket.on("echo", move |msg: Message| {
         p(format!("echo {}", json_args(msg.args())))
     });
     // A `once` removed by `off` before its event: never called.
     let p = push.clone();
-    socket.once("answer", move |_| p("once answer".to_owned()));
+    socket.once("answer", move |_: Message| p("once answer".to_owned()));
     socket.off("answer");
     let p = push.clone();
-    socket.on("answer", move |msg| {
+    socket.on("answer", move |msg: Message| {
         p(format!("answer {}", json_args(msg.args())))
     });
     // The server's ack request is answered: an ack is not an outgoing event.
-    socket.on("question", |msg| {
+    socket.on("question", |msg: Message| {
         msg.ack(&"yes").unwrap();
     });
 
