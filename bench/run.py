@@ -12,9 +12,15 @@ between servers. Raw JSON lines, CSVs, a markdown summary and SVG plots go to --
     python3 bench/run.py --reps 3                # the full run
     python3 bench/run.py --scenarios idle,echo --servers sio,node
     python3 bench/run.py --scenarios cluster --servers sio,node --reps 3   # two nodes on Redis
+    python3 bench/run.py --scenarios echo --servers sio,sio_metrics --reps 5  # metrics' cost
 
-Build first: cargo build --release -p sio-bench -p sio-client --example idle_clients
-(scripts/bench-all.sh does it).
+The server `sio_metrics` (not in the default set) is ours with sio-server's `metrics` feature and
+a Prometheus recorder installed (bench_server_metrics, BENCHMARKS.md section 6): with `sio` in the
+same run, the tables get the ratio metrics on / off of each repetition (they take turns).
+
+Build first: cargo build --release -p sio-bench -p sio-client --example idle_clients, and for
+sio_metrics: cargo build --release -p sio-bench --features metrics --bin bench_server_metrics
+(scripts/bench-all.sh does it, the latter only when the arguments name sio_metrics).
 """
 
 import argparse
@@ -30,7 +36,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 T = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release")
 SERVERS = ["sio", "node", "socketioxide"]
+# Selectable with --servers, not in the default set: ours with metrics on (BENCHMARKS.md section 6).
+EXTRA_SERVERS = ["sio_metrics"]
 LABEL = {"sio": "sio-server (ours)", "node": "Node socket.io", "socketioxide": "socketioxide",
+         "sio_metrics": "sio-server, metrics on",
          "sio-sio": "A Rust, B Rust (ours)", "node-node": "A Node, B Node",
          "sio-node": "A Rust, B Node", "node-sio": "A Node, B Rust"}
 SCENARIOS = ["idle", "idle_cpu", "echo", "fanout", "storm", "client", "slow", "cluster"]
@@ -133,6 +142,8 @@ class Server:
         env = dict(os.environ)
         if name == "sio":
             cmd = [os.path.join(T, "bench_server"), "0"]
+        elif name == "sio_metrics":
+            cmd = [os.path.join(T, "bench_server_metrics"), "0"]
         elif name == "socketioxide":
             cmd = [os.path.join(T, "socketioxide_server"), "0"]
         else:
@@ -688,6 +699,35 @@ def table(rows, scenario, keys, metrics, servers, ratio_metrics=(), lower_is_bet
     return "\n".join(out) + "\n"
 
 
+def paired(rows, scenario, keys, metric, base, other):
+    """The cost of `other` against `base` (same code but one switch, e.g. metrics off / on), as
+    the ratio other / base of `metric` within each repetition (the two took turns in it): a row
+    per key, medians [min-max] of each server and of the ratios."""
+    rows = [r for r in rows if r["scenario"] == scenario and r.get(metric) is not None]
+    groups = []
+    for r in rows:
+        k = tuple(r.get(x) for x in keys)
+        if k not in groups:
+            groups.append(k)
+    head = keys + ["reps", f"{base}: {metric}", f"{other}: {metric}", f"{other} / {base}"]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for k in groups:
+        by = {}
+        for r in rows:
+            if tuple(r.get(x) for x in keys) == k and r["server"] in (base, other):
+                by.setdefault(r.get("rep"), {})[r["server"]] = r[metric]
+        both = [v for v in by.values() if base in v and other in v]
+        if not both:
+            continue
+        ratios = sorted(v[other] / v[base] for v in both if v[base])
+        ratio = (f"{statistics.median(ratios):.3f} [{ratios[0]:.3f}–{ratios[-1]:.3f}]"
+                 if ratios else "–")
+        out.append("| " + " | ".join(
+            [fmt(x) for x in k] + [str(len(both)), summarize([v[base] for v in both])[1],
+                                   summarize([v[other] for v in both])[1], ratio]) + " |")
+    return "\n".join(out) + "\n"
+
+
 def markdown(rows, servers):
     low = {"rss_per_conn_kb", "kernel_tcp_per_conn_kb", "idle_cpu_percent", "server_cpu_us_per_ack",
            "p99_us", "last_p99_ms", "last_p50_ms", "server_cpu_ms_per_broadcast", "all_back_s",
@@ -708,6 +748,12 @@ def markdown(rows, servers):
         rows, "echo_open", ["offered_per_s"],
         ["acks_per_s", "p50_us", "p99_us", "p999_us", "server_cpu_us_per_ack", "server_cpu_percent"],
         servers, ["p99_us"], low))
+    if "sio" in servers and "sio_metrics" in servers:
+        for sc, keys in [("echo", ["clients", "window", "payload"]), ("echo_open", ["offered_per_s"])]:
+            if any(r["scenario"] == sc for r in rows):
+                parts.append(f"### (b) {sc}: server CPU per ack, metrics on / off, paired by "
+                             "repetition\n\n" + paired(rows, sc, keys, "server_cpu_us_per_ack",
+                                                        "sio", "sio_metrics"))
     parts.append("### (c) Broadcast fan-out (50 B)\n\n" + table(
         rows, "fanout", ["receivers"],
         ["complete_rounds", "first_p50_ms", "last_p50_ms", "last_p99_ms", "deliveries_per_s",
@@ -749,7 +795,7 @@ def markdown(rows, servers):
 # ------------------------------------------------------------------------------------------
 # Plots (hand-written SVG: no plotting library needed)
 
-COLORS = {"sio": "#d62728", "node": "#2ca02c", "socketioxide": "#1f77b4"}
+COLORS = {"sio": "#d62728", "node": "#2ca02c", "socketioxide": "#1f77b4", "sio_metrics": "#ff7f0e"}
 
 
 def svg_plot(path, title, xlabel, ylabel, series, logy=False):
@@ -889,7 +935,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="small and short: every scenario, 1k clients")
     ap.add_argument("--reps", type=int, default=None, help="repetitions (default 3, smoke 1)")
-    ap.add_argument("--servers", default=",".join(SERVERS))
+    ap.add_argument("--servers", default=",".join(SERVERS),
+                    help=f"comma-separated, among {', '.join(SERVERS + EXTRA_SERVERS)} "
+                         f"(default {','.join(SERVERS)}); the first is 'ours' in the ratios")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS))
     ap.add_argument("--out", default=None, help="results directory (default bench/results, smoke: a temp dir)")
     ap.add_argument("--perf", action="store_true",

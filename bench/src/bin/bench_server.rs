@@ -16,6 +16,9 @@
 //! adapter (key `socket.io`), as `node-server.js --redis URL` uses `@socket.io/redis-adapter`'s
 //! `createAdapter` (the cluster scenario of `bench/run.py`). Its tasks share the server's one
 //! thread.
+//!
+//! `bench_server_metrics` (cargo feature `metrics` of sio-bench) is this same server with
+//! sio-server's metrics compiled in and a Prometheus recorder installed (BENCHMARKS.md §6).
 
 use serde_json::Value;
 use sio_redis::RedisAdapter;
@@ -25,7 +28,7 @@ use sio_server::{EngineConfig, SocketIo, SocketIoConfig};
 use tokio::io::AsyncReadExt;
 
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> std::io::Result<()> {
+pub(crate) async fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let redis = args
         .iter()

@@ -408,6 +408,8 @@ impl Driver {
 
     /// Carries out what the session asks for.
     fn flush(&mut self) {
+        // Counted once per flush: one visit to the metrics recorder for the whole batch.
+        let (mut sent, mut sent_bytes) = (0, 0);
         while let Some(transmit) = self.session.poll_transmit() {
             let len = match &transmit.packet {
                 Packet::Message(text) => text.len(),
@@ -415,7 +417,8 @@ impl Driver {
                 _ => 0,
             };
             if matches!(transmit.packet, Packet::Message(_) | Packet::Binary(_)) {
-                crate::metrics::message_sent(len);
+                sent += 1;
+                sent_bytes += len;
                 self.buffered = self.buffered.saturating_sub(1);
             }
             match transmit.transport {
@@ -429,6 +432,7 @@ impl Driver {
                 }
             }
         }
+        crate::metrics::messages_sent(sent, sent_bytes);
         if !self.batch.is_empty() {
             if let Some((reply, b64)) = self.pending_get.take() {
                 let batch = std::mem::take(&mut self.batch);
