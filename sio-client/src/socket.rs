@@ -623,7 +623,10 @@ impl Manager {
 /// when the cached manager already has this namespace. The cache holds no manager alive:
 /// once every handle of a manager is dropped, the next `io` makes a new one.
 ///
-/// Register handlers right after this call: events need a network round trip to arrive.
+/// Events need a network round trip to arrive, but handlers added after `io` returns can
+/// still miss the first ones (the namespace's `connect` or its refusal) when the manager's
+/// connection is already open and the thread is preempted. To see every event, turn
+/// [`Options::auto_connect`] off, add the handlers, then call [`Socket::connect`].
 ///
 /// ```no_run
 /// # fn f() -> Result<(), sio_client::Error> {
