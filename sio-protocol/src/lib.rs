@@ -77,10 +77,12 @@ pub mod websocket;
 
 mod ack;
 mod backoff;
+mod error;
 mod str;
 mod value;
 
 pub use ack::{AckId, AckTracker};
 pub use backoff::Backoff;
+pub use error::{Error, ErrorKind};
 pub use str::Str;
 pub use value::{Map, Number, Value};

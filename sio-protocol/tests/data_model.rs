@@ -109,7 +109,9 @@ fn unit_is_no_argument() {
     );
     // Other types need an argument.
     let err = args.deserialize::<String>().unwrap_err();
-    assert_eq!(err.to_string(), "missing argument");
+    assert!(err.is_args(), "{err:?}");
+    assert_eq!(err.to_string(), "cannot deserialize the arguments");
+    assert_eq!(serde_cause(&err).to_string(), "missing argument");
 }
 
 #[test]
@@ -121,7 +123,39 @@ fn tuples_need_enough_arguments_and_ignore_extra_ones() {
     // A non-tuple type reads the first argument.
     assert_eq!(args.deserialize::<String>().unwrap(), "a");
     let err = args.deserialize::<(i32, i32)>().unwrap_err();
-    assert!(err.to_string().starts_with("invalid type"), "{err}");
+    assert_eq!(err.kind(), sio_protocol::ErrorKind::Args);
+    let cause = serde_cause(&err);
+    assert!(cause.to_string().starts_with("invalid type"), "{cause}");
+    assert!(cause.is_data(), "{cause:?}");
+}
+
+/// The `serde_json::Error` an args error keeps as its source (and whose text its `Display`
+/// does not repeat).
+fn serde_cause(err: &sio_protocol::Error) -> &serde_json::Error {
+    let source = std::error::Error::source(err).expect("a source");
+    assert!(!err.to_string().contains(&source.to_string()), "{err}");
+    source.downcast_ref().expect("a serde_json::Error")
+}
+
+#[test]
+fn serialize_errors_keep_the_serde_error() {
+    struct Fails;
+    impl Serialize for Fails {
+        fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("no way"))
+        }
+    }
+    for err in [
+        Args::new(&Fails).unwrap_err(),
+        Value::from_serialize(&Fails).unwrap_err(),
+    ] {
+        assert!(err.is_args(), "{err:?}");
+        assert_eq!(err.to_string(), "cannot serialize the arguments");
+        assert_eq!(serde_cause(&err).to_string(), "no way");
+    }
+    let err = Value::from(1).deserialize_into::<String>().unwrap_err();
+    assert!(err.is_args(), "{err:?}");
+    assert!(serde_cause(&err).is_data());
 }
 
 #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]

@@ -5,11 +5,11 @@ use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use proptest::prelude::*;
 use serde_json::Value as Json;
-use sio_protocol::Str;
 use sio_protocol::engine::{
-    DecodeError, Frame, OpenPacket, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
+    DecodeReason, Frame, OpenPacket, Packet, PayloadDecoder, PayloadEncoder, PayloadFormat,
     ProtocolVersion,
 };
+use sio_protocol::{Error, Str};
 
 const DEFAULT_MAX: usize = 1_000_000;
 
@@ -130,16 +130,46 @@ fn max(row: &Json) -> usize {
         .map_or(DEFAULT_MAX, |m| usize::try_from(m).unwrap_or(usize::MAX))
 }
 
-fn assert_error(result: Result<impl std::fmt::Debug, DecodeError>, expected: &Json, row: &Json) {
+/// The reason of an error, which must be of the Engine.IO decode kind.
+fn reason(e: Error) -> DecodeReason {
+    assert!(e.is_engine_decode(), "{e:?}");
+    let reason = e.engine_reason().expect("an engine.io reason");
+    assert_eq!(e.to_string(), format!("invalid engine.io data: {reason}"));
+    reason
+}
+
+fn assert_error(
+    result: Result<impl std::fmt::Debug, impl Into<Reasoned>>,
+    expected: &Json,
+    row: &Json,
+) {
     let expected = expected
         .as_str()
         .unwrap_or_else(|| panic!("no error in {row}"));
     match result {
-        Err(e) => assert!(
-            e.to_string().starts_with(expected),
-            "got error {e:?}, want {expected:?}: {row}"
-        ),
+        Err(e) => {
+            let Reasoned(e) = e.into();
+            assert!(
+                e.to_string().starts_with(expected),
+                "got error {e:?}, want {expected:?}: {row}"
+            );
+        }
         Ok(v) => panic!("decoded {v:?}, want error {expected:?}: {row}"),
+    }
+}
+
+/// A decode reason, from an [`Error`] or as is.
+struct Reasoned(DecodeReason);
+
+impl From<Error> for Reasoned {
+    fn from(e: Error) -> Self {
+        Reasoned(reason(e))
+    }
+}
+
+impl From<DecodeReason> for Reasoned {
+    fn from(r: DecodeReason) -> Self {
+        Reasoned(r)
     }
 }
 
@@ -150,16 +180,18 @@ fn decode_chunked(
     format: PayloadFormat,
     max: usize,
     size: usize,
-) -> Result<Vec<Packet>, DecodeError> {
+) -> Result<Vec<Packet>, DecodeReason> {
     let mut decoder = PayloadDecoder::new(format, max);
     let mut packets = Vec::new();
     for chunk in body.chunks(size.max(1)) {
-        decoder.push(Bytes::copy_from_slice(chunk))?;
-        while let Some(p) = decoder.next_packet()? {
+        decoder
+            .push(Bytes::copy_from_slice(chunk))
+            .map_err(reason)?;
+        while let Some(p) = decoder.next_packet().map_err(reason)? {
             packets.push(p);
         }
     }
-    while let Some(p) = decoder.finish()? {
+    while let Some(p) = decoder.finish().map_err(reason)? {
         packets.push(p);
     }
     Ok(packets)
@@ -171,18 +203,20 @@ fn decode_with_cuts(
     cuts: &[usize],
     format: PayloadFormat,
     max: usize,
-) -> Result<Vec<Packet>, DecodeError> {
+) -> Result<Vec<Packet>, DecodeReason> {
     let mut decoder = PayloadDecoder::new(format, max);
     let mut packets = Vec::new();
     for w in cuts.windows(2) {
-        decoder.push(Bytes::copy_from_slice(
-            body.get(w[0]..w[1]).unwrap_or_default(),
-        ))?;
-        while let Some(p) = decoder.next_packet()? {
+        decoder
+            .push(Bytes::copy_from_slice(
+                body.get(w[0]..w[1]).unwrap_or_default(),
+            ))
+            .map_err(reason)?;
+        while let Some(p) = decoder.next_packet().map_err(reason)? {
             packets.push(p);
         }
     }
-    while let Some(p) = decoder.finish()? {
+    while let Some(p) = decoder.finish().map_err(reason)? {
         packets.push(p);
     }
     Ok(packets)
@@ -209,13 +243,13 @@ fn packet_vectors() {
         if let Some(t) = row["text"].as_str() {
             let t = Str::from(t.to_owned());
             assert_eq!(
-                Packet::decode_text(t.clone(), v).as_ref(),
-                Ok(&expected),
+                Packet::decode_text(t.clone(), v).ok().as_ref(),
+                Some(&expected),
                 "{row}"
             );
             assert_eq!(
-                Packet::from_frame(Frame::Text(t.clone()), v).as_ref(),
-                Ok(&expected),
+                Packet::from_frame(Frame::Text(t.clone()), v).ok().as_ref(),
+                Some(&expected),
                 "{row}"
             );
             let canonical = row["reencoded"]
@@ -230,18 +264,18 @@ fn packet_vectors() {
                 .as_str()
                 .unwrap_or_else(|| panic!("no input in {row}")));
             let decoded = Packet::from_frame(Frame::Binary(frame.clone()), v);
-            assert_eq!(decoded.as_ref(), Ok(&expected), "{row}");
+            assert_eq!(decoded.ok().as_ref(), Some(&expected), "{row}");
             assert_eq!(expected.to_frame(v), Frame::Binary(frame), "{row}");
         }
         // Round trips through both forms.
         assert_eq!(
-            Packet::from_frame(expected.to_frame(v), v).as_ref(),
-            Ok(&expected),
+            Packet::from_frame(expected.to_frame(v), v).ok().as_ref(),
+            Some(&expected),
             "{row}"
         );
         assert_eq!(
-            Packet::decode_text(expected.to_text(v), v).as_ref(),
-            Ok(&expected),
+            Packet::decode_text(expected.to_text(v), v).ok().as_ref(),
+            Some(&expected),
             "{row}"
         );
     }
@@ -451,7 +485,7 @@ proptest! {
         cuts.push(body.len());
         cuts.sort_unstable();
         for f in FORMATS {
-            let whole = PayloadDecoder::decode_all(Bytes::from(body.clone()), f, limit);
+            let whole = PayloadDecoder::decode_all(Bytes::from(body.clone()), f, limit).map_err(reason);
             let result = decode_with_cuts(&body, &cuts, f, limit);
             // Without a limit the chunking cannot change the outcome; with one, the limit may
             // trip before or after a malformed record is seen.
@@ -466,8 +500,8 @@ proptest! {
     #[test]
     fn packets_round_trip(p in arb_packet()) {
         for v in VERSIONS {
-            prop_assert_eq!(Packet::from_frame(p.to_frame(v), v), Ok(p.clone()));
-            prop_assert_eq!(Packet::decode_text(p.to_text(v), v), Ok(p.clone()));
+            prop_assert_eq!(Packet::from_frame(p.to_frame(v), v).ok(), Some(p.clone()));
+            prop_assert_eq!(Packet::decode_text(p.to_text(v), v).ok(), Some(p.clone()));
         }
     }
 
@@ -482,8 +516,8 @@ proptest! {
             }
             let body = PayloadEncoder::encode(&packets, f);
             prop_assert_eq!(
-                PayloadDecoder::decode_all(body.clone(), f, usize::MAX),
-                Ok(packets.clone()),
+                PayloadDecoder::decode_all(body.clone(), f, usize::MAX).ok(),
+                Some(packets.clone()),
                 "{:?}", f
             );
             prop_assert_eq!(decode_chunked(&body, f, usize::MAX, size), Ok(packets.clone()), "{:?}", f);

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use sio_protocol::engine::Frame;
 use sio_protocol::socket::{
-    Args, DecodeError, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData, Parser,
+    Args, DecodeReason, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData, Parser,
 };
 use sio_protocol::{Map, Number, Str, Value};
 
@@ -116,10 +116,14 @@ fn encode(packet: &Packet) -> Bytes {
     }
 }
 
-fn decode(bytes: Bytes) -> Result<Packet, DecodeError> {
+fn decode(bytes: Bytes) -> Result<Packet, DecodeReason> {
     decoder()
         .decode(Frame::Binary(bytes))
         .map(|p| p.expect("a whole packet"))
+        .map_err(|e| {
+            assert!(e.is_socket_decode(), "{e:?}");
+            e.socket_reason().expect("a socket.io reason")
+        })
 }
 
 #[test]
@@ -159,8 +163,10 @@ fn invalid_vectors() {
 fn text_frames_are_rejected() {
     for text in ["", "2[\"a\"]", "0"] {
         assert_eq!(
-            decoder().decode(Frame::Text(Str::from(text))),
-            Err(DecodeError::UnexpectedText)
+            decoder()
+                .decode(Frame::Text(Str::from(text)))
+                .map_err(|e| e.socket_reason()),
+            Err(Some(DecodeReason::UnexpectedText))
         );
     }
 }

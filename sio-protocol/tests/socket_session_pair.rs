@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use sio_protocol::socket::{
     AckFailure, Args, ClientConfig, ClientDisconnectReason, ClientEvent, ClientSession, Emit,
     Packet, PacketData, ProtocolVersion, RecoveryRequest, ServerConfig, ServerDisconnectReason,
-    ServerEvent, ServerSession, SessionError,
+    ServerEvent, ServerSession, SessionReason,
 };
 use sio_protocol::{Map, Str, Value};
 
@@ -268,8 +268,8 @@ fn invalid_state_closes_the_connection() {
         lone.feed("0/other,");
         assert!(lone.events().is_empty());
         assert_eq!(
-            lone.session.accept("/", "s".into(), None),
-            Err(SessionError::Closed)
+            session_reason(lone.session.accept("/", "s".into(), None)),
+            Some(SessionReason::Closed)
         );
     }
 }
@@ -278,20 +278,22 @@ fn invalid_state_closes_the_connection() {
 fn commands_that_do_not_fit_the_state_change_nothing() {
     let mut lone = Lone::new(ServerConfig::default().recovery(true));
     assert_eq!(
-        lone.session.accept("/", "s".into(), None),
-        Err(SessionError::NoConnectRequest)
+        session_reason(lone.session.accept("/", "s".into(), None)),
+        Some(SessionReason::NoConnectRequest)
     );
     assert_eq!(
-        lone.session
-            .send(Packet::event("/", "x", Args::empty(), None)),
-        Err(SessionError::NotConnected)
+        session_reason(
+            lone.session
+                .send(Packet::event("/", "x", Args::empty(), None))
+        ),
+        Some(SessionReason::NotConnected)
     );
     lone.feed("0");
     let request = lone.request();
     assert_eq!(request.recovery, None);
     assert_eq!(
-        lone.session.accept_recovered("/", "s".into(), []),
-        Err(SessionError::NoRecoveryRequest)
+        session_reason(lone.session.accept_recovered("/", "s".into(), [])),
+        Some(SessionReason::NoRecoveryRequest)
     );
     lone.feed(r#"0/admin,{"pid":"p","offset":"o"}"#);
     let request = lone.request();
@@ -303,8 +305,8 @@ fn commands_that_do_not_fit_the_state_change_nothing() {
         Packet::new("/admin", PacketData::Disconnect),
     ] {
         assert_eq!(
-            lone.session.accept_recovered("/admin", "s".into(), [bad]),
-            Err(SessionError::InvalidPacket)
+            session_reason(lone.session.accept_recovered("/admin", "s".into(), [bad])),
+            Some(SessionReason::InvalidPacket)
         );
     }
     assert!(lone.sent().is_empty());
@@ -312,17 +314,20 @@ fn commands_that_do_not_fit_the_state_change_nothing() {
     lone.session.accept("/", "s1".into(), None).unwrap();
     // Control packets have their own methods; an EVENT without id cannot wait for an ack.
     assert_eq!(
-        lone.session.send(Packet::new("/", PacketData::Disconnect)),
-        Err(SessionError::InvalidPacket)
+        session_reason(lone.session.send(Packet::new("/", PacketData::Disconnect))),
+        Some(SessionReason::InvalidPacket)
     );
     assert_eq!(
-        lone.session
-            .send_with_ack(Packet::event("/", "x", Args::empty(), None), None, 1),
-        Err(SessionError::InvalidPacket)
+        session_reason(lone.session.send_with_ack(
+            Packet::event("/", "x", Args::empty(), None),
+            None,
+            1
+        )),
+        Some(SessionReason::InvalidPacket)
     );
     assert_eq!(
-        lone.session.disconnect("/admin"),
-        Err(SessionError::NotConnected)
+        session_reason(lone.session.disconnect("/admin")),
+        Some(SessionReason::NotConnected)
     );
     // Recovery on, but the runtime gave no pid: the reply has none.
     assert_eq!(lone.sent(), [r#"0{"sid":"s1"}"#]);
@@ -1373,4 +1378,13 @@ proptest! {
         }
         prop_assert_eq!(p.client.pending_acks("/"), 0);
     }
+}
+
+/// The reason of a command's error, which must be of the session kind.
+fn session_reason<T: std::fmt::Debug>(
+    result: Result<T, sio_protocol::Error>,
+) -> Option<SessionReason> {
+    let error = result.expect_err("the command fails");
+    assert!(error.is_session(), "{error:?}");
+    error.session_reason()
 }

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use sio_protocol::engine::Frame;
 use sio_protocol::socket::{
-    Args, DecodeError, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData, Parser,
+    Args, DecodeReason, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData, Parser,
     ProtocolVersion,
 };
 use sio_protocol::{Map, Str, Value};
@@ -186,17 +186,17 @@ fn valid_vectors_decode_and_encode() {
     }
 }
 
-fn expected_error(name: &str) -> DecodeError {
+fn expected_error(name: &str) -> DecodeReason {
     let all = [
-        DecodeError::UnknownPacketType,
-        DecodeError::IllegalAttachments,
-        DecodeError::TooManyAttachments,
-        DecodeError::InvalidNamespace,
-        DecodeError::InvalidAckId,
-        DecodeError::InvalidPayload,
-        DecodeError::InvalidPlaceholder,
-        DecodeError::UnexpectedBinary,
-        DecodeError::UnexpectedText,
+        DecodeReason::UnknownPacketType,
+        DecodeReason::IllegalAttachments,
+        DecodeReason::TooManyAttachments,
+        DecodeReason::InvalidNamespace,
+        DecodeReason::InvalidAckId,
+        DecodeReason::InvalidPayload,
+        DecodeReason::InvalidPlaceholder,
+        DecodeReason::UnexpectedBinary,
+        DecodeReason::UnexpectedText,
     ];
     all.into_iter()
         .find(|e| e.to_string() == name)
@@ -225,7 +225,11 @@ fn invalid_vectors_are_rejected() {
                     "{desc}: frame {i} rejected early: {result:?}"
                 );
             } else {
-                assert_eq!(result.err(), Some(want), "{desc}");
+                assert_eq!(
+                    result.err().and_then(|e| e.socket_reason()),
+                    Some(want),
+                    "{desc}"
+                );
                 assert!(
                     !decoder.is_pending(),
                     "{desc}: the decoder resets after an error"
@@ -242,7 +246,10 @@ fn a_million_digit_ack_id_is_rejected_in_linear_time() {
     text.push_str("[\"a\"]");
     let start = std::time::Instant::now();
     let result = Decoder::new(DecoderConfig::default()).decode_text(Str::from(text));
-    assert_eq!(result.err(), Some(DecodeError::InvalidAckId));
+    assert_eq!(
+        result.err().and_then(|e| e.socket_reason()),
+        Some(DecodeReason::InvalidAckId)
+    );
     assert!(start.elapsed() < std::time::Duration::from_secs(1));
 
     // Leading zeros do not make an id large (JavaScript's Number() reads `000…01` as 1).
@@ -260,8 +267,11 @@ fn a_million_digit_ack_id_is_rejected_in_linear_time() {
 fn max_attachments_is_configurable() {
     let mut decoder = Decoder::new(DecoderConfig::default().with_max_attachments(1));
     assert_eq!(
-        decoder.decode_text(Str::from("52-[\"a\"]")).err(),
-        Some(DecodeError::TooManyAttachments)
+        decoder
+            .decode_text(Str::from("52-[\"a\"]"))
+            .err()
+            .and_then(|e| e.socket_reason()),
+        Some(DecodeReason::TooManyAttachments)
     );
     assert!(
         decoder
@@ -272,8 +282,11 @@ fn max_attachments_is_configurable() {
     decoder.reset();
     assert!(!decoder.is_pending());
     assert_eq!(
-        decoder.decode_binary(Bytes::new()).err(),
-        Some(DecodeError::UnexpectedBinary)
+        decoder
+            .decode_binary(Bytes::new())
+            .err()
+            .and_then(|e| e.socket_reason()),
+        Some(DecodeReason::UnexpectedBinary)
     );
 }
 
@@ -328,7 +341,10 @@ fn deep_nesting_never_overflows_the_stack() {
     // A binary packet is parsed at once: rejected.
     let deep = format!("51-[\"a\",{}{}]", "[".repeat(100_000), "]".repeat(100_000));
     let result = Decoder::new(DecoderConfig::default()).decode_text(Str::from(deep));
-    assert_eq!(result.err(), Some(DecodeError::InvalidPayload));
+    assert_eq!(
+        result.err().and_then(|e| e.socket_reason()),
+        Some(DecodeReason::InvalidPayload)
+    );
 }
 
 /// An event named by a number beyond the range of an `f64`: JavaScript reads `Infinity` (a

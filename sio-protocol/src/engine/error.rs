@@ -1,4 +1,4 @@
-//! Engine.IO error codes and decode errors.
+//! Engine.IO error codes and the reasons of decode errors.
 
 use std::fmt;
 
@@ -132,13 +132,16 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Why bytes could not be decoded as Engine.IO packets.
+/// Why bytes could not be decoded as Engine.IO packets
+/// ([`Error::engine_reason`](crate::Error::engine_reason)). A reason, not an error type: the
+/// decoders return an [`Error`](crate::Error) of kind
+/// [`EngineDecode`](crate::ErrorKind::EngineDecode).
 ///
 /// Every variant means "close the session with reason `parse error`" except
 /// [`PayloadTooLarge`](Self::PayloadTooLarge), which a polling server answers with `413`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum DecodeError {
+pub enum DecodeReason {
     /// An empty packet: an empty text frame, an empty record in a payload, an empty v3 binary
     /// frame (it lacks its type byte), or an empty body where a payload needs at least one
     /// record (v4 and v3 string payloads).
@@ -168,27 +171,25 @@ pub enum DecodeError {
     Truncated,
 }
 
-impl fmt::Display for DecodeError {
+impl fmt::Display for DecodeReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DecodeError::Empty => f.write_str("empty packet"),
-            DecodeError::UnknownPacketType(b) => write!(f, "unknown packet type 0x{b:02x}"),
-            DecodeError::BinaryNotMessage(t) => {
+            DecodeReason::Empty => f.write_str("empty packet"),
+            DecodeReason::UnknownPacketType(b) => write!(f, "unknown packet type 0x{b:02x}"),
+            DecodeReason::BinaryNotMessage(t) => {
                 write!(f, "binary packet of type {t} is not a message")
             }
-            DecodeError::InvalidBase64 => f.write_str("invalid base64"),
-            DecodeError::InvalidUtf8 => f.write_str("invalid utf-8"),
-            DecodeError::InvalidOpen => f.write_str("invalid open packet json"),
-            DecodeError::PayloadTooLarge { limit } => {
+            DecodeReason::InvalidBase64 => f.write_str("invalid base64"),
+            DecodeReason::InvalidUtf8 => f.write_str("invalid utf-8"),
+            DecodeReason::InvalidOpen => f.write_str("invalid open packet json"),
+            DecodeReason::PayloadTooLarge { limit } => {
                 write!(f, "payload too large (limit {limit} bytes)")
             }
-            DecodeError::InvalidLength => f.write_str("malformed length prefix"),
-            DecodeError::Truncated => f.write_str("truncated payload"),
+            DecodeReason::InvalidLength => f.write_str("malformed length prefix"),
+            DecodeReason::Truncated => f.write_str("truncated payload"),
         }
     }
 }
-
-impl std::error::Error for DecodeError {}
 
 #[cfg(test)]
 mod tests {
@@ -262,15 +263,15 @@ mod tests {
     #[test]
     fn display_is_lowercase_without_period() {
         let all = [
-            DecodeError::Empty,
-            DecodeError::UnknownPacketType(b'x'),
-            DecodeError::BinaryNotMessage(2),
-            DecodeError::InvalidBase64,
-            DecodeError::InvalidUtf8,
-            DecodeError::InvalidOpen,
-            DecodeError::PayloadTooLarge { limit: 10 },
-            DecodeError::InvalidLength,
-            DecodeError::Truncated,
+            DecodeReason::Empty,
+            DecodeReason::UnknownPacketType(b'x'),
+            DecodeReason::BinaryNotMessage(2),
+            DecodeReason::InvalidBase64,
+            DecodeReason::InvalidUtf8,
+            DecodeReason::InvalidOpen,
+            DecodeReason::PayloadTooLarge { limit: 10 },
+            DecodeReason::InvalidLength,
+            DecodeReason::Truncated,
         ];
         for e in all {
             let s = e.to_string();
@@ -282,7 +283,7 @@ mod tests {
             );
         }
         assert_eq!(
-            DecodeError::PayloadTooLarge { limit: 10 }.to_string(),
+            DecodeReason::PayloadTooLarge { limit: 10 }.to_string(),
             "payload too large (limit 10 bytes)"
         );
     }

@@ -12,7 +12,7 @@ mod packet;
 mod payload;
 mod session;
 
-pub use error::{DecodeError, ErrorCode};
+pub use error::{DecodeReason, ErrorCode};
 pub use open::OpenPacket;
 pub use packet::{Frame, Packet, PacketType, ProtocolVersion};
 pub use payload::{PayloadDecoder, PayloadEncoder, PayloadFormat, split_batch};

@@ -2,8 +2,9 @@
 
 use serde::Deserialize;
 
-use super::error::DecodeError;
+use super::error::DecodeReason;
 use super::error::write_json_str;
+use crate::Error;
 use crate::str::Str;
 
 /// The content of the `open` packet: `0{"sid":...,"upgrades":[...],"pingInterval":...}`.
@@ -22,7 +23,8 @@ use crate::str::Str;
 ///     json,
 ///     r#"{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#
 /// );
-/// assert_eq!(OpenPacket::from_json(&json), Ok(open));
+/// assert_eq!(OpenPacket::from_json(&json)?, open);
+/// # Ok::<(), sio_protocol::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenPacket {
@@ -91,15 +93,30 @@ impl OpenPacket {
     /// `sid`, `upgrades`, `pingInterval` and `pingTimeout` are required (engine.io-client fails
     /// without them), `maxPayload` is optional (`null` counts as absent), other keys are
     /// ignored. The numbers must be non-negative integers.
-    pub fn from_json(json: &str) -> Result<Self, DecodeError> {
-        let wire: Wire = serde_json::from_str(json).map_err(|_| DecodeError::InvalidOpen)?;
-        Ok(OpenPacket {
+    ///
+    /// The error is of kind [`EngineDecode`](crate::ErrorKind::EngineDecode)
+    /// ([`DecodeReason::InvalidOpen`]), with the JSON error as its source.
+    pub fn from_json(json: &str) -> Result<Self, Error> {
+        serde_json::from_str::<Wire>(json)
+            .map(OpenPacket::from_wire)
+            .map_err(|e| Error::engine_with(DecodeReason::InvalidOpen, e))
+    }
+
+    /// [`from_json`](Self::from_json) without the error (on the decode path).
+    pub(crate) fn parse(json: &str) -> Option<Self> {
+        serde_json::from_str::<Wire>(json)
+            .ok()
+            .map(OpenPacket::from_wire)
+    }
+
+    fn from_wire(wire: Wire) -> Self {
+        OpenPacket {
             sid: wire.sid,
             upgrades: wire.upgrades,
             ping_interval: wire.ping_interval,
             ping_timeout: wire.ping_timeout,
             max_payload: wire.max_payload,
-        })
+        }
     }
 }
 
@@ -149,17 +166,17 @@ mod tests {
     fn parses_any_order_and_ignores_unknown_keys() {
         let json = r#"{"pingTimeout":20000,"extra":{"a":[1]},"maxPayload":1000000,
             "upgrades":["websocket"],"pingInterval":25000,"sid":"lv_VI97HAXpY6yYWAAAC"}"#;
-        assert_eq!(OpenPacket::from_json(json), Ok(sample()));
+        assert_eq!(OpenPacket::from_json(json).ok(), Some(sample()));
         let no_max = r#"{"sid":"x","upgrades":[],"pingInterval":1,"pingTimeout":2}"#;
         assert_eq!(
-            OpenPacket::from_json(no_max).map(|o| o.max_payload),
-            Ok(None)
+            OpenPacket::from_json(no_max).map(|o| o.max_payload).ok(),
+            Some(None)
         );
         let null_max =
             r#"{"sid":"x","upgrades":[],"pingInterval":1,"pingTimeout":2,"maxPayload":null}"#;
         assert_eq!(
-            OpenPacket::from_json(null_max).map(|o| o.max_payload),
-            Ok(None)
+            OpenPacket::from_json(null_max).map(|o| o.max_payload).ok(),
+            Some(None)
         );
     }
 
@@ -169,7 +186,7 @@ mod tests {
             sid: Str::from("a\"\\\n\u{1}é😀".to_owned()),
             ..sample()
         };
-        assert_eq!(OpenPacket::from_json(&odd.to_json()), Ok(odd));
+        assert_eq!(OpenPacket::from_json(&odd.to_json()).ok(), Some(odd));
     }
 
     #[test]
@@ -186,11 +203,16 @@ mod tests {
             r#"{"sid":"x","upgrades":"websocket","pingInterval":1,"pingTimeout":2}"#,
             r#"{"sid":"x","upgrades":[],"pingInterval":1,"pingTimeout":2} trailing"#,
         ] {
+            let error = OpenPacket::from_json(bad).unwrap_err();
             assert_eq!(
-                OpenPacket::from_json(bad),
-                Err(DecodeError::InvalidOpen),
+                error.engine_reason(),
+                Some(DecodeReason::InvalidOpen),
                 "{bad}"
             );
+            assert_eq!(OpenPacket::parse(bad), None, "{bad}");
+            // The JSON error is kept as the source.
+            let source = std::error::Error::source(&error).expect("a source");
+            assert!(source.is::<serde_json::Error>(), "{bad}");
         }
     }
 }

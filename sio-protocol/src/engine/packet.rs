@@ -7,8 +7,9 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::{BufMut, Bytes, BytesMut};
 
-use super::error::DecodeError;
+use super::error::DecodeReason;
 use super::open::OpenPacket;
+use crate::Error;
 use crate::str::Str;
 
 /// The Engine.IO protocol revision of a session.
@@ -123,11 +124,11 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Decodes the base64 data of a `b` packet.
-fn decode_base64(text: &str) -> Result<Bytes, DecodeError> {
+fn decode_base64(text: &str) -> Result<Bytes, DecodeReason> {
     BASE64
         .decode(text)
         .map(Bytes::from)
-        .map_err(|_| DecodeError::InvalidBase64)
+        .map_err(|_| DecodeReason::InvalidBase64)
 }
 
 /// The length of the padded base64 encoding of `n` bytes.
@@ -188,14 +189,24 @@ impl Packet {
     /// let p = Packet::decode_text("bAQID".into(), ProtocolVersion::V4).unwrap();
     /// assert_eq!(p, Packet::Binary(vec![1, 2, 3].into()));
     /// ```
-    pub fn decode_text(text: Str, version: ProtocolVersion) -> Result<Packet, DecodeError> {
+    ///
+    /// The error is of kind [`EngineDecode`](crate::ErrorKind::EngineDecode).
+    pub fn decode_text(text: Str, version: ProtocolVersion) -> Result<Packet, Error> {
+        Packet::decode_text_reason(text, version).map_err(Error::engine)
+    }
+
+    /// [`decode_text`](Self::decode_text), failing with the bare reason.
+    pub(crate) fn decode_text_reason(
+        text: Str,
+        version: ProtocolVersion,
+    ) -> Result<Packet, DecodeReason> {
         let Some(&first) = text.as_bytes().first() else {
-            return Err(DecodeError::Empty);
+            return Err(DecodeReason::Empty);
         };
         // `first` is ASCII in every accepted case, so index 1 is a char boundary.
         let rest = || text.get(1..).unwrap_or_default();
         Ok(match first {
-            b'0' => Packet::Open(OpenPacket::from_json(rest())?),
+            b'0' => Packet::Open(OpenPacket::parse(rest()).ok_or(DecodeReason::InvalidOpen)?),
             b'1' => Packet::Close,
             b'2' => Packet::Ping(text.slice(1..)),
             b'3' => Packet::Pong(text.slice(1..)),
@@ -206,12 +217,12 @@ impl Packet {
                 ProtocolVersion::V4 => Packet::Binary(decode_base64(rest())?),
                 ProtocolVersion::V3 => match text.as_bytes().get(1) {
                     Some(b'4') => Packet::Binary(decode_base64(text.get(2..).unwrap_or_default())?),
-                    Some(&t @ b'0'..=b'6') => return Err(DecodeError::BinaryNotMessage(t - b'0')),
-                    Some(&t) => return Err(DecodeError::UnknownPacketType(t)),
-                    None => return Err(DecodeError::UnknownPacketType(b'b')),
+                    Some(&t @ b'0'..=b'6') => return Err(DecodeReason::BinaryNotMessage(t - b'0')),
+                    Some(&t) => return Err(DecodeReason::UnknownPacketType(t)),
+                    None => return Err(DecodeReason::UnknownPacketType(b'b')),
                 },
             },
-            other => return Err(DecodeError::UnknownPacketType(other)),
+            other => return Err(DecodeReason::UnknownPacketType(other)),
         })
     }
 
@@ -304,9 +315,15 @@ impl Packet {
     /// engine.io), kept without copying. A v3 binary frame starts with the type byte, which
     /// must be `4`; the rest is sliced, not copied. Text frames go through
     /// [`decode_text`](Self::decode_text).
-    pub fn from_frame(frame: Frame, version: ProtocolVersion) -> Result<Packet, DecodeError> {
+    ///
+    /// The error is of kind [`EngineDecode`](crate::ErrorKind::EngineDecode).
+    pub fn from_frame(frame: Frame, version: ProtocolVersion) -> Result<Packet, Error> {
+        Packet::from_frame_reason(frame, version).map_err(Error::engine)
+    }
+
+    fn from_frame_reason(frame: Frame, version: ProtocolVersion) -> Result<Packet, DecodeReason> {
         match (frame, version) {
-            (Frame::Text(text), _) => Packet::decode_text(text, version),
+            (Frame::Text(text), _) => Packet::decode_text_reason(text, version),
             (Frame::Binary(data), ProtocolVersion::V4) => Ok(Packet::Binary(data)),
             (Frame::Binary(data), ProtocolVersion::V3) => decode_v3_binary(data),
         }
@@ -325,12 +342,12 @@ fn binary_prefix(version: ProtocolVersion) -> &'static str {
 ///
 /// engine.io's v3 parser hands on any type byte with binary data (a binary `ping`...); only
 /// `4` (message) is meaningful, so only `4` is accepted.
-pub(crate) fn decode_v3_binary(data: Bytes) -> Result<Packet, DecodeError> {
+pub(crate) fn decode_v3_binary(data: Bytes) -> Result<Packet, DecodeReason> {
     match data.first() {
-        None => Err(DecodeError::Empty),
+        None => Err(DecodeReason::Empty),
         Some(4) => Ok(Packet::Binary(data.slice(1..))),
-        Some(&t) if t <= 6 => Err(DecodeError::BinaryNotMessage(t)),
-        Some(&t) => Err(DecodeError::UnknownPacketType(t)),
+        Some(&t) if t <= 6 => Err(DecodeReason::BinaryNotMessage(t)),
+        Some(&t) => Err(DecodeReason::UnknownPacketType(t)),
     }
 }
 
@@ -339,8 +356,8 @@ mod tests {
     use super::*;
     use ProtocolVersion::{V3, V4};
 
-    fn dec(text: &'static str, v: ProtocolVersion) -> Result<Packet, DecodeError> {
-        Packet::decode_text(Str::from_static(text), v)
+    fn dec(text: &'static str, v: ProtocolVersion) -> Result<Packet, DecodeReason> {
+        Packet::decode_text_reason(Str::from_static(text), v)
     }
 
     #[test]
@@ -358,12 +375,12 @@ mod tests {
             assert_eq!(dec("1x", v), Ok(Packet::Close));
             assert_eq!(dec("5x", v), Ok(Packet::Upgrade));
             assert_eq!(dec("6x", v), Ok(Packet::Noop));
-            assert_eq!(dec("", v), Err(DecodeError::Empty));
-            assert_eq!(dec("7", v), Err(DecodeError::UnknownPacketType(b'7')));
-            assert_eq!(dec("x", v), Err(DecodeError::UnknownPacketType(b'x')));
-            assert_eq!(dec("é", v), Err(DecodeError::UnknownPacketType(0xc3)));
-            assert_eq!(dec("0", v), Err(DecodeError::InvalidOpen));
-            assert_eq!(dec("0{}", v), Err(DecodeError::InvalidOpen));
+            assert_eq!(dec("", v), Err(DecodeReason::Empty));
+            assert_eq!(dec("7", v), Err(DecodeReason::UnknownPacketType(b'7')));
+            assert_eq!(dec("x", v), Err(DecodeReason::UnknownPacketType(b'x')));
+            assert_eq!(dec("é", v), Err(DecodeReason::UnknownPacketType(0xc3)));
+            assert_eq!(dec("0", v), Err(DecodeReason::InvalidOpen));
+            assert_eq!(dec("0{}", v), Err(DecodeReason::InvalidOpen));
         }
         let open = dec(
             r#"0{"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":2}"#,
@@ -391,12 +408,15 @@ mod tests {
         assert_eq!(dec("b", V4), bin(&[]));
         assert_eq!(dec("b4AQID", V3), bin(&[1, 2, 3]));
         assert_eq!(dec("b4", V3), bin(&[]));
-        assert_eq!(dec("b!!", V4), Err(DecodeError::InvalidBase64));
-        assert_eq!(dec("bA", V4), Err(DecodeError::InvalidBase64));
-        assert_eq!(dec("b AQID", V4), Err(DecodeError::InvalidBase64));
-        assert_eq!(dec("b2AQID", V3), Err(DecodeError::BinaryNotMessage(2)));
-        assert_eq!(dec("bxAQID", V3), Err(DecodeError::UnknownPacketType(b'x')));
-        assert_eq!(dec("b", V3), Err(DecodeError::UnknownPacketType(b'b')));
+        assert_eq!(dec("b!!", V4), Err(DecodeReason::InvalidBase64));
+        assert_eq!(dec("bA", V4), Err(DecodeReason::InvalidBase64));
+        assert_eq!(dec("b AQID", V4), Err(DecodeReason::InvalidBase64));
+        assert_eq!(dec("b2AQID", V3), Err(DecodeReason::BinaryNotMessage(2)));
+        assert_eq!(
+            dec("bxAQID", V3),
+            Err(DecodeReason::UnknownPacketType(b'x'))
+        );
+        assert_eq!(dec("b", V3), Err(DecodeReason::UnknownPacketType(b'b')));
         // In v4 `b4...` is base64 too: `4` is a base64 digit.
         assert_eq!(dec("b4AQI", V4), bin(&[0xe0, 0x04, 0x08]));
     }
@@ -433,26 +453,30 @@ mod tests {
         );
         assert_eq!(Packet::PING.to_frame(V3), Frame::Text("2".into()));
         for v in [V3, V4] {
-            assert_eq!(Packet::from_frame(bin.to_frame(v), v), Ok(bin.clone()));
             assert_eq!(
-                Packet::from_frame(Frame::Text(Str::new()), v),
-                Err(DecodeError::Empty)
+                Packet::from_frame_reason(bin.to_frame(v), v),
+                Ok(bin.clone())
+            );
+            assert_eq!(
+                Packet::from_frame_reason(Frame::Text(Str::new()), v),
+                Err(DecodeReason::Empty)
             );
         }
         assert_eq!(
-            Packet::from_frame(Frame::Binary(Bytes::new()), V4),
+            Packet::from_frame_reason(Frame::Binary(Bytes::new()), V4),
             Ok(Packet::Binary(Bytes::new()))
         );
         assert_eq!(
-            Packet::from_frame(Frame::Binary(Bytes::new()), V3),
-            Err(DecodeError::Empty)
+            Packet::from_frame_reason(Frame::Binary(Bytes::new()), V3),
+            Err(DecodeReason::Empty)
         );
-        let v3 = |b: &'static [u8]| Packet::from_frame(Frame::Binary(Bytes::from_static(b)), V3);
+        let v3 =
+            |b: &'static [u8]| Packet::from_frame_reason(Frame::Binary(Bytes::from_static(b)), V3);
         assert_eq!(v3(&[4]), Ok(Packet::Binary(Bytes::new())));
-        assert_eq!(v3(&[2, 1]), Err(DecodeError::BinaryNotMessage(2)));
-        assert_eq!(v3(&[9, 1]), Err(DecodeError::UnknownPacketType(9)));
+        assert_eq!(v3(&[2, 1]), Err(DecodeReason::BinaryNotMessage(2)));
+        assert_eq!(v3(&[9, 1]), Err(DecodeReason::UnknownPacketType(9)));
         assert_eq!(
-            Packet::from_frame(Frame::Text("bAQID".into()), V4),
+            Packet::from_frame_reason(Frame::Text("bAQID".into()), V4),
             Ok(Packet::Binary(Bytes::from_static(&[1, 2, 3])))
         );
     }
@@ -460,11 +484,13 @@ mod tests {
     #[test]
     fn binary_frames_are_not_copied() {
         let data = Bytes::from(vec![4u8, 9, 9, 9]);
-        let Ok(Packet::Binary(b)) = Packet::from_frame(Frame::Binary(data.clone()), V3) else {
+        let Ok(Packet::Binary(b)) = Packet::from_frame_reason(Frame::Binary(data.clone()), V3)
+        else {
             panic!("not binary")
         };
         assert_eq!(b.as_ptr(), data.as_ptr().wrapping_add(1));
-        let Ok(Packet::Binary(b)) = Packet::from_frame(Frame::Binary(data.clone()), V4) else {
+        let Ok(Packet::Binary(b)) = Packet::from_frame_reason(Frame::Binary(data.clone()), V4)
+        else {
             panic!("not binary")
         };
         assert_eq!(b.as_ptr(), data.as_ptr());
@@ -476,5 +502,26 @@ mod tests {
         assert_eq!(utf16_len("hello"), 5);
         assert_eq!(utf16_len("€"), 1);
         assert_eq!(utf16_len("é😀"), 3);
+    }
+
+    #[test]
+    fn public_error_has_the_engine_kind() {
+        let error = Packet::decode_text(Str::from_static("7"), V4).unwrap_err();
+        assert!(error.is_engine_decode());
+        assert_eq!(error.kind(), crate::ErrorKind::EngineDecode);
+        assert_eq!(
+            error.engine_reason(),
+            Some(DecodeReason::UnknownPacketType(b'7'))
+        );
+        assert_eq!(
+            error.to_string(),
+            "invalid engine.io data: unknown packet type 0x37"
+        );
+        assert!(std::error::Error::source(&error).is_none());
+        let error = Packet::from_frame(Frame::Binary(Bytes::from_static(&[2])), V3).unwrap_err();
+        assert_eq!(
+            error.engine_reason(),
+            Some(DecodeReason::BinaryNotMessage(2))
+        );
     }
 }

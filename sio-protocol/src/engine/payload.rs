@@ -12,9 +12,10 @@ use std::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-use super::error::DecodeError;
+use super::error::DecodeReason;
 use super::packet::decode_v3_binary;
 use super::packet::{Packet, ProtocolVersion};
+use crate::Error;
 use crate::str::Str;
 
 /// The v4 record separator.
@@ -237,7 +238,8 @@ enum State {
 /// Drain after every push: chunks pushed without draining are queued as they are.
 ///
 /// - The body is limited to `max_payload` bytes: `push` fails with
-///   [`DecodeError::PayloadTooLarge`] as soon as the total exceeds it (answer `413`), and a v3
+///   an error whose [`is_too_large`](crate::Error::is_too_large) is true
+///   ([`DecodeReason::PayloadTooLarge`]) as soon as the total exceeds it (answer `413`), and a v3
 ///   record that declares a larger length is refused before its bytes arrive. Nothing is ever
 ///   allocated for bytes that have not arrived.
 /// - Time is linear in the body: every byte is looked at once, and a record is copied only when
@@ -256,7 +258,7 @@ enum State {
 /// decoder.end();
 /// assert_eq!(decoder.next_packet()?, Some(Packet::Message("world".into())));
 /// assert_eq!(decoder.next_packet()?, None);
-/// # Ok::<(), sio_protocol::engine::DecodeError>(())
+/// # Ok::<(), sio_protocol::Error>(())
 /// ```
 ///
 /// Invalid UTF-8 in a text body (v4, v3 string) is decoded as Node decodes it: engine.io turns
@@ -268,7 +270,7 @@ enum State {
 /// this decoder reads the body as if it had arrived in one chunk (what Node does for any body
 /// that does). The text records of an XHR2 body follow engine.io's parser-v3, whose UTF-8
 /// decoder replaces an encoded surrogate (`ED A0 80`) with U+FFFD and refuses any other
-/// invalid sequence ([`DecodeError::InvalidUtf8`]).
+/// invalid sequence ([`DecodeReason::InvalidUtf8`]).
 ///
 /// Stricter than engine.io, on purpose (engine.io's acceptance there is an accident of its
 /// implementation, and no peer produces such bodies):
@@ -276,7 +278,7 @@ enum State {
 /// - XHR2 record kinds must be 0 or 1, length digits bytes 0-9, and a truncated record is an
 ///   error (engine.io silently delivers the shortened packet);
 /// - a length must not end inside a character (JavaScript would split a surrogate pair);
-/// - binary records must be messages (see [`DecodeError::BinaryNotMessage`]).
+/// - binary records must be messages (see [`DecodeReason::BinaryNotMessage`]).
 #[derive(Debug)]
 pub struct PayloadDecoder {
     format: PayloadFormat,
@@ -290,7 +292,7 @@ pub struct PayloadDecoder {
     carry: BytesMut,
     state: State,
     ended: bool,
-    error: Option<DecodeError>,
+    error: Option<DecodeReason>,
 }
 
 impl PayloadDecoder {
@@ -316,16 +318,26 @@ impl PayloadDecoder {
     }
 
     /// Decodes a whole body.
+    ///
+    /// Errors of this decoder are of kind [`EngineDecode`](crate::ErrorKind::EngineDecode).
     pub fn decode_all(
         body: Bytes,
         format: PayloadFormat,
         max_payload: usize,
-    ) -> Result<Vec<Packet>, DecodeError> {
+    ) -> Result<Vec<Packet>, Error> {
+        PayloadDecoder::decode_all_reason(body, format, max_payload).map_err(Error::engine)
+    }
+
+    fn decode_all_reason(
+        body: Bytes,
+        format: PayloadFormat,
+        max_payload: usize,
+    ) -> Result<Vec<Packet>, DecodeReason> {
         let mut decoder = PayloadDecoder::new(format, max_payload);
-        decoder.push(body)?;
+        decoder.push_reason(body)?;
         decoder.end();
         let mut packets = Vec::new();
-        while let Some(packet) = decoder.next_packet()? {
+        while let Some(packet) = decoder.next_packet_reason()? {
             packets.push(packet);
         }
         Ok(packets)
@@ -343,10 +355,15 @@ impl PayloadDecoder {
 
     /// Adds the next chunk of the body.
     ///
-    /// Fails with [`DecodeError::PayloadTooLarge`] once the body exceeds `max_payload` bytes
-    /// (the chunk is dropped), or with the error that already stopped the decoder. Chunks
-    /// pushed after [`end`](Self::end) are ignored.
-    pub fn push(&mut self, chunk: Bytes) -> Result<(), DecodeError> {
+    /// Fails with [`DecodeReason::PayloadTooLarge`] (an error whose
+    /// [`is_too_large`](crate::Error::is_too_large) is true) once the body exceeds
+    /// `max_payload` bytes (the chunk is dropped), or with the error that already stopped the
+    /// decoder. Chunks pushed after [`end`](Self::end) are ignored.
+    pub fn push(&mut self, chunk: Bytes) -> Result<(), Error> {
+        self.push_reason(chunk).map_err(Error::engine)
+    }
+
+    fn push_reason(&mut self, chunk: Bytes) -> Result<(), DecodeReason> {
         if let Some(error) = &self.error {
             return Err(error.clone());
         }
@@ -355,7 +372,7 @@ impl PayloadDecoder {
         }
         self.received = self.received.saturating_add(chunk.len());
         if self.received > self.max_payload {
-            return Err(self.fail(DecodeError::PayloadTooLarge {
+            return Err(self.fail(DecodeReason::PayloadTooLarge {
                 limit: self.max_payload,
             }));
         }
@@ -373,14 +390,22 @@ impl PayloadDecoder {
 
     /// [`end`](Self::end), then [`next_packet`](Self::next_packet): call it until it returns
     /// `Ok(None)`.
-    pub fn finish(&mut self) -> Result<Option<Packet>, DecodeError> {
+    pub fn finish(&mut self) -> Result<Option<Packet>, Error> {
+        self.finish_reason().map_err(Error::engine)
+    }
+
+    fn finish_reason(&mut self) -> Result<Option<Packet>, DecodeReason> {
         self.end();
-        self.next_packet()
+        self.next_packet_reason()
     }
 
     /// The next packet whose record has fully arrived, `Ok(None)` when more bytes are needed
     /// (or, after [`end`](Self::end), when the payload is done).
-    pub fn next_packet(&mut self) -> Result<Option<Packet>, DecodeError> {
+    pub fn next_packet(&mut self) -> Result<Option<Packet>, Error> {
+        self.next_packet_reason().map_err(Error::engine)
+    }
+
+    fn next_packet_reason(&mut self) -> Result<Option<Packet>, DecodeReason> {
         if let Some(error) = &self.error {
             return Err(error.clone());
         }
@@ -388,7 +413,7 @@ impl PayloadDecoder {
     }
 
     /// Stops the decoder for good and frees its buffers.
-    fn fail(&mut self, error: DecodeError) -> DecodeError {
+    fn fail(&mut self, error: DecodeReason) -> DecodeReason {
         self.error = Some(error.clone());
         self.chunks = VecDeque::new();
         self.carry = BytesMut::new();
@@ -396,7 +421,7 @@ impl PayloadDecoder {
         error
     }
 
-    fn step(&mut self) -> Result<Option<Packet>, DecodeError> {
+    fn step(&mut self) -> Result<Option<Packet>, DecodeReason> {
         loop {
             let Some(front) = self.chunks.front_mut() else {
                 return self.at_end();
@@ -435,7 +460,7 @@ impl PayloadDecoder {
                     front.advance(used);
                     self.state = match (colon, len) {
                         (false, _) => State::StrLen(len),
-                        (true, None) => return Err(DecodeError::InvalidLength),
+                        (true, None) => return Err(DecodeReason::InvalidLength),
                         (true, Some(0)) => State::StrLen(None), // `0:` holds no packet
                         (true, Some(n)) => {
                             self.check_declared(n)?;
@@ -461,7 +486,7 @@ impl PayloadDecoder {
                     let text = match rest.first() {
                         Some(0) => true,
                         Some(1) => false,
-                        _ => return Err(DecodeError::InvalidLength),
+                        _ => return Err(DecodeReason::InvalidLength),
                     };
                     front.advance(1);
                     self.state = State::BinLen { text, len: None };
@@ -471,8 +496,8 @@ impl PayloadDecoder {
                     front.advance(used);
                     self.state = match (end, len) {
                         (false, _) => State::BinLen { text, len },
-                        (true, None) => return Err(DecodeError::InvalidLength),
-                        (true, Some(0)) => return Err(DecodeError::Empty),
+                        (true, None) => return Err(DecodeReason::InvalidLength),
+                        (true, Some(0)) => return Err(DecodeReason::Empty),
                         (true, Some(n)) => {
                             self.check_declared(n)?;
                             State::BinData { text, left: n }
@@ -505,17 +530,17 @@ impl PayloadDecoder {
 
     /// Refuses a declared v3 record length that cannot fit in the payload limit (a length in
     /// UTF-16 units is never more than the length in bytes).
-    fn check_declared(&self, declared: u64) -> Result<(), DecodeError> {
+    fn check_declared(&self, declared: u64) -> Result<(), DecodeReason> {
         match usize::try_from(declared) {
             Ok(n) if n <= self.max_payload => Ok(()),
-            _ => Err(DecodeError::PayloadTooLarge {
+            _ => Err(DecodeReason::PayloadTooLarge {
                 limit: self.max_payload,
             }),
         }
     }
 
     /// All bytes received so far are scanned: wait for more, or finish the payload.
-    fn at_end(&mut self) -> Result<Option<Packet>, DecodeError> {
+    fn at_end(&mut self) -> Result<Option<Packet>, DecodeReason> {
         if !self.ended {
             return Ok(None);
         }
@@ -548,12 +573,12 @@ impl PayloadDecoder {
                 decode_text_record(record, ProtocolVersion::V3).map(Some)
             }
             // engine.io's v3 parser refuses an empty string payload (but not an empty binary one).
-            State::StrLen(None) if self.received == 0 => Err(DecodeError::Empty),
+            State::StrLen(None) if self.received == 0 => Err(DecodeReason::Empty),
             State::V4Done | State::StrLen(None) | State::BinKind => Ok(None),
             State::StrLen(Some(_))
             | State::StrText { .. }
             | State::BinLen { .. }
-            | State::BinData { .. } => Err(DecodeError::Truncated),
+            | State::BinData { .. } => Err(DecodeReason::Truncated),
         }
     }
 }
@@ -575,19 +600,19 @@ fn take(carry: &mut BytesMut, front: &mut Bytes, end: usize) -> Bytes {
 /// (`Buffer#toString()`), which replaces each invalid UTF-8 sequence with U+FFFD (the WHATWG
 /// decoder's "maximal subpart" rule, which `String::from_utf8_lossy` follows too). A valid
 /// record is a slice of the body; only an invalid one is copied.
-fn decode_text_record(record: Bytes, version: ProtocolVersion) -> Result<Packet, DecodeError> {
+fn decode_text_record(record: Bytes, version: ProtocolVersion) -> Result<Packet, DecodeReason> {
     let text = match Str::from_utf8(record.clone()) {
         Ok(text) => text,
         Err(_) => Str::from(String::from_utf8_lossy(&record).into_owned()),
     };
-    Packet::decode_text(text, version)
+    Packet::decode_text_reason(text, version)
 }
 
 /// Decodes a text record of an XHR2 (v3 binary) payload. engine.io's parser-v3 reads it with
 /// its own UTF-8 decoder (`utf8.decode(data, {strict: false})`), which turns an encoded
 /// surrogate (`ED A0..BF 80..BF`, CESU-8 style) into U+FFFD and refuses every other invalid
 /// sequence (the payload is then a parser error).
-fn decode_xhr2_text_record(record: Bytes) -> Result<Packet, DecodeError> {
+fn decode_xhr2_text_record(record: Bytes) -> Result<Packet, DecodeReason> {
     let text = match Str::from_utf8(record.clone()) {
         Ok(text) => text,
         Err(_) => {
@@ -608,7 +633,7 @@ fn decode_xhr2_text_record(record: Bytes) -> Result<Packet, DecodeError> {
                                 out.push(char::REPLACEMENT_CHARACTER);
                                 rest = more;
                             }
-                            _ => return Err(DecodeError::InvalidUtf8),
+                            _ => return Err(DecodeReason::InvalidUtf8),
                         }
                     }
                 }
@@ -616,7 +641,7 @@ fn decode_xhr2_text_record(record: Bytes) -> Result<Packet, DecodeError> {
             Str::from(out)
         }
     };
-    Packet::decode_text(text, ProtocolVersion::V3)
+    Packet::decode_text_reason(text, ProtocolVersion::V3)
 }
 
 /// Reads length digits from `bytes` up to `terminator`, continuing the number `len`.
@@ -628,17 +653,17 @@ fn scan_digits(
     mut len: Option<u64>,
     terminator: u8,
     digit: impl Fn(u8) -> Option<u8>,
-) -> Result<(usize, Option<u64>, bool), DecodeError> {
+) -> Result<(usize, Option<u64>, bool), DecodeReason> {
     for (i, &b) in bytes.iter().enumerate() {
         if b == terminator {
             return Ok((i + 1, len, true));
         }
-        let d = digit(b).ok_or(DecodeError::InvalidLength)?;
+        let d = digit(b).ok_or(DecodeReason::InvalidLength)?;
         let n = len.unwrap_or(0);
         len = Some(
             n.checked_mul(10)
                 .and_then(|n| n.checked_add(u64::from(d)))
-                .ok_or(DecodeError::InvalidLength)?,
+                .ok_or(DecodeReason::InvalidLength)?,
         );
     }
     Ok((bytes.len(), len, false))
@@ -686,7 +711,7 @@ fn scan_utf16(
     bytes: &[u8],
     mut units: u64,
     mut utf8: Utf8,
-) -> Result<(usize, u64, Utf8), DecodeError> {
+) -> Result<(usize, u64, Utf8), DecodeReason> {
     let mut i = 0;
     while units > 0 {
         let Some(&b) = bytes.get(i) else { break };
@@ -734,7 +759,7 @@ fn scan_utf16(
                 let width = if utf8.total == 3 { 2 } else { 1 };
                 if width > units {
                     // The length ends between the two halves of a surrogate pair.
-                    return Err(DecodeError::InvalidLength);
+                    return Err(DecodeReason::InvalidLength);
                 }
                 units -= width;
                 utf8 = Utf8::START;
@@ -797,8 +822,8 @@ mod tests {
         Packet::Binary(Bytes::from_static(b))
     }
 
-    fn decode(body: &[u8], format: PayloadFormat) -> Result<Vec<Packet>, DecodeError> {
-        PayloadDecoder::decode_all(Bytes::copy_from_slice(body), format, MAX)
+    fn decode(body: &[u8], format: PayloadFormat) -> Result<Vec<Packet>, DecodeReason> {
+        PayloadDecoder::decode_all_reason(Bytes::copy_from_slice(body), format, MAX)
     }
 
     /// Decodes `body` pushed in chunks of `size` bytes, draining after each push.
@@ -806,16 +831,16 @@ mod tests {
         body: &[u8],
         format: PayloadFormat,
         size: usize,
-    ) -> Result<Vec<Packet>, DecodeError> {
+    ) -> Result<Vec<Packet>, DecodeReason> {
         let mut decoder = PayloadDecoder::new(format, MAX);
         let mut packets = Vec::new();
         for chunk in body.chunks(size.max(1)) {
-            decoder.push(Bytes::copy_from_slice(chunk))?;
-            while let Some(p) = decoder.next_packet()? {
+            decoder.push_reason(Bytes::copy_from_slice(chunk))?;
+            while let Some(p) = decoder.next_packet_reason()? {
                 packets.push(p);
             }
         }
-        while let Some(p) = decoder.finish()? {
+        while let Some(p) = decoder.finish_reason()? {
             packets.push(p);
         }
         Ok(packets)
@@ -881,9 +906,9 @@ mod tests {
             Ok(vec![msg("hello"), bin(&[1, 2, 3, 4])])
         );
         assert_eq!(decode(b"6", V4), Ok(vec![Packet::Noop]));
-        assert_eq!(decode(b"", V4), Err(DecodeError::Empty));
-        assert_eq!(decode(b"4a\x1e", V4), Err(DecodeError::Empty));
-        assert_eq!(decode(b"\x1e4a", V4), Err(DecodeError::Empty));
+        assert_eq!(decode(b"", V4), Err(DecodeReason::Empty));
+        assert_eq!(decode(b"4a\x1e", V4), Err(DecodeReason::Empty));
+        assert_eq!(decode(b"\x1e4a", V4), Err(DecodeReason::Empty));
         // Invalid UTF-8 becomes U+FFFD, as Node's `Buffer#toString()` makes it.
         assert_eq!(
             decode(b"4a\x1e4\xff", V4),
@@ -891,7 +916,7 @@ mod tests {
         );
         assert_eq!(
             decode(b"4a\x1e\xff", V4),
-            Err(DecodeError::UnknownPacketType(0xef))
+            Err(DecodeReason::UnknownPacketType(0xef))
         );
     }
 
@@ -906,21 +931,21 @@ mod tests {
         assert_eq!(decode(b"0:1:60:", V3String), Ok(vec![Packet::Noop]));
         assert_eq!(decode(b"06:4hello", V3String), Ok(vec![msg("hello")]));
         assert_eq!(decode(b"6:b4AQID", V3String), Ok(vec![bin(&[1, 2, 3])]));
-        assert_eq!(decode(b"", V3String), Err(DecodeError::Empty));
-        assert_eq!(decode(b":4", V3String), Err(DecodeError::InvalidLength));
+        assert_eq!(decode(b"", V3String), Err(DecodeReason::Empty));
+        assert_eq!(decode(b":4", V3String), Err(DecodeReason::InvalidLength));
         assert_eq!(
             decode(b"1e1:4hellohell", V3String),
-            Err(DecodeError::InvalidLength)
+            Err(DecodeReason::InvalidLength)
         );
-        assert_eq!(decode(b"6:4hell", V3String), Err(DecodeError::Truncated));
-        assert_eq!(decode(b"12", V3String), Err(DecodeError::Truncated));
+        assert_eq!(decode(b"6:4hell", V3String), Err(DecodeReason::Truncated));
+        assert_eq!(decode(b"12", V3String), Err(DecodeReason::Truncated));
         assert_eq!(
             decode(b"1:7", V3String),
-            Err(DecodeError::UnknownPacketType(b'7'))
+            Err(DecodeReason::UnknownPacketType(b'7'))
         );
         assert_eq!(
             decode("2:4😀".as_bytes(), V3String),
-            Err(DecodeError::InvalidLength)
+            Err(DecodeReason::InvalidLength)
         );
         assert_eq!(decode(b"2:4\xff", V3String), Ok(vec![msg("\u{fffd}")]));
         assert_eq!(
@@ -929,11 +954,11 @@ mod tests {
         );
         assert_eq!(
             decode(b"99999999:4hello", V3String),
-            Err(DecodeError::PayloadTooLarge { limit: MAX })
+            Err(DecodeReason::PayloadTooLarge { limit: MAX })
         );
         assert_eq!(
             decode(b"99999999999999999999999:4", V3String),
-            Err(DecodeError::InvalidLength)
+            Err(DecodeReason::InvalidLength)
         );
     }
 
@@ -951,29 +976,29 @@ mod tests {
         assert_eq!(decode(&[1, 1, 255, 4], V3Binary), Ok(vec![bin(&[])]));
         assert_eq!(
             decode(&[2, 1, 255, 4], V3Binary),
-            Err(DecodeError::InvalidLength)
+            Err(DecodeReason::InvalidLength)
         );
         assert_eq!(
             decode(&[0, 255, b'6'], V3Binary),
-            Err(DecodeError::InvalidLength)
+            Err(DecodeReason::InvalidLength)
         );
         assert_eq!(
             decode(&[0, 10, 255, b'6'], V3Binary),
-            Err(DecodeError::InvalidLength)
+            Err(DecodeReason::InvalidLength)
         );
-        assert_eq!(decode(&[0, 0, 255], V3Binary), Err(DecodeError::Empty));
+        assert_eq!(decode(&[0, 0, 255], V3Binary), Err(DecodeReason::Empty));
         assert_eq!(
             decode(&[0, 2, 255, b'6'], V3Binary),
-            Err(DecodeError::Truncated)
+            Err(DecodeReason::Truncated)
         );
-        assert_eq!(decode(&[0, 2], V3Binary), Err(DecodeError::Truncated));
+        assert_eq!(decode(&[0, 2], V3Binary), Err(DecodeReason::Truncated));
         assert_eq!(
             decode(&[1, 2, 255, 2, 1], V3Binary),
-            Err(DecodeError::BinaryNotMessage(2))
+            Err(DecodeReason::BinaryNotMessage(2))
         );
         assert_eq!(
             decode(&[0, 2, 255, b'4', 0xff], V3Binary),
-            Err(DecodeError::InvalidUtf8)
+            Err(DecodeReason::InvalidUtf8)
         );
         // parser-v3's own UTF-8 decoder: an encoded surrogate is U+FFFD, anything else invalid
         // is a parser error.
@@ -1001,13 +1026,13 @@ mod tests {
             body.extend_from_slice(bad);
             assert_eq!(
                 decode(&body, V3Binary),
-                Err(DecodeError::InvalidUtf8),
+                Err(DecodeReason::InvalidUtf8),
                 "{bad:x?}"
             );
         }
         assert_eq!(
             decode(&[1, 9, 9, 9, 9, 9, 9, 9, 9, 255, 4], V3Binary),
-            Err(DecodeError::PayloadTooLarge { limit: MAX })
+            Err(DecodeReason::PayloadTooLarge { limit: MAX })
         );
     }
 
@@ -1111,7 +1136,7 @@ mod tests {
             );
             assert_eq!(
                 decode_chunked(b"3:4\xe2\x82", V3String, size),
-                Err(DecodeError::Truncated)
+                Err(DecodeReason::Truncated)
             );
             assert_eq!(
                 decode_chunked(b"4a\xe2\x82", V4, size),
@@ -1121,7 +1146,7 @@ mod tests {
         // A valid astral character is two units: a length of one still splits it.
         assert_eq!(
             decode(b"2:4\xf0\x9f\x98\x80", V3String),
-            Err(DecodeError::InvalidLength)
+            Err(DecodeReason::InvalidLength)
         );
         // A cut astral sequence is one U+FFFD, one unit.
         assert_eq!(
@@ -1168,7 +1193,7 @@ mod tests {
     #[test]
     fn records_within_a_chunk_are_not_copied() {
         let body = Bytes::from_static(b"4hello\x1e4world");
-        let packets = PayloadDecoder::decode_all(body.clone(), V4, MAX).unwrap_or_default();
+        let packets = PayloadDecoder::decode_all_reason(body.clone(), V4, MAX).unwrap_or_default();
         let ptrs: Vec<_> = packets
             .iter()
             .map(|p| match p {
@@ -1184,22 +1209,23 @@ mod tests {
         // The last v4 record, scanned before `end`, is still sliced from its chunk.
         let mut d = PayloadDecoder::new(V4, MAX);
         let chunk = Bytes::from_static(b"4tail");
-        assert_eq!(d.push(chunk.clone()), Ok(()));
-        assert_eq!(d.next_packet(), Ok(None));
-        let Ok(Some(Packet::Message(m))) = d.finish() else {
+        assert_eq!(d.push_reason(chunk.clone()), Ok(()));
+        assert_eq!(d.next_packet_reason(), Ok(None));
+        let Ok(Some(Packet::Message(m))) = d.finish_reason() else {
             panic!("no packet")
         };
         assert_eq!(m.as_ptr(), chunk.as_ptr().wrapping_add(1));
 
         // An invalid record is copied; the valid one after it is still a slice.
         let body = Bytes::from_static(b"4\xff\x1e4world");
-        let packets = PayloadDecoder::decode_all(body.clone(), V4, MAX).unwrap_or_default();
+        let packets = PayloadDecoder::decode_all_reason(body.clone(), V4, MAX).unwrap_or_default();
         assert!(
             matches!(&packets[..], [Packet::Message(a), Packet::Message(b)] if a == "\u{fffd}" && b.as_ptr() == body.as_ptr().wrapping_add(4))
         );
 
         let body = Bytes::from_static(b"6:4hello");
-        let packets = PayloadDecoder::decode_all(body.clone(), V3String, MAX).unwrap_or_default();
+        let packets =
+            PayloadDecoder::decode_all_reason(body.clone(), V3String, MAX).unwrap_or_default();
         assert!(
             matches!(&packets[..], [Packet::Message(m)] if m.as_ptr() == body.as_ptr().wrapping_add(3))
         );
@@ -1208,33 +1234,39 @@ mod tests {
     #[test]
     fn limit_is_checked_on_push() {
         let mut d = PayloadDecoder::new(V4, 10);
-        assert_eq!(d.push(Bytes::from_static(b"4123456789")), Ok(()));
+        assert_eq!(d.push_reason(Bytes::from_static(b"4123456789")), Ok(()));
         assert_eq!(d.received(), 10);
-        let err = DecodeError::PayloadTooLarge { limit: 10 };
-        assert_eq!(d.push(Bytes::from_static(b"0")), Err(err.clone()));
+        let err = DecodeReason::PayloadTooLarge { limit: 10 };
+        assert_eq!(d.push_reason(Bytes::from_static(b"0")), Err(err.clone()));
         // The error is final.
-        assert_eq!(d.next_packet(), Err(err.clone()));
-        assert_eq!(d.push(Bytes::new()), Err(err.clone()));
-        assert_eq!(d.finish(), Err(err));
+        assert_eq!(d.next_packet_reason(), Err(err.clone()));
+        assert_eq!(d.push_reason(Bytes::new()), Err(err.clone()));
+        assert_eq!(d.finish_reason(), Err(err));
     }
 
     #[test]
     fn declared_lengths_are_not_trusted() {
         // A huge declared length with a generous limit waits for bytes without reserving any.
         let mut d = PayloadDecoder::new(V3String, usize::MAX);
-        assert_eq!(d.push(Bytes::from_static(b"99999999:4he")), Ok(()));
-        assert_eq!(d.next_packet(), Ok(None));
+        assert_eq!(d.push_reason(Bytes::from_static(b"99999999:4he")), Ok(()));
+        assert_eq!(d.next_packet_reason(), Ok(None));
         assert!(d.carry.capacity() < 64);
-        assert_eq!(d.finish(), Err(DecodeError::Truncated));
+        assert_eq!(d.finish_reason(), Err(DecodeReason::Truncated));
     }
 
     #[test]
     fn errors_after_good_packets() {
         let mut d = PayloadDecoder::new(V4, MAX);
-        assert_eq!(d.push(Bytes::from_static(b"4a\x1ex\x1e4b")), Ok(()));
-        assert_eq!(d.next_packet(), Ok(Some(msg("a"))));
-        assert_eq!(d.next_packet(), Err(DecodeError::UnknownPacketType(b'x')));
-        assert_eq!(d.next_packet(), Err(DecodeError::UnknownPacketType(b'x')));
+        assert_eq!(d.push_reason(Bytes::from_static(b"4a\x1ex\x1e4b")), Ok(()));
+        assert_eq!(d.next_packet_reason(), Ok(Some(msg("a"))));
+        assert_eq!(
+            d.next_packet_reason(),
+            Err(DecodeReason::UnknownPacketType(b'x'))
+        );
+        assert_eq!(
+            d.next_packet_reason(),
+            Err(DecodeReason::UnknownPacketType(b'x'))
+        );
     }
 
     #[test]
@@ -1273,10 +1305,33 @@ mod tests {
         for max in [1, 10, 11, 20, 21, 32, 1000] {
             let joined: Vec<Packet> = split_batch(&packets, Some(max))
                 .into_iter()
-                .flat_map(|b| PayloadDecoder::decode_all(b, PayloadFormat::V4, 1 << 20).unwrap())
+                .flat_map(|b| {
+                    PayloadDecoder::decode_all_reason(b, PayloadFormat::V4, 1 << 20).unwrap()
+                })
                 .collect();
             assert_eq!(joined, packets, "max {max}");
         }
         assert_eq!(split_batch(&packets, None).len(), 1);
+    }
+
+    #[test]
+    fn public_errors_have_the_engine_kind() {
+        let mut d = PayloadDecoder::new(V4, 10);
+        let error = d.push(Bytes::from_static(b"4123456789x")).unwrap_err();
+        assert!(error.is_engine_decode() && error.is_too_large());
+        assert_eq!(
+            error.engine_reason(),
+            Some(DecodeReason::PayloadTooLarge { limit: 10 })
+        );
+        // The error is final, and the same through every call.
+        assert!(d.next_packet().unwrap_err().is_too_large());
+        let error =
+            PayloadDecoder::decode_all(Bytes::from_static(b"6:4hell"), V3String, MAX).unwrap_err();
+        assert_eq!(error.engine_reason(), Some(DecodeReason::Truncated));
+        assert!(!error.is_too_large());
+        assert_eq!(
+            error.to_string(),
+            "invalid engine.io data: truncated payload"
+        );
     }
 }

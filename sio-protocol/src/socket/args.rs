@@ -9,9 +9,10 @@ use serde::de::DeserializeOwned;
 
 use super::args_de::ArgsDe;
 use super::args_ser::{RangeSink, write_args};
-use super::json::{self, InvalidPlaceholder};
+use super::json;
 use super::lenient::JsValue;
 use super::scan::{self, Ranges};
+use crate::error::{ArgsRepr, Error};
 use crate::str::Str;
 use crate::value::Value;
 
@@ -160,49 +161,6 @@ enum Repr {
     Lenient(Vec<JsValue>),
 }
 
-/// An error converting arguments to or from Rust types.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum ArgsError {
-    /// (De)serialization failed: a type mismatch, a missing argument, invalid JSON...
-    Json(serde_json::Error),
-    /// The arguments' JSON text is larger than 4 GiB.
-    TooLarge,
-    /// The operation is not supported (for example a parser that this build does not include).
-    Unsupported(&'static str),
-}
-
-impl fmt::Display for ArgsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ArgsError::Json(e) => fmt::Display::fmt(e, f),
-            ArgsError::TooLarge => f.write_str("arguments too large"),
-            ArgsError::Unsupported(what) => write!(f, "unsupported: {what}"),
-        }
-    }
-}
-
-impl std::error::Error for ArgsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            ArgsError::Json(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<serde_json::Error> for ArgsError {
-    fn from(e: serde_json::Error) -> Self {
-        ArgsError::Json(e)
-    }
-}
-
-impl From<InvalidPlaceholder> for ArgsError {
-    fn from(_: InvalidPlaceholder) -> Self {
-        ArgsError::Json(serde::de::Error::custom("invalid placeholder"))
-    }
-}
-
 impl Args {
     /// Serializes `value` into arguments (see [the data model](Args#the-data-model)): a tuple
     /// spreads into several arguments, `()` is none, anything else is one argument. Binary
@@ -210,15 +168,19 @@ impl Args {
     ///
     /// Numbers are written as JavaScript's `JSON.stringify` writes them (`2.0` as `2`, `1e21`
     /// as `1e+21`), NaN and infinities as `null`.
-    pub fn new<T: Serialize + ?Sized>(value: &T) -> Result<Args, ArgsError> {
+    ///
+    /// The error is of kind [`Args`](crate::ErrorKind::Args), with the serializer's error as
+    /// its source.
+    pub fn new<T: Serialize + ?Sized>(value: &T) -> Result<Args, Error> {
         let mut out = Vec::with_capacity(64);
         let attachments = RefCell::new(Vec::new());
         let mut ranges = Ranges::new();
-        write_args(&mut out, value, &attachments, &mut ranges, false)?;
+        write_args(&mut out, value, &attachments, &mut ranges, false).map_err(Error::serialize)?;
         if u32::try_from(out.len()).is_err() {
-            return Err(ArgsError::TooLarge);
+            return Err(Error::args(ArgsRepr::TooLarge));
         }
-        let text = String::from_utf8(out).map_err(|_| ArgsError::Unsupported("non-UTF-8 JSON"))?;
+        let text = String::from_utf8(out)
+            .map_err(|_| Error::args(ArgsRepr::Unsupported("non-UTF-8 JSON")))?;
         Ok(Args(Repr::Json {
             text: Str::from(text),
             ranges,
@@ -296,29 +258,36 @@ impl Args {
     /// Reads the arguments as `T` (see [the data model](Args#the-data-model)): a tuple
     /// receives the arguments in order, `()` accepts anything, any other type is read from the
     /// first argument.
-    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, ArgsError> {
+    ///
+    /// The error is of kind [`Args`](crate::ErrorKind::Args), with the deserializer's error
+    /// (a `serde_json::Error`) as its source.
+    pub fn deserialize<T: DeserializeOwned>(&self) -> Result<T, Error> {
         match &self.0 {
             Repr::Json {
                 text,
                 ranges,
                 attachments,
                 infinite,
-            } if attachments.is_empty() => Ok(T::deserialize(ArgsDe::Json {
+            } if attachments.is_empty() => T::deserialize(ArgsDe::Json {
                 text,
                 ranges: ranges.as_slice(),
                 lenient: *infinite,
-            })?),
+            }),
             Repr::Json { .. } => {
                 let values = self.to_values()?;
-                Ok(T::deserialize(ArgsDe::Values(&values))?)
+                T::deserialize(ArgsDe::Values(&values))
             }
-            Repr::Values(values) => Ok(T::deserialize(ArgsDe::Values(values))?),
-            Repr::Lenient(values) => Ok(T::deserialize(ArgsDe::Lenient(values))?),
+            Repr::Values(values) => T::deserialize(ArgsDe::Values(values)),
+            Repr::Lenient(values) => T::deserialize(ArgsDe::Lenient(values)),
         }
+        .map_err(Error::deserialize)
     }
 
     /// The arguments as values.
-    pub fn to_values(&self) -> Result<Vec<Value>, ArgsError> {
+    ///
+    /// The error (of kind [`Args`](crate::ErrorKind::Args)) can only come from received
+    /// arguments whose attachment placeholders do not match their attachments.
+    pub fn to_values(&self) -> Result<Vec<Value>, Error> {
         match &self.0 {
             Repr::Json {
                 text,
@@ -330,15 +299,18 @@ impl Args {
                 for &(start, end) in ranges.as_slice() {
                     let json = text.get(start as usize..end as usize).unwrap_or("");
                     let mut value: Value = if *infinite {
-                        JsValue::parse(json)?.into_value()
+                        JsValue::parse(json)
+                            .map_err(Error::deserialize)?
+                            .into_value()
                     } else {
                         let mut de = json::de::JsonDe::new(json);
-                        let value = de.parse_value()?;
-                        de.end()?;
+                        let value = de.parse_value().map_err(Error::deserialize)?;
+                        de.end().map_err(Error::deserialize)?;
                         value
                     };
                     if !attachments.is_empty() {
-                        json::reconstruct(&mut value, attachments)?;
+                        json::reconstruct(&mut value, attachments)
+                            .map_err(|_| Error::args(ArgsRepr::Placeholder))?;
                     }
                     values.push(value);
                 }
@@ -350,7 +322,7 @@ impl Args {
     }
 
     /// The arguments as values, without copying when they already are.
-    pub fn into_values(self) -> Result<Vec<Value>, ArgsError> {
+    pub fn into_values(self) -> Result<Vec<Value>, Error> {
         match self.0 {
             Repr::Values(values) => Ok(values),
             Repr::Json { .. } | Repr::Lenient(_) => self.to_values(),

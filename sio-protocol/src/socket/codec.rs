@@ -1,5 +1,5 @@
 //! What the encoder, the decoder and the msgpack codec share: the choice of [`Parser`], an
-//! [`Encoded`] packet, the [`DecoderConfig`] and the [`DecodeError`].
+//! [`Encoded`] packet, the [`DecoderConfig`] and the [`DecodeReason`].
 
 use std::fmt;
 
@@ -104,10 +104,13 @@ impl DecoderConfig {
     }
 }
 
-/// Why a message was rejected. The peer broke the protocol; socket.io closes the connection.
+/// Why a message was rejected ([`Error::socket_reason`](crate::Error::socket_reason)). The
+/// peer broke the protocol; socket.io closes the connection. A reason, not an error type: the
+/// [`Decoder`](super::Decoder) returns an [`Error`](crate::Error) of kind
+/// [`SocketDecode`](crate::ErrorKind::SocketDecode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum DecodeError {
+pub enum DecodeReason {
     /// The type digit is not 0 to 6 (or the message is empty).
     UnknownPacketType,
     /// The attachment count of a binary packet is not an integer of at least 1 followed by `-`.
@@ -131,21 +134,19 @@ pub enum DecodeError {
     Unsupported,
 }
 
-impl fmt::Display for DecodeError {
+impl fmt::Display for DecodeReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            DecodeError::UnknownPacketType => "unknown packet type",
-            DecodeError::IllegalAttachments => "illegal attachments",
-            DecodeError::TooManyAttachments => "too many attachments",
-            DecodeError::InvalidNamespace => "invalid namespace",
-            DecodeError::InvalidAckId => "invalid ack id",
-            DecodeError::InvalidPayload => "invalid payload",
-            DecodeError::InvalidPlaceholder => "invalid attachment placeholder",
-            DecodeError::UnexpectedBinary => "binary data when not reconstructing a packet",
-            DecodeError::UnexpectedText => "text data when reconstructing a packet",
-            DecodeError::Unsupported => "parser not supported",
+            DecodeReason::UnknownPacketType => "unknown packet type",
+            DecodeReason::IllegalAttachments => "illegal attachments",
+            DecodeReason::TooManyAttachments => "too many attachments",
+            DecodeReason::InvalidNamespace => "invalid namespace",
+            DecodeReason::InvalidAckId => "invalid ack id",
+            DecodeReason::InvalidPayload => "invalid payload",
+            DecodeReason::InvalidPlaceholder => "invalid attachment placeholder",
+            DecodeReason::UnexpectedBinary => "binary data when not reconstructing a packet",
+            DecodeReason::UnexpectedText => "text data when reconstructing a packet",
+            DecodeReason::Unsupported => "parser not supported",
         })
     }
 }
-
-impl std::error::Error for DecodeError {}

@@ -3,12 +3,13 @@
 use bytes::Bytes;
 
 use super::args::Args;
-use super::codec::{DecodeError, DecoderConfig, Parser};
+use super::codec::{DecodeReason, DecoderConfig, Parser};
 use super::json;
 use super::lenient::JsValue;
 use super::packet::{EventName, Packet, PacketData, ProtocolVersion};
 use super::scan;
 use super::scan::Ranges;
+use crate::Error;
 use crate::engine::Frame;
 use crate::str::Str;
 use crate::value::Value;
@@ -110,17 +111,25 @@ impl Decoder {
     }
 
     /// Decodes a message.
-    pub fn decode(&mut self, frame: Frame) -> Result<Option<Packet>, DecodeError> {
+    ///
+    /// Errors of this decoder are of kind [`SocketDecode`](crate::ErrorKind::SocketDecode),
+    /// with the reason in [`Error::socket_reason`].
+    pub fn decode(&mut self, frame: Frame) -> Result<Option<Packet>, Error> {
         match frame {
-            Frame::Text(text) => self.decode_text(text),
-            Frame::Binary(data) => self.decode_binary(data),
+            Frame::Text(text) => self.decode_text_reason(text),
+            Frame::Binary(data) => self.decode_binary_reason(data),
         }
+        .map_err(Error::socket)
     }
 
     /// Decodes a text message.
-    pub fn decode_text(&mut self, text: Str) -> Result<Option<Packet>, DecodeError> {
+    pub fn decode_text(&mut self, text: Str) -> Result<Option<Packet>, Error> {
+        self.decode_text_reason(text).map_err(Error::socket)
+    }
+
+    fn decode_text_reason(&mut self, text: Str) -> Result<Option<Packet>, DecodeReason> {
         if self.pending.take().is_some() {
-            return Err(DecodeError::UnexpectedText);
+            return Err(DecodeReason::UnexpectedText);
         }
         match self.config.parser {
             Parser::Json => {}
@@ -135,7 +144,11 @@ impl Decoder {
     }
 
     /// Decodes a binary message: an attachment of the pending binary packet.
-    pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeError> {
+    pub fn decode_binary(&mut self, data: Bytes) -> Result<Option<Packet>, Error> {
+        self.decode_binary_reason(data).map_err(Error::socket)
+    }
+
+    fn decode_binary_reason(&mut self, data: Bytes) -> Result<Option<Packet>, DecodeReason> {
         match self.config.parser {
             Parser::Json => {}
             #[cfg(feature = "msgpack")]
@@ -145,20 +158,20 @@ impl Decoder {
             }
         }
         let Some(pending) = self.pending.as_mut() else {
-            return Err(DecodeError::UnexpectedBinary);
+            return Err(DecodeReason::UnexpectedBinary);
         };
         pending.attachments.push(data);
         if pending.attachments.len() < pending.expected {
             return Ok(None);
         }
         let Some(pending) = self.pending.take() else {
-            return Err(DecodeError::UnexpectedBinary);
+            return Err(DecodeReason::UnexpectedBinary);
         };
         let args = match pending.values {
             Items::Values(mut values) => {
                 for value in &mut values {
                     json::reconstruct(value, &pending.attachments)
-                        .map_err(|_| DecodeError::InvalidPlaceholder)?;
+                        .map_err(|_| DecodeReason::InvalidPlaceholder)?;
                 }
                 Args::from_values(values)
             }
@@ -166,7 +179,7 @@ impl Decoder {
                 for value in &mut values {
                     value
                         .reconstruct(&pending.attachments)
-                        .map_err(|_| DecodeError::InvalidPlaceholder)?;
+                        .map_err(|_| DecodeReason::InvalidPlaceholder)?;
                 }
                 Args::from_js_values(values)
             }
@@ -174,7 +187,7 @@ impl Decoder {
         let data = match (pending.name, pending.id) {
             (Some(name), id) => PacketData::Event { name, args, id },
             (None, Some(id)) => PacketData::Ack { args, id },
-            (None, None) => return Err(DecodeError::InvalidAckId),
+            (None, None) => return Err(DecodeReason::InvalidAckId),
         };
         Ok(Some(Packet {
             nsp: pending.nsp,
@@ -183,7 +196,7 @@ impl Decoder {
     }
 
     /// socket.io-parser's `decodeString` and `isPayloadValid`.
-    fn decode_string(&mut self, text: Str) -> Result<Option<Packet>, DecodeError> {
+    fn decode_string(&mut self, text: Str) -> Result<Option<Packet>, DecodeReason> {
         let header = parse_header(&text, self.config.max_attachments)?;
         let nsp = match header.nsp {
             Some((start, end)) => text.slice(start..end),
@@ -198,16 +211,16 @@ impl Decoder {
                 // socket.io-parser 3 (protocol 4) checks `typeof payload === "object"`, which
                 // arrays and null pass too; Socket.IO 2 ignores the payload.
                 Some(Some(Value::Array(_) | Value::Null)) if v4 => PacketData::Connect(None),
-                Some(_) => return Err(DecodeError::InvalidPayload),
+                Some(_) => return Err(DecodeReason::InvalidPayload),
             },
             1 => match payload {
                 None => PacketData::Disconnect,
-                Some(_) => return Err(DecodeError::InvalidPayload),
+                Some(_) => return Err(DecodeReason::InvalidPayload),
             },
             2 => {
-                payload.ok_or(DecodeError::InvalidPayload)?;
+                payload.ok_or(DecodeReason::InvalidPayload)?;
                 let (name, ranges, infinite) = parse_items(&text, header.payload, Some(!v4))?;
-                let name = name.ok_or(DecodeError::InvalidPayload)?;
+                let name = name.ok_or(DecodeReason::InvalidPayload)?;
                 PacketData::Event {
                     name,
                     args: Args::from_json(text.clone(), ranges, infinite),
@@ -215,7 +228,7 @@ impl Decoder {
                 }
             }
             3 => {
-                let id = header.id.ok_or(DecodeError::InvalidAckId)?;
+                let id = header.id.ok_or(DecodeReason::InvalidAckId)?;
                 let args = match payload {
                     // socket.io calls the ack with no arguments.
                     None => Args::empty(),
@@ -236,20 +249,20 @@ impl Decoder {
                 Some(Some(v @ (Value::Array(_) | Value::Null))) if v4 => {
                     PacketData::ConnectError(v)
                 }
-                Some(_) => return Err(DecodeError::InvalidPayload),
+                Some(_) => return Err(DecodeReason::InvalidPayload),
             },
             _ => {
                 let is_event = header.kind == 5;
                 let mut values = match payload {
                     None if !is_event => Items::Values(Vec::new()),
-                    None => return Err(DecodeError::InvalidPayload),
+                    None => return Err(DecodeReason::InvalidPayload),
                     Some(p) => match serde_json::from_str(p) {
                         Ok(Value::Array(values)) => Items::Values(values),
-                        Ok(_) => return Err(DecodeError::InvalidPayload),
+                        Ok(_) => return Err(DecodeReason::InvalidPayload),
                         // Perhaps valid JSON with a number beyond the range of an f64.
                         Err(_) => match parse_lenient(p) {
                             Some(JsValue::Array(values)) => Items::Lenient(values),
-                            _ => return Err(DecodeError::InvalidPayload),
+                            _ => return Err(DecodeReason::InvalidPayload),
                         },
                     },
                 };
@@ -260,15 +273,15 @@ impl Decoder {
                             JsValue::Infinity { negative } => Ok(infinite_name(negative)),
                             other => event_name_of(other.into_value()),
                         },
-                        _ => Err(DecodeError::InvalidPayload),
+                        _ => Err(DecodeReason::InvalidPayload),
                     }?;
                     if !v4 && name.is_reserved() {
-                        return Err(DecodeError::InvalidPayload);
+                        return Err(DecodeReason::InvalidPayload);
                     }
                     Some(name)
                 } else {
                     if header.id.is_none() {
-                        return Err(DecodeError::InvalidAckId);
+                        return Err(DecodeReason::InvalidAckId);
                     }
                     None
                 };
@@ -321,11 +334,11 @@ fn is_js_whitespace(c: char) -> bool {
 /// ack id is a run of ASCII digits. JavaScript's `Number(" ") == " "` makes whitespace count as
 /// an id digit (`2 ["a"]` has id 0 there, `2 1["a"]` id 1): a header whose id position holds
 /// whitespace is refused rather than read differently.
-fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeError> {
+fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeReason> {
     let b = text.as_bytes();
     let kind = match b.first() {
         Some(c @ b'0'..=b'6') => c - b'0',
-        _ => return Err(DecodeError::UnknownPacketType),
+        _ => return Err(DecodeReason::UnknownPacketType),
     };
     // `i` is the index of the last character read, as in the JavaScript.
     let mut i = 0;
@@ -338,11 +351,11 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeErro
             j += 1;
         }
         if j == 1 || b.get(j) != Some(&b'-') || n < 1 {
-            return Err(DecodeError::IllegalAttachments);
+            return Err(DecodeReason::IllegalAttachments);
         }
         attachments = match usize::try_from(n) {
             Ok(n) if n <= max_attachments => n,
-            _ => return Err(DecodeError::TooManyAttachments),
+            _ => return Err(DecodeReason::TooManyAttachments),
         };
         i = j;
     }
@@ -359,7 +372,7 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeErro
         .and_then(|rest| rest.chars().next())
         .is_some_and(is_js_whitespace)
     {
-        return Err(DecodeError::InvalidAckId);
+        return Err(DecodeReason::InvalidAckId);
     }
     let mut id = None;
     if b.get(i + 1).is_some_and(u8::is_ascii_digit) {
@@ -376,7 +389,7 @@ fn parse_header(text: &str, max_attachments: usize) -> Result<Header, DecodeErro
         }
         if overflow {
             // JavaScript would round it (or get Infinity): the id could never be matched.
-            return Err(DecodeError::InvalidAckId);
+            return Err(DecodeReason::InvalidAckId);
         }
         id = Some(n);
         i = j - 1;
@@ -419,19 +432,19 @@ fn parse_items(
     text: &Str,
     payload_start: usize,
     name: Option<bool>,
-) -> Result<(Option<EventName>, Ranges, bool), DecodeError> {
+) -> Result<(Option<EventName>, Ranges, bool), DecodeReason> {
     let scan::Items {
         name: raw_name,
         ranges,
         infinite,
     } = scan::scan_array(text.as_bytes(), payload_start, name.is_some())
-        .map_err(|_| DecodeError::InvalidPayload)?;
+        .map_err(|_| DecodeReason::InvalidPayload)?;
     let name = match (name, raw_name) {
         (Some(check_reserved), Some((start, end))) => {
-            let raw = text.get(start..end).ok_or(DecodeError::InvalidPayload)?;
+            let raw = text.get(start..end).ok_or(DecodeReason::InvalidPayload)?;
             Some(event_name(text, raw, check_reserved)?)
         }
-        (Some(_), None) => return Err(DecodeError::InvalidPayload),
+        (Some(_), None) => return Err(DecodeReason::InvalidPayload),
         _ => None,
     };
     Ok((name, ranges, infinite))
@@ -439,13 +452,13 @@ fn parse_items(
 
 /// The EVENT rule: a number, or a string that is not reserved (protocol 5 only: socket.io-parser
 /// 3 does not check).
-fn event_name(text: &Str, raw: &str, check_reserved: bool) -> Result<EventName, DecodeError> {
+fn event_name(text: &Str, raw: &str, check_reserved: bool) -> Result<EventName, DecodeReason> {
     let name = match raw.as_bytes().first() {
         Some(b'"') => {
             let inner = raw.get(1..raw.len() - 1).unwrap_or("");
             if inner.contains('\\') {
                 let s: String =
-                    serde_json::from_str(raw).map_err(|_| DecodeError::InvalidPayload)?;
+                    serde_json::from_str(raw).map_err(|_| DecodeReason::InvalidPayload)?;
                 EventName::new(s)
             } else {
                 EventName::new(text.slice_ref(inner))
@@ -455,15 +468,15 @@ fn event_name(text: &Str, raw: &str, check_reserved: bool) -> Result<EventName, 
             infinite_name(raw.starts_with('-'))
         }
         Some(b'-' | b'0'..=b'9') => EventName::number(text.slice_ref(raw)),
-        _ => return Err(DecodeError::InvalidPayload),
+        _ => return Err(DecodeReason::InvalidPayload),
     };
     if check_reserved && name.is_reserved() {
-        return Err(DecodeError::InvalidPayload);
+        return Err(DecodeReason::InvalidPayload);
     }
     Ok(name)
 }
 
-fn event_name_of(value: Value) -> Result<EventName, DecodeError> {
+fn event_name_of(value: Value) -> Result<EventName, DecodeReason> {
     Ok(match value {
         Value::String(s) => EventName::new(s),
         Value::Number(n) => {
@@ -471,6 +484,6 @@ fn event_name_of(value: Value) -> Result<EventName, DecodeError> {
             json::write_number(&mut out, &n);
             EventName::number(String::from_utf8(out).unwrap_or_default())
         }
-        _ => return Err(DecodeError::InvalidPayload),
+        _ => return Err(DecodeReason::InvalidPayload),
     })
 }

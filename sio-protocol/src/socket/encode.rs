@@ -5,12 +5,13 @@ use std::cell::RefCell;
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::args::{Args, ArgsError};
+use super::args::Args;
 use super::args_ser::write_args;
 use super::codec::{Encoded, Parser};
 use super::json::{self, write_str};
 use super::packet::{EventName, Packet, PacketData};
 use crate::engine::Frame;
+use crate::error::{ArgsRepr, Error};
 use crate::str::Str;
 
 /// Encodes packets.
@@ -46,7 +47,7 @@ impl Encoder {
 
     /// Encodes a packet. EVENT and ACK become BINARY_EVENT and BINARY_ACK when their
     /// arguments hold binary.
-    pub fn encode(&self, packet: &Packet) -> Result<Encoded, ArgsError> {
+    pub fn encode(&self, packet: &Packet) -> Result<Encoded, Error> {
         match self.parser {
             Parser::Json => Ok(encode_json(packet)),
             #[cfg(feature = "msgpack")]
@@ -62,7 +63,7 @@ impl Encoder {
         name: &str,
         args: &T,
         id: Option<u64>,
-    ) -> Result<Encoded, ArgsError> {
+    ) -> Result<Encoded, Error> {
         match self.parser {
             Parser::Json => {}
             #[cfg(feature = "msgpack")]
@@ -82,7 +83,7 @@ impl Encoder {
         out.push(b'[');
         write_str(&mut out, name);
         let attachments = RefCell::new(Vec::new());
-        write_args(&mut out, args, &attachments, &mut (), true)?;
+        write_args(&mut out, args, &attachments, &mut (), true).map_err(Error::serialize)?;
         out.push(b']');
         let attachments = attachments.into_inner();
         if !attachments.is_empty() {
@@ -96,8 +97,9 @@ impl Encoder {
     }
 }
 
-fn finish(out: Vec<u8>, attachments: Vec<Bytes>) -> Result<Encoded, ArgsError> {
-    let text = String::from_utf8(out).map_err(|_| ArgsError::Unsupported("non-UTF-8 JSON"))?;
+fn finish(out: Vec<u8>, attachments: Vec<Bytes>) -> Result<Encoded, Error> {
+    let text =
+        String::from_utf8(out).map_err(|_| Error::args(ArgsRepr::Unsupported("non-UTF-8 JSON")))?;
     Ok(Encoded {
         head: Frame::Text(Str::from(text)),
         attachments,

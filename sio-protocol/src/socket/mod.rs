@@ -16,13 +16,13 @@ mod packet;
 mod scan;
 mod session;
 
-pub use args::{Args, ArgsError};
-pub use codec::{DecodeError, DecoderConfig, Encoded, Parser};
+pub use args::Args;
+pub use codec::{DecodeReason, DecoderConfig, Encoded, Parser};
 pub use decode::Decoder;
 pub use encode::Encoder;
 pub use packet::{EventName, Packet, PacketData, PacketType, ProtocolVersion, RESERVED_EVENTS};
 pub use session::{
     AckFailure, ClientConfig, ClientDisconnectReason, ClientEvent, ClientSession, ConnectRequest,
     Emit, RecoveryRequest, ServerConfig, ServerDisconnectReason, ServerEvent, ServerSession,
-    SessionError, V2_SERVER_MESSAGE,
+    SessionReason, V2_SERVER_MESSAGE,
 };

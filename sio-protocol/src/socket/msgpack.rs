@@ -27,14 +27,14 @@
 //! # Decoding
 //!
 //! The checks of the JavaScript `Decoder.checkPacket`, in its order: `type` an integer from 0
-//! to 4 ([`DecodeError::UnknownPacketType`]), `nsp` a string
-//! ([`DecodeError::InvalidNamespace`]), `data` as the type requires
-//! ([`DecodeError::InvalidPayload`]: CONNECT an object or absent, DISCONNECT absent, EVENT and
+//! to 4 ([`DecodeReason::UnknownPacketType`]), `nsp` a string
+//! ([`DecodeReason::InvalidNamespace`]), `data` as the type requires
+//! ([`DecodeReason::InvalidPayload`]: CONNECT an object or absent, DISCONNECT absent, EVENT and
 //! ACK an array, CONNECT_ERROR a string or an object), `id` absent or an integer
-//! ([`DecodeError::InvalidAckId`]). Keys in any order are accepted; unknown keys are read and
+//! ([`DecodeReason::InvalidAckId`]). Keys in any order are accepted; unknown keys are read and
 //! ignored; a key given twice takes its last value. A text message is
-//! [`DecodeError::UnexpectedText`]; malformed msgpack (truncated, trailing bytes, the reserved
-//! byte `c1`, a non-string map key, nesting deeper than 128) is [`DecodeError::InvalidPayload`].
+//! [`DecodeReason::UnexpectedText`]; malformed msgpack (truncated, trailing bytes, the reserved
+//! byte `c1`, a non-string map key, nesting deeper than 128) is [`DecodeReason::InvalidPayload`].
 //!
 //! Stricter than JavaScript, because the packet could not be represented or handled: an EVENT
 //! needs a name (a non-empty array whose first item is a string or a finite number), and with
@@ -51,9 +51,9 @@ use bytes::Bytes;
 
 use self::read::{Reader, integral};
 use self::write::{UNDEFINED, write_array_len, write_map_len, write_str, write_uint, write_value};
-use super::args::ArgsError;
-use super::codec::{DecodeError, DecoderConfig, Encoded};
+use super::codec::{DecodeReason, DecoderConfig, Encoded};
 use super::packet::{EventName, Packet, PacketData, ProtocolVersion};
+use crate::Error;
 use crate::engine::Frame;
 use crate::str::Str;
 use crate::value::{Number, Value};
@@ -62,7 +62,7 @@ use crate::value::{Number, Value};
 const MAX_SAFE_INTEGER: f64 = 9_007_199_254_740_991.0;
 
 /// Encodes a packet as one msgpack binary message.
-pub(super) fn encode(packet: &Packet) -> Result<Encoded, ArgsError> {
+pub(super) fn encode(packet: &Packet) -> Result<Encoded, Error> {
     let nsp: &str = &packet.nsp;
     let mut out = Vec::with_capacity(32 + nsp.len());
     match &packet.data {
@@ -122,13 +122,13 @@ pub(super) fn encode(packet: &Packet) -> Result<Encoded, ArgsError> {
     })
 }
 
-fn write_type(out: &mut Vec<u8>, kind: u8) -> Result<(), ArgsError> {
+fn write_type(out: &mut Vec<u8>, kind: u8) -> Result<(), Error> {
     write_str(out, "type")?;
     write_uint(out, u64::from(kind));
     Ok(())
 }
 
-fn write_id(out: &mut Vec<u8>, id: u64) -> Result<(), ArgsError> {
+fn write_id(out: &mut Vec<u8>, id: u64) -> Result<(), Error> {
     write_str(out, "id")?;
     write_uint(out, id);
     Ok(())
@@ -136,7 +136,7 @@ fn write_id(out: &mut Vec<u8>, id: u64) -> Result<(), ArgsError> {
 
 /// A string name as a string, a numeric name as the number its JSON text holds (an infinite
 /// name as a float 64 infinity, what notepack.io writes for `Infinity`).
-fn write_name(out: &mut Vec<u8>, name: &EventName) -> Result<(), ArgsError> {
+fn write_name(out: &mut Vec<u8>, name: &EventName) -> Result<(), Error> {
     if name.is_infinite() {
         let negative = name.as_str().starts_with('-');
         write::write_f64(
@@ -149,7 +149,7 @@ fn write_name(out: &mut Vec<u8>, name: &EventName) -> Result<(), ArgsError> {
         );
         Ok(())
     } else if name.is_number() {
-        let n: Number = serde_json::from_str(name.as_str())?;
+        let n: Number = serde_json::from_str(name.as_str()).map_err(Error::serialize)?;
         write::write_number(out, &n);
         Ok(())
     } else {
@@ -158,14 +158,16 @@ fn write_name(out: &mut Vec<u8>, name: &EventName) -> Result<(), ArgsError> {
 }
 
 /// Decodes one msgpack binary message.
-pub(super) fn decode(frame: Frame, config: &DecoderConfig) -> Result<Option<Packet>, DecodeError> {
+pub(super) fn decode(frame: Frame, config: &DecoderConfig) -> Result<Option<Packet>, DecodeReason> {
     let buf = match frame {
-        Frame::Text(_) => return Err(DecodeError::UnexpectedText),
+        Frame::Text(_) => return Err(DecodeReason::UnexpectedText),
         Frame::Binary(buf) => buf,
     };
     let mut reader = Reader::new(&buf);
     // Anything but a map has no `type`.
-    let len = reader.map_header()?.ok_or(DecodeError::UnknownPacketType)?;
+    let len = reader
+        .map_header()?
+        .ok_or(DecodeReason::UnknownPacketType)?;
     let mut kind = None;
     let mut nsp: Option<Result<Str, Value>> = None;
     let mut data = None;
@@ -186,26 +188,26 @@ pub(super) fn decode(frame: Frame, config: &DecoderConfig) -> Result<Option<Pack
         }
     }
     if !reader.is_done() {
-        return Err(DecodeError::InvalidPayload);
+        return Err(DecodeReason::InvalidPayload);
     }
 
     let kind = match kind {
         Some(Value::Number(n)) => integral(&n).filter(|k| (0.0..=4.0).contains(k)),
         _ => None,
     }
-    .ok_or(DecodeError::UnknownPacketType)?;
+    .ok_or(DecodeReason::UnknownPacketType)?;
     let nsp = match nsp {
         Some(Ok(nsp)) => nsp,
-        _ => return Err(DecodeError::InvalidNamespace),
+        _ => return Err(DecodeReason::InvalidNamespace),
     };
     let packet_data = packet_data(kind as u8, data, config)?;
     let id = match id {
         None => None,
         Some(Value::Number(n)) => match integral(&n) {
             Some(f) if (0.0..=MAX_SAFE_INTEGER).contains(&f) => Some(f as u64),
-            _ => return Err(DecodeError::InvalidAckId),
+            _ => return Err(DecodeReason::InvalidAckId),
         },
-        Some(_) => return Err(DecodeError::InvalidAckId),
+        Some(_) => return Err(DecodeReason::InvalidAckId),
     };
     let data = match packet_data {
         Shape::Done(data) => data,
@@ -216,7 +218,7 @@ pub(super) fn decode(frame: Frame, config: &DecoderConfig) -> Result<Option<Pack
         },
         Shape::Ack(args) => PacketData::Ack {
             args: args.into(),
-            id: id.ok_or(DecodeError::InvalidAckId)?,
+            id: id.ok_or(DecodeReason::InvalidAckId)?,
         },
     };
     Ok(Some(Packet { nsp, data }))
@@ -234,14 +236,14 @@ fn packet_data(
     kind: u8,
     data: Option<Value>,
     config: &DecoderConfig,
-) -> Result<Shape, DecodeError> {
+) -> Result<Shape, DecodeReason> {
     Ok(match (kind, data) {
         (0, None) => Shape::Done(PacketData::Connect(None)),
         (0, Some(v @ Value::Object(_))) => Shape::Done(PacketData::Connect(Some(v))),
         (1, None) => Shape::Done(PacketData::Disconnect),
         (2, Some(Value::Array(mut items))) => {
             if items.is_empty() {
-                return Err(DecodeError::InvalidPayload);
+                return Err(DecodeReason::InvalidPayload);
             }
             let name = match items.remove(0) {
                 Value::String(s) => EventName::new(s),
@@ -250,10 +252,10 @@ fn packet_data(
                     super::json::write_number(&mut text, &n);
                     EventName::number(String::from_utf8(text).unwrap_or_default())
                 }
-                _ => return Err(DecodeError::InvalidPayload),
+                _ => return Err(DecodeReason::InvalidPayload),
             };
             if config.protocol == ProtocolVersion::V5 && name.is_reserved() {
-                return Err(DecodeError::InvalidPayload);
+                return Err(DecodeReason::InvalidPayload);
             }
             Shape::Event(name, items)
         }
@@ -261,7 +263,7 @@ fn packet_data(
         (4, Some(v @ (Value::String(_) | Value::Object(_)))) => {
             Shape::Done(PacketData::ConnectError(v))
         }
-        _ => return Err(DecodeError::InvalidPayload),
+        _ => return Err(DecodeReason::InvalidPayload),
     })
 }
 
@@ -295,8 +297,10 @@ mod tests {
     fn text_is_rejected() {
         let mut decoder = Decoder::new(DecoderConfig::new().with_parser(Parser::MsgPack));
         assert_eq!(
-            decoder.decode(Frame::Text(Str::from("2[\"a\"]"))),
-            Err(DecodeError::UnexpectedText)
+            decoder
+                .decode(Frame::Text(Str::from("2[\"a\"]")))
+                .map_err(|e| e.socket_reason()),
+            Err(Some(DecodeReason::UnexpectedText))
         );
     }
 

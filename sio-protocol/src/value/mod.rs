@@ -69,10 +69,11 @@ impl Value {
     /// Reads a typed value out of this one. [`Value::Binary`] is offered to the target type as
     /// bytes, so `bytes::Bytes`, `serde_bytes::ByteBuf` and `#[serde(with = "serde_bytes")]`
     /// fields (and plain `Vec<u8>`) accept it.
-    pub fn deserialize_into<'a, T: serde::Deserialize<'a>>(
-        &'a self,
-    ) -> Result<T, serde_json::Error> {
-        T::deserialize(self)
+    ///
+    /// The error is of kind [`Args`](crate::ErrorKind::Args), with the deserializer's error as
+    /// its source.
+    pub fn deserialize_into<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T, crate::Error> {
+        T::deserialize(self).map_err(crate::Error::deserialize)
     }
 
     /// Whether binary data sits anywhere in this value.

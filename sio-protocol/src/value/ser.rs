@@ -8,10 +8,13 @@ impl Value {
     /// Converts any serializable value. Bytes serialized with `serialize_bytes` (a
     /// [`bytes::Bytes`], a `serde_bytes` field) become [`Value::Binary`]; a plain `Vec<u8>`
     /// becomes an array of numbers.
-    pub fn from_serialize<T: serde::Serialize + ?Sized>(
-        value: &T,
-    ) -> Result<Value, serde_json::Error> {
-        value.serialize(ValueSerializer)
+    ///
+    /// The error is of kind [`Args`](crate::ErrorKind::Args), with the serializer's error as
+    /// its source.
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Result<Value, crate::Error> {
+        value
+            .serialize(ValueSerializer)
+            .map_err(crate::Error::serialize)
     }
 }
 

@@ -52,6 +52,8 @@
 use std::cell::Cell;
 use std::fmt;
 
+use crate::Error;
+
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
 /// The extension's name in `Sec-WebSocket-Extensions`.
@@ -94,38 +96,20 @@ pub struct Negotiated {
     pub client_no_context_takeover: bool,
 }
 
-/// The request's `Sec-WebSocket-Extensions` cannot be parsed, or one of its
-/// `permessage-deflate` offers holds an unknown, duplicated or invalid parameter. `ws` then
-/// refuses the handshake: `400 Bad Request` with the body
-/// `Invalid or unacceptable Sec-WebSocket-Extensions header`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidExtensions {
-    reason: String,
+/// An error of kind [`WebSocketExtensions`](crate::ErrorKind::WebSocketExtensions): the
+/// request's `Sec-WebSocket-Extensions` cannot be parsed, or one of its `permessage-deflate`
+/// offers holds an unknown, duplicated or invalid parameter.
+fn invalid(reason: impl Into<String>) -> Error {
+    Error::extensions(reason.into())
 }
 
-impl fmt::Display for InvalidExtensions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid or unacceptable sec-websocket-extensions header: {}",
-            self.reason
-        )
-    }
-}
-
-impl std::error::Error for InvalidExtensions {}
-
-fn invalid(reason: impl Into<String>) -> InvalidExtensions {
-    InvalidExtensions {
-        reason: reason.into(),
-    }
-}
-
-/// Why a compressed message was refused; the connection closes with [`close_code`].
+/// Why a compressed message was refused ([`Error::inflate_reason`]); the connection closes
+/// with [`close_code`]. A reason, not an error type: [`PerMessageDeflate::inflate`] returns an
+/// [`Error`] of kind [`Inflate`](crate::ErrorKind::Inflate).
 ///
-/// [`close_code`]: InflateError::close_code
+/// [`close_code`]: InflateReason::close_code
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InflateError {
+pub enum InflateReason {
     /// The inflated message would be longer than the limit (`ws`: "Max payload size
     /// exceeded", close 1009).
     TooBig,
@@ -133,27 +117,25 @@ pub enum InflateError {
     Corrupt,
 }
 
-impl InflateError {
+impl InflateReason {
     /// The WebSocket close code `ws` sends for this error: 1009 (message too big) or 1007
     /// (invalid frame payload data).
     pub fn close_code(self) -> u16 {
         match self {
-            InflateError::TooBig => 1009,
-            InflateError::Corrupt => 1007,
+            InflateReason::TooBig => 1009,
+            InflateReason::Corrupt => 1007,
         }
     }
 }
 
-impl fmt::Display for InflateError {
+impl fmt::Display for InflateReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            InflateError::TooBig => "max payload size exceeded",
-            InflateError::Corrupt => "invalid compressed data",
+            InflateReason::TooBig => "max payload size exceeded",
+            InflateReason::Corrupt => "invalid compressed data",
         })
     }
 }
-
-impl std::error::Error for InflateError {}
 
 // ---------------------------------------------------------------------------------------------
 // Negotiation
@@ -167,7 +149,9 @@ impl std::error::Error for InflateError {}
 ///   connection goes on without compression (no response header).
 /// - `Ok(Some((negotiated, value)))`: answer `Sec-WebSocket-Extensions: value` (visible ASCII
 ///   only).
-/// - `Err`: what `ws` refuses with `400` (see [`InvalidExtensions`]). A caller that prefers to
+/// - `Err`: what `ws` refuses with `400 Bad Request` and the body `Invalid or unacceptable
+///   Sec-WebSocket-Extensions header`, an [`Error`] of kind
+///   [`WebSocketExtensions`](crate::ErrorKind::WebSocketExtensions). A caller that prefers to
 ///   be lenient can treat it as `Ok(None)`.
 ///
 /// The rules are `ws`'s (`extension.parse`, `normalizeParams`, `acceptAsServer` with the
@@ -191,7 +175,7 @@ impl std::error::Error for InflateError {}
 pub fn negotiate<'a>(
     lines: impl IntoIterator<Item = &'a [u8]>,
     config: &DeflateConfig,
-) -> Result<Option<(Negotiated, String)>, InvalidExtensions> {
+) -> Result<Option<(Negotiated, String)>, Error> {
     let mut header: Option<String> = None;
     for line in lines {
         // What `http::HeaderValue::to_str` accepts.
@@ -220,7 +204,7 @@ pub fn negotiate<'a>(
 fn negotiate_str(
     header: &str,
     config: &DeflateConfig,
-) -> Result<Option<(Negotiated, String)>, InvalidExtensions> {
+) -> Result<Option<(Negotiated, String)>, Error> {
     let offers = parse_extensions(header)?;
     let Some((_, offers)) = offers.into_iter().find(|(name, _)| name == EXTENSION_NAME) else {
         return Ok(None);
@@ -305,7 +289,7 @@ fn is_space(c: u8) -> bool {
 
 /// A port of `ws`'s `extension.parse`, state for state, so that the same headers are
 /// refused.
-fn parse_extensions(header: &str) -> Result<Offers, InvalidExtensions> {
+fn parse_extensions(header: &str) -> Result<Offers, Error> {
     let h = header.as_bytes();
     let unexpected = |i: usize| invalid(format!("unexpected character at index {i}"));
     let mut offers: Offers = Vec::new();
@@ -446,7 +430,7 @@ fn parse_extensions(header: &str) -> Result<Offers, InvalidExtensions> {
 }
 
 /// `ws`'s `normalizeParams` for one offer, as a server.
-fn normalize_params(params: RawParams) -> Result<Vec<(String, Norm)>, InvalidExtensions> {
+fn normalize_params(params: RawParams) -> Result<Vec<(String, Norm)>, Error> {
     params
         .into_iter()
         .map(|(key, mut values)| {
@@ -560,12 +544,21 @@ impl PerMessageDeflate {
 
     /// Inflates a compressed message (the `00 00 ff ff` the sender removed is appended here).
     ///
-    /// Fails with [`InflateError::TooBig`] as soon as the output would pass `max_size` bytes
+    /// Fails with [`InflateReason::TooBig`] as soon as the output would pass `max_size` bytes
     /// (the buffer never grows past `max_size + 1` bytes, whatever the input claims), and with
-    /// [`InflateError::Corrupt`] on invalid data; either way the connection must close, and the
+    /// [`InflateReason::Corrupt`] on invalid data; either way the connection must close, and the
     /// kept inflater is dropped. Bytes after a final block are ignored, and the next message
     /// starts a new stream (zlib in `ws` does the same).
-    pub fn inflate(&mut self, compressed: &[u8], max_size: usize) -> Result<Vec<u8>, InflateError> {
+    pub fn inflate(&mut self, compressed: &[u8], max_size: usize) -> Result<Vec<u8>, Error> {
+        self.inflate_reason(compressed, max_size)
+            .map_err(Error::inflate)
+    }
+
+    fn inflate_reason(
+        &mut self,
+        compressed: &[u8],
+        max_size: usize,
+    ) -> Result<Vec<u8>, InflateReason> {
         if self.client_no_context_takeover {
             let mut inflater = SPARE_INFLATER
                 .take()
@@ -665,7 +658,7 @@ fn inflate_into(
     inflater: &mut Decompress,
     compressed: &[u8],
     max_size: usize,
-) -> Result<(Vec<u8>, bool), InflateError> {
+) -> Result<(Vec<u8>, bool), InflateReason> {
     let limit = max_size.saturating_add(1);
     let first = compressed
         .len()
@@ -685,14 +678,14 @@ fn inflate_into(
             }
             let before_in = inflater.total_in();
             let before_out = out.len();
-            let rest = input.get(pos..).ok_or(InflateError::Corrupt)?;
+            let rest = input.get(pos..).ok_or(InflateReason::Corrupt)?;
             let status = inflater
                 .decompress_vec(rest, &mut out, flush)
-                .map_err(|_| InflateError::Corrupt)?;
+                .map_err(|_| InflateReason::Corrupt)?;
             let read = inflater.total_in() - before_in;
-            pos += usize::try_from(read).map_err(|_| InflateError::Corrupt)?;
+            pos += usize::try_from(read).map_err(|_| InflateReason::Corrupt)?;
             if out.len() > max_size {
-                return Err(InflateError::TooBig);
+                return Err(InflateReason::TooBig);
             }
             if status == Status::StreamEnd {
                 return Ok((out, true));
@@ -712,14 +705,14 @@ fn inflate_into(
 mod tests {
     use super::*;
 
-    fn offer(header: &str) -> Result<Option<(Negotiated, String)>, InvalidExtensions> {
+    fn offer(header: &str) -> Result<Option<(Negotiated, String)>, Error> {
         offer_with(header, &DeflateConfig::default())
     }
 
     fn offer_with(
         header: &str,
         config: &DeflateConfig,
-    ) -> Result<Option<(Negotiated, String)>, InvalidExtensions> {
+    ) -> Result<Option<(Negotiated, String)>, Error> {
         negotiate([header.as_bytes()], config)
     }
 
@@ -955,7 +948,10 @@ mod tests {
             let compressed = server.deflate(&payload).expect("compressible");
             assert!(!compressed.ends_with(&TRAILER));
             // Our own inflater, fresh each time.
-            assert_eq!(pmd(true, 0).inflate(&compressed, usize::MAX), Ok(payload));
+            assert_eq!(
+                pmd(true, 0).inflate_reason(&compressed, usize::MAX),
+                Ok(payload)
+            );
         }
     }
 
@@ -969,12 +965,14 @@ mod tests {
         let mut server = pmd(false, 1024);
         assert!(!server.holds_inflater());
         for (c, m) in compressed.iter().zip(&messages) {
-            assert_eq!(&server.inflate(c, 1_000_000).unwrap(), m);
+            assert_eq!(&server.inflate_reason(c, 1_000_000).unwrap(), m);
             assert!(server.holds_inflater());
         }
         // Without the context, the second message cannot be read back right.
         assert_ne!(
-            pmd(true, 1024).inflate(&compressed[1], 1_000_000).ok(),
+            pmd(true, 1024)
+                .inflate_reason(&compressed[1], 1_000_000)
+                .ok(),
             Some(messages[1].clone())
         );
     }
@@ -986,12 +984,12 @@ mod tests {
         let compressed = client_compress(&refs, false);
         let mut server = pmd(true, 1024);
         for (c, m) in compressed.iter().zip(&messages) {
-            assert_eq!(&server.inflate(c, 1_000_000).unwrap(), m);
+            assert_eq!(&server.inflate_reason(c, 1_000_000).unwrap(), m);
             assert!(!server.holds_inflater());
         }
         // Any order works: each message stands alone.
         assert_eq!(
-            server.inflate(&compressed[3], 1_000_000).unwrap(),
+            server.inflate_reason(&compressed[3], 1_000_000).unwrap(),
             messages[3]
         );
     }
@@ -1000,29 +998,32 @@ mod tests {
     fn trailer_handling() {
         // RFC 7692 §7.2.3.1: "Hello" compressed.
         let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
-        assert_eq!(pmd(true, 0).inflate(&hello, 100).unwrap(), b"Hello");
+        assert_eq!(pmd(true, 0).inflate_reason(&hello, 100).unwrap(), b"Hello");
         // §7.2.3.2: the same with context takeover, twice.
         let second = [0xf2, 0x00, 0x11, 0x00, 0x00];
         let mut server = pmd(false, 0);
-        assert_eq!(server.inflate(&hello, 100).unwrap(), b"Hello");
-        assert_eq!(server.inflate(&second, 100).unwrap(), b"Hello");
+        assert_eq!(server.inflate_reason(&hello, 100).unwrap(), b"Hello");
+        assert_eq!(server.inflate_reason(&second, 100).unwrap(), b"Hello");
         // §7.2.3.3: a stored block.
         let stored = [
             0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
         ];
-        assert_eq!(pmd(true, 0).inflate(&stored, 100).unwrap(), b"Hello");
+        assert_eq!(pmd(true, 0).inflate_reason(&stored, 100).unwrap(), b"Hello");
         // §7.2.3.6: an empty message is one 0x00 byte (the trailer completes its block).
-        assert_eq!(pmd(false, 0).inflate(&[0x00], 100).unwrap(), b"");
+        assert_eq!(pmd(false, 0).inflate_reason(&[0x00], 100).unwrap(), b"");
         // A sender that left the trailer in: an extra empty block, harmless.
         let mut with_trailer = hello.to_vec();
         with_trailer.extend_from_slice(&TRAILER);
-        assert_eq!(pmd(true, 0).inflate(&with_trailer, 100).unwrap(), b"Hello");
+        assert_eq!(
+            pmd(true, 0).inflate_reason(&with_trailer, 100).unwrap(),
+            b"Hello"
+        );
         // A final block (BFINAL): the stream ends, the next message starts a new one.
         let final_hello = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
         let mut server = pmd(false, 0);
-        assert_eq!(server.inflate(&final_hello, 100).unwrap(), b"Hello");
+        assert_eq!(server.inflate_reason(&final_hello, 100).unwrap(), b"Hello");
         assert!(!server.holds_inflater());
-        assert_eq!(server.inflate(&hello, 100).unwrap(), b"Hello");
+        assert_eq!(server.inflate_reason(&hello, 100).unwrap(), b"Hello");
         // Our deflater removes the trailer.
         let out = pmd(false, 0).deflate(&text(2000)).unwrap();
         let mut again = out.clone();
@@ -1042,9 +1043,13 @@ mod tests {
             &[0x00, 0x05, 0x00, 0x00], // stored: NLEN is not !LEN
         ] {
             let mut server = pmd(false, 0);
-            assert_eq!(server.inflate(bad, 100), Err(InflateError::Corrupt));
+            assert_eq!(server.inflate_reason(bad, 100), Err(InflateReason::Corrupt));
             assert!(!server.holds_inflater());
-            assert_eq!(InflateError::Corrupt.close_code(), 1007);
+            assert_eq!(InflateReason::Corrupt.close_code(), 1007);
+            let error = server.inflate(bad, 100).unwrap_err();
+            assert!(error.is_inflate());
+            assert_eq!(error.inflate_reason(), Some(InflateReason::Corrupt));
+            assert_eq!(error.close_code(), Some(1007));
         }
     }
 
@@ -1067,28 +1072,37 @@ mod tests {
         for no_context in [false, true] {
             let mut server = pmd(no_context, 0);
             let start = std::time::Instant::now();
-            assert_eq!(server.inflate(&big, 1_000_000), Err(InflateError::TooBig));
+            assert_eq!(
+                server.inflate_reason(&big, 1_000_000),
+                Err(InflateReason::TooBig)
+            );
             assert!(start.elapsed() < std::time::Duration::from_secs(5));
             assert!(!server.holds_inflater());
         }
-        assert_eq!(InflateError::TooBig.close_code(), 1009);
+        assert_eq!(InflateReason::TooBig.close_code(), 1009);
         // Exactly at the limit is fine, one byte less is not.
         let two = &bomb(2)[..];
         let mut with_end = two.to_vec();
         with_end.push(0x00); // an empty stored block completes with the trailer
-        assert_eq!(pmd(true, 0).inflate(two, 2 << 20).unwrap().len(), 2 << 20);
         assert_eq!(
-            pmd(true, 0).inflate(two, (2 << 20) - 1),
-            Err(InflateError::TooBig)
-        );
-        assert_eq!(
-            pmd(true, 0).inflate(&with_end, 2 << 20).unwrap().len(),
+            pmd(true, 0).inflate_reason(two, 2 << 20).unwrap().len(),
             2 << 20
         );
-        assert_eq!(pmd(true, 0).inflate(&[0x00], 0).unwrap(), b"");
         assert_eq!(
-            pmd(true, 0).inflate(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], 4),
-            Err(InflateError::TooBig)
+            pmd(true, 0).inflate_reason(two, (2 << 20) - 1),
+            Err(InflateReason::TooBig)
+        );
+        assert_eq!(
+            pmd(true, 0)
+                .inflate_reason(&with_end, 2 << 20)
+                .unwrap()
+                .len(),
+            2 << 20
+        );
+        assert_eq!(pmd(true, 0).inflate_reason(&[0x00], 0).unwrap(), b"");
+        assert_eq!(
+            pmd(true, 0).inflate_reason(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00], 4),
+            Err(InflateReason::TooBig)
         );
     }
 
@@ -1098,7 +1112,7 @@ mod tests {
         let (out, _) = inflate_into(&mut Decompress::new(false), &bomb(1), usize::MAX).unwrap();
         assert_eq!(out.len(), 1 << 20);
         let err = inflate_into(&mut Decompress::new(false), &bomb(64), 1000);
-        assert_eq!(err, Err(InflateError::TooBig));
+        assert_eq!(err, Err(InflateReason::TooBig));
     }
 
     #[test]
@@ -1129,10 +1143,13 @@ mod tests {
         // window on reset) or fails.
         let mut a = pmd(true, 0);
         let secret = client_compress(&[b"secret secret secret"], false);
-        assert_eq!(a.inflate(&secret[0], 100).unwrap(), b"secret secret secret");
+        assert_eq!(
+            a.inflate_reason(&secret[0], 100).unwrap(),
+            b"secret secret secret"
+        );
         // Fixed Huffman block: a length-3 match at distance 1 with no output before it.
         let sneaky = [0x02, 0x02, 0x00];
-        let out = pmd(true, 0).inflate(&sneaky, 100);
+        let out = pmd(true, 0).inflate_reason(&sneaky, 100);
         assert!(
             matches!(&out, Ok(v) if v.iter().all(|&b| b == 0)) || out.is_err(),
             "{out:?}"

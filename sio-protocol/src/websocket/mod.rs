@@ -26,7 +26,7 @@
 //! // The server's answer: an unmasked header followed by the payload.
 //! let header = FrameHeader::new(Opcode::Text, false, 2);
 //! assert_eq!(header.as_bytes(), &[0x81, 0x02]);
-//! # Ok::<(), sio_protocol::websocket::WsError>(())
+//! # Ok::<(), sio_protocol::Error>(())
 //! ```
 
 pub mod deflate;
@@ -35,6 +35,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
+use crate::Error;
 use crate::str::Str;
 
 /// A frame's opcode.
@@ -141,11 +142,12 @@ pub enum WsMessage {
     Close(Option<u16>),
 }
 
-/// Why a client's frames were refused; the connection must be closed with
-/// [`close_code`](Self::close_code).
+/// Why a client's frames were refused ([`Error::frame_reason`]); the connection must be
+/// closed with [`close_code`](Self::close_code). A reason, not an error type: the decoder
+/// returns an [`Error`] of kind [`WebSocket`](crate::ErrorKind::WebSocket).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum WsError {
+pub enum FrameReason {
     /// A protocol violation (close code 1002), with what was wrong.
     Protocol(&'static str),
     /// A message over [`FrameDecoderConfig::max_message_size`] (close code 1009).
@@ -154,28 +156,26 @@ pub enum WsError {
     InvalidUtf8,
 }
 
-impl WsError {
+impl FrameReason {
     /// The status code of the close frame that answers this error.
     pub fn close_code(self) -> u16 {
         match self {
-            WsError::Protocol(_) => 1002,
-            WsError::TooBig => 1009,
-            WsError::InvalidUtf8 => 1007,
+            FrameReason::Protocol(_) => 1002,
+            FrameReason::TooBig => 1009,
+            FrameReason::InvalidUtf8 => 1007,
         }
     }
 }
 
-impl fmt::Display for WsError {
+impl fmt::Display for FrameReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            WsError::Protocol(what) => write!(f, "websocket protocol error: {what}"),
-            WsError::TooBig => f.write_str("websocket message too big"),
-            WsError::InvalidUtf8 => f.write_str("websocket text is not valid utf-8"),
+            FrameReason::Protocol(what) => write!(f, "websocket protocol error: {what}"),
+            FrameReason::TooBig => f.write_str("websocket message too big"),
+            FrameReason::InvalidUtf8 => f.write_str("websocket text is not valid utf-8"),
         }
     }
 }
-
-impl std::error::Error for WsError {}
 
 /// A fragmented data message being assembled.
 #[derive(Debug)]
@@ -193,7 +193,7 @@ pub struct FrameDecoder {
     pending: Vec<u8>,
     /// Boxed: most connections never fragment, and an idle one should hold little.
     partial: Option<Box<Partial>>,
-    failed: Option<WsError>,
+    failed: Option<FrameReason>,
 }
 
 impl FrameDecoder {
@@ -210,7 +210,14 @@ impl FrameDecoder {
     /// Decodes `input`, the next bytes read from the client, pushing every message and control
     /// frame completed by them to `out`. Bytes of an incomplete frame are kept for the next
     /// call. After an error every later call returns the same error.
-    pub fn decode(&mut self, input: &[u8], out: &mut Vec<WsMessage>) -> Result<(), WsError> {
+    ///
+    /// The error is of kind [`WebSocket`](crate::ErrorKind::WebSocket); its
+    /// [`close_code`](crate::Error::close_code) is the code to close the connection with.
+    pub fn decode(&mut self, input: &[u8], out: &mut Vec<WsMessage>) -> Result<(), Error> {
+        self.decode_reason(input, out).map_err(Error::frame)
+    }
+
+    fn decode_reason(&mut self, input: &[u8], out: &mut Vec<WsMessage>) -> Result<(), FrameReason> {
         if let Some(error) = self.failed {
             return Err(error);
         }
@@ -244,7 +251,7 @@ impl FrameDecoder {
     }
 
     /// Parses the whole frames at the start of `data`; returns how many bytes they took.
-    fn parse(&mut self, data: &[u8], out: &mut Vec<WsMessage>) -> Result<usize, WsError> {
+    fn parse(&mut self, data: &[u8], out: &mut Vec<WsMessage>) -> Result<usize, FrameReason> {
         let mut pos = 0;
         loop {
             let rest = &data[pos..];
@@ -255,28 +262,29 @@ impl FrameDecoder {
             let fin = b0 & 0x80 != 0;
             let rsv1 = b0 & 0x40 != 0;
             if b0 & 0x30 != 0 {
-                return Err(WsError::Protocol("RSV2 and RSV3 must be clear"));
+                return Err(FrameReason::Protocol("RSV2 and RSV3 must be clear"));
             }
-            let opcode = Opcode::from_bits(b0 & 0x0f).ok_or(WsError::Protocol("invalid opcode"))?;
+            let opcode =
+                Opcode::from_bits(b0 & 0x0f).ok_or(FrameReason::Protocol("invalid opcode"))?;
             if b1 & 0x80 == 0 {
-                return Err(WsError::Protocol("MASK must be set"));
+                return Err(FrameReason::Protocol("MASK must be set"));
             }
             if opcode.is_control() {
                 if !fin {
-                    return Err(WsError::Protocol("FIN must be set"));
+                    return Err(FrameReason::Protocol("FIN must be set"));
                 }
                 if rsv1 {
-                    return Err(WsError::Protocol("RSV1 must be clear"));
+                    return Err(FrameReason::Protocol("RSV1 must be clear"));
                 }
             } else if rsv1 && (!self.config.allow_compressed || opcode == Opcode::Continuation) {
-                return Err(WsError::Protocol("RSV1 must be clear"));
+                return Err(FrameReason::Protocol("RSV1 must be clear"));
             }
             match (opcode, &self.partial) {
                 (Opcode::Continuation, None) => {
-                    return Err(WsError::Protocol("invalid opcode 0"));
+                    return Err(FrameReason::Protocol("invalid opcode 0"));
                 }
                 (Opcode::Text | Opcode::Binary, Some(_)) => {
-                    return Err(WsError::Protocol("invalid opcode"));
+                    return Err(FrameReason::Protocol("invalid opcode"));
                 }
                 _ => {}
             }
@@ -296,20 +304,20 @@ impl FrameDecoder {
                     bytes.copy_from_slice(&rest[2..10]);
                     let len = u64::from_be_bytes(bytes);
                     if len >> 63 != 0 {
-                        return Err(WsError::Protocol("unsupported payload length"));
+                        return Err(FrameReason::Protocol("unsupported payload length"));
                     }
                     (len, 8)
                 }
                 n => (n as u64, 0),
             };
             if opcode.is_control() && len > 125 {
-                return Err(WsError::Protocol("invalid payload length"));
+                return Err(FrameReason::Protocol("invalid payload length"));
             }
             let already = self.partial.as_ref().map_or(0, |p| p.data.len() as u64);
             if !opcode.is_control()
                 && already.saturating_add(len) > self.config.max_message_size as u64
             {
-                return Err(WsError::TooBig);
+                return Err(FrameReason::TooBig);
             }
             // Checked against the limit above, so it fits in memory's address space.
             let len = len as usize;
@@ -381,27 +389,27 @@ fn unmask(payload: &[u8], mask: [u8; 4], mut into: BytesMut) -> BytesMut {
     into
 }
 
-fn message(text: bool, compressed: bool, data: Bytes) -> Result<WsMessage, WsError> {
+fn message(text: bool, compressed: bool, data: Bytes) -> Result<WsMessage, FrameReason> {
     Ok(if compressed {
         WsMessage::Compressed { text, data }
     } else if text {
-        WsMessage::Text(Str::from_utf8(data).map_err(|_| WsError::InvalidUtf8)?)
+        WsMessage::Text(Str::from_utf8(data).map_err(|_| FrameReason::InvalidUtf8)?)
     } else {
         WsMessage::Binary(data)
     })
 }
 
 /// The status code of a close frame's payload, checked like `ws` does.
-fn close_code(payload: &[u8]) -> Result<Option<u16>, WsError> {
+fn close_code(payload: &[u8]) -> Result<Option<u16>, FrameReason> {
     match payload.len() {
         0 => Ok(None),
-        1 => Err(WsError::Protocol("invalid payload length 1")),
+        1 => Err(FrameReason::Protocol("invalid payload length 1")),
         _ => {
             let code = u16::from_be_bytes([payload[0], payload[1]]);
             if !valid_close_code(code) {
-                return Err(WsError::Protocol("invalid status code"));
+                return Err(FrameReason::Protocol("invalid status code"));
             }
-            std::str::from_utf8(&payload[2..]).map_err(|_| WsError::InvalidUtf8)?;
+            std::str::from_utf8(&payload[2..]).map_err(|_| FrameReason::InvalidUtf8)?;
             Ok(Some(code))
         }
     }
@@ -484,10 +492,10 @@ mod tests {
         frame
     }
 
-    fn decode_all(config: FrameDecoderConfig, input: &[u8]) -> Result<Vec<WsMessage>, WsError> {
+    fn decode_all(config: FrameDecoderConfig, input: &[u8]) -> Result<Vec<WsMessage>, FrameReason> {
         let mut decoder = FrameDecoder::new(config);
         let mut out = Vec::new();
-        decoder.decode(input, &mut out)?;
+        decoder.decode_reason(input, &mut out)?;
         assert_eq!(decoder.buffered(), 0, "whole frames leave nothing behind");
         Ok(out)
     }
@@ -551,7 +559,7 @@ mod tests {
         let input = masked(0xc1, b"\x01\x02", MASK);
         assert_eq!(
             decode_all(FrameDecoderConfig::default(), &input),
-            Err(WsError::Protocol("RSV1 must be clear"))
+            Err(FrameReason::Protocol("RSV1 must be clear"))
         );
         let config = FrameDecoderConfig::default().allow_compressed(true);
         assert_eq!(
@@ -566,63 +574,63 @@ mod tests {
         input.extend(masked(0xc0, b"b", MASK));
         assert_eq!(
             decode_all(config, &input),
-            Err(WsError::Protocol("RSV1 must be clear"))
+            Err(FrameReason::Protocol("RSV1 must be clear"))
         );
     }
 
     #[test]
     fn refusals() {
         let d = FrameDecoderConfig::default();
-        let cases: Vec<(Vec<u8>, WsError)> = vec![
+        let cases: Vec<(Vec<u8>, FrameReason)> = vec![
             // Unmasked.
             (
                 vec![0x81, 0x01, b'a'],
-                WsError::Protocol("MASK must be set"),
+                FrameReason::Protocol("MASK must be set"),
             ),
             (
                 masked(0x91, b"a", MASK),
-                WsError::Protocol("RSV2 and RSV3 must be clear"),
+                FrameReason::Protocol("RSV2 and RSV3 must be clear"),
             ),
             (
                 masked(0x83, b"a", MASK),
-                WsError::Protocol("invalid opcode"),
+                FrameReason::Protocol("invalid opcode"),
             ),
             (
                 masked(0x8b, b"a", MASK),
-                WsError::Protocol("invalid opcode"),
+                FrameReason::Protocol("invalid opcode"),
             ),
             (
                 masked(0x09, b"a", MASK),
-                WsError::Protocol("FIN must be set"),
+                FrameReason::Protocol("FIN must be set"),
             ),
             (
                 masked(0x89, &[0; 126], MASK),
-                WsError::Protocol("invalid payload length"),
+                FrameReason::Protocol("invalid payload length"),
             ),
             (
                 masked(0x80, b"a", MASK),
-                WsError::Protocol("invalid opcode 0"),
+                FrameReason::Protocol("invalid opcode 0"),
             ),
             (
                 [masked(0x01, b"a", MASK), masked(0x81, b"b", MASK)].concat(),
-                WsError::Protocol("invalid opcode"),
+                FrameReason::Protocol("invalid opcode"),
             ),
-            (masked(0x81, &[0xff, 0xfe], MASK), WsError::InvalidUtf8),
+            (masked(0x81, &[0xff, 0xfe], MASK), FrameReason::InvalidUtf8),
             (
                 masked(0x88, &[0x03], MASK),
-                WsError::Protocol("invalid payload length 1"),
+                FrameReason::Protocol("invalid payload length 1"),
             ),
             (
                 masked(0x88, &[0x03, 0xed], MASK),
-                WsError::Protocol("invalid status code"),
+                FrameReason::Protocol("invalid status code"),
             ),
             (
                 masked(0x88, &[0x03, 0xe8, 0xff], MASK),
-                WsError::InvalidUtf8,
+                FrameReason::InvalidUtf8,
             ),
             (
                 vec![0x82, 0xff, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4],
-                WsError::Protocol("unsupported payload length"),
+                FrameReason::Protocol("unsupported payload length"),
             ),
         ];
         for (input, error) in cases {
@@ -638,12 +646,18 @@ mod tests {
         let mut out = Vec::new();
         // Only the header of a 1 GB frame: refused at once, nothing buffered.
         let header = [0x82, 0xff, 0, 0, 0, 0, 0x40, 0, 0, 0, 1, 2, 3, 4];
-        assert_eq!(decoder.decode(&header, &mut out), Err(WsError::TooBig));
+        assert_eq!(
+            decoder.decode_reason(&header, &mut out),
+            Err(FrameReason::TooBig)
+        );
         assert_eq!(decoder.buffered(), 0);
-        assert_eq!(decoder.decode(b"more", &mut out), Err(WsError::TooBig));
+        let error = decoder.decode(b"more", &mut out).unwrap_err();
+        assert_eq!(error.frame_reason(), Some(FrameReason::TooBig));
+        assert!(error.is_websocket() && error.is_too_large());
+        assert_eq!(error.close_code(), Some(1009));
         // Fragments add up.
         let input = [masked(0x02, &[0; 6], MASK), masked(0x80, &[0; 5], MASK)].concat();
-        assert_eq!(decode_all(config, &input), Err(WsError::TooBig));
+        assert_eq!(decode_all(config, &input), Err(FrameReason::TooBig));
         let input = [masked(0x02, &[0; 6], MASK), masked(0x80, &[0; 4], MASK)].concat();
         assert_eq!(
             decode_all(config, &input).unwrap(),

@@ -21,7 +21,7 @@
 use bytes::Bytes;
 use rmp::Marker;
 
-use crate::socket::codec::DecodeError;
+use crate::socket::codec::DecodeReason;
 use crate::str::Str;
 use crate::value::Map;
 use crate::value::{Number, Value};
@@ -33,7 +33,7 @@ pub(super) const MAX_DEPTH: usize = 128;
 const MAX_TIME_MS: i64 = 8_640_000_000_000_000;
 
 /// Any malformed msgpack is an invalid payload.
-const MALFORMED: DecodeError = DecodeError::InvalidPayload;
+const MALFORMED: DecodeReason = DecodeReason::InvalidPayload;
 
 /// A cursor over one binary message.
 pub(super) struct Reader<'a> {
@@ -55,14 +55,14 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
-    fn byte(&mut self) -> Result<u8, DecodeError> {
+    fn byte(&mut self) -> Result<u8, DecodeReason> {
         let b = *self.buf.get(self.pos).ok_or(MALFORMED)?;
         self.pos += 1;
         Ok(b)
     }
 
     /// The next `n` bytes, as a range of `buf`.
-    fn take(&mut self, n: usize) -> Result<std::ops::Range<usize>, DecodeError> {
+    fn take(&mut self, n: usize) -> Result<std::ops::Range<usize>, DecodeReason> {
         if n > self.remaining() {
             return Err(MALFORMED);
         }
@@ -71,28 +71,28 @@ impl<'a> Reader<'a> {
         Ok(start..self.pos)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeReason> {
         let range = self.take(N)?;
         let mut out = [0; N];
         out.copy_from_slice(&self.buf[range]);
         Ok(out)
     }
 
-    fn u16(&mut self) -> Result<usize, DecodeError> {
+    fn u16(&mut self) -> Result<usize, DecodeReason> {
         Ok(usize::from(u16::from_be_bytes(self.array()?)))
     }
 
-    fn u32(&mut self) -> Result<usize, DecodeError> {
+    fn u32(&mut self) -> Result<usize, DecodeReason> {
         usize::try_from(u32::from_be_bytes(self.array()?)).map_err(|_| MALFORMED)
     }
 
-    fn ext_type(&mut self) -> Result<i8, DecodeError> {
+    fn ext_type(&mut self) -> Result<i8, DecodeReason> {
         Ok(i8::from_be_bytes(self.array()?))
     }
 
     /// Reads a map header at the top level; `None` if the next value is not a map (which is
     /// then left unread).
-    pub(super) fn map_header(&mut self) -> Result<Option<usize>, DecodeError> {
+    pub(super) fn map_header(&mut self) -> Result<Option<usize>, DecodeReason> {
         let Some(&b) = self.buf.get(self.pos) else {
             return Err(MALFORMED);
         };
@@ -120,7 +120,7 @@ impl<'a> Reader<'a> {
 
     /// The raw bytes of a string value, or `None` if the next value is not a string (then left
     /// unread).
-    fn str_bytes(&mut self) -> Result<Option<Bytes>, DecodeError> {
+    fn str_bytes(&mut self) -> Result<Option<Bytes>, DecodeReason> {
         let Some(&b) = self.buf.get(self.pos) else {
             return Err(MALFORMED);
         };
@@ -148,7 +148,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a map key, which must be a string.
-    pub(super) fn key(&mut self) -> Result<String, DecodeError> {
+    pub(super) fn key(&mut self) -> Result<String, DecodeReason> {
         match self.str_bytes()? {
             Some(bytes) => Ok(lossy(&bytes)),
             None => Err(MALFORMED),
@@ -157,7 +157,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a string value as a [`Str`] (without copying when it is valid UTF-8); `None` if
     /// the next value is not a string (then left unread).
-    pub(super) fn shared_str(&mut self) -> Result<Option<Str>, DecodeError> {
+    pub(super) fn shared_str(&mut self) -> Result<Option<Str>, DecodeReason> {
         Ok(self
             .str_bytes()?
             .map(|bytes| match Str::from_utf8(bytes.clone()) {
@@ -167,7 +167,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a value at the top level of the packet map: `None` for notepack.io's `undefined`.
-    pub(super) fn field(&mut self) -> Result<Option<Value>, DecodeError> {
+    pub(super) fn field(&mut self) -> Result<Option<Value>, DecodeReason> {
         if self.buf.get(self.pos..self.pos + 2) == Some(&[0xd4, 0x00][..]) {
             self.take(3)?;
             return Ok(None);
@@ -176,12 +176,12 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips a value (reading it, so that it must be well formed).
-    pub(super) fn skip(&mut self) -> Result<(), DecodeError> {
+    pub(super) fn skip(&mut self) -> Result<(), DecodeReason> {
         self.value(2).map(drop)
     }
 
     /// Reads a value at nesting level `depth` (1 is the top level).
-    pub(super) fn value(&mut self, depth: usize) -> Result<Value, DecodeError> {
+    pub(super) fn value(&mut self, depth: usize) -> Result<Value, DecodeReason> {
         let value = match Marker::from_u8(self.byte()?) {
             Marker::FixPos(n) => Value::from(n),
             Marker::FixNeg(n) => Value::from(n),
@@ -294,18 +294,18 @@ impl<'a> Reader<'a> {
         Ok(value)
     }
 
-    fn string(&mut self, len: usize) -> Result<Value, DecodeError> {
+    fn string(&mut self, len: usize) -> Result<Value, DecodeReason> {
         let range = self.take(len)?;
         Ok(Value::String(lossy(&self.buf[range])))
     }
 
-    fn binary(&mut self, len: usize) -> Result<Value, DecodeError> {
+    fn binary(&mut self, len: usize) -> Result<Value, DecodeReason> {
         let range = self.take(len)?;
         Ok(Value::Binary(self.buf.slice(range)))
     }
 
     /// An ext of `len` bytes, after its length: type 0 is an `ArrayBuffer`.
-    fn sized_ext(&mut self, len: usize) -> Result<Value, DecodeError> {
+    fn sized_ext(&mut self, len: usize) -> Result<Value, DecodeReason> {
         let kind = self.ext_type()?;
         if kind == 0 {
             self.binary(len)
@@ -315,12 +315,12 @@ impl<'a> Reader<'a> {
     }
 
     /// notepack.io's `[type, Buffer]` for an ext it does not know.
-    fn ext(&mut self, kind: i8, len: usize) -> Result<Value, DecodeError> {
+    fn ext(&mut self, kind: i8, len: usize) -> Result<Value, DecodeReason> {
         let data = self.binary(len)?;
         Ok(Value::Array(vec![Value::from(kind), data]))
     }
 
-    fn items(&mut self, len: usize, depth: usize) -> Result<Value, DecodeError> {
+    fn items(&mut self, len: usize, depth: usize) -> Result<Value, DecodeReason> {
         if depth >= MAX_DEPTH {
             return Err(MALFORMED);
         }
@@ -332,7 +332,7 @@ impl<'a> Reader<'a> {
         Ok(Value::Array(items))
     }
 
-    fn entries(&mut self, len: usize, depth: usize) -> Result<Value, DecodeError> {
+    fn entries(&mut self, len: usize, depth: usize) -> Result<Value, DecodeReason> {
         if depth >= MAX_DEPTH {
             return Err(MALFORMED);
         }
@@ -362,7 +362,7 @@ pub(super) fn integral(n: &Number) -> Option<f64> {
 mod tests {
     use super::*;
 
-    fn read(bytes: &'static [u8]) -> Result<Value, DecodeError> {
+    fn read(bytes: &'static [u8]) -> Result<Value, DecodeReason> {
         let buf = Bytes::from_static(bytes);
         let mut r = Reader::new(&buf);
         let v = r.value(1)?;

@@ -14,7 +14,7 @@
 
 use rmp::Marker;
 
-use crate::socket::args::ArgsError;
+use crate::error::{ArgsRepr, Error};
 use crate::value::{Number, Value};
 
 /// notepack.io's `undefined`: fixext 1 of type 0 with a zero byte.
@@ -29,8 +29,8 @@ fn marker(out: &mut Vec<u8>, m: Marker) {
     out.push(m.to_u8());
 }
 
-fn len32(len: usize) -> Result<u32, ArgsError> {
-    u32::try_from(len).map_err(|_| ArgsError::TooLarge)
+fn len32(len: usize) -> Result<u32, Error> {
+    u32::try_from(len).map_err(|_| Error::args(ArgsRepr::TooLarge))
 }
 
 /// Writes an unsigned integer in its smallest encoding.
@@ -103,7 +103,7 @@ pub(super) fn write_number(out: &mut Vec<u8>, n: &Number) {
 }
 
 /// Writes a string.
-pub(super) fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), ArgsError> {
+pub(super) fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
     let len = len32(s.len())?;
     if len < 32 {
         out.push(Marker::FixStr(len as u8).to_u8());
@@ -121,7 +121,7 @@ pub(super) fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), ArgsError> {
     Ok(())
 }
 
-fn write_bin(out: &mut Vec<u8>, b: &[u8]) -> Result<(), ArgsError> {
+fn write_bin(out: &mut Vec<u8>, b: &[u8]) -> Result<(), Error> {
     let len = len32(b.len())?;
     if let Ok(len) = u8::try_from(len) {
         marker(out, Marker::Bin8);
@@ -138,7 +138,7 @@ fn write_bin(out: &mut Vec<u8>, b: &[u8]) -> Result<(), ArgsError> {
 }
 
 /// Writes an array header for `len` items.
-pub(super) fn write_array_len(out: &mut Vec<u8>, len: usize) -> Result<(), ArgsError> {
+pub(super) fn write_array_len(out: &mut Vec<u8>, len: usize) -> Result<(), Error> {
     let len = len32(len)?;
     if len < 16 {
         out.push(Marker::FixArray(len as u8).to_u8());
@@ -153,7 +153,7 @@ pub(super) fn write_array_len(out: &mut Vec<u8>, len: usize) -> Result<(), ArgsE
 }
 
 /// Writes a map header for `len` entries.
-pub(super) fn write_map_len(out: &mut Vec<u8>, len: usize) -> Result<(), ArgsError> {
+pub(super) fn write_map_len(out: &mut Vec<u8>, len: usize) -> Result<(), Error> {
     let len = len32(len)?;
     if len < 16 {
         out.push(Marker::FixMap(len as u8).to_u8());
@@ -171,7 +171,7 @@ pub(super) fn write_map_len(out: &mut Vec<u8>, len: usize) -> Result<(), ArgsErr
 ///
 /// Recursion follows the depth of `value`, which the caller built (decoded values are at most
 /// 128 levels deep).
-pub(super) fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), ArgsError> {
+pub(super) fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), Error> {
     match value {
         Value::Null => marker(out, Marker::Null),
         Value::Bool(true) => marker(out, Marker::True),

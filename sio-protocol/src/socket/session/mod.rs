@@ -70,5 +70,5 @@ mod types;
 pub use client::{ClientConfig, ClientEvent, ClientSession, Emit, V2_SERVER_MESSAGE};
 pub use server::{ConnectRequest, ServerConfig, ServerEvent, ServerSession};
 pub use types::{
-    AckFailure, ClientDisconnectReason, RecoveryRequest, ServerDisconnectReason, SessionError,
+    AckFailure, ClientDisconnectReason, RecoveryRequest, ServerDisconnectReason, SessionReason,
 };

@@ -10,8 +10,9 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::query::split_v4_namespace;
-use super::types::{AckFailure, RecoveryRequest, ServerDisconnectReason, SessionError};
+use super::types::{AckFailure, RecoveryRequest, ServerDisconnectReason, SessionReason};
 use super::types::{MAX_RECOVERY_TOKEN, own, release};
+use crate::Error;
 use crate::ack::{AckId, AckTracker};
 use crate::socket::args::Args;
 use crate::socket::packet::{EventName, Packet, PacketData, ProtocolVersion};
@@ -258,8 +259,9 @@ struct Nsp<T> {
 /// assert!(session.poll_transmit().is_some());
 /// session.handle_packet(now, Packet::ack("/", Args::new(&"yes")?, 7));
 /// let Some(ServerEvent::Ack { value, result, .. }) = session.poll_event() else { panic!() };
-/// assert_eq!((value, result?.deserialize::<String>()?.as_str()), ("waiter", "yes"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// let answer = result.expect("answered in time");
+/// assert_eq!((value, answer.deserialize::<String>()?.as_str()), ("waiter", "yes"));
+/// # Ok::<(), sio_protocol::Error>(())
 /// ```
 pub struct ServerSession<T> {
     config: ServerConfig,
@@ -325,20 +327,22 @@ impl<T> ServerSession<T> {
             .filter(|&i| matches!(self.nsps[i].state, State::Connected { .. }))
     }
 
-    fn find_connecting(&self, nsp: &str) -> Result<usize, SessionError> {
+    fn find_connecting(&self, nsp: &str) -> Result<usize, Error> {
         if self.closed {
-            return Err(SessionError::Closed);
+            return Err(Error::session(SessionReason::Closed));
         }
         self.find(nsp)
             .filter(|&i| matches!(self.nsps[i].state, State::Connecting { .. }))
-            .ok_or(SessionError::NoConnectRequest)
+            .ok_or_else(|| Error::session(SessionReason::NoConnectRequest))
     }
 
-    fn connected_mut(&mut self, nsp: &str) -> Result<&mut Nsp<T>, SessionError> {
+    fn connected_mut(&mut self, nsp: &str) -> Result<&mut Nsp<T>, Error> {
         if self.closed {
-            return Err(SessionError::Closed);
+            return Err(Error::session(SessionReason::Closed));
         }
-        let i = self.find_connected(nsp).ok_or(SessionError::NotConnected)?;
+        let i = self
+            .find_connected(nsp)
+            .ok_or_else(|| Error::session(SessionReason::NotConnected))?;
         Ok(&mut self.nsps[i])
     }
 
@@ -474,7 +478,7 @@ impl<T> ServerSession<T> {
     /// Answer a [recovery request](ConnectRequest::recovery) whose session could not be
     /// restored (unknown, expired, used, too old an offset...) with this method too: the
     /// client gets a fresh session.
-    pub fn accept(&mut self, nsp: &str, sid: Str, pid: Option<Str>) -> Result<(), SessionError> {
+    pub fn accept(&mut self, nsp: &str, sid: Str, pid: Option<Str>) -> Result<(), Error> {
         let i = self.find_connecting(nsp)?;
         let pid = pid.filter(|_| self.config.recovery && !self.is_v4());
         self.connected(i, sid, pid);
@@ -494,13 +498,13 @@ impl<T> ServerSession<T> {
         nsp: &str,
         sid: Str,
         missed: impl IntoIterator<Item = Packet>,
-    ) -> Result<(), SessionError> {
+    ) -> Result<(), Error> {
         let i = self.find_connecting(nsp)?;
         let State::Connecting {
             recovery: Some(request),
         } = &self.nsps[i].state
         else {
-            return Err(SessionError::NoRecoveryRequest);
+            return Err(Error::session(SessionReason::NoRecoveryRequest));
         };
         let pid = request.pid.clone();
         let missed: Vec<Packet> = missed.into_iter().collect();
@@ -508,7 +512,7 @@ impl<T> ServerSession<T> {
             .iter()
             .all(|p| p.nsp == nsp && matches!(p.data, PacketData::Event { id: None, .. }));
         if !valid {
-            return Err(SessionError::InvalidPacket);
+            return Err(Error::session(SessionReason::InvalidPacket));
         }
         self.out.extend(missed);
         self.connected(i, sid, Some(pid));
@@ -538,12 +542,7 @@ impl<T> ServerSession<T> {
     /// `{"message": .., "data": ..}` (`data` left out when `None`); in protocol 4, `data`
     /// unless it is falsy (`null`, `false`, `0`, `""`), else `message`, as socket.io's
     /// `err.data || err.message`. The connection stays.
-    pub fn refuse(
-        &mut self,
-        nsp: &str,
-        message: &str,
-        data: Option<Value>,
-    ) -> Result<(), SessionError> {
+    pub fn refuse(&mut self, nsp: &str, message: &str, data: Option<Value>) -> Result<(), Error> {
         let i = self.find_connecting(nsp)?;
         let payload = if self.is_v4() {
             match data {
@@ -561,7 +560,7 @@ impl<T> ServerSession<T> {
 
     /// Refuses the CONNECT of `nsp` because no such namespace exists: CONNECT_ERROR
     /// `{"message": "Invalid namespace"}`, in both protocols as socket.io sends it.
-    pub fn refuse_unknown_namespace(&mut self, nsp: &str) -> Result<(), SessionError> {
+    pub fn refuse_unknown_namespace(&mut self, nsp: &str) -> Result<(), Error> {
         let i = self.find_connecting(nsp)?;
         let n = self.nsps.remove(i);
         let payload = connect_error("Invalid namespace", None);
@@ -571,12 +570,12 @@ impl<T> ServerSession<T> {
     }
 
     /// Queues an EVENT or ACK of a connected namespace (`packet.nsp`).
-    pub fn send(&mut self, packet: Packet) -> Result<(), SessionError> {
+    pub fn send(&mut self, packet: Packet) -> Result<(), Error> {
         if !matches!(
             packet.data,
             PacketData::Event { .. } | PacketData::Ack { .. }
         ) {
-            return Err(SessionError::InvalidPacket);
+            return Err(Error::session(SessionReason::InvalidPacket));
         }
         self.connected_mut(&packet.nsp)?;
         self.out.push_back(packet);
@@ -586,15 +585,15 @@ impl<T> ServerSession<T> {
     /// Queues an EVENT that carries an ack id and waits for the client's answer until
     /// `deadline` (`None`: until the socket disconnects). The outcome comes as
     /// [`ServerEvent::Ack`] with `value`. An EVENT without ack id is refused
-    /// ([`SessionError::InvalidPacket`]); on an error `value` is dropped.
+    /// ([`SessionReason::InvalidPacket`]); on an error `value` is dropped.
     pub fn send_with_ack(
         &mut self,
         packet: Packet,
         deadline: Option<Instant>,
         value: T,
-    ) -> Result<(), SessionError> {
+    ) -> Result<(), Error> {
         let PacketData::Event { id: Some(id), .. } = packet.data else {
-            return Err(SessionError::InvalidPacket);
+            return Err(Error::session(SessionReason::InvalidPacket));
         };
         let n = self.connected_mut(&packet.nsp)?;
         n.acks.insert(id, deadline, value);
@@ -611,7 +610,7 @@ impl<T> ServerSession<T> {
         id: AckId,
         deadline: Option<Instant>,
         value: T,
-    ) -> Result<(), SessionError> {
+    ) -> Result<(), Error> {
         let n = self.connected_mut(nsp)?;
         n.acks.insert(id, deadline, value);
         Ok(())
@@ -628,11 +627,13 @@ impl<T> ServerSession<T> {
     /// (`"server namespace disconnect"`: not recoverable). The connection stays; to close it
     /// too (`disconnect(true)`), disconnect every namespace and [`close`](Self::close) with
     /// [`ServerDisconnectReason::ForcedServerClose`].
-    pub fn disconnect(&mut self, nsp: &str) -> Result<(), SessionError> {
+    pub fn disconnect(&mut self, nsp: &str) -> Result<(), Error> {
         if self.closed {
-            return Err(SessionError::Closed);
+            return Err(Error::session(SessionReason::Closed));
         }
-        let i = self.find_connected(nsp).ok_or(SessionError::NotConnected)?;
+        let i = self
+            .find_connected(nsp)
+            .ok_or_else(|| Error::session(SessionReason::NotConnected))?;
         self.end(i, ServerDisconnectReason::ServerNamespaceDisconnect, true);
         Ok(())
     }

@@ -153,7 +153,8 @@ impl From<CloseReason> for ClientDisconnectReason {
     }
 }
 
-/// Why an acknowledgement will never come.
+/// Why an acknowledgement will never come (an outcome the sessions report, not an error
+/// type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AckFailure {
@@ -172,13 +173,13 @@ impl fmt::Display for AckFailure {
     }
 }
 
-impl std::error::Error for AckFailure {}
-
-/// A command that does not fit the session's state (the caller's mistake, or a race with the
-/// connection closing); nothing was changed.
+/// Why a command does not fit the session's state (the caller's mistake, or a race with the
+/// connection closing); nothing was changed. A reason, not an error type: the session's
+/// commands return an [`Error`](crate::Error) of kind [`Session`](crate::ErrorKind::Session),
+/// whose [`session_reason`](crate::Error::session_reason) this is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum SessionError {
+pub enum SessionReason {
     /// The session is over.
     Closed,
     /// The namespace is not connected.
@@ -193,19 +194,17 @@ pub enum SessionError {
     InvalidPacket,
 }
 
-impl fmt::Display for SessionError {
+impl fmt::Display for SessionReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            SessionError::Closed => "the session is closed",
-            SessionError::NotConnected => "the namespace is not connected",
-            SessionError::NoConnectRequest => "no connect request is pending for the namespace",
-            SessionError::NoRecoveryRequest => "the connect request asked for no recovery",
-            SessionError::InvalidPacket => "the packet cannot be sent this way",
+            SessionReason::Closed => "the session is closed",
+            SessionReason::NotConnected => "the namespace is not connected",
+            SessionReason::NoConnectRequest => "no connect request is pending for the namespace",
+            SessionReason::NoRecoveryRequest => "the connect request asked for no recovery",
+            SessionReason::InvalidPacket => "the packet cannot be sent this way",
         })
     }
 }
-
-impl std::error::Error for SessionError {}
 
 /// A client's request to recover its previous session: the `pid` and `offset` of its CONNECT
 /// payload (`{"pid": ..., "offset": ..., ...auth}`).

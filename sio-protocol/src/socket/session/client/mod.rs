@@ -148,7 +148,7 @@ impl ClientConfig {
 /// let emit = Emit::new("question", Args::new(&42)?)
 ///     .with_ack("the caller's waiter")
 ///     .timeout(Duration::from_secs(2));
-/// # let _ = emit; Ok::<(), sio_protocol::socket::ArgsError>(())
+/// # let _ = emit; Ok::<(), sio_protocol::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Emit<A> {
