@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use sio_protocol::engine::split_batch;
 use sio_protocol::engine::{
-    CloseReason, DecodeError, Event, Frame, Packet, PayloadEncoder, PayloadFormat, ProtocolVersion,
-    Session, SessionConfig, TransportKind,
+    CloseReason, Event, Frame, Packet, PayloadEncoder, PayloadFormat, ProtocolVersion, Session,
+    SessionConfig, TransportKind,
 };
 use tokio::task::JoinSet;
 
@@ -317,7 +317,7 @@ impl Engine {
     /// What arrived on `transport` cannot be decoded: engine.io-client's `error` packet, which
     /// closes the connection with `"transport error"` and reports `"server error"` (a probe
     /// transport fails the upgrade instead).
-    fn parse_error(&mut self, now: Instant, transport: TransportKind, error: DecodeError) {
+    fn parse_error(&mut self, now: Instant, transport: TransportKind, error: sio_protocol::Error) {
         tracing::debug!("undecodable {transport} payload: {error}");
         if transport == self.session.transport() {
             self.error = Some(Error::parse(error));

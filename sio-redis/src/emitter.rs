@@ -5,7 +5,7 @@
 use std::fmt;
 
 use serde::Serialize;
-use sio_protocol::socket::{Args, ArgsError};
+use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
 
 use crate::channels::{Classic, DEFAULT_KEY};
@@ -56,8 +56,9 @@ impl EmitterOptions {
 pub enum EmitError {
     /// The event name is reserved ([`RESERVED_EVENTS`]).
     Reserved(String),
-    /// The arguments could not be serialized.
-    Args(ArgsError),
+    /// The arguments could not be serialized (an error of kind
+    /// [`Args`](sio_protocol::ErrorKind::Args)).
+    Args(sio_protocol::Error),
     /// The message could not be encoded (too large).
     Format(FormatError),
     /// Publishing failed (Redis down, or the publish timed out).
@@ -68,7 +69,8 @@ impl fmt::Display for EmitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EmitError::Reserved(name) => write!(f, "\"{name}\" is a reserved event name"),
-            EmitError::Args(e) => write!(f, "arguments: {e}"),
+            // The protocol error says it; its serde cause is its own source.
+            EmitError::Args(e) => fmt::Display::fmt(e, f),
             EmitError::Format(e) => fmt::Display::fmt(e, f),
             EmitError::Redis(e) => fmt::Display::fmt(e, f),
         }
@@ -86,8 +88,8 @@ impl std::error::Error for EmitError {
     }
 }
 
-impl From<ArgsError> for EmitError {
-    fn from(e: ArgsError) -> Self {
+impl From<sio_protocol::Error> for EmitError {
+    fn from(e: sio_protocol::Error) -> Self {
         EmitError::Args(e)
     }
 }

@@ -17,7 +17,7 @@ use proptest::test_runner::TestRunner;
 use serde_json::{Value as Json, json};
 use sio_protocol::engine::Frame;
 use sio_protocol::socket::{
-    Args, DecodeError, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData, Parser,
+    Args, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData, Parser,
 };
 use sio_protocol::{Map, Number, Str, Value};
 use sio_tests::{NodePeer, as_bin, bin};
@@ -360,7 +360,7 @@ fn rust_encode(p: &Packet) -> Vec<u8> {
     }
 }
 
-fn rust_decode(bytes: &[u8]) -> Result<Packet, DecodeError> {
+fn rust_decode(bytes: &[u8]) -> Result<Packet, sio_protocol::Error> {
     let mut decoder = Decoder::new(DecoderConfig::new().with_parser(Parser::MsgPack));
     decoder
         .decode(Frame::Binary(bytes.to_vec().into()))

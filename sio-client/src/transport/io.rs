@@ -1,6 +1,6 @@
 //! [`Io`]: what the transports report to the engine.
 
-use sio_protocol::engine::{DecodeError, Frame, Packet};
+use sio_protocol::engine::{Frame, Packet};
 
 use crate::error::Error;
 
@@ -27,5 +27,5 @@ pub(crate) enum PollError {
     /// The request failed, or went over a bound (`"xhr poll error"`, with its cause).
     Transport(Error),
     /// The body does not decode (engine.io-parser's `error` packet).
-    Decode(DecodeError),
+    Decode(sio_protocol::Error),
 }

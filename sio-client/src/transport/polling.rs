@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures_core::Stream;
 use reqwest::header::CONTENT_TYPE;
-use sio_protocol::engine::{DecodeError, Packet, PayloadDecoder, PayloadFormat};
+use sio_protocol::Str;
+use sio_protocol::engine::{Packet, PayloadDecoder, PayloadFormat, ProtocolVersion};
 use url::Url;
 
 use super::endpoint::Endpoint;
@@ -245,10 +246,13 @@ impl Records {
             bytes
         };
         // A record without separator is one packet (or an error).
+        // A body that decodes holds a packet; were it not so, the error is the one of an empty
+        // packet.
         PayloadDecoder::decode_all(bytes, PayloadFormat::V4, self.limit)
             .map_err(PollError::Decode)?
             .pop()
-            .ok_or(PollError::Decode(DecodeError::Empty))
+            .map_or_else(|| Packet::decode_text(Str::new(), ProtocolVersion::V4), Ok)
+            .map_err(PollError::Decode)
     }
 
     /// Adds bytes to the current record, which must stay within the limit; the buffer grows

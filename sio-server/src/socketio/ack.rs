@@ -6,7 +6,8 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use serde::Serialize;
-use sio_protocol::socket::{AckFailure, Args, ArgsError, Packet};
+use sio_protocol::Error as ProtocolError;
+use sio_protocol::socket::{AckFailure, Args, Packet};
 use tokio::sync::oneshot;
 
 use super::cluster::AdapterError;
@@ -109,12 +110,12 @@ impl Ack {
 pub struct AckFuture {
     socket: Socket,
     event: String,
-    args: Result<Args, ArgsError>,
+    args: Result<Args, ProtocolError>,
     timeout: Option<Duration>,
 }
 
 impl AckFuture {
-    pub(crate) fn new(socket: Socket, event: String, args: Result<Args, ArgsError>) -> Self {
+    pub(crate) fn new(socket: Socket, event: String, args: Result<Args, ProtocolError>) -> Self {
         AckFuture {
             socket,
             event,

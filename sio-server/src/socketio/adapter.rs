@@ -754,7 +754,7 @@ fn with_offset(
     ns: &Namespace,
     packet: &BroadcastPacket,
     offset: &Str,
-) -> Result<Vec<Message>, sio_protocol::socket::ArgsError> {
+) -> Result<Vec<Message>, sio_protocol::Error> {
     if let Some(Message::Text(text)) = packet.messages.first() {
         if ns.config().parser == sio_protocol::socket::Parser::Json && text.ends_with(']') {
             // socket.io-parser's text ends with the array of the name and the arguments (the

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use sio_protocol::Error as ProtocolError;
 use sio_protocol::Str;
-use sio_protocol::socket::{Args, ArgsError};
+use sio_protocol::socket::Args;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -211,7 +212,7 @@ impl BroadcastOperator {
 pub struct BroadcastAckFuture {
     op: BroadcastOperator,
     event: String,
-    args: Result<Args, ArgsError>,
+    args: Result<Args, ProtocolError>,
 }
 
 /// What the replies of a broadcast with acknowledgements add up to so far.

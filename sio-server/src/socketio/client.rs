@@ -15,7 +15,6 @@ use sio_protocol::Str;
 use sio_protocol::socket::{
     ConnectRequest, Decoder, DecoderConfig, Encoder, Packet, ProtocolVersion as SocketProtocol,
     RecoveryRequest, ServerConfig, ServerDisconnectReason, ServerEvent, ServerSession,
-    SessionError,
 };
 use tokio::time::Sleep;
 
@@ -885,7 +884,7 @@ fn answer_recovered(
     claim: &Claim,
     session: RestoredSession,
     request: &RecoveryRequest,
-) -> Option<(Result<(), SessionError>, Events)> {
+) -> Option<(Result<(), sio_protocol::Error>, Events)> {
     let mut store = ns.recovery();
     let missed = match (&claim.pid, store.as_mut()) {
         (Some(pid), Some(store)) => match store.finish(now(), pid, &request.offset) {
@@ -902,7 +901,8 @@ fn answer_recovered(
                 // (the client's next attempt gets a fresh session).
                 tracing::debug!(sid = %shared.sender.sid(), nsp, "send queue full: recovery abandoned");
                 server.close(now(), ServerDisconnectReason::ForcedServerClose);
-                return Err(SessionError::Closed);
+                // The session is closed: the accept below fails, changing nothing.
+                break;
             }
         }
         let accepted = server.accept_recovered(nsp, session.state.sid.clone(), session.missed);

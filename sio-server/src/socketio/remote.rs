@@ -4,7 +4,8 @@ use std::future::IntoFuture;
 use std::time::Duration;
 
 use serde::Serialize;
-use sio_protocol::socket::{Args, ArgsError};
+use sio_protocol::Error as ProtocolError;
+use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
 
 use super::ack::{AckError, AckFuture};
@@ -163,7 +164,7 @@ impl RemoteSocket {
 pub struct RemoteAckFuture {
     socket: RemoteSocket,
     event: String,
-    args: Result<Args, ArgsError>,
+    args: Result<Args, ProtocolError>,
     timeout: Option<Duration>,
 }
 

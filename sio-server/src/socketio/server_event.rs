@@ -7,8 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use sio_protocol::Error as ProtocolError;
 use sio_protocol::Str;
-use sio_protocol::socket::{Args, ArgsError};
+use sio_protocol::socket::Args;
 use tokio::time::Instant;
 
 use super::ack::AckError;
@@ -52,7 +53,7 @@ impl ServerEventAck {
 
     /// Answers with `reply`, **one** value (socket.io passes a single argument back; a tuple is
     /// sent as an array).
-    pub fn send<T: Serialize + ?Sized>(self, reply: &T) -> Result<(), ArgsError> {
+    pub fn send<T: Serialize + ?Sized>(self, reply: &T) -> Result<(), ProtocolError> {
         let Some(sink) = self.sink else {
             return Ok(());
         };
@@ -76,12 +77,12 @@ impl ServerEventAck {
 pub struct ServerSideAckFuture {
     ns: Namespace,
     event: String,
-    args: Result<Args, ArgsError>,
+    args: Result<Args, ProtocolError>,
     timeout: Option<Duration>,
 }
 
 impl ServerSideAckFuture {
-    pub(crate) fn new(ns: Namespace, event: String, args: Result<Args, ArgsError>) -> Self {
+    pub(crate) fn new(ns: Namespace, event: String, args: Result<Args, ProtocolError>) -> Self {
         ServerSideAckFuture {
             ns,
             event,

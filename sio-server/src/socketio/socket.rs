@@ -13,9 +13,9 @@ use futures_util::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sio_protocol::socket::{
-    AckFailure, Args, ArgsError, EventName, Packet, RESERVED_EVENTS, ServerDisconnectReason,
+    AckFailure, Args, EventName, Packet, RESERVED_EVENTS, ServerDisconnectReason,
 };
-use sio_protocol::{Map, Str, Value};
+use sio_protocol::{Error as ProtocolError, Map, Str, Value};
 use tokio::sync::{Notify, oneshot};
 use tracing::Instrument;
 
@@ -124,7 +124,7 @@ pub enum EmitError {
     /// The event name is reserved ([`RESERVED_EVENTS`]).
     ReservedName,
     /// The arguments could not be serialized.
-    Serialize(ArgsError),
+    Serialize(ProtocolError),
     /// The socket is disconnected.
     Disconnected,
     /// The connection's send queue is full
@@ -469,7 +469,7 @@ impl Socket {
     /// }
     /// # }
     /// ```
-    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ArgsError> {
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ProtocolError> {
         let value = Value::from_serialize(data)?;
         lock(&self.inner.extensions).insert(SharedData(value));
         Ok(())
@@ -720,7 +720,7 @@ impl Socket {
     fn notify_outgoing(
         &self,
         event: &str,
-        args: impl FnOnce() -> Result<Args, ArgsError>,
+        args: impl FnOnce() -> Result<Args, ProtocolError>,
     ) -> Result<(), EmitError> {
         let outgoing = self.handlers().rare(|r| &r.outgoing);
         if !outgoing.is_empty() {

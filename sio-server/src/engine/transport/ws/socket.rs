@@ -17,13 +17,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use sio_protocol::engine::{Frame, Packet, ProtocolVersion};
 use sio_protocol::websocket::{
-    FrameDecoder, FrameDecoderConfig, FrameHeader, Opcode, WsError, WsMessage, close_payload,
+    FrameDecoder, FrameDecoderConfig, FrameHeader, Opcode, WsMessage, close_payload,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::stream::WsIo;
 use crate::engine::transport::Input;
-use crate::engine::transport::deflate::{InflateError, Negotiated, PerMessageDeflate};
+use crate::engine::transport::deflate::{Negotiated, PerMessageDeflate};
 
 /// How long a closed WebSocket may take to send its last frames before it is dropped.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -258,12 +258,12 @@ impl WsSocket {
         }
         if let Err(error) = result {
             tracing::debug!(%error, "websocket closed");
-            let input = if error == WsError::TooBig {
+            let input = if error.is_too_large() {
                 Input::TooBig
             } else {
                 Input::Error
             };
-            self.fail(error.close_code(), input);
+            self.fail(error.close_code().unwrap_or(1002), input);
         }
     }
 
@@ -277,11 +277,12 @@ impl WsSocket {
             .inflate(data, self.max_message_size)
             .map_err(|error| {
                 tracing::debug!(%error, "websocket closed");
-                let input = match error {
-                    InflateError::TooBig => Input::TooBig,
-                    _ => Input::Error,
+                let input = if error.is_too_large() {
+                    Input::TooBig
+                } else {
+                    Input::Error
                 };
-                (error.close_code(), input)
+                (error.close_code().unwrap_or(1007), input)
             })?;
         let data = Bytes::from(inflated);
         if !text {
