@@ -139,6 +139,7 @@ impl Error {
 
     /// Arguments that cannot be serialized.
     pub(crate) fn args(source: impl Into<BoxError>) -> Self {
+        let source = serde_cause(source.into());
         Error::with_source(ErrorKind::Args, "cannot serialize the arguments", source)
     }
 
@@ -160,7 +161,7 @@ impl Error {
             format!("the arguments of \"{event}\" do not match the handler's type"),
             Some(event.to_owned()),
             None,
-            Some(source.into()),
+            Some(serde_cause(source.into())),
         )
     }
 
@@ -300,6 +301,19 @@ impl StdError for Error {
             .source
             .as_deref()
             .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// The serde error inside a `sio_protocol::Error` of the args kind, taken out of it, so that
+/// the chain reads `sio_client::Error` → `serde_json::Error` without the protocol error's own
+/// "cannot serialize the arguments" in between. Any other cause is kept as it is.
+fn serde_cause(source: BoxError) -> BoxError {
+    match source.downcast::<sio_protocol::Error>() {
+        Ok(protocol) if protocol.is_args() && protocol.source().is_some() => protocol
+            .into_source()
+            .unwrap_or_else(|| io_cause(std::io::ErrorKind::Other, "no cause")),
+        Ok(protocol) => protocol,
+        Err(other) => other,
     }
 }
 

@@ -233,6 +233,13 @@ impl Error {
         }
     }
 
+    /// The cause, taken out of the error (as `std::io::Error::into_inner`): for a layer that
+    /// wraps the error in its own and wants the cause one level down, such as a
+    /// `serde_json::Error`. `None` when the error has no cause.
+    pub fn into_source(self) -> Option<BoxError> {
+        self.inner.source
+    }
+
     /// Why bytes are not Engine.IO packets, for the [`EngineDecode`](ErrorKind::EngineDecode)
     /// kind.
     pub fn engine_reason(&self) -> Option<EngineReason> {
@@ -378,6 +385,12 @@ mod tests {
 
         let e = Error::args(ArgsRepr::TooLarge);
         assert!(e.is_args() && e.is_too_large());
+        assert!(e.into_source().is_none());
+        let cause = serde_json::from_str::<u8>("x").unwrap_err();
+        let e = Error::deserialize(cause);
+        assert_eq!(e.to_string(), "cannot deserialize the arguments");
+        let cause = e.into_source().expect("the serde error");
+        assert!(cause.is::<serde_json::Error>());
 
         let debug = format!("{:?}", Error::engine(EngineReason::Truncated));
         assert!(

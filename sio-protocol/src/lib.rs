@@ -21,6 +21,11 @@
 //!  Args::deserialize::<T>() / Value              the user's typed or dynamic data
 //! ```
 //!
+//! Every fallible call returns the crate's one [`Error`]: its [`kind`](Error::kind) says
+//! what failed (an Engine.IO or Socket.IO decode, a WebSocket frame, arguments that do not
+//! (de)serialize, a session command that does not fit the state...), and its
+//! [`source`](std::error::Error::source) keeps the cause.
+//!
 //! Companion state machines, which the sessions use and which stand alone too: [`Backoff`]
 //! (reconnection delays exactly as socket.io-client computes them) and [`AckTracker`] (ack
 //! ids and deadlines).

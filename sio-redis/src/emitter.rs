@@ -69,8 +69,8 @@ impl fmt::Display for EmitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EmitError::Reserved(name) => write!(f, "\"{name}\" is a reserved event name"),
-            // The protocol error says it; its serde cause is its own source.
-            EmitError::Args(e) => fmt::Display::fmt(e, f),
+            // What is wrong with them is the source's to say (and its serde error's).
+            EmitError::Args(_) => f.write_str("invalid arguments"),
             EmitError::Format(e) => fmt::Display::fmt(e, f),
             EmitError::Redis(e) => fmt::Display::fmt(e, f),
         }

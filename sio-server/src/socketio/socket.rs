@@ -140,7 +140,11 @@ impl fmt::Display for EmitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             EmitError::ReservedName => f.write_str("reserved event name"),
-            EmitError::Serialize(e) => write!(f, "cannot serialize the arguments: {e}"),
+            // The serde error's text, as before `sio_protocol::Error` kept it as its source.
+            EmitError::Serialize(e) => match std::error::Error::source(e) {
+                Some(cause) => write!(f, "cannot serialize the arguments: {cause}"),
+                None => fmt::Display::fmt(e, f),
+            },
             EmitError::Disconnected => f.write_str("socket disconnected"),
             EmitError::Full => f.write_str("send queue full"),
             EmitError::Adapter(e) => write!(f, "adapter: {e}"),
