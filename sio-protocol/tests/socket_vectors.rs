@@ -381,3 +381,28 @@ fn an_infinite_event_name() {
     assert!(!EventName::number("1e308").is_infinite());
     assert!(!EventName::new("Infinity").is_infinite());
 }
+
+#[test]
+fn decode_errors_are_of_the_socket_kind() {
+    use std::error::Error as _;
+
+    let mut decoder = Decoder::new(DecoderConfig::default());
+    let error = decoder
+        .decode_text(Str::from("2/admin,x"))
+        .expect_err("not a packet");
+    assert!(error.is_socket_decode(), "{error:?}");
+    assert_eq!(error.kind(), sio_protocol::ErrorKind::SocketDecode);
+    assert_eq!(error.socket_reason(), Some(DecodeReason::InvalidPayload));
+    assert_eq!(
+        error.to_string(),
+        "invalid socket.io packet: invalid payload"
+    );
+    assert!(error.source().is_none());
+    assert_eq!(error.engine_reason(), None);
+    assert_eq!(error.close_code(), None);
+    // An attachment that nothing waits for.
+    let error = decoder
+        .decode(Frame::Binary(Bytes::from_static(b"x")))
+        .expect_err("unexpected binary");
+    assert_eq!(error.socket_reason(), Some(DecodeReason::UnexpectedBinary));
+}

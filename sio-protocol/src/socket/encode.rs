@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use bytes::Bytes;
 use serde::Serialize;
 
+#[cfg(feature = "msgpack")]
 use super::args::Args;
 use super::args_ser::write_args;
 use super::codec::{Encoded, Parser};

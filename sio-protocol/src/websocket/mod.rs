@@ -699,4 +699,27 @@ mod tests {
             &[0x88, 127, 0, 0, 0, 0, 0, 1, 0, 0]
         );
     }
+
+    #[test]
+    fn public_errors_have_the_websocket_kind() {
+        let mut decoder = FrameDecoder::new(FrameDecoderConfig::default());
+        let mut out = Vec::new();
+        // An unmasked text frame from a client.
+        let error = decoder.decode(&[0x81, 0x01, b'a'], &mut out).unwrap_err();
+        assert!(error.is_websocket() && !error.is_too_large(), "{error:?}");
+        assert_eq!(error.kind(), crate::ErrorKind::WebSocket);
+        assert_eq!(
+            error.frame_reason(),
+            Some(FrameReason::Protocol("MASK must be set"))
+        );
+        assert_eq!(error.close_code(), Some(1002));
+        assert_eq!(
+            error.to_string(),
+            "websocket protocol error: MASK must be set"
+        );
+        assert!(std::error::Error::source(&error).is_none());
+        // Final: the same error again.
+        let again = decoder.decode(b"", &mut out).unwrap_err();
+        assert_eq!(again.frame_reason(), error.frame_reason());
+    }
 }
