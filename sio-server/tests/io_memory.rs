@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use cap::Cap;
 use io_support::Polling;
-use sio_server::{ConnectionStateRecovery, SocketIo, SocketIoConfig};
+use sio_server::{Ack, ConnectionStateRecovery, Socket, SocketIo, SocketIoConfig};
 use tokio::sync::Mutex;
 
 #[global_allocator]
@@ -29,13 +29,16 @@ const CLIENTS: usize = 500;
 fn server(config: SocketIoConfig) -> SocketIo {
     let io = SocketIo::new(config);
     io.of("/").on_connection(|socket| async move {
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&true);
-        });
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&true);
+            },
+        );
         socket.on(
             "set_data",
-            |socket, (data,): (serde_json::Value,), ack| async move {
+            |socket: Socket, (data,): (serde_json::Value,), ack: Ack| async move {
                 let _ = socket.set_data(&data);
                 let _ = ack.send(&true);
             },

@@ -14,8 +14,8 @@ use std::time::Duration;
 use io_support::{Logs, Peer, Polling, WAIT, until};
 use sio_protocol::Str;
 use sio_server::{
-    Adapter, AdapterFactory, BoxFuture, ConnectError, EmitError, InMemoryAdapter, LocalNamespace,
-    Socket, SocketIo, SocketIoConfig,
+    Adapter, AdapterFactory, BoxFuture, Error, InMemoryAdapter, LocalNamespace, Socket, SocketIo,
+    SocketIoConfig,
 };
 use tokio::sync::Notify;
 
@@ -82,7 +82,7 @@ fn server(kind: Kind, events: &Log) -> SocketIo {
         if wants_boom(&socket) {
             panic!("connect middleware boom");
         }
-        Ok::<(), ConnectError>(())
+        Ok::<(), Error>(())
     };
     match kind {
         Kind::IoMiddleware => {
@@ -130,7 +130,9 @@ fn server(kind: Kind, events: &Log) -> SocketIo {
                 |socket, _, _| async move { socket.disconnect(false) },
             );
             match kind {
-                Kind::Event => socket.on_args("boom", |_, _, _| async { panic!("event boom") }),
+                Kind::Event => {
+                    socket.on_args("boom", |_, _, _| async { panic!("event boom") });
+                }
                 Kind::Any => socket.on_any(|_, name, _| async move {
                     if name.as_str() == "boom" {
                         panic!("on_any boom");
@@ -145,7 +147,7 @@ fn server(kind: Kind, events: &Log) -> SocketIo {
                 Kind::OnError => {
                     socket.use_middleware(|_, name, _| async move {
                         if name.as_str() == "boom" {
-                            return Err("refused".into());
+                            return Err(Error::rejected("refused"));
                         }
                         Ok(())
                     });
@@ -162,7 +164,7 @@ fn server(kind: Kind, events: &Log) -> SocketIo {
                         let log = log.clone();
                         async move {
                             let sent = socket.emit("out", &());
-                            let refused = matches!(sent, Err(EmitError::Disconnected));
+                            let refused = sent.is_err_and(|e| e.is_disconnected());
                             push(&log, format!("emit refused:{refused}"));
                         }
                     });

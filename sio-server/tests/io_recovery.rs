@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use io_support::{Peer, Polling, server};
 use serde_json::{Value, json};
-use sio_server::{ConnectionStateRecovery, SocketIo, SocketIoConfig};
+use sio_server::{Ack, ConnectionStateRecovery, Socket, SocketIo, SocketIoConfig};
 
 fn config(recovery: ConnectionStateRecovery) -> SocketIoConfig {
     SocketIoConfig::default().connection_state_recovery(recovery)
@@ -18,11 +18,14 @@ fn config(recovery: ConnectionStateRecovery) -> SocketIoConfig {
 /// The handlers of the `conformance` example's `/`, and `set_data` / `data`.
 fn handlers(io: &SocketIo) {
     io.of("/").on_connection(|socket| async move {
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&true);
-        });
-        socket.on("rooms", |socket, (): (), ack| async move {
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&true);
+            },
+        );
+        socket.on("rooms", |socket: Socket, (): (), ack: Ack| async move {
             let mut rooms: Vec<String> =
                 socket.rooms().await.iter().map(|r| r.to_string()).collect();
             rooms.sort();
@@ -30,7 +33,7 @@ fn handlers(io: &SocketIo) {
         });
         socket.on(
             "ticks",
-            |socket, (n, every_ms): (u32, u64), ack| async move {
+            |socket: Socket, (n, every_ms): (u32, u64), ack: Ack| async move {
                 let _ = ack.send(&true);
                 tokio::spawn(async move {
                     for i in 0..n {
@@ -40,14 +43,17 @@ fn handlers(io: &SocketIo) {
                 });
             },
         );
-        socket.on("status", |socket, (): (), ack| async move {
+        socket.on("status", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&json!({"id": socket.id().as_str(), "recovered": socket.recovered()}));
         });
-        socket.on("set_data", |socket, (data,): (Value,), ack| async move {
-            let _ = socket.set_data(&data);
-            let _ = ack.send(&true);
-        });
-        socket.on("data", |socket, (): (), ack| async move {
+        socket.on(
+            "set_data",
+            |socket: Socket, (data,): (Value,), ack: Ack| async move {
+                let _ = socket.set_data(&data);
+                let _ = ack.send(&true);
+            },
+        );
+        socket.on("data", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&(socket.data_value(),));
         });
     });

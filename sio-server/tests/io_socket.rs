@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use io_support::{Peer, server, until};
-use sio_server::{AckError, SocketIo, SocketIoConfig};
+use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -72,7 +72,7 @@ async fn server_emit_with_ack_answered_and_timed_out() {
         io.of("/").on_connection(move |socket| {
             let r = r.clone();
             async move {
-                socket.on("go", move |socket, (): (), _| {
+                socket.on("go", move |socket: Socket, (): (), _| {
                     let r = r.clone();
                     async move {
                         let answer = socket
@@ -90,7 +90,7 @@ async fn server_emit_with_ack_answered_and_timed_out() {
                             .emit_with_ack("ignored", &())
                             .timeout(Duration::from_millis(200))
                             .await;
-                        assert!(matches!(unanswered, Err(AckError::Timeout)));
+                        assert!(unanswered.as_ref().is_err_and(|e| e.is_timeout()));
                         push(&r, format!("error {}", unanswered.unwrap_err()));
                     }
                 });
@@ -131,7 +131,7 @@ async fn per_packet_middleware_any_outgoing_and_data() {
                 socket.insert_data(7u32);
                 socket.use_middleware(|_, name, _| async move {
                     if name.as_str() == "forbidden" {
-                        Err("not allowed".into())
+                        Err(sio_server::Error::rejected("not allowed"))
                     } else {
                         Ok(())
                     }
@@ -147,7 +147,7 @@ async fn per_packet_middleware_any_outgoing_and_data() {
                 socket.on_any_outgoing(move |name, args| {
                     push(&s3, format!("out {name} {}", args.len()));
                 });
-                socket.on("count", |socket, (): (), ack| async move {
+                socket.on("count", |socket: Socket, (): (), ack: Ack| async move {
                     let n = socket.with_data(|n: &mut u32| {
                         *n += 1;
                         *n
@@ -213,7 +213,7 @@ async fn disconnect_reasons() {
                         push(&r, format!("{} {reason}", socket.namespace().name()));
                     }
                 });
-                socket.on("kick", |socket, (close,): (bool,), _| async move {
+                socket.on("kick", |socket: Socket, (close,): (bool,), _| async move {
                     socket.disconnect(close);
                 });
             }
@@ -327,7 +327,7 @@ async fn a_stuck_handler_delays_its_socket_only_and_disconnection_is_still_seen(
                     let rel = rel.clone();
                     async move { rel.notified().await }
                 });
-                socket.on("echo", |socket, (n,): (u32,), _| async move {
+                socket.on("echo", |socket: Socket, (n,): (u32,), _| async move {
                     let _ = socket.emit("echo", &n);
                 });
                 socket.on_disconnect(move |_, reason| {

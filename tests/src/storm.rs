@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sio_server::{ConnectionStateRecovery, EngineConfig, SocketIo, SocketIoConfig};
+use sio_server::{Ack, ConnectionStateRecovery, EngineConfig, Socket, SocketIo, SocketIoConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -231,7 +231,7 @@ pub fn our_server(recovery: bool, ping: Duration) -> SocketIo {
     io.of("/").on_connection(|socket| async move {
         socket.on(
             "stream",
-            |socket, (count, every_ms): (u64, u64), _ack| async move {
+            |socket: Socket, (count, every_ms): (u64, u64), _ack| async move {
                 let ns = socket.namespace().clone();
                 tokio::spawn(async move {
                     let every = Duration::from_millis(every_ms.max(1));
@@ -244,7 +244,7 @@ pub fn our_server(recovery: bool, ping: Duration) -> SocketIo {
                 });
             },
         );
-        socket.on("info", |socket, (): (), ack| async move {
+        socket.on("info", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&json!({"id": socket.id().as_str(), "recovered": socket.recovered()}));
         });
     });

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sio_server::{ConnectionStateRecovery, SocketIo, SocketIoConfig};
+use sio_server::{Ack, ConnectionStateRecovery, Socket, SocketIo, SocketIoConfig};
 
 /// The `conformance` example's `/` with `--recovery`: connection state recovery for 5 s, and
 /// the `join`, `rooms`, `ticks`, `status` events.
@@ -17,11 +17,14 @@ fn server() -> SocketIo {
         .skip_middlewares(true);
     let io = SocketIo::new(SocketIoConfig::default().connection_state_recovery(recovery));
     io.of("/").on_connection(|socket| async move {
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&true);
-        });
-        socket.on("rooms", |socket, (): (), ack| async move {
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&true);
+            },
+        );
+        socket.on("rooms", |socket: Socket, (): (), ack: Ack| async move {
             let mut rooms: Vec<String> =
                 socket.rooms().await.iter().map(|r| r.to_string()).collect();
             rooms.sort();
@@ -29,7 +32,7 @@ fn server() -> SocketIo {
         });
         socket.on(
             "ticks",
-            |socket, (n, every_ms): (u32, u64), ack| async move {
+            |socket: Socket, (n, every_ms): (u32, u64), ack: Ack| async move {
                 let _ = ack.send(&true);
                 tokio::spawn(async move {
                     for i in 0..n {
@@ -39,7 +42,7 @@ fn server() -> SocketIo {
                 });
             },
         );
-        socket.on("status", |socket, (): (), ack| async move {
+        socket.on("status", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&json!({"id": socket.id().as_str(), "recovered": socket.recovered()}));
         });
     });

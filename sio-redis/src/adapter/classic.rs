@@ -7,9 +7,10 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use sio_protocol::Str;
 use sio_protocol::socket::Args;
+use sio_server::Error as AdapterError;
 use sio_server::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace,
-    RemoteSocketData, ReplySink,
+    Adapter, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace, RemoteSocketData,
+    ReplySink,
 };
 
 use super::{
@@ -84,7 +85,7 @@ impl ClassicNs {
 
     fn check_open(&self) -> Result<(), AdapterError> {
         if self.closed.load(Ordering::Acquire) {
-            Err(AdapterError::closed())
+            Err(AdapterError::adapter_closed())
         } else {
             Ok(())
         }
@@ -97,11 +98,11 @@ impl ClassicNs {
             .publish(channel, payload)
             .await
             .map(drop)
-            .map_err(AdapterError::unavailable)
+            .map_err(AdapterError::adapter_unavailable)
     }
 
     async fn publish_request(&self, request: Request) -> Result<(), AdapterError> {
-        let payload = request.encode().map_err(AdapterError::other)?;
+        let payload = request.encode().map_err(AdapterError::adapter)?;
         self.publish(self.channels.request(), payload).await
     }
 
@@ -117,7 +118,7 @@ impl ClassicNs {
             .conn
             .numsub(self.channels.request())
             .await
-            .map_err(AdapterError::unavailable)?;
+            .map_err(AdapterError::adapter_unavailable)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -492,7 +493,7 @@ impl Adapter for ClassicNs {
             }
             let wire = wire_packet(Some(self.nsp.clone()), &packet)?;
             let message = Broadcast::new(self.node.uid.clone(), wire, wire_opts(&opts));
-            let payload = message.encode().map_err(AdapterError::other)?;
+            let payload = message.encode().map_err(AdapterError::adapter)?;
             self.publish(&self.channels.broadcast_channel(&opts.rooms), payload)
                 .await
         })

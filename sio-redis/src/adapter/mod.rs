@@ -34,7 +34,7 @@
 //! ```
 //!
 //! - The caller's own operations publish directly: a failure (Redis down, a publish that
-//!   timed out) is returned to the caller as [`AdapterError::unavailable`], after the local
+//!   timed out) is returned to the caller as [`AdapterError::adapter_unavailable`], after the local
 //!   part was done. Nothing is queued for later.
 //! - What a node sends on its own (answers to the other servers' requests, acknowledgements
 //!   of its clients) goes through a bounded outbox with one publishing task, in order; when
@@ -51,9 +51,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
+use sio_server::Error as AdapterError;
 use sio_server::{
-    AdapterError, AdapterFactory, BroadcastFlags, BroadcastOptions, BroadcastPacket,
-    LocalNamespace, RemoteSocketData, ReplyEvent, ReplySink,
+    AdapterFactory, BroadcastFlags, BroadcastOptions, BroadcastPacket, LocalNamespace,
+    RemoteSocketData, ReplyEvent, ReplySink,
 };
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
@@ -96,7 +97,7 @@ pub struct ClassicOptions {
     /// shared `<key>-response#<nsp>#` (`publishOnSpecificResponseChannel`, default `false`).
     pub publish_on_specific_response_channel: bool,
     /// When a `fetch_sockets` or `all_rooms` times out, return what arrived (logged and
-    /// counted) instead of failing with [`AdapterError::timeout`] (default `false`: socket.io
+    /// counted) instead of failing with [`AdapterError::adapter_timeout`] (default `false`: socket.io
     /// fails the whole call).
     pub partial_on_timeout: bool,
 }
@@ -440,7 +441,7 @@ impl Node {
         if partial {
             Ok(collected)
         } else {
-            Err(AdapterError::timeout(error(&collected)))
+            Err(AdapterError::adapter_timeout(error(&collected)))
         }
     }
 }
@@ -796,13 +797,13 @@ fn target_opts(opts: Opts) -> BroadcastOptions {
 fn packet_data(event: &str, args: &Args) -> Result<Vec<Value>, AdapterError> {
     let mut data = Vec::with_capacity(args.len() + 1);
     data.push(Value::from(event));
-    data.extend(args.to_values().map_err(AdapterError::other)?);
+    data.extend(args.to_values().map_err(AdapterError::adapter)?);
     Ok(data)
 }
 
 /// The un-encoded packet `{type: 2, data: [event, ...args], nsp?}` of a broadcast.
 fn wire_packet(nsp: Option<Str>, packet: &BroadcastPacket) -> Result<Packet, AdapterError> {
-    let args = packet.args.to_values().map_err(AdapterError::other)?;
+    let args = packet.args.to_values().map_err(AdapterError::adapter)?;
     Ok(Packet::event(nsp, &packet.event, args))
 }
 

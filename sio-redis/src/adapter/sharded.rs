@@ -10,9 +10,10 @@ use std::time::Duration;
 use indexmap::IndexSet;
 use sio_protocol::Str;
 use sio_protocol::socket::Args;
+use sio_server::Error as AdapterError;
 use sio_server::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace,
-    RemoteSocketData, ReplySink,
+    Adapter, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace, RemoteSocketData,
+    ReplySink,
 };
 use tokio::sync::{Notify, watch};
 
@@ -126,7 +127,7 @@ impl ShardedNs {
 
     fn check_open(&self) -> Result<(), AdapterError> {
         if self.closed.load(Ordering::Acquire) {
-            Err(AdapterError::closed())
+            Err(AdapterError::adapter_closed())
         } else {
             Ok(())
         }
@@ -141,13 +142,13 @@ impl ShardedNs {
         self.check_open()?;
         let message = self.message(body);
         let channel = self.channels.publish_channel(&message, self.mode());
-        let payload = message.encode().map_err(AdapterError::other)?;
+        let payload = message.encode().map_err(AdapterError::adapter)?;
         self.node
             .conn
             .spublish(&channel, payload)
             .await
             .map(drop)
-            .map_err(AdapterError::unavailable)
+            .map_err(AdapterError::adapter_unavailable)
     }
 
     /// Sends a response to server `to` (through the outbox).
@@ -169,7 +170,7 @@ impl ShardedNs {
             .conn
             .shardnumsub(self.channels.channel())
             .await
-            .map_err(AdapterError::unavailable)?;
+            .map_err(AdapterError::adapter_unavailable)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
