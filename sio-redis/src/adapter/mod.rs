@@ -34,7 +34,7 @@
 //! ```
 //!
 //! - The caller's own operations publish directly: a failure (Redis down, a publish that
-//!   timed out) is returned to the caller as [`AdapterError::adapter_unavailable`], after the local
+//!   timed out) is returned to the caller as [`Error::adapter_unavailable`](sio_server::Error::adapter_unavailable), after the local
 //!   part was done. Nothing is queued for later.
 //! - What a node sends on its own (answers to the other servers' requests, acknowledgements
 //!   of its clients) goes through a bounded outbox with one publishing task, in order; when
@@ -97,7 +97,7 @@ pub struct ClassicOptions {
     /// shared `<key>-response#<nsp>#` (`publishOnSpecificResponseChannel`, default `false`).
     pub publish_on_specific_response_channel: bool,
     /// When a `fetch_sockets` or `all_rooms` times out, return what arrived (logged and
-    /// counted) instead of failing with [`AdapterError::adapter_timeout`] (default `false`: socket.io
+    /// counted) instead of failing with [`Error::adapter_timeout`](sio_server::Error::adapter_timeout) (default `false`: socket.io
     /// fails the whole call).
     pub partial_on_timeout: bool,
 }

@@ -184,7 +184,7 @@ pub struct BroadcastPacket {
 ///   server's sockets *and* ask the other servers to act on theirs, **unless
 ///   `opts.flags.local` is set** (then this server only). The local part always happens,
 ///   even when the other servers cannot be reached; the error is then returned
-///   ([`Error::unavailable`]) so that it reaches the caller.
+///   ([`Error::adapter_unavailable`]) so that it reaches the caller.
 /// - [`server_side_emit`](Self::server_side_emit) reaches the *other* servers only, and
 ///   [`server_count`](Self::server_count) counts the servers of the cluster, this one
 ///   included.
@@ -192,7 +192,7 @@ pub struct BroadcastPacket {
 ///   (see [`ReplySink`]): an adapter forwards what arrives and forgets a request once its
 ///   sink [is closed](ReplySink::closed). Requests whose answer the adapter waits for itself
 ///   ([`fetch_sockets`](Self::fetch_sockets), [`all_rooms`](Self::all_rooms),
-///   [`server_count`](Self::server_count)) must end with [`Error::timeout`] after
+///   [`server_count`](Self::server_count)) must end with [`Error::adapter_timeout`] after
 ///   `opts.flags.timeout` when set, else the adapter's own default (socket.io: 5 seconds).
 /// - Methods must not block: they return futures, and the futures of the defaults are
 ///   ready at once. They may be called from any task, concurrently.
@@ -329,7 +329,7 @@ pub trait Adapter: Send + Sync + fmt::Debug + 'static {
 
     /// The sockets `opts` targets on every server: this server's
     /// ([`LocalNamespace::fetch_sockets`]) and every other server's answer, once all answered
-    /// ([`Error::timeout`] otherwise: socket.io rejects the whole call too). Default:
+    /// ([`Error::adapter_timeout`] otherwise: socket.io rejects the whole call too). Default:
     /// this server only.
     fn fetch_sockets(
         &self,
@@ -397,7 +397,7 @@ pub trait Adapter: Send + Sync + fmt::Debug + 'static {
     }
 
     /// The server is closing ([`SocketIo::close`](crate::SocketIo::close)): leave the
-    /// cluster. Later cluster-wide calls may fail with [`Error::closed`].
+    /// cluster. Later cluster-wide calls may fail with [`Error::adapter_closed`].
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})
     }
@@ -527,7 +527,7 @@ impl LocalNamespace {
     /// ack id of this server, for [`broadcast_with_ack`](Self::broadcast_with_ack).
     ///
     /// Fails for a reserved event name (`connect`, `disconnect`...), arguments that cannot
-    /// be encoded, or a namespace that is gone ([`Error::disconnected()`]).
+    /// be encoded, or a namespace that is gone (kind [`Disconnected`](crate::ErrorKind::Disconnected)).
     pub fn packet(
         &self,
         event: &str,

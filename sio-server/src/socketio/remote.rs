@@ -154,7 +154,7 @@ impl RemoteSocket {
 ///
 /// A local socket answers as with [`Socket::emit_with_ack`]; for a remote one, the first
 /// argument of its acknowledgement crosses back (socket.io sends only that one), and a socket
-/// that no server has any more is [`Error::disconnected()`].
+/// that no server has any more is an error of kind [`Disconnected`](crate::ErrorKind::Disconnected).
 #[derive(Debug)]
 #[must_use = "the event is sent only when the future is awaited"]
 pub struct RemoteAckFuture {
