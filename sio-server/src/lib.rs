@@ -179,13 +179,13 @@ pub use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};
 pub use socketio::{
     Ack, AckFuture, Adapter, AdapterFactory, BoxFuture, BroadcastAckFuture, BroadcastFlags,
     BroadcastOperator, BroadcastOptions, BroadcastPacket, ConnectionStateRecovery, Error,
-    ErrorKind, Handshake, InMemoryAdapter, LocalNamespace, Namespace, RecoveryStats,
-    RemoteAckFuture, RemoteSocket, RemoteSocketData, ReplyEvent, ReplySink, RestoredSession,
-    ServerEventAck, ServerSideAckFuture, SessionState, Socket, SocketDisconnectReason, SocketIo,
-    SocketIoConfig,
+    ErrorKind, Handler, HandlerId, Handshake, InMemoryAdapter, LocalNamespace, Namespace,
+    RecoveryStats, RemoteAckFuture, RemoteSocket, RemoteSocketData, ReplyEvent, ReplySink,
+    RestoredSession, ServerEventAck, ServerSideAckFuture, SessionState, Socket,
+    SocketDisconnectReason, SocketIo, SocketIoConfig,
 };
 
-/// The handlers [`Socket::on`] takes: [`Handler`](handler::Handler), implemented for closures
+/// The handlers [`Socket::on`] takes: [`Handler`], implemented for closures
 /// of two shapes, told apart by their number of parameters (the marker types of this module,
 /// which you never name, as in axum):
 ///

@@ -1087,10 +1087,6 @@ impl Socket {
                 return;
             }
         }
-        if lock(&self.inner.queue).failed {
-            // An `on_any_outgoing` callback panicked meanwhile.
-            return;
-        }
         let handlers: Vec<EventHandler> = self
             .handlers()
             .events
@@ -1102,6 +1098,10 @@ impl Socket {
         let last = handlers.len().saturating_sub(1);
         let mut args = Some(item.args);
         for (i, (handler, ack)) in handlers.into_iter().zip(acks).enumerate() {
+            if lock(&self.inner.queue).failed {
+                // An `on_any_outgoing` callback panicked meanwhile.
+                return;
+            }
             let args = if i == last {
                 args.take().unwrap_or_default()
             } else {
