@@ -80,6 +80,12 @@ async fn a_mismatch_reaches_on_error_and_the_socket_stays_usable() {
                 let _ = ack.send(&(n * 2,));
             },
         );
+        // The event's other handlers still run.
+        let other = l.clone();
+        socket.on("typed", move |_socket: Socket, (value,): (Value,)| {
+            let l = other.clone();
+            async move { push(&l, format!("value {value:?}")) }
+        });
         socket.on_error(move |socket, error| {
             assert!(socket.connected());
             let source = error.source().expect("the deserializer's error");
@@ -98,10 +104,13 @@ async fn a_mismatch_reaches_on_error_and_the_socket_stays_usable() {
     let client = Polling::open(&io).await;
     let sid = client.join("/", None).await;
     client.post(&[r#"2["typed","not a number"]"#]).await;
-    until(|| !entries(&log).is_empty()).await;
+    until(|| entries(&log).len() == 2).await;
     assert_eq!(
         entries(&log),
-        [r#"Deserialize typed "the arguments of \"typed\" do not match the handler's type""#]
+        [
+            r#"Deserialize typed "the arguments of \"typed\" do not match the handler's type""#,
+            r#"value String("not a number")"#,
+        ]
     );
     let warnings = logs.matching(&["WARN", &format!("socket={sid}"), "event=typed"]);
     assert_eq!(warnings.len(), 1, "{:?}", logs.lines());
