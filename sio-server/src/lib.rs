@@ -197,8 +197,10 @@ pub use socketio::{
 /// `T` is any [`DeserializeOwned`](serde::de::DeserializeOwned) type, read as
 /// [`Args::deserialize`](sio_protocol::socket::Args::deserialize) does: a tuple takes the
 /// arguments in order (`(String, u32)`, `()` for none), another type the first argument.
-/// Give the parameters' types in the closure when the body calls methods on them: they
-/// choose the shape. Arguments that do not read as `T` do not call the handler: the socket's
+/// Write the type of every parameter the body uses (`socket: Socket`, `ack: Ack`): the
+/// compiler cannot infer a closure's parameter types from a trait like this one (unused
+/// parameters may stay `_`). The handlers of one event run in the order they were added, one
+/// after the other (see [the handler order](SocketIo#handler-order)). Arguments that do not read as `T` do not call the handler: the socket's
 /// [`on_error`](Socket::on_error) hooks get an [`ErrorKind::Deserialize`] error that names
 /// the event, and a `tracing` warning is logged. [`Socket::on_args`] takes the raw
 /// arguments.
