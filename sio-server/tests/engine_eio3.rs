@@ -2,7 +2,7 @@
 //! polling payloads, `b64=1`, the XHR2 binary format both ways, the reversed heartbeat, and
 //! the v3 WebSocket binary frames.
 
-mod support;
+use sio_test_support::engine as support;
 
 use std::time::Duration;
 
@@ -119,8 +119,7 @@ async fn v3_server_does_not_ping_and_times_out_without_client_pings() {
     // client ping the session closes and the GET ends.
     let resp = get(server.addr, &q).await;
     assert!(!resp.text().contains(":2"), "{}", resp.text());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(server.engine.session_count(), 0);
+    until(|| server.engine.session_count() == 0).await;
 }
 
 #[tokio::test]
@@ -176,7 +175,7 @@ async fn v3_suite_cases() {
     // engine.io answers the POST "ok" and closes the session (the suite accepts any answer).
     let resp = post(addr, &q, b"abc").await;
     assert_eq!(resp.status, 200);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until(|| server.engine.session_count() == 0).await;
     assert_eq!(get(addr, &q).await.status, 400);
 
     // Ping/pong three times, then a ping timeout.
@@ -187,7 +186,8 @@ async fn v3_suite_cases() {
         assert_eq!(get(addr, &q).await.text(), "1:3");
     }
     let sid = handshake_v3_with(addr, "&b64=1").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Past pingInterval + pingTimeout, this session and the one above are gone.
+    until(|| server.engine.session_count() == 0).await;
     let q = format!("EIO=3&transport=polling&sid={sid}");
     assert_eq!(post(addr, &q, b"1:2").await.status, 400);
 
@@ -196,7 +196,7 @@ async fn v3_suite_cases() {
     let q = format!("EIO=3&transport=polling&sid={sid}");
     let q2 = q.clone();
     let poll = tokio::spawn(async move { get(addr, &q2).await });
-    // Let the GET reach the server first.
+    // Let the GET reach the server first. wall-clock: nothing tells that a request is parked in the server (no event, no count).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(post(addr, &q, b"1:1").await.status, 200);
     assert_eq!(poll.await.unwrap().text(), "1:6");

@@ -575,6 +575,7 @@ pub async fn run(config: StormConfig) -> StormReport {
             } else {
                 proxy.refuse(true);
                 proxy.cut();
+                // scenario: the outage.
                 tokio::time::sleep(config.outage).await;
                 proxy.refuse(false);
             }
@@ -584,11 +585,10 @@ pub async fn run(config: StormConfig) -> StormReport {
     let start = start.unwrap_or_else(Instant::now);
     let runs = match &mut clients {
         Clients::Ours(ours) => {
-            let until = Instant::now() + config.grace;
-            while !ours.last_tick_everywhere(last) && Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-            // A duplicate of the last tick would come right after it.
+            // Every client got the last tick, or the grace is over.
+            crate::wait::holds_within(config.grace, || ours.last_tick_everywhere(last)).await;
+            // A duplicate of the last tick would come right after it. wall-clock: a packet
+            // that does not come has no event (each client would need an ack of its own).
             tokio::time::sleep(Duration::from_millis(100)).await;
             Vec::new()
         }

@@ -22,7 +22,7 @@
 //! ```no_run
 //! # async fn example() {
 //! use std::time::Duration;
-//! use sio_tests::proxy::FaultProxy;
+//! use sio_test_support::proxy::FaultProxy;
 //!
 //! let proxy = FaultProxy::start(3000).await;
 //! let url = proxy.url(); // give this to the client
@@ -259,6 +259,7 @@ impl FaultProxy {
             let task = state.links[i].task.clone();
             let shared = Arc::downgrade(&self.shared);
             tokio::spawn(async move {
+                // scenario: the connection's random lifetime.
                 tokio::time::sleep(after).await;
                 if task.is_finished() {
                     return;
@@ -301,7 +302,8 @@ impl Drop for FaultProxy {
 async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
-            // Out of file descriptors, say: try again shortly.
+            // Out of file descriptors, say: try again shortly. wall-clock: a backoff after an
+            // accept error, which has no event to wait on (never runs when the tests pass).
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         };
@@ -384,6 +386,7 @@ async fn link(
         Some(lifetime) => {
             tokio::select! {
                 () = ended => {}
+                // scenario: the connection's lifetime.
                 () = tokio::time::sleep(lifetime) => {
                     if let Some(shared) = shared.upgrade() {
                         let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -434,7 +437,7 @@ async fn pump(
     let writer = async {
         let mut shaping = shaping;
         while let Some((at, chunk)) = rx.recv().await {
-            tokio::time::sleep_until(at).await;
+            tokio::time::sleep_until(at).await; // scenario: the latency of the chunk
             while shaping.borrow_and_update().stalled {
                 if shaping.changed().await.is_err() {
                     return false;
@@ -460,6 +463,7 @@ async fn pump(
     };
     if reset {
         // Let the peer read the half frame before the reset discards what it has not read.
+        // scenario: the fault is the half frame, then a reset 20 ms later (module docs).
         tokio::time::sleep(Duration::from_millis(20)).await;
         let _ = from.set_zero_linger();
         let _ = to.set_zero_linger();

@@ -1,6 +1,12 @@
-//! A scripted raw peer: HTTP/1.1 over a plain TCP socket, WebSocket over tokio-tungstenite.
-
-#![allow(dead_code, unreachable_pub, missing_docs)]
+//! A scripted raw peer: HTTP/1.1 over a plain TCP socket, WebSocket over tokio-tungstenite,
+//! and an in-process echo server.
+//!
+//! The server runs on the test's runtime, so a test can put tokio's clock on pause
+//! (`#[tokio::test(start_paused = true)]`): the clock then moves only when every task waits and
+//! no I/O is ready, straight to the next timer. Bytes written to a loopback socket are ready
+//! for the server when the write returns, so a sleep on the paused clock returns after the
+//! server has handled what the test sent (a long-poll GET is parked, a request answered), and
+//! heartbeat and timeout deadlines fall exactly.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,12 +18,40 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub use crate::wait::until;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+
 pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct Server {
     pub engine: EngineIo,
     pub handle: ServerHandle,
     pub addr: SocketAddr,
+}
+
+/// A request to [`EngineIo::handle`] directly, in process (no socket): on tokio's paused clock,
+/// time moves only once every task of the test waits (a GET parked in its session, say).
+/// Returns the status and the body.
+pub async fn call(engine: &EngineIo, method: &str, query: &str, body: &str) -> (u16, String) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("/engine.io/?{query}"))
+        .body(http_body_util::Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
+    let resp = engine.handle(req, None).await;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Opens a polling session of Engine.IO version `eio` ("3", "4") with [`call`]; its sid.
+pub async fn open(engine: &EngineIo, eio: &str) -> String {
+    let (status, body) = call(engine, "GET", &format!("EIO={eio}&transport=polling"), "").await;
+    assert_eq!(status, 200);
+    let start = body.find("\"sid\":\"").unwrap() + 7;
+    body[start..start + 20].to_owned()
 }
 
 /// A server that echoes every message.
