@@ -60,8 +60,7 @@ async fn upgrade_with_probe_loses_nothing() {
     assert_eq!(pending.await.unwrap().text(), "6");
     // Still on polling: this echo waits in the session and must come over the WebSocket.
     assert_eq!(post(server.addr, &q, b"4a\x1e4b").await.status, 200);
-    // wall-clock: nothing tells that the echo task has queued the echoes in the session.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until(|| server.echoed.load(std::sync::atomic::Ordering::SeqCst) == 2).await;
     ws_send(&mut ws, "5").await;
     assert_eq!(ws_text(&mut ws).await, "4a");
     assert_eq!(ws_text(&mut ws).await, "4b");

@@ -1,14 +1,14 @@
 //! A scripted raw peer: HTTP/1.1 over a plain TCP socket, WebSocket over tokio-tungstenite,
 //! and an in-process echo server.
 //!
-//! The server runs on the test's runtime, so a test can put tokio's clock on pause
-//! (`#[tokio::test(start_paused = true)]`): the clock then moves only when every task waits and
-//! no I/O is ready, straight to the next timer. Bytes written to a loopback socket are ready
-//! for the server when the write returns, so a sleep on the paused clock returns after the
-//! server has handled what the test sent (a long-poll GET is parked, a request answered), and
-//! heartbeat and timeout deadlines fall exactly.
+//! [`call`] and [`open`] skip the socket: they hand requests to [`EngineIo::handle`] in
+//! process, so that a test can put tokio's clock on pause (`start_paused = true`): time then
+//! moves only once every task waits (a GET parked in its session, say). Over a real socket the
+//! paused clock is not safe: it also moves while bytes are in flight.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -29,6 +29,8 @@ pub struct Server {
     pub engine: EngineIo,
     pub handle: ServerHandle,
     pub addr: SocketAddr,
+    /// How many echoes are in their sessions' queues (sent or waiting to be).
+    pub echoed: Arc<AtomicUsize>,
 }
 
 /// A request to [`EngineIo::handle`] directly, in process (no socket): on tokio's paused clock,
@@ -59,28 +61,34 @@ pub async fn echo_server(config: EngineConfig) -> Server {
     let engine = EngineIo::new(config);
     let handle = engine.listen("127.0.0.1:0").await.unwrap();
     let addr = handle.local_addr();
-    spawn_echo(&engine);
+    let echoed = spawn_echo(&engine);
     Server {
         engine,
         handle,
         addr,
+        echoed,
     }
 }
 
-/// Echoes every message of every connection of `engine`.
-pub fn spawn_echo(engine: &EngineIo) {
+/// Echoes every message of every connection of `engine`; counts the echoes queued.
+pub fn spawn_echo(engine: &EngineIo) -> Arc<AtomicUsize> {
+    let echoed = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&echoed);
     let acceptor = engine.clone();
     tokio::spawn(async move {
         while let Some(mut conn) = acceptor.accept().await {
+            let count = Arc::clone(&count);
             tokio::spawn(async move {
                 while let Some(message) = conn.recv().await {
                     if conn.send(message).await.is_err() {
                         break;
                     }
+                    count.fetch_add(1, Ordering::SeqCst);
                 }
             });
         }
     });
+    echoed
 }
 
 #[derive(Debug)]

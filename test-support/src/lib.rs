@@ -2,7 +2,8 @@
 //! `sio-client`, `sio-tests`); not published.
 //!
 //! - [`engine`]: a scripted raw Engine.IO peer (HTTP/1.1 over a plain TCP socket, WebSocket over
-//!   tokio-tungstenite) and an in-process echo server.
+//!   tokio-tungstenite), an echo server, and requests to the engine in process
+//!   ([`engine::call`]) for tests on tokio's paused clock.
 //! - [`io`]: a scripted raw Socket.IO peer, a polling client that calls the engine directly (no
 //!   socket, so tests can run on tokio's paused time), a log capture.
 //! - [`node`]: the Node.js socket.io servers of the client interop tests.
@@ -17,10 +18,15 @@
 //! # Sleeps in tests
 //!
 //! `sio-tests`' `sleeps` test counts the `sleep(` calls of all test code. Every one carries a
-//! marker comment on its line or the line above: `wall-clock:` (a real wait that cannot be an
-//! event; at most 5 in all), `virtual time` (on tokio's paused clock), `scenario:` (pacing that
-//! is part of the tested scenario, not a wait for a condition) or `poll:` (the polling interval
-//! of [`wait::until`], only in this crate).
+//! marker comment on its line or in the comment lines above: `wall-clock:` (a real wait that
+//! cannot be an event; the test caps their number), `virtual time` (on tokio's paused clock),
+//! `scenario:` (pacing that is part of the tested scenario, not a wait for a condition) or
+//! `poll:` (the polling interval of [`wait::first`], only in this crate).
+//!
+//! Paused time and real sockets do not mix: tokio's paused clock also moves while I/O is in
+//! flight (an I/O wake-up does not stop its auto-advance), straight to the next deadline, a
+//! heartbeat's included. Tests on paused time talk to the server in process
+//! ([`engine::call`], [`io::Polling`]).
 
 #![allow(missing_docs, unreachable_pub, missing_debug_implementations)]
 

@@ -587,9 +587,15 @@ pub async fn run(config: StormConfig) -> StormReport {
         Clients::Ours(ours) => {
             // Every client got the last tick, or the grace is over.
             crate::wait::holds_within(config.grace, || ours.last_tick_everywhere(last)).await;
-            // A duplicate of the last tick would come right after it. wall-clock: a packet
-            // that does not come has no event (each client would need an ack of its own).
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // A duplicate of the last tick would come right after it, so before the answer to
+            // an `info` asked after it (one ordered connection; the client runs its handlers
+            // in arrival order, before it resolves a later ack).
+            for socket in &ours.sockets {
+                let _ = socket
+                    .timeout(Duration::from_secs(5))
+                    .emit_with_ack("info", &())
+                    .await;
+            }
             Vec::new()
         }
         Clients::Official(child) => {
