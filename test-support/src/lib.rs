@@ -23,9 +23,9 @@
 //! `scenario:` (pacing that is part of the tested scenario, not a wait for a condition) or
 //! `poll:` (the polling interval of [`wait::first`], only in this crate).
 //!
-//! Paused time and real sockets do not mix: tokio's paused clock also moves while I/O is in
-//! flight (an I/O wake-up does not stop its auto-advance), straight to the next deadline, a
-//! heartbeat's included. Tests on paused time talk to the server in process
+//! Paused time and real sockets do not mix: tokio's paused clock can move while bytes are in
+//! flight, straight to the next deadline, a heartbeat's included (a v3 test over TCP lost its
+//! session that way in every run). Tests on paused time talk to the server in process
 //! ([`engine::call`], [`io::Polling`]).
 
 #![allow(missing_docs, unreachable_pub, missing_debug_implementations)]
