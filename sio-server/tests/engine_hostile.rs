@@ -294,6 +294,8 @@ async fn a_polling_client_that_never_gets_is_bounded_in_bytes() {
         .unwrap()
         .unwrap();
     let sender = conn.sender();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = answered.clone();
     let app = tokio::spawn(async move {
         let mut conn = conn;
         while let Some(_message) = conn.recv().await {
@@ -302,6 +304,7 @@ async fn a_polling_client_that_never_gets_is_bounded_in_bytes() {
             if sender.send(answer).await.is_err() {
                 break;
             }
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         conn.closed().await
     });
@@ -315,8 +318,13 @@ async fn a_polling_client_that_never_gets_is_bounded_in_bytes() {
             break;
         }
         posts += 1;
-        // scenario: the client posts every 20 ms; the heap is sampled in between.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The answer is queued (or the session closed), then the heap is sampled.
+        let engine = &engine;
+        until(|| {
+            answered.load(std::sync::atomic::Ordering::SeqCst) >= posts
+                || engine.session_count() == 0
+        })
+        .await;
         peak = peak.max(heap().saturating_sub(before));
         if engine.session_count() == 0 {
             break;

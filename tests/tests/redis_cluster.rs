@@ -694,7 +694,8 @@ fn classic_faults() {
         "emit",
         json!({"client": "rust1-a", "event": "sse", "args": []}),
     );
-    // scenario: the server stays hung 300 ms, then dies, while the requests wait for it.
+    // The server dies while the requests wait for it. wall-clock: the requests go through
+    // the Node clients' process to the servers; nothing here tells that they are waiting.
     std::thread::sleep(Duration::from_millis(300));
     mixed.rust[1].kill();
     let ack = mixed.clients.answer(from_rust, WAIT).unwrap();
