@@ -1,7 +1,7 @@
 //! Rooms and broadcasting with raw peers: rooms, except, socket.broadcast, acks from many
 //! clients, fetch/join/leave/disconnect of selected sockets, volatile.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::time::Duration;
 

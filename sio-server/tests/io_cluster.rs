@@ -4,7 +4,7 @@
 //! clients, and the JSON forms that cross servers against socket.io's.
 
 mod io_cluster_bus;
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -835,7 +835,7 @@ async fn a_reply_sink_with_a_deadline_closes_then() {
         let sink = sink.clone();
         async move { sink.closed().await }
     });
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // virtual time
     assert!(closed.is_finished());
     assert!(sink.is_closed());
     sink.reply(Args::empty());

@@ -1,6 +1,6 @@
 //! CONNECT, namespaces, middlewares, the state rules and malformed input, with a raw peer.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::time::Duration;
 

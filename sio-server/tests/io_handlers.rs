@@ -2,7 +2,7 @@
 //! arguments that do not match a handler's type (reported to `on_error` and logged), and the
 //! kinds and causes of `sio_server::Error`. In paused time, through `EngineIo::handle`.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::error::Error as _;
 use std::future::IntoFuture;

@@ -3,7 +3,7 @@
 
 #![cfg(feature = "metrics")]
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -72,17 +72,10 @@ fn value(name: &str, labels: &[(&str, &str)]) -> f64 {
 
 /// Waits until `name{labels}` is `expected` (the server counts on its own tasks).
 async fn expect(name: &str, labels: &[(&str, &str)], expected: f64) {
-    let outcome = tokio::time::timeout(WAIT, async {
-        loop {
-            if value(name, labels) == expected {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    let reached =
+        sio_test_support::wait::holds_within(WAIT, || value(name, labels) == expected).await;
     assert!(
-        outcome.is_ok(),
+        reached,
         "{name}{labels:?}: {} (expected {expected})",
         value(name, labels)
     );

@@ -3,7 +3,7 @@
 
 #![cfg(feature = "msgpack")]
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! The polling tests call the engine directly, in tokio's paused time: a GET that would hang
 //! would be answered by a ping 25 virtual seconds later, which `Polling::get` refuses.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -415,6 +415,7 @@ async fn a_panic_while_the_queue_is_full_frees_the_connection() {
         r#"2/other,5["echo","after"]"#,
     ])
     .await;
+    // virtual time: returns once `boom` waits and the queue is full.
     tokio::time::sleep(Duration::from_millis(100)).await;
     release.notify_one();
     let got = a.get_until(|p| p.starts_with("3/other,5")).await;

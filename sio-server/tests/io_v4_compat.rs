@@ -2,7 +2,7 @@
 //! joined without CONNECT, CONNECT replies carry nothing, auth travels as a query string in
 //! the namespace, CONNECT_ERROR carries a string, ids are `<nsp>#<engine id>`.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use futures_util::{SinkExt, StreamExt};
 use io_support::{WAIT, server};

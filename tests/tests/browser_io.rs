@@ -144,29 +144,24 @@ async fn front(listener: TcpListener, backend: SocketAddr, files: Files) {
 }
 
 async fn handle(mut stream: TcpStream, backend: SocketAddr, files: Files) -> std::io::Result<()> {
-    // Peek at the request line without consuming it.
-    let mut buf = [0u8; 2048];
-    let line = loop {
-        let n = stream.peek(&mut buf).await?;
-        if n == 0 {
+    // Reads the request line (the bytes read go upstream first when proxied).
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n") {
+        let mut byte = [0u8; 1];
+        if stream.read(&mut byte).await? == 0 || head.len() == 2048 {
             return Ok(());
         }
-        if let Some(end) = buf[..n].windows(2).position(|w| w == b"\r\n") {
-            break String::from_utf8_lossy(&buf[..end]).into_owned();
-        }
-        if n == buf.len() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+        head.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&head[..head.len() - 2]).into_owned();
     let target = line.split(' ').nth(1).unwrap_or("/").to_owned();
     if target.starts_with("/socket.io/") {
         let mut upstream = TcpStream::connect(backend).await?;
+        upstream.write_all(&head).await?;
         let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
         return Ok(());
     }
-    // Reads the request head (GET, no body).
-    let mut head = Vec::new();
+    // Reads the rest of the request head (GET, no body).
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
         if stream.read(&mut byte).await? == 0 {

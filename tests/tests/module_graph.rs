@@ -330,7 +330,7 @@ const NOT_YET_BROKEN: &[(&str, &[&str])] = &[
 
 #[test]
 fn no_circle_of_imports_in_any_crate() {
-    let root = sio_tests::workspace_root();
+    let root = sio_test_support::workspace_root();
     let mut found = Vec::new();
     let mut known_seen = Vec::new();
     for krate in CRATES {
@@ -372,7 +372,7 @@ fn no_circle_of_imports_in_any_crate() {
 
 #[test]
 fn the_check_sees_the_imports() {
-    let root = sio_tests::workspace_root();
+    let root = sio_test_support::workspace_root();
     let edges = |krate: &str| graph(&modules(&root.join(krate).join("src")));
     let client = edges("sio-client");
     assert!(

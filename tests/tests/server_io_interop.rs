@@ -105,7 +105,7 @@ async fn run_node(script: &str, port: u16) -> Vec<Value> {
 }
 
 async fn run_node_with(script: &str, port: u16, args: &[&str]) -> Vec<Value> {
-    sio_tests::run_node_driver(script, port, args, Duration::from_secs(90)).await
+    sio_test_support::run_node_driver(script, port, args, Duration::from_secs(90)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,6 +36,7 @@ fn server() -> SocketIo {
                 let _ = ack.send(&true);
                 tokio::spawn(async move {
                     for i in 0..n {
+                        // scenario: the handler emits a tick every `every_ms`.
                         tokio::time::sleep(Duration::from_millis(every_ms)).await;
                         let _ = socket.emit("tick", &i);
                     }
@@ -95,7 +96,8 @@ async fn the_official_client_recovers_from_our_server() {
     let handle = io.listen("127.0.0.1:0").await.unwrap();
     let port = handle.local_addr().port();
     let results =
-        sio_tests::run_node_driver("server-recovery.js", port, &[], Duration::from_secs(90)).await;
+        sio_test_support::run_node_driver("server-recovery.js", port, &[], Duration::from_secs(90))
+            .await;
     assert_recovered(&results);
     // Each recovery used its session.
     assert_eq!(io.of("/").recovery_stats().unwrap().sessions, 0);
@@ -103,7 +105,7 @@ async fn the_official_client_recovers_from_our_server() {
 
 #[tokio::test]
 async fn the_official_client_recovers_from_the_node_server_the_same_way() {
-    let results = sio_tests::run_node_driver(
+    let results = sio_test_support::run_node_driver(
         "server-recovery.js",
         0,
         &["--reference"],
