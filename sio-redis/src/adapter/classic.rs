@@ -13,10 +13,12 @@ use sio_server::{
     ReplySink,
 };
 
-use super::{
-    Answer, ClassicOptions, Kind, Node, Requests, Route, answer_sink, event_of, from_fetched,
-    local_opts, packet_data, random_uid6, split_event, target_opts, to_fetched, wire_opts,
-    wire_packet,
+use super::node::{Incoming, Node, Receive, Route, ack_deadline};
+use super::options::{ClassicOptions, Kind};
+use super::requests::{Answer, Collected, Requests, answer_sink};
+use super::wire::{
+    event_of, from_fetched, local_opts, packet_data, random_uid6, split_event, target_opts,
+    to_fetched, wire_opts, wire_packet,
 };
 use crate::channels::Classic;
 use crate::conn::{Message, MessageKind};
@@ -66,7 +68,10 @@ impl ClassicNs {
             closed: AtomicBool::new(false),
             me: me.clone(),
         });
-        node.add_routes(&ns.keys, &Route::Classic(Arc::downgrade(&ns)));
+        node.add_routes(
+            &ns.keys,
+            &Route::new(Arc::downgrade(&ns) as Weak<dyn Receive>),
+        );
         let subscriber = node.subscriber.clone();
         let keys = ns.keys.clone();
         node.runtime.spawn(async move {
@@ -124,7 +129,7 @@ impl ClassicNs {
 
     // ----- received messages -----
 
-    pub(super) fn on_message(&self, message: &Message) {
+    fn on_message(&self, message: &Message) {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
@@ -303,7 +308,7 @@ impl ClassicNs {
                 };
                 let sink = self
                     .answer_sink(requester, request_id)
-                    .until(super::ack_deadline(timeout));
+                    .until(ack_deadline(timeout));
                 // As the JavaScript adapter: rooms and exceptions, no flags.
                 self.local
                     .broadcast_with_ack(&packet, &target_opts(opts), &sink);
@@ -400,10 +405,10 @@ impl ClassicNs {
         is_rooms: bool,
         opts: Option<Opts>,
         timeout: std::time::Duration,
-    ) -> Result<super::Collected, AdapterError> {
+    ) -> Result<Collected, AdapterError> {
         let num_sub = self.num_sub().await?;
         if num_sub <= 1 {
-            return Ok(super::Collected {
+            return Ok(Collected {
                 complete: true,
                 received: 0,
                 expected: 0,
@@ -433,7 +438,7 @@ impl ClassicNs {
     }
 
     fn unsubscribe(&self) {
-        let route = Route::Classic(self.me.clone());
+        let route = Route::new(self.me.clone() as Weak<dyn Receive>);
         self.node.remove_routes(&self.keys, &route);
         let subscriber = self.node.subscriber.clone();
         let keys = self.keys.clone();
@@ -464,6 +469,14 @@ fn send_response(node: &Node, channel: &str, response: &Response) {
     match response.encode() {
         Ok(payload) => node.send_later(channel.to_owned(), payload, false),
         Err(e) => tracing::warn!(error = %e, "sio-redis: cannot encode a response"),
+    }
+}
+
+impl Receive for ClassicNs {
+    fn receive(&self, incoming: Incoming<'_>) {
+        if let Incoming::Classic(message) = incoming {
+            self.on_message(message);
+        }
     }
 }
 
@@ -645,7 +658,7 @@ impl Adapter for ClassicNs {
             if self.closed.swap(true, Ordering::AcqRel) {
                 return;
             }
-            let route = Route::Classic(self.me.clone());
+            let route = Route::new(self.me.clone() as Weak<dyn Receive>);
             self.node.remove_routes(&self.keys, &route);
             let subscriber = &self.node.subscriber;
             let _ = subscriber.punsubscribe(&self.keys[0]).await;

@@ -17,9 +17,12 @@ use sio_server::{
 };
 use tokio::sync::{Notify, watch};
 
-use super::{
-    Answer, Kind, Node, Requests, Route, ShardedOptions, answer_sink, event_of, from_fetched,
-    local_opts, packet_data, random_hex16, split_event, to_fetched, wire_opts, wire_packet,
+use super::node::{Incoming, Node, Receive, Route, ack_deadline};
+use super::options::{Kind, ShardedOptions};
+use super::requests::{Answer, Requests, answer_sink};
+use super::wire::{
+    event_of, from_fetched, local_opts, packet_data, random_hex16, split_event, to_fetched,
+    wire_opts, wire_packet,
 };
 use crate::channels::{Sharded, SubscriptionMode};
 use crate::conn::Message;
@@ -73,10 +76,11 @@ pub(super) fn route(node: &Arc<Node>, message: &Message) {
         Err(e) => return node.invalid(&message.channel, &e),
     };
     let target = node.routes().get(decoded.nsp.as_str()).cloned();
-    if let Some(Route::Sharded(ns)) = target {
-        if let Some(ns) = ns.upgrade() {
-            ns.on_message(&message.channel, decoded);
-        }
+    if let Some(route) = target {
+        route.receive(Incoming::Sharded {
+            channel: &message.channel,
+            message: decoded,
+        });
     }
 }
 
@@ -99,7 +103,10 @@ impl ShardedNs {
             done: watch::Sender::new(0),
             me: me.clone(),
         });
-        node.add_routes(&[nsp.to_string()], &Route::Sharded(Arc::downgrade(&ns)));
+        node.add_routes(
+            &[nsp.to_string()],
+            &Route::new(Arc::downgrade(&ns) as Weak<dyn Receive>),
+        );
         let subscriber = node.subscriber.clone();
         let channels = [
             ns.channels.channel().to_owned(),
@@ -216,7 +223,7 @@ impl ShardedNs {
                     Some(request_id) => {
                         let sink = self
                             .answer_sink(from, request_id)
-                            .until(super::ack_deadline(timeout));
+                            .until(ack_deadline(timeout));
                         self.local.broadcast_with_ack(&packet, &opts, &sink);
                     }
                 }
@@ -434,7 +441,7 @@ impl Drop for ShardedNs {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        let route = Route::Sharded(self.me.clone());
+        let route = Route::new(self.me.clone() as Weak<dyn Receive>);
         self.node.remove_routes(&[self.nsp.to_string()], &route);
         let channels = self.channels_to_unsubscribe();
         let subscriber = self.node.subscriber.clone();
@@ -443,6 +450,14 @@ impl Drop for ShardedNs {
                 let _ = subscriber.sunsubscribe(channel).await;
             }
         });
+    }
+}
+
+impl Receive for ShardedNs {
+    fn receive(&self, incoming: Incoming<'_>) {
+        if let Incoming::Sharded { channel, message } = incoming {
+            self.on_message(channel, message);
+        }
     }
 }
 
@@ -649,7 +664,7 @@ impl Adapter for ShardedNs {
             if self.closed.swap(true, Ordering::AcqRel) {
                 return;
             }
-            let route = Route::Sharded(self.me.clone());
+            let route = Route::new(self.me.clone() as Weak<dyn Receive>);
             self.node.remove_routes(&[self.nsp.to_string()], &route);
             for channel in self.channels_to_unsubscribe() {
                 let _ = self.node.subscriber.sunsubscribe(&channel).await;
