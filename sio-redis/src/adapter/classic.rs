@@ -499,8 +499,8 @@ impl Adapter for ClassicNs {
         packet: Arc<BroadcastPacket>,
         opts: BroadcastOptions,
     ) -> BoxFuture<'_, Result<(), AdapterError>> {
-        self.local.broadcast(&packet, &opts);
         Box::pin(async move {
+            self.local.broadcast_interleaved(&packet, &opts).await;
             if opts.flags.local {
                 return Ok(());
             }
