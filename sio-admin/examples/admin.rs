@@ -23,7 +23,7 @@
 
 use axum::Router;
 use sio_admin::{AdminUi, InstrumentOptions, instrument};
-use sio_server::{SocketIo, SocketIoConfig};
+use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 
 fn fail(message: String) -> ! {
     eprintln!("error: {message}");
@@ -82,11 +82,14 @@ async fn main() -> std::io::Result<()> {
         if let Some(room) = socket.handshake().query_param("room") {
             socket.join(room.to_owned()).await;
         }
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room.clone()).await;
-            let _ = ack.send(&room);
-        });
-        socket.on("rooms", |socket, (): (), ack| async move {
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room.clone()).await;
+                let _ = ack.send(&room);
+            },
+        );
+        socket.on("rooms", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&socket.rooms().await);
         });
     });

@@ -12,8 +12,7 @@ use std::time::Instant;
 use sio_protocol::socket::Args;
 use sio_protocol::{Map, Str, Value};
 use sio_server::{
-    BroadcastOperator, ConnectError, Namespace, Socket, SocketDisconnectReason, SocketIo,
-    TransportKind,
+    BroadcastOperator, Error, Namespace, Socket, SocketDisconnectReason, SocketIo, TransportKind,
 };
 use tokio::sync::mpsc;
 
@@ -196,7 +195,7 @@ impl Shared {
     }
 
     /// The admin namespace's middleware for basic authentication.
-    async fn authenticate(&self, socket: &Socket) -> Result<(), ConnectError> {
+    async fn authenticate(&self, socket: &Socket) -> Result<(), Error> {
         let Auth::Basic {
             username,
             password_hash,
@@ -232,7 +231,7 @@ impl Shared {
             }
         }
         tracing::debug!(nsp = %self.admin.name(), "admin UI: invalid credentials");
-        Err(ConnectError::new("invalid credentials"))
+        Err(Error::rejected("invalid credentials"))
     }
 
     /// The features announced in `config`.

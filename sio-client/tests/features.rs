@@ -17,7 +17,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 /// The longest any single step may take (a loaded 2-core machine).
 const WAIT: Duration = Duration::from_secs(30);
 
-mod support;
+use sio_test_support::node as support;
 
 use support::NodeServer;
 
@@ -257,15 +257,15 @@ async fn remember_upgrade_starts_on_websocket() {
     // The server ends the socket; the manager closes; connecting again goes straight to a
     // WebSocket: no polling request, no upgrade.
     socket.emit("kick", &()).unwrap();
-    while socket.connected() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    sio_test_support::wait::until(|| !socket.connected()).await;
     socket.connect();
     recv(&mut connected, "connect again").await;
     let second = info(&socket).await;
     assert_eq!(second.transport, "websocket");
     assert!(second.cookies.is_empty(), "{:?}", second.cookies);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // No upgrade: an upgrade from polling would have been reported before the answer to
+    // `info` came over the WebSocket (the client switches, and emits `upgrade`, before it
+    // sends anything over the new transport).
     assert!(upgrades.try_recv().is_err());
     socket.disconnect();
 }

@@ -99,6 +99,7 @@ async fn answers_pings_and_receives_events() {
     assert_eq!(c.socket.id().as_deref(), Some("socket-id"));
     // Several heartbeats, each answered; the connection outlives pingInterval + pingTimeout.
     for _ in 0..3 {
+        // scenario: the scripted server pings every 200 ms.
         tokio::time::sleep(Duration::from_millis(200)).await;
         ws.send(Message::text("2")).await.unwrap();
         assert_eq!(next_text(&mut ws).await, "3");

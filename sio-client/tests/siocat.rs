@@ -5,7 +5,7 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
@@ -78,17 +78,20 @@ impl Proc {
         }
     }
 
-    /// Closes stdin and waits for the exit status.
+    /// Closes stdin and waits for the exit status: the end of stdout (the reader thread
+    /// hangs up), then the exit. The lines read meanwhile are kept for [`Proc::rest`].
     fn finish(&mut self) -> std::process::ExitStatus {
         drop(self.stdin.take());
         let deadline = Instant::now() + WAIT;
         loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => panic!("no exit within {WAIT:?}"),
             }
-            assert!(Instant::now() < deadline, "no exit within {WAIT:?}");
-            std::thread::sleep(Duration::from_millis(20));
         }
+        self.child.wait().expect("wait")
     }
 
     /// The remaining stdout lines (after the exit).
@@ -111,7 +114,7 @@ impl Drop for Proc {
     }
 }
 
-mod support;
+use sio_test_support::node as support;
 
 use support::NodeServer;
 
@@ -355,10 +358,10 @@ fn no_reconnect_and_bad_arguments() {
     assert_eq!(bad.finish().code(), Some(2));
     let mut help = siocat(&["--help"]);
     assert!(help.finish().success());
-    assert!(
-        help.lines
-            .recv_timeout(WAIT)
-            .unwrap()
-            .starts_with("usage: siocat URL")
-    );
+    // (The lines printed before the exit, kept by `finish`.)
+    let usage = help
+        .seen
+        .first()
+        .is_some_and(|l| l.starts_with("usage: siocat URL"));
+    assert!(usage, "{:?}", help.seen);
 }

@@ -127,7 +127,7 @@
 //! - **Redis down or unreachable.** This server keeps serving its own clients: the local part
 //!   of every operation (broadcasts to its sockets, joins...) happens first, then the publish,
 //!   which fails within [`conn::RedisConfig::publish_timeout`] (2 s) with
-//!   [`AdapterError::unavailable`](sio_server::AdapterError::unavailable), is logged and
+//!   [`Error::adapter_unavailable`](sio_server::Error::adapter_unavailable), is logged and
 //!   counted ([`conn::Stats::publish_failures`]). Nothing is queued for later, and nothing
 //!   panics. Answers and acknowledgements owed to other servers go through a bounded outbox
 //!   (1024 messages): when it is full they are dropped, logged and counted
@@ -135,12 +135,12 @@
 //! - **Redis back.** The subscriber reconnects and subscribes again by itself, the publisher
 //!   reconnects on its next command (sent once more if its connection was found dropped).
 //! - **A server dies or hangs.** `fetch_sockets` (and the classic `all_rooms`) end at the
-//!   `timeout` flag or `requests_timeout` (5 s) with [`AdapterError::timeout`](sio_server::AdapterError::timeout)
+//!   `timeout` flag or `requests_timeout` (5 s) with [`Error::adapter_timeout`](sio_server::Error::adapter_timeout)
 //!   naming how many servers answered (socket.io's behaviour), or with the answers that came
 //!   when [`ClassicOptions::partial_on_timeout`] / [`ShardedOptions::partial_on_timeout`] is
 //!   set; counted in [`AdapterStats::timeouts`]. Broadcasts with acknowledgements and
 //!   server-side events with acknowledgement end at their timeout with the replies that came
-//!   (sio-server's [`PartialReplies`](sio_server::PartialReplies)).
+//!   (sio-server's [`Error::replies`](sio_server::Error::replies)).
 //! - **Garbage on the channels** (not msgpack or JSON, or not the expected shape) is dropped,
 //!   logged and counted ([`AdapterStats::invalid`]); the Node.js adapter throws on some of it.
 //!

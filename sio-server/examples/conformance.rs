@@ -227,14 +227,14 @@ async fn main() -> std::io::Result<()> {
 /// The events the interop tests of connection state recovery use (`join` is one of
 /// [`cluster_handlers`]).
 fn recovery_events(socket: &Socket) {
-    socket.on("rooms", |socket, (): (), ack| async move {
+    socket.on("rooms", |socket: Socket, (): (), ack: Ack| async move {
         let mut rooms: Vec<String> = socket.rooms().await.iter().map(|r| r.to_string()).collect();
         rooms.sort();
         let _ = ack.send(&(rooms,));
     });
     socket.on(
         "ticks",
-        |socket, (n, every_ms): (u32, u64), ack| async move {
+        |socket: Socket, (n, every_ms): (u32, u64), ack: Ack| async move {
             let _ = ack.send(&true);
             // On a task of its own: the socket's later events are not held back. With recovery
             // on, ticks emitted while the connection is cut reach the socket that recovers this
@@ -247,7 +247,7 @@ fn recovery_events(socket: &Socket) {
             });
         },
     );
-    socket.on("status", |socket, (): (), ack| async move {
+    socket.on("status", |socket: Socket, (): (), ack: Ack| async move {
         let status =
             serde_json::json!({"id": socket.id().as_str(), "recovered": socket.recovered()});
         let _ = ack.send(&status);
@@ -379,7 +379,7 @@ fn cluster_handlers(socket: &Socket) {
             Ok(replies) => json!(sorted(first_values(replies))),
             Err(partial) => {
                 let message = partial.to_string();
-                json!({ "error": message, "replies": sorted(first_values(partial.replies)) })
+                json!({ "error": message, "replies": sorted(first_values(partial.into_replies())) })
             }
         };
         let _ = ack.send(&answer);
@@ -433,7 +433,7 @@ fn cluster_handlers(socket: &Socket) {
             .await;
         let replies = match result {
             Ok(replies) => replies,
-            Err(partial) => partial.replies,
+            Err(partial) => partial.into_replies(),
         };
         let _ = ack.send(&sorted(first_values(replies)));
     });

@@ -14,7 +14,7 @@ use axum::Router;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use sio_server::protocol::socket::Args;
-use sio_server::{SocketIo, SocketIoConfig};
+use sio_server::{Socket, SocketIo, SocketIoConfig};
 
 const USAGE: &str = "\
 prometheus: the server's metrics for Prometheus at /metrics beside Socket.IO, on 127.0.0.1
@@ -55,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         socket.on_args("echo", |_, args: Args, ack| async move {
             let _ = ack.send_args(args);
         });
-        socket.on("chat", |socket, (text,): (String,), _| async move {
+        socket.on("chat", |socket: Socket, (text,): (String,), _| async move {
             let _ = socket.namespace().broadcast().emit("chat", &text).await;
         });
     });

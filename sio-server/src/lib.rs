@@ -11,14 +11,14 @@
 //! sockets of a room.
 //!
 //! ```no_run
-//! use sio_server::{SocketIo, SocketIoConfig};
+//! use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let io = SocketIo::new(SocketIoConfig::default());
 //! io.of("/chat").on_connection(|socket| async move {
 //!     socket.join("lobby").await;
 //!     // `socket.emit("message", text, (reply) => ...)` on the client.
-//!     socket.on("message", |socket, (text,): (String,), ack| async move {
+//!     socket.on("message", |socket: Socket, (text,): (String,), ack: Ack| async move {
 //!         // To the other sockets in the room (on every server, with a cluster adapter).
 //!         let _ = socket.to("lobby").emit("message", &(socket.id(), &text)).await;
 //!         let _ = ack.send(&("received",));
@@ -88,11 +88,11 @@
 //!
 //! - this server's part always happens, even when the others cannot be reached;
 //! - errors reach the caller instead of vanishing: the cluster-wide calls return
-//!   [`AdapterError`] (or [`EmitError::Adapter`], [`AckError::Adapter`]), with
-//!   [`is_timeout`](AdapterError::is_timeout) / [`is_unavailable`](AdapterError::is_unavailable);
+//!   an [`Error`] of an adapter kind ([`is_adapter`](Error::is_adapter)), with
+//!   [`is_timeout`](Error::is_timeout) / [`is_unavailable`](Error::is_unavailable);
 //! - acknowledgements that come from several servers are collected by the caller within its
-//!   timeout, and a call that did not get every reply returns those it got
-//!   ([`PartialReplies`]).
+//!   timeout, and a call that did not get every reply fails with those it got
+//!   ([`Error::replies`]).
 //!
 //! The [`Adapter`] trait documents what each method must do, and how a cluster adapter
 //! answers the requests of other servers (socket.io's `BROADCAST`, `FETCH_SOCKETS`,
@@ -177,10 +177,47 @@ pub use http::service::{EngineService, NotFound};
 pub use sio_protocol as protocol;
 pub use sio_protocol::engine::{CloseReason, ProtocolVersion, TransportKind};
 pub use socketio::{
-    Ack, AckError, AckFuture, Adapter, AdapterError, AdapterErrorKind, AdapterFactory, BoxFuture,
-    BroadcastAckFuture, BroadcastFlags, BroadcastOperator, BroadcastOptions, BroadcastPacket,
-    ConnectError, ConnectionStateRecovery, EmitError, Handshake, InMemoryAdapter, LocalNamespace,
-    MiddlewareError, Namespace, PartialReplies, RecoveryStats, RemoteAckFuture, RemoteSocket,
-    RemoteSocketData, ReplyEvent, ReplySink, RestoredSession, ServerEventAck, ServerSideAckFuture,
-    SessionState, Socket, SocketDisconnectReason, SocketIo, SocketIoConfig,
+    Ack, AckFuture, Adapter, AdapterFactory, BoxFuture, BroadcastAckFuture, BroadcastFlags,
+    BroadcastOperator, BroadcastOptions, BroadcastPacket, ConnectionStateRecovery, Error,
+    ErrorKind, Handler, HandlerId, Handshake, InMemoryAdapter, LocalNamespace, Namespace,
+    RecoveryStats, RemoteAckFuture, RemoteSocket, RemoteSocketData, ReplyEvent, ReplySink,
+    RestoredSession, ServerEventAck, ServerSideAckFuture, SessionState, Socket,
+    SocketDisconnectReason, SocketIo, SocketIoConfig,
 };
+
+/// The handlers [`Socket::on`] takes: [`Handler`], implemented for closures
+/// of two shapes, told apart by their number of parameters (the marker types of this module,
+/// which you never name, as in axum):
+///
+/// | closure | what it gets |
+/// |---|---|
+/// | `\|socket: Socket, data: T\| async move { ... }` | the arguments read as `T` |
+/// | `\|socket: Socket, data: T, ack: Ack\| async move { ... }` | the same, and the [`Ack`] that answers the client's ack request |
+///
+/// `T` is any [`DeserializeOwned`](serde::de::DeserializeOwned) type, read as
+/// [`Args::deserialize`](sio_protocol::socket::Args::deserialize) does: a tuple takes the
+/// arguments in order (`(String, u32)`, `()` for none), another type the first argument.
+/// Write the type of every parameter the body uses (`socket: Socket`, `ack: Ack`): the
+/// compiler cannot infer a closure's parameter types from a trait like this one (unused
+/// parameters may stay `_`). The handlers of one event run in the order they were added, one
+/// after the other (see [the handler order](SocketIo#handler-order)). Arguments that do not read as `T` do not call the handler: the socket's
+/// [`on_error`](Socket::on_error) hooks get an [`ErrorKind::Deserialize`] error that names
+/// the event, and a `tracing` warning is logged. [`Socket::on_args`] takes the raw
+/// arguments.
+///
+/// ```
+/// use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
+///
+/// let io = SocketIo::new(SocketIoConfig::default());
+/// io.of("/").on_connection(|socket| async move {
+///     // Typed, without ack: `()` for no arguments.
+///     socket.on("ping", |_socket: Socket, (): ()| async move {});
+///     // Typed, with the ack: two arguments as a tuple.
+///     socket.on("add", |_socket: Socket, (a, b): (i64, i64), ack: Ack| async move {
+///         let _ = ack.send(&(a + b));
+///     });
+/// });
+/// ```
+pub mod handler {
+    pub use crate::socketio::{DataAckMarker, DataMarker, Handler, HandlerId};
+}

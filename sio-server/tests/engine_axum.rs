@@ -1,6 +1,6 @@
 //! The Engine.IO server mounted in an axum `Router` with [`EngineIo::layer`].
 
-mod support;
+use sio_test_support::engine as support;
 
 use axum::Router;
 use axum::routing::get as route_get;

@@ -1,7 +1,7 @@
 //! Bounded queues: a client that does not read is closed with `SendBufferFull`; an application
 //! that does not read pushes back on the client (polling and WebSocket) and loses nothing.
 
-mod support;
+use sio_test_support::engine as support;
 
 use std::time::Duration;
 
@@ -120,6 +120,8 @@ async fn websocket_is_not_read_while_the_application_does_not_read() {
         }
         ws
     });
+    // wall-clock: that the client stays blocked is something not happening; it takes a
+    // window of time (no event says that a writer is blocked by TCP flow control).
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert!(!writer.is_finished(), "the client must be pushed back");
     for i in 0..COUNT {

@@ -2,7 +2,7 @@
 //! polling payloads, `b64=1`, the XHR2 binary format both ways, the reversed heartbeat, and
 //! the v3 WebSocket binary frames.
 
-mod support;
+use sio_test_support::engine as support;
 
 use std::time::Duration;
 
@@ -119,8 +119,7 @@ async fn v3_server_does_not_ping_and_times_out_without_client_pings() {
     // client ping the session closes and the GET ends.
     let resp = get(server.addr, &q).await;
     assert!(!resp.text().contains(":2"), "{}", resp.text());
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(server.engine.session_count(), 0);
+    until(|| server.engine.session_count() == 0).await;
 }
 
 #[tokio::test]
@@ -176,7 +175,7 @@ async fn v3_suite_cases() {
     // engine.io answers the POST "ok" and closes the session (the suite accepts any answer).
     let resp = post(addr, &q, b"abc").await;
     assert_eq!(resp.status, 200);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until(|| server.engine.session_count() == 0).await;
     assert_eq!(get(addr, &q).await.status, 400);
 
     // Ping/pong three times, then a ping timeout.
@@ -187,20 +186,12 @@ async fn v3_suite_cases() {
         assert_eq!(get(addr, &q).await.text(), "1:3");
     }
     let sid = handshake_v3_with(addr, "&b64=1").await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Past pingInterval + pingTimeout, this session and the one above are gone.
+    until(|| server.engine.session_count() == 0).await;
     let q = format!("EIO=3&transport=polling&sid={sid}");
     assert_eq!(post(addr, &q, b"1:2").await.status, 400);
 
-    // A close packet from the client ends the pending GET with a noop.
-    let sid = handshake_v3_with(addr, "&b64=1").await;
-    let q = format!("EIO=3&transport=polling&sid={sid}");
-    let q2 = q.clone();
-    let poll = tokio::spawn(async move { get(addr, &q2).await });
-    // Let the GET reach the server first.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(post(addr, &q, b"1:1").await.status, 200);
-    assert_eq!(poll.await.unwrap().text(), "1:6");
-    assert_eq!(get(addr, &q).await.status, 400);
+    // (A close packet ending the pending GET: the test below.)
 
     // WebSocket: ping/pong, invalid packet, close packet.
     let mut ws = ws_connect(addr, "EIO=3&transport=websocket").await;
@@ -233,4 +224,30 @@ async fn v3_suite_cases() {
     ws_send(&mut probe, "4hello").await;
     assert_eq!(ws_text(&mut probe).await, "4hello");
     assert_eq!(get(addr, &q).await.status, 400);
+}
+
+/// The case of the v3 suite above where a close packet from the client ends the pending GET
+/// with a noop; in process (no socket) on tokio's paused clock, so that a sleep returns once
+/// the GET waits in its session.
+#[tokio::test(start_paused = true)]
+async fn v3_close_packet_ends_the_pending_get_with_a_noop() {
+    let config = v3()
+        .ping_interval(Duration::from_millis(300))
+        .ping_timeout(Duration::from_millis(200));
+    let engine = sio_server::EngineIo::new(config);
+    spawn_echo(&engine);
+    let (status, body) = call(&engine, "GET", "EIO=3&transport=polling&b64=1", "").await;
+    assert_eq!(status, 200, "{body}");
+    let start = body.find("\"sid\":\"").unwrap() + 7;
+    let sid = &body[start..start + 20];
+    let q = format!("EIO=3&transport=polling&sid={sid}");
+    let poll = tokio::spawn({
+        let (engine, q) = (engine.clone(), q.clone());
+        async move { call(&engine, "GET", &q, "").await }
+    });
+    // virtual time: returns once the GET waits in its session (before the heartbeat's end).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(call(&engine, "POST", &q, "1:1").await.0, 200);
+    assert_eq!(poll.await.unwrap(), (200, "1:6".to_owned()));
+    assert_eq!(call(&engine, "GET", &q, "").await.0, 400);
 }

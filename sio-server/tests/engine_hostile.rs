@@ -4,7 +4,7 @@
 //! The heap is measured with a counting global allocator, so the tests of this file run one at
 //! a time (`SERIAL`), and the attacking clients are raw TCP peers that allocate next to nothing.
 
-mod support;
+use sio_test_support::engine as support;
 
 use std::time::{Duration, Instant};
 
@@ -33,12 +33,9 @@ fn heap() -> usize {
 }
 
 /// Waits until `done` holds, up to `limit`; the time it took.
-async fn within(limit: Duration, mut done: impl FnMut() -> bool) -> Duration {
+async fn within(limit: Duration, done: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < limit, "not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    sio_test_support::wait::until_within(limit, done).await;
     start.elapsed()
 }
 
@@ -93,6 +90,7 @@ async fn slow_post_bodies_do_not_amplify_memory() {
             while start.elapsed() < Duration::from_secs(3) {
                 tcp.write_all(b"4").await.unwrap();
                 sent += 1;
+                // scenario: the attacker dribbles one byte per millisecond.
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
             (tcp, sent)
@@ -144,6 +142,7 @@ async fn slow_headers_are_cut_by_the_header_timeout() {
                     if write.write_all(&[*byte]).await.is_err() {
                         break;
                     }
+                    // scenario: a slow client, one write every 100 ms.
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             };
@@ -198,6 +197,7 @@ async fn slow_post_body_gets_408_and_the_session_ends() {
             if write.write_all(b"4").await.is_err() {
                 break;
             }
+            // scenario: a slow client, one write every 100 ms.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
@@ -236,6 +236,7 @@ async fn a_post_ends_with_its_session() {
             if write.write_all(b"4").await.is_err() {
                 break;
             }
+            // scenario: a slow client, one write every 100 ms.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
@@ -293,6 +294,8 @@ async fn a_polling_client_that_never_gets_is_bounded_in_bytes() {
         .unwrap()
         .unwrap();
     let sender = conn.sender();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = answered.clone();
     let app = tokio::spawn(async move {
         let mut conn = conn;
         while let Some(_message) = conn.recv().await {
@@ -301,6 +304,7 @@ async fn a_polling_client_that_never_gets_is_bounded_in_bytes() {
             if sender.send(answer).await.is_err() {
                 break;
             }
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         conn.closed().await
     });
@@ -314,7 +318,13 @@ async fn a_polling_client_that_never_gets_is_bounded_in_bytes() {
             break;
         }
         posts += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The answer is queued (or the session closed), then the heap is sampled.
+        let engine = &engine;
+        until(|| {
+            answered.load(std::sync::atomic::Ordering::SeqCst) >= posts
+                || engine.session_count() == 0
+        })
+        .await;
         peak = peak.max(heap().saturating_sub(before));
         if engine.session_count() == 0 {
             break;
@@ -354,6 +364,8 @@ async fn an_application_that_does_not_read_stops_the_reading_at_the_byte_bound()
         ws
     });
     // Let the client write what the server and the kernel take.
+    // wall-clock: that the client stays blocked is something not happening; it takes a
+    // window of time (no event says that a writer is blocked by TCP flow control).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let grown = heap().saturating_sub(before);
     assert!(grown < 3 * MB, "heap grew by {grown} bytes");
@@ -478,9 +490,9 @@ async fn a_response_the_client_never_reads_is_dropped() {
     let request =
         format!("GET /engine.io/?EIO=4&transport=polling&sid={sid} HTTP/1.1\r\nHost: x\r\n\r\n");
     tcp.write_all(request.as_bytes()).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The answer is being written: the server holds it.
+    within(WAIT, || heap().saturating_sub(before) > 4 * MB).await;
     let held = heap().saturating_sub(before);
-    assert!(held > 4 * MB, "the answer is written ({held} bytes held)");
     // The write stalls; the connection is closed and the answer dropped.
     let freed = within(Duration::from_secs(5), || {
         heap().saturating_sub(before) < MB

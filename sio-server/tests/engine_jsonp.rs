@@ -1,7 +1,7 @@
 //! JSONP polling (`j=<index>`), as engine.io's `polling-jsonp.js`: script responses and
 //! form-encoded POSTs, Engine.IO v4 and v3.
 
-mod support;
+use sio_test_support::engine as support;
 
 use sio_server::EngineConfig;
 use support::*;

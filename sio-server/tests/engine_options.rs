@@ -2,7 +2,7 @@
 //! `httpCompression`, `perMessageDeflate` (unsupported), `initialPacket`, and the `Origin`
 //! header check.
 
-mod support;
+use sio_test_support::engine as support;
 
 use std::io::Read;
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! Engine.IO over HTTP long-polling against a scripted raw peer.
 
-mod support;
+use sio_test_support::engine as support;
 
 use std::time::Duration;
 
@@ -165,36 +165,43 @@ async fn messages_both_ways_batched() {
     assert_eq!(got, ["4hello", "bAQIDBA==", "4été"]);
 }
 
-#[tokio::test]
+/// In process (no socket) on tokio's paused clock, so that a sleep returns once the first GET
+/// waits in its session.
+#[tokio::test(start_paused = true)]
 async fn duplicate_get_closes_the_session() {
-    let server = echo_server(EngineConfig::default()).await;
-    let (sid, _) = handshake(server.addr).await;
+    let engine = sio_server::EngineIo::new(EngineConfig::default());
+    spawn_echo(&engine);
+    let sid = open(&engine, "4").await;
     let q = format!("EIO=4&transport=polling&sid={sid}");
-    let addr = server.addr;
-    let q1 = q.clone();
-    let first = tokio::spawn(async move { get(addr, &q1).await });
+    let first = tokio::spawn({
+        let (engine, q) = (engine.clone(), q.clone());
+        async move { call(&engine, "GET", &q, "").await }
+    });
+    // virtual time: returns once the first GET waits in its session.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let second = get(server.addr, &q).await;
-    assert_eq!(second.status, 400);
-    let first = first.await.unwrap();
-    assert_eq!(first.status, 200);
-    assert_eq!(first.text(), "1");
-    let after = get(server.addr, &q).await;
-    assert_eq!(after.text(), r#"{"code":1,"message":"Session ID unknown"}"#);
+    let second = call(&engine, "GET", &q, "").await;
+    assert_eq!(second.0, 400);
+    assert_eq!(first.await.unwrap(), (200, "1".to_owned()));
+    let after = call(&engine, "GET", &q, "").await;
+    assert_eq!(after.1, r#"{"code":1,"message":"Session ID unknown"}"#);
 }
 
-#[tokio::test]
+/// In process on the paused clock, like the test above.
+#[tokio::test(start_paused = true)]
 async fn client_close_ends_the_pending_get_with_noop() {
-    let server = echo_server(EngineConfig::default()).await;
-    let (sid, _) = handshake(server.addr).await;
+    let engine = sio_server::EngineIo::new(EngineConfig::default());
+    spawn_echo(&engine);
+    let sid = open(&engine, "4").await;
     let q = format!("EIO=4&transport=polling&sid={sid}");
-    let addr = server.addr;
-    let q1 = q.clone();
-    let pending = tokio::spawn(async move { get(addr, &q1).await });
+    let pending = tokio::spawn({
+        let (engine, q) = (engine.clone(), q.clone());
+        async move { call(&engine, "GET", &q, "").await }
+    });
+    // virtual time: returns once the GET waits in its session.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(post(server.addr, &q, b"1").await.status, 200);
-    assert_eq!(pending.await.unwrap().text(), "6");
-    assert_eq!(get(server.addr, &q).await.status, 400);
+    assert_eq!(call(&engine, "POST", &q, "1").await.0, 200);
+    assert_eq!(pending.await.unwrap(), (200, "6".to_owned()));
+    assert_eq!(call(&engine, "GET", &q, "").await.0, 400);
 }
 
 #[tokio::test]
@@ -231,7 +238,7 @@ async fn heartbeat_and_ping_timeout() {
     assert_eq!(post(server.addr, &q, b"3").await.status, 200);
     assert_eq!(get(server.addr, &q).await.text(), "2");
     // No pong: the session is gone after pingTimeout.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    until(|| server.engine.session_count() == 0).await;
     let resp = get(server.addr, &q).await;
     assert_eq!(resp.text(), r#"{"code":1,"message":"Session ID unknown"}"#);
 }
@@ -276,7 +283,7 @@ async fn octet_stream_post_is_400_and_closes() {
     )
     .await;
     assert_eq!(resp.status, 400);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until(|| server.engine.session_count() == 0).await;
     let resp = request(server.addr, "GET", &target, &[], b"").await;
     assert_eq!(resp.text(), r#"{"code":1,"message":"Session ID unknown"}"#);
 }
@@ -287,7 +294,7 @@ async fn invalid_packet_closes_the_session() {
     let (sid, _) = handshake(server.addr).await;
     let q = format!("EIO=4&transport=polling&sid={sid}");
     assert_eq!(post(server.addr, &q, b"abc").await.status, 200);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until(|| server.engine.session_count() == 0).await;
     assert_eq!(get(server.addr, &q).await.status, 400);
 }
 
@@ -302,20 +309,12 @@ async fn cancelled_poll_closes_the_session() {
         .write_all(format!("GET /engine.io/?{q} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .await
         .unwrap();
+    // wall-clock: nothing tells that a request is parked in the server (no event, no count).
     tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(server.engine.session_count(), 1);
     drop(stream);
-    let mut closed = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        if server.engine.session_count() == 0 {
-            closed = true;
-            break;
-        }
-    }
-    assert!(
-        closed,
-        "the session should close when its poll is cancelled"
-    );
+    // The session closes when its poll is cancelled.
+    until(|| server.engine.session_count() == 0).await;
 }
 
 #[tokio::test]

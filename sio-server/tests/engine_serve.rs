@@ -1,6 +1,6 @@
 //! `EngineIo::serve(listener)` awaited like `axum::serve`, with graceful shutdown.
 
-mod support;
+use sio_test_support::engine as support;
 
 use std::future::IntoFuture;
 
@@ -48,6 +48,7 @@ async fn graceful_shutdown_closes_sessions_and_ends() {
     assert_eq!(ws_text(&mut ws).await, "4before");
     assert_eq!(engine.session_count(), 2);
     // Let the GET reach the server (hyper closes an idle connection at shutdown).
+    // wall-clock: nothing tells that a request is parked in the server (no event, no count).
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     stop.send(()).unwrap();

@@ -3,30 +3,9 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::Request;
-use http_body_util::BodyExt;
 use sio_server::{CloseReason, DisconnectReason, EngineConfig, EngineIo};
+use sio_test_support::engine::{call, open};
 use tokio::time::Instant;
-
-async fn call(engine: &EngineIo, method: &str, query: &str, body: &str) -> (u16, String) {
-    let req = Request::builder()
-        .method(method)
-        .uri(format!("/engine.io/?{query}"))
-        .body(http_body_util::Full::new(Bytes::from(body.to_owned())))
-        .unwrap();
-    let resp = engine.handle(req, None).await;
-    let status = resp.status().as_u16();
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-async fn open(engine: &EngineIo, eio: &str) -> String {
-    let (status, body) = call(engine, "GET", &format!("EIO={eio}&transport=polling"), "").await;
-    assert_eq!(status, 200);
-    let start = body.find("\"sid\":\"").unwrap() + 7;
-    body[start..start + 20].to_owned()
-}
 
 #[tokio::test(start_paused = true)]
 async fn v4_ping_every_25_s_and_timeout_after_20_s() {
@@ -58,7 +37,7 @@ async fn v3_client_pings_keep_the_session() {
     let q = format!("EIO=3&transport=polling&sid={sid}");
     // The client pings every 25 s; the server answers and never pings itself.
     for _ in 0..3 {
-        tokio::time::sleep(Duration::from_secs(25)).await;
+        tokio::time::sleep(Duration::from_secs(25)).await; // virtual time
         assert_eq!(
             call(&engine, "POST", &q, "1:2").await,
             (200, "ok".to_owned())

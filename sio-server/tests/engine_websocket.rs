@@ -1,6 +1,6 @@
 //! Engine.IO over WebSocket, the upgrade from polling, and hostile inputs.
 
-mod support;
+use sio_test_support::engine as support;
 
 use std::time::Duration;
 
@@ -52,6 +52,7 @@ async fn upgrade_with_probe_loses_nothing() {
     let addr = server.addr;
     let q1 = q.clone();
     let pending = tokio::spawn(async move { get(addr, &q1).await });
+    // wall-clock: nothing tells that a request is parked in the server (no event, no count).
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut ws = ws_connect(server.addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
     ws_send(&mut ws, "2probe").await;
@@ -59,7 +60,7 @@ async fn upgrade_with_probe_loses_nothing() {
     assert_eq!(pending.await.unwrap().text(), "6");
     // Still on polling: this echo waits in the session and must come over the WebSocket.
     assert_eq!(post(server.addr, &q, b"4a\x1e4b").await.status, 200);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    until(|| server.echoed.load(std::sync::atomic::Ordering::SeqCst) == 2).await;
     ws_send(&mut ws, "5").await;
     assert_eq!(ws_text(&mut ws).await, "4a");
     assert_eq!(ws_text(&mut ws).await, "4b");
@@ -165,15 +166,7 @@ async fn client_ping_over_websocket_closes() {
     ws_text(&mut ws).await;
     ws_send(&mut ws, "2").await;
     ws_closed(&mut ws).await;
-    let mut closed = false;
-    for _ in 0..50 {
-        if server.engine.session_count() == 0 {
-            closed = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(closed);
+    until(|| server.engine.session_count() == 0).await;
 }
 
 #[tokio::test]
@@ -255,8 +248,6 @@ async fn poll_after_the_probe_gets_one_noop() {
 
 /// Frame-level behaviour of the server's own WebSocket code, with a raw TCP peer.
 mod frames {
-    use std::time::Duration;
-
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpStream;
 
@@ -390,12 +381,6 @@ mod frames {
     }
 
     async fn until_no_session(server: &Server) {
-        for _ in 0..100 {
-            if server.engine.session_count() == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("sessions left: {}", server.engine.session_count());
+        until(|| server.engine.session_count() == 0).await;
     }
 }

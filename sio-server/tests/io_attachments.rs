@@ -4,7 +4,7 @@
 //! closed, and the server-wide count is given back when a packet completes, fails, or its
 //! connection goes.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,6 +13,7 @@ use base64::Engine as _;
 use io_support::{Logs, Peer, Polling, WAIT, until};
 use sio_protocol::Value;
 use sio_server::{SocketIo, SocketIoConfig};
+use sio_test_support::wait::until_within;
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -356,6 +357,8 @@ fn attack_memory() {
         // Settled: the count stays the same for a while.
         let mut last = usize::MAX;
         loop {
+            // wall-clock: a measurement (ignored by default) waits for the count to settle,
+            // which only a window of time shows.
             tokio::time::sleep(Duration::from_millis(500)).await;
             let now = io.pending_attachment_bytes();
             if now == last {
@@ -379,17 +382,16 @@ fn attack_memory() {
         );
         let linger = env("SIO_ATTACK_LINGER", 0);
         if linger > 0 {
+            // scenario: the measurement holds on for `SIO_ATTACK_LINGER` s when asked.
             tokio::time::sleep(Duration::from_secs(linger as u64)).await;
             println!("{linger} s later: rss={} KiB", rss_kib().0);
         }
         drop(clients);
-        tokio::time::timeout(Duration::from_secs(30), async {
-            while io.pending_attachment_bytes() != 0 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+        // The count goes back to 0.
+        until_within(Duration::from_secs(30), || {
+            io.pending_attachment_bytes() == 0
         })
-        .await
-        .expect("the count goes back to 0");
+        .await;
         println!("after the clients left: rss={} KiB", rss_kib().0);
     });
 }
@@ -442,13 +444,11 @@ fn attack_memory_polling() {
             client.post(&records).await;
         }
         let expected = connections * (header.len() + 9 * ATTACHMENT);
-        tokio::time::timeout(Duration::from_secs(60), async {
-            while io.pending_attachment_bytes() != expected {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+        // Every packet pending.
+        until_within(Duration::from_secs(60), || {
+            io.pending_attachment_bytes() == expected
         })
-        .await
-        .expect("every packet pending");
+        .await;
         let attacked = rss_kib();
         println!(
             "polling connections={connections} nsp={nsp}: rss idle={} KiB, attacked={} KiB; \

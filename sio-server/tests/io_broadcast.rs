@@ -1,34 +1,43 @@
 //! Rooms and broadcasting with raw peers: rooms, except, socket.broadcast, acks from many
 //! clients, fetch/join/leave/disconnect of selected sockets, volatile.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::time::Duration;
 
 use io_support::{Peer, server, until};
-use sio_server::{AckError, SocketIo, SocketIoConfig};
+use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 
 fn rooms_server(io: &SocketIo) {
     io.of("/").on_connection(|socket| async move {
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&());
-        });
-        socket.on("leave", |socket, (room,): (String,), ack| async move {
-            socket.leave(room).await;
-            let _ = ack.send(&());
-        });
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&());
+            },
+        );
+        socket.on(
+            "leave",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.leave(room).await;
+                let _ = ack.send(&());
+            },
+        );
         socket.on(
             "to",
-            |socket, (room, text): (String, String), ack| async move {
+            |socket: Socket, (room, text): (String, String), ack: Ack| async move {
                 socket.to(room).emit("msg", &text).await.unwrap();
                 let _ = ack.send(&());
             },
         );
-        socket.on("others", |socket, (text,): (String,), ack| async move {
-            socket.broadcast().emit("msg", &text).await.unwrap();
-            let _ = ack.send(&());
-        });
+        socket.on(
+            "others",
+            |socket: Socket, (text,): (String,), ack: Ack| async move {
+                socket.broadcast().emit("msg", &text).await.unwrap();
+                let _ = ack.send(&());
+            },
+        );
     });
 }
 
@@ -156,11 +165,15 @@ async fn broadcast_with_ack_collects_every_reply_or_times_out() {
     b.text().await;
     let result = pending.await.unwrap();
     let partial = result.unwrap_err();
-    assert!(matches!(partial.error, AckError::Timeout), "{partial:?}");
+    assert_eq!(
+        partial.kind(),
+        sio_server::ErrorKind::Timeout,
+        "{partial:?}"
+    );
     // The reply that came is kept, and the expected count is known.
-    assert_eq!(partial.replies.len(), 1);
-    assert_eq!(partial.replies[0].deserialize::<String>().unwrap(), "yes");
-    assert_eq!(partial.expected, Some(2));
+    assert_eq!(partial.replies().len(), 1);
+    assert_eq!(partial.replies()[0].deserialize::<String>().unwrap(), "yes");
+    assert_eq!(partial.expected_replies(), Some(2));
     // Nobody to ask: no replies, at once.
     let empty = ns.to("nobody").emit_with_ack("vote", &3).await.unwrap();
     assert!(empty.is_empty());
@@ -207,10 +220,7 @@ async fn volatile_packets_are_dropped_when_the_queue_is_full() {
     for _ in 0..10 {
         let _ = poller.emit("fill", &());
     }
-    assert!(matches!(
-        poller.emit("fill", &()),
-        Err(sio_server::EmitError::Full)
-    ));
+    assert!(poller.emit("fill", &()).is_err_and(|e| e.is_full()));
 }
 
 async fn http(addr: std::net::SocketAddr, request: String) -> String {

@@ -2,7 +2,7 @@
 //! whole by the engine's `http_compression`, whatever the flag (see
 //! `BroadcastOperator::compress`).
 
-mod support;
+use sio_test_support::engine as support;
 
 use std::io::Read;
 use std::net::SocketAddr;

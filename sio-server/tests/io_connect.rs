@@ -1,12 +1,12 @@
 //! CONNECT, namespaces, middlewares, the state rules and malformed input, with a raw peer.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::time::Duration;
 
 use io_support::{Peer, server};
 use sio_server::protocol::socket::Args;
-use sio_server::{ConnectError, SocketIo, SocketIoConfig};
+use sio_server::{Error, SocketIo, SocketIoConfig};
 
 fn echo(io: &SocketIo) {
     io.of("/").on_connection(|socket| async move {
@@ -92,7 +92,7 @@ async fn middlewares_refuse_with_message_and_data() {
     let s = server(SocketIoConfig::default(), |io| {
         io.use_middleware(|socket| async move {
             if socket.handshake().auth.get("banned").is_some() {
-                Err(ConnectError::new("banned"))
+                Err(Error::rejected("banned"))
             } else {
                 Ok(())
             }
@@ -106,7 +106,7 @@ async fn middlewares_refuse_with_message_and_data() {
                     .and_then(|t| t.as_str())
                 {
                     Some("secret") => Ok(()),
-                    _ => Err(ConnectError::new("not authorized")
+                    _ => Err(Error::rejected("not authorized")
                         .with_data(&serde_json::json!({"code": 42}))),
                 }
             })

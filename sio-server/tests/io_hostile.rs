@@ -1,7 +1,7 @@
 //! The Socket.IO layer under cheap attacks, measured with a counting allocator: what a client
 //! can make the server hold while a socket's handler is slow.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -66,6 +66,8 @@ async fn events_for_a_slow_handler_are_bounded_in_bytes() {
         }
         sink
     });
+    // wall-clock: that the client stays blocked is something not happening; it takes a
+    // window of time (no event says that a writer is blocked by TCP flow control).
     tokio::time::sleep(Duration::from_millis(700)).await;
     let grown = HEAP.allocated().saturating_sub(before);
     eprintln!("heap +{} KB while the handler waits", grown / 1024);

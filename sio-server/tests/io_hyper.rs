@@ -4,7 +4,7 @@
 #[path = "../examples/hyper_server.rs"]
 #[allow(dead_code)]
 mod hyper_server;
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::net::SocketAddr;
 

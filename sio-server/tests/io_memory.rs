@@ -5,13 +5,13 @@
 //! what the heap holds per client is the server's: the Engine.IO session and its task, the
 //! Socket.IO session, the socket, its rooms. The tests run one at a time (`SERIAL`).
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::time::Duration;
 
 use cap::Cap;
-use io_support::Polling;
-use sio_server::{ConnectionStateRecovery, SocketIo, SocketIoConfig};
+use io_support::{Polling, until};
+use sio_server::{Ack, ConnectionStateRecovery, Socket, SocketIo, SocketIoConfig};
 use tokio::sync::Mutex;
 
 #[global_allocator]
@@ -29,13 +29,16 @@ const CLIENTS: usize = 500;
 fn server(config: SocketIoConfig) -> SocketIo {
     let io = SocketIo::new(config);
     io.of("/").on_connection(|socket| async move {
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&true);
-        });
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&true);
+            },
+        );
         socket.on(
             "set_data",
-            |socket, (data,): (serde_json::Value,), ack| async move {
+            |socket: Socket, (data,): (serde_json::Value,), ack: Ack| async move {
                 let _ = socket.set_data(&data);
                 let _ = ack.send(&true);
             },
@@ -110,19 +113,15 @@ async fn a_session_waiting_to_be_recovered_costs_its_record() {
     }
     drop(clients);
     let ns = io.of("/");
-    while ns.recovery_stats().unwrap().sessions < CLIENTS || !ns.sockets().is_empty() {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until(|| ns.recovery_stats().unwrap().sessions >= CLIENTS && ns.sockets().is_empty()).await;
     let waiting = heap();
     // The sessions expire, and go when the next one is persisted.
-    tokio::time::sleep(Duration::from_secs(121)).await;
+    tokio::time::sleep(Duration::from_secs(121)).await; // virtual time
     let client = Polling::open(&io).await;
     client.join("/", None).await;
     let (status, _) = client.post_raw("1").await;
     assert_eq!(status, 200);
-    while ns.recovery_stats().unwrap().sessions != 1 {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    until(|| ns.recovery_stats().unwrap().sessions == 1).await;
     let gone = heap();
     let per_session = waiting.saturating_sub(gone) / CLIENTS;
     eprintln!(

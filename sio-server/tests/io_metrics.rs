@@ -3,7 +3,7 @@
 
 #![cfg(feature = "metrics")]
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -14,8 +14,8 @@ use io_support::{Peer, Polling, WAIT, server, until};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use sio_server::metrics as m;
 use sio_server::{
-    AckError, Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, BroadcastPacket,
-    EmitError, InMemoryAdapter, LocalNamespace, ReplySink, SocketIo, SocketIoConfig,
+    Ack, Adapter, AdapterFactory, BoxFuture, BroadcastOptions, BroadcastPacket, Error,
+    InMemoryAdapter, LocalNamespace, ReplySink, SocketIo, SocketIoConfig,
 };
 use tokio_tungstenite::tungstenite::Message;
 
@@ -72,17 +72,10 @@ fn value(name: &str, labels: &[(&str, &str)]) -> f64 {
 
 /// Waits until `name{labels}` is `expected` (the server counts on its own tasks).
 async fn expect(name: &str, labels: &[(&str, &str)], expected: f64) {
-    let outcome = tokio::time::timeout(WAIT, async {
-        loop {
-            if value(name, labels) == expected {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    })
-    .await;
+    let reached =
+        sio_test_support::wait::holds_within(WAIT, || value(name, labels) == expected).await;
     assert!(
-        outcome.is_ok(),
+        reached,
         "{name}{labels:?}: {} (expected {expected})",
         value(name, labels)
     );
@@ -101,7 +94,7 @@ async fn known_traffic_gives_the_expected_metrics() {
         .max_buffered_packets(4);
     let s = server(SocketIoConfig::default().engine(engine), |io| {
         io.of("/").on_connection(|socket| async move {
-            socket.on("echo", |_, (text,): (String,), ack| async move {
+            socket.on("echo", |_, (text,): (String,), ack: Ack| async move {
                 let _ = ack.send(&text);
             });
         });
@@ -168,7 +161,7 @@ async fn known_traffic_gives_the_expected_metrics() {
     let unanswered = socket_b
         .emit_with_ack("q", &())
         .timeout(Duration::from_millis(50));
-    assert!(matches!(unanswered.await, Err(AckError::Timeout)));
+    assert!(unanswered.await.is_err_and(|e| e.is_timeout()));
     assert!(b.text().await.ends_with(r#"["q"]"#));
     expect(m::ACKS_PENDING, &[], 0.0).await;
     expect(m::ACKS_TIMED_OUT, &[], 1.0).await;
@@ -312,10 +305,12 @@ async fn known_traffic_gives_the_expected_metrics() {
     });
     let io = SocketIo::with_adapter(SocketIoConfig::default(), factory);
     io.of("/");
-    assert!(matches!(
-        io.of("/").emit("e", &1).await,
-        Err(EmitError::Adapter(_))
-    ));
+    assert!(
+        io.of("/")
+            .emit("e", &1)
+            .await
+            .is_err_and(|e| e.is_adapter())
+    );
     expect(m::ADAPTER_PUBLISH_FAILURES, &[], 1.0).await;
     let acks = io.of("/").emit_with_ack("e", &1).await;
     assert!(acks.is_err());
@@ -335,9 +330,9 @@ impl Adapter for Unreachable {
         &self,
         packet: Arc<BroadcastPacket>,
         opts: BroadcastOptions,
-    ) -> BoxFuture<'_, Result<(), AdapterError>> {
+    ) -> BoxFuture<'_, Result<(), Error>> {
         self.local().broadcast(&packet, &opts);
-        Box::pin(async { Err(AdapterError::other("the cluster is unreachable")) })
+        Box::pin(async { Err(Error::adapter("the cluster is unreachable")) })
     }
 
     fn broadcast_with_ack(
@@ -345,8 +340,8 @@ impl Adapter for Unreachable {
         packet: Arc<BroadcastPacket>,
         opts: BroadcastOptions,
         acks: ReplySink,
-    ) -> BoxFuture<'_, Result<(), AdapterError>> {
+    ) -> BoxFuture<'_, Result<(), Error>> {
         self.local().broadcast_with_ack(&packet, &opts, &acks);
-        Box::pin(async { Err(AdapterError::other("the cluster is unreachable")) })
+        Box::pin(async { Err(Error::adapter("the cluster is unreachable")) })
     }
 }

@@ -3,7 +3,7 @@
 
 #![cfg(feature = "msgpack")]
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use sio_server::protocol::socket::{
     Args, Decoder, DecoderConfig, Encoder, Packet, PacketData, Parser,
 };
 use sio_server::protocol::{Map, Value};
-use sio_server::{ConnectError, SocketIo, SocketIoConfig};
+use sio_server::{Ack, Error, Socket, SocketIo, SocketIoConfig};
 
 fn config() -> SocketIoConfig {
     SocketIoConfig::default().parser(Parser::MsgPack)
@@ -81,7 +81,7 @@ fn echo(io: &SocketIo) {
         socket.on_args("call", |_, args: Args, ack| async move {
             let _ = ack.send_args(args);
         });
-        socket.on("ask", |socket, (): (), _| async move {
+        socket.on("ask", |socket: Socket, (): (), _| async move {
             let bin = Value::Binary(Bytes::from_static(&[7, 8, 9]));
             let answer = socket
                 .emit_with_ack("question", &("q", bin))
@@ -92,13 +92,16 @@ fn echo(io: &SocketIo) {
                 Err(e) => socket.emit("answer", &format!("error {e}")),
             };
         });
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&());
-        });
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&());
+            },
+        );
         socket.on(
             "to",
-            |socket, (room, text): (String, String), ack| async move {
+            |socket: Socket, (room, text): (String, String), ack: Ack| async move {
                 let bin = Value::Binary(Bytes::from_static(&[1, 2]));
                 socket.to(room).emit("msg", &(text, bin)).await.unwrap();
                 let _ = ack.send(&());
@@ -243,7 +246,7 @@ async fn refusals_are_connect_errors_in_msgpack() {
         echo(io);
         io.of("/admin")
             .use_middleware(|_| async move {
-                Err(ConnectError::new("not authorized").with_data(&serde_json::json!({"code": 42})))
+                Err(Error::rejected("not authorized").with_data(&serde_json::json!({"code": 42})))
             })
             .on_connection(|_| async move {});
     })

@@ -6,7 +6,7 @@
 //! The polling tests call the engine directly, in tokio's paused time: a GET that would hang
 //! would be answered by a ping 25 virtual seconds later, which `Polling::get` refuses.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,8 +14,8 @@ use std::time::Duration;
 use io_support::{Logs, Peer, Polling, WAIT, until};
 use sio_protocol::Str;
 use sio_server::{
-    Adapter, AdapterFactory, BoxFuture, ConnectError, EmitError, InMemoryAdapter, LocalNamespace,
-    Socket, SocketIo, SocketIoConfig,
+    Adapter, AdapterFactory, BoxFuture, Error, InMemoryAdapter, LocalNamespace, Socket, SocketIo,
+    SocketIoConfig,
 };
 use tokio::sync::Notify;
 
@@ -82,7 +82,7 @@ fn server(kind: Kind, events: &Log) -> SocketIo {
         if wants_boom(&socket) {
             panic!("connect middleware boom");
         }
-        Ok::<(), ConnectError>(())
+        Ok::<(), Error>(())
     };
     match kind {
         Kind::IoMiddleware => {
@@ -130,7 +130,9 @@ fn server(kind: Kind, events: &Log) -> SocketIo {
                 |socket, _, _| async move { socket.disconnect(false) },
             );
             match kind {
-                Kind::Event => socket.on_args("boom", |_, _, _| async { panic!("event boom") }),
+                Kind::Event => {
+                    socket.on_args("boom", |_, _, _| async { panic!("event boom") });
+                }
                 Kind::Any => socket.on_any(|_, name, _| async move {
                     if name.as_str() == "boom" {
                         panic!("on_any boom");
@@ -145,7 +147,7 @@ fn server(kind: Kind, events: &Log) -> SocketIo {
                 Kind::OnError => {
                     socket.use_middleware(|_, name, _| async move {
                         if name.as_str() == "boom" {
-                            return Err("refused".into());
+                            return Err(Error::rejected("refused"));
                         }
                         Ok(())
                     });
@@ -162,7 +164,7 @@ fn server(kind: Kind, events: &Log) -> SocketIo {
                         let log = log.clone();
                         async move {
                             let sent = socket.emit("out", &());
-                            let refused = matches!(sent, Err(EmitError::Disconnected));
+                            let refused = sent.is_err_and(|e| e.is_disconnected());
                             push(&log, format!("emit refused:{refused}"));
                         }
                     });
@@ -413,6 +415,7 @@ async fn a_panic_while_the_queue_is_full_frees_the_connection() {
         r#"2/other,5["echo","after"]"#,
     ])
     .await;
+    // virtual time: returns once `boom` waits and the queue is full.
     tokio::time::sleep(Duration::from_millis(100)).await;
     release.notify_one();
     let got = a.get_until(|p| p.starts_with("3/other,5")).await;

@@ -4,7 +4,7 @@
 
 #![cfg(feature = "metrics")]
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use axum::Router;
 use axum::routing::get;
@@ -86,12 +86,15 @@ async fn metrics_scraped_during_known_traffic() {
             .iter()
             .all(|(series, value)| sample(text, series) == Some(*value))
     };
-    let mut text = scrape(addr).await;
-    let deadline = tokio::time::Instant::now() + io_support::WAIT;
-    while !matches(&text) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        text = scrape(addr).await;
-    }
+    let text = sio_test_support::wait::first(io_support::WAIT, || async {
+        let text = scrape(addr).await;
+        matches(&text).then_some(text)
+    })
+    .await;
+    let text = match text {
+        Some(text) => text,
+        None => scrape(addr).await,
+    };
     for (series, value) in expected {
         assert_eq!(sample(&text, series), Some(value), "{series} in\n{text}");
     }

@@ -3,13 +3,13 @@
 //! they missed, in order, once, with the same id, rooms and data; and every way a recovery
 //! must fail gives a fresh session, never another client's state.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::time::Duration;
 
 use io_support::{Peer, Polling, server};
 use serde_json::{Value, json};
-use sio_server::{ConnectionStateRecovery, SocketIo, SocketIoConfig};
+use sio_server::{Ack, ConnectionStateRecovery, Socket, SocketIo, SocketIoConfig};
 
 fn config(recovery: ConnectionStateRecovery) -> SocketIoConfig {
     SocketIoConfig::default().connection_state_recovery(recovery)
@@ -18,11 +18,14 @@ fn config(recovery: ConnectionStateRecovery) -> SocketIoConfig {
 /// The handlers of the `conformance` example's `/`, and `set_data` / `data`.
 fn handlers(io: &SocketIo) {
     io.of("/").on_connection(|socket| async move {
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&true);
-        });
-        socket.on("rooms", |socket, (): (), ack| async move {
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&true);
+            },
+        );
+        socket.on("rooms", |socket: Socket, (): (), ack: Ack| async move {
             let mut rooms: Vec<String> =
                 socket.rooms().await.iter().map(|r| r.to_string()).collect();
             rooms.sort();
@@ -30,24 +33,28 @@ fn handlers(io: &SocketIo) {
         });
         socket.on(
             "ticks",
-            |socket, (n, every_ms): (u32, u64), ack| async move {
+            |socket: Socket, (n, every_ms): (u32, u64), ack: Ack| async move {
                 let _ = ack.send(&true);
                 tokio::spawn(async move {
                     for i in 0..n {
+                        // scenario: the handler emits a tick every `every_ms`.
                         tokio::time::sleep(Duration::from_millis(every_ms)).await;
                         let _ = socket.emit("tick", &i);
                     }
                 });
             },
         );
-        socket.on("status", |socket, (): (), ack| async move {
+        socket.on("status", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&json!({"id": socket.id().as_str(), "recovered": socket.recovered()}));
         });
-        socket.on("set_data", |socket, (data,): (Value,), ack| async move {
-            let _ = socket.set_data(&data);
-            let _ = ack.send(&true);
-        });
-        socket.on("data", |socket, (): (), ack| async move {
+        socket.on(
+            "set_data",
+            |socket: Socket, (data,): (Value,), ack: Ack| async move {
+                let _ = socket.set_data(&data);
+                let _ = ack.send(&true);
+            },
+        );
+        socket.on("data", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&(socket.data_value(),));
         });
     });
@@ -142,7 +149,8 @@ async fn a_websocket_cut_mid_stream_recovers_every_missed_event_once() {
     let ns = s.io.of("/");
     io_support::until(|| ns.recovery_stats().unwrap().sessions == 1).await;
     // Ticks go on meanwhile, into the log.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logged = ns.recovery_stats().unwrap().packets;
+    io_support::until(|| ns.recovery_stats().unwrap().packets > logged).await;
     let offset = ticks.last().unwrap().1.clone();
     let mut peer = Peer::connect(s.addr).await;
     let (missed, reply) = ws_connect(&mut peer, &json!({"pid": pid, "offset": offset})).await;
@@ -316,9 +324,10 @@ async fn a_polling_client_that_stops_polling_recovers_after_the_ping_timeout() {
     // ("ping timeout", 25 + 20 s); they were never delivered.
     drop(client);
     let ns = io.of("/");
-    while ns.recovery_stats().unwrap().sessions == 0 {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    io_support::until_within(Duration::from_secs(60), || {
+        ns.recovery_stats().unwrap().sessions != 0
+    })
+    .await;
     assert!(ns.sockets().is_empty());
     let offset = ticks.last().unwrap().1.clone();
     let (client, missed, reply) =
@@ -373,9 +382,7 @@ async fn cut_client(io: &SocketIo, ticks: usize) -> (String, String, String) {
     // Close the transport: "transport close".
     let (status, _) = client.post_raw("1").await;
     assert_eq!(status, 200);
-    while io.of("/").recovery_stats().unwrap().sessions == before {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    io_support::until(|| io.of("/").recovery_stats().unwrap().sessions != before).await;
     (sid, pid, got.last().unwrap().1.clone())
 }
 
@@ -407,7 +414,7 @@ async fn an_expired_session_gives_a_fresh_one() {
         ConnectionStateRecovery::default().max_disconnection_duration(Duration::from_secs(5));
     let io = polling_server(recovery);
     let (sid, pid, offset) = cut_client(&io, 2).await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await; // virtual time
     assert_fresh(&io, json!({"pid": pid, "offset": offset}), &sid).await;
 }
 
@@ -525,8 +532,7 @@ async fn a_namespace_disconnect_leaves_no_session() {
     let io = polling_server(ConnectionStateRecovery::default());
     let (client, _, _) = polling_connect(&io, &json!({})).await;
     client.post(&["1"]).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(io.of("/").sockets().is_empty());
+    io_support::until(|| io.of("/").sockets().is_empty()).await;
     assert_eq!(io.of("/").recovery_stats().unwrap().sessions, 0);
 }
 

@@ -1,7 +1,7 @@
 //! Serving the Socket.IO layer: `SocketIo::serve` with a graceful shutdown that closes every
 //! socket with "server shutting down", and `SocketIo::layer` inside an axum app.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::sync::{Arc, Mutex};
 

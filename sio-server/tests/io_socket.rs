@@ -1,13 +1,13 @@
 //! Socket behaviour with a raw peer: handler order, acks both ways, per-packet middleware,
 //! onAny/onAnyOutgoing, per-socket data, disconnect reasons.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use io_support::{Peer, server, until};
-use sio_server::{AckError, SocketIo, SocketIoConfig};
+use io_support::{Peer, WAIT, server, until};
+use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -32,12 +32,13 @@ async fn handlers_of_one_socket_run_in_arrival_order() {
             let o = o.clone();
             async move {
                 // Registering after an await is fine: no event is dispatched before this
-                // handler returns.
+                // handler returns. scenario: a connection handler that takes its time.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let o2 = o.clone();
                 socket.on("step", move |_, (n, delay): (u32, u64), _| {
                     let o = o2.clone();
                     async move {
+                        // scenario: each step takes the `delay` the client asks for.
                         tokio::time::sleep(Duration::from_millis(delay)).await;
                         push(&o, format!("step {n}"));
                     }
@@ -72,7 +73,7 @@ async fn server_emit_with_ack_answered_and_timed_out() {
         io.of("/").on_connection(move |socket| {
             let r = r.clone();
             async move {
-                socket.on("go", move |socket, (): (), _| {
+                socket.on("go", move |socket: Socket, (): (), _| {
                     let r = r.clone();
                     async move {
                         let answer = socket
@@ -90,7 +91,7 @@ async fn server_emit_with_ack_answered_and_timed_out() {
                             .emit_with_ack("ignored", &())
                             .timeout(Duration::from_millis(200))
                             .await;
-                        assert!(matches!(unanswered, Err(AckError::Timeout)));
+                        assert!(unanswered.as_ref().is_err_and(|e| e.is_timeout()));
                         push(&r, format!("error {}", unanswered.unwrap_err()));
                     }
                 });
@@ -131,7 +132,7 @@ async fn per_packet_middleware_any_outgoing_and_data() {
                 socket.insert_data(7u32);
                 socket.use_middleware(|_, name, _| async move {
                     if name.as_str() == "forbidden" {
-                        Err("not allowed".into())
+                        Err(sio_server::Error::rejected("not allowed"))
                     } else {
                         Ok(())
                     }
@@ -147,7 +148,7 @@ async fn per_packet_middleware_any_outgoing_and_data() {
                 socket.on_any_outgoing(move |name, args| {
                     push(&s3, format!("out {name} {}", args.len()));
                 });
-                socket.on("count", |socket, (): (), ack| async move {
+                socket.on("count", |socket: Socket, (): (), ack: Ack| async move {
                     let n = socket.with_data(|n: &mut u32| {
                         *n += 1;
                         *n
@@ -213,7 +214,7 @@ async fn disconnect_reasons() {
                         push(&r, format!("{} {reason}", socket.namespace().name()));
                     }
                 });
-                socket.on("kick", |socket, (close,): (bool,), _| async move {
+                socket.on("kick", |socket: Socket, (close,): (bool,), _| async move {
                     socket.disconnect(close);
                 });
             }
@@ -327,7 +328,7 @@ async fn a_stuck_handler_delays_its_socket_only_and_disconnection_is_still_seen(
                     let rel = rel.clone();
                     async move { rel.notified().await }
                 });
-                socket.on("echo", |socket, (n,): (u32,), _| async move {
+                socket.on("echo", |socket: Socket, (n,): (u32,), _| async move {
                     let _ = socket.emit("echo", &n);
                 });
                 socket.on_disconnect(move |_, reason| {
@@ -361,16 +362,25 @@ async fn a_stuck_handler_delays_its_socket_only_and_disconnection_is_still_seen(
 
 #[tokio::test]
 async fn a_client_leaving_during_a_slow_middleware_leaves_nothing_behind() {
-    let s = server(SocketIoConfig::default(), |io: &SocketIo| {
-        io.of("/").use_middleware(|_| async {
-            std::future::pending::<()>().await;
-            Ok(())
+    let entered = std::sync::Arc::new(tokio::sync::Notify::new());
+    let notify = entered.clone();
+    let s = server(SocketIoConfig::default(), move |io: &SocketIo| {
+        io.of("/").use_middleware(move |_| {
+            let notify = notify.clone();
+            async move {
+                notify.notify_one();
+                std::future::pending::<()>().await;
+                Ok(())
+            }
         });
     })
     .await;
     let mut peer = Peer::connect(s.addr).await;
     peer.send("0").await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The CONNECT waits in the middleware.
+    tokio::time::timeout(WAIT, entered.notified())
+        .await
+        .expect("the middleware runs");
     peer.close().await;
     until(|| s.io.engine().session_count() == 0).await;
     assert!(s.io.of("/").sockets().is_empty());

@@ -2,7 +2,7 @@
 //! client's address, and events have the levels operators filter on (a refused handshake at
 //! INFO, a packet dropped under back-pressure at WARN).
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

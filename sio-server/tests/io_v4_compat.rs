@@ -2,12 +2,12 @@
 //! joined without CONNECT, CONNECT replies carry nothing, auth travels as a query string in
 //! the namespace, CONNECT_ERROR carries a string, ids are `<nsp>#<engine id>`.
 
-mod io_support;
+use sio_test_support::io as io_support;
 
 use futures_util::{SinkExt, StreamExt};
 use io_support::{WAIT, server};
 use sio_server::protocol::socket::Args;
-use sio_server::{ConnectError, EngineConfig, SocketIo, SocketIoConfig};
+use sio_server::{EngineConfig, Error, SocketIo, SocketIoConfig};
 use tokio_tungstenite::tungstenite::Message;
 
 fn setup(io: &SocketIo) {
@@ -28,7 +28,7 @@ fn setup(io: &SocketIo) {
                 .and_then(|t| t.as_str())
             {
                 Some("abc") => Ok(()),
-                _ => Err(ConnectError::new("not authorized")),
+                _ => Err(Error::rejected("not authorized")),
             }
         })
         .on_connection(hello);

@@ -43,6 +43,7 @@ function handlers(socket) {
       cookies: cookies.get(socket.conn.id) || [],
       query: socket.handshake.query,
       header: socket.handshake.headers["x-test"] || null,
+      refusedProbes: refused.get(socket.conn.id) || 0,
     })
   );
   // Answers only from the n-th time it gets `key` on: for `retries`. Answers the count.
@@ -87,10 +88,14 @@ if (process.argv[3] === "--tls") {
 
 // The Cookie header of every request (polling and WebSocket) of each engine session.
 const cookies = new Map();
+// The WebSocket requests refused (`?noupgrade=1`), per engine session.
+const refused = new Map();
 io.engine.use((req, res, next) => {
   const query = new URL(req.url, "http://x").searchParams;
   // `?noupgrade=1`: WebSocket requests are refused, so an upgrade probe fails.
   if (query.get("noupgrade") === "1" && query.get("transport") === "websocket") {
+    const sid = query.get("sid");
+    refused.set(sid, (refused.get(sid) || 0) + 1);
     return next(new Error("no websocket"));
   }
   const sid = query.get("sid");

@@ -22,7 +22,7 @@ use std::time::Duration;
 use redis_support::{JsDriver, NodeProcess};
 use serde_json::{Value as Json, json};
 use sio_admin::{Auth, InstrumentOptions, Mode, instrument};
-use sio_server::{ServerHandle, SocketIo, SocketIoConfig};
+use sio_server::{Ack, ServerHandle, Socket, SocketIo, SocketIoConfig};
 
 /// `require("bcryptjs").hashSync("changeit", 4)`: cost 4 keeps logins fast in tests.
 const HASH: &str = "$2a$04$5vCrdvPCrZ6U0y2pI1DP6OHHph54j0yhkY5je8ytacVNUEOU36k1C";
@@ -35,17 +35,20 @@ fn app(io: &SocketIo) {
         if let Some(room) = socket.handshake().query_param("room") {
             socket.join(room.to_owned()).await;
         }
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room.clone()).await;
-            let _ = ack.send(&room);
-        });
-        socket.on("rooms", |socket, (): (), ack| async move {
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room.clone()).await;
+                let _ = ack.send(&room);
+            },
+        );
+        socket.on("rooms", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&socket.rooms().await);
         });
     });
     // The barrier of the Node.js server: answered after the admin socket's earlier events.
     io.of("/admin").on_connection(|socket| async move {
-        socket.on("probe", |_, (): (), ack| async move {
+        socket.on("probe", |_, (): (), ack: Ack| async move {
             let _ = ack.send(&"probed");
         });
     });

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use serde_json::{Value as Json, json};
 use sio_server::protocol::Value;
 use sio_server::protocol::socket::{Args, Parser};
-use sio_server::{ConnectError, SocketIo, SocketIoConfig, TransportKind};
+use sio_server::{Ack, Error, Socket, SocketIo, SocketIoConfig, TransportKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -55,7 +55,7 @@ fn setup(io: &SocketIo) {
             .and_then(|t| t.as_str())
         {
             Some("ok") => Ok(()),
-            _ => Err(ConnectError::new("bad token").with_data(&json!({"reason": "token"}))),
+            _ => Err(Error::rejected("bad token").with_data(&json!({"reason": "token"}))),
         }
     });
     io.of("/").on_connection(|socket| async move {
@@ -70,14 +70,14 @@ fn setup(io: &SocketIo) {
         socket.on_args("ack", |_, args: Args, ack| async move {
             let _ = ack.send_args(args);
         });
-        socket.on("transport", |socket, (): (), ack| async move {
+        socket.on("transport", |socket: Socket, (): (), ack: Ack| async move {
             let name = match socket.transport() {
                 TransportKind::Polling => "polling",
                 TransportKind::WebSocket => "websocket",
             };
             let _ = ack.send(&name);
         });
-        socket.on("ask", |socket, (n,): (i64,), _| async move {
+        socket.on("ask", |socket: Socket, (n,): (i64,), _| async move {
             let reply = socket
                 .emit_with_ack("question", &(n, Bytes::from_static(&[1, 2, 3])))
                 .timeout(Duration::from_secs(10))
@@ -91,29 +91,35 @@ fn setup(io: &SocketIo) {
                 }
             }
         });
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&());
-        });
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&());
+            },
+        );
         socket.on(
             "shout",
-            |socket, (room, text, bin): (String, String, Bytes), ack| async move {
+            |socket: Socket, (room, text, bin): (String, String, Bytes), ack: Ack| async move {
                 let _ = socket.to(room).emit("shout", &(text, bin)).await;
                 let _ = ack.send(&());
             },
         );
         socket.on(
             "announce",
-            |socket, (room, text): (String, String), ack| async move {
+            |socket: Socket, (room, text): (String, String), ack: Ack| async move {
                 let _ = socket.namespace().to(room).emit("announce", &text).await;
                 let _ = ack.send(&());
             },
         );
-        socket.on("all", |socket, (data,): (Bytes,), ack| async move {
-            let _ = socket.broadcast().emit("all", &data).await;
-            let _ = ack.send(&());
-        });
-        socket.on("kick", |socket, (): (), _| async move {
+        socket.on(
+            "all",
+            |socket: Socket, (data,): (Bytes,), ack: Ack| async move {
+                let _ = socket.broadcast().emit("all", &data).await;
+                let _ = ack.send(&());
+            },
+        );
+        socket.on("kick", |socket: Socket, (): (), _| async move {
             socket.disconnect(false);
         });
     });
@@ -138,29 +144,24 @@ async fn front(listener: TcpListener, backend: SocketAddr, files: Files) {
 }
 
 async fn handle(mut stream: TcpStream, backend: SocketAddr, files: Files) -> std::io::Result<()> {
-    // Peek at the request line without consuming it.
-    let mut buf = [0u8; 2048];
-    let line = loop {
-        let n = stream.peek(&mut buf).await?;
-        if n == 0 {
+    // Reads the request line (the bytes read go upstream first when proxied).
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n") {
+        let mut byte = [0u8; 1];
+        if stream.read(&mut byte).await? == 0 || head.len() == 2048 {
             return Ok(());
         }
-        if let Some(end) = buf[..n].windows(2).position(|w| w == b"\r\n") {
-            break String::from_utf8_lossy(&buf[..end]).into_owned();
-        }
-        if n == buf.len() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    };
+        head.push(byte[0]);
+    }
+    let line = String::from_utf8_lossy(&head[..head.len() - 2]).into_owned();
     let target = line.split(' ').nth(1).unwrap_or("/").to_owned();
     if target.starts_with("/socket.io/") {
         let mut upstream = TcpStream::connect(backend).await?;
+        upstream.write_all(&head).await?;
         let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
         return Ok(());
     }
-    // Reads the request head (GET, no body).
-    let mut head = Vec::new();
+    // Reads the rest of the request head (GET, no body).
     while !head.ends_with(b"\r\n\r\n") {
         let mut byte = [0u8; 1];
         if stream.read(&mut byte).await? == 0 {

@@ -6,27 +6,19 @@
 //! Every wait is bounded ([`WAIT`]); the Node child is killed when its guard drops, a failed
 //! test included.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc as std_mpsc;
-use std::time::Duration;
+use std::process::Command;
 
 use bytes::Bytes;
 use sio_client::{Manager, Value};
+use sio_test_support::node::NodeServer;
 
 mod client_support;
 
-use client_support::{Mode, TestServer, WAIT, events, info, recv, watch};
-
-/// A running `client-server.js`; killed on drop.
-struct NodeServer {
-    child: Child,
-    port: u16,
-}
+use client_support::{Mode, TestServer, WAIT, events, info, info_on, recv, watch};
 
 impl TestServer for NodeServer {
     fn start(port: u16) -> NodeServer {
-        Self::start_with(port, &[])
+        NodeServer::start(port, &[])
     }
 
     fn port(&self) -> u16 {
@@ -39,51 +31,6 @@ impl TestServer for NodeServer {
 
     fn thaw(&self) {
         self.signal("-CONT");
-    }
-}
-
-impl NodeServer {
-    fn signal(&self, sig: &str) {
-        let pid = self.child.id().to_string();
-        let status = Command::new("kill").args([sig, pid.as_str()]).status();
-        assert!(status.is_ok_and(|s| s.success()), "kill {sig}");
-    }
-
-    fn start_with(port: u16, extra: &[&str]) -> NodeServer {
-        let script = sio_tests::tests_dir().join("js").join("client-server.js");
-        let mut child = Command::new("node")
-            .arg(&script)
-            .arg(port.to_string())
-            .args(extra)
-            .current_dir(sio_tests::tests_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node must be installed (see README)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(port) = line.strip_prefix("PORT ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
-                }
-            }
-        });
-        let mut server = NodeServer { child, port: 0 };
-        match rx.recv_timeout(WAIT) {
-            Ok(Some(port)) => server.port = port,
-            other => panic!("client-server.js did not start: {other:?}"),
-        }
-        server
-    }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -171,7 +118,7 @@ async fn catch_all_and_once_upgrade() {
 /// nothing lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_upgrade_stays_on_polling() {
-    let server = NodeServer::start(0);
+    let server = <NodeServer as TestServer>::start(0);
     let options = Mode::Upgrade.options().query("noupgrade", "1");
     let manager = Manager::new(&server.url(), options).unwrap();
     let mut main = watch(manager.socket("/"));
@@ -187,7 +134,16 @@ async fn failed_upgrade_stays_on_polling() {
             vec![Value::from(f64::from(i))]
         );
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the server has refused the probe, the client has no other way to the WebSocket.
+    let socket = &main.socket;
+    let refused = sio_test_support::wait::first(WAIT, || async move {
+        let info = info(socket).await;
+        (info.refused_probes > 0).then_some(info)
+    })
+    .await
+    .expect("the probe reaches the server");
+    assert_eq!(refused.transport, "polling");
+    // The client's fallback after the failed probe goes on over polling.
     assert_eq!(info(&main.socket).await.transport, "polling");
     assert!(main.socket.connected());
     main.socket.disconnect();
@@ -281,7 +237,7 @@ async fn tls_polling_then_websocket() {
     use rustls::pki_types::pem::PemObject as _;
 
     let dir = make_certificates();
-    let server = NodeServer::start_with(0, &["--tls", dir.to_str().unwrap()]);
+    let server = NodeServer::start(0, &["--tls", dir.to_str().unwrap()]);
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(CertificateDer::from_pem_file(dir.join("ca.pem")).unwrap())
@@ -307,9 +263,7 @@ async fn tls_polling_then_websocket() {
     let got = recv(&mut echoes, "echo").await;
     assert_eq!(got[0], Value::from("secure"));
     assert_eq!(got[1].as_binary(), Some(&Bytes::from_static(b"\x01\x02")));
-    while info(&main.socket).await.transport != "websocket" {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    info_on(&main.socket, "websocket").await;
     main.socket.emit("echo", &"over wss").unwrap();
     assert_eq!(
         recv(&mut echoes, "wss echo").await,
@@ -328,9 +282,7 @@ async fn tls_echo(url: &str, tls: std::sync::Arc<rustls::ClientConfig>) {
     recv(&mut main.connects, "connect").await;
     main.socket.emit("echo", &"secure").unwrap();
     assert_eq!(recv(&mut echoes, "echo").await, vec![Value::from("secure")]);
-    while info(&main.socket).await.transport != "websocket" {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    info_on(&main.socket, "websocket").await;
     main.socket.emit("echo", &"over wss").unwrap();
     assert_eq!(
         recv(&mut echoes, "wss echo").await,
@@ -346,7 +298,7 @@ async fn tls_extra_root_certificate() {
     use rustls::pki_types::pem::PemObject as _;
 
     let dir = make_certificates();
-    let server = NodeServer::start_with(0, &["--tls", dir.to_str().unwrap()]);
+    let server = NodeServer::start(0, &["--tls", dir.to_str().unwrap()]);
     let ca = CertificateDer::from_pem_file(dir.join("ca.pem")).unwrap();
     let tls = sio_client::tls::with_system_roots([ca]).unwrap();
     tls_echo(&format!("https://localhost:{}", server.port), tls).await;
@@ -358,7 +310,7 @@ async fn tls_extra_root_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_danger_accept_invalid_certs() {
     let dir = make_certificates();
-    let server = NodeServer::start_with(0, &["--tls", dir.to_str().unwrap()]);
+    let server = NodeServer::start(0, &["--tls", dir.to_str().unwrap()]);
     let tls = sio_client::tls::danger_accept_invalid_certs();
     tls_echo(&format!("https://127.0.0.2:{}", server.port), tls).await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -368,7 +320,7 @@ async fn tls_danger_accept_invalid_certs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_untrusted_certificate_is_refused() {
     let dir = make_certificates();
-    let server = NodeServer::start_with(0, &["--tls", dir.to_str().unwrap()]);
+    let server = NodeServer::start(0, &["--tls", dir.to_str().unwrap()]);
     let url = format!("https://localhost:{}", server.port);
     let options = Mode::Polling.options().reconnection(false);
     let Ok(manager) = Manager::new(&url, options) else {

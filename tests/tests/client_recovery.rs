@@ -17,14 +17,12 @@
 //! server's heartbeat is short ([`PING_MS`]), so that it notices a cut between two long polls
 //! (no request open to fail) before the outage ends.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc as std_mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
 use sio_client::{Manager, Options, TransportKind};
+use sio_test_support::node::NodeServer;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::task::{AbortHandle, JoinHandle};
@@ -44,56 +42,15 @@ const PING_MS: u64 = 250;
 /// the stream.
 const OUTAGE: Duration = Duration::from_millis(700);
 
-/// `client-recovery-server.js`; killed on drop.
-struct NodeServer {
-    child: Child,
-    port: u16,
-}
-
-impl NodeServer {
-    /// Starts the server with `--recovery <max_disconnection_ms>`, or without recovery.
-    fn start(recovery: Option<u64>) -> NodeServer {
-        // This crate's directory, as compiled into this test (not the library's: with a
-        // target directory shared by several checkouts, the library may come from another).
-        let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let script = tests.join("js").join("client-recovery-server.js");
-        let mut args = vec!["--ping".to_owned(), PING_MS.to_string()];
-        if let Some(ms) = recovery {
-            args.extend(["--recovery".to_owned(), ms.to_string()]);
-        }
-        let mut child = Command::new("node")
-            .arg(&script)
-            .args(&args)
-            .current_dir(tests)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node must be installed (see README)");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = std_mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(port) = line.strip_prefix("PORT ") {
-                    let _ = tx.send(port.trim().parse::<u16>().ok());
-                }
-            }
-        });
-        let mut server = NodeServer { child, port: 0 };
-        match rx.recv_timeout(WAIT) {
-            Ok(Some(port)) => server.port = port,
-            other => panic!("client-recovery-server.js did not start: {other:?}"),
-        }
-        server
+/// Starts `client-recovery-server.js` with `--recovery <max_disconnection_ms>`, or without
+/// recovery.
+fn start_server(recovery: Option<u64>) -> NodeServer {
+    let mut args = vec!["--ping".to_owned(), PING_MS.to_string()];
+    if let Some(ms) = recovery {
+        args.extend(["--recovery".to_owned(), ms.to_string()]);
     }
-}
-
-impl Drop for NodeServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    NodeServer::start_script("client-recovery-server.js", &args)
 }
 
 /// A TCP proxy to the server: [`cut`](Self::cut) closes every connection through it and
@@ -236,7 +193,7 @@ async fn recv<T>(rx: &mut UnboundedReceiver<T>, what: &str) -> T {
 /// Connects through a proxy, asks for the stream, cuts after [`CUT_AFTER`] ticks for
 /// `outage`, and collects everything until the last tick arrived.
 async fn cut_mid_stream(mode: Mode, recovery: Option<u64>, outage: Duration) -> Run {
-    let server = NodeServer::start(recovery);
+    let server = start_server(recovery);
     let proxy = Proxy::start(server.port).await;
     let manager = Manager::new(&proxy.url(), mode.options()).unwrap();
     let socket = manager.socket("/");
@@ -270,6 +227,7 @@ async fn cut_mid_stream(mode: Mode, recovery: Option<u64>, outage: Duration) -> 
         got.push(recv(&mut ticks, "a tick before the cut").await);
     }
     proxy.cut();
+    // scenario: the outage.
     tokio::time::sleep(outage).await;
     proxy.restore();
     // Until the last tick (every tick must come with recovery; without it, the stream goes on
@@ -284,8 +242,9 @@ async fn cut_mid_stream(mode: Mode, recovery: Option<u64>, outage: Duration) -> 
         .expect("info ack")
         .deserialize()
         .expect("an Info");
-    // Nothing more: a duplicate would come right after the last tick.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Nothing more: a duplicate would come right after the last tick, so before the answer to
+    // `info`, asked after it (one ordered connection; the client runs its handlers in
+    // arrival order, before it resolves a later ack).
     while let Ok(tick) = ticks.try_recv() {
         got.push(tick);
     }

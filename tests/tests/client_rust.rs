@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, mpsc as std_mpsc};
 use std::thread::JoinHandle;
 
 use serde_json::json;
-use sio_server::{ConnectError, Cookie, EngineConfig, Socket, SocketIo, SocketIoConfig};
+use sio_server::{Ack, Cookie, EngineConfig, Error, Socket, SocketIo, SocketIoConfig};
 use tokio::sync::oneshot;
 
 mod client_support;
@@ -130,7 +130,7 @@ fn server() -> SocketIo {
             .and_then(|t| t.as_str())
         {
             Some("secret") => Ok(()),
-            _ => Err(ConnectError::new("not authorized")
+            _ => Err(Error::rejected("not authorized")
                 .with_data(&json!({"code": 42, "reason": "bad token"}))),
         }
     });
@@ -152,17 +152,20 @@ fn handlers(socket: &Socket, flaky: Arc<Mutex<HashMap<String, u64>>>) {
     // Never answered: for ack timeouts.
     socket.on_args("no-ack", |_, _, _| async {});
     // The server asks the client for an ack, then reports the answer.
-    socket.on("ask", |socket, (question,): (String,), _| async move {
-        tokio::spawn(async move {
-            let answer = socket
-                .emit_with_ack("question", &question)
-                .timeout(WAIT)
-                .await;
-            if let Ok(answer) = answer {
-                let _ = socket.emit_args("answer", answer);
-            }
-        });
-    });
+    socket.on(
+        "ask",
+        |socket: Socket, (question,): (String,), _| async move {
+            tokio::spawn(async move {
+                let answer = socket
+                    .emit_with_ack("question", &question)
+                    .timeout(WAIT)
+                    .await;
+                if let Ok(answer) = answer {
+                    let _ = socket.emit_args("answer", answer);
+                }
+            });
+        },
+    );
     // What the server knows of this connection.
     socket.on_args("info", |socket, _, ack| async move {
         let handshake = socket.handshake();
@@ -186,7 +189,7 @@ fn handlers(socket: &Socket, flaky: Arc<Mutex<HashMap<String, u64>>>) {
         }));
     });
     // Answers only from the n-th time it gets `key` on: for `retries`. Answers the count.
-    socket.on("flaky", move |_, (key, n): (String, u64), ack| {
+    socket.on("flaky", move |_, (key, n): (String, u64), ack: Ack| {
         let count = {
             let mut flaky = flaky
                 .lock()

@@ -21,7 +21,7 @@ use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -152,15 +152,18 @@ impl Nginx {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("nginx starts");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port_line)).is_err() {
+        // Listening (connect succeeds), or exited.
+        let listening = sio_test_support::wait::blocking_first(Duration::from_secs(10), || {
+            if TcpStream::connect(("127.0.0.1", port_line)).is_ok() {
+                return Some(());
+            }
             if let Ok(Some(status)) = child.try_wait() {
                 let log = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
                 panic!("nginx exited ({status}):\n{log}\nconfig:\n{config}");
             }
-            assert!(Instant::now() < deadline, "nginx never listened");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            None
+        });
+        assert!(listening.is_some(), "nginx never listened");
         Nginx {
             child,
             dir,
@@ -325,16 +328,8 @@ fn statuses(user: &Value) -> BTreeSet<u64> {
 /// its output to be read).
 async fn connected(node: &Node, nick: &str, transport: &str) -> bool {
     let line = format!("{nick} connected to {} ({transport})", node.name);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        if node.lines().contains(&line) {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    sio_test_support::wait::holds_within(Duration::from_secs(5), || node.lines().contains(&line))
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -31,7 +31,7 @@ use sio_protocol::engine::{
 mod differential_support;
 
 use differential_support::{BATCH_SIZES, Counts, add, run};
-use sio_tests::{NodePeer, as_bin, bin};
+use sio_test_support::{NodePeer, as_bin, bin};
 use std::cell::Cell;
 
 use ProtocolVersion::{V3, V4};

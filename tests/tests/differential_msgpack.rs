@@ -20,7 +20,7 @@ use sio_protocol::socket::{
     Args, Decoder, DecoderConfig, Encoder, EventName, Packet, PacketData, Parser,
 };
 use sio_protocol::{Map, Number, Str, Value};
-use sio_tests::{NodePeer, as_bin, bin};
+use sio_test_support::{NodePeer, as_bin, bin};
 
 /// Requests per `call_batch`.
 const BATCH: usize = 500;

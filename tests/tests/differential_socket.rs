@@ -46,7 +46,7 @@ use sio_protocol::{Map, Str, Value};
 mod differential_support;
 
 use differential_support::{BATCH_SIZES, add, run};
-use sio_tests::{Frame, NodePeer, as_bin, bin};
+use sio_test_support::{Frame, NodePeer, as_bin, bin};
 
 /// The attachment limit of the round-trip tests (the rejection tests use the default, 10).
 const MAX_ATTACHMENTS: usize = 64;

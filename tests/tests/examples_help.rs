@@ -79,7 +79,7 @@ async fn build_examples() -> BTreeMap<String, PathBuf> {
             "--examples",
             "--message-format=json-render-diagnostics",
         ])
-        .current_dir(sio_tests::workspace_root())
+        .current_dir(sio_test_support::workspace_root())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,4 +1,4 @@
-//! The fault-injecting proxy of the test support (`sio_tests::proxy`) does what it says,
+//! The fault-injecting proxy of the test support (`sio_test_support::proxy`) does what it says,
 //! against a TCP echo server: faithful forwarding, cuts (FIN), resets (RST), a reset in the
 //! middle of a frame, outages, stalls, latency with jitter in order, and connection
 //! lifetimes. Real sockets on loopback, real time, short bounded waits.
@@ -6,7 +6,7 @@
 use std::io::ErrorKind;
 use std::time::Duration;
 
-use sio_tests::proxy::FaultProxy;
+use sio_test_support::proxy::FaultProxy;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::{Instant, timeout};
@@ -71,13 +71,10 @@ async fn read_to_end(stream: &mut TcpStream) -> (Vec<u8>, Result<(), ErrorKind>)
     }
 }
 
-/// Waits until `f` holds (polling every 5 ms), at most [`WAIT`].
+/// Waits until `f` holds, at most [`WAIT`].
 async fn until(what: &str, f: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < WAIT, "not within {WAIT:?}: {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let holds = sio_test_support::wait::holds_within(WAIT, f).await;
+    assert!(holds, "not within {WAIT:?}: {what}");
 }
 
 #[tokio::test]
@@ -178,6 +175,7 @@ async fn latency_and_jitter_delay_each_chunk_in_order() {
     for i in 0..20u8 {
         a.write_all(&[i]).await.unwrap();
         sent.push(i);
+        // scenario: chunks 2 ms apart.
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let got = read_n(&mut a, sent.len()).await;
@@ -212,6 +210,8 @@ async fn each_connection_lives_a_random_lifetime_in_the_range() {
     until("the proxy counts the cuts", || proxy.stats().cut == 5).await;
     proxy.cut_each_after(None);
     let mut lasting = connect(&proxy).await;
+    // wall-clock: a cut that does not come has no event; the window is longer than the
+    // longest lifetime of the range above.
     tokio::time::sleep(Duration::from_millis(400)).await;
     lasting.write_all(b"ok").await.unwrap();
     assert_eq!(read_n(&mut lasting, 2).await, b"ok");

@@ -4,7 +4,7 @@
 //! `NodePeer` independently of the Rust codecs.
 
 use serde_json::{Value, json};
-use sio_tests::{Frame, NodePeer, as_bin, bin};
+use sio_test_support::{Frame, NodePeer, as_bin, bin};
 
 fn ok(op: &str, args: Value) -> Value {
     NodePeer::call(op, args).unwrap_or_else(|e| panic!("{op} failed: {e}"))

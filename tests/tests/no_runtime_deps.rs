@@ -22,7 +22,7 @@ const FORBIDDEN: &[&str] = &[
 /// with the extra arguments `extra`.
 fn dependency_names(extra: &[&str]) -> Vec<String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let root = sio_tests::workspace_root();
+    let root = sio_test_support::workspace_root();
     let output = Command::new(&cargo)
         .current_dir(&root)
         .args([

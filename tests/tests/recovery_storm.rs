@@ -1,4 +1,4 @@
-//! The recovery storm (`sio_tests::storm`): ten clients (five over WebSocket, five over
+//! The recovery storm (`sio_test_support::storm`): ten clients (five over WebSocket, five over
 //! long-polling) receive 400 numbered broadcasts, one every 10 ms, while the fault-injecting
 //! proxy cuts every one of their connections three times (at ticks 50, 175 and 300, each
 //! followed by a 700 ms outage).
@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use sio_tests::storm::{ClientKind, Cuts, ServerKind, StormConfig, StormReport, run};
+use sio_test_support::storm::{ClientKind, Cuts, ServerKind, StormConfig, StormReport, run};
 
 const CUTS: usize = 3;
 

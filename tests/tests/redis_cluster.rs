@@ -167,15 +167,14 @@ impl Mixed {
     }
 
     fn wait_subscribers(&mut self, channel: &str, n: u64) {
-        let deadline = Instant::now() + WAIT;
-        while self.subscribers(channel) != n {
-            assert!(
-                Instant::now() < deadline,
-                "{channel}: {} subscribers, not {n}",
-                self.subscribers(channel)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let reached = sio_test_support::wait::blocking_first(WAIT, || {
+            (self.subscribers(channel) == n).then_some(())
+        });
+        assert!(
+            reached.is_some(),
+            "{channel}: {} subscribers, not {n}",
+            self.subscribers(channel)
+        );
     }
 
     /// In the dynamic mode of the sharded adapter, each server with a member of a room
@@ -695,6 +694,8 @@ fn classic_faults() {
         "emit",
         json!({"client": "rust1-a", "event": "sse", "args": []}),
     );
+    // The server dies while the requests wait for it. wall-clock: the requests go through
+    // the Node clients' process to the servers; nothing here tells that they are waiting.
     std::thread::sleep(Duration::from_millis(300));
     mixed.rust[1].kill();
     let ack = mixed.clients.answer(from_rust, WAIT).unwrap();

@@ -23,11 +23,8 @@ async fn next(messages: &mut Messages) -> Message {
 
 /// Polls `check` until it holds (the state of a Redis server, which no event announces).
 async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = Instant::now() + WAIT;
-    while !check().await {
-        assert!(Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let done = sio_test_support::wait::first(WAIT, async || check().await.then_some(())).await;
+    assert!(done.is_some(), "never: {what}");
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ async fn engine_io_client_v3_polling_websocket_and_upgrade() {
         }
     });
     let results = Value::Array(
-        sio_tests::run_node_driver(
+        sio_test_support::run_node_driver(
             "server-engine-eio3.js",
             server.local_addr().port(),
             &[],

@@ -22,7 +22,7 @@ async fn engine_io_client_polling_websocket_and_upgrade() {
         }
     });
     let results = Value::Array(
-        sio_tests::run_node_driver(
+        sio_test_support::run_node_driver(
             "server-engine-client.js",
             server.local_addr().port(),
             &[],

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use sio_server::protocol::socket::{Args, Parser};
-use sio_server::{ConnectError, EngineConfig, SocketIo, SocketIoConfig};
+use sio_server::{Ack, EngineConfig, Error, Socket, SocketIo, SocketIoConfig};
 
 fn setup(io: &SocketIo) {
     io.use_middleware(|socket| async move {
@@ -20,8 +20,7 @@ fn setup(io: &SocketIo) {
         {
             Some("ok") => Ok(()),
             _ => {
-                Err(ConnectError::new("bad token")
-                    .with_data(&serde_json::json!({"reason": "token"})))
+                Err(Error::rejected("bad token").with_data(&serde_json::json!({"reason": "token"})))
             }
         }
     });
@@ -33,7 +32,7 @@ fn setup(io: &SocketIo) {
         socket.on_args("ack", |_, args: Args, ack| async move {
             let _ = ack.send_args(args);
         });
-        socket.on("ask", |socket, (n,): (i64,), _| async move {
+        socket.on("ask", |socket: Socket, (n,): (i64,), _| async move {
             // Awaiting here holds back this socket's later events, by design.
             let reply = socket
                 .emit_with_ack("question", &n)
@@ -48,7 +47,7 @@ fn setup(io: &SocketIo) {
                 }
             }
         });
-        socket.on("ask-timeout", |socket, (): (), _| async move {
+        socket.on("ask-timeout", |socket: Socket, (): (), _| async move {
             let reply = socket
                 .emit_with_ack("no-answer", &())
                 .timeout(Duration::from_millis(300))
@@ -56,22 +55,28 @@ fn setup(io: &SocketIo) {
             let text = reply.err().map(|e| e.to_string()).unwrap_or_default();
             let _ = socket.emit("answer", &text);
         });
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&());
-        });
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&());
+            },
+        );
         socket.on(
             "shout",
-            |socket, (room, text): (String, String), ack| async move {
+            |socket: Socket, (room, text): (String, String), ack: Ack| async move {
                 let _ = socket.to(room).emit("shout", &text).await;
                 let _ = ack.send(&());
             },
         );
-        socket.on("all", |socket, (data,): (bytes::Bytes,), ack| async move {
-            let _ = socket.broadcast().emit("all", &data).await;
-            let _ = ack.send(&());
-        });
-        socket.on("volatile", |socket, (): (), _| async move {
+        socket.on(
+            "all",
+            |socket: Socket, (data,): (bytes::Bytes,), ack: Ack| async move {
+                let _ = socket.broadcast().emit("all", &data).await;
+                let _ = ack.send(&());
+            },
+        );
+        socket.on("volatile", |socket: Socket, (): (), _| async move {
             let _ = socket
                 .namespace()
                 .volatile()
@@ -79,7 +84,7 @@ fn setup(io: &SocketIo) {
                 .emit("vol", &1)
                 .await;
         });
-        socket.on("kick", |socket, (): (), _| async move {
+        socket.on("kick", |socket: Socket, (): (), _| async move {
             socket.disconnect(false);
         });
     });
@@ -100,7 +105,7 @@ async fn run_node(script: &str, port: u16) -> Vec<Value> {
 }
 
 async fn run_node_with(script: &str, port: u16, args: &[&str]) -> Vec<Value> {
-    sio_tests::run_node_driver(script, port, args, Duration::from_secs(90)).await
+    sio_test_support::run_node_driver(script, port, args, Duration::from_secs(90)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,7 +176,7 @@ async fn socket_io_client_2_in_every_transport_mode() {
                 .and_then(|t| t.as_str())
             {
                 Some("abc") => Ok(()),
-                _ => Err(ConnectError::new("not authorized")),
+                _ => Err(Error::rejected("not authorized")),
             }
         })
         .on_connection(hello);

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sio_server::{ConnectionStateRecovery, SocketIo, SocketIoConfig};
+use sio_server::{Ack, ConnectionStateRecovery, Socket, SocketIo, SocketIoConfig};
 
 /// The `conformance` example's `/` with `--recovery`: connection state recovery for 5 s, and
 /// the `join`, `rooms`, `ticks`, `status` events.
@@ -17,11 +17,14 @@ fn server() -> SocketIo {
         .skip_middlewares(true);
     let io = SocketIo::new(SocketIoConfig::default().connection_state_recovery(recovery));
     io.of("/").on_connection(|socket| async move {
-        socket.on("join", |socket, (room,): (String,), ack| async move {
-            socket.join(room).await;
-            let _ = ack.send(&true);
-        });
-        socket.on("rooms", |socket, (): (), ack| async move {
+        socket.on(
+            "join",
+            |socket: Socket, (room,): (String,), ack: Ack| async move {
+                socket.join(room).await;
+                let _ = ack.send(&true);
+            },
+        );
+        socket.on("rooms", |socket: Socket, (): (), ack: Ack| async move {
             let mut rooms: Vec<String> =
                 socket.rooms().await.iter().map(|r| r.to_string()).collect();
             rooms.sort();
@@ -29,17 +32,18 @@ fn server() -> SocketIo {
         });
         socket.on(
             "ticks",
-            |socket, (n, every_ms): (u32, u64), ack| async move {
+            |socket: Socket, (n, every_ms): (u32, u64), ack: Ack| async move {
                 let _ = ack.send(&true);
                 tokio::spawn(async move {
                     for i in 0..n {
+                        // scenario: the handler emits a tick every `every_ms`.
                         tokio::time::sleep(Duration::from_millis(every_ms)).await;
                         let _ = socket.emit("tick", &i);
                     }
                 });
             },
         );
-        socket.on("status", |socket, (): (), ack| async move {
+        socket.on("status", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&json!({"id": socket.id().as_str(), "recovered": socket.recovered()}));
         });
     });
@@ -92,7 +96,8 @@ async fn the_official_client_recovers_from_our_server() {
     let handle = io.listen("127.0.0.1:0").await.unwrap();
     let port = handle.local_addr().port();
     let results =
-        sio_tests::run_node_driver("server-recovery.js", port, &[], Duration::from_secs(90)).await;
+        sio_test_support::run_node_driver("server-recovery.js", port, &[], Duration::from_secs(90))
+            .await;
     assert_recovered(&results);
     // Each recovery used its session.
     assert_eq!(io.of("/").recovery_stats().unwrap().sessions, 0);
@@ -100,7 +105,7 @@ async fn the_official_client_recovers_from_our_server() {
 
 #[tokio::test]
 async fn the_official_client_recovers_from_the_node_server_the_same_way() {
-    let results = sio_tests::run_node_driver(
+    let results = sio_test_support::run_node_driver(
         "server-recovery.js",
         0,
         &["--reference"],

@@ -35,7 +35,7 @@ async fn node_clients_compress_both_ways() {
     let on = echo_server(true).listen("127.0.0.1:0").await.unwrap();
     let off = echo_server(false).listen("127.0.0.1:0").await.unwrap();
     let off_port = off.local_addr().port().to_string();
-    let results = sio_tests::run_node_driver(
+    let results = sio_test_support::run_node_driver(
         "server-ws-deflate.js",
         on.local_addr().port(),
         &[&off_port],

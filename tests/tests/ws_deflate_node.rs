@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use sio_protocol::websocket::deflate::{
     DeflateConfig, InflateReason, Negotiated, PerMessageDeflate, negotiate,
 };
-use sio_tests::tests_dir;
+use sio_test_support::tests_dir;
 
 /// zlib's message for a back-reference before the start of the stream, which miniz_oxide
 /// does not detect.
@@ -63,17 +63,13 @@ fn run_node(request: &Value) -> Value {
         let mut s = String::new();
         stdout.read_to_string(&mut s).map(|_| s)
     });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for node") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("deflate-vectors.js did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
+    let exited = sio_test_support::wait::blocking_first(Duration::from_secs(60), || {
+        child.try_wait().expect("wait for node")
+    });
+    let Some(status) = exited else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("deflate-vectors.js did not finish within 60 s");
     };
     writer.join().unwrap().expect("write the request");
     let stdout = reader.join().unwrap().expect("read the answer");

@@ -24,7 +24,7 @@ use serde_json::Value;
 use sio_redis::RedisAdapter;
 use sio_redis::conn::RedisConfig;
 use sio_server::protocol::socket::Args;
-use sio_server::{EngineConfig, SocketIo, SocketIoConfig};
+use sio_server::{Ack, EngineConfig, Socket, SocketIo, SocketIoConfig};
 use tokio::io::AsyncReadExt;
 
 #[tokio::main(flavor = "current_thread")]
@@ -60,13 +60,16 @@ pub(crate) async fn main() -> std::io::Result<()> {
             socket.on_args("echo", |_socket, args: Args, ack| async move {
                 let _ = ack.send_args(args);
             });
-            socket.on("join", |socket, room: String, ack| async move {
-                socket.join(room).await;
-                let _ = ack.send(&());
-            });
+            socket.on(
+                "join",
+                |socket: Socket, room: String, ack: Ack| async move {
+                    socket.join(room).await;
+                    let _ = ack.send(&());
+                },
+            );
             socket.on(
                 "broadcast",
-                move |_socket, (room, data): (String, Value), ack| {
+                move |_socket, (room, data): (String, Value), ack: Ack| {
                     let io = io.clone();
                     async move {
                         let _ = io.to(room).emit("b", &data).await;
@@ -74,12 +77,15 @@ pub(crate) async fn main() -> std::io::Result<()> {
                     }
                 },
             );
-            socket.on("flood", |socket, (n, data): (u32, Value), ack| async move {
-                for _ in 0..n {
-                    let _ = socket.emit("b", &data);
-                }
-                let _ = ack.send(&());
-            });
+            socket.on(
+                "flood",
+                |socket: Socket, (n, data): (u32, Value), ack: Ack| async move {
+                    for _ in 0..n {
+                        let _ = socket.emit("b", &data);
+                    }
+                    let _ = ack.send(&());
+                },
+            );
         }
     });
     // `io.serve` on a listener with Node's backlog (`io.listen` would use tokio's 128).

@@ -1,5 +1,5 @@
 //! Delivery under cuts (BENCHMARKS.md §4): the recovery storm of the interop tests
-//! (`sio_tests::storm`) at benchmark scale. N clients (half over WebSocket, half over
+//! (`sio_test_support::storm`) at benchmark scale. N clients (half over WebSocket, half over
 //! long-polling) receive a numbered broadcast every `every` ms for `seconds`, while a
 //! fault-injecting TCP proxy cuts each of their connections after a random lifetime of
 //! `cut_min`..`cut_max` seconds (a new lifetime for every new connection); for each pair of
@@ -20,7 +20,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde_json::json;
-use sio_tests::storm::{ClientKind, Cuts, ServerKind, StormConfig, run};
+use sio_test_support::storm::{ClientKind, Cuts, ServerKind, StormConfig, run};
 
 fn parse_pair(pair: &str) -> Result<(ServerKind, ClientKind), String> {
     let (server, clients) = pair

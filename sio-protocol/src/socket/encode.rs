@@ -5,8 +5,6 @@ use std::cell::RefCell;
 use bytes::Bytes;
 use serde::Serialize;
 
-#[cfg(feature = "msgpack")]
-use super::args::Args;
 use super::args_ser::write_args;
 use super::codec::{Encoded, Parser};
 use super::json::{self, write_str};
@@ -72,7 +70,7 @@ impl Encoder {
                 let packet = Packet::event(
                     Str::from(nsp.to_owned()),
                     name.to_owned(),
-                    Args::new(args)?,
+                    super::args::Args::new(args)?,
                     id,
                 );
                 return self.encode(&packet);

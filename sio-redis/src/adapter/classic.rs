@@ -7,15 +7,18 @@ use std::sync::{Arc, Weak};
 use bytes::Bytes;
 use sio_protocol::Str;
 use sio_protocol::socket::Args;
+use sio_server::Error as AdapterError;
 use sio_server::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace,
-    RemoteSocketData, ReplySink,
+    Adapter, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace, RemoteSocketData,
+    ReplySink,
 };
 
-use super::{
-    Answer, ClassicOptions, Kind, Node, Requests, Route, answer_sink, event_of, from_fetched,
-    local_opts, packet_data, random_uid6, split_event, target_opts, to_fetched, wire_opts,
-    wire_packet,
+use super::node::{Incoming, Node, Receive, Route, ack_deadline};
+use super::options::{ClassicOptions, Kind};
+use super::requests::{Answer, Collected, Requests, answer_sink};
+use super::wire::{
+    event_of, from_fetched, local_opts, packet_data, random_uid6, split_event, target_opts,
+    to_fetched, wire_opts, wire_packet,
 };
 use crate::channels::Classic;
 use crate::conn::{Message, MessageKind};
@@ -65,7 +68,10 @@ impl ClassicNs {
             closed: AtomicBool::new(false),
             me: me.clone(),
         });
-        node.add_routes(&ns.keys, &Route::Classic(Arc::downgrade(&ns)));
+        node.add_routes(
+            &ns.keys,
+            &Route::new(Arc::downgrade(&ns) as Weak<dyn Receive>),
+        );
         let subscriber = node.subscriber.clone();
         let keys = ns.keys.clone();
         node.runtime.spawn(async move {
@@ -84,7 +90,7 @@ impl ClassicNs {
 
     fn check_open(&self) -> Result<(), AdapterError> {
         if self.closed.load(Ordering::Acquire) {
-            Err(AdapterError::closed())
+            Err(AdapterError::adapter_closed())
         } else {
             Ok(())
         }
@@ -97,11 +103,11 @@ impl ClassicNs {
             .publish(channel, payload)
             .await
             .map(drop)
-            .map_err(AdapterError::unavailable)
+            .map_err(AdapterError::adapter_unavailable)
     }
 
     async fn publish_request(&self, request: Request) -> Result<(), AdapterError> {
-        let payload = request.encode().map_err(AdapterError::other)?;
+        let payload = request.encode().map_err(AdapterError::adapter)?;
         self.publish(self.channels.request(), payload).await
     }
 
@@ -117,13 +123,13 @@ impl ClassicNs {
             .conn
             .numsub(self.channels.request())
             .await
-            .map_err(AdapterError::unavailable)?;
+            .map_err(AdapterError::adapter_unavailable)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
     // ----- received messages -----
 
-    pub(super) fn on_message(&self, message: &Message) {
+    fn on_message(&self, message: &Message) {
         if self.closed.load(Ordering::Acquire) {
             return;
         }
@@ -302,7 +308,7 @@ impl ClassicNs {
                 };
                 let sink = self
                     .answer_sink(requester, request_id)
-                    .until(super::ack_deadline(timeout));
+                    .until(ack_deadline(timeout));
                 // As the JavaScript adapter: rooms and exceptions, no flags.
                 self.local
                     .broadcast_with_ack(&packet, &target_opts(opts), &sink);
@@ -399,10 +405,10 @@ impl ClassicNs {
         is_rooms: bool,
         opts: Option<Opts>,
         timeout: std::time::Duration,
-    ) -> Result<super::Collected, AdapterError> {
+    ) -> Result<Collected, AdapterError> {
         let num_sub = self.num_sub().await?;
         if num_sub <= 1 {
-            return Ok(super::Collected {
+            return Ok(Collected {
                 complete: true,
                 received: 0,
                 expected: 0,
@@ -432,7 +438,7 @@ impl ClassicNs {
     }
 
     fn unsubscribe(&self) {
-        let route = Route::Classic(self.me.clone());
+        let route = Route::new(self.me.clone() as Weak<dyn Receive>);
         self.node.remove_routes(&self.keys, &route);
         let subscriber = self.node.subscriber.clone();
         let keys = self.keys.clone();
@@ -466,6 +472,14 @@ fn send_response(node: &Node, channel: &str, response: &Response) {
     }
 }
 
+impl Receive for ClassicNs {
+    fn receive(&self, incoming: Incoming<'_>) {
+        if let Incoming::Classic(message) = incoming {
+            self.on_message(message);
+        }
+    }
+}
+
 impl Node {
     fn options(&self) -> &ClassicOptions {
         match &self.kind {
@@ -485,14 +499,14 @@ impl Adapter for ClassicNs {
         packet: Arc<BroadcastPacket>,
         opts: BroadcastOptions,
     ) -> BoxFuture<'_, Result<(), AdapterError>> {
-        self.local.broadcast(&packet, &opts);
         Box::pin(async move {
+            self.local.broadcast_interleaved(&packet, &opts).await;
             if opts.flags.local {
                 return Ok(());
             }
             let wire = wire_packet(Some(self.nsp.clone()), &packet)?;
             let message = Broadcast::new(self.node.uid.clone(), wire, wire_opts(&opts));
-            let payload = message.encode().map_err(AdapterError::other)?;
+            let payload = message.encode().map_err(AdapterError::adapter)?;
             self.publish(&self.channels.broadcast_channel(&opts.rooms), payload)
                 .await
         })
@@ -644,7 +658,7 @@ impl Adapter for ClassicNs {
             if self.closed.swap(true, Ordering::AcqRel) {
                 return;
             }
-            let route = Route::Classic(self.me.clone());
+            let route = Route::new(self.me.clone() as Weak<dyn Receive>);
             self.node.remove_routes(&self.keys, &route);
             let subscriber = &self.node.subscriber;
             let _ = subscriber.punsubscribe(&self.keys[0]).await;

@@ -10,15 +10,19 @@ use std::time::Duration;
 use indexmap::IndexSet;
 use sio_protocol::Str;
 use sio_protocol::socket::Args;
+use sio_server::Error as AdapterError;
 use sio_server::{
-    Adapter, AdapterError, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace,
-    RemoteSocketData, ReplySink,
+    Adapter, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace, RemoteSocketData,
+    ReplySink,
 };
 use tokio::sync::{Notify, watch};
 
-use super::{
-    Answer, Kind, Node, Requests, Route, ShardedOptions, answer_sink, event_of, from_fetched,
-    local_opts, packet_data, random_hex16, split_event, to_fetched, wire_opts, wire_packet,
+use super::node::{Incoming, Node, Receive, Route, ack_deadline};
+use super::options::{Kind, ShardedOptions};
+use super::requests::{Answer, Requests, answer_sink};
+use super::wire::{
+    event_of, from_fetched, local_opts, packet_data, random_hex16, split_event, to_fetched,
+    wire_opts, wire_packet,
 };
 use crate::channels::{Sharded, SubscriptionMode};
 use crate::conn::Message;
@@ -72,10 +76,11 @@ pub(super) fn route(node: &Arc<Node>, message: &Message) {
         Err(e) => return node.invalid(&message.channel, &e),
     };
     let target = node.routes().get(decoded.nsp.as_str()).cloned();
-    if let Some(Route::Sharded(ns)) = target {
-        if let Some(ns) = ns.upgrade() {
-            ns.on_message(&message.channel, decoded);
-        }
+    if let Some(route) = target {
+        route.receive(Incoming::Sharded {
+            channel: &message.channel,
+            message: decoded,
+        });
     }
 }
 
@@ -98,7 +103,10 @@ impl ShardedNs {
             done: watch::Sender::new(0),
             me: me.clone(),
         });
-        node.add_routes(&[nsp.to_string()], &Route::Sharded(Arc::downgrade(&ns)));
+        node.add_routes(
+            &[nsp.to_string()],
+            &Route::new(Arc::downgrade(&ns) as Weak<dyn Receive>),
+        );
         let subscriber = node.subscriber.clone();
         let channels = [
             ns.channels.channel().to_owned(),
@@ -126,7 +134,7 @@ impl ShardedNs {
 
     fn check_open(&self) -> Result<(), AdapterError> {
         if self.closed.load(Ordering::Acquire) {
-            Err(AdapterError::closed())
+            Err(AdapterError::adapter_closed())
         } else {
             Ok(())
         }
@@ -141,13 +149,13 @@ impl ShardedNs {
         self.check_open()?;
         let message = self.message(body);
         let channel = self.channels.publish_channel(&message, self.mode());
-        let payload = message.encode().map_err(AdapterError::other)?;
+        let payload = message.encode().map_err(AdapterError::adapter)?;
         self.node
             .conn
             .spublish(&channel, payload)
             .await
             .map(drop)
-            .map_err(AdapterError::unavailable)
+            .map_err(AdapterError::adapter_unavailable)
     }
 
     /// Sends a response to server `to` (through the outbox).
@@ -169,7 +177,7 @@ impl ShardedNs {
             .conn
             .shardnumsub(self.channels.channel())
             .await
-            .map_err(AdapterError::unavailable)?;
+            .map_err(AdapterError::adapter_unavailable)?;
         Ok(usize::try_from(n).unwrap_or(usize::MAX))
     }
 
@@ -215,7 +223,7 @@ impl ShardedNs {
                     Some(request_id) => {
                         let sink = self
                             .answer_sink(from, request_id)
-                            .until(super::ack_deadline(timeout));
+                            .until(ack_deadline(timeout));
                         self.local.broadcast_with_ack(&packet, &opts, &sink);
                     }
                 }
@@ -433,7 +441,7 @@ impl Drop for ShardedNs {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
-        let route = Route::Sharded(self.me.clone());
+        let route = Route::new(self.me.clone() as Weak<dyn Receive>);
         self.node.remove_routes(&[self.nsp.to_string()], &route);
         let channels = self.channels_to_unsubscribe();
         let subscriber = self.node.subscriber.clone();
@@ -442,6 +450,14 @@ impl Drop for ShardedNs {
                 let _ = subscriber.sunsubscribe(channel).await;
             }
         });
+    }
+}
+
+impl Receive for ShardedNs {
+    fn receive(&self, incoming: Incoming<'_>) {
+        if let Incoming::Sharded { channel, message } = incoming {
+            self.on_message(channel, message);
+        }
     }
 }
 
@@ -483,8 +499,8 @@ impl Adapter for ShardedNs {
         packet: Arc<BroadcastPacket>,
         opts: BroadcastOptions,
     ) -> BoxFuture<'_, Result<(), AdapterError>> {
-        self.local.broadcast(&packet, &opts);
         Box::pin(async move {
+            self.local.broadcast_interleaved(&packet, &opts).await;
             if opts.flags.local {
                 return Ok(());
             }
@@ -648,7 +664,7 @@ impl Adapter for ShardedNs {
             if self.closed.swap(true, Ordering::AcqRel) {
                 return;
             }
-            let route = Route::Sharded(self.me.clone());
+            let route = Route::new(self.me.clone() as Weak<dyn Receive>);
             self.node.remove_routes(&[self.nsp.to_string()], &route);
             for channel in self.channels_to_unsubscribe() {
                 let _ = self.node.subscriber.sunsubscribe(&channel).await;

@@ -46,7 +46,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use sio_redis::RedisAdapter;
 use sio_redis::conn::RedisConfig;
-use sio_server::{ConnectError, Socket, SocketIo, SocketIoConfig};
+use sio_server::{Ack, Error, Socket, SocketIo, SocketIoConfig};
 
 #[derive(Clone)]
 struct Nick(String);
@@ -216,7 +216,7 @@ async fn main() -> std::io::Result<()> {
             .unwrap_or_default()
             .to_owned();
         if nick.is_empty() || nick.chars().count() > 32 {
-            return Err(ConnectError::new("invalid nickname").with_data(&"1 to 32 characters"));
+            return Err(Error::rejected("invalid nickname").with_data(&"1 to 32 characters"));
         }
         let _ = socket.set_data(&Shared { nick: &nick });
         socket.insert_data(Nick(nick));
@@ -260,68 +260,77 @@ async fn main() -> std::io::Result<()> {
 /// The handlers of a connected socket.
 async fn handlers(socket: Socket) {
     // Joins a room (leaving the previous one); the ack lists who is there.
-    socket.on("join", |socket, (name,): (String,), ack| async move {
-        let name = name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 32 {
-            let _ = ack.send(&JoinError {
-                error: "the room name takes 1 to 32 characters",
-            });
-            return;
-        }
-        if let Some(old) = room(&socket) {
-            socket.leave(old.clone()).await;
-            let _ = socket.to(old).emit("left", &nick(&socket)).await;
-        }
-        socket.join(name.clone()).await;
-        socket.insert_data(Room(name.clone()));
-        let _ = socket.to(name.clone()).emit("joined", &nick(&socket)).await;
-        let mut nicks: Vec<String> = socket
-            .namespace()
-            .to(name)
-            .fetch_sockets()
-            .await
-            .unwrap_or_default()
-            .iter()
-            // On any node of the cluster: the nick is in the socket's shared data.
-            .filter_map(|s| s.data().get("nick")?.as_str().map(str::to_owned))
-            .collect();
-        nicks.sort();
-        let _ = ack.send(&Joined { here: nicks });
-    });
+    socket.on(
+        "join",
+        |socket: Socket, (name,): (String,), ack: Ack| async move {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 32 {
+                let _ = ack.send(&JoinError {
+                    error: "the room name takes 1 to 32 characters",
+                });
+                return;
+            }
+            if let Some(old) = room(&socket) {
+                socket.leave(old.clone()).await;
+                let _ = socket.to(old).emit("left", &nick(&socket)).await;
+            }
+            socket.join(name.clone()).await;
+            socket.insert_data(Room(name.clone()));
+            let _ = socket.to(name.clone()).emit("joined", &nick(&socket)).await;
+            let mut nicks: Vec<String> = socket
+                .namespace()
+                .to(name)
+                .fetch_sockets()
+                .await
+                .unwrap_or_default()
+                .iter()
+                // On any node of the cluster: the nick is in the socket's shared data.
+                .filter_map(|s| s.data().get("nick")?.as_str().map(str::to_owned))
+                .collect();
+            nicks.sort();
+            let _ = ack.send(&Joined { here: nicks });
+        },
+    );
     // A message: to everyone else in the room; the ack tells the sender it went out.
-    socket.on("message", |socket, text: String, ack| async move {
-        let Some(room) = room(&socket) else {
-            let _ = ack.send(&"join a room first");
-            return;
-        };
-        let message = Message {
-            from: nick(&socket),
-            text,
-        };
-        let _ = socket.to(room).emit("message", &message).await;
-        let _ = ack.send(&"sent");
-    });
+    socket.on(
+        "message",
+        |socket: Socket, text: String, ack: Ack| async move {
+            let Some(room) = room(&socket) else {
+                let _ = ack.send(&"join a room first");
+                return;
+            };
+            let message = Message {
+                from: nick(&socket),
+                text,
+            };
+            let _ = socket.to(room).emit("message", &message).await;
+            let _ = ack.send(&"sent");
+        },
+    );
     // An image: its bytes travel as a binary attachment.
-    socket.on("image", |socket, (image,): (ImageIn,), ack| async move {
-        let Some(room) = room(&socket) else {
-            let _ = ack.send(&"join a room first");
-            return;
-        };
-        if !image.mime.starts_with("image/") || image.data.len() > MAX_IMAGE {
-            let _ = ack.send(&"not an image of at most 512 KiB");
-            return;
-        }
-        let image = ImageOut {
-            from: nick(&socket),
-            name: image.name,
-            mime: image.mime,
-            data: image.data,
-        };
-        let _ = socket.to(room).emit("image", &image).await;
-        let _ = ack.send(&"sent");
-    });
+    socket.on(
+        "image",
+        |socket: Socket, (image,): (ImageIn,), ack: Ack| async move {
+            let Some(room) = room(&socket) else {
+                let _ = ack.send(&"join a room first");
+                return;
+            };
+            if !image.mime.starts_with("image/") || image.data.len() > MAX_IMAGE {
+                let _ = ack.send(&"not an image of at most 512 KiB");
+                return;
+            }
+            let image = ImageOut {
+                from: nick(&socket),
+                name: image.name,
+                mime: image.mime,
+                data: image.data,
+            };
+            let _ = socket.to(room).emit("image", &image).await;
+            let _ = ack.send(&"sent");
+        },
+    );
     // Typing notices may be lost: volatile.
-    socket.on("typing", |socket, (): (), _| async move {
+    socket.on("typing", |socket: Socket, (): (), _| async move {
         if let Some(room) = room(&socket) {
             let _ = socket
                 .to(room)

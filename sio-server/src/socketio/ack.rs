@@ -1,8 +1,9 @@
-//! Acknowledgements: [`Ack`] (answering a client), [`AckFuture`] and [`AckError`] (waiting for
-//! a client's answer).
+//! Acknowledgements: [`Ack`] (answering a client) and [`AckFuture`] (waiting for a client's
+//! answer).
 
-use std::fmt;
 use std::future::IntoFuture;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -10,58 +11,43 @@ use sio_protocol::Error as ProtocolError;
 use sio_protocol::socket::{AckFailure, Args, Packet};
 use tokio::sync::oneshot;
 
-use super::cluster::AdapterError;
+use super::error::Error;
 use super::future::BoxFuture;
-use super::socket::{EmitError, Socket};
-
-/// Why `emit_with_ack` produced no answer.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum AckError {
-    /// No answer in time: `"operation has timed out"`, socket.io's message.
-    Timeout,
-    /// The socket disconnected before it answered.
-    Disconnected,
-    /// The event could not be sent.
-    Emit(EmitError),
-    /// The other servers of the cluster could not be reached (or did not answer, for a
-    /// request the adapter times out itself): see [`AdapterError`].
-    Adapter(AdapterError),
-}
-
-impl fmt::Display for AckError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AckError::Timeout => f.write_str("operation has timed out"),
-            AckError::Disconnected => f.write_str("socket has been disconnected"),
-            AckError::Emit(e) => write!(f, "emit failed: {e}"),
-            AckError::Adapter(e) => write!(f, "adapter: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for AckError {
-    /// The source of the inner error (its text is already in this error's).
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            AckError::Emit(e) => std::error::Error::source(e),
-            AckError::Adapter(e) => std::error::Error::source(e),
-            _ => None,
-        }
-    }
-}
+use super::socket::Socket;
 
 /// The handle to answer a client's acknowledgement request (the `ack` callback of a
 /// JavaScript handler). Answering an event that asked for no ack does nothing.
+///
+/// When an event has several handlers ([`Socket::on`] appends), each gets an `Ack` of the
+/// event, and only the first answer is sent (socket.io's ack callback does the same).
 #[derive(Debug)]
 pub struct Ack {
     socket: Socket,
     id: Option<u64>,
+    /// Shared by the `Ack`s of one event given to several handlers: set by the first answer.
+    sent: Option<Arc<AtomicBool>>,
 }
 
 impl Ack {
-    pub(crate) fn new(socket: Socket, id: Option<u64>) -> Ack {
-        Ack { socket, id }
+    /// An `Ack` for each of `n` handlers of one event: the first answer wins.
+    pub(crate) fn shared(socket: &Socket, id: Option<u64>, n: usize) -> Vec<Ack> {
+        let sent = (n > 1 && id.is_some()).then(|| Arc::new(AtomicBool::new(false)));
+        (0..n)
+            .map(|_| Ack {
+                socket: socket.clone(),
+                id,
+                sent: sent.clone(),
+            })
+            .collect()
+    }
+
+    /// The ack id to answer, unless none was asked for or another handler answered.
+    fn take_id(&self) -> Option<u64> {
+        let id = self.id?;
+        match &self.sent {
+            Some(sent) if sent.swap(true, Ordering::AcqRel) => None,
+            _ => Some(id),
+        }
     }
 
     /// Whether the client asked for an acknowledgement.
@@ -71,11 +57,14 @@ impl Ack {
 
     /// Sends the acknowledgement with `args` (spread like
     /// [`Args::new`](sio_protocol::socket::Args::new): a tuple is several arguments).
-    pub fn send<T: Serialize + ?Sized>(self, args: &T) -> Result<(), EmitError> {
-        let Some(id) = self.id else {
+    pub fn send<T: Serialize + ?Sized>(self, args: &T) -> Result<(), Error> {
+        if self.id.is_none() {
+            return Ok(());
+        }
+        let args = Args::new(args).map_err(Error::args)?;
+        let Some(id) = self.take_id() else {
             return Ok(());
         };
-        let args = Args::new(args).map_err(EmitError::Serialize)?;
         let packet = Packet::ack(self.socket.namespace().name().clone(), args, id);
         self.socket.send_packet(&packet)
     }
@@ -83,8 +72,8 @@ impl Ack {
 
 impl Ack {
     /// Sends the acknowledgement with arguments already built.
-    pub fn send_args(self, args: Args) -> Result<(), EmitError> {
-        let Some(id) = self.id else {
+    pub fn send_args(self, args: Args) -> Result<(), Error> {
+        let Some(id) = self.take_id() else {
             return Ok(());
         };
         let packet = Packet::ack(self.socket.namespace().name().clone(), args, id);
@@ -132,14 +121,12 @@ impl AckFuture {
 }
 
 impl IntoFuture for AckFuture {
-    type Output = Result<Args, AckError>;
-    type IntoFuture = BoxFuture<'static, Result<Args, AckError>>;
+    type Output = Result<Args, Error>;
+    type IntoFuture = BoxFuture<'static, Result<Args, Error>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let args = self
-                .args
-                .map_err(|e| AckError::Emit(EmitError::Serialize(e)))?;
+            let args = self.args.map_err(Error::args)?;
             let timeout = self
                 .timeout
                 .unwrap_or_else(|| self.socket.namespace().config().ack_timeout);
@@ -148,13 +135,12 @@ impl IntoFuture for AckFuture {
             let (tx, rx) = oneshot::channel();
             let id = self.socket.namespace().next_ack_id();
             self.socket
-                .emit_args_with_ack(&self.event, args, id, deadline, tx)
-                .map_err(AckError::Emit)?;
+                .emit_args_with_ack(&self.event, args, id, deadline, tx)?;
             match rx.await {
                 Ok(Ok(args)) => Ok(args),
-                Ok(Err(AckFailure::Timeout)) => Err(AckError::Timeout),
+                Ok(Err(AckFailure::Timeout)) => Err(Error::timeout()),
                 // The session went away without answering (the connection is gone).
-                Ok(Err(_)) | Err(_) => Err(AckError::Disconnected),
+                Ok(Err(_)) | Err(_) => Err(Error::disconnected()),
             }
         })
     }

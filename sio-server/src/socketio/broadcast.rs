@@ -12,13 +12,12 @@ use sio_protocol::socket::Args;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::ack::AckError;
 use super::adapter::{BroadcastOptions, encode_packet};
-use super::cluster::{AdapterError, PartialReplies, ReplyEvent, ReplySink};
+use super::cluster::{ReplyEvent, ReplySink};
+use super::error::Error;
 use super::future::BoxFuture;
 use super::namespace::Namespace;
 use super::remote::RemoteSocket;
-use super::socket::EmitError;
 
 /// Selects sockets of a namespace. Each method returns a new operator; the original is
 /// unchanged.
@@ -109,22 +108,17 @@ impl BroadcastOperator {
 
     /// Sends `event` to the selected sockets, on every server of the cluster (unless
     /// [`local`](Self::local)). The packet is encoded once; every local recipient gets the
-    /// same buffers. [`EmitError::Adapter`] when the other servers could not be reached
-    /// (this server's sockets got it).
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        args: &T,
-    ) -> Result<(), EmitError> {
-        let args = Args::new(args).map_err(EmitError::Serialize)?;
+    /// same buffers. An [`Error`] of an adapter kind when the other servers could not be
+    /// reached (this server's sockets got it).
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
+        let args = Args::new(args).map_err(Error::args)?;
         let packet = Arc::new(encode_packet(&self.ns, event, args, None)?);
         self.ns
             .adapter()
             .broadcast(packet, self.opts.clone())
             .await
-            .map_err(|error| {
+            .inspect_err(|_| {
                 crate::metrics::adapter_publish_failed();
-                EmitError::Adapter(error)
             })
     }
 
@@ -155,7 +149,7 @@ impl BroadcastOperator {
     /// [`RemoteSocket`] for how sockets of this server are represented). Fails when another
     /// server cannot be reached or does not answer in time
     /// ([`timeout`](Self::timeout) if set, else the adapter's default).
-    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, Error> {
         let sockets = self.ns.adapter().fetch_sockets(self.opts.clone()).await?;
         Ok(sockets
             .into_iter()
@@ -166,7 +160,7 @@ impl BroadcastOperator {
     /// Makes the selected sockets of every server join `room` (socket.io's `socketsJoin`).
     /// Resolves once this server's sockets have joined and the other servers were told;
     /// fails when they could not be (this server's sockets joined anyway).
-    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), Error> {
         self.ns
             .adapter()
             .add_sockets(self.opts.clone(), vec![room.into()])
@@ -175,7 +169,7 @@ impl BroadcastOperator {
 
     /// Makes the selected sockets of every server leave `room` (like
     /// [`sockets_join`](Self::sockets_join)).
-    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), Error> {
         self.ns
             .adapter()
             .del_sockets(self.opts.clone(), vec![room.into()])
@@ -184,7 +178,7 @@ impl BroadcastOperator {
 
     /// Disconnects the selected sockets of every server (and closes their connections with
     /// `close`), like [`sockets_join`](Self::sockets_join).
-    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), Error> {
         self.ns
             .adapter()
             .disconnect_sockets(self.opts.clone(), close)
@@ -198,12 +192,13 @@ impl BroadcastOperator {
 /// As in socket.io, the call is complete when every server of the cluster
 /// ([`Adapter::server_count`](super::Adapter::server_count); 1 with
 /// [`local`](BroadcastOperator::local)) reported how many clients it sent the packet to, and
-/// that many acknowledgements arrived. Otherwise it ends with [`PartialReplies`] holding the
-/// acknowledgements received: [`AckError::Timeout`] when the timeout
-/// ([`BroadcastOperator::timeout`], default
-/// [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)) passes first,
-/// [`AckError::Adapter`] when the other servers could not be reached,
-/// [`AckError::Disconnected`] when every recipient went away before answering.
+/// that many acknowledgements arrived. Otherwise it fails with an [`Error`] holding the
+/// acknowledgements received ([`Error::replies`], socket.io's `err.responses`): of kind
+/// [`Timeout`](crate::ErrorKind::Timeout) when the timeout ([`BroadcastOperator::timeout`],
+/// default [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)) passes first, of an
+/// adapter kind ([`Error::is_adapter`]) when the other servers could not be reached, of kind
+/// [`Disconnected`](crate::ErrorKind::Disconnected) when every recipient went away before
+/// answering.
 ///
 /// An acknowledgement from a client of another server holds its first argument only
 /// (socket.io sends no more across servers).
@@ -240,25 +235,22 @@ impl Tally {
         }
     }
 
-    fn fail(self, error: AckError, expected_servers: Option<usize>) -> PartialReplies {
+    fn fail(self, error: Error, expected_servers: Option<usize>) -> Error {
         let expected = expected_servers
             .filter(|&servers| self.servers >= servers)
             .map(|_| self.clients);
-        PartialReplies::new(error, self.replies, expected)
+        error.with_replies(self.replies, expected)
     }
 }
 
 impl IntoFuture for BroadcastAckFuture {
-    type Output = Result<Vec<Args>, PartialReplies>;
-    type IntoFuture = BoxFuture<'static, Result<Vec<Args>, PartialReplies>>;
+    type Output = Result<Vec<Args>, Error>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<Args>, Error>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let op = self.op;
-            let fail = |error| PartialReplies::new(error, Vec::new(), None);
-            let args = self
-                .args
-                .map_err(|e| fail(AckError::Emit(EmitError::Serialize(e))))?;
+            let args = self.args.map_err(Error::args)?;
             let timeout = op
                 .opts
                 .flags
@@ -266,10 +258,7 @@ impl IntoFuture for BroadcastAckFuture {
                 .unwrap_or_else(|| op.ns.config().ack_timeout);
             let deadline = Instant::now() + timeout;
             let id = op.ns.next_ack_id();
-            let packet = Arc::new(
-                encode_packet(&op.ns, &self.event, args, Some(id))
-                    .map_err(|e| fail(AckError::Emit(e)))?,
-            );
+            let packet = Arc::new(encode_packet(&op.ns, &self.event, args, Some(id))?);
             let (sink, mut rx) = ReplySink::channel();
             // Each recipient's session forgets its pending ack at the deadline.
             let sink = sink.until(deadline);
@@ -294,11 +283,11 @@ impl IntoFuture for BroadcastAckFuture {
                 Ok((Err(e), _) | (_, Err(e))) => {
                     crate::metrics::adapter_publish_failed();
                     tally.drain(&mut rx);
-                    return Err(tally.fail(AckError::Adapter(e), None));
+                    return Err(tally.fail(e, None));
                 }
                 Err(_) => {
                     tally.drain(&mut rx);
-                    return Err(tally.fail(AckError::Timeout, None));
+                    return Err(tally.fail(Error::timeout(), None));
                 }
             };
             loop {
@@ -310,10 +299,10 @@ impl IntoFuture for BroadcastAckFuture {
                     // Every recipient's session let go of the sink: they disconnected, or
                     // their deadline (the same as this one) passed first.
                     Ok(None) if Instant::now() >= deadline => {
-                        return Err(tally.fail(AckError::Timeout, Some(servers)));
+                        return Err(tally.fail(Error::timeout(), Some(servers)));
                     }
-                    Ok(None) => return Err(tally.fail(AckError::Disconnected, Some(servers))),
-                    Err(_) => return Err(tally.fail(AckError::Timeout, Some(servers))),
+                    Ok(None) => return Err(tally.fail(Error::disconnected(), Some(servers))),
+                    Err(_) => return Err(tally.fail(Error::timeout(), Some(servers))),
                 }
             }
         })

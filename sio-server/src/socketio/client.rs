@@ -19,11 +19,12 @@ use sio_protocol::socket::{
 use tokio::time::Sleep;
 
 use super::config::SocketIoConfig;
+use super::error::Error;
 use super::handshake::Handshake;
-use super::namespace::{ConnectError, Namespace};
+use super::namespace::Namespace;
 use super::recovery::{Finish, RestoredSession, generate_pid};
 use super::server::SocketIo;
-use super::socket::{AckSender, EmitError, Incoming, Socket, SocketDisconnectReason, frames};
+use super::socket::{AckSender, Incoming, Socket, SocketDisconnectReason, frames};
 use crate::engine::connection::ConnectionSender;
 use crate::engine::message::{DisconnectReason, Message, SendError};
 use crate::engine::session_task::{SessionApp, panic_message};
@@ -137,14 +138,14 @@ impl ClientShared {
 
     /// Encodes and writes the packets the session queued; the error of the last one that
     /// could not be written.
-    fn flush(&self, session: &mut ServerSession<AckSender>) -> Result<(), EmitError> {
+    fn flush(&self, session: &mut ServerSession<AckSender>) -> Result<(), Error> {
         let mut result = Ok(());
         while let Some(packet) = session.poll_transmit() {
             result = match self.encoder.encode(&packet) {
                 Ok(encoded) => self.queue(frames(encoded), false),
                 Err(error) => {
                     tracing::debug!(sid = %self.sender.sid(), %error, "packet not encoded");
-                    Err(EmitError::Serialize(error))
+                    Err(Error::args(error))
                 }
             };
         }
@@ -152,7 +153,7 @@ impl ClientShared {
     }
 
     /// Queues the messages of one packet, all or none (the caller holds the session's lock).
-    fn queue(&self, messages: Vec<Message>, volatile: bool) -> Result<(), EmitError> {
+    fn queue(&self, messages: Vec<Message>, volatile: bool) -> Result<(), Error> {
         let result = if messages.len() == 1 {
             let mut messages = messages;
             match messages.pop() {
@@ -169,9 +170,9 @@ impl ClientShared {
                 if !volatile {
                     tracing::warn!(sid = %self.sender.sid(), "send queue full: packet dropped");
                 }
-                Err(EmitError::Full)
+                Err(Error::full())
             }
-            Err(_) => Err(EmitError::Disconnected),
+            Err(_) => Err(Error::disconnected()),
         }
     }
 
@@ -181,10 +182,10 @@ impl ClientShared {
         nsp: &str,
         messages: Vec<Message>,
         volatile: bool,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         let cell = self.cell();
         if !cell.session.is_connected(nsp) {
-            return Err(EmitError::Disconnected);
+            return Err(Error::disconnected());
         }
         self.queue(messages, volatile)
     }
@@ -196,10 +197,10 @@ impl ClientShared {
         nsp: &str,
         messages: Vec<Message>,
         (id, deadline, sender): (u64, Option<Instant>, AckSender),
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         let mut cell = self.cell();
         if cell.session.expect_ack(nsp, id, deadline, sender).is_err() {
-            return Err(EmitError::Disconnected);
+            return Err(Error::disconnected());
         }
         if let Err(error) = self.queue(messages, false) {
             cell.session.cancel_ack(nsp, id);
@@ -211,8 +212,8 @@ impl ClientShared {
     }
 
     /// Encodes and writes a packet of a connected namespace (an ACK).
-    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
-        let encoded = self.encoder.encode(packet).map_err(EmitError::Serialize)?;
+    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), Error> {
+        let encoded = self.encoder.encode(packet).map_err(Error::args)?;
         self.write(&packet.nsp, frames(encoded), false)
     }
 
@@ -778,7 +779,7 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
         }
         Ok(())
     };
-    let outcome: Result<(), ConnectError> = tokio::select! {
+    let outcome: Result<(), Error> = tokio::select! {
         outcome = run_middlewares => outcome,
         _ = conn.closed() => return,
     };
@@ -916,8 +917,8 @@ fn answer_recovered(
 }
 
 /// What a client gets when the server's code panicked during its CONNECT.
-fn server_error() -> ConnectError {
-    ConnectError::new("server error")
+fn server_error() -> Error {
+    Error::rejected("server error")
 }
 
 fn connect_panicked(
@@ -936,8 +937,8 @@ fn connect_panicked(
 }
 
 /// Answers a CONNECT with CONNECT_ERROR.
-fn refuse(shared: &ClientShared, nsp: &str, error: ConnectError) {
-    let (_, events) =
-        shared.with_session(|session| session.refuse(nsp, &error.message, error.data));
+fn refuse(shared: &ClientShared, nsp: &str, error: Error) {
+    let (message, data) = error.into_refusal();
+    let (_, events) = shared.with_session(|session| session.refuse(nsp, &message, data));
     shared.handle_events(events);
 }

@@ -1,9 +1,8 @@
 //! What an [`Adapter`](super::Adapter) exchanges with the caller and with the other servers of
-//! a cluster: [`AdapterError`], [`ReplySink`] / [`ReplyEvent`] (acknowledgements arriving
-//! later), [`RemoteSocketData`] (a socket as `fetch_sockets` describes it), and
-//! [`PartialReplies`] (a cluster-wide `emit_with_ack` that did not get every reply).
+//! a cluster: [`ReplySink`] / [`ReplyEvent`] (acknowledgements arriving later) and
+//! [`RemoteSocketData`] (a socket as `fetch_sockets` describes it). Its errors are
+//! [`Error`](super::Error)s of the adapter kinds.
 
-use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 
@@ -13,133 +12,7 @@ use sio_protocol::{Str, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::ack::AckError;
 use super::handshake::Handshake;
-
-type BoxError = Box<dyn StdError + Send + Sync>;
-
-/// Why a cluster operation failed: an [`Adapter`](super::Adapter) could not reach the other
-/// servers, or they did not answer in time.
-///
-/// Opaque, like `hyper::Error`: ask [`kind`](Self::kind) (or [`is_timeout`](Self::is_timeout),
-/// [`is_unavailable`](Self::is_unavailable)) and [`source`](StdError::source) for the
-/// underlying error (a Redis client's, say).
-///
-/// ```
-/// use sio_server::{AdapterError, AdapterErrorKind};
-///
-/// let e = AdapterError::unavailable(std::io::Error::other("connection refused"));
-/// assert!(e.is_unavailable());
-/// assert_eq!(e.to_string(), "cluster unavailable");
-/// assert_eq!(std::error::Error::source(&e).unwrap().to_string(), "connection refused");
-///
-/// let e = AdapterError::timeout("timeout reached: only 1 responses received out of 2");
-/// assert_eq!(e.kind(), AdapterErrorKind::Timeout);
-/// ```
-pub struct AdapterError(Box<ErrorInner>);
-
-struct ErrorInner {
-    kind: AdapterErrorKind,
-    message: Option<String>,
-    source: Option<BoxError>,
-}
-
-/// The kind of an [`AdapterError`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AdapterErrorKind {
-    /// The other servers did not answer in time.
-    Timeout,
-    /// The cluster cannot be reached (the broker is down, the connection is lost) or the
-    /// adapter is closed.
-    Unavailable,
-    /// Anything else (a message that could not be encoded, a bad answer...).
-    Other,
-}
-
-impl AdapterError {
-    fn new(kind: AdapterErrorKind, message: Option<String>, source: Option<BoxError>) -> Self {
-        AdapterError(Box::new(ErrorInner {
-            kind,
-            message,
-            source,
-        }))
-    }
-
-    /// The other servers did not answer in time; `message` says how many did (socket.io's
-    /// `timeout reached: only 1 responses received out of 2`).
-    pub fn timeout(message: impl Into<String>) -> Self {
-        Self::new(AdapterErrorKind::Timeout, Some(message.into()), None)
-    }
-
-    /// The cluster cannot be reached; `source` says why.
-    pub fn unavailable(source: impl Into<BoxError>) -> Self {
-        Self::new(AdapterErrorKind::Unavailable, None, Some(source.into()))
-    }
-
-    /// The adapter is closed ([`Adapter::close`](super::Adapter::close) ran).
-    pub fn closed() -> Self {
-        Self::new(
-            AdapterErrorKind::Unavailable,
-            Some("adapter closed".to_owned()),
-            None,
-        )
-    }
-
-    /// Any other failure; `source` says what.
-    pub fn other(source: impl Into<BoxError>) -> Self {
-        Self::new(AdapterErrorKind::Other, None, Some(source.into()))
-    }
-
-    /// The kind of failure.
-    pub fn kind(&self) -> AdapterErrorKind {
-        self.0.kind
-    }
-
-    /// Whether the other servers did not answer in time.
-    pub fn is_timeout(&self) -> bool {
-        self.0.kind == AdapterErrorKind::Timeout
-    }
-
-    /// Whether the cluster could not be reached (or the adapter is closed).
-    pub fn is_unavailable(&self) -> bool {
-        self.0.kind == AdapterErrorKind::Unavailable
-    }
-}
-
-impl fmt::Debug for AdapterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("AdapterError");
-        d.field("kind", &self.0.kind);
-        if let Some(message) = &self.0.message {
-            d.field("message", message);
-        }
-        if let Some(source) = &self.0.source {
-            d.field("source", source);
-        }
-        d.finish()
-    }
-}
-
-impl fmt::Display for AdapterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.0.message, self.0.kind) {
-            (Some(message), _) => f.write_str(message),
-            (None, AdapterErrorKind::Timeout) => f.write_str("cluster operation timed out"),
-            (None, AdapterErrorKind::Unavailable) => f.write_str("cluster unavailable"),
-            (None, _) => f.write_str("adapter error"),
-        }
-    }
-}
-
-impl StdError for AdapterError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.0
-            .source
-            .as_deref()
-            .map(|e| e as &(dyn StdError + 'static))
-    }
-}
 
 /// What a [`ReplySink`] receives.
 #[derive(Debug, Clone)]
@@ -317,58 +190,5 @@ impl RemoteSocketData {
             rooms,
             data,
         }
-    }
-}
-
-/// A cluster-wide `emit_with_ack` (a broadcast's, or
-/// [`server_side_emit_with_ack`](super::Namespace::server_side_emit_with_ack)) that did not
-/// get every reply: why, and the replies that came before (socket.io's `err.responses`).
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct PartialReplies {
-    /// Why the collection ended: [`AckError::Timeout`] (the timeout passed first),
-    /// [`AckError::Adapter`] (the cluster could not be reached), [`AckError::Disconnected`]
-    /// (every recipient went away before answering), [`AckError::Emit`] (nothing was sent).
-    pub error: AckError,
-    /// The replies received, in the order they arrived.
-    pub replies: Vec<Args>,
-    /// How many replies were expected, when known (for a broadcast: once every server
-    /// reported its client count).
-    pub expected: Option<usize>,
-}
-
-impl PartialReplies {
-    pub(crate) fn new(error: AckError, replies: Vec<Args>, expected: Option<usize>) -> Self {
-        PartialReplies {
-            error,
-            replies,
-            expected,
-        }
-    }
-
-    /// Whether the timeout passed before every reply came.
-    pub fn is_timeout(&self) -> bool {
-        matches!(self.error, AckError::Timeout)
-    }
-}
-
-impl fmt::Display for PartialReplies {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.expected {
-            Some(expected) => write!(
-                f,
-                "{}: {} of {expected} replies received",
-                self.error,
-                self.replies.len()
-            ),
-            None => write!(f, "{}: {} replies received", self.error, self.replies.len()),
-        }
-    }
-}
-
-impl StdError for PartialReplies {
-    /// The source of [`error`](Self::error) (its text is already in this error's).
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        self.error.source()
     }
 }

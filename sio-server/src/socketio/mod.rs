@@ -20,6 +20,7 @@ mod broadcast;
 mod client;
 mod cluster;
 mod config;
+mod error;
 mod future;
 mod handshake;
 mod namespace;
@@ -29,21 +30,20 @@ mod server;
 mod server_event;
 mod socket;
 
-pub use ack::{Ack, AckError, AckFuture};
+pub use ack::{Ack, AckFuture};
 pub use adapter::{
     Adapter, AdapterFactory, BroadcastFlags, BroadcastOptions, BroadcastPacket, InMemoryAdapter,
     LocalNamespace,
 };
 pub use broadcast::{BroadcastAckFuture, BroadcastOperator};
-pub use cluster::{
-    AdapterError, AdapterErrorKind, PartialReplies, RemoteSocketData, ReplyEvent, ReplySink,
-};
+pub use cluster::{RemoteSocketData, ReplyEvent, ReplySink};
 pub use config::{ConnectionStateRecovery, SocketIoConfig};
+pub use error::{Error, ErrorKind};
 pub use future::BoxFuture;
 pub use handshake::Handshake;
-pub use namespace::{ConnectError, Namespace};
+pub use namespace::Namespace;
 pub use recovery::{RecoveryStats, RestoredSession, SessionState};
 pub use remote::{RemoteAckFuture, RemoteSocket};
 pub use server::SocketIo;
 pub use server_event::{ServerEventAck, ServerSideAckFuture};
-pub use socket::{EmitError, MiddlewareError, Socket, SocketDisconnectReason};
+pub use socket::{DataAckMarker, DataMarker, Handler, HandlerId, Socket, SocketDisconnectReason};

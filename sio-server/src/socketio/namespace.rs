@@ -1,5 +1,5 @@
 //! [`Namespace`]: a named group of sockets with its connect middlewares, connection handlers
-//! and adapter; [`ConnectError`]: a refused CONNECT.
+//! and adapter.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -12,57 +12,25 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sio_protocol::Str;
 use sio_protocol::socket::Args;
-use sio_protocol::{Str, Value};
 
 use super::adapter::{Adapter, LocalNamespace, Rooms};
 use super::broadcast::{BroadcastAckFuture, BroadcastOperator};
-use super::cluster::{AdapterError, ReplySink};
+use super::cluster::ReplySink;
 use super::config::SocketIoConfig;
+use super::error::Error;
 use super::future::BoxFuture;
 use super::recovery::{RecoveryStats, RecoveryStore};
 use super::remote::RemoteSocket;
 use super::server_event::{
     ServerEventAck, ServerEventHandler, ServerSideAckFuture, check_server_event,
 };
-use super::socket::{EmitError, Socket};
+use super::socket::Socket;
 use crate::engine::session_task::panic_message;
 
-/// A refused CONNECT: the client gets `connect_error` with this `message` and `data`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConnectError {
-    /// `err.message` on the client.
-    pub message: String,
-    /// `err.data` on the client (left out when `None`).
-    pub data: Option<Value>,
-}
-
-impl ConnectError {
-    /// An error with a message and no data.
-    pub fn new(message: impl Into<String>) -> Self {
-        ConnectError {
-            message: message.into(),
-            data: None,
-        }
-    }
-
-    /// Adds `data` (anything serializable; `None` if it cannot be serialized).
-    pub fn with_data<T: Serialize + ?Sized>(mut self, data: &T) -> Self {
-        self.data = Value::from_serialize(data).ok();
-        self
-    }
-}
-
-impl fmt::Display for ConnectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ConnectError {}
-
 pub(crate) type ConnectMiddleware =
-    Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), ConnectError>> + Send + Sync>;
+    Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
 pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// The middlewares and connection handlers of a namespace (shared by the children of a
@@ -128,7 +96,7 @@ impl NsHandlers {
 pub(crate) fn boxed_middleware<F, Fut>(middleware: F) -> ConnectMiddleware
 where
     F: Fn(Socket) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
 {
     Arc::new(move |socket| Box::pin(middleware(socket)))
 }
@@ -265,20 +233,20 @@ impl Namespace {
     /// gets `connect_error` with the message and data).
     ///
     /// ```
-    /// use sio_server::{ConnectError, SocketIo, SocketIoConfig};
+    /// use sio_server::{Error, SocketIo, SocketIoConfig};
     ///
     /// let io = SocketIo::new(SocketIoConfig::default());
     /// io.of("/admin").use_middleware(|socket| async move {
     ///     match socket.handshake().auth.get("token").and_then(|t| t.as_str()) {
     ///         Some("secret") => Ok(()),
-    ///         _ => Err(ConnectError::new("not authorized").with_data(&"token missing")),
+    ///         _ => Err(Error::rejected("not authorized").with_data(&"token missing")),
     ///     }
     /// });
     /// ```
     pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
     where
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
         self.inner
             .handlers
@@ -435,11 +403,7 @@ impl Namespace {
     }
 
     /// Sends `event` to every socket of the namespace.
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        args: &T,
-    ) -> Result<(), EmitError> {
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
         self.broadcast().emit(event, args).await
     }
 
@@ -454,7 +418,7 @@ impl Namespace {
 
     /// Disconnects every socket of the namespace, on every server of the cluster (see
     /// [`BroadcastOperator::disconnect_sockets`]).
-    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), Error> {
         self.broadcast().disconnect_sockets(close).await
     }
 
@@ -462,24 +426,24 @@ impl Namespace {
 
     /// Every socket of the namespace on every server of the cluster (see
     /// [`BroadcastOperator::fetch_sockets`]).
-    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, Error> {
         self.broadcast().fetch_sockets().await
     }
 
     /// Makes every socket of the namespace, on every server, join `room` (see
     /// [`BroadcastOperator::sockets_join`]).
-    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), Error> {
         self.broadcast().sockets_join(room).await
     }
 
     /// Makes every socket of the namespace, on every server, leave `room`.
-    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), Error> {
         self.broadcast().sockets_leave(room).await
     }
 
     /// The number of servers in the cluster, this one included (1 without a cluster
     /// adapter).
-    pub async fn server_count(&self) -> Result<usize, AdapterError> {
+    pub async fn server_count(&self) -> Result<usize, Error> {
         self.adapter().server_count().await
     }
 
@@ -490,7 +454,7 @@ impl Namespace {
     ///
     /// Fails for a reserved name (`connect`, `connection`, `new_namespace`), arguments that
     /// cannot be serialized, or when the other servers cannot be reached
-    /// ([`EmitError::Adapter`]).
+    /// (an [`Error`] of an adapter kind).
     ///
     /// ```no_run
     /// # async fn f(io: sio_server::SocketIo) -> Result<(), Box<dyn std::error::Error>> {
@@ -515,13 +479,12 @@ impl Namespace {
         &self,
         event: &str,
         args: &T,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         check_server_event(event)?;
-        let args = Args::new(args).map_err(EmitError::Serialize)?;
+        let args = Args::new(args).map_err(Error::args)?;
         self.adapter()
             .server_side_emit(Str::from(event.to_owned()), args, None)
             .await
-            .map_err(EmitError::Adapter)
     }
 
     /// Sends the server-side event `event` to the other servers and collects one answer from
@@ -543,13 +506,13 @@ impl Namespace {
     /// the event (logged at debug level): no answer goes back, and a sender waiting for one
     /// times out.
     ///
-    /// Fails with [`EmitError::ReservedName`] for `connect`, `connection` and
+    /// Fails with an [`ErrorKind::Args`](crate::ErrorKind::Args) error for `connect`, `connection` and
     /// `new_namespace`.
     pub fn on_server_event<T, F, Fut>(
         &self,
         event: impl Into<String>,
         handler: F,
-    ) -> Result<(), EmitError>
+    ) -> Result<(), Error>
     where
         T: DeserializeOwned + Send + 'static,
         F: Fn(Namespace, T, ServerEventAck) -> Fut + Send + Sync + 'static,
@@ -572,7 +535,7 @@ impl Namespace {
         &self,
         event: impl Into<String>,
         handler: F,
-    ) -> Result<(), EmitError>
+    ) -> Result<(), Error>
     where
         F: Fn(Namespace, Args, ServerEventAck) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,

@@ -8,13 +8,14 @@ use sio_protocol::Error as ProtocolError;
 use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
 
-use super::ack::{AckError, AckFuture};
+use super::ack::AckFuture;
 use super::broadcast::BroadcastOperator;
-use super::cluster::{AdapterError, RemoteSocketData};
+use super::cluster::RemoteSocketData;
+use super::error::Error;
 use super::future::BoxFuture;
 use super::handshake::Handshake;
 use super::namespace::Namespace;
-use super::socket::{EmitError, Socket};
+use super::socket::Socket;
 
 /// A socket of this server or of another server of the cluster, as
 /// [`fetch_sockets`](Namespace::fetch_sockets) returns it (socket.io's `RemoteSocket`):
@@ -97,11 +98,7 @@ impl RemoteSocket {
 
     /// Sends `event` to the socket: [`Socket::emit`] for a local socket; through the adapter
     /// otherwise (then `Ok` means sent to the cluster: the socket may be gone).
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        args: &T,
-    ) -> Result<(), EmitError> {
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
         match &self.local {
             Some(socket) => socket.emit(event, args),
             None => self.operator().emit(event, args).await,
@@ -120,7 +117,7 @@ impl RemoteSocket {
     }
 
     /// Makes the socket join `room`, wherever it is.
-    pub async fn join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+    pub async fn join(&self, room: impl Into<Str>) -> Result<(), Error> {
         match &self.local {
             Some(socket) => {
                 socket.join(room).await;
@@ -131,7 +128,7 @@ impl RemoteSocket {
     }
 
     /// Makes the socket leave `room`, wherever it is.
-    pub async fn leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+    pub async fn leave(&self, room: impl Into<Str>) -> Result<(), Error> {
         match &self.local {
             Some(socket) => {
                 socket.leave(room).await;
@@ -142,7 +139,7 @@ impl RemoteSocket {
     }
 
     /// Disconnects the socket (and closes its connection with `close`), wherever it is.
-    pub async fn disconnect(&self, close: bool) -> Result<(), AdapterError> {
+    pub async fn disconnect(&self, close: bool) -> Result<(), Error> {
         match &self.local {
             Some(socket) => {
                 socket.disconnect(close);
@@ -158,7 +155,7 @@ impl RemoteSocket {
 ///
 /// A local socket answers as with [`Socket::emit_with_ack`]; for a remote one, the first
 /// argument of its acknowledgement crosses back (socket.io sends only that one), and a socket
-/// that no server has any more is [`AckError::Disconnected`].
+/// that no server has any more is an error of kind [`Disconnected`](crate::ErrorKind::Disconnected).
 #[derive(Debug)]
 #[must_use = "the event is sent only when the future is awaited"]
 pub struct RemoteAckFuture {
@@ -177,8 +174,8 @@ impl RemoteAckFuture {
 }
 
 impl IntoFuture for RemoteAckFuture {
-    type Output = Result<Args, AckError>;
-    type IntoFuture = BoxFuture<'static, Result<Args, AckError>>;
+    type Output = Result<Args, Error>;
+    type IntoFuture = BoxFuture<'static, Result<Args, Error>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
@@ -190,16 +187,14 @@ impl IntoFuture for RemoteAckFuture {
                     .timeout(timeout)
                     .await;
             }
-            let args = self
-                .args
-                .map_err(|e| AckError::Emit(EmitError::Serialize(e)))?;
+            let args = self.args.map_err(Error::args)?;
             let op = self.socket.operator().timeout(timeout);
             match op.emit_args_with_ack(&self.event, args).await {
-                Ok(replies) => replies.into_iter().next().ok_or(AckError::Disconnected),
-                Err(partial) => match partial.replies.into_iter().next() {
-                    Some(reply) => Ok(reply),
-                    None => Err(partial.error),
-                },
+                Ok(replies) => replies.into_iter().next().ok_or(Error::disconnected()),
+                Err(error) if !error.replies().is_empty() => {
+                    Ok(error.into_replies().swap_remove(0))
+                }
+                Err(error) => Err(error),
             }
         })
     }

@@ -15,13 +15,12 @@ use super::adapter;
 use super::adapter::{AdapterFactory, InMemoryAdapter};
 use super::broadcast::BroadcastOperator;
 use super::client::{self, ClientShared};
-use super::cluster::AdapterError;
 use super::config::SocketIoConfig;
-use super::namespace::ConnectError;
+use super::error::Error;
 use super::namespace::{ConnectMiddleware, Namespace, NsHandlers, boxed_middleware};
 use super::remote::RemoteSocket;
 use super::server_event::ServerSideAckFuture;
-use super::socket::{EmitError, Socket, SocketDisconnectReason};
+use super::socket::{Socket, SocketDisconnectReason};
 use crate::engine::connection::ConnectionSender;
 use crate::engine::server::EngineIo;
 use crate::http::layer::EngineLayer;
@@ -34,12 +33,12 @@ type NamespaceListener = Arc<dyn Fn(&Namespace) + Send + Sync>;
 /// A Socket.IO server. Cheap to clone.
 ///
 /// ```no_run
-/// use sio_server::{SocketIo, SocketIoConfig};
+/// use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 ///
 /// # async fn run() -> std::io::Result<()> {
 /// let io = SocketIo::new(SocketIoConfig::default());
 /// io.of("/").on_connection(|socket| async move {
-///     socket.on("ping", |socket, (n,): (u32,), ack| async move {
+///     socket.on("ping", |socket: Socket, (n,): (u32,), ack: Ack| async move {
 ///         let _ = ack.send(&("pong", n));
 ///         let _ = socket.emit("pinged", &n);
 ///     });
@@ -293,7 +292,7 @@ impl SocketIo {
     pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
     where
         F: Fn(Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), ConnectError>> + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
         self.inner
             .middlewares
@@ -317,11 +316,7 @@ impl SocketIo {
     }
 
     /// Sends `event` to every socket of `/`.
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        args: &T,
-    ) -> Result<(), EmitError> {
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
         self.of("/").emit(event, args).await
     }
 
@@ -343,28 +338,28 @@ impl SocketIo {
 
     /// The sockets of `/` on every server of the cluster (see
     /// [`Namespace::fetch_sockets`]).
-    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, AdapterError> {
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, Error> {
         self.of("/").fetch_sockets().await
     }
 
     /// Makes every socket of `/`, on every server, join `room`.
-    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+    pub async fn sockets_join(&self, room: impl Into<Str>) -> Result<(), Error> {
         self.of("/").sockets_join(room).await
     }
 
     /// Makes every socket of `/`, on every server, leave `room`.
-    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), AdapterError> {
+    pub async fn sockets_leave(&self, room: impl Into<Str>) -> Result<(), Error> {
         self.of("/").sockets_leave(room).await
     }
 
     /// Disconnects every socket of `/`, on every server.
-    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), AdapterError> {
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), Error> {
         self.of("/").disconnect_sockets(close).await
     }
 
     /// The number of servers in the cluster, this one included (socket.io's
     /// `io.serverCount()`, the adapter of `/` counts them).
-    pub async fn server_count(&self) -> Result<usize, AdapterError> {
+    pub async fn server_count(&self) -> Result<usize, Error> {
         self.of("/").server_count().await
     }
 
@@ -374,7 +369,7 @@ impl SocketIo {
         &self,
         event: &str,
         args: &T,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         self.of("/").server_side_emit(event, args).await
     }
 

@@ -12,19 +12,18 @@ use sio_protocol::Str;
 use sio_protocol::socket::Args;
 use tokio::time::Instant;
 
-use super::ack::AckError;
-use super::cluster::{AdapterError, PartialReplies, ReplyEvent, ReplySink};
+use super::cluster::{ReplyEvent, ReplySink};
+use super::error::Error;
 use super::future::BoxFuture;
 use super::namespace::Namespace;
-use super::socket::EmitError;
 
 /// The event names a namespace keeps for itself (socket.io's `RESERVED_EVENTS` of
 /// `namespace.ts`): they cannot be sent or handled as server-side events.
 pub(crate) const NAMESPACE_RESERVED_EVENTS: [&str; 3] = ["connect", "connection", "new_namespace"];
 
-pub(crate) fn check_server_event(event: &str) -> Result<(), EmitError> {
+pub(crate) fn check_server_event(event: &str) -> Result<(), Error> {
     if NAMESPACE_RESERVED_EVENTS.contains(&event) {
-        Err(EmitError::ReservedName)
+        Err(Error::reserved(event))
     } else {
         Ok(())
     }
@@ -53,12 +52,12 @@ impl ServerEventAck {
 
     /// Answers with `reply`, **one** value (socket.io passes a single argument back; a tuple is
     /// sent as an array).
-    pub fn send<T: Serialize + ?Sized>(self, reply: &T) -> Result<(), ProtocolError> {
+    pub fn send<T: Serialize + ?Sized>(self, reply: &T) -> Result<(), Error> {
         let Some(sink) = self.sink else {
             return Ok(());
         };
         sink.reply(Args::from_values(vec![
-            sio_protocol::Value::from_serialize(reply)?,
+            sio_protocol::Value::from_serialize(reply).map_err(Error::args)?,
         ]));
         Ok(())
     }
@@ -69,9 +68,10 @@ impl ServerEventAck {
 /// [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)).
 ///
 /// Resolves to the answers (one argument each, in the order they arrived; none at once when
-/// this server is alone), or to [`PartialReplies`] with the answers that came: the timeout
-/// passed ([`AckError::Timeout`], with how many were expected), or the adapter failed
-/// ([`AckError::Adapter`]), or the name is reserved ([`AckError::Emit`]).
+/// this server is alone), or to an [`Error`] with the answers that came
+/// ([`Error::replies`], and [`Error::expected_replies`]): the timeout passed (kind
+/// [`Timeout`](crate::ErrorKind::Timeout)), or the adapter failed ([`Error::is_adapter`]), or
+/// the name is reserved (kind [`Args`](crate::ErrorKind::Args)).
 #[derive(Debug)]
 #[must_use = "the event is sent only when the future is awaited"]
 pub struct ServerSideAckFuture {
@@ -99,23 +99,21 @@ impl ServerSideAckFuture {
 }
 
 impl IntoFuture for ServerSideAckFuture {
-    type Output = Result<Vec<Args>, PartialReplies>;
-    type IntoFuture = BoxFuture<'static, Result<Vec<Args>, PartialReplies>>;
+    type Output = Result<Vec<Args>, Error>;
+    type IntoFuture = BoxFuture<'static, Result<Vec<Args>, Error>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
-            let fail = |error| PartialReplies::new(error, Vec::new(), None);
-            check_server_event(&self.event).map_err(|e| fail(AckError::Emit(e)))?;
-            let args = self
-                .args
-                .map_err(|e| fail(AckError::Emit(EmitError::Serialize(e))))?;
+            let fail = |error: Error| error.with_replies(Vec::new(), None);
+            check_server_event(&self.event)?;
+            let args = self.args.map_err(Error::args)?;
             let timeout = self.timeout.unwrap_or_else(|| self.ns.config().ack_timeout);
             let deadline = Instant::now() + timeout;
             let adapter = self.ns.adapter().clone();
             let servers = match tokio::time::timeout_at(deadline, adapter.server_count()).await {
                 Ok(Ok(n)) => n,
-                Ok(Err(e)) => return Err(fail(AckError::Adapter(e))),
-                Err(_) => return Err(fail(AckError::Timeout)),
+                Ok(Err(e)) => return Err(fail(e)),
+                Err(_) => return Err(fail(Error::timeout())),
             };
             let expected = servers.saturating_sub(1);
             if expected == 0 {
@@ -141,19 +139,11 @@ impl IntoFuture for ServerSideAckFuture {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     drain(&mut rx, &mut replies);
-                    return Err(PartialReplies::new(
-                        AckError::Adapter(e),
-                        replies,
-                        Some(expected),
-                    ));
+                    return Err(e.with_replies(replies, Some(expected)));
                 }
                 Err(_) => {
                     drain(&mut rx, &mut replies);
-                    return Err(PartialReplies::new(
-                        AckError::Timeout,
-                        replies,
-                        Some(expected),
-                    ));
+                    return Err(Error::timeout().with_replies(replies, Some(expected)));
                 }
             }
             while replies.len() < expected {
@@ -161,18 +151,10 @@ impl IntoFuture for ServerSideAckFuture {
                     Ok(Some(ReplyEvent::Reply(args))) => replies.push(args),
                     Ok(Some(_)) => {}
                     Ok(None) => {
-                        return Err(PartialReplies::new(
-                            AckError::Adapter(AdapterError::closed()),
-                            replies,
-                            Some(expected),
-                        ));
+                        return Err(Error::adapter_closed().with_replies(replies, Some(expected)));
                     }
                     Err(_) => {
-                        return Err(PartialReplies::new(
-                            AckError::Timeout,
-                            replies,
-                            Some(expected),
-                        ));
+                        return Err(Error::timeout().with_replies(replies, Some(expected)));
                     }
                 }
             }

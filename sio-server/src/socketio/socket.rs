@@ -4,6 +4,7 @@ use std::any::{Any, TypeId};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
@@ -23,7 +24,8 @@ use super::ack::{Ack, AckFuture};
 use super::adapter::{BroadcastOptions, encode_packet};
 use super::broadcast::BroadcastOperator;
 use super::client::ClientShared;
-use super::cluster::{AdapterError, ReplySink};
+use super::cluster::ReplySink;
+use super::error::Error;
 use super::future::BoxFuture;
 use super::handshake::Handshake;
 use super::namespace::Namespace;
@@ -117,70 +119,22 @@ impl fmt::Display for SocketDisconnectReason {
     }
 }
 
-/// Why an emit failed.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum EmitError {
-    /// The event name is reserved ([`RESERVED_EVENTS`]).
-    ReservedName,
-    /// The arguments could not be serialized.
-    Serialize(ProtocolError),
-    /// The socket is disconnected.
-    Disconnected,
-    /// The connection's send queue is full
-    /// ([`EngineConfig::max_buffered_packets`](crate::EngineConfig)): the client does not take
-    /// its packets. Nothing was sent.
-    Full,
-    /// A broadcast could not reach the other servers of the cluster (this server's sockets
-    /// got it).
-    Adapter(AdapterError),
-}
-
-impl fmt::Display for EmitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EmitError::ReservedName => f.write_str("reserved event name"),
-            // The serde error's text, as before `sio_protocol::Error` kept it as its source.
-            EmitError::Serialize(e) => match std::error::Error::source(e) {
-                Some(cause) => write!(f, "cannot serialize the arguments: {cause}"),
-                None => fmt::Display::fmt(e, f),
-            },
-            EmitError::Disconnected => f.write_str("socket disconnected"),
-            EmitError::Full => f.write_str("send queue full"),
-            EmitError::Adapter(e) => write!(f, "adapter: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for EmitError {
-    /// The source of the adapter's error (its text is already in this error's).
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            EmitError::Adapter(e) => std::error::Error::source(e),
-            _ => None,
-        }
-    }
-}
-
-/// The error a per-packet middleware returns to drop an event.
-pub type MiddlewareError = Box<dyn std::error::Error + Send + Sync>;
-
-type EventHandler = Arc<dyn Fn(Socket, Args, Ack) -> BoxFuture<'static, ()> + Send + Sync>;
+/// An event's handler: its future, or the arguments' mismatch with its type.
+type EventHandlerFn =
+    dyn Fn(Socket, Args, Ack) -> Result<BoxFuture<'static, ()>, ProtocolError> + Send + Sync;
+type EventHandler = Arc<EventHandlerFn>;
 type AnyHandler = Arc<dyn Fn(Socket, EventName, Args) -> BoxFuture<'static, ()> + Send + Sync>;
 type OutgoingHandler = Arc<dyn Fn(&str, &Args) + Send + Sync>;
-type PacketMiddleware = Arc<
-    dyn Fn(Socket, EventName, Args) -> BoxFuture<'static, Result<(), MiddlewareError>>
-        + Send
-        + Sync,
->;
-type ErrorHandler = Arc<dyn Fn(&Socket, &MiddlewareError) + Send + Sync>;
+type PacketMiddleware =
+    Arc<dyn Fn(Socket, EventName, Args) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
+type ErrorHandler = Arc<dyn Fn(&Socket, &Error) + Send + Sync>;
 type DisconnectHandler =
     Arc<dyn Fn(Socket, SocketDisconnectReason) -> BoxFuture<'static, ()> + Send + Sync>;
 
 #[derive(Default)]
 struct Handlers {
-    /// By event name. A list, not a map: a socket has a few handlers, and every socket holds
-    /// its own (an idle connection should hold little).
+    /// By event name, in the order they were added. A list, not a map: a socket has a few
+    /// handlers, and every socket holds its own (an idle connection should hold little).
     events: Vec<(Str, EventHandler)>,
     disconnect: Vec<DisconnectHandler>,
     /// The kinds of handlers few sockets have, allocated for the first one.
@@ -281,12 +235,12 @@ pub(crate) struct Incoming {
 /// time (see [the handler order](crate::SocketIo#handler-order)).
 ///
 /// ```no_run
-/// use sio_server::{SocketIo, SocketIoConfig};
+/// use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 ///
 /// # async fn run() -> std::io::Result<()> {
 /// let io = SocketIo::new(SocketIoConfig::default());
 /// io.of("/").on_connection(|socket| async move {
-///     socket.on("chat", |socket, (room, text): (String, String), ack| async move {
+///     socket.on("chat", |socket: Socket, (room, text): (String, String), ack: Ack| async move {
 ///         let _ = socket.to(room).emit("chat", &(&text,)).await;
 ///         let _ = ack.send(&"delivered");
 ///     });
@@ -473,8 +427,8 @@ impl Socket {
     /// }
     /// # }
     /// ```
-    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), ProtocolError> {
-        let value = Value::from_serialize(data)?;
+    pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), Error> {
+        let value = Value::from_serialize(data).map_err(Error::args)?;
         lock(&self.inner.extensions).insert(SharedData(value));
         Ok(())
     }
@@ -532,45 +486,86 @@ impl Socket {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Handles the event `event`, with its arguments read as `T` (a tuple for several
-    /// arguments; see [`Args::deserialize`]). Replaces an earlier handler of that event.
-    /// Arguments that do not match `T` drop the event (logged at debug level); use
-    /// [`on_args`](Self::on_args) to receive them as they are.
-    pub fn on<T, F, Fut>(&self, event: impl Into<String>, handler: F)
-    where
-        T: DeserializeOwned + Send + 'static,
-        F: Fn(Socket, T, Ack) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.on_args(event, move |socket, args, ack| match args.deserialize::<T>() {
-            Ok(data) => Box::pin(handler(socket, data, ack)) as BoxFuture<'static, ()>,
-            Err(error) => {
-                tracing::debug!(%error, socket = %socket.id(), "event arguments do not match the handler");
-                Box::pin(async {})
-            }
-        });
+    /// Adds `handler` for the event `event` (socket.io's `socket.on(event, fn)`), and returns
+    /// its id for [`off_handler`](Self::off_handler). Handlers add up, as in JavaScript: the
+    /// handlers of one event run in the order they were added, one after the other (see
+    /// [the handler order](crate::SocketIo#handler-order)); [`off`](Self::off) removes them.
+    ///
+    /// A handler is an async closure of the socket and the arguments read as `T` (a tuple for
+    /// several arguments; see [`Args::deserialize`]), with or without the [`Ack`] that answers
+    /// the client's ack request (see [`handler`](crate::handler)). Arguments that do not
+    /// match `T` do not call it: the [`on_error`](Self::on_error) hooks get an
+    /// [`ErrorKind::Deserialize`](crate::ErrorKind::Deserialize) error naming the event, and a
+    /// warning is logged; the socket stays connected. [`on_args`](Self::on_args) takes the
+    /// arguments as they are.
+    ///
+    /// ```no_run
+    /// use serde::Deserialize;
+    /// use sio_server::{Ack, Socket};
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Chat {
+    ///     room: String,
+    ///     text: String,
+    /// }
+    ///
+    /// # fn f(socket: Socket) {
+    /// // Typed, no ack.
+    /// socket.on("chat", |socket: Socket, chat: Chat| async move {
+    ///     let _ = socket.to(chat.room).emit("chat", &(&chat.text,)).await;
+    /// });
+    /// // Several arguments as a tuple, and the ack.
+    /// socket.on("sum", |_socket: Socket, (a, b): (i64, i64), ack: Ack| async move {
+    ///     let _ = ack.send(&(a + b));
+    /// });
+    /// // Arguments a typed handler cannot read.
+    /// socket.on_error(|socket, error| eprintln!("{}: {error} ({:?})", socket.id(), error.event()));
+    /// # }
+    /// ```
+    pub fn on<H: Handler<M>, M>(&self, event: impl Into<String>, handler: H) -> HandlerId {
+        let handler: EventHandler =
+            Arc::new(move |socket, args, ack| handler.call(socket, args, ack));
+        self.listen(event.into(), handler)
     }
 
-    /// Handles the event `event` with its raw [`Args`].
-    pub fn on_args<F, Fut>(&self, event: impl Into<String>, handler: F)
+    /// Adds a handler of the event `event` that takes its raw [`Args`] (and the [`Ack`]), in
+    /// the same list as [`on`](Self::on)'s.
+    pub fn on_args<F, Fut>(&self, event: impl Into<String>, handler: F) -> HandlerId
     where
         F: Fn(Socket, Args, Ack) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
-        let handler: EventHandler = Arc::new(move |s, a, k| Box::pin(handler(s, a, k)));
-        let event = Str::from(event.into());
-        let mut handlers = self.handlers_mut();
-        match handlers.events.iter_mut().find(|(name, _)| *name == event) {
-            Some(entry) => entry.1 = handler,
-            None => handlers.events.push((event, handler)),
-        }
+        let handler: EventHandler = Arc::new(move |s, a, k| Ok(Box::pin(handler(s, a, k))));
+        self.listen(event.into(), handler)
     }
 
-    /// Removes the handler of `event`.
+    fn listen(&self, event: String, handler: EventHandler) -> HandlerId {
+        // The id is a weak handle of the handler's allocation: it costs the socket nothing,
+        // and while the id lives no other handler can be allocated at the same address.
+        let id = HandlerId(Arc::downgrade(&handler));
+        self.handlers_mut().events.push((Str::from(event), handler));
+        id
+    }
+
+    /// Removes every handler of `event` (socket.io's `socket.off(event)`, or
+    /// `removeAllListeners(event)`).
     pub fn off(&self, event: &str) {
         self.handlers_mut()
             .events
             .retain(|(name, _)| name.as_str() != event);
+    }
+
+    /// Removes the one handler that [`on`](Self::on) or [`on_args`](Self::on_args) returned
+    /// `id` for (`socket.off(event, fn)`: closures cannot be compared, so they are removed by
+    /// id). False if it is gone already, or is another socket's (ids are unique in the
+    /// process).
+    pub fn off_handler(&self, id: &HandlerId) -> bool {
+        let mut handlers = self.handlers_mut();
+        let before = handlers.events.len();
+        handlers
+            .events
+            .retain(|(_, handler)| !std::ptr::addr_eq(Arc::as_ptr(handler), id.0.as_ptr()));
+        handlers.events.len() != before
     }
 
     /// Runs `handler` for every event received (socket.io's `onAny`), first, before the
@@ -595,19 +590,45 @@ impl Socket {
     }
 
     /// Adds a per-packet middleware (socket.io's `socket.use`): it runs for every received
-    /// event after `on_any` and before the handler; an `Err` drops the event and goes to the
-    /// [`on_error`](Self::on_error) handlers.
+    /// event after `on_any` and before the handlers; an `Err` (say
+    /// [`Error::rejected`]) drops the event and goes to the [`on_error`](Self::on_error)
+    /// hooks.
+    ///
+    /// ```no_run
+    /// # fn f(socket: sio_server::Socket) {
+    /// use sio_server::Error;
+    ///
+    /// socket.use_middleware(|_socket, event, _args| async move {
+    ///     match event.as_str() {
+    ///         "admin" => Err(Error::rejected("not allowed")),
+    ///         _ => Ok(()),
+    ///     }
+    /// });
+    /// socket.on_error(|_socket, error| eprintln!("{error}")); // "not allowed"
+    /// # }
+    /// ```
     pub fn use_middleware<F, Fut>(&self, middleware: F)
     where
         F: Fn(Socket, EventName, Args) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), MiddlewareError>> + Send + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
     {
         let middleware: PacketMiddleware = Arc::new(move |s, n, a| Box::pin(middleware(s, n, a)));
         self.handlers_mut().rare_mut().middlewares.push(middleware);
     }
 
-    /// Called with the error of a per-packet middleware that refused an event.
-    pub fn on_error(&self, handler: impl Fn(&Socket, &MiddlewareError) + Send + Sync + 'static) {
+    /// Calls `handler` when an event from the client does not reach its handlers (socket.io's
+    /// `socket.on("error")`):
+    ///
+    /// - a per-packet middleware refused it ([`use_middleware`](Self::use_middleware)): the
+    ///   middleware's error;
+    /// - its arguments do not read as the type of a typed handler ([`on`](Self::on)): an
+    ///   error of kind [`ErrorKind::Deserialize`](crate::ErrorKind::Deserialize), whose
+    ///   [`event`](Error::event) is the event's name and whose source is the deserializer's
+    ///   error (the event's other handlers still run; the mismatch is also logged as a
+    ///   `tracing` warning).
+    ///
+    /// Runs on the socket's task, in the order of its events.
+    pub fn on_error(&self, handler: impl Fn(&Socket, &Error) + Send + Sync + 'static) {
         self.handlers_mut()
             .rare_mut()
             .errors
@@ -643,15 +664,15 @@ impl Socket {
     /// as in socket.io, through the adapter to the room named by the socket's id, with an
     /// offset: it is kept for a recovery, and reaches the socket that recovers this one's
     /// session (same id) even when emitted while the connection was cut.
-    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), EmitError> {
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
         check_name(event)?;
         if self.inner.ns.recovers() {
-            let args = Args::new(args).map_err(EmitError::Serialize)?;
+            let args = Args::new(args).map_err(Error::args)?;
             self.notify_outgoing(event, || Ok(args.clone()))?;
             return self.emit_recoverable(event, args);
         }
         if !self.connected() {
-            return Err(EmitError::Disconnected);
+            return Err(Error::disconnected());
         }
         self.notify_outgoing(event, || Args::new(args))?;
         let encoded = self
@@ -659,7 +680,7 @@ impl Socket {
             .client
             .encoder
             .encode_event(self.inner.ns.name(), event, args, None)
-            .map_err(EmitError::Serialize)?;
+            .map_err(Error::args)?;
         self.inner
             .client
             .write(self.inner.ns.name(), frames(encoded), false)
@@ -669,14 +690,14 @@ impl Socket {
     /// example: they are re-sent as received, without parsing).
     ///
     /// Goes through the adapter with connection state recovery on, like [`emit`](Self::emit).
-    pub fn emit_args(&self, event: &str, args: Args) -> Result<(), EmitError> {
+    pub fn emit_args(&self, event: &str, args: Args) -> Result<(), Error> {
         check_name(event)?;
         if self.inner.ns.recovers() {
             self.notify_outgoing(event, || Ok(args.clone()))?;
             return self.emit_recoverable(event, args);
         }
         if !self.connected() {
-            return Err(EmitError::Disconnected);
+            return Err(Error::disconnected());
         }
         self.notify_outgoing(event, || Ok(args.clone()))?;
         let packet = Packet::event(
@@ -692,15 +713,14 @@ impl Socket {
     /// to the room named by its id (as in socket.io), which adds its offset and keeps it for
     /// a recovery. The adapter's local part runs now (the default adapter's future is
     /// ready at once); what a cluster adapter still has to do runs on a task of its own.
-    fn emit_recoverable(&self, event: &str, args: Args) -> Result<(), EmitError> {
+    fn emit_recoverable(&self, event: &str, args: Args) -> Result<(), Error> {
         let packet = Arc::new(encode_packet(&self.inner.ns, event, args, None)?);
         let opts = BroadcastOptions::new(vec![self.inner.id.clone()], Vec::new());
         let adapter = self.inner.ns.adapter().clone();
         let mut sent = Box::pin(async move { adapter.broadcast(packet, opts).await });
         match (&mut sent).now_or_never() {
-            Some(result) => result.map_err(|error| {
+            Some(result) => result.inspect_err(|_| {
                 crate::metrics::adapter_publish_failed();
-                EmitError::Adapter(error)
             }),
             None => {
                 tokio::spawn(async move {
@@ -725,7 +745,7 @@ impl Socket {
         &self,
         event: &str,
         args: impl FnOnce() -> Result<Args, ProtocolError>,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         let outgoing = self.handlers().rare(|r| &r.outgoing);
         if !outgoing.is_empty() {
             if let Ok(args) = args() {
@@ -735,7 +755,7 @@ impl Socket {
                     }));
                     if let Err(payload) = called {
                         self.panicked("on_any_outgoing", &*payload);
-                        return Err(EmitError::Disconnected);
+                        return Err(Error::disconnected());
                     }
                 }
             }
@@ -752,10 +772,10 @@ impl Socket {
         id: u64,
         deadline: Instant,
         tx: oneshot::Sender<Result<Args, AckFailure>>,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         check_name(event)?;
         if !self.connected() {
-            return Err(EmitError::Disconnected);
+            return Err(Error::disconnected());
         }
         self.notify_outgoing(event, || Ok(args.clone()))?;
         let packet = Packet::event(
@@ -769,7 +789,7 @@ impl Socket {
             .client
             .encoder
             .encode(&packet)
-            .map_err(EmitError::Serialize)?;
+            .map_err(Error::args)?;
         self.inner.client.write_with_ack(
             self.inner.ns.name(),
             frames(encoded),
@@ -778,7 +798,7 @@ impl Socket {
     }
 
     /// Writes a packet of this socket's namespace (an ACK).
-    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), EmitError> {
+    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), Error> {
         self.inner.client.send_packet(packet)
     }
 
@@ -1063,37 +1083,72 @@ impl Socket {
                 return;
             };
             if let Err(error) = result {
-                let errors = self.handlers().rare(|r| &r.errors);
-                for handler in errors {
-                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        handler(self, &error);
-                    }));
-                    if let Err(payload) = called {
-                        self.panicked("on_error", &*payload);
-                        return;
-                    }
-                }
+                self.report(&error);
                 return;
             }
         }
-        if lock(&self.inner.queue).failed {
-            // An `on_any_outgoing` callback panicked meanwhile.
-            return;
-        }
-        let handler = self
+        let handlers: Vec<EventHandler> = self
             .handlers()
             .events
             .iter()
-            .find(|(name, _)| name.as_str() == item.name.as_str())
-            .map(|(_, handler)| handler.clone());
-        if let Some(handler) = handler {
-            let (socket, args, ack) = (self.clone(), item.args, Ack::new(self.clone(), item.id));
-            self.guarded(
-                "event handler",
-                async move { handler(socket, args, ack).await },
-            )
-            .await;
+            .filter(|(name, _)| name.as_str() == item.name.as_str())
+            .map(|(_, handler)| handler.clone())
+            .collect();
+        let acks = Ack::shared(self, item.id, handlers.len());
+        let last = handlers.len().saturating_sub(1);
+        let mut args = Some(item.args);
+        for (i, (handler, ack)) in handlers.into_iter().zip(acks).enumerate() {
+            if lock(&self.inner.queue).failed {
+                // An `on_any_outgoing` callback panicked meanwhile.
+                return;
+            }
+            let args = if i == last {
+                args.take().unwrap_or_default()
+            } else {
+                args.clone().unwrap_or_default()
+            };
+            let socket = self.clone();
+            let run = async move {
+                match handler(socket, args, ack) {
+                    Ok(future) => {
+                        future.await;
+                        None
+                    }
+                    Err(mismatch) => Some(mismatch),
+                }
+            };
+            let Some(outcome) = self.guarded_output("event handler", run).await else {
+                return;
+            };
+            if let Some(mismatch) = outcome {
+                tracing::warn!(
+                    socket = %self.inner.id,
+                    nsp = %self.inner.ns.name(),
+                    event = item.name.as_str(),
+                    error = %mismatch,
+                    "the event's arguments do not match the handler's type: handler not called"
+                );
+                if !self.report(&Error::deserialize(item.name.as_str(), mismatch)) {
+                    return;
+                }
+            }
         }
+    }
+
+    /// Gives `error` to the [`on_error`](Self::on_error) hooks; `false` if one panicked (the
+    /// socket is disconnected then).
+    fn report(&self, error: &Error) -> bool {
+        let errors = self.handlers().rare(|r| &r.errors);
+        for handler in errors {
+            let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                handler(self, error);
+            }));
+            if let Err(payload) = called {
+                self.panicked("on_error", &*payload);
+                return false;
+            }
+        }
+        true
     }
 
     /// Runs a handler's future (the call that makes it included), catching a panic; `false`
@@ -1196,9 +1251,9 @@ impl Socket {
     }
 }
 
-fn check_name(event: &str) -> Result<(), EmitError> {
+fn check_name(event: &str) -> Result<(), Error> {
     if RESERVED_EVENTS.contains(&event) {
-        Err(EmitError::ReservedName)
+        Err(Error::reserved(event))
     } else {
         Ok(())
     }
@@ -1213,4 +1268,92 @@ pub(crate) fn frames(encoded: sio_protocol::socket::Encoded) -> Vec<Message> {
             sio_protocol::engine::Frame::Binary(data) => Message::Binary(data),
         })
         .collect()
+}
+
+/// A handler of an event, for [`Socket::on`]: see the [`handler`](crate::handler) module for
+/// the closures that are handlers. `M` is a marker type that tells the shapes apart; it is
+/// inferred.
+pub trait Handler<M>: Send + Sync + 'static {
+    /// Calls the handler (implementation detail): its future, or why the arguments do not
+    /// read as its type.
+    #[doc(hidden)]
+    fn call(
+        &self,
+        socket: Socket,
+        args: Args,
+        ack: Ack,
+    ) -> Result<BoxFuture<'static, ()>, ProtocolError>;
+}
+
+/// Marker of the typed handlers without ack: `Fn(Socket, T) -> impl Future`.
+#[derive(Debug)]
+pub struct DataMarker<T>(PhantomData<fn() -> T>);
+
+/// Marker of the typed handlers with ack: `Fn(Socket, T, Ack) -> impl Future`.
+#[derive(Debug)]
+pub struct DataAckMarker<T>(PhantomData<fn() -> T>);
+
+impl<F, T, Fut> Handler<DataMarker<T>> for F
+where
+    F: Fn(Socket, T) -> Fut + Send + Sync + 'static,
+    T: DeserializeOwned + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn call(
+        &self,
+        socket: Socket,
+        args: Args,
+        _ack: Ack,
+    ) -> Result<BoxFuture<'static, ()>, ProtocolError> {
+        let data = args.deserialize::<T>()?;
+        Ok(Box::pin(self(socket, data)))
+    }
+}
+
+impl<F, T, Fut> Handler<DataAckMarker<T>> for F
+where
+    F: Fn(Socket, T, Ack) -> Fut + Send + Sync + 'static,
+    T: DeserializeOwned + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    fn call(
+        &self,
+        socket: Socket,
+        args: Args,
+        ack: Ack,
+    ) -> Result<BoxFuture<'static, ()>, ProtocolError> {
+        let data = args.deserialize::<T>()?;
+        Ok(Box::pin(self(socket, data, ack)))
+    }
+}
+
+/// The id of a handler added with [`Socket::on`] or [`Socket::on_args`], for
+/// [`Socket::off_handler`]. It does not keep the handler alive (a weak handle of it).
+#[derive(Clone)]
+pub struct HandlerId(std::sync::Weak<EventHandlerFn>);
+
+impl HandlerId {
+    fn addr(&self) -> *const () {
+        self.0.as_ptr() as *const ()
+    }
+}
+
+impl PartialEq for HandlerId {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::addr_eq(self.0.as_ptr(), other.0.as_ptr())
+    }
+}
+
+impl Eq for HandlerId {}
+
+impl std::hash::Hash for HandlerId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.addr().hash(state);
+    }
+}
+
+impl fmt::Debug for HandlerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("HandlerId").field(&self.addr()).finish()
+    }
 }

@@ -19,9 +19,10 @@ use std::time::Duration;
 use serde_json::json;
 use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
+use sio_server::Error as AdapterError;
 use sio_server::{
-    Adapter, AdapterError, AdapterFactory, BoxFuture, BroadcastOptions, BroadcastPacket,
-    LocalNamespace, RemoteSocketData, ReplyEvent, ReplySink,
+    Adapter, AdapterFactory, BoxFuture, BroadcastOptions, BroadcastPacket, LocalNamespace,
+    RemoteSocketData, ReplyEvent, ReplySink,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -108,7 +109,7 @@ pub struct Bus {
 impl Bus {
     fn check(&self) -> Result<(), AdapterError> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(AdapterError::unavailable("bus down"));
+            return Err(AdapterError::adapter_unavailable("bus down"));
         }
         Ok(())
     }
@@ -251,7 +252,7 @@ fn opts_json(opts: &BroadcastOptions) -> serde_json::Value {
 
 fn packet_data(event: &str, args: &Args) -> Result<Vec<Value>, AdapterError> {
     let mut data = vec![Value::from(event)];
-    data.extend(args.to_values().map_err(AdapterError::other)?);
+    data.extend(args.to_values().map_err(AdapterError::adapter)?);
     Ok(data)
 }
 
@@ -307,7 +308,7 @@ impl BusAdapter {
                     Some(Pending::Collect { answers, .. }) => answers.len(),
                     _ => 0,
                 };
-                Err(AdapterError::timeout(format!(
+                Err(AdapterError::adapter_timeout(format!(
                     "timeout reached: only {got} responses received out of {expected}"
                 )))
             }
@@ -436,7 +437,7 @@ impl Adapter for BusAdapter {
                 .await?;
             for answer in answers {
                 let remote: Vec<RemoteSocketData> =
-                    serde_json::from_value(answer).map_err(AdapterError::other)?;
+                    serde_json::from_value(answer).map_err(AdapterError::adapter)?;
                 sockets.extend(remote);
             }
             Ok(sockets)
@@ -451,7 +452,7 @@ impl Adapter for BusAdapter {
                 .await?;
             for answer in answers {
                 let remote: Vec<Str> =
-                    serde_json::from_value(answer).map_err(AdapterError::other)?;
+                    serde_json::from_value(answer).map_err(AdapterError::adapter)?;
                 for room in remote {
                     if !rooms.contains(&room) {
                         rooms.push(room);

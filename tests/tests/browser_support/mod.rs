@@ -55,11 +55,11 @@ impl Drop for Driver {
             let _ = std::process::Command::new("kill")
                 .args(["-TERM", &pid.to_string()])
                 .status();
-            for _ in 0..50 {
-                if !matches!(self.child.try_wait(), Ok(None)) {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(100));
+            let exited = sio_test_support::wait::blocking_first(Duration::from_secs(5), || {
+                (!matches!(self.child.try_wait(), Ok(None))).then_some(())
+            });
+            if exited.is_some() {
+                return;
             }
         }
         let _ = self.child.start_kill();

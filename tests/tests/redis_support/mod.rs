@@ -119,15 +119,12 @@ impl RedisServer {
             ]);
         }
         self.child = Some(cmd.spawn().expect("redis-server starts"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !pings(self.port) {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server on {} never answered",
-                self.port
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let port = self.port;
+        sio_test_support::wait::blocking_until(
+            Duration::from_secs(10),
+            "redis-server answers",
+            || pings(port),
+        );
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -198,13 +195,11 @@ impl RedisCluster {
 
     /// Waits until every node says `cluster_state:ok`.
     pub fn wait_ok(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        for node in &self.nodes {
-            while !node.cli(&["cluster", "info"]).contains("cluster_state:ok") {
-                assert!(Instant::now() < deadline, "cluster never became ok");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
+        sio_test_support::wait::blocking_until(Duration::from_secs(20), "cluster_state:ok", || {
+            self.nodes
+                .iter()
+                .all(|node| node.cli(&["cluster", "info"]).contains("cluster_state:ok"))
+        });
     }
 
     pub fn urls(&self) -> Vec<String> {
@@ -247,7 +242,7 @@ pub struct NodeProcess {
 impl NodeProcess {
     /// `node tests/js/<script> args...` (stderr inherited, for its logs).
     pub fn spawn(script: &str, args: &[&str]) -> NodeProcess {
-        let dir = sio_tests::tests_dir();
+        let dir = sio_test_support::tests_dir();
         let mut child = Command::new("node")
             .arg(dir.join("js").join(script))
             .args(args)
@@ -372,7 +367,7 @@ pub fn conformance_binary() -> PathBuf {
     BIN.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let out = Command::new(cargo)
-            .current_dir(sio_tests::workspace_root())
+            .current_dir(sio_test_support::workspace_root())
             .args([
                 "build",
                 "-p",
@@ -513,7 +508,7 @@ pub struct JsDriver {
 
 impl JsDriver {
     pub fn spawn(script: &str, args: &[&str]) -> JsDriver {
-        let dir = sio_tests::tests_dir();
+        let dir = sio_test_support::tests_dir();
         let mut child = Command::new("node")
             .arg(dir.join("js").join(script))
             .args(args)
@@ -725,9 +720,8 @@ impl Monitor {
 
     /// The first publish (in order) for which `f` gives something, waiting up to `timeout`.
     pub fn find<T>(&self, timeout: Duration, f: impl Fn(&str, &[u8]) -> Option<T>) -> Option<T> {
-        let deadline = Instant::now() + timeout;
         let mut next = 0;
-        loop {
+        sio_test_support::wait::blocking_first(timeout, || {
             let batch: Vec<(String, Vec<u8>)> = {
                 let seen = self
                     .seen
@@ -736,16 +730,10 @@ impl Monitor {
                 seen[next.min(seen.len())..].to_vec()
             };
             next += batch.len();
-            for (channel, payload) in &batch {
-                if let Some(found) = f(channel, payload) {
-                    return Some(found);
-                }
-            }
-            if Instant::now() > deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+            batch
+                .iter()
+                .find_map(|(channel, payload)| f(channel, payload))
+        })
     }
 }
 

@@ -1,7 +1,6 @@
 //! A scripted raw Socket.IO peer over WebSocket (Engine.IO frames written by hand) for the
-//! `io_*` tests.
-
-#![allow(dead_code, unreachable_pub, missing_docs)]
+//! `io_*` tests of `sio-server`, an in-process server, a polling client with no socket (for
+//! tokio's paused time) and a capture of `sio_server`'s logs.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -175,16 +174,7 @@ impl Peer {
     }
 }
 
-/// Waits until `f` is true, polling.
-pub async fn until(mut f: impl FnMut() -> bool) {
-    tokio::time::timeout(WAIT, async {
-        while !f() {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("condition in time");
-}
+pub use crate::wait::{until, until_within};
 
 /// A polling client that calls [`EngineIo::handle`](sio_server::EngineIo::handle) directly (no
 /// socket), so that tests can run in tokio's paused time.

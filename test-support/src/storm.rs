@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sio_server::{ConnectionStateRecovery, EngineConfig, SocketIo, SocketIoConfig};
+use sio_server::{Ack, ConnectionStateRecovery, EngineConfig, Socket, SocketIo, SocketIoConfig};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
@@ -231,7 +231,7 @@ pub fn our_server(recovery: bool, ping: Duration) -> SocketIo {
     io.of("/").on_connection(|socket| async move {
         socket.on(
             "stream",
-            |socket, (count, every_ms): (u64, u64), _ack| async move {
+            |socket: Socket, (count, every_ms): (u64, u64), _ack| async move {
                 let ns = socket.namespace().clone();
                 tokio::spawn(async move {
                     let every = Duration::from_millis(every_ms.max(1));
@@ -244,7 +244,7 @@ pub fn our_server(recovery: bool, ping: Duration) -> SocketIo {
                 });
             },
         );
-        socket.on("info", |socket, (): (), ack| async move {
+        socket.on("info", |socket: Socket, (): (), ack: Ack| async move {
             let _ = ack.send(&json!({"id": socket.id().as_str(), "recovered": socket.recovered()}));
         });
     });
@@ -575,6 +575,7 @@ pub async fn run(config: StormConfig) -> StormReport {
             } else {
                 proxy.refuse(true);
                 proxy.cut();
+                // scenario: the outage.
                 tokio::time::sleep(config.outage).await;
                 proxy.refuse(false);
             }
@@ -584,12 +585,17 @@ pub async fn run(config: StormConfig) -> StormReport {
     let start = start.unwrap_or_else(Instant::now);
     let runs = match &mut clients {
         Clients::Ours(ours) => {
-            let until = Instant::now() + config.grace;
-            while !ours.last_tick_everywhere(last) && Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(10)).await;
+            // Every client got the last tick, or the grace is over.
+            crate::wait::holds_within(config.grace, || ours.last_tick_everywhere(last)).await;
+            // A duplicate of the last tick would come right after it, so before the answer to
+            // an `info` asked after it (one ordered connection; the client runs its handlers
+            // in arrival order, before it resolves a later ack).
+            for socket in &ours.sockets {
+                let _ = socket
+                    .timeout(Duration::from_secs(5))
+                    .emit_with_ack("info", &())
+                    .await;
             }
-            // A duplicate of the last tick would come right after it.
-            tokio::time::sleep(Duration::from_millis(100)).await;
             Vec::new()
         }
         Clients::Official(child) => {

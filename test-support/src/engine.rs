@@ -1,8 +1,14 @@
-//! A scripted raw peer: HTTP/1.1 over a plain TCP socket, WebSocket over tokio-tungstenite.
-
-#![allow(dead_code, unreachable_pub, missing_docs)]
+//! A scripted raw peer: HTTP/1.1 over a plain TCP socket, WebSocket over tokio-tungstenite,
+//! and an in-process echo server.
+//!
+//! [`call`] and [`open`] skip the socket: they hand requests to [`EngineIo::handle`] in
+//! process, so that a test can put tokio's clock on pause (`start_paused = true`): time then
+//! moves only once every task waits (a GET parked in its session, say). Over a real socket the
+//! paused clock is not safe: it also moves while bytes are in flight.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -12,12 +18,42 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub use crate::wait::until;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+
 pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct Server {
     pub engine: EngineIo,
     pub handle: ServerHandle,
     pub addr: SocketAddr,
+    /// How many echoes are in their sessions' queues (sent or waiting to be).
+    pub echoed: Arc<AtomicUsize>,
+}
+
+/// A request to [`EngineIo::handle`] directly, in process (no socket): on tokio's paused clock,
+/// time moves only once every task of the test waits (a GET parked in its session, say).
+/// Returns the status and the body.
+pub async fn call(engine: &EngineIo, method: &str, query: &str, body: &str) -> (u16, String) {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("/engine.io/?{query}"))
+        .body(http_body_util::Full::new(Bytes::from(body.to_owned())))
+        .unwrap();
+    let resp = engine.handle(req, None).await;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Opens a polling session of Engine.IO version `eio` ("3", "4") with [`call`]; its sid.
+pub async fn open(engine: &EngineIo, eio: &str) -> String {
+    let (status, body) = call(engine, "GET", &format!("EIO={eio}&transport=polling"), "").await;
+    assert_eq!(status, 200);
+    let start = body.find("\"sid\":\"").unwrap() + 7;
+    body[start..start + 20].to_owned()
 }
 
 /// A server that echoes every message.
@@ -25,28 +61,34 @@ pub async fn echo_server(config: EngineConfig) -> Server {
     let engine = EngineIo::new(config);
     let handle = engine.listen("127.0.0.1:0").await.unwrap();
     let addr = handle.local_addr();
-    spawn_echo(&engine);
+    let echoed = spawn_echo(&engine);
     Server {
         engine,
         handle,
         addr,
+        echoed,
     }
 }
 
-/// Echoes every message of every connection of `engine`.
-pub fn spawn_echo(engine: &EngineIo) {
+/// Echoes every message of every connection of `engine`; counts the echoes queued.
+pub fn spawn_echo(engine: &EngineIo) -> Arc<AtomicUsize> {
+    let echoed = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&echoed);
     let acceptor = engine.clone();
     tokio::spawn(async move {
         while let Some(mut conn) = acceptor.accept().await {
+            let count = Arc::clone(&count);
             tokio::spawn(async move {
                 while let Some(message) = conn.recv().await {
                     if conn.send(message).await.is_err() {
                         break;
                     }
+                    count.fetch_add(1, Ordering::SeqCst);
                 }
             });
         }
     });
+    echoed
 }
 
 #[derive(Debug)]

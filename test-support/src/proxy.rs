@@ -22,7 +22,7 @@
 //! ```no_run
 //! # async fn example() {
 //! use std::time::Duration;
-//! use sio_tests::proxy::FaultProxy;
+//! use sio_test_support::proxy::FaultProxy;
 //!
 //! let proxy = FaultProxy::start(3000).await;
 //! let url = proxy.url(); // give this to the client
@@ -40,7 +40,7 @@ use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio::time::Instant;
 
@@ -83,6 +83,19 @@ pub struct FaultProxy {
 struct Shared {
     state: Mutex<State>,
     shaping: watch::Sender<Shaping>,
+    /// Notified when a connection ends (its file descriptors are freed).
+    freed: Notify,
+}
+
+/// Notifies [`Shared::freed`] when dropped: at the end of a [`link`], aborted or not.
+struct Freed(Weak<Shared>);
+
+impl Drop for Freed {
+    fn drop(&mut self) {
+        if let Some(shared) = self.0.upgrade() {
+            shared.freed.notify_waiters();
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -159,6 +172,7 @@ impl FaultProxy {
                 stats: ProxyStats::default(),
             }),
             shaping: watch::Sender::new(Shaping::default()),
+            freed: Notify::new(),
         });
         let upstream = SocketAddr::from(([127, 0, 0, 1], upstream));
         let accept = tokio::spawn(accept_loop(listener, upstream, Arc::clone(&shared)));
@@ -259,6 +273,7 @@ impl FaultProxy {
             let task = state.links[i].task.clone();
             let shared = Arc::downgrade(&self.shared);
             tokio::spawn(async move {
+                // scenario: the connection's random lifetime.
                 tokio::time::sleep(after).await;
                 if task.is_finished() {
                     return;
@@ -301,8 +316,9 @@ impl Drop for FaultProxy {
 async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Shared>) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
-            // Out of file descriptors, say: try again shortly.
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            // Out of file descriptors, say: try again once a connection of the proxy ends, or
+            // after a short bound (the descriptors may be held elsewhere).
+            let _ = tokio::time::timeout(Duration::from_millis(10), shared.freed.notified()).await;
             continue;
         };
         // Decided and registered under the lock: a cut cannot miss a connection.
@@ -350,6 +366,7 @@ async fn link(
     seed: u64,
     shared: Weak<Shared>,
 ) {
+    let _freed = Freed(Weak::clone(&shared));
     let Ok(server) = TcpStream::connect(upstream).await else {
         return;
     };
@@ -384,6 +401,7 @@ async fn link(
         Some(lifetime) => {
             tokio::select! {
                 () = ended => {}
+                // scenario: the connection's lifetime.
                 () = tokio::time::sleep(lifetime) => {
                     if let Some(shared) = shared.upgrade() {
                         let mut state = shared.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -434,7 +452,7 @@ async fn pump(
     let writer = async {
         let mut shaping = shaping;
         while let Some((at, chunk)) = rx.recv().await {
-            tokio::time::sleep_until(at).await;
+            tokio::time::sleep_until(at).await; // scenario: the latency of the chunk
             while shaping.borrow_and_update().stalled {
                 if shaping.changed().await.is_err() {
                     return false;
@@ -460,6 +478,7 @@ async fn pump(
     };
     if reset {
         // Let the peer read the half frame before the reset discards what it has not read.
+        // wall-clock: the proxy cannot see what the peer has read (module docs: 20 ms).
         tokio::time::sleep(Duration::from_millis(20)).await;
         let _ = from.set_zero_linger();
         let _ = to.set_zero_linger();

@@ -1,4 +1,4 @@
-//! Shared helpers for the interop tests.
+//! The real JavaScript parsers behind a line-based JSON protocol, for the differential tests.
 //!
 //! # The real JavaScript parsers, one process per test binary
 //!
@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! use serde_json::json;
-//! use sio_tests::{NodePeer, bin};
+//! use sio_test_support::{NodePeer, bin};
 //!
 //! let frames = NodePeer::call(
 //!     "sio.encode",
@@ -44,12 +44,11 @@
 //! The operations and their shapes are listed at the top of
 //! `tests/js/parsers.js` and in the tests of `tests/tests/harness.rs`.
 
-pub mod proxy;
-pub mod storm;
-
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::tests_dir;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -67,19 +66,6 @@ const STDERR_LINES: usize = 40;
 /// variable `SIO_NODE_TIMEOUT_SECS` overrides it.
 const DEFAULT_TIMEOUT_SECS: u64 = 60;
 
-/// The directory of the `sio-tests` crate (`<workspace>/tests`).
-pub fn tests_dir() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The root of the Cargo workspace.
-pub fn workspace_root() -> PathBuf {
-    tests_dir()
-        .parent()
-        .expect("the tests crate lives inside the workspace")
-        .to_path_buf()
-}
-
 /// A Node.js process running `tests/js/parsers.js`, the real JavaScript
 /// parsers behind a line-based JSON protocol.
 ///
@@ -93,6 +79,8 @@ pub struct NodePeer {
     stdin: ChildStdin,
     lines: Receiver<String>,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// Hangs up when the stderr reader thread ends (Node's stderr closed).
+    stderr_done: Receiver<()>,
     next_id: u64,
     timeout: Duration,
 }
@@ -197,9 +185,11 @@ impl NodePeer {
 
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         let tail = Arc::clone(&stderr);
+        let (done, stderr_done) = mpsc::channel::<()>();
         thread::Builder::new()
             .name("node-peer-stderr".into())
             .spawn(move || {
+                let _done = done;
                 let mut reader = BufReader::new(stderr_pipe);
                 let mut buf = Vec::new();
                 while let Ok(n) = reader.by_ref().read_until(b'\n', &mut buf) {
@@ -225,6 +215,7 @@ impl NodePeer {
             stdin,
             lines,
             stderr,
+            stderr_done,
             next_id: 1,
             timeout: Duration::from_secs(timeout),
         };
@@ -284,8 +275,8 @@ impl NodePeer {
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait().map(|s| s.to_string()).unwrap_or_default();
-                    // The stderr thread may still be reading the last lines.
-                    thread::sleep(Duration::from_millis(100));
+                    // The stderr thread may still be reading the last lines: until it ends.
+                    let _ = self.stderr_done.recv_timeout(Duration::from_secs(1));
                     panic!(
                         "the node process ended ({status}) before answering `{op}`{}",
                         self.stderr_tail()

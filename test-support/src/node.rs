@@ -1,9 +1,9 @@
-//! The Node.js socket.io servers of the interop tests (`tests/js/client-server.js`, and
+//! The Node.js socket.io servers of the client interop tests (`tests/js/client-server.js`, and
 //! `tests/js/client-recovery-server.js` with connection state recovery), run from the
 //! workspace's `tests/` directory, whose `node_modules` the project's test command installs.
+//! Used by `sio-client`'s tests and by `sio-tests`' `client_node` and `client_recovery`.
 
 use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -11,17 +11,18 @@ use std::time::Duration;
 /// How long the server may take to start (a loaded 2-core machine).
 const START: Duration = Duration::from_secs(30);
 
-/// A running `client-server.js`; killed on drop (a failed test included). It also exits
-/// when its stdin closes, so it never outlives the test process.
-pub(crate) struct NodeServer {
+/// A running `client-server.js` (or another script of `tests/js/`); killed on drop (a failed
+/// test included). It also exits when its stdin closes, so it never outlives the test process.
+#[derive(Debug)]
+pub struct NodeServer {
     child: Child,
-    pub(crate) port: u16,
+    pub port: u16,
 }
 
 impl NodeServer {
     /// Starts `client-server.js` on `port` (0: any free port) with `extra` arguments
     /// (`--msgpack`).
-    pub(crate) fn start(port: u16, extra: &[&str]) -> NodeServer {
+    pub fn start(port: u16, extra: &[&str]) -> NodeServer {
         let port = port.to_string();
         let mut args = vec![port.as_str()];
         args.extend_from_slice(extra);
@@ -29,14 +30,12 @@ impl NodeServer {
     }
 
     /// Starts `tests/js/<script>` with `args`; it prints `PORT <n>` once listening.
-    pub(crate) fn start_script(script: &str, args: &[&str]) -> NodeServer {
-        let tests = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join("tests");
+    pub fn start_script(script: &str, args: &[&str]) -> NodeServer {
+        let tests = crate::tests_dir();
         let mut child = Command::new("node")
             .arg(tests.join("js").join(script))
             .args(args)
-            .current_dir(&tests)
+            .current_dir(tests)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -60,8 +59,15 @@ impl NodeServer {
         server
     }
 
+    /// Sends `sig` (`-STOP`, `-CONT`, ...) to the process with `kill(1)`.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args([sig, pid.as_str()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "kill {sig}");
+    }
+
     /// `http://127.0.0.1:<port>`.
-    pub(crate) fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
