@@ -421,4 +421,30 @@ mod tests {
         assert_eq!(error.into_replies().len(), 1);
         assert!(Error::timeout().replies().is_empty());
     }
+
+    #[test]
+    fn a_protocol_args_error_gives_its_serde_error() {
+        struct Fails;
+        impl Serialize for Fails {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("no way"))
+            }
+        }
+        let protocol = Args::new(&Fails).expect_err("cannot serialize");
+        let error = Error::args(protocol);
+        assert!(error.is_args());
+        assert_eq!(error.to_string(), "cannot serialize the arguments");
+        let source = error.source().expect("a source");
+        assert!(source.is::<serde_json::Error>(), "{source:?}");
+        assert_eq!(source.to_string(), "no way");
+        // A protocol error without a cause stays the cause itself.
+        let engine = sio_protocol::engine::Packet::decode_text(
+            sio_protocol::Str::new(),
+            sio_protocol::engine::ProtocolVersion::V4,
+        )
+        .expect_err("empty");
+        let error = Error::deserialize("x", engine);
+        let source = error.source().expect("a source");
+        assert!(source.is::<sio_protocol::Error>(), "{source:?}");
+    }
 }
