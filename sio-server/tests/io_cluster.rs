@@ -436,6 +436,48 @@ async fn server_side_events_reach_the_other_nodes_with_and_without_acks() {
 }
 
 #[tokio::test]
+async fn server_side_event_handlers_add_up_one_answer_goes_back_and_off_removes_them() {
+    let c = cluster(2).await;
+    let ran: Arc<Mutex<Vec<u32>>> = Arc::default();
+    for k in [1u32, 2] {
+        let ran = ran.clone();
+        c.io(1)
+            .of("/")
+            .on_server_event("multi", move |_ns, (): (), ack| {
+                let ran = ran.clone();
+                async move {
+                    ran.lock().unwrap().push(k);
+                    let _ = ack.send(&k);
+                }
+            })
+            .unwrap();
+    }
+    let replies = c
+        .io(0)
+        .server_side_emit_with_ack("multi", &())
+        .timeout(WAIT)
+        .await
+        .unwrap();
+    // Both handlers ran; node 1 answered once (whichever handler came first).
+    until(|| ran.lock().unwrap().len() == 2).await;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    let answer: u32 = replies[0].deserialize().unwrap();
+    assert!(answer == 1 || answer == 2, "{answer}");
+
+    // Without handlers, node 1 does not answer: the sender times out with no reply.
+    c.io(1).of("/").off_server_event("multi");
+    let result = c
+        .io(0)
+        .server_side_emit_with_ack("multi", &())
+        .timeout(Duration::from_millis(300))
+        .await;
+    let error = result.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert!(error.replies().is_empty());
+    assert_eq!(ran.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn server_side_emit_with_ack_returns_what_it_got_when_a_node_never_answers() {
     let c = cluster(3).await;
     for i in 0..3 {

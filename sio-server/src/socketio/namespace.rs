@@ -72,24 +72,29 @@ impl NsHandlers {
             .push(handler);
     }
 
-    fn set_server_event(&self, event: Str, handler: ServerEventHandler) {
-        let mut handlers = self
-            .server_events
+    fn add_server_event(&self, event: Str, handler: ServerEventHandler) {
+        self.server_events
             .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        match handlers.iter_mut().find(|(name, _)| *name == event) {
-            Some(entry) => entry.1 = handler,
-            None => handlers.push((event, handler)),
-        }
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((event, handler));
     }
 
-    fn server_event(&self, event: &str) -> Option<ServerEventHandler> {
+    fn remove_server_event(&self, event: &str) {
+        self.server_events
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|(name, _)| name.as_str() != event);
+    }
+
+    /// The handlers of `event`, in the order they were added.
+    fn server_event(&self, event: &str) -> Vec<ServerEventHandler> {
         self.server_events
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .find(|(name, _)| name.as_str() == event)
+            .filter(|(name, _)| name.as_str() == event)
             .map(|(_, handler)| handler.clone())
+            .collect()
     }
 }
 
@@ -500,11 +505,13 @@ impl Namespace {
     /// Handles the server-side event `event` sent by another server of the cluster
     /// ([`server_side_emit`](Self::server_side_emit), or a JavaScript server's
     /// `serverSideEmit`), with its arguments read as `T` (as [`Socket::on`] reads them) and
-    /// the [`ServerEventAck`] to answer with. Replaces an earlier handler of `event` (socket.io
-    /// keeps every listener). Each event runs in a task of its own (events may run
-    /// concurrently); a handler that panics is logged. Arguments that do not match `T` drop
-    /// the event (logged at debug level): no answer goes back, and a sender waiting for one
-    /// times out.
+    /// the [`ServerEventAck`] to answer with. Adds to the handlers of `event`, as socket.io's
+    /// listeners (see [`off_server_event`](Self::off_server_event)): each runs, in a task of
+    /// its own (events and handlers may run concurrently), and only the first answer among
+    /// them goes back to the sender (one answer per server, which is what the sender counts).
+    /// A handler that panics is logged. Arguments that do not match `T` skip this handler,
+    /// with a warning in the log (naming the event and the serde error); if no handler
+    /// answers, a sender waiting for one times out.
     ///
     /// Fails with an [`ErrorKind::Args`](crate::ErrorKind::Args) error for `connect`, `connection` and
     /// `new_namespace`.
@@ -518,11 +525,13 @@ impl Namespace {
         F: Fn(Namespace, T, ServerEventAck) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        let event = event.into();
+        let name = event.clone();
         self.on_server_event_args(event, move |ns, args, ack| {
             match args.deserialize::<T>() {
                 Ok(data) => Box::pin(handler(ns, data, ack)) as BoxFuture<'static, ()>,
                 Err(error) => {
-                    tracing::debug!(%error, nsp = %ns.name(), "server-side event arguments do not match the handler");
+                    tracing::warn!(%error, nsp = %ns.name(), event = %name, "server-side event arguments do not match the handler");
                     Box::pin(async {})
                 }
             }
@@ -546,8 +555,15 @@ impl Namespace {
             Arc::new(move |ns, args, ack| Box::pin(handler(ns, args, ack)));
         self.inner
             .handlers
-            .set_server_event(Str::from(event), handler);
+            .add_server_event(Str::from(event), handler);
         Ok(())
+    }
+
+    /// Removes every handler of the server-side event `event` (socket.io's
+    /// `io.off(event)`), added with [`on_server_event`](Self::on_server_event) or
+    /// [`on_server_event_args`](Self::on_server_event_args).
+    pub fn off_server_event(&self, event: &str) {
+        self.inner.handlers.remove_server_event(event);
     }
 
     /// Runs the handler of a server-side event from another server (see
@@ -561,27 +577,33 @@ impl Namespace {
         if check_server_event(event).is_err() {
             return false;
         }
-        let Some(handler) = self.inner.handlers.server_event(event) else {
+        let handlers = self.inner.handlers.server_event(event);
+        if handlers.is_empty() {
             return false;
-        };
+        }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::warn!(nsp = %self.name(), event, "no Tokio runtime: server-side event dropped");
             return false;
         };
-        let ns = self.clone();
-        let name = ns.name().clone();
-        let event = event.to_owned();
-        runtime.spawn(async move {
-            let run = async move { handler(ns, args, ServerEventAck::new(reply)).await };
-            if let Err(payload) = AssertUnwindSafe(run).catch_unwind().await {
-                tracing::error!(
-                    nsp = %name,
-                    event,
-                    panic = panic_message(&*payload),
-                    "a server-side event handler panicked"
-                );
-            }
-        });
+        // One answer for all the handlers: the first to send it.
+        let acks = ServerEventAck::shared(reply);
+        for handler in handlers {
+            let ns = self.clone();
+            let name = ns.name().clone();
+            let event = event.to_owned();
+            let (args, ack) = (args.clone(), acks.clone());
+            runtime.spawn(async move {
+                let run = async move { handler(ns, args, ack).await };
+                if let Err(payload) = AssertUnwindSafe(run).catch_unwind().await {
+                    tracing::error!(
+                        nsp = %name,
+                        event,
+                        panic = panic_message(&*payload),
+                        "a server-side event handler panicked"
+                    );
+                }
+            });
+        }
         true
     }
 }

@@ -4,6 +4,7 @@
 
 use std::future::IntoFuture;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -34,20 +35,28 @@ pub(crate) type ServerEventHandler =
 
 /// The handle to answer a server-side event that asked for an acknowledgement (the callback
 /// a JavaScript `io.on("event", (...args, cb) => ...)` handler gets). Answering an event that
-/// asked for none does nothing.
-#[derive(Debug)]
+/// asked for none does nothing. The handlers of one event share it: the first answer is sent,
+/// the others are dropped (the sender counts one answer per server).
+#[derive(Debug, Clone)]
 pub struct ServerEventAck {
     sink: Option<ReplySink>,
+    /// Set by the first answer among the handlers of one event.
+    answered: Arc<AtomicBool>,
 }
 
 impl ServerEventAck {
-    pub(crate) fn new(sink: Option<ReplySink>) -> Self {
-        ServerEventAck { sink }
+    /// The ack that the handlers of one event share (the first answer wins).
+    pub(crate) fn shared(sink: Option<ReplySink>) -> Self {
+        ServerEventAck {
+            sink,
+            answered: Arc::default(),
+        }
     }
 
-    /// Whether the sending server waits for an answer.
+    /// Whether the sending server waits for an answer (and no handler of this event has
+    /// answered yet).
     pub fn is_requested(&self) -> bool {
-        self.sink.is_some()
+        self.sink.is_some() && !self.answered.load(Ordering::Acquire)
     }
 
     /// Answers with `reply`, **one** value (socket.io passes a single argument back; a tuple is
@@ -56,6 +65,10 @@ impl ServerEventAck {
         let Some(sink) = self.sink else {
             return Ok(());
         };
+        if self.answered.swap(true, Ordering::AcqRel) {
+            // Another handler of this event answered first.
+            return Ok(());
+        }
         sink.reply(Args::from_values(vec![
             sio_protocol::Value::from_serialize(reply).map_err(Error::args)?,
         ]));
