@@ -19,13 +19,22 @@
 //! detects a dead server by its heartbeat, and reconnects forever by default with
 //! socket.io-client's backoff.
 //!
-//! ```no_run
+//! ```
 //! use std::time::Duration;
 //! use sio_client::{AckSender, Options, Socket, io};
 //!
 //! #[tokio::main]
-//! async fn main() -> Result<(), sio_client::Error> {
-//!     let socket = io("http://localhost:3000/", Options::default())?;
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! #   // A sio-server in the same process, for the example to run against.
+//! #   let server = sio_server::SocketIo::new(sio_server::SocketIoConfig::default());
+//! #   server.of("/").on_connection(|socket| async move {
+//! #       socket.on("sum", |_s: sio_server::Socket, (a, b): (u32, u32), ack: sio_server::Ack| async move {
+//! #           let _ = ack.send(&(a + b,));
+//! #       });
+//! #   });
+//! #   let handle = server.listen("127.0.0.1:0").await?;
+//! #   let url = format!("http://{}/", handle.local_addr());
+//!     let socket = io(&url, Options::default())?; // "http://localhost:3000/"
 //!     // Async and typed, as the server's handlers: the arguments as a tuple (or a struct).
 //!     socket.on("chat", |_socket: Socket, (user, text): (String, String)| async move {
 //!         println!("{user}: {text}");
@@ -42,8 +51,9 @@
 //!         .timeout(Duration::from_secs(5))
 //!         .emit_with_ack("sum", &(1, 2))
 //!         .await?;
-//!     let (sum,): (u32,) = reply.deserialize().unwrap_or((0,));
+//!     let (sum,): (u32,) = reply.deserialize()?;
 //!     println!("1 + 2 = {sum}");
+//! #   assert_eq!(sum, 3);
 //!     socket.disconnect();
 //!     Ok(())
 //! }

@@ -35,11 +35,21 @@ use crate::sync::lock;
 /// in a task of its own once it waits (see [how handlers run](crate::handler#how-they-run)).
 /// They may call any method of the socket.
 ///
-/// ```no_run
-/// # async fn run() -> Result<(), sio_client::Error> {
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # // A sio-server in the same process, for the example to run against.
+/// # let server = sio_server::SocketIo::new(sio_server::SocketIoConfig::default());
+/// # server.of("/").on_connection(|socket| async move {
+/// #     socket.on("ping", |_s: sio_server::Socket, (): (), ack: sio_server::Ack| async move {
+/// #         let _ = ack.send(&"pong");
+/// #     });
+/// # });
+/// # let handle = server.listen("127.0.0.1:0").await?;
+/// # let url = format!("http://{}", handle.local_addr());
 /// use sio_client::{AckSender, Manager, Options, Socket};
 ///
-/// let manager = Manager::new("http://localhost:3000", Options::default())?;
+/// let manager = Manager::new(&url, Options::default())?; // "http://localhost:3000"
 /// let socket = manager.socket("/");
 /// socket.on("hello", |_socket: Socket, (text,): (String,), ack: AckSender| async move {
 ///     println!("hello {text}");
@@ -49,7 +59,9 @@ use crate::sync::lock;
 /// socket.connect();
 /// socket.emit("chat", &("hi", 1))?; // buffered until connected
 /// let answer = socket.timeout(std::time::Duration::from_secs(5)).emit_with_ack("ping", &()).await?;
-/// # let _ = answer; Ok(()) }
+/// # assert_eq!(answer.deserialize::<(String,)>()?.0, "pong");
+/// # socket.disconnect();
+/// # Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Socket {
@@ -628,12 +640,30 @@ impl Manager {
 /// connection is already open and the thread is preempted. To see every event, turn
 /// [`Options::auto_connect`] off, add the handlers, then call [`Socket::connect`].
 ///
-/// ```no_run
-/// # fn f() -> Result<(), sio_client::Error> {
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let server = sio_server::SocketIo::new(sio_server::SocketIoConfig::default());
+/// # let (tx, mut connected) = tokio::sync::mpsc::unbounded_channel();
+/// # for nsp in ["/", "/admin"] {
+/// #     let tx = tx.clone();
+/// #     server.of(nsp).on_connection(move |socket| {
+/// #         let _ = tx.send(socket.namespace().name().to_string());
+/// #         async {}
+/// #     });
+/// # }
+/// # let handle = server.listen("127.0.0.1:0").await?;
+/// # let base = format!("http://{}", handle.local_addr());
 /// use sio_client::{Options, io};
 ///
-/// let main = io("http://localhost:3000/", Options::default())?;
-/// let admin = io("http://localhost:3000/admin", Options::default())?; // same connection
+/// let main = io(&format!("{base}/"), Options::default())?; // "http://localhost:3000/"
+/// let admin = io(&format!("{base}/admin"), Options::default())?; // same connection
+/// # let mut seen = vec![connected.recv().await.unwrap(), connected.recv().await.unwrap()];
+/// # seen.sort();
+/// # assert_eq!(seen, ["/", "/admin"]);
+/// # assert_eq!(server.engine().session_count(), 1); // one Engine.IO connection for both
+/// # main.disconnect();
+/// # admin.disconnect();
 /// # Ok(()) }
 /// ```
 pub fn io(url: &str, options: Options) -> Result<Socket, Error> {

@@ -10,10 +10,11 @@
 //! each event, and answers the client's callback through its [`Ack`]; a broadcast reaches the
 //! sockets of a room.
 //!
-//! ```no_run
+//! ```
 //! use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 //!
-//! # async fn run() -> std::io::Result<()> {
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let io = SocketIo::new(SocketIoConfig::default());
 //! io.of("/chat").on_connection(|socket| async move {
 //!     socket.join("lobby").await;
@@ -24,8 +25,15 @@
 //!         let _ = ack.send(&("received",));
 //!     });
 //! });
-//! let server = io.listen("127.0.0.1:3000").await?;
+//! // Port 0: any free port (as this example runs as a test); "0.0.0.0:3000" in real life.
+//! let server = io.listen("127.0.0.1:0").await?;
 //! println!("listening on {}", server.local_addr());
+//! # // A client of the same process, as a browser would be: it sends a message and gets the ack.
+//! # let url = format!("http://{}/chat", server.local_addr());
+//! # let client = sio_client::io(&url, sio_client::Options::default())?;
+//! # let reply = client.timeout(std::time::Duration::from_secs(10)).emit_with_ack("message", &"hi").await?;
+//! # assert_eq!(reply.deserialize::<(String,)>()?.0, "received");
+//! # client.disconnect();
 //! # Ok(())
 //! # }
 //! ```
