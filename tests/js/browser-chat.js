@@ -59,11 +59,14 @@ async function join(context, nick, room) {
   await page.fill("#nick", nick);
   await page.fill("#room", room);
   await page.click("#join");
-  await page.waitForFunction(
-    (room) => document.getElementById("log").textContent.includes(`joined ${room} as`),
-    room,
-    WAIT,
-  );
+  await page
+    .waitForFunction((room) => document.getElementById("log").textContent.includes(`joined ${room} as`), room, WAIT)
+    .catch(async (e) => {
+      // What the page shows says where it stopped: no line (never connected), "refused",
+      // "cannot join" (the join's ack timed out) or "disconnected".
+      const log = await page.evaluate(() => document.getElementById("log").textContent).catch(() => "?");
+      throw new Error(`${nick} did not join ${room}; the page's log: ${JSON.stringify(log)}; ${e.message}`);
+    });
   step(`${nick} joined ${room}`);
   return page;
 }
