@@ -3,10 +3,11 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::engine::DecodeReason as EngineReason;
-use crate::socket::{DecodeReason as SocketReason, SessionReason};
-use crate::websocket::FrameReason;
-use crate::websocket::deflate::InflateReason;
+use crate::reason::deflate::InflateReason;
+use crate::reason::engine::DecodeReason as EngineReason;
+use crate::reason::session::SessionReason;
+use crate::reason::socket::DecodeReason as SocketReason;
+use crate::reason::websocket::FrameReason;
 
 /// A boxed cause, as [`Error`] keeps it.
 type BoxError = Box<dyn StdError + Send + Sync>;

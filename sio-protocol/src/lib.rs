@@ -83,6 +83,7 @@ pub mod websocket;
 mod ack;
 mod backoff;
 mod error;
+mod reason;
 mod str;
 mod value;
 

@@ -132,64 +132,7 @@ pub(crate) fn write_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// Why bytes could not be decoded as Engine.IO packets
-/// ([`Error::engine_reason`](crate::Error::engine_reason)). A reason, not an error type: the
-/// decoders return an [`Error`](crate::Error) of kind
-/// [`EngineDecode`](crate::ErrorKind::EngineDecode).
-///
-/// Every variant means "close the session with reason `parse error`" except
-/// [`PayloadTooLarge`](Self::PayloadTooLarge), which a polling server answers with `413`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DecodeReason {
-    /// An empty packet: an empty text frame, an empty record in a payload, an empty v3 binary
-    /// frame (it lacks its type byte), or an empty body where a payload needs at least one
-    /// record (v4 and v3 string payloads).
-    Empty,
-    /// The first byte of a text packet is not a type digit `0`-`6` (nor `b`).
-    UnknownPacketType(u8),
-    /// A v3 binary packet (binary frame, XHR2 binary record or `b<type>` text) whose type is not
-    /// `4` (message). The JavaScript parser hands such packets on with their binary data; no
-    /// peer sends them and [`Packet`](super::Packet) cannot represent them.
-    BinaryNotMessage(u8),
-    /// The data of a `b` packet is not base64 (standard alphabet, padding optional).
-    InvalidBase64,
-    /// A text packet or payload is not valid UTF-8.
-    InvalidUtf8,
-    /// The JSON of an `open` packet is not a handshake object.
-    InvalidOpen,
-    /// A polling payload is larger than the limit (`maxHttpBufferSize`), or a v3 record declares
-    /// a length larger than it.
-    PayloadTooLarge {
-        /// The limit in bytes.
-        limit: usize,
-    },
-    /// A malformed v3 length prefix: no digits, a non-digit, an overflowing number, an XHR2
-    /// record kind other than 0 or 1, or a length that ends inside a character.
-    InvalidLength,
-    /// A v3 payload that ends in the middle of a record.
-    Truncated,
-}
-
-impl fmt::Display for DecodeReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            DecodeReason::Empty => f.write_str("empty packet"),
-            DecodeReason::UnknownPacketType(b) => write!(f, "unknown packet type 0x{b:02x}"),
-            DecodeReason::BinaryNotMessage(t) => {
-                write!(f, "binary packet of type {t} is not a message")
-            }
-            DecodeReason::InvalidBase64 => f.write_str("invalid base64"),
-            DecodeReason::InvalidUtf8 => f.write_str("invalid utf-8"),
-            DecodeReason::InvalidOpen => f.write_str("invalid open packet json"),
-            DecodeReason::PayloadTooLarge { limit } => {
-                write!(f, "payload too large (limit {limit} bytes)")
-            }
-            DecodeReason::InvalidLength => f.write_str("malformed length prefix"),
-            DecodeReason::Truncated => f.write_str("truncated payload"),
-        }
-    }
-}
+pub use crate::reason::engine::DecodeReason;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use super::error::DecodeReason;
 use super::error::write_json_str;
-use crate::Error;
+use crate::error::Error;
 use crate::str::Str;
 
 /// The content of the `open` packet: `0{"sid":...,"upgrades":[...],"pingInterval":...}`.

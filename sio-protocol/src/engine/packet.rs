@@ -9,7 +9,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::error::DecodeReason;
 use super::open::OpenPacket;
-use crate::Error;
+use crate::error::Error;
 use crate::str::Str;
 
 /// The Engine.IO protocol revision of a session.
@@ -508,7 +508,7 @@ mod tests {
     fn public_error_has_the_engine_kind() {
         let error = Packet::decode_text(Str::from_static("7"), V4).unwrap_err();
         assert!(error.is_engine_decode());
-        assert_eq!(error.kind(), crate::ErrorKind::EngineDecode);
+        assert_eq!(error.kind(), crate::error::ErrorKind::EngineDecode);
         assert_eq!(
             error.engine_reason(),
             Some(DecodeReason::UnknownPacketType(b'7'))

@@ -15,7 +15,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use super::error::DecodeReason;
 use super::packet::decode_v3_binary;
 use super::packet::{Packet, ProtocolVersion};
-use crate::Error;
+use crate::error::Error;
 use crate::str::Str;
 
 /// The v4 record separator.

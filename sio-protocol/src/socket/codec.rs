@@ -1,8 +1,6 @@
 //! What the encoder, the decoder and the msgpack codec share: the choice of [`Parser`], an
 //! [`Encoded`] packet, the [`DecoderConfig`] and the [`DecodeReason`].
 
-use std::fmt;
-
 use bytes::Bytes;
 
 use super::packet::ProtocolVersion;
@@ -104,49 +102,4 @@ impl DecoderConfig {
     }
 }
 
-/// Why a message was rejected ([`Error::socket_reason`](crate::Error::socket_reason)). The
-/// peer broke the protocol; socket.io closes the connection. A reason, not an error type: the
-/// [`Decoder`](super::Decoder) returns an [`Error`](crate::Error) of kind
-/// [`SocketDecode`](crate::ErrorKind::SocketDecode).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum DecodeReason {
-    /// The type digit is not 0 to 6 (or the message is empty).
-    UnknownPacketType,
-    /// The attachment count of a binary packet is not an integer of at least 1 followed by `-`.
-    IllegalAttachments,
-    /// A binary packet announces more attachments than
-    /// [`max_attachments`](DecoderConfig::max_attachments).
-    TooManyAttachments,
-    /// The namespace is not valid.
-    InvalidNamespace,
-    /// The ack id is above 2^53-1, or missing from an ACK.
-    InvalidAckId,
-    /// The payload is not valid JSON, or not what the packet type requires.
-    InvalidPayload,
-    /// A binary placeholder's `num` is not an attachment index.
-    InvalidPlaceholder,
-    /// A binary message arrived while no binary packet was waiting for attachments.
-    UnexpectedBinary,
-    /// A text message arrived while a binary packet was waiting for attachments.
-    UnexpectedText,
-    /// The configured parser is not available.
-    Unsupported,
-}
-
-impl fmt::Display for DecodeReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DecodeReason::UnknownPacketType => "unknown packet type",
-            DecodeReason::IllegalAttachments => "illegal attachments",
-            DecodeReason::TooManyAttachments => "too many attachments",
-            DecodeReason::InvalidNamespace => "invalid namespace",
-            DecodeReason::InvalidAckId => "invalid ack id",
-            DecodeReason::InvalidPayload => "invalid payload",
-            DecodeReason::InvalidPlaceholder => "invalid attachment placeholder",
-            DecodeReason::UnexpectedBinary => "binary data when not reconstructing a packet",
-            DecodeReason::UnexpectedText => "text data when reconstructing a packet",
-            DecodeReason::Unsupported => "parser not supported",
-        })
-    }
-}
+pub use crate::reason::socket::DecodeReason;

@@ -9,8 +9,8 @@ use super::lenient::JsValue;
 use super::packet::{EventName, Packet, PacketData, ProtocolVersion};
 use super::scan;
 use super::scan::Ranges;
-use crate::Error;
 use crate::engine::Frame;
+use crate::error::Error;
 use crate::str::Str;
 use crate::value::Value;
 

@@ -53,8 +53,8 @@ use self::read::{Reader, integral};
 use self::write::{UNDEFINED, write_array_len, write_map_len, write_str, write_uint, write_value};
 use super::codec::{DecodeReason, DecoderConfig, Encoded};
 use super::packet::{EventName, Packet, PacketData, ProtocolVersion};
-use crate::Error;
 use crate::engine::Frame;
+use crate::error::Error;
 use crate::str::Str;
 use crate::value::{Number, Value};
 

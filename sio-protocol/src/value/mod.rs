@@ -72,8 +72,10 @@ impl Value {
     ///
     /// The error is of kind [`Args`](crate::ErrorKind::Args), with the deserializer's error as
     /// its source.
-    pub fn deserialize_into<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T, crate::Error> {
-        T::deserialize(self).map_err(crate::Error::deserialize)
+    pub fn deserialize_into<'a, T: serde::Deserialize<'a>>(
+        &'a self,
+    ) -> Result<T, crate::error::Error> {
+        T::deserialize(self).map_err(crate::error::Error::deserialize)
     }
 
     /// Whether binary data sits anywhere in this value.

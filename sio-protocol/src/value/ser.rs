@@ -11,10 +11,12 @@ impl Value {
     ///
     /// The error is of kind [`Args`](crate::ErrorKind::Args), with the serializer's error as
     /// its source.
-    pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Result<Value, crate::Error> {
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(
+        value: &T,
+    ) -> Result<Value, crate::error::Error> {
         value
             .serialize(ValueSerializer)
-            .map_err(crate::Error::serialize)
+            .map_err(crate::error::Error::serialize)
     }
 }
 

@@ -50,9 +50,8 @@
 //! `fuzz/fuzz_targets/ws_{inflate,extensions}.rs` fuzz it.
 
 use std::cell::Cell;
-use std::fmt;
 
-use crate::Error;
+use crate::error::Error;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress, Status};
 
@@ -103,39 +102,7 @@ fn invalid(reason: impl Into<String>) -> Error {
     Error::extensions(reason.into())
 }
 
-/// Why a compressed message was refused ([`Error::inflate_reason`]); the connection closes
-/// with [`close_code`]. A reason, not an error type: [`PerMessageDeflate::inflate`] returns an
-/// [`Error`] of kind [`Inflate`](crate::ErrorKind::Inflate).
-///
-/// [`close_code`]: InflateReason::close_code
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InflateReason {
-    /// The inflated message would be longer than the limit (`ws`: "Max payload size
-    /// exceeded", close 1009).
-    TooBig,
-    /// The data is not a valid deflate stream (`ws`: zlib's error, close 1007).
-    Corrupt,
-}
-
-impl InflateReason {
-    /// The WebSocket close code `ws` sends for this error: 1009 (message too big) or 1007
-    /// (invalid frame payload data).
-    pub fn close_code(self) -> u16 {
-        match self {
-            InflateReason::TooBig => 1009,
-            InflateReason::Corrupt => 1007,
-        }
-    }
-}
-
-impl fmt::Display for InflateReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            InflateReason::TooBig => "max payload size exceeded",
-            InflateReason::Corrupt => "invalid compressed data",
-        })
-    }
-}
+pub use crate::reason::deflate::InflateReason;
 
 // ---------------------------------------------------------------------------------------------
 // Negotiation

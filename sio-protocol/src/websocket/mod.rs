@@ -35,7 +35,7 @@ use std::fmt;
 
 use bytes::{Bytes, BytesMut};
 
-use crate::Error;
+use crate::error::Error;
 use crate::str::Str;
 
 /// A frame's opcode.
@@ -142,40 +142,7 @@ pub enum WsMessage {
     Close(Option<u16>),
 }
 
-/// Why a client's frames were refused ([`Error::frame_reason`]); the connection must be
-/// closed with [`close_code`](Self::close_code). A reason, not an error type: the decoder
-/// returns an [`Error`] of kind [`WebSocket`](crate::ErrorKind::WebSocket).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FrameReason {
-    /// A protocol violation (close code 1002), with what was wrong.
-    Protocol(&'static str),
-    /// A message over [`FrameDecoderConfig::max_message_size`] (close code 1009).
-    TooBig,
-    /// A text message or close reason that is not UTF-8 (close code 1007).
-    InvalidUtf8,
-}
-
-impl FrameReason {
-    /// The status code of the close frame that answers this error.
-    pub fn close_code(self) -> u16 {
-        match self {
-            FrameReason::Protocol(_) => 1002,
-            FrameReason::TooBig => 1009,
-            FrameReason::InvalidUtf8 => 1007,
-        }
-    }
-}
-
-impl fmt::Display for FrameReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FrameReason::Protocol(what) => write!(f, "websocket protocol error: {what}"),
-            FrameReason::TooBig => f.write_str("websocket message too big"),
-            FrameReason::InvalidUtf8 => f.write_str("websocket text is not valid utf-8"),
-        }
-    }
-}
+pub use crate::reason::websocket::FrameReason;
 
 /// A fragmented data message being assembled.
 #[derive(Debug)]
@@ -707,7 +674,7 @@ mod tests {
         // An unmasked text frame from a client.
         let error = decoder.decode(&[0x81, 0x01, b'a'], &mut out).unwrap_err();
         assert!(error.is_websocket() && !error.is_too_large(), "{error:?}");
-        assert_eq!(error.kind(), crate::ErrorKind::WebSocket);
+        assert_eq!(error.kind(), crate::error::ErrorKind::WebSocket);
         assert_eq!(
             error.frame_reason(),
             Some(FrameReason::Protocol("MASK must be set"))

@@ -173,38 +173,7 @@ impl fmt::Display for AckFailure {
     }
 }
 
-/// Why a command does not fit the session's state (the caller's mistake, or a race with the
-/// connection closing); nothing was changed. A reason, not an error type: the session's
-/// commands return an [`Error`](crate::Error) of kind [`Session`](crate::ErrorKind::Session),
-/// whose [`session_reason`](crate::Error::session_reason) this is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SessionReason {
-    /// The session is over.
-    Closed,
-    /// The namespace is not connected.
-    NotConnected,
-    /// No CONNECT of this namespace waits for an answer.
-    NoConnectRequest,
-    /// The CONNECT asked for no recovery (no `pid` and `offset`, or recovery is off).
-    NoRecoveryRequest,
-    /// The packet cannot be sent this way: a CONNECT, DISCONNECT or CONNECT_ERROR (they have
-    /// their own methods), a replayed packet that is not an EVENT without ack id of the
-    /// namespace, an EVENT without ack id where one is needed.
-    InvalidPacket,
-}
-
-impl fmt::Display for SessionReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            SessionReason::Closed => "the session is closed",
-            SessionReason::NotConnected => "the namespace is not connected",
-            SessionReason::NoConnectRequest => "no connect request is pending for the namespace",
-            SessionReason::NoRecoveryRequest => "the connect request asked for no recovery",
-            SessionReason::InvalidPacket => "the packet cannot be sent this way",
-        })
-    }
-}
+pub use crate::reason::session::SessionReason;
 
 /// A client's request to recover its previous session: the `pid` and `offset` of its CONNECT
 /// payload (`{"pid": ..., "offset": ..., ...auth}`).
