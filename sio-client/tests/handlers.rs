@@ -5,7 +5,7 @@
 use std::error::Error as _;
 use std::time::Duration;
 
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::SinkExt as _;
 use serde::Deserialize;
 use sio_client::{AckSender, ErrorKind, Manager, Message, Options, Socket, TransportKind};
 use tokio::net::{TcpListener, TcpStream};
@@ -13,26 +13,12 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
+use sio_test_support::wait::recv;
+use sio_test_support::ws::next_text;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 const OPEN: &str = r#"0{"sid":"abcdefghijklmnopqrst","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}"#;
-
-async fn recv<T>(rx: &mut UnboundedReceiver<T>, what: &str) -> T {
-    match tokio::time::timeout(WAIT, rx.recv()).await {
-        Ok(Some(v)) => v,
-        _ => panic!("{what}: nothing within {WAIT:?}"),
-    }
-}
-
-async fn next_text(ws: &mut WebSocketStream<TcpStream>) -> String {
-    loop {
-        match tokio::time::timeout(WAIT, ws.next()).await {
-            Ok(Some(Ok(WsMessage::Text(text)))) => return text.as_str().to_owned(),
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("no text frame: {other:?}"),
-        }
-    }
-}
 
 /// A manager on a local listener (WebSocket only, no reconnection), not connected yet, and
 /// its socket `/`.
@@ -58,7 +44,7 @@ async fn connect(listener: &TcpListener, socket: &Socket) -> WebSocketStream<Tcp
         .await
         .expect("handshake");
     ws.send(WsMessage::text(OPEN)).await.unwrap();
-    assert_eq!(next_text(&mut ws).await, "40");
+    assert_eq!(next_text(WAIT, &mut ws).await, "40");
     ws.send(WsMessage::text(r#"40{"sid":"socket-id"}"#))
         .await
         .unwrap();
@@ -119,16 +105,16 @@ async fn typed_handlers_with_and_without_ack() {
     );
     let mut ws = connect(&listener, &socket).await;
     send(&mut ws, r#"42["chat",{"user":"ann","text":"hi"}]"#).await;
-    assert_eq!(recv(&mut seen, "chat").await, "chat ann: hi");
+    assert_eq!(recv(WAIT, &mut seen, "chat").await, "chat ann: hi");
     send(&mut ws, r#"4217["sum",2,40]"#).await;
-    assert_eq!(recv(&mut seen, "sum").await, "sum on /");
-    assert_eq!(next_text(&mut ws).await, "4317[42]");
+    assert_eq!(recv(WAIT, &mut seen, "sum").await, "sum on /");
+    assert_eq!(next_text(WAIT, &mut ws).await, "4317[42]");
     send(&mut ws, r#"42["note",5]"#).await;
-    assert_eq!(recv(&mut seen, "note").await, "note 5 false");
+    assert_eq!(recv(WAIT, &mut seen, "note").await, "note 5 false");
     // Nothing was sent for the note: the next frame is the answer to the next request.
     send(&mut ws, r#"423["sum",1,1]"#).await;
-    assert_eq!(recv(&mut seen, "sum").await, "sum on /");
-    assert_eq!(next_text(&mut ws).await, "433[2]");
+    assert_eq!(recv(WAIT, &mut seen, "sum").await, "sum on /");
+    assert_eq!(next_text(WAIT, &mut ws).await, "433[2]");
 }
 
 #[tokio::test]
@@ -153,14 +139,14 @@ async fn every_handler_of_an_event_runs_in_order_and_off_removes_them() {
     let mut ws = connect(&listener, &socket).await;
     send(&mut ws, r#"42["tick",1]"#).await;
     for expected in ["first 1", "raw tick", "once 1"] {
-        assert_eq!(recv(&mut seen, expected).await, expected);
+        assert_eq!(recv(WAIT, &mut seen, expected).await, expected);
     }
     // One handler removed by its id (not by another socket): the other stays.
     assert!(!manager.socket("/other").off_handler(first));
     assert!(socket.off_handler(first));
     assert!(!socket.off_handler(first), "removed already");
     send(&mut ws, r#"42["tick",2]"#).await;
-    assert_eq!(recv(&mut seen, "raw tick").await, "raw tick");
+    assert_eq!(recv(WAIT, &mut seen, "raw tick").await, "raw tick");
     // All removed: the next tick reaches nobody, the marker event after it does.
     socket.off("tick");
     let t = tx.clone();
@@ -169,7 +155,7 @@ async fn every_handler_of_an_event_runs_in_order_and_off_removes_them() {
     });
     send(&mut ws, r#"42["tick",3]"#).await;
     send(&mut ws, r#"42["marker"]"#).await;
-    assert_eq!(recv(&mut seen, "marker").await, "marker");
+    assert_eq!(recv(WAIT, &mut seen, "marker").await, "marker");
     assert!(seen.try_recv().is_err());
 }
 
@@ -196,7 +182,7 @@ async fn arguments_that_do_not_match_reach_the_error_hook() {
     let mut ws = connect(&listener, &socket).await;
     // `txt` instead of `text`: a typo in a field.
     send(&mut ws, r#"42["chat",{"user":"ann","txt":"hi"}]"#).await;
-    let error = recv(&mut errors, "error hook").await;
+    let error = recv(WAIT, &mut errors, "error hook").await;
     assert_eq!(error.kind(), ErrorKind::Deserialize);
     assert!(error.is_deserialize());
     assert_eq!(error.event(), Some("chat"));
@@ -209,11 +195,11 @@ async fn arguments_that_do_not_match_reach_the_error_hook() {
         .expect("the deserializer's error")
         .to_string();
     assert!(cause.contains("text"), "{cause}");
-    assert_eq!(recv(&mut seen, "raw chat").await, "raw chat");
+    assert_eq!(recv(WAIT, &mut seen, "raw chat").await, "raw chat");
     // A matching one goes through.
     send(&mut ws, r#"42["chat",{"user":"ann","text":"hi"}]"#).await;
-    assert_eq!(recv(&mut seen, "chat").await, "chat hi");
-    assert_eq!(recv(&mut seen, "raw chat").await, "raw chat");
+    assert_eq!(recv(WAIT, &mut seen, "chat").await, "chat hi");
+    assert_eq!(recv(WAIT, &mut seen, "raw chat").await, "raw chat");
     assert!(errors.try_recv().is_err());
 }
 
@@ -282,7 +268,7 @@ async fn a_refused_connection_keeps_the_io_error() {
             let _ = tx.send(error);
         });
         socket.connect();
-        let error = recv(&mut errors, "connect_error").await;
+        let error = recv(WAIT, &mut errors, "connect_error").await;
         assert!(error.is_transport(), "{error:?}");
         let io = find::<std::io::Error>(&error).expect("an io error in the chain");
         assert_eq!(
@@ -341,8 +327,8 @@ async fn a_waiting_handler_does_not_hold_up_the_next_events() {
     let mut ws = connect(&listener, &socket).await;
     send(&mut ws, r#"42["slow"]"#).await;
     send(&mut ws, r#"42["fast"]"#).await;
-    assert_eq!(recv(&mut seen, "slow start").await, "slow start");
-    assert_eq!(recv(&mut seen, "fast").await, "fast");
+    assert_eq!(recv(WAIT, &mut seen, "slow start").await, "slow start");
+    assert_eq!(recv(WAIT, &mut seen, "fast").await, "fast");
     release.notify_one();
-    assert_eq!(recv(&mut seen, "slow end").await, "slow end");
+    assert_eq!(recv(WAIT, &mut seen, "slow end").await, "slow end");
 }

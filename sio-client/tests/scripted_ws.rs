@@ -10,26 +10,12 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
+use sio_test_support::wait::recv;
+use sio_test_support::ws::next_text;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 const OPEN: &str = r#"0{"sid":"abcdefghijklmnopqrst","upgrades":[],"pingInterval":300,"pingTimeout":300,"maxPayload":1000000}"#;
-
-async fn recv<T>(rx: &mut UnboundedReceiver<T>, what: &str) -> T {
-    match tokio::time::timeout(WAIT, rx.recv()).await {
-        Ok(Some(v)) => v,
-        _ => panic!("{what}: nothing within {WAIT:?}"),
-    }
-}
-
-async fn next_text(ws: &mut WebSocketStream<TcpStream>) -> String {
-    loop {
-        match tokio::time::timeout(WAIT, ws.next()).await {
-            Ok(Some(Ok(Message::Text(text)))) => return text.as_str().to_owned(),
-            Ok(Some(Ok(_))) => continue,
-            other => panic!("no text frame: {other:?}"),
-        }
-    }
-}
 
 /// Accepts one WebSocket, sends the open packet and answers the client's CONNECT for `/`.
 async fn accept(listener: &TcpListener) -> WebSocketStream<TcpStream> {
@@ -45,7 +31,7 @@ async fn accept_with(listener: &TcpListener, open: &str) -> WebSocketStream<TcpS
         .await
         .expect("handshake");
     ws.send(Message::text(open)).await.unwrap();
-    assert_eq!(next_text(&mut ws).await, "40");
+    assert_eq!(next_text(WAIT, &mut ws).await, "40");
     ws.send(Message::text(r#"40{"sid":"socket-id"}"#))
         .await
         .unwrap();
@@ -95,18 +81,18 @@ async fn client() -> (TcpListener, Client) {
 async fn answers_pings_and_receives_events() {
     let (listener, mut c) = client().await;
     let mut ws = accept(&listener).await;
-    recv(&mut c.connects, "connect").await;
+    recv(WAIT, &mut c.connects, "connect").await;
     assert_eq!(c.socket.id().as_deref(), Some("socket-id"));
     // Several heartbeats, each answered; the connection outlives pingInterval + pingTimeout.
     for _ in 0..3 {
         // scenario: the scripted server pings every 200 ms.
         tokio::time::sleep(Duration::from_millis(200)).await;
         ws.send(Message::text("2")).await.unwrap();
-        assert_eq!(next_text(&mut ws).await, "3");
+        assert_eq!(next_text(WAIT, &mut ws).await, "3");
     }
     ws.send(Message::text(r#"42["x",1,"a"]"#)).await.unwrap();
     assert_eq!(
-        recv(&mut c.events, "event").await,
+        recv(WAIT, &mut c.events, "event").await,
         vec![Value::from(1.0), Value::from("a")]
     );
     // After `off`, the event reaches no handler.
@@ -114,7 +100,7 @@ async fn answers_pings_and_receives_events() {
     ws.send(Message::text(r#"42["x",2]"#)).await.unwrap();
     // A Vec is one argument (a fixed-size array would be spread, like a tuple).
     c.socket.emit("y", &vec![1, 2]).unwrap();
-    assert_eq!(next_text(&mut ws).await, r#"42["y",[1,2]]"#);
+    assert_eq!(next_text(WAIT, &mut ws).await, r#"42["y",[1,2]]"#);
     assert!(c.events.try_recv().is_err());
     assert!(c.disconnects.try_recv().is_err());
 }
@@ -123,10 +109,10 @@ async fn answers_pings_and_receives_events() {
 async fn silent_server_is_a_ping_timeout() {
     let (listener, mut c) = client().await;
     let _ws = accept(&listener).await;
-    recv(&mut c.connects, "connect").await;
+    recv(WAIT, &mut c.connects, "connect").await;
     // No ping within pingInterval + pingTimeout (600 ms).
     assert_eq!(
-        recv(&mut c.disconnects, "disconnect").await,
+        recv(WAIT, &mut c.disconnects, "disconnect").await,
         DisconnectReason::PingTimeout
     );
     assert!(!c.socket.connected());
@@ -143,10 +129,10 @@ async fn silent_server_is_a_ping_timeout() {
 async fn undecodable_packet_is_a_parse_error() {
     let (listener, mut c) = client().await;
     let mut ws = accept(&listener).await;
-    recv(&mut c.connects, "connect").await;
+    recv(WAIT, &mut c.connects, "connect").await;
     ws.send(Message::text("42{not json")).await.unwrap();
     assert_eq!(
-        recv(&mut c.disconnects, "disconnect").await,
+        recv(WAIT, &mut c.disconnects, "disconnect").await,
         DisconnectReason::ParseError
     );
 }
@@ -155,10 +141,10 @@ async fn undecodable_packet_is_a_parse_error() {
 async fn server_close_is_transport_close() {
     let (listener, mut c) = client().await;
     let mut ws = accept(&listener).await;
-    recv(&mut c.connects, "connect").await;
+    recv(WAIT, &mut c.connects, "connect").await;
     ws.close(None).await.unwrap();
     assert_eq!(
-        recv(&mut c.disconnects, "disconnect").await,
+        recv(WAIT, &mut c.disconnects, "disconnect").await,
         DisconnectReason::TransportClose
     );
 }
@@ -167,10 +153,10 @@ async fn server_close_is_transport_close() {
 async fn pending_ack_fails_on_disconnect() {
     let (listener, mut c) = client().await;
     let mut ws = accept(&listener).await;
-    recv(&mut c.connects, "connect").await;
+    recv(WAIT, &mut c.connects, "connect").await;
     let socket = c.socket.clone();
     let pending = tokio::spawn(async move { socket.emit_with_ack("q", &1).await });
-    assert_eq!(next_text(&mut ws).await, r#"420["q",1]"#);
+    assert_eq!(next_text(WAIT, &mut ws).await, r#"420["q",1]"#);
     ws.close(None).await.unwrap();
     let result = tokio::time::timeout(WAIT, pending).await.unwrap().unwrap();
     let err = result.expect_err("the socket disconnected");
@@ -182,10 +168,10 @@ async fn pending_ack_fails_on_disconnect() {
 async fn ack_answers_arrive() {
     let (listener, mut c) = client().await;
     let mut ws = accept(&listener).await;
-    recv(&mut c.connects, "connect").await;
+    recv(WAIT, &mut c.connects, "connect").await;
     let socket = c.socket.clone();
     let pending = tokio::spawn(async move { socket.emit_with_ack("q", &()).await });
-    assert_eq!(next_text(&mut ws).await, r#"420["q"]"#);
+    assert_eq!(next_text(WAIT, &mut ws).await, r#"420["q"]"#);
     // An unknown id is ignored; the right one completes the emit.
     ws.send(Message::text(r#"437["no"]"#)).await.unwrap();
     ws.send(Message::text(r#"430["yes",2]"#)).await.unwrap();
@@ -204,7 +190,7 @@ async fn dropping_every_handle_closes_the_connection() {
     // A heartbeat far away, so that only the drop can close the connection.
     let open = OPEN.replace("300", "60000");
     let mut ws = accept_with(&listener, &open).await;
-    recv(&mut c.connects, "connect").await;
+    recv(WAIT, &mut c.connects, "connect").await;
     drop(c);
     // The manager's task ends and closes the WebSocket.
     loop {
@@ -242,7 +228,7 @@ async fn gives_up_after_the_reconnection_attempts() {
     socket.connect();
     let mut seen = Vec::new();
     loop {
-        let event = recv(&mut events, "manager event").await;
+        let event = recv(WAIT, &mut events, "manager event").await;
         let done = matches!(event, ManagerEvent::ReconnectError(_)) && seen.contains(&"failed");
         seen.push(match event {
             ManagerEvent::Error(_) => "error",
@@ -272,7 +258,7 @@ async fn gives_up_after_the_reconnection_attempts() {
     // Each failed attempt is a `connect_error` for the waiting socket.
     for _ in 0..3 {
         assert!(
-            recv(&mut errors, "connect_error")
+            recv(WAIT, &mut errors, "connect_error")
                 .await
                 .contains("websocket error")
         );
@@ -300,10 +286,10 @@ async fn manager_close_is_a_forced_close_without_reconnection() {
     socket.connect();
     let open = OPEN.replace("300", "60000");
     let mut ws = accept_with(&listener, &open).await;
-    recv(&mut connects, "connect").await;
+    recv(WAIT, &mut connects, "connect").await;
     manager.close();
     assert_eq!(
-        recv(&mut disconnects, "disconnect").await,
+        recv(WAIT, &mut disconnects, "disconnect").await,
         DisconnectReason::ForcedClose
     );
     loop {
@@ -333,7 +319,7 @@ async fn frames_go_out_during_a_flood_of_emits() {
     let (listener, mut c) = client().await;
     let open = OPEN.replace("300", "60000");
     let mut ws = accept_with(&listener, &open).await;
-    recv(&mut c.connects, "connect").await;
+    recv(WAIT, &mut c.connects, "connect").await;
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     {
@@ -346,8 +332,8 @@ async fn frames_go_out_during_a_flood_of_emits() {
         });
     }
     c.socket.emit("flood", &(0,)).unwrap();
-    assert_eq!(next_text(&mut ws).await, r#"42["flood",0]"#);
-    assert_eq!(next_text(&mut ws).await, r#"42["flood",1]"#);
+    assert_eq!(next_text(WAIT, &mut ws).await, r#"42["flood",0]"#);
+    assert_eq!(next_text(WAIT, &mut ws).await, r#"42["flood",1]"#);
     stop.store(true, Ordering::Relaxed);
     assert!(count.load(Ordering::Relaxed) >= 1);
 }

@@ -37,6 +37,7 @@ mod parsers;
 pub mod proxy;
 pub mod storm;
 pub mod wait;
+pub mod ws;
 
 use std::path::{Path, PathBuf};
 

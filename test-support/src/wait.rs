@@ -82,3 +82,16 @@ pub fn blocking_until(limit: Duration, what: &str, mut cond: impl FnMut() -> boo
         "not within {limit:?}: {what}"
     );
 }
+
+/// The next value of `rx`; panics (naming `what`) when the channel closes or nothing comes
+/// within `limit`.
+pub async fn recv<T>(
+    limit: Duration,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+    what: &str,
+) -> T {
+    match tokio::time::timeout(limit, rx.recv()).await {
+        Ok(Some(v)) => v,
+        _ => panic!("{what}: nothing within {limit:?}"),
+    }
+}
