@@ -67,16 +67,18 @@ fn closes_connection(reason: SocketDisconnectReason) -> bool {
 ///
 /// Fails for an invalid [`Mode`] string or outside a Tokio runtime.
 ///
-/// ```no_run
+/// ```
 /// use sio_admin::{Auth, InstrumentOptions, instrument};
 /// use sio_server::{SocketIo, SocketIoConfig};
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let io = SocketIo::new(SocketIoConfig::default());
 /// // bcryptjs.hashSync("changeit", 10)
 /// let auth = Auth::basic("admin", "$2a$10$zjWsRaMOYavzOhvlaqa1luYPq2W0ItZaupxctsjLB37qQAL3.sK4q")?;
 /// instrument(&io, InstrumentOptions::new(auth))?;
-/// let _server = io.listen("127.0.0.1:3000").await?;
+/// // The Admin UI connects to the namespace "/admin" of this server.
+/// let _server = io.listen("127.0.0.1:0").await?; // a free port
 /// # Ok(())
 /// # }
 /// ```

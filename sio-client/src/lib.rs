@@ -214,8 +214,17 @@
 //!   disconnection; emits made while disconnected wait in the send buffer and go out after
 //!   `connect`, recovered or not.
 //!
-//! ```no_run
-//! # fn f(socket: &sio_client::Socket) {
+//! ```
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # // A sio-server in the same process, with connection state recovery on.
+//! # let config = sio_server::SocketIoConfig::default()
+//! #     .connection_state_recovery(sio_server::ConnectionStateRecovery::default());
+//! # let server = sio_server::SocketIo::new(config);
+//! # let handle = server.listen("127.0.0.1:0").await?;
+//! # let options = sio_client::Options::default().auto_connect(false);
+//! # let socket = sio_client::io(&format!("http://{}/", handle.local_addr()), options)?;
+//! # let (tx, rx) = std::sync::mpsc::channel();
 //! let handle = socket.clone();
 //! socket.on_connect(move || {
 //!     if handle.recovered() {
@@ -223,8 +232,12 @@
 //!     } else {
 //!         println!("new session {:?}: reload the state", handle.id());
 //!     }
+//! #   tx.send(handle.recovered()).unwrap();
 //! });
-//! # }
+//! # socket.connect();
+//! # // The first connection is a new session.
+//! # assert!(!tokio::task::spawn_blocking(move || rx.recv()).await??);
+//! # Ok(()) }
 //! ```
 //!
 //! # `siocat`

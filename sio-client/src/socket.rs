@@ -188,16 +188,30 @@ impl Socket {
     /// [`off_handler`](Self::off_handler) remove it if it has not run yet. The same shapes
     /// as [`on`](Self::on), as `FnOnce` closures.
     ///
-    /// ```no_run
-    /// # async fn f(socket: sio_client::Socket) {
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # // A sio-server in the same process, which greets each client twice.
+    /// # let server = sio_server::SocketIo::new(sio_server::SocketIoConfig::default());
+    /// # let nsp = server.of("/");
+    /// # server.of("/").on_connection(move |_socket| {
+    /// #     let nsp = nsp.clone();
+    /// #     async move {
+    /// #         nsp.emit("welcome", &"hello").await.unwrap();
+    /// #         nsp.emit("welcome", &"again").await.unwrap();
+    /// #     }
+    /// # });
+    /// # let handle = server.listen("127.0.0.1:0").await?;
+    /// # let socket = sio_client::io(&format!("http://{}/", handle.local_addr()), Default::default())?;
     /// use sio_client::Socket;
     ///
     /// let (tx, rx) = tokio::sync::oneshot::channel();
     /// socket.once("welcome", move |_socket: Socket, (text,): (String,)| async move {
     ///     let _ = tx.send(text); // FnOnce: it may move what it captured
     /// });
-    /// let first_welcome = rx.await;
-    /// # let _ = first_welcome; }
+    /// let first_welcome = rx.await?;
+    /// assert_eq!(first_welcome, "hello");
+    /// # Ok(()) }
     /// ```
     pub fn once<H: OnceHandler<M>, M>(&self, event: &str, handler: H) -> HandlerId {
         let handle = self.weak();
@@ -299,10 +313,18 @@ impl Socket {
     /// [`retries`](crate::Options::retries), never a dropped [`volatile`](Self::volatile) emit
     /// nor an ack answer. It runs on the manager's task, like the other handlers.
     ///
-    /// ```no_run
-    /// # fn f(socket: &sio_client::Socket) {
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = sio_server::SocketIo::new(sio_server::SocketIoConfig::default());
+    /// # let handle = server.listen("127.0.0.1:0").await?;
+    /// # let socket = sio_client::io(&format!("http://{}/", handle.local_addr()), Default::default())?;
     /// socket.on_any_outgoing(|event, args| println!("-> {event} {args:?}"));
-    /// # }
+    /// # let (tx, rx) = std::sync::mpsc::channel();
+    /// # socket.on_any_outgoing(move |event, _args| tx.send(event.to_owned()).unwrap());
+    /// socket.emit("hello", &"world")?; // prints: -> hello ["world"] once it is written
+    /// # assert_eq!(tokio::task::spawn_blocking(move || rx.recv()).await??, "hello");
+    /// # Ok(()) }
     /// ```
     pub fn on_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
         lock(&self.shared.handlers)
@@ -396,9 +418,22 @@ impl Socket {
     /// [`emit_with_ack`](Self::emit_with_ack) whose packet was dropped ends only with its
     /// timeout or a disconnection, as in socket.io-client.
     ///
-    /// ```no_run
-    /// # fn f(socket: &sio_client::Socket) -> Result<(), sio_client::Error> {
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let server = sio_server::SocketIo::new(sio_server::SocketIoConfig::default());
+    /// # let handle = server.listen("127.0.0.1:0").await?;
+    /// # let options = sio_client::Options::default().auto_connect(false);
+    /// # let socket = sio_client::io(&format!("http://{}/", handle.local_addr()), options)?;
+    /// # let (tx, rx) = std::sync::mpsc::channel();
+    /// # socket.on_any_outgoing(move |event, _args| tx.send(event.to_owned()).unwrap());
+    /// // Not connected yet: dropped, where a plain emit would wait in the send buffer.
     /// socket.volatile().emit("position", &(12.5, 3.0))?;
+    /// socket.emit("position", &(13.0, 3.5))?;
+    /// socket.connect();
+    /// # // Only the buffered emit is written once connected.
+    /// # let sent = tokio::task::spawn_blocking(move || rx.recv()).await??;
+    /// # assert_eq!(sent, "position");
     /// # Ok(()) }
     /// ```
     pub fn volatile(&self) -> Socket {
@@ -412,20 +447,43 @@ impl Socket {
     /// [`Events`]). Events also go to the handlers registered with [`on`](Self::on) and
     /// friends.
     ///
-    /// ```no_run
-    /// # async fn f(socket: sio_client::Socket) {
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # // A sio-server in the same process: it says hello, then disconnects the client.
+    /// # let server = sio_server::SocketIo::new(sio_server::SocketIoConfig::default());
+    /// # let nsp = server.of("/");
+    /// # server.of("/").on_connection(move |socket| {
+    /// #     let nsp = nsp.clone();
+    /// #     async move {
+    /// #         nsp.emit("hello", &"world").await.unwrap();
+    /// #         socket.disconnect(false);
+    /// #     }
+    /// # });
+    /// # let handle = server.listen("127.0.0.1:0").await?;
+    /// # let options = sio_client::Options::default().auto_connect(false).reconnection(false);
+    /// # let socket = sio_client::io(&format!("http://{}/", handle.local_addr()), options)?;
     /// use sio_client::SocketEvent;
     ///
     /// let mut events = socket.events();
     /// socket.connect();
+    /// # let mut seen = Vec::new();
     /// while let Some(event) = events.recv().await {
     ///     match event {
-    ///         SocketEvent::Message(msg) => println!("{}: {:?}", msg.event(), msg.args()),
-    ///         SocketEvent::Disconnect(reason) => println!("disconnected: {reason}"),
+    ///         SocketEvent::Message(msg) => {
+    ///             println!("{}: {:?}", msg.event(), msg.args());
+    /// #           seen.push(msg.event().to_owned());
+    ///         }
+    ///         SocketEvent::Disconnect(reason) => {
+    ///             println!("disconnected: {reason}");
+    /// #           seen.push(format!("disconnect: {reason}"));
+    ///             break;
+    ///         }
     ///         _ => {}
     ///     }
     /// }
-    /// # }
+    /// # assert_eq!(seen, ["hello", "disconnect: io server disconnect"]);
+    /// # Ok(()) }
     /// ```
     pub fn events(&self) -> Events {
         let (tx, rx) = mpsc::unbounded_channel();

@@ -24,8 +24,9 @@ use crate::http::service::EngineService;
 ///
 /// With axum (the server must run with upgrades, which `axum::serve` does):
 ///
-/// ```no_run
-/// # async fn run() -> std::io::Result<()> {
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use axum::{Router, routing::get};
 /// use sio_server::{EngineConfig, EngineIo};
 ///
@@ -33,11 +34,17 @@ use crate::http::service::EngineService;
 /// let app = Router::new()
 ///     .route("/", get(|| async { "hello" }))
 ///     .layer(engine.layer());
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?; // a free port
+/// # let addr = listener.local_addr()?;
 /// tokio::spawn(async move { axum::serve(listener, app).await });
+/// # // A client in the same process, for the example to run.
+/// # let url = format!("http://{addr}/");
+/// # let options = sio_client::Options::default().path("/engine.io/");
+/// # let _client = sio_client::io(&url, options)?;
 /// while let Some(conn) = engine.accept().await {
 ///     // ...
 /// #   drop(conn);
+/// #   break;
 /// }
 /// # Ok(())
 /// # }

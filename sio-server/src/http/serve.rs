@@ -26,22 +26,27 @@ use crate::http::stall::WriteStall;
 /// outside the Engine.IO path) until it is dropped, or, with
 /// [`with_graceful_shutdown`](Self::with_graceful_shutdown), until a signal.
 ///
-/// ```no_run
+/// ```
 /// use sio_server::{EngineConfig, EngineIo};
 ///
-/// # async fn run() -> std::io::Result<()> {
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let engine = EngineIo::new(EngineConfig::default());
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?; // a free port
+/// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
 /// let server = engine
 ///     .serve(listener)
-///     .with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; });
+///     // Or `async { let _ = tokio::signal::ctrl_c().await; }`.
+///     .with_graceful_shutdown(async { let _ = stopped.await; });
 /// tokio::spawn(async move {
 ///     while let Some(conn) = engine.accept().await {
 ///         // ...
 /// #       drop(conn);
 ///     }
 /// });
-/// server.await
+/// let _ = stop.send(()); // when the server should stop
+/// server.await?; // ends once the open connections have ended
+/// # Ok(())
 /// # }
 /// ```
 #[must_use = "a server does nothing until it is awaited"]
