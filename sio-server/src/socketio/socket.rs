@@ -661,8 +661,8 @@ impl Socket {
     /// [`Args`]) to this client.
     ///
     /// `args` are serialized when `emit` is called, so the returned future borrows nothing
-    /// (`'static`): it can be awaited, or handed to `tokio::spawn` from synchronous code (an
-    /// [`on_any_outgoing`](Self::on_any_outgoing) callback, for example). Nothing is sent
+    /// (`'static`): it can be awaited, or handed to `tokio::spawn` from synchronous code (a
+    /// [`Namespace::on_join_room`] listener, for example). Nothing is sent
     /// until the future is polled; events spawned one by one may go out in any order, events
     /// awaited one after the other go out in that order. The future completes when the
     /// packet is in the connection's send queue; it does not wait for room in the queue.
@@ -740,7 +740,8 @@ impl Socket {
             let args = Args::new(args).map_err(Error::args)?;
             return self.prepare_emit_args(event, args);
         }
-        // The `on_any_outgoing` callbacks take `Args`: built only when there are some.
+        // The `on_any_outgoing` callbacks take `Args`: built only when there are some (a
+        // callback added between this call and the poll of the future does not see the event).
         let outgoing = if self.has_outgoing_handlers() {
             Args::new(args).ok()
         } else {
