@@ -137,7 +137,7 @@ fuzz_target!(|input: Input| {
         let io = SocketIo::new(SocketIoConfig::default().engine(engine));
         io.of("/").on_connection(|socket| async move {
             socket.on_args("echo", |socket, args, ack| async move {
-                let _ = socket.emit_args("echo", args.clone());
+                let _ = socket.emit_args("echo", args.clone()).await;
                 let _ = ack.send_args(args);
             });
         });

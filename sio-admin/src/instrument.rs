@@ -261,7 +261,7 @@ impl Shared {
     /// A socket connected to the admin namespace.
     async fn admin_connected(self: Arc<Self>, socket: Socket) {
         if let Some(NewSession(id)) = socket.data::<NewSession>() {
-            let _ = socket.emit("session", &id);
+            let _ = socket.emit("session", &id).await;
         }
         if !self.options.read_only {
             self.register_actions(&socket);
@@ -276,10 +276,10 @@ impl Shared {
                     .collect::<Vec<_>>(),
             ),
         );
-        let _ = socket.emit("config", &Value::Object(config));
+        let _ = socket.emit("config", &Value::Object(config)).await;
         if self.dev {
             let sockets = self.all_sockets().await;
-            let _ = socket.emit("all_sockets", &Value::Array(sockets));
+            let _ = socket.emit("all_sockets", &Value::Array(sockets)).await;
         }
     }
 

@@ -200,9 +200,9 @@ async fn main() -> std::io::Result<()> {
         .expect("sse is no reserved name");
     io.of("/").on_connection(move |socket| async move {
         let _ = socket.set_data(&json!({ "node": name }));
-        let _ = socket.emit("auth", &socket.handshake().auth);
+        let _ = socket.emit("auth", &socket.handshake().auth).await;
         socket.on_args("message", |socket, args: Args, _ack| async move {
-            let _ = socket.emit_args("message-back", args);
+            let _ = socket.emit_args("message-back", args).await;
         });
         socket.on_args("message-with-ack", |_socket, args: Args, ack| async move {
             let _ = ack.send_args(args);
@@ -214,7 +214,7 @@ async fn main() -> std::io::Result<()> {
         .on_connection(|socket| async move { recovery_events(&socket) });
     // ---- end of `rooms`, `ticks`, `status` ----
     io.of("/custom").on_connection(|socket| async move {
-        let _ = socket.emit("auth", &socket.handshake().auth);
+        let _ = socket.emit("auth", &socket.handshake().auth).await;
     });
     let server = io.listen(("127.0.0.1", port)).await?;
     println!("listening on {}", server.local_addr());
@@ -242,7 +242,7 @@ fn recovery_events(socket: &Socket) {
             tokio::spawn(async move {
                 for i in 0..n.min(100_000) {
                     tokio::time::sleep(Duration::from_millis(every_ms.max(1))).await;
-                    let _ = socket.emit("tick", &i);
+                    let _ = socket.emit("tick", &i).await;
                 }
             });
         },

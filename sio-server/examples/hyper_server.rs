@@ -48,9 +48,9 @@ async fn routes(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
 /// The Socket.IO handlers.
 pub(crate) fn setup(io: &SocketIo) {
     io.of("/").on_connection(|socket| async move {
-        let _ = socket.emit("hello", &socket.transport().as_str());
+        let _ = socket.emit("hello", &socket.transport().as_str()).await;
         socket.on_args("echo", |socket, args: Args, _| async move {
-            let _ = socket.emit_args("echo-back", args);
+            let _ = socket.emit_args("echo-back", args).await;
         });
     });
 }

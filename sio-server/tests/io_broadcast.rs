@@ -218,9 +218,9 @@ async fn volatile_packets_are_dropped_when_the_queue_is_full() {
         .find(|s| s.transport() == sio_server::TransportKind::Polling)
         .unwrap();
     for _ in 0..10 {
-        let _ = poller.emit("fill", &());
+        let _ = poller.emit("fill", &()).await;
     }
-    assert!(poller.emit("fill", &()).is_err_and(|e| e.is_full()));
+    assert!(poller.emit("fill", &()).await.is_err_and(|e| e.is_full()));
 }
 
 async fn http(addr: std::net::SocketAddr, request: String) -> String {

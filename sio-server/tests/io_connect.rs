@@ -10,16 +10,16 @@ use sio_server::{Error, SocketIo, SocketIoConfig};
 
 fn echo(io: &SocketIo) {
     io.of("/").on_connection(|socket| async move {
-        let _ = socket.emit("auth", &socket.handshake().auth);
+        let _ = socket.emit("auth", &socket.handshake().auth).await;
         socket.on_args("message", |socket, args: Args, _| async move {
-            let _ = socket.emit_args("message-back", args);
+            let _ = socket.emit_args("message-back", args).await;
         });
         socket.on_args("message-with-ack", |_, args: Args, ack| async move {
             let _ = ack.send_args(args);
         });
     });
     io.of("/custom").on_connection(|socket| async move {
-        let _ = socket.emit("auth", &socket.handshake().auth);
+        let _ = socket.emit("auth", &socket.handshake().auth).await;
     });
 }
 
@@ -111,7 +111,7 @@ async fn middlewares_refuse_with_message_and_data() {
                 }
             })
             .on_connection(|socket| async move {
-                let _ = socket.emit("welcome", &());
+                let _ = socket.emit("welcome", &()).await;
             });
     })
     .await;
@@ -134,7 +134,7 @@ async fn dynamic_namespaces_share_handlers() {
         io.of_dynamic(|name, _| name.starts_with("/room-"))
             .use_middleware(|_| async { Ok(()) })
             .on_connection(|socket| async move {
-                let _ = socket.emit("where", socket.namespace().name());
+                let _ = socket.emit("where", socket.namespace().name()).await;
             });
     })
     .await;
@@ -159,7 +159,7 @@ async fn regex_namespaces_match_whole_names() {
     let s = server(SocketIoConfig::default(), |io| {
         io.of_regex(regex::Regex::new(r"^/dynamic-\d+$").unwrap())
             .on_connection(|socket| async move {
-                let _ = socket.emit("where", socket.namespace().name());
+                let _ = socket.emit("where", socket.namespace().name()).await;
             });
     })
     .await;

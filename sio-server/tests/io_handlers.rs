@@ -194,7 +194,7 @@ async fn emit_errors_have_kinds() {
     client.join("/", None).await;
     let socket = rx.await.unwrap();
 
-    let reserved = socket.emit("connect", &()).unwrap_err();
+    let reserved = socket.emit("connect", &()).await.unwrap_err();
     assert_eq!(reserved.kind(), ErrorKind::Args);
     assert_eq!(reserved.event(), Some("connect"));
 
@@ -211,7 +211,7 @@ async fn emit_errors_have_kinds() {
     assert!(timed_out.source().is_none());
 
     socket.disconnect(false);
-    let gone = socket.emit("late", &()).unwrap_err();
+    let gone = socket.emit("late", &()).await.unwrap_err();
     assert!(gone.is_disconnected(), "{gone:?}");
     assert_eq!(gone.to_string(), "socket has been disconnected");
 }

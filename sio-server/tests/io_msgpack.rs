@@ -74,9 +74,9 @@ async fn join(peer: &mut Peer, nsp: &str, auth: Option<serde_json::Value>) -> St
 
 fn echo(io: &SocketIo) {
     io.of("/").on_connection(|socket| async move {
-        let _ = socket.emit("auth", &socket.handshake().auth);
+        let _ = socket.emit("auth", &socket.handshake().auth).await;
         socket.on_args("echo", |socket, args: Args, _| async move {
-            let _ = socket.emit_args("echo-back", args);
+            let _ = socket.emit_args("echo-back", args).await;
         });
         socket.on_args("call", |_, args: Args, ack| async move {
             let _ = ack.send_args(args);
@@ -88,8 +88,8 @@ fn echo(io: &SocketIo) {
                 .timeout(Duration::from_secs(10))
                 .await;
             let _ = match answer {
-                Ok(args) => socket.emit_args("answer", args),
-                Err(e) => socket.emit("answer", &format!("error {e}")),
+                Ok(args) => socket.emit_args("answer", args).await,
+                Err(e) => socket.emit("answer", &format!("error {e}")).await,
             };
         });
         socket.on(
@@ -109,7 +109,7 @@ fn echo(io: &SocketIo) {
         );
     });
     io.of("/custom").on_connection(|socket| async move {
-        let _ = socket.emit("auth", &socket.handshake().auth);
+        let _ = socket.emit("auth", &socket.handshake().auth).await;
     });
 }
 

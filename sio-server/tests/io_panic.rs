@@ -163,7 +163,7 @@ fn server(kind: Kind, events: &Log) -> SocketIo {
                     socket.on_args("boom", move |socket, _, _| {
                         let log = log.clone();
                         async move {
-                            let sent = socket.emit("out", &());
+                            let sent = socket.emit("out", &()).await;
                             let refused = sent.is_err_and(|e| e.is_disconnected());
                             push(&log, format!("emit refused:{refused}"));
                         }

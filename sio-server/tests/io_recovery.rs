@@ -39,7 +39,7 @@ fn handlers(io: &SocketIo) {
                     for i in 0..n {
                         // scenario: the handler emits a tick every `every_ms`.
                         tokio::time::sleep(Duration::from_millis(every_ms)).await;
-                        let _ = socket.emit("tick", &i);
+                        let _ = socket.emit("tick", &i).await;
                     }
                 });
             },
@@ -191,7 +191,7 @@ async fn offsets_mark_the_events_neither_volatile_nor_acknowledged() {
     let sid = reply["sid"].as_str().unwrap().to_owned();
     let ns = s.io.of("/");
     let socket = ns.get_socket(&sid).unwrap();
-    socket.emit("one", &1).unwrap();
+    socket.emit("one", &1).await.unwrap();
     ns.emit("all", &2).await.unwrap();
     ns.volatile().emit("volatile", &3).await.unwrap();
     ns.to(sid.clone()).emit("room", &4).await.unwrap();

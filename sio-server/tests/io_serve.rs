@@ -12,7 +12,7 @@ fn greeter(io: &SocketIo, reasons: Arc<Mutex<Vec<String>>>) {
     io.of("/").on_connection(move |socket| {
         let reasons = reasons.clone();
         async move {
-            let _ = socket.emit("hello", &socket.transport().as_str());
+            let _ = socket.emit("hello", &socket.transport().as_str()).await;
             socket.on_disconnect(move |_, reason| {
                 let reasons = reasons.clone();
                 async move { reasons.lock().unwrap().push(reason.to_string()) }

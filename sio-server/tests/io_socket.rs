@@ -154,7 +154,7 @@ async fn per_packet_middleware_any_outgoing_and_data() {
                         *n
                     });
                     let _ = ack.send(&n);
-                    let _ = socket.emit("counted", &(n, "x"));
+                    let _ = socket.emit("counted", &(n, "x")).await;
                 });
                 socket.on("forbidden", move |_, (): (), _| {
                     let seen = seen.clone();
@@ -329,7 +329,7 @@ async fn a_stuck_handler_delays_its_socket_only_and_disconnection_is_still_seen(
                     async move { rel.notified().await }
                 });
                 socket.on("echo", |socket: Socket, (n,): (u32,), _| async move {
-                    let _ = socket.emit("echo", &n);
+                    let _ = socket.emit("echo", &n).await;
                 });
                 socket.on_disconnect(move |_, reason| {
                     let r = r.clone();

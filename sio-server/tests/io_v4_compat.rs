@@ -12,10 +12,12 @@ use tokio_tungstenite::tungstenite::Message;
 
 fn setup(io: &SocketIo) {
     let hello = |socket: sio_server::Socket| async move {
-        let _ = socket.emit("hello", &(socket.id(), &socket.handshake().auth));
+        let _ = socket
+            .emit("hello", &(socket.id(), &socket.handshake().auth))
+            .await;
         socket.on_args("echo", |socket, args: Args, ack| async move {
             let _ = ack.send_args(args.clone());
-            let _ = socket.emit_args("echo", args);
+            let _ = socket.emit_args("echo", args).await;
         });
     };
     io.of("/").on_connection(hello);

@@ -59,9 +59,9 @@ fn setup(io: &SocketIo) {
         }
     });
     io.of("/").on_connection(|socket| async move {
-        let _ = socket.emit("welcome", &socket.handshake().auth);
+        let _ = socket.emit("welcome", &socket.handshake().auth).await;
         socket.on_args("echo", |socket, args: Args, _| async move {
-            let _ = socket.emit_args("echo-back", args);
+            let _ = socket.emit_args("echo-back", args).await;
         });
         socket.on_args("describe", |_, args: Args, ack| async move {
             let values = args.to_values().unwrap_or_default();
@@ -84,10 +84,10 @@ fn setup(io: &SocketIo) {
                 .await;
             match reply {
                 Ok(args) => {
-                    let _ = socket.emit_args("answer", args);
+                    let _ = socket.emit_args("answer", args).await;
                 }
                 Err(e) => {
-                    let _ = socket.emit("answer", &e.to_string());
+                    let _ = socket.emit("answer", &e.to_string()).await;
                 }
             }
         });

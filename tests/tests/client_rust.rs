@@ -141,7 +141,7 @@ fn server() -> SocketIo {
 fn handlers(socket: &Socket, flaky: Arc<Mutex<HashMap<String, u64>>>) {
     // Events both ways: every argument comes back, binary included.
     socket.on_args("echo", |socket, args, _| async move {
-        if let Err(e) = socket.emit_args("echo", args) {
+        if let Err(e) = socket.emit_args("echo", args).await {
             eprintln!("client_rust: echo not sent: {e}");
         }
     });
@@ -161,7 +161,7 @@ fn handlers(socket: &Socket, flaky: Arc<Mutex<HashMap<String, u64>>>) {
                     .timeout(WAIT)
                     .await;
                 if let Ok(answer) = answer {
-                    let _ = socket.emit_args("answer", answer);
+                    let _ = socket.emit_args("answer", answer).await;
                 }
             });
         },

@@ -25,9 +25,9 @@ fn setup(io: &SocketIo) {
         }
     });
     io.of("/").on_connection(|socket| async move {
-        let _ = socket.emit("welcome", &socket.handshake().auth);
+        let _ = socket.emit("welcome", &socket.handshake().auth).await;
         socket.on_args("echo", |socket, args: Args, _| async move {
-            let _ = socket.emit_args("echo-back", args);
+            let _ = socket.emit_args("echo-back", args).await;
         });
         socket.on_args("ack", |_, args: Args, ack| async move {
             let _ = ack.send_args(args);
@@ -40,10 +40,10 @@ fn setup(io: &SocketIo) {
                 .await;
             match reply {
                 Ok(args) => {
-                    let _ = socket.emit_args("answer", args);
+                    let _ = socket.emit_args("answer", args).await;
                 }
                 Err(e) => {
-                    let _ = socket.emit("answer", &e.to_string());
+                    let _ = socket.emit("answer", &e.to_string()).await;
                 }
             }
         });
@@ -53,7 +53,7 @@ fn setup(io: &SocketIo) {
                 .timeout(Duration::from_millis(300))
                 .await;
             let text = reply.err().map(|e| e.to_string()).unwrap_or_default();
-            let _ = socket.emit("answer", &text);
+            let _ = socket.emit("answer", &text).await;
         });
         socket.on(
             "join",
@@ -90,12 +90,12 @@ fn setup(io: &SocketIo) {
     });
     io.of_regex(regex::Regex::new(r"^/dynamic-\d+$").unwrap())
         .on_connection(|socket| async move {
-            let _ = socket.emit("where", socket.namespace().name());
+            let _ = socket.emit("where", socket.namespace().name()).await;
         });
     io.of("/admin").on_connection(|socket| async move {
-        let _ = socket.emit("admin-hello", &());
+        let _ = socket.emit("admin-hello", &()).await;
         socket.on_args("echo", |socket, args: Args, _| async move {
-            let _ = socket.emit_args("echo-back", args);
+            let _ = socket.emit_args("echo-back", args).await;
         });
     });
 }
@@ -161,7 +161,9 @@ async fn socket_io_client_2_in_every_transport_mode() {
     let engine = EngineConfig::default().path("/socket.io/").allow_eio3(true);
     let io = SocketIo::new(SocketIoConfig::default().engine(engine));
     let hello = |socket: sio_server::Socket| async move {
-        let _ = socket.emit("hello", &(socket.id(), &socket.handshake().auth));
+        let _ = socket
+            .emit("hello", &(socket.id(), &socket.handshake().auth))
+            .await;
         socket.on_args("echo", |_, args: Args, ack| async move {
             let _ = ack.send_args(args);
         });

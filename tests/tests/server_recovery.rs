@@ -38,7 +38,7 @@ fn server() -> SocketIo {
                     for i in 0..n {
                         // scenario: the handler emits a tick every `every_ms`.
                         tokio::time::sleep(Duration::from_millis(every_ms)).await;
-                        let _ = socket.emit("tick", &i);
+                        let _ = socket.emit("tick", &i).await;
                     }
                 });
             },

@@ -81,7 +81,7 @@ pub(crate) async fn main() -> std::io::Result<()> {
                 "flood",
                 |socket: Socket, (n, data): (u32, Value), ack: Ack| async move {
                     for _ in 0..n {
-                        let _ = socket.emit("b", &data);
+                        let _ = socket.emit("b", &data).await;
                     }
                     let _ = ack.send(&());
                 },

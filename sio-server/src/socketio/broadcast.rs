@@ -1,7 +1,7 @@
 //! [`BroadcastOperator`]: an immutable builder selecting sockets (`to`, `except`, flags) and
 //! what to do with them (emit, emit with acks, fetch, join, leave, disconnect).
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -107,19 +107,43 @@ impl BroadcastOperator {
     }
 
     /// Sends `event` to the selected sockets, on every server of the cluster (unless
-    /// [`local`](Self::local)). The packet is encoded once; every local recipient gets the
-    /// same buffers. An [`Error`] of an adapter kind when the other servers could not be
-    /// reached (this server's sockets got it).
-    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
-        let args = Args::new(args).map_err(Error::args)?;
-        let packet = Arc::new(encode_packet(&self.ns, event, args, None)?);
-        self.ns
-            .adapter()
-            .broadcast(packet, self.opts.clone())
-            .await
-            .inspect_err(|_| {
-                crate::metrics::adapter_publish_failed();
-            })
+    /// [`local`](Self::local)). The packet is encoded once, when `emit` is called; every
+    /// local recipient gets the same buffers.
+    ///
+    /// The returned future borrows nothing (`'static`): await it, or hand it to
+    /// `tokio::spawn` from synchronous code. Nothing is sent until it is polled. It
+    /// completes when the packet is in the send queues of this server's recipients and,
+    /// with a cluster adapter, when the adapter has published it; a recipient whose queue
+    /// is full misses the packet (logged, counted), and the emit does not wait for it.
+    ///
+    /// Every error comes out of the future: a reserved event name or arguments that do not
+    /// serialize ([`ErrorKind::Args`](crate::ErrorKind::Args)), or an error of an adapter
+    /// kind when the other servers could not be reached (this server's sockets got it).
+    ///
+    /// ```no_run
+    /// # async fn f(io: sio_server::SocketIo) -> Result<(), sio_server::Error> {
+    /// io.of("/").to("room1").emit("news", &("headline", 1)).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
+        let packet = Args::new(args)
+            .map_err(Error::args)
+            .and_then(|args| encode_packet(&self.ns, event, args, None));
+        let ns = self.ns.clone();
+        let opts = self.opts.clone();
+        async move {
+            ns.adapter()
+                .broadcast(Arc::new(packet?), opts)
+                .await
+                .inspect_err(|_| {
+                    crate::metrics::adapter_publish_failed();
+                })
+        }
     }
 
     /// Sends `event` to the selected sockets of every server and collects every

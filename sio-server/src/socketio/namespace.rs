@@ -407,9 +407,15 @@ impl Namespace {
         self.broadcast().timeout(timeout)
     }
 
-    /// Sends `event` to every socket of the namespace.
-    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
-        self.broadcast().emit(event, args).await
+    /// Sends `event` to every socket of the namespace, on every server of the cluster (see
+    /// [`BroadcastOperator::emit`]: the arguments are serialized now, the returned future is
+    /// `'static` and sends when polled).
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
+        self.broadcast().emit(event, args)
     }
 
     /// Sends `event` to every socket and collects their acknowledgements.
@@ -457,8 +463,10 @@ impl Namespace {
     /// [`on_server_event`](Self::on_server_event) get it (socket.io's `serverSideEmit`).
     /// Nothing happens without a cluster adapter.
     ///
-    /// Fails for a reserved name (`connect`, `connection`, `new_namespace`), arguments that
-    /// cannot be serialized, or when the other servers cannot be reached
+    /// The same shape as [`emit`](Self::emit): the arguments are serialized when
+    /// `server_side_emit` is called, the returned future is `'static` and sends when polled.
+    /// Its output fails for a reserved name (`connect`, `connection`, `new_namespace`),
+    /// arguments that cannot be serialized, or when the other servers cannot be reached
     /// (an [`Error`] of an adapter kind).
     ///
     /// ```no_run
@@ -480,16 +488,15 @@ impl Namespace {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn server_side_emit<T: Serialize + ?Sized>(
+    pub fn server_side_emit<T: Serialize + ?Sized>(
         &self,
         event: &str,
         args: &T,
-    ) -> Result<(), Error> {
-        check_server_event(event)?;
-        let args = Args::new(args).map_err(Error::args)?;
-        self.adapter()
-            .server_side_emit(Str::from(event.to_owned()), args, None)
-            .await
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
+        let args = check_server_event(event).and_then(|()| Args::new(args).map_err(Error::args));
+        let event = Str::from(event.to_owned());
+        let ns = self.clone();
+        async move { ns.adapter().server_side_emit(event, args?, None).await }
     }
 
     /// Sends the server-side event `event` to the other servers and collects one answer from

@@ -1,8 +1,10 @@
 //! [`RemoteSocket`]: a socket of any server of the cluster, as `fetch_sockets` returns it.
 
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture};
+
 use std::time::Duration;
 
+use futures_util::future::Either;
 use serde::Serialize;
 use sio_protocol::Error as ProtocolError;
 use sio_protocol::socket::Args;
@@ -97,11 +99,17 @@ impl RemoteSocket {
     }
 
     /// Sends `event` to the socket: [`Socket::emit`] for a local socket; through the adapter
-    /// otherwise (then `Ok` means sent to the cluster: the socket may be gone).
-    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
+    /// otherwise ([`BroadcastOperator::emit`] to the room named by its id; then `Ok` means
+    /// sent to the cluster: the socket may be gone). Either way the arguments are serialized
+    /// now and the returned future is `'static`; nothing is sent until it is polled.
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
         match &self.local {
-            Some(socket) => socket.emit(event, args),
-            None => self.operator().emit(event, args).await,
+            Some(socket) => Either::Left(socket.emit(event, args)),
+            None => Either::Right(self.operator().emit(event, args)),
         }
     }
 

@@ -40,7 +40,7 @@ type NamespaceListener = Arc<dyn Fn(&Namespace) + Send + Sync>;
 /// io.of("/").on_connection(|socket| async move {
 ///     socket.on("ping", |socket: Socket, (n,): (u32,), ack: Ack| async move {
 ///         let _ = ack.send(&("pong", n));
-///         let _ = socket.emit("pinged", &n);
+///         let _ = socket.emit("pinged", &n).await;
 ///     });
 /// });
 /// let server = io.listen("127.0.0.1:3000").await?;
@@ -206,7 +206,7 @@ impl SocketIo {
     /// let io = SocketIo::new(SocketIoConfig::default());
     /// let workspaces = io.of_dynamic(|name, _auth| name.starts_with("/workspace-"));
     /// workspaces.on_connection(|socket| async move {
-    ///     let _ = socket.emit("hello", socket.namespace().name());
+    ///     let _ = socket.emit("hello", socket.namespace().name()).await;
     /// });
     /// ```
     pub fn of_dynamic(
@@ -240,7 +240,7 @@ impl SocketIo {
     /// let io = SocketIo::new(SocketIoConfig::default());
     /// let dynamic = io.of_regex(Regex::new(r"^/dynamic-\d+$").unwrap());
     /// dynamic.on_connection(|socket| async move {
-    ///     let _ = socket.emit("joined", socket.namespace().name());
+    ///     let _ = socket.emit("joined", socket.namespace().name()).await;
     /// });
     /// ```
     #[cfg(feature = "regex")]
@@ -315,9 +315,15 @@ impl SocketIo {
         self.of("/").to(room)
     }
 
-    /// Sends `event` to every socket of `/`.
-    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
-        self.of("/").emit(event, args).await
+    /// Sends `event` to every socket of `/`, on every server of the cluster (see
+    /// [`BroadcastOperator::emit`]: the arguments are serialized now, the returned future is
+    /// `'static` and sends when polled).
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
+        self.of("/").emit(event, args)
     }
 
     /// Everyone in `/` on this server only (see [`BroadcastOperator::local`]).
@@ -365,12 +371,12 @@ impl SocketIo {
 
     /// Sends a server-side event of `/` to the other servers of the cluster (see
     /// [`Namespace::server_side_emit`]).
-    pub async fn server_side_emit<T: Serialize + ?Sized>(
+    pub fn server_side_emit<T: Serialize + ?Sized>(
         &self,
         event: &str,
         args: &T,
-    ) -> Result<(), Error> {
-        self.of("/").server_side_emit(event, args).await
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
+        self.of("/").server_side_emit(event, args)
     }
 
     /// Sends a server-side event of `/` and collects one answer per other server (see

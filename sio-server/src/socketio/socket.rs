@@ -21,7 +21,7 @@ use tokio::sync::{Notify, oneshot};
 use tracing::Instrument;
 
 use super::ack::{Ack, AckFuture};
-use super::adapter::{BroadcastOptions, encode_packet};
+use super::adapter::{BroadcastOptions, BroadcastPacket, encode_packet};
 use super::broadcast::BroadcastOperator;
 use super::client::ClientShared;
 use super::cluster::ReplySink;
@@ -660,76 +660,164 @@ impl Socket {
     /// Sends the event `event` with `args` (a tuple is several arguments, `()` none; see
     /// [`Args`]) to this client.
     ///
+    /// `args` are serialized when `emit` is called, so the returned future borrows nothing
+    /// (`'static`): it can be awaited, or handed to `tokio::spawn` from synchronous code (a
+    /// [`Namespace::on_join_room`] listener, for example). Nothing is sent
+    /// until the future is polled; events spawned one by one may go out in any order, events
+    /// awaited one after the other go out in that order. The future completes when the
+    /// packet is in the connection's send queue; it does not wait for room in the queue.
+    ///
+    /// Every error comes out of the future: a reserved event name or arguments that do not
+    /// serialize ([`ErrorKind::Args`](crate::ErrorKind::Args)), a socket that is not
+    /// connected, a full send queue.
+    ///
     /// With [connection state recovery](crate::ConnectionStateRecovery) on, the event goes,
     /// as in socket.io, through the adapter to the room named by the socket's id, with an
     /// offset: it is kept for a recovery, and reaches the socket that recovers this one's
-    /// session (same id) even when emitted while the connection was cut.
-    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
+    /// session (same id) even when emitted while the connection was cut. The future then
+    /// completes when the adapter has delivered it (and, for a cluster adapter, published
+    /// it), and its error is the adapter's.
+    ///
+    /// ```no_run
+    /// # fn f(io: sio_server::SocketIo) {
+    /// let ns = io.of("/");
+    /// ns.on_connection(|socket| async move {
+    ///     let name = String::from("sio");
+    ///     if let Err(error) = socket.emit("welcome", &(&name, 42)).await {
+    ///         eprintln!("welcome not sent: {error}");
+    ///     }
+    /// });
+    /// // From a synchronous callback: spawn the future (it borrows neither `socket` nor the
+    /// // arguments) and log its error there.
+    /// let handle = ns.clone();
+    /// ns.on_join_room(move |room, id| {
+    ///     if let Some(socket) = handle.get_socket(id) {
+    ///         let sent = socket.emit("joined", &room.as_str());
+    ///         tokio::spawn(async move {
+    ///             if let Err(error) = sent.await {
+    ///                 eprintln!("joined not sent: {error}");
+    ///             }
+    ///         });
+    ///     }
+    /// });
+    /// # }
+    /// ```
+    pub fn emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<T> {
+        let prepared = self.prepare_emit(event, args);
+        let socket = self.clone();
+        async move { socket.send_prepared(prepared?).await }
+    }
+
+    /// Sends the event `event` with arguments already built (received arguments, for
+    /// example: they are re-sent as received, without parsing).
+    ///
+    /// The same shape as [`emit`](Self::emit): the packet is encoded when `emit_args` is
+    /// called, the future sends it, and goes through the adapter with connection state
+    /// recovery on.
+    pub fn emit_args(
+        &self,
+        event: &str,
+        args: Args,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static + use<> {
+        let prepared = self.prepare_emit_args(event, args);
+        let socket = self.clone();
+        async move { socket.send_prepared(prepared?).await }
+    }
+
+    /// The eager part of [`emit`](Self::emit): checks the name and serializes the
+    /// arguments.
+    fn prepare_emit<T: Serialize + ?Sized>(
+        &self,
+        event: &str,
+        args: &T,
+    ) -> Result<PreparedEmit, Error> {
         check_name(event)?;
         if self.inner.ns.recovers() {
             let args = Args::new(args).map_err(Error::args)?;
-            self.notify_outgoing(event, || Ok(args.clone()))?;
-            return self.emit_recoverable(event, args);
+            return self.prepare_emit_args(event, args);
         }
-        if !self.connected() {
-            return Err(Error::disconnected());
-        }
-        self.notify_outgoing(event, || Args::new(args))?;
+        // The `on_any_outgoing` callbacks take `Args`: built only when there are some (a
+        // callback added between this call and the poll of the future does not see the event).
+        let outgoing = if self.has_outgoing_handlers() {
+            Args::new(args).ok()
+        } else {
+            None
+        };
         let encoded = self
             .inner
             .client
             .encoder
             .encode_event(self.inner.ns.name(), event, args, None)
             .map_err(Error::args)?;
-        self.inner
-            .client
-            .write(self.inner.ns.name(), frames(encoded), false)
+        Ok(PreparedEmit::Direct {
+            event: event.to_owned(),
+            outgoing,
+            messages: frames(encoded),
+        })
     }
 
-    /// Sends the event `event` with arguments already built (received arguments, for
-    /// example: they are re-sent as received, without parsing).
-    ///
-    /// Goes through the adapter with connection state recovery on, like [`emit`](Self::emit).
-    pub fn emit_args(&self, event: &str, args: Args) -> Result<(), Error> {
+    /// The eager part of [`emit_args`](Self::emit_args): checks the name and encodes the
+    /// packet.
+    fn prepare_emit_args(&self, event: &str, args: Args) -> Result<PreparedEmit, Error> {
         check_name(event)?;
         if self.inner.ns.recovers() {
-            self.notify_outgoing(event, || Ok(args.clone()))?;
-            return self.emit_recoverable(event, args);
+            let packet = encode_packet(&self.inner.ns, event, args, None)?;
+            return Ok(PreparedEmit::Recoverable(Arc::new(packet)));
         }
-        if !self.connected() {
-            return Err(Error::disconnected());
-        }
-        self.notify_outgoing(event, || Ok(args.clone()))?;
+        let outgoing = self.has_outgoing_handlers().then(|| args.clone());
         let packet = Packet::event(
             self.inner.ns.name().clone(),
             Str::from(event.to_owned()),
             args,
             None,
         );
-        self.send_packet(&packet)
+        let encoded = self
+            .inner
+            .client
+            .encoder
+            .encode(&packet)
+            .map_err(Error::args)?;
+        Ok(PreparedEmit::Direct {
+            event: event.to_owned(),
+            outgoing,
+            messages: frames(encoded),
+        })
     }
 
-    /// With connection state recovery on, an event for this socket goes through the adapter
-    /// to the room named by its id (as in socket.io), which adds its offset and keeps it for
-    /// a recovery. The adapter's local part runs now (the default adapter's future is
-    /// ready at once); what a cluster adapter still has to do runs on a task of its own.
-    fn emit_recoverable(&self, event: &str, args: Args) -> Result<(), Error> {
-        let packet = Arc::new(encode_packet(&self.inner.ns, event, args, None)?);
-        let opts = BroadcastOptions::new(vec![self.inner.id.clone()], Vec::new());
-        let adapter = self.inner.ns.adapter().clone();
-        let mut sent = Box::pin(async move { adapter.broadcast(packet, opts).await });
-        match (&mut sent).now_or_never() {
-            Some(result) => result.inspect_err(|_| {
-                crate::metrics::adapter_publish_failed();
-            }),
-            None => {
-                tokio::spawn(async move {
-                    if let Err(error) = sent.await {
+    /// The part of [`emit`](Self::emit) that runs when its future is polled: the
+    /// `on_any_outgoing` callbacks, then the write (or, with connection state recovery on,
+    /// the adapter's broadcast to the room named by the socket's id, which adds its offset
+    /// and keeps the packet for a recovery, as in socket.io).
+    async fn send_prepared(&self, prepared: PreparedEmit) -> Result<(), Error> {
+        match prepared {
+            PreparedEmit::Direct {
+                event,
+                outgoing,
+                messages,
+            } => {
+                if !self.connected() {
+                    return Err(Error::disconnected());
+                }
+                self.notify_outgoing(&event, || outgoing)?;
+                self.inner
+                    .client
+                    .write(self.inner.ns.name(), messages, false)
+            }
+            PreparedEmit::Recoverable(packet) => {
+                self.notify_outgoing(&packet.event, || Some(packet.args.clone()))?;
+                let opts = BroadcastOptions::new(vec![self.inner.id.clone()], Vec::new());
+                self.inner
+                    .ns
+                    .adapter()
+                    .broadcast(packet, opts)
+                    .await
+                    .inspect_err(|_| {
                         crate::metrics::adapter_publish_failed();
-                        tracing::debug!(%error, "an event could not reach the cluster");
-                    }
-                });
-                Ok(())
+                    })
             }
         }
     }
@@ -739,16 +827,23 @@ impl Socket {
         AckFuture::new(self.clone(), event.to_owned(), Args::new(args))
     }
 
+    fn has_outgoing_handlers(&self) -> bool {
+        self.handlers()
+            .rare
+            .as_ref()
+            .is_some_and(|r| !r.outgoing.is_empty())
+    }
+
     /// Calls the `on_any_outgoing` callbacks; one that panics disconnects the socket, and the
     /// event is not sent.
     fn notify_outgoing(
         &self,
         event: &str,
-        args: impl FnOnce() -> Result<Args, ProtocolError>,
+        args: impl FnOnce() -> Option<Args>,
     ) -> Result<(), Error> {
         let outgoing = self.handlers().rare(|r| &r.outgoing);
         if !outgoing.is_empty() {
-            if let Ok(args) = args() {
+            if let Some(args) = args() {
                 for handler in outgoing {
                     let called = std::panic::catch_unwind(AssertUnwindSafe(|| {
                         handler(event, &args);
@@ -777,7 +872,7 @@ impl Socket {
         if !self.connected() {
             return Err(Error::disconnected());
         }
-        self.notify_outgoing(event, || Ok(args.clone()))?;
+        self.notify_outgoing(event, || Some(args.clone()))?;
         let packet = Packet::event(
             self.inner.ns.name().clone(),
             Str::from(event.to_owned()),
@@ -1249,6 +1344,19 @@ impl Socket {
             }
         }
     }
+}
+
+/// An event [`Socket::emit`] has encoded, for its future to send.
+enum PreparedEmit {
+    /// Written to the connection: the encoded messages, and the arguments for the
+    /// `on_any_outgoing` callbacks (`None` when the socket had none).
+    Direct {
+        event: String,
+        outgoing: Option<Args>,
+        messages: Vec<Message>,
+    },
+    /// With connection state recovery on: broadcast through the adapter.
+    Recoverable(Arc<BroadcastPacket>),
 }
 
 fn check_name(event: &str) -> Result<(), Error> {
