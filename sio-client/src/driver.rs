@@ -370,7 +370,16 @@ impl Driver {
                 self.manager_error = Some(error.clone());
                 self.emit_manager(&ManagerEvent::Error(error));
             }
-            ClientEvent::Close(reason) => self.emit_manager(&ManagerEvent::Close(reason)),
+            ClientEvent::Close(reason) => {
+                // The session has decided, as it closed, whether a reconnection follows.
+                tracing::debug!(
+                    url = %self.endpoint.base(),
+                    %reason,
+                    reconnecting = self.session.is_reconnecting(),
+                    "connection closed"
+                );
+                self.emit_manager(&ManagerEvent::Close(reason));
+            }
             ClientEvent::ReconnectAttempt(n) => {
                 self.emit_manager(&ManagerEvent::ReconnectAttempt(n));
             }

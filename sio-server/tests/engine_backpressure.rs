@@ -105,6 +105,7 @@ async fn polling_post_waits_while_the_application_does_not_read() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websocket_is_not_read_while_the_application_does_not_read() {
     const COUNT: usize = 1000;
+    let logs = Logs::capture();
     let engine = EngineIo::new(EngineConfig::default().max_buffered_packets(4));
     let server = engine.listen("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr();
@@ -120,9 +121,9 @@ async fn websocket_is_not_read_while_the_application_does_not_read() {
         }
         ws
     });
-    // wall-clock: that the client stays blocked is something not happening; it takes a
-    // window of time (no event says that a writer is blocked by TCP flow control).
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // The session stops reading once the application's queue holds 4 messages; the
+    // application reads nothing, so the session reads nothing more: 32 MiB cannot have gone.
+    input_paused(&logs, conn.sid()).await;
     assert!(!writer.is_finished(), "the client must be pushed back");
     for i in 0..COUNT {
         let message = tokio::time::timeout(WAIT, conn.recv()).await.unwrap();

@@ -342,6 +342,7 @@ async fn an_application_that_does_not_read_stops_the_reading_at_the_byte_bound()
     // Large WebSocket messages while the application does not read: the server stops reading
     // once `max_buffered_bytes` wait (8192 messages of up to 1 MB would be 8 GB), and loses
     // nothing once the application reads.
+    let logs = Logs::capture();
     let config = EngineConfig::default().max_buffered_bytes(MB);
     let engine = EngineIo::new(config);
     let server = engine.listen("127.0.0.1:0").await.unwrap();
@@ -363,10 +364,9 @@ async fn an_application_that_does_not_read_stops_the_reading_at_the_byte_bound()
         }
         ws
     });
-    // Let the client write what the server and the kernel take.
-    // wall-clock: that the client stays blocked is something not happening; it takes a
-    // window of time (no event says that a writer is blocked by TCP flow control).
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The session stops reading at the byte bound; the application reads nothing, so the
+    // session reads nothing more.
+    input_paused(&logs, conn.sid()).await;
     let grown = heap().saturating_sub(before);
     assert!(grown < 3 * MB, "heap grew by {grown} bytes");
     assert!(!writer.is_finished(), "the client was pushed back");

@@ -300,6 +300,7 @@ async fn invalid_packet_closes_the_session() {
 
 #[tokio::test]
 async fn cancelled_poll_closes_the_session() {
+    let logs = Logs::capture();
     let server = echo_server(EngineConfig::default()).await;
     let (sid, _) = handshake(server.addr).await;
     let q = format!("EIO=4&transport=polling&sid={sid}");
@@ -309,8 +310,8 @@ async fn cancelled_poll_closes_the_session() {
         .write_all(format!("GET /engine.io/?{q} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
         .await
         .unwrap();
-    // wall-clock: nothing tells that a request is parked in the server (no event, no count).
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The GET waits in its session for packets: cutting its connection now cancels it.
+    get_waiting(&logs, &sid, 1).await;
     assert_eq!(server.engine.session_count(), 1);
     drop(stream);
     // The session closes when its poll is cancelled.

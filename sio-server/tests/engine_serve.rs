@@ -24,6 +24,7 @@ async fn serve_until_dropped() {
 
 #[tokio::test]
 async fn graceful_shutdown_closes_sessions_and_ends() {
+    let logs = Logs::capture();
     let engine = EngineIo::new(EngineConfig::default());
     spawn_echo(&engine);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -40,16 +41,15 @@ async fn graceful_shutdown_closes_sessions_and_ends() {
 
     // A polling session with a GET waiting, and a WebSocket session.
     let (sid, _) = handshake(addr).await;
-    let poll =
-        tokio::spawn(async move { get(addr, &format!("EIO=4&transport=polling&sid={sid}")).await });
+    let query = format!("EIO=4&transport=polling&sid={sid}");
+    let poll = tokio::spawn(async move { get(addr, &query).await });
     let mut ws = ws_connect(addr, "EIO=4&transport=websocket").await;
     assert!(ws_text(&mut ws).await.starts_with("0{"));
     ws_send(&mut ws, "4before").await;
     assert_eq!(ws_text(&mut ws).await, "4before");
     assert_eq!(engine.session_count(), 2);
-    // Let the GET reach the server (hyper closes an idle connection at shutdown).
-    // wall-clock: nothing tells that a request is parked in the server (no event, no count).
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The GET waits in its session (hyper would close an idle connection at shutdown).
+    get_waiting(&logs, &sid, 1).await;
 
     stop.send(()).unwrap();
     // The polling client gets the close packet, the WebSocket closes; the server future ends.

@@ -46,14 +46,15 @@ async fn websocket_heartbeat_and_timeout() {
 
 #[tokio::test]
 async fn upgrade_with_probe_loses_nothing() {
+    let logs = Logs::capture();
     let server = echo_server(EngineConfig::default()).await;
     let (sid, _) = handshake(server.addr).await;
     let q = format!("EIO=4&transport=polling&sid={sid}");
     let addr = server.addr;
     let q1 = q.clone();
     let pending = tokio::spawn(async move { get(addr, &q1).await });
-    // wall-clock: nothing tells that a request is parked in the server (no event, no count).
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The GET waits in the session: the upgrade must answer it (with a noop).
+    get_waiting(&logs, &sid, 1).await;
     let mut ws = ws_connect(server.addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
     ws_send(&mut ws, "2probe").await;
     assert_eq!(ws_text(&mut ws).await, "3probe");

@@ -346,7 +346,21 @@ fn attack_memory() {
         for mut client in clients {
             let attack = attack.clone();
             writers.push(tokio::spawn(async move {
+                use tokio::io::AsyncReadExt;
                 let _ = client.write_all(&attack).await;
+                // A ping after the attack: its pong comes once the server has read every frame
+                // before it, and handed it to the Socket.IO layer (which takes a message before
+                // the session reads the next frame), so the attachments are counted. A
+                // connection the bounds closed ends instead.
+                let _ = client.write_all(&ws_frame(9, b"settled")).await;
+                let mut seen = Vec::new();
+                let mut buf = [0; 512];
+                while !seen.windows(7).any(|w| w == b"settled") {
+                    match client.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
                 client
             }));
         }
@@ -354,18 +368,7 @@ fn attack_memory() {
         for writer in writers {
             clients.push(writer.await.unwrap());
         }
-        // Settled: the count stays the same for a while.
-        let mut last = usize::MAX;
-        loop {
-            // wall-clock: a measurement (ignored by default) waits for the count to settle,
-            // which only a window of time shows.
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let now = io.pending_attachment_bytes();
-            if now == last {
-                break;
-            }
-            last = now;
-        }
+        let last = io.pending_attachment_bytes();
         let attacked = rss_kib();
         let sessions = io.engine().session_count();
         println!(

@@ -5,12 +5,12 @@ use sio_test_support::io as io_support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use cap::Cap;
 use futures_util::{SinkExt, StreamExt};
 use io_support::*;
 use sio_server::{EngineConfig, SocketIoConfig};
+use sio_test_support::engine::input_paused;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -24,6 +24,7 @@ async fn events_for_a_slow_handler_are_bounded_in_bytes() {
     // A handler that does not finish, and a client that sends it 64 events of 256 KB: without a
     // byte bound the socket's queue (64 events) held 16 MB, and a packet of ten 1 MB
     // attachments can make each event 10 MB.
+    let logs = Logs::capture();
     let gate = Arc::new(Semaphore::new(0));
     let handled = Arc::new(AtomicUsize::new(0));
     let engine = EngineConfig::default().max_buffered_bytes(MB);
@@ -48,7 +49,9 @@ async fn events_for_a_slow_handler_are_bounded_in_bytes() {
     .await;
     let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", server.addr);
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let _open = ws.next().await.unwrap().unwrap();
+    let open = ws.next().await.unwrap().unwrap();
+    let open: serde_json::Value = serde_json::from_str(&open.to_text().unwrap()[1..]).unwrap();
+    let sid = open["sid"].as_str().unwrap().to_owned();
     ws.send(Message::text("40")).await.unwrap();
     let reply = ws.next().await.unwrap().unwrap();
     assert!(reply.to_text().unwrap().starts_with("40{"), "{reply:?}");
@@ -66,9 +69,9 @@ async fn events_for_a_slow_handler_are_bounded_in_bytes() {
         }
         sink
     });
-    // wall-clock: that the client stays blocked is something not happening; it takes a
-    // window of time (no event says that a writer is blocked by TCP flow control).
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The session stops reading the client only once the socket's queue (its handler waits
+    // for the gate) and the session's own queue are full, in bytes: both bounds hold.
+    input_paused(&logs, &sid).await;
     let grown = HEAP.allocated().saturating_sub(before);
     eprintln!("heap +{} KB while the handler waits", grown / 1024);
     // The socket's queue (1 MB), the connection's queue (1 MB), what is being read, and

@@ -18,12 +18,39 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub use crate::io::Logs;
 pub use crate::wait::until;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 
 pub const WAIT: Duration = Duration::from_secs(5);
+
+/// The message of the engine's trace event for a polling GET that nothing answered at once: it
+/// waits in its session for packets.
+pub const GET_WAITING: &str = "polling GET waiting for packets";
+
+/// Waits until `n` polling GETs of the session `sid` have waited in the server for packets, as
+/// the engine's trace event ([`GET_WAITING`]) says in `logs` (start the capture before the
+/// GETs). The GET was read and is parked in its session, so that the test can act on it (cut
+/// its connection, upgrade, shut the server down) without a race.
+pub async fn get_waiting(logs: &Logs, sid: &str, n: usize) {
+    let sid = format!("sid={sid}");
+    until(|| logs.matching(&[GET_WAITING, &sid]).len() >= n).await;
+}
+
+/// The message of the engine's trace event for a session that stops reading its client: the
+/// application's queue is full (in items or bytes).
+pub const INPUT_PAUSED: &str = "input paused: the application's queue is full";
+
+/// Waits until the session `sid` has stopped reading its client because its application's
+/// queue is full, as the engine's trace event ([`INPUT_PAUSED`]) says in `logs` (start the
+/// capture before the session fills up). With an application that does not read, the session
+/// reads nothing more from then on: its client is pushed back by TCP's flow control.
+pub async fn input_paused(logs: &Logs, sid: &str) {
+    let sid = format!("sid={sid}");
+    until(|| !logs.matching(&[INPUT_PAUSED, &sid]).is_empty()).await;
+}
 
 pub struct Server {
     pub engine: EngineIo,

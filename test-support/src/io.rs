@@ -299,9 +299,10 @@ async fn polling_call(io: &SocketIo, method: &str, query: &str, body: &str) -> (
     (status, String::from_utf8_lossy(&body).into_owned())
 }
 
-/// The events `sio_server` logs, in every test of the binary: the first call installs the
-/// global subscriber (a scoped one per test races with the other tests' threads over tracing's
-/// global level filter). Tests tell their events apart by ids (`sid=...`, `socket=...`).
+/// The events `sio_server` and `sio_client` log, in every test of the binary: the first call
+/// installs the global subscriber (a scoped one per test races with the other tests' threads
+/// over tracing's global level filter). Tests tell their events apart by ids (`sid=...`,
+/// `socket=...`, a client's `url=...`).
 #[derive(Clone, Default)]
 pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
 
@@ -349,7 +350,8 @@ impl tracing::field::Visit for Fields {
 
 impl tracing::Subscriber for Capture {
     fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target().starts_with("sio_server")
+        let target = metadata.target();
+        target.starts_with("sio_server") || target.starts_with("sio_client")
     }
 
     fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {

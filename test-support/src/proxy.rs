@@ -4,8 +4,9 @@
 //! - [`FaultProxy::cut`]: every connection closed now, both ends (a FIN to each);
 //!   [`FaultProxy::reset`]: the same with a TCP reset (RST) to each;
 //! - [`FaultProxy::reset_mid_frame`]: each open connection forwards the first half of the
-//!   next bytes it carries (in either direction), then, 20 ms later (time for the peer to
-//!   read them), is reset: the peer sees a frame cut in its middle;
+//!   next bytes it carries (in either direction), then, once the peer's kernel has them (the
+//!   proxy's send queue to it is empty, as Linux's socket table says; at most 1 s), is reset:
+//!   the peer reads the half, then sees the reset: a frame cut in its middle;
 //! - [`FaultProxy::refuse`]: an outage: new connections are closed as soon as accepted;
 //! - [`FaultProxy::stall`]: no byte moves, in either direction, until the stall ends (the
 //!   connections stay open; TCP's flow control pushes back on the senders);
@@ -48,6 +49,8 @@ use tokio::time::Instant;
 const CHUNK: usize = 16 * 1024;
 /// Chunks read and not yet delivered, per direction (then the reader waits).
 const IN_FLIGHT: usize = 64;
+/// The longest a reset mid-frame waits for the half frame to reach the peer.
+const DELIVERY_WAIT: Duration = Duration::from_secs(1);
 
 /// What the proxy does to the bytes it carries (shared by every connection).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -68,6 +71,10 @@ pub struct ProxyStats {
     pub cut: u64,
     /// Connections refused during an outage.
     pub refused: u64,
+    /// Lifetimes drawn by [`FaultProxy::cut_each_after`]: one for each connection it is to
+    /// cut (at its accept, or when it was called for the open ones). A connection without one
+    /// is only ever cut by [`FaultProxy::cut`] or [`FaultProxy::reset`].
+    pub lifetimes: u64,
 }
 
 /// A fault-injecting TCP proxy to a server on 127.0.0.1 (see the [module docs](self)).
@@ -226,8 +233,8 @@ impl FaultProxy {
 
     /// Arms every open connection: the next bytes it reads, in either direction, are
     /// forwarded only in part (the first half, at least one byte), then both ends are reset
-    /// (20 ms later, so that the peer reads the part). Returns how many connections were
-    /// armed.
+    /// (once the peer's kernel has the part, so that the peer reads it). Returns how many
+    /// connections were armed.
     pub fn reset_mid_frame(&self) -> usize {
         let state = self.state();
         let mut armed = 0;
@@ -270,6 +277,7 @@ impl FaultProxy {
         state.links.retain(|l| !l.task.is_finished());
         for i in 0..state.links.len() {
             let after = random_in(&mut state.rng, &range);
+            state.stats.lifetimes += 1;
             let task = state.links[i].task.clone();
             let shared = Arc::downgrade(&self.shared);
             tokio::spawn(async move {
@@ -332,6 +340,9 @@ async fn accept_loop(listener: TcpListener, upstream: SocketAddr, shared: Arc<Sh
             .lifetime
             .clone()
             .map(|range| random_in(&mut state.rng, &range));
+        if lifetime.is_some() {
+            state.stats.lifetimes += 1;
+        }
         let seed = next_random(&mut state.rng);
         let client = Arc::new(client);
         let reset_mid_frame = Arc::new(AtomicBool::new(false));
@@ -477,12 +488,61 @@ async fn pump(
         reset = &mut writer => reset,
     };
     if reset {
-        // Let the peer read the half frame before the reset discards what it has not read.
-        // wall-clock: the proxy cannot see what the peer has read (module docs: 20 ms).
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // The half frame reaches the peer before the reset, which would discard it while it
+        // waits in this end's send queue.
+        delivered(&to).await;
         let _ = from.set_zero_linger();
         let _ = to.set_zero_linger();
     }
+}
+
+/// Waits until the bytes written to `stream` are in its peer's kernel: the send queue of
+/// `stream` is empty (every byte acknowledged), for at most [`DELIVERY_WAIT`] (a peer that does
+/// not read may never take them). Linux then hands them to the peer's reader before the
+/// error of a reset.
+async fn delivered(stream: &TcpStream) {
+    if let Some(key) = table_key(stream) {
+        // The kernel's table is a file: read on a blocking thread.
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::wait::blocking_first(DELIVERY_WAIT, || (unacknowledged(&key) == 0).then_some(()))
+        })
+        .await;
+    }
+}
+
+/// The local and remote addresses of a TCP socket as the kernel's socket table
+/// (`/proc/net/tcp`) prints them; `None` for IPv6.
+fn table_key(stream: &TcpStream) -> Option<(String, String)> {
+    let hex = |addr: SocketAddr| match addr {
+        // The kernel prints the address as the number it holds in memory (network order).
+        SocketAddr::V4(v4) => Some(format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(v4.ip().octets()),
+            v4.port()
+        )),
+        SocketAddr::V6(_) => None,
+    };
+    Some((
+        hex(stream.local_addr().ok()?)?,
+        hex(stream.peer_addr().ok()?)?,
+    ))
+}
+
+/// The bytes of a socket's send queue not yet acknowledged by its peer (`tx_queue` in
+/// `/proc/net/tcp`); 0 when the table does not say (not Linux).
+fn unacknowledged((local, peer): &(String, String)) -> u64 {
+    let Ok(table) = std::fs::read_to_string("/proc/net/tcp") else {
+        return 0;
+    };
+    table
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|fields| {
+            fields.get(1) == Some(&local.as_str()) && fields.get(2) == Some(&peer.as_str())
+        })
+        .and_then(|fields| fields.get(4)?.split(':').next().map(str::to_owned))
+        .and_then(|tx| u64::from_str_radix(&tx, 16).ok())
+        .unwrap_or(0)
 }
 
 async fn read_some(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
@@ -505,4 +565,25 @@ async fn write_all(stream: &TcpStream, mut buf: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_socket_table_shows_bytes_the_peer_has_not_taken() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (peer, _) = listener.accept().await.unwrap();
+        let key = table_key(&stream).unwrap();
+        assert_eq!(unacknowledged(&key), 0);
+        // The peer does not read: its window fills, then this end's send queue.
+        let chunk = vec![0; 64 * 1024];
+        while stream.try_write(&chunk).is_ok() {}
+        assert!(unacknowledged(&key) > 0);
+        drop(peer);
+    }
 }

@@ -114,17 +114,32 @@ async fn reset_gives_connection_reset() {
 
 #[tokio::test]
 async fn reset_mid_frame_delivers_half_a_frame_then_resets() {
-    let proxy = FaultProxy::start(echo_server().await).await;
+    // A server that answers the first bytes, then reads what comes and how it ends.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut ping = [0; 4];
+        stream.read_exact(&mut ping).await.unwrap();
+        stream.write_all(&ping).await.unwrap();
+        read_to_end(&mut stream).await
+    });
+    let proxy = FaultProxy::start(port).await;
     let mut a = connect(&proxy).await;
     a.write_all(b"ping").await.unwrap();
     assert_eq!(read_n(&mut a, 4).await, b"ping");
     assert_eq!(proxy.reset_mid_frame(), 1);
-    // The next frame: the server gets half of it and echoes that half back.
+    // The next frame: the server reads its first half, then the reset.
     a.write_all(b"0123456789").await.unwrap();
-    let (got, end) = read_to_end(&mut a).await;
-    assert_eq!(end, Err(ErrorKind::ConnectionReset));
-    // Part of the half came back (the echo's own answer is cut in half too), never all.
-    assert!(!got.is_empty() && b"01234".starts_with(&got), "{got:?}");
+    let received = timeout(WAIT, server).await.unwrap().unwrap();
+    assert_eq!(
+        received,
+        (b"01234".to_vec(), Err(ErrorKind::ConnectionReset))
+    );
+    assert_eq!(
+        read_to_end(&mut a).await,
+        (vec![], Err(ErrorKind::ConnectionReset))
+    );
 }
 
 #[tokio::test]
@@ -210,9 +225,9 @@ async fn each_connection_lives_a_random_lifetime_in_the_range() {
     until("the proxy counts the cuts", || proxy.stats().cut == 5).await;
     proxy.cut_each_after(None);
     let mut lasting = connect(&proxy).await;
-    // wall-clock: a cut that does not come has no event; the window is longer than the
-    // longest lifetime of the range above.
-    tokio::time::sleep(Duration::from_millis(400)).await;
     lasting.write_all(b"ok").await.unwrap();
     assert_eq!(read_n(&mut lasting, 2).await, b"ok");
+    // It carried bytes, so the proxy accepted it, and gave it no lifetime (the five above
+    // got one each): nothing cuts it but `cut` or `reset`.
+    assert_eq!(proxy.stats().lifetimes, 5);
 }

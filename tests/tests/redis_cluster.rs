@@ -681,6 +681,7 @@ fn classic_faults() {
     // A server hangs, then dies, while requests wait for it: they end at their timeout
     // (1.5 s for fetchSockets, 2 s for serverSideEmit) with the answers that came.
     mixed.rust[1].signal("STOP");
+    let monitor = redis_support::Monitor::start(mixed.standalone.as_ref().unwrap().port);
     let asked = Instant::now();
     let from_rust = mixed.clients.send(
         "emit",
@@ -694,9 +695,28 @@ fn classic_faults() {
         "emit",
         json!({"client": "rust1-a", "event": "sse", "args": []}),
     );
-    // The server dies while the requests wait for it. wall-clock: the requests go through
-    // the Node clients' process to the servers; nothing here tells that they are waiting.
-    std::thread::sleep(Duration::from_millis(300));
+    // The server dies while the requests wait for it: once Redis has run the three requests'
+    // publishes (each server counted the hung one's subscription before it published).
+    let published = std::cell::Cell::new(0);
+    let waiting = monitor.find(WAIT, |channel, payload| {
+        use sio_redis::format::classic::{Request, RequestType};
+        if !channel.starts_with("socket.io-request#") {
+            return None;
+        }
+        let request = Request::decode(&bytes::Bytes::copy_from_slice(payload)).ok()?;
+        if matches!(
+            request.request_type(),
+            RequestType::RemoteFetch | RequestType::ServerSideEmit
+        ) {
+            published.set(published.get() + 1);
+        }
+        (published.get() == 3).then_some(())
+    });
+    assert!(
+        waiting.is_some(),
+        "{} of 3 requests published",
+        published.get()
+    );
     mixed.rust[1].kill();
     let ack = mixed.clients.answer(from_rust, WAIT).unwrap();
     let waited = asked.elapsed();

@@ -83,6 +83,11 @@ impl Endpoint {
         })
     }
 
+    /// `http(s)://host:port/<path>/` with the user's query.
+    pub(crate) fn base(&self) -> &Url {
+        &self.base
+    }
+
     /// The HTTP client of long-polling (built on first use).
     pub(crate) fn http(&self) -> Result<&reqwest::Client, Error> {
         self.http

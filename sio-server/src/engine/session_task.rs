@@ -79,6 +79,7 @@ pub(crate) fn spawn(
         override_reason: None,
         app,
         finished: false,
+        input_paused: false,
     };
     // The driver is moved into the task once and borrowed from there: an `async fn run(self)`
     // would hold it twice in the task's future (its argument and its local). Its cleanup runs
@@ -121,6 +122,8 @@ struct Driver {
     app: Option<Box<dyn SessionApp>>,
     /// The cleanup ran.
     finished: bool,
+    /// The client is not read: the application's queue is full.
+    input_paused: bool,
 }
 
 impl Drop for Driver {
@@ -194,8 +197,13 @@ impl Driver {
         let mut armed = None;
         while self.reason.is_none() {
             let step = poll_fn(|cx| self.poll_step(cx, sleep.as_mut(), &mut armed)).await;
+            let waiting = self.pending_get.is_some();
             self.apply(step);
             self.flush();
+            if !waiting && self.pending_get.is_some() {
+                // A GET that nothing answered: it waits here for the session's next packets.
+                tracing::trace!(sid = %self.sid, "polling GET waiting for packets");
+            }
         }
     }
 
@@ -218,6 +226,12 @@ impl Driver {
             }
             queues.app_has_room(&state)
         };
+        if can_read {
+            self.input_paused = false;
+        } else if !self.input_paused {
+            self.input_paused = true;
+            tracing::trace!(sid = %self.sid, "input paused: the application's queue is full");
+        }
         // Messages for a driven application wait in the application queue while it is busy
         // (a CONNECT's middlewares, say): the client is still read, so its close is seen.
         if let Some(app) = &mut self.app {

@@ -345,6 +345,7 @@ pub(crate) async fn connect_error_with_data<S: TestServer>(mode: Mode) {
 }
 
 pub(crate) async fn server_disconnect<S: TestServer>(mode: Mode) {
+    let logs = sio_test_support::io::Logs::capture();
     let server = S::start(0);
     let manager = Manager::new(&server.url(), mode.options()).unwrap();
     let (mtx, mut manager_events) = unbounded_channel();
@@ -360,9 +361,14 @@ pub(crate) async fn server_disconnect<S: TestServer>(mode: Mode) {
         DisconnectReason::IoServerDisconnect
     );
     assert!(!main.socket.active());
-    // The manager closes (no socket left) and does not reconnect. wall-clock: an attempt
-    // that does not come has no event; the window is three reconnection delays.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The manager closes (no socket left) and does not reconnect: as it closes, the client's
+    // session decides whether a reconnection follows (only that decision schedules an
+    // attempt), and the client's log of the close says what it decided.
+    let url = format!("url={}/", server.url());
+    sio_test_support::wait::until(|| !logs.matching(&["connection closed", &url]).is_empty()).await;
+    let closed = logs.matching(&["connection closed", &url]);
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert!(closed[0].contains("reconnecting=false"), "{closed:?}");
     let mut seen = Vec::new();
     while let Ok(e) = manager_events.try_recv() {
         seen.push(e);
