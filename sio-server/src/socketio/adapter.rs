@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sio_protocol::Str;
 use sio_protocol::socket::{Args, Packet, RESERVED_EVENTS};
 
-use super::cluster::{RemoteSocketData, ReplySink};
+use super::cluster::{RemoteSocketData, ReplySink, lenient_rooms};
 use super::error::Error;
 use super::future::BoxFuture;
 use super::namespace::{self, Inner as NsInner, Namespace};
@@ -86,25 +86,6 @@ fn deserialize_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration
     Ok(v.as_f64()
         .filter(|ms| ms.is_finite() && *ms >= 0.0)
         .map(|ms| Duration::from_secs_f64(ms.min(1e15) / 1000.0)))
-}
-
-/// Reads a list of rooms as JavaScript may write it: strings, or numbers (`socket.join(1)`
-/// in JavaScript makes a room named by a number), which read as their decimal text.
-pub(crate) fn lenient_rooms<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Str>, D::Error> {
-    let v = sio_protocol::Value::deserialize(d)?;
-    let items = match v {
-        sio_protocol::Value::Array(items) => items,
-        sio_protocol::Value::Null => Vec::new(),
-        other => vec![other],
-    };
-    Ok(items
-        .into_iter()
-        .filter_map(|item| match item {
-            sio_protocol::Value::String(s) => Some(Str::from(s)),
-            sio_protocol::Value::Number(n) => Some(Str::from(n.to_string())),
-            _ => None,
-        })
-        .collect())
 }
 
 /// Which sockets a broadcast or a bulk operation targets: those in any of `rooms` (every
