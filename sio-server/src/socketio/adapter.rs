@@ -16,7 +16,8 @@ use super::error::Error;
 use super::future::BoxFuture;
 use super::namespace::{self, Inner as NsInner, Namespace};
 use super::recovery::{RestoredSession, SessionState};
-use super::socket::{AckSender, Socket, frames};
+use super::conn::{AckSender, frames};
+use super::socket::Socket;
 use crate::engine::message::Message;
 
 /// Flags of a broadcast.

@@ -20,6 +20,7 @@ mod broadcast;
 mod client;
 mod cluster;
 mod config;
+mod conn;
 mod error;
 mod future;
 mod handshake;

@@ -14,7 +14,8 @@ use tokio::net::ToSocketAddrs;
 use super::adapter;
 use super::adapter::{AdapterFactory, InMemoryAdapter};
 use super::broadcast::BroadcastOperator;
-use super::client::{self, ClientShared};
+use super::client;
+use super::conn::ClientShared;
 use super::config::SocketIoConfig;
 use super::error::Error;
 use super::namespace::{ConnectMiddleware, Namespace, NsHandlers, boxed_middleware};
@@ -65,7 +66,7 @@ struct Inner {
     /// [`SocketIo::on_new_namespace`] listeners.
     new_namespace: RwLock<Vec<NamespaceListener>>,
     /// The open connections, by Engine.IO session id (for `close`).
-    clients: Mutex<HashMap<Str, Weak<ClientShared>>>,
+    clients: Mutex<HashMap<Str, Weak<ClientShared<Socket>>>>,
     started: AtomicBool,
     closed: AtomicBool,
     /// The bytes of the binary packets waiting for their attachments, on every connection.
@@ -472,7 +473,7 @@ impl SocketIo {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         for client in clients.values().filter_map(Weak::upgrade) {
-            client.close_all(SocketDisconnectReason::ServerShuttingDown);
+            client.close_all(SocketDisconnectReason::ServerShuttingDown.into());
         }
         let namespaces: Vec<Namespace> = self.read_namespaces().values().cloned().collect();
         for ns in namespaces {
@@ -491,7 +492,7 @@ impl SocketIo {
         &self.inner.pending_attachments
     }
 
-    pub(crate) fn register_client(&self, client: &Arc<ClientShared>) {
+    pub(crate) fn register_client(&self, client: &Arc<ClientShared<Socket>>) {
         self.inner
             .clients
             .lock()
@@ -499,7 +500,7 @@ impl SocketIo {
             .insert(client.sender.sid().clone(), Arc::downgrade(client));
     }
 
-    pub(crate) fn unregister_client(&self, client: &Arc<ClientShared>) {
+    pub(crate) fn unregister_client(&self, client: &Arc<ClientShared<Socket>>) {
         self.inner
             .clients
             .lock()

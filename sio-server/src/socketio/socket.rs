@@ -23,8 +23,7 @@ use tracing::Instrument;
 use super::ack::{Ack, AckFuture};
 use super::adapter::{BroadcastOptions, encode_packet};
 use super::broadcast::BroadcastOperator;
-use super::client::ClientShared;
-use super::cluster::ReplySink;
+use super::conn::{AckSender, ClientShared, ConnSocket, frames};
 use super::error::Error;
 use super::future::BoxFuture;
 use super::handshake::Handshake;
@@ -208,17 +207,6 @@ impl Extensions {
 /// unset).
 struct SharedData(Value);
 
-/// Where the acknowledgement of an emitted event goes: the value the connection's
-/// [`ServerSession`](sio_protocol::socket::ServerSession) keeps per pending ack.
-#[derive(Debug)]
-pub(crate) enum AckSender {
-    /// `Socket::emit_with_ack`: the answer, or why none will come.
-    One(oneshot::Sender<Result<Args, AckFailure>>),
-    /// A broadcast's `emit_with_ack` (of this server or another one): the replies of every
-    /// recipient go to one sink.
-    Broadcast(ReplySink),
-}
-
 /// An event received, waiting for the socket's task.
 #[derive(Debug)]
 pub(crate) struct Incoming {
@@ -258,7 +246,7 @@ struct Inner {
     id: Str,
     ns: Namespace,
     handshake: Handshake,
-    client: Arc<ClientShared>,
+    client: Arc<ClientShared<Socket>>,
     connected: AtomicBool,
     /// Connection state recovery restored this socket's session.
     recovered: AtomicBool,
@@ -325,7 +313,7 @@ impl Socket {
         id: Str,
         ns: Namespace,
         handshake: Handshake,
-        client: Arc<ClientShared>,
+        client: Arc<ClientShared<Socket>>,
     ) -> Socket {
         Socket {
             inner: Arc::new(Inner {
@@ -1251,23 +1239,27 @@ impl Socket {
     }
 }
 
+/// The connection knows its sockets through this (see [`ClientShared`]).
+impl ConnSocket for Socket {
+    fn nsp(&self) -> &str {
+        self.inner.ns.name()
+    }
+
+    fn id(&self) -> &Str {
+        &self.inner.id
+    }
+
+    fn on_disconnected(&self, reason: ServerDisconnectReason, persist: Option<Str>) {
+        Socket::on_disconnected(self, reason.into(), persist);
+    }
+}
+
 fn check_name(event: &str) -> Result<(), Error> {
     if RESERVED_EVENTS.contains(&event) {
         Err(Error::reserved(event))
     } else {
         Ok(())
     }
-}
-
-/// The Engine.IO messages of an encoded packet.
-pub(crate) fn frames(encoded: sio_protocol::socket::Encoded) -> Vec<Message> {
-    encoded
-        .into_frames()
-        .map(|frame| match frame {
-            sio_protocol::engine::Frame::Text(text) => Message::Text(text),
-            sio_protocol::engine::Frame::Binary(data) => Message::Binary(data),
-        })
-        .collect()
 }
 
 /// A handler of an event, for [`Socket::on`]: see the [`handler`](crate::handler) module for
