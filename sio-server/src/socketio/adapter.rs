@@ -12,11 +12,11 @@ use sio_protocol::Str;
 use sio_protocol::socket::{Args, Packet, RESERVED_EVENTS};
 
 use super::cluster::{RemoteSocketData, ReplySink, lenient_rooms};
+use super::conn::{AckSender, frames};
 use super::error::Error;
 use super::future::BoxFuture;
 use super::namespace::{self, Inner as NsInner, Namespace};
 use super::recovery::{RestoredSession, SessionState};
-use super::conn::{AckSender, frames};
 use super::socket::Socket;
 use crate::engine::message::Message;
 

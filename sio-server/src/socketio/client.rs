@@ -9,24 +9,24 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 
 use futures_util::FutureExt;
-use sio_protocol::Str;
 use sio_protocol::socket::{
     ConnectRequest, Decoder, DecoderConfig, ProtocolVersion as SocketProtocol, RecoveryRequest,
     ServerDisconnectReason, ServerEvent,
 };
+use sio_protocol::{Str, Value};
 use tokio::time::Sleep;
 
+use super::config::SocketIoConfig;
 use super::conn::{ClientShared, Events, now};
 use super::error::Error;
 use super::handshake::Handshake;
-use super::namespace::Namespace;
+use super::namespace::{ConnectMiddleware, Namespace};
 use super::recovery::{Finish, RestoredSession, generate_pid};
-use super::server::SocketIo;
 use super::socket::{Incoming, Socket};
 use crate::engine::connection::ConnectionSender;
 use crate::engine::message::{DisconnectReason, Message};
@@ -98,13 +98,34 @@ enum Busied {
     Queued(Option<ServerDisconnectReason>),
 }
 
+/// What a connection asks of its server: the options, the namespace a CONNECT joins, the
+/// server-wide middlewares, the count of pending attachment bytes, the list of open
+/// connections (for `close`). [`SocketIo`](super::SocketIo) implements it, one layer up: the
+/// server makes the connections' applications, not the other way round.
+pub(crate) trait ClientHost: Clone + Send + Sync + 'static {
+    /// The options.
+    fn config(&self) -> &SocketIoConfig;
+    /// Whether the server is closing.
+    fn is_closed(&self) -> bool;
+    /// The namespace a CONNECT to `name` joins, if any (a dynamic one is created).
+    fn resolve(&self, name: &str, auth: &Value) -> Option<Namespace>;
+    /// The connect middlewares of every namespace, run before the namespace's own.
+    fn middlewares(&self) -> Vec<ConnectMiddleware>;
+    /// The bytes of the binary packets waiting for their attachments, on every connection.
+    fn pending_attachments(&self) -> &Arc<AtomicUsize>;
+    /// A connection opened.
+    fn register_client(&self, client: &Arc<ClientShared<Socket>>);
+    /// A connection closed.
+    fn unregister_client(&self, client: &Arc<ClientShared<Socket>>);
+}
+
 /// The Socket.IO side of one connection, driven by the connection's session task
 /// ([`SessionApp`]): it has no task of its own. It feeds the decoded packets to the
 /// connection's [`ServerSession`] and carries out what the session asks for; its rare waits
 /// (a CONNECT and its middlewares, a full socket queue) are boxed futures that exist only
 /// while they run, and hold the connection's further input meanwhile.
-pub(crate) struct ClientApp {
-    io: SocketIo,
+pub(crate) struct ClientApp<H> {
+    io: H,
     shared: Arc<ClientShared<Socket>>,
     decoder: Decoder,
     /// What [`decoder`](Self::decoder)'s pending binary packet holds.
@@ -114,9 +135,9 @@ pub(crate) struct ClientApp {
     busy: Option<Busy>,
 }
 
-impl ClientApp {
+impl<H: ClientHost> ClientApp<H> {
     /// The application of a new connection.
-    pub(crate) fn new(io: SocketIo, sender: ConnectionSender) -> ClientApp {
+    pub(crate) fn new(io: H, sender: ConnectionSender) -> ClientApp<H> {
         let config = io.config();
         let shared = Arc::new(ClientShared::new(sender, config));
         let v3 = shared.sender.protocol() == sio_protocol::engine::ProtocolVersion::V3;
@@ -355,7 +376,7 @@ impl ClientApp {
     }
 }
 
-impl SessionApp for ClientApp {
+impl<H: ClientHost> SessionApp for ClientApp<H> {
     fn on_message(&mut self, message: Message) {
         let received = std::panic::catch_unwind(AssertUnwindSafe(|| self.receive(message)));
         if let Err(payload) = received {
@@ -399,7 +420,7 @@ impl SessionApp for ClientApp {
 
 /// A CONNECT: resolves the namespace, restores the session it asks to recover, runs the
 /// middlewares, answers.
-async fn connect(io: SocketIo, shared: Arc<ClientShared<Socket>>, request: ConnectRequest) {
+async fn connect<H: ClientHost>(io: H, shared: Arc<ClientShared<Socket>>, request: ConnectRequest) {
     let ConnectRequest {
         nsp,
         auth,

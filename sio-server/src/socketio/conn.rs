@@ -121,7 +121,10 @@ impl<S: ConnSocket> ClientShared<S> {
     /// Runs `f` on the session, writes the packets it queued, and returns its events, to be
     /// handled once the lock is released. Wakes the driving task when the session's timeout
     /// moved earlier than its timer.
-    pub(crate) fn with_session<R>(&self, f: impl FnOnce(&mut ServerSession<AckSender>) -> R) -> (R, Events) {
+    pub(crate) fn with_session<R>(
+        &self,
+        f: impl FnOnce(&mut ServerSession<AckSender>) -> R,
+    ) -> (R, Events) {
         let mut cell = self.cell();
         let result = f(&mut cell.session);
         let _ = self.flush(&mut cell.session);
@@ -242,10 +245,7 @@ impl<S: ConnSocket> ClientShared<S> {
     }
 
     pub(crate) fn socket(&self, nsp: &str) -> Option<S> {
-        self.sockets()
-            .iter()
-            .find(|s| s.nsp() == nsp)
-            .cloned()
+        self.sockets().iter().find(|s| s.nsp() == nsp).cloned()
     }
 
     /// Adds the socket of a namespace (replacing the one it may have had).

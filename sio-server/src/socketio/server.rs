@@ -14,9 +14,9 @@ use tokio::net::ToSocketAddrs;
 use super::adapter;
 use super::adapter::{AdapterFactory, InMemoryAdapter};
 use super::broadcast::BroadcastOperator;
-use super::client;
-use super::conn::ClientShared;
+use super::client::{self, ClientHost};
 use super::config::SocketIoConfig;
+use super::conn::ClientShared;
 use super::error::Error;
 use super::namespace::{ConnectMiddleware, Namespace, NsHandlers, boxed_middleware};
 use super::remote::RemoteSocket;
@@ -249,40 +249,6 @@ impl SocketIo {
         self.of_dynamic(move |name, _auth| pattern.is_match(name))
     }
 
-    /// The namespace a CONNECT to `name` joins, if any.
-    pub(crate) fn resolve(&self, name: &str, auth: &Value) -> Option<Namespace> {
-        if let Some(ns) = self.read_namespaces().get(name) {
-            return Some(ns.clone());
-        }
-        let handlers = self
-            .inner
-            .dynamic
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|(matcher, _)| matcher(name, auth))
-            .map(|(_, handlers)| handlers.clone())?;
-        let mut namespaces = self
-            .inner
-            .namespaces
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let name = Str::from(name.to_owned());
-        let mut created = false;
-        let ns = namespaces
-            .entry(name.clone())
-            .or_insert_with(|| {
-                created = true;
-                self.new_namespace(name, handlers)
-            })
-            .clone();
-        drop(namespaces);
-        if created {
-            self.notify_new_namespace(&ns);
-        }
-        Some(ns)
-    }
-
     /// The names of the existing namespaces.
     pub fn namespaces(&self) -> Vec<Str> {
         self.read_namespaces().keys().cloned().collect()
@@ -301,14 +267,6 @@ impl SocketIo {
             .unwrap_or_else(PoisonError::into_inner)
             .push(boxed_middleware(middleware));
         self
-    }
-
-    pub(crate) fn middlewares(&self) -> Vec<ConnectMiddleware> {
-        self.inner
-            .middlewares
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 
     /// Broadcast to the sockets of `/` in `room`.
@@ -487,12 +445,64 @@ impl SocketIo {
     pub fn pending_attachment_bytes(&self) -> usize {
         self.inner.pending_attachments.load(Ordering::Acquire)
     }
+}
 
-    pub(crate) fn pending_attachments(&self) -> &Arc<AtomicUsize> {
+impl ClientHost for SocketIo {
+    fn config(&self) -> &SocketIoConfig {
+        SocketIo::config(self)
+    }
+
+    fn is_closed(&self) -> bool {
+        SocketIo::is_closed(self)
+    }
+
+    /// The namespace a CONNECT to `name` joins, if any.
+    fn resolve(&self, name: &str, auth: &Value) -> Option<Namespace> {
+        if let Some(ns) = self.read_namespaces().get(name) {
+            return Some(ns.clone());
+        }
+        let handlers = self
+            .inner
+            .dynamic
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(matcher, _)| matcher(name, auth))
+            .map(|(_, handlers)| handlers.clone())?;
+        let mut namespaces = self
+            .inner
+            .namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let name = Str::from(name.to_owned());
+        let mut created = false;
+        let ns = namespaces
+            .entry(name.clone())
+            .or_insert_with(|| {
+                created = true;
+                self.new_namespace(name, handlers)
+            })
+            .clone();
+        drop(namespaces);
+        if created {
+            self.notify_new_namespace(&ns);
+        }
+        Some(ns)
+    }
+
+    fn middlewares(&self) -> Vec<ConnectMiddleware> {
+        self.inner
+            .middlewares
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn pending_attachments(&self) -> &Arc<AtomicUsize> {
         &self.inner.pending_attachments
     }
 
-    pub(crate) fn register_client(&self, client: &Arc<ClientShared<Socket>>) {
+    fn register_client(&self, client: &Arc<ClientShared<Socket>>) {
         self.inner
             .clients
             .lock()
@@ -500,7 +510,7 @@ impl SocketIo {
             .insert(client.sender.sid().clone(), Arc::downgrade(client));
     }
 
-    pub(crate) fn unregister_client(&self, client: &Arc<ClientShared<Socket>>) {
+    fn unregister_client(&self, client: &Arc<ClientShared<Socket>>) {
         self.inner
             .clients
             .lock()
