@@ -310,14 +310,9 @@ const NOT_YET_BROKEN: &[(&str, &[&str])] = &[(
     "sio-server",
     &[
         "socketio::ack",
-        "socketio::adapter",
         "socketio::broadcast",
-        "socketio::client",
-        "socketio::cluster",
         "socketio::namespace",
         "socketio::remote",
-        "socketio::server",
-        "socketio::server_event",
         "socketio::socket",
     ],
 )];

@@ -6,6 +6,7 @@ use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::any::Any;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use serde::de::DeserializeOwned;
 use sio_protocol::Str;
 use sio_protocol::socket::Args;
 
-use super::adapter::{Adapter, LocalNamespace, Rooms};
+use super::adapter::{Adapter, LocalNamespace, LocalSocket, NsCore, PacketNamespace, Rooms};
 use super::broadcast::{BroadcastAckFuture, BroadcastOperator};
 use super::cluster::ReplySink;
 use super::config::SocketIoConfig;
@@ -23,15 +24,15 @@ use super::error::Error;
 use super::future::BoxFuture;
 use super::recovery::{RecoveryStats, RecoveryStore};
 use super::remote::RemoteSocket;
-use super::server_event::{
-    ServerEventAck, ServerEventHandler, ServerSideAckFuture, check_server_event,
-};
+use super::server_event::{ServerEventAck, ServerSideAckFuture, check_server_event};
 use super::socket::Socket;
 use crate::engine::session_task::panic_message;
 
 pub(crate) type ConnectMiddleware =
     Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
 pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<'static, ()> + Send + Sync>;
+pub(crate) type ServerEventHandler =
+    Arc<dyn Fn(Namespace, Args, ServerEventAck) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// The middlewares and connection handlers of a namespace (shared by the children of a
 /// dynamic namespace).
@@ -173,12 +174,24 @@ impl Namespace {
                 room_listeners: RwLock::new(Vec::new()),
             }),
         };
-        let local = LocalNamespace::new(Arc::downgrade(&ns.inner));
+        let core: Arc<dyn NsCore> = ns.inner.clone();
+        let local = LocalNamespace::new(Arc::downgrade(&core));
         let _ = ns.inner.adapter.set(adapter(local));
         ns
     }
 
-    pub(crate) fn from_inner(inner: Arc<Inner>) -> Namespace {
+    /// The namespace's state, as the layers below see it.
+    pub(crate) fn core(&self) -> Arc<dyn NsCore> {
+        self.inner.clone()
+    }
+
+    /// The namespace whose state `core` is (every [`NsCore`] is a namespace's state: only
+    /// [`Namespace::new`] makes one).
+    pub(crate) fn from_core(core: Arc<dyn NsCore>) -> Namespace {
+        let inner = core
+            .into_any()
+            .downcast::<Inner>()
+            .expect("every NsCore is the state of a Namespace");
         Namespace { inner }
     }
 
@@ -189,10 +202,7 @@ impl Namespace {
 
     /// The adapter (rooms and broadcasting).
     pub fn adapter(&self) -> &Arc<dyn Adapter> {
-        // Always set by `new`.
-        self.inner
-            .adapter
-            .get_or_init(|| Arc::new(super::adapter::InMemoryAdapter::default()))
+        self.inner.adapter()
     }
 
     pub(crate) fn config(&self) -> &SocketIoConfig {
@@ -200,18 +210,12 @@ impl Namespace {
     }
 
     pub(crate) fn rooms(&self) -> MutexGuard<'_, Rooms> {
-        self.inner
-            .rooms
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.rooms()
     }
 
     /// Connection state recovery's store, locked (`None` when recovery is off).
     pub(crate) fn recovery(&self) -> Option<MutexGuard<'_, RecoveryStore>> {
-        self.inner
-            .recovery
-            .as_ref()
-            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner))
+        self.inner.recovery()
     }
 
     /// What this namespace holds for connection state recovery on this server: the sessions
@@ -222,7 +226,7 @@ impl Namespace {
 
     /// Whether connection state recovery is on.
     pub(crate) fn recovers(&self) -> bool {
-        self.inner.recovery.is_some()
+        self.inner.recovers()
     }
 
     pub(crate) fn handlers(&self) -> &NsHandlers {
@@ -230,7 +234,7 @@ impl Namespace {
     }
 
     pub(crate) fn next_ack_id(&self) -> u64 {
-        self.inner.ack_ids.fetch_add(1, Ordering::Relaxed)
+        self.inner.next_ack_id()
     }
 
     /// Adds a connect middleware: it runs for every CONNECT to this namespace, in the order
@@ -303,33 +307,6 @@ impl Namespace {
             .unwrap_or_else(PoisonError::into_inner)
             .push((join, listener));
         self.rooms().changes.get_or_insert_with(Vec::new);
-    }
-
-    /// Tells the room listeners about `changes` (`(joined, room, id)`).
-    pub(crate) fn notify_room_changes(&self, changes: Vec<(bool, Str, Str)>) {
-        if changes.is_empty() {
-            return;
-        }
-        let listeners = self
-            .inner
-            .room_listeners
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        for (joined, room, id) in &changes {
-            for (join, listener) in &listeners {
-                if join == joined {
-                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| listener(room, id)));
-                    if let Err(payload) = called {
-                        tracing::error!(
-                            nsp = %self.name(),
-                            panic = panic_message(&*payload),
-                            "a room listener panicked"
-                        );
-                    }
-                }
-            }
-        }
     }
 
     /// The connected sockets of this server in this namespace.
@@ -499,7 +476,7 @@ impl Namespace {
         event: &str,
         args: &T,
     ) -> ServerSideAckFuture {
-        ServerSideAckFuture::new(self.clone(), event.to_owned(), Args::new(args))
+        ServerSideAckFuture::new(self.core(), event.to_owned(), Args::new(args))
     }
 
     /// Handles the server-side event `event` sent by another server of the cluster
@@ -566,7 +543,7 @@ impl Namespace {
         self.inner.handlers.remove_server_event(event);
     }
 
-    /// Runs the handler of a server-side event from another server (see
+    /// Runs the handlers of a server-side event from another server (see
     /// [`LocalNamespace::server_event`]).
     pub(crate) fn dispatch_server_event(
         &self,
@@ -608,7 +585,108 @@ impl Namespace {
     }
 }
 
-/// Access to a namespace's sockets for the adapter, without keeping the namespace alive.
-pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Namespace> {
-    weak.upgrade().map(Namespace::from_inner)
+/// The namespace's state is what the layers below it act on (see [`NsCore`]).
+impl NsCore for Inner {
+    fn name(&self) -> &Str {
+        &self.name
+    }
+
+    fn config(&self) -> &SocketIoConfig {
+        &self.config
+    }
+
+    fn adapter(&self) -> &Arc<dyn Adapter> {
+        // Always set by `Namespace::new`.
+        self.adapter
+            .get_or_init(|| Arc::new(super::adapter::InMemoryAdapter::default()))
+    }
+
+    fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, Rooms> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn notify_room_changes(&self, changes: Vec<(bool, Str, Str)>) {
+        if changes.is_empty() {
+            return;
+        }
+        let listeners = self
+            .room_listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for (joined, room, id) in &changes {
+            for (join, listener) in &listeners {
+                if join == joined {
+                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| listener(room, id)));
+                    if let Err(payload) = called {
+                        tracing::error!(
+                            nsp = %self.name,
+                            panic = panic_message(&*payload),
+                            "a room listener panicked"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn recovery(&self) -> Option<MutexGuard<'_, RecoveryStore>> {
+        self.recovery
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn recovers(&self) -> bool {
+        self.recovery.is_some()
+    }
+
+    fn with_socket(&self, id: &str, f: &mut dyn FnMut(&dyn LocalSocket)) {
+        let socket = self
+            .sockets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .cloned();
+        if let Some(socket) = socket {
+            f(&socket);
+        }
+    }
+
+    fn server_event(self: Arc<Self>, event: &str, args: Args, reply: Option<ReplySink>) -> bool {
+        Namespace { inner: self }.dispatch_server_event(event, args, reply)
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PacketNamespace for Namespace {
+    fn packet_nsp(&self) -> &Str {
+        self.name()
+    }
+
+    fn parser(&self) -> sio_protocol::socket::Parser {
+        self.config().parser
+    }
+}
+
+/// Written here, above the adapter layer, which does not know [`Namespace`].
+impl LocalNamespace {
+    /// The namespace, while it exists.
+    pub fn namespace(&self) -> Option<Namespace> {
+        self.core().map(Namespace::from_core)
+    }
 }

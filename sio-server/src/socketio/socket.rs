@@ -21,7 +21,7 @@ use tokio::sync::{Notify, oneshot};
 use tracing::Instrument;
 
 use super::ack::{Ack, AckFuture};
-use super::adapter::{BroadcastOptions, encode_packet};
+use super::adapter::{BroadcastOptions, LocalSocket, encode_packet};
 use super::broadcast::BroadcastOperator;
 use super::conn::{AckSender, ClientShared, ConnSocket, frames};
 use super::error::Error;
@@ -1236,6 +1236,34 @@ impl Socket {
                 }
             }
         }
+    }
+}
+
+/// The adapter layer acts on this server's sockets through this (see [`LocalSocket`]).
+impl LocalSocket for Socket {
+    fn id(&self) -> &Str {
+        &self.inner.id
+    }
+
+    fn handshake(&self) -> &Handshake {
+        &self.inner.handshake
+    }
+
+    fn data_value(&self) -> Value {
+        Socket::data_value(self)
+    }
+
+    fn deliver(
+        &self,
+        messages: &[Message],
+        volatile: bool,
+        ack: Option<(u64, Option<Instant>, AckSender)>,
+    ) -> bool {
+        Socket::deliver(self, messages, volatile, ack)
+    }
+
+    fn disconnect(&self, close: bool) {
+        Socket::disconnect(self, close);
     }
 }
 
