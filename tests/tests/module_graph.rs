@@ -310,9 +310,7 @@ const NOT_YET_BROKEN: &[(&str, &[&str])] = &[(
     "sio-server",
     &[
         "socketio::ack",
-        "socketio::broadcast",
         "socketio::namespace",
-        "socketio::remote",
         "socketio::socket",
     ],
 )];

@@ -23,7 +23,6 @@ use super::config::SocketIoConfig;
 use super::error::Error;
 use super::future::BoxFuture;
 use super::recovery::{RecoveryStats, RecoveryStore};
-use super::remote::RemoteSocket;
 use super::server_event::{ServerEventAck, ServerSideAckFuture, check_server_event};
 use super::socket::Socket;
 use crate::engine::session_task::panic_message;
@@ -356,7 +355,7 @@ impl Namespace {
 
     /// A broadcast operator for this namespace: everyone.
     pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.clone())
+        BroadcastOperator::new(self.core())
     }
 
     /// The sockets in `room`.
@@ -405,12 +404,6 @@ impl Namespace {
     }
 
     // ----- the cluster -----
-
-    /// Every socket of the namespace on every server of the cluster (see
-    /// [`BroadcastOperator::fetch_sockets`]).
-    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, Error> {
-        self.broadcast().fetch_sockets().await
-    }
 
     /// Makes every socket of the namespace, on every server, join `room` (see
     /// [`BroadcastOperator::sockets_join`]).

@@ -852,7 +852,7 @@ impl Socket {
 
     /// Everyone else in the namespace (socket.io's `socket.broadcast`).
     pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.inner.ns.clone()).except(self.inner.id.clone())
+        BroadcastOperator::new(self.inner.ns.core()).except(self.inner.id.clone())
     }
 
     /// The sockets in `room`, except this one.
