@@ -435,7 +435,7 @@ pub(crate) trait NsCore: Send + Sync + fmt::Debug + 'static {
 
 /// A socket of this server as the adapter layer sees it: what a broadcast, a fetch and a
 /// bulk disconnect do with it. [`Socket`](super::Socket) implements it, above.
-pub(crate) trait LocalSocket {
+pub(crate) trait LocalSocket: Send + Sync + 'static {
     /// The socket id.
     fn id(&self) -> &Str;
     /// Its handshake.
@@ -452,6 +452,8 @@ pub(crate) trait LocalSocket {
     ) -> bool;
     /// Disconnects it (and closes its connection with `close`).
     fn disconnect(&self, close: bool);
+    /// The socket as `Any`, for the layer that made it to get its own type back.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }
 
 /// What [`encode_packet`] needs of a namespace: its name and its parser.
@@ -580,7 +582,7 @@ impl LocalNamespace {
         self.with_rooms(Vec::new(), |state| state.targets(opts))
     }
 
-/// Calls `f` with each socket of this server that `opts` targets.
+    /// Calls `f` with each socket of this server that `opts` targets.
     fn each_target(ns: &dyn NsCore, opts: &BroadcastOptions, mut f: impl FnMut(&dyn LocalSocket)) {
         let ids = ns.rooms().targets(opts);
         for id in &ids {
@@ -642,7 +644,13 @@ impl LocalNamespace {
         }
         let mut count = 0;
         Self::each_target(&*ns, opts, |socket| {
-            if deliver_to(socket, packet, opts.flags.volatile, None, ns.config().ack_timeout) {
+            if deliver_to(
+                socket,
+                packet,
+                opts.flags.volatile,
+                None,
+                ns.config().ack_timeout,
+            ) {
                 count += 1;
             }
         });
@@ -683,7 +691,13 @@ impl LocalNamespace {
                 next_yield += BROADCAST_CHUNK;
             }
             ns.with_socket(id, &mut |socket| {
-                if deliver_to(socket, packet, opts.flags.volatile, None, ns.config().ack_timeout) {
+                if deliver_to(
+                    socket,
+                    packet,
+                    opts.flags.volatile,
+                    None,
+                    ns.config().ack_timeout,
+                ) {
                     count += 1;
                 }
             });

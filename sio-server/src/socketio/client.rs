@@ -25,9 +25,9 @@ use super::config::SocketIoConfig;
 use super::conn::{ClientShared, Events, now};
 use super::error::Error;
 use super::handshake::Handshake;
-use super::namespace::{ConnectMiddleware, Namespace};
+use super::namespace::Namespace;
 use super::recovery::{Finish, RestoredSession, generate_pid};
-use super::socket::{Incoming, Socket};
+use super::socket::{ConnectMiddleware, Incoming, Socket};
 use crate::engine::connection::ConnectionSender;
 use crate::engine::message::{DisconnectReason, Message};
 use crate::engine::session_task::{SessionApp, panic_message};
@@ -498,7 +498,7 @@ async fn connect<H: ClientHost>(io: H, shared: Arc<ClientShared<Socket>>, reques
         .into_iter()
         .map(|middleware| ("io middleware", middleware))
         .chain(
-            ns.handlers()
+            ns.connect_handlers()
                 .middlewares()
                 .into_iter()
                 .map(|middleware| ("namespace middleware", middleware)),
@@ -530,7 +530,7 @@ async fn connect<H: ClientHost>(io: H, shared: Arc<ClientShared<Socket>>, reques
         return;
     }
     shared.insert(socket.clone());
-    ns.add_socket(socket.clone());
+    ns.add_socket(socket.as_local());
     let mut rooms = match &restored {
         Some(session) => session.state.rooms.clone(),
         None => Vec::new(),
@@ -592,7 +592,7 @@ async fn connect<H: ClientHost>(io: H, shared: Arc<ClientShared<Socket>>, reques
         shared.handle_events(events);
         return;
     }
-    socket.start(ns.handlers().connection());
+    socket.start(ns.connect_handlers().connection());
     shared.handle_events(events);
 }
 

@@ -1,13 +1,13 @@
 //! [`Namespace`]: a named group of sockets with its connect middlewares, connection handlers
 //! and adapter.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::any::Any;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -24,52 +24,30 @@ use super::error::Error;
 use super::future::BoxFuture;
 use super::recovery::{RecoveryStats, RecoveryStore};
 use super::server_event::{ServerEventAck, ServerSideAckFuture, check_server_event};
-use super::socket::Socket;
 use crate::engine::session_task::panic_message;
 
-pub(crate) type ConnectMiddleware =
-    Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
-pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<'static, ()> + Send + Sync>;
 pub(crate) type ServerEventHandler =
     Arc<dyn Fn(Namespace, Args, ServerEventAck) -> BoxFuture<'static, ()> + Send + Sync>;
 
-/// The middlewares and connection handlers of a namespace (shared by the children of a
-/// dynamic namespace).
+/// The handlers of a namespace (shared by the children of a dynamic namespace): its
+/// server-side event handlers, and those of the layers above (the socket layer's connect
+/// middlewares and connection handlers, which take a `Socket`), opaque here.
 #[derive(Default)]
 pub(crate) struct NsHandlers {
-    middlewares: RwLock<Vec<ConnectMiddleware>>,
-    connection: RwLock<Vec<ConnectionHandler>>,
     /// Server-side event handlers, by event name.
     server_events: RwLock<Vec<(Str, ServerEventHandler)>>,
+    /// The handlers of the layer above (`socket::ConnectHandlers`), typed there.
+    upper: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl NsHandlers {
-    pub(crate) fn middlewares(&self) -> Vec<ConnectMiddleware> {
-        self.middlewares
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    pub(crate) fn connection(&self) -> Vec<ConnectionHandler> {
-        self.connection
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    pub(crate) fn add_middleware(&self, middleware: ConnectMiddleware) {
-        self.middlewares
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(middleware);
-    }
-
-    pub(crate) fn add_connection(&self, handler: ConnectionHandler) {
-        self.connection
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(handler);
+    /// The handlers of the layer above, of type `T` (made on first use). One layer keeps its
+    /// handlers here, with one type.
+    pub(crate) fn upper<T: Default + Send + Sync + 'static>(&self) -> &T {
+        self.upper
+            .get_or_init(|| Box::new(T::default()))
+            .downcast_ref()
+            .expect("one type of handlers kept by the layer above")
     }
 
     fn add_server_event(&self, event: Str, handler: ServerEventHandler) {
@@ -98,22 +76,6 @@ impl NsHandlers {
     }
 }
 
-pub(crate) fn boxed_middleware<F, Fut>(middleware: F) -> ConnectMiddleware
-where
-    F: Fn(Socket) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), Error>> + Send + 'static,
-{
-    Arc::new(move |socket| Box::pin(middleware(socket)))
-}
-
-pub(crate) fn boxed_handler<F, Fut>(handler: F) -> ConnectionHandler
-where
-    F: Fn(Socket) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    Arc::new(move |socket| Box::pin(handler(socket)))
-}
-
 /// A namespace (`/`, `/admin`...). Cheap to clone.
 #[derive(Clone)]
 pub struct Namespace {
@@ -123,7 +85,8 @@ pub struct Namespace {
 pub(crate) struct Inner {
     name: Str,
     handlers: Arc<NsHandlers>,
-    sockets: RwLock<HashMap<Str, Socket>>,
+    /// This server's sockets, as the socket layer (above) stores them.
+    sockets: RwLock<HashMap<Str, Arc<dyn LocalSocket>>>,
     /// This server's room registry (the adapter reads and updates it through
     /// [`LocalNamespace`]).
     rooms: Mutex<Rooms>,
@@ -236,43 +199,6 @@ impl Namespace {
         self.inner.next_ack_id()
     }
 
-    /// Adds a connect middleware: it runs for every CONNECT to this namespace, in the order
-    /// added, before the socket is connected; an `Err` refuses the connection (the client
-    /// gets `connect_error` with the message and data).
-    ///
-    /// ```
-    /// use sio_server::{Error, SocketIo, SocketIoConfig};
-    ///
-    /// let io = SocketIo::new(SocketIoConfig::default());
-    /// io.of("/admin").use_middleware(|socket| async move {
-    ///     match socket.handshake().auth.get("token").and_then(|t| t.as_str()) {
-    ///         Some("secret") => Ok(()),
-    ///         _ => Err(Error::rejected("not authorized").with_data(&"token missing")),
-    ///     }
-    /// });
-    /// ```
-    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
-    where
-        F: Fn(Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), Error>> + Send + 'static,
-    {
-        self.inner
-            .handlers
-            .add_middleware(boxed_middleware(middleware));
-        self
-    }
-
-    /// Runs `handler` for every socket that connects, first in the socket's task (see
-    /// [the handler order](crate::SocketIo#handler-order)).
-    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
-    where
-        F: Fn(Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.inner.handlers.add_connection(boxed_handler(handler));
-        self
-    }
-
     /// Calls `listener` with `(room, socket id)` each time a socket of this server joins a
     /// room of this namespace (socket.io's adapter event `join-room`), its own room included,
     /// whoever made it join: [`Socket::join`], [`sockets_join`](Self::sockets_join), another
@@ -308,8 +234,8 @@ impl Namespace {
         self.rooms().changes.get_or_insert_with(Vec::new);
     }
 
-    /// The connected sockets of this server in this namespace.
-    pub fn sockets(&self) -> Vec<Socket> {
+    /// This server's sockets of the namespace (as the socket layer stored them).
+    pub(crate) fn local_sockets(&self) -> Vec<Arc<dyn LocalSocket>> {
         self.inner
             .sockets
             .read()
@@ -319,8 +245,8 @@ impl Namespace {
             .collect()
     }
 
-    /// The local socket `id`.
-    pub fn get_socket(&self, id: &str) -> Option<Socket> {
+    /// The local socket `id` (as the socket layer stored it).
+    pub(crate) fn local_socket(&self, id: &str) -> Option<Arc<dyn LocalSocket>> {
         self.inner
             .sockets
             .read()
@@ -329,7 +255,7 @@ impl Namespace {
             .cloned()
     }
 
-    pub(crate) fn add_socket(&self, socket: Socket) {
+    pub(crate) fn add_socket(&self, socket: Arc<dyn LocalSocket>) {
         let replaced = self
             .inner
             .sockets
@@ -645,7 +571,7 @@ impl NsCore for Inner {
             .get(id)
             .cloned();
         if let Some(socket) = socket {
-            f(&socket);
+            f(&*socket);
         }
     }
 

@@ -97,7 +97,11 @@ pub struct ServerSideAckFuture {
 }
 
 impl ServerSideAckFuture {
-    pub(crate) fn new(ns: Arc<dyn NsCore>, event: String, args: Result<Args, ProtocolError>) -> Self {
+    pub(crate) fn new(
+        ns: Arc<dyn NsCore>,
+        event: String,
+        args: Result<Args, ProtocolError>,
+    ) -> Self {
         ServerSideAckFuture {
             ns,
             event,

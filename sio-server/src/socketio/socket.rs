@@ -118,6 +118,124 @@ impl fmt::Display for SocketDisconnectReason {
     }
 }
 
+pub(crate) type ConnectMiddleware =
+    Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
+pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The connect middlewares and connection handlers of a namespace (they take a [`Socket`]),
+/// kept in its handlers for this layer (`NsHandlers::upper`).
+#[derive(Default)]
+pub(crate) struct ConnectHandlers {
+    middlewares: RwLock<Vec<ConnectMiddleware>>,
+    connection: RwLock<Vec<ConnectionHandler>>,
+}
+
+impl ConnectHandlers {
+    pub(crate) fn middlewares(&self) -> Vec<ConnectMiddleware> {
+        self.middlewares
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn connection(&self) -> Vec<ConnectionHandler> {
+        self.connection
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn add_middleware(&self, middleware: ConnectMiddleware) {
+        self.middlewares
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(middleware);
+    }
+
+    pub(crate) fn add_connection(&self, handler: ConnectionHandler) {
+        self.connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(handler);
+    }
+}
+
+pub(crate) fn boxed_middleware<F, Fut>(middleware: F) -> ConnectMiddleware
+where
+    F: Fn(Socket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    Arc::new(move |socket| Box::pin(middleware(socket)))
+}
+
+pub(crate) fn boxed_handler<F, Fut>(handler: F) -> ConnectionHandler
+where
+    F: Fn(Socket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(move |socket| Box::pin(handler(socket)))
+}
+
+/// The namespace's side of its sockets, written here, above the namespace, which does not
+/// know [`Socket`]: its sockets (which it keeps as the adapter layer's
+/// [`LocalSocket`]s), its connect middlewares and its connection handlers.
+impl Namespace {
+    /// The connect middlewares and connection handlers.
+    pub(crate) fn connect_handlers(&self) -> &ConnectHandlers {
+        self.handlers().upper::<ConnectHandlers>()
+    }
+
+    /// Adds a connect middleware: it runs for every CONNECT to this namespace, in the order
+    /// added, before the socket is connected; an `Err` refuses the connection (the client
+    /// gets `connect_error` with the message and data).
+    ///
+    /// ```
+    /// use sio_server::{Error, SocketIo, SocketIoConfig};
+    ///
+    /// let io = SocketIo::new(SocketIoConfig::default());
+    /// io.of("/admin").use_middleware(|socket| async move {
+    ///     match socket.handshake().auth.get("token").and_then(|t| t.as_str()) {
+    ///         Some("secret") => Ok(()),
+    ///         _ => Err(Error::rejected("not authorized").with_data(&"token missing")),
+    ///     }
+    /// });
+    /// ```
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.connect_handlers()
+            .add_middleware(boxed_middleware(middleware));
+        self
+    }
+
+    /// Runs `handler` for every socket that connects, first in the socket's task (see
+    /// [the handler order](crate::SocketIo#handler-order)).
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.connect_handlers()
+            .add_connection(boxed_handler(handler));
+        self
+    }
+
+    /// The connected sockets of this server in this namespace.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.local_sockets()
+            .into_iter()
+            .map(Socket::from_local)
+            .collect()
+    }
+
+    /// The local socket `id`.
+    pub fn get_socket(&self, id: &str) -> Option<Socket> {
+        self.local_socket(id).map(Socket::from_local)
+    }
+}
+
 /// An event's handler: its future, or the arguments' mismatch with its type.
 type EventHandlerFn =
     dyn Fn(Socket, Args, Ack) -> Result<BoxFuture<'static, ()>, ProtocolError> + Send + Sync;
@@ -344,6 +462,21 @@ impl Socket {
         )
     }
 
+    /// The socket as the namespace's socket table (and the adapter layer) keeps it.
+    pub(crate) fn as_local(&self) -> Arc<dyn LocalSocket> {
+        self.inner.clone()
+    }
+
+    /// The socket of an entry of the namespace's socket table (every one is a socket's, made
+    /// by [`as_local`](Self::as_local)).
+    pub(crate) fn from_local(local: Arc<dyn LocalSocket>) -> Socket {
+        let inner = local
+            .into_any()
+            .downcast::<Inner>()
+            .expect("every socket of a namespace is a Socket");
+        Socket { inner }
+    }
+
     /// The socket id: 20 characters from a CSPRNG, not the Engine.IO session id.
     pub fn id(&self) -> &Str {
         &self.inner.id
@@ -424,10 +557,7 @@ impl Socket {
     /// A copy of this socket's `data` (see [`set_data`](Self::set_data)): an empty object
     /// until set, as in socket.io.
     pub fn data_value(&self) -> Value {
-        lock(&self.inner.extensions)
-            .get::<SharedData>()
-            .map(|d| d.0.clone())
-            .unwrap_or_else(|| Value::Object(Map::new()))
+        LocalSocket::data_value(&*self.inner)
     }
 
     /// Runs `f` on this socket's `data` in place (socket.io's `socket.data.x = ...`; it starts
@@ -790,28 +920,6 @@ impl Socket {
         self.inner.client.send_packet(packet)
     }
 
-    /// Writes a pre-encoded packet (a broadcast) if the socket is connected; with `ack`, its
-    /// session waits for the answer. `false` if it was not written.
-    pub(crate) fn deliver(
-        &self,
-        messages: &[Message],
-        volatile: bool,
-        ack: Option<(u64, Option<Instant>, AckSender)>,
-    ) -> bool {
-        if !self.connected() {
-            return false;
-        }
-        let nsp = self.inner.ns.name();
-        let written = match ack {
-            None => self.inner.client.write(nsp, messages.to_vec(), volatile),
-            Some(ack) => self
-                .inner
-                .client
-                .write_with_ack(nsp, messages.to_vec(), ack),
-        };
-        written.is_ok()
-    }
-
     // ----- rooms and broadcasting -----
 
     /// Joins `room`.
@@ -871,11 +979,7 @@ impl Socket {
     /// disconnect"`); with `close`, disconnects every namespace of the client and closes the
     /// connection.
     pub fn disconnect(&self, close: bool) {
-        if close {
-            self.inner.client.disconnect_all();
-        } else {
-            self.inner.client.disconnect(self.inner.ns.name());
-        }
+        LocalSocket::disconnect(&*self.inner, close);
     }
 
     /// The connection's session says the socket left its namespace: marks it disconnected
@@ -951,13 +1055,13 @@ impl Socket {
     }
 
     /// Starts the socket's task: the `connection` handlers, then the events in order.
-    pub(crate) fn start(&self, on_connection: Vec<super::namespace::ConnectionHandler>) {
+    pub(crate) fn start(&self, on_connection: Vec<ConnectionHandler>) {
         tokio::spawn(self.clone().drain(on_connection).instrument(self.span()));
     }
 
     /// The socket's task: runs `on_connection`, then the queued events in order; once the
     /// queue is empty it ends, or, when the socket disconnected, runs the disconnect handlers.
-    async fn drain(self, on_connection: Vec<super::namespace::ConnectionHandler>) {
+    async fn drain(self, on_connection: Vec<ConnectionHandler>) {
         let mut guard = TaskGuard {
             socket: self.clone(),
             done: false,
@@ -1239,18 +1343,22 @@ impl Socket {
     }
 }
 
-/// The adapter layer acts on this server's sockets through this (see [`LocalSocket`]).
-impl LocalSocket for Socket {
+/// The adapter layer acts on this server's sockets through this (see [`LocalSocket`]); the
+/// namespace's socket table holds them so (see [`Socket::as_local`]).
+impl LocalSocket for Inner {
     fn id(&self) -> &Str {
-        &self.inner.id
+        &self.id
     }
 
     fn handshake(&self) -> &Handshake {
-        &self.inner.handshake
+        &self.handshake
     }
 
     fn data_value(&self) -> Value {
-        Socket::data_value(self)
+        lock(&self.extensions)
+            .get::<SharedData>()
+            .map(|d| d.0.clone())
+            .unwrap_or_else(|| Value::Object(Map::new()))
     }
 
     fn deliver(
@@ -1259,11 +1367,27 @@ impl LocalSocket for Socket {
         volatile: bool,
         ack: Option<(u64, Option<Instant>, AckSender)>,
     ) -> bool {
-        Socket::deliver(self, messages, volatile, ack)
+        if !self.connected.load(Ordering::Acquire) {
+            return false;
+        }
+        let nsp = self.ns.name();
+        let written = match ack {
+            None => self.client.write(nsp, messages.to_vec(), volatile),
+            Some(ack) => self.client.write_with_ack(nsp, messages.to_vec(), ack),
+        };
+        written.is_ok()
     }
 
     fn disconnect(&self, close: bool) {
-        Socket::disconnect(self, close);
+        if close {
+            self.client.disconnect_all();
+        } else {
+            self.client.disconnect(self.ns.name());
+        }
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
     }
 }
 
