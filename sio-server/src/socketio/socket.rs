@@ -20,7 +20,7 @@ use sio_protocol::{Error as ProtocolError, Map, Str, Value};
 use tokio::sync::{Notify, oneshot};
 use tracing::Instrument;
 
-use super::ack::{Ack, AckFuture};
+use super::ack::{Ack, AckFuture, AckSocket};
 use super::adapter::{BroadcastOptions, LocalSocket, encode_packet};
 use super::broadcast::BroadcastOperator;
 use super::conn::{AckSender, ClientShared, ConnSocket, frames};
@@ -414,10 +414,16 @@ impl Drop for TaskGuard {
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socket")
-            .field("id", &self.inner.id)
-            .field("nsp", self.inner.ns.name())
-            .field("connected", &self.connected())
+            .field("id", &self.id)
+            .field("nsp", self.ns.name())
+            .field("connected", &self.connected.load(Ordering::Acquire))
             .finish()
     }
 }
@@ -1186,7 +1192,7 @@ impl Socket {
             .filter(|(name, _)| name.as_str() == item.name.as_str())
             .map(|(_, handler)| handler.clone())
             .collect();
-        let acks = Ack::shared(self, item.id, handlers.len());
+        let acks = Ack::shared(self.clone().into(), item.id, handlers.len());
         let last = handlers.len().saturating_sub(1);
         let mut args = Some(item.args);
         for (i, (handler, ack)) in handlers.into_iter().zip(acks).enumerate() {
@@ -1388,6 +1394,42 @@ impl LocalSocket for Inner {
 
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
+    }
+}
+
+/// Acknowledgements act on their socket through this (see [`AckSocket`]).
+impl AckSocket for Inner {
+    fn nsp(&self) -> &Str {
+        self.ns.name()
+    }
+
+    fn send_packet(&self, packet: &Packet) -> Result<(), Error> {
+        self.client.send_packet(packet)
+    }
+
+    fn ack_timeout(&self) -> std::time::Duration {
+        self.ns.config().ack_timeout
+    }
+
+    fn next_ack_id(&self) -> u64 {
+        self.ns.next_ack_id()
+    }
+
+    fn emit_args_with_ack(
+        self: Arc<Self>,
+        event: &str,
+        args: Args,
+        id: u64,
+        deadline: Instant,
+        tx: oneshot::Sender<Result<Args, AckFailure>>,
+    ) -> Result<(), Error> {
+        Socket { inner: self }.emit_args_with_ack(event, args, id, deadline, tx)
+    }
+}
+
+impl From<Socket> for Arc<dyn AckSocket> {
+    fn from(socket: Socket) -> Self {
+        socket.inner
     }
 }
 
