@@ -2,7 +2,7 @@
 //! answer).
 //!
 //! Below the socket: both hold the socket they belong to as an [`AckSocket`] (what an
-//! acknowledgement asks of it), which [`Socket`] implements in `socket.rs`.
+//! acknowledgement asks of it), which [`Socket`](super::Socket) implements in `socket.rs`.
 
 use std::fmt;
 use std::future::IntoFuture;

@@ -1,6 +1,13 @@
 //! The [`Adapter`] trait (rooms and broadcasting, possibly across servers), the
 //! [`LocalNamespace`] an adapter acts on this server's sockets with, and the default
 //! [`InMemoryAdapter`].
+//!
+//! The adapter layer sits under the namespace and the socket, and knows neither: it defines
+//! what it needs of them, `NsCore` (a namespace's state on this server: name, options,
+//! adapter, room registry, recovery store, ack ids, socket table, server-side events) and
+//! `LocalSocket` (what a broadcast, a fetch and a bulk disconnect do with a socket), which
+//! `namespace.rs` and `socket.rs` implement. `LocalNamespace::namespace`, which gives the
+//! public `Namespace`, is written in `namespace.rs`.
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};

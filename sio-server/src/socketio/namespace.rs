@@ -1,5 +1,12 @@
-//! [`Namespace`]: a named group of sockets with its connect middlewares, connection handlers
-//! and adapter.
+//! [`Namespace`]: a named group of sockets with its connect middlewares, connection handlers,
+//! server-side event handlers and adapter.
+//!
+//! The namespace sits above the adapter layer, the broadcast operator and the server-side
+//! events, and below the socket: it implements the adapter layer's `NsCore` for its state
+//! (the layers below act on it through that trait, without knowing `Namespace`), and keeps its
+//! sockets as the adapter layer's `LocalSocket`s. What takes or gives a `Socket`
+//! (`use_middleware`, `on_connection`, `sockets`, `get_socket`) is written in `socket.rs`, and
+//! `fetch_sockets`, which gives `RemoteSocket`s, in `remote.rs`.
 
 use std::any::Any;
 use std::collections::HashMap;

@@ -1,4 +1,7 @@
 //! [`SocketIo`]: the server: namespaces, server-wide middlewares, serving, closing.
+//!
+//! The top of the Socket.IO layer: it makes the connections' applications (`client.rs`), which
+//! ask of it what `client::ClientHost` lists, implemented here.
 
 use std::collections::HashMap;
 use std::fmt;

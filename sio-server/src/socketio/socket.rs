@@ -1,4 +1,10 @@
 //! [`Socket`]: one client in one namespace, its handlers and the task that runs them in order.
+//!
+//! The socket sits above its namespace and its connection (`conn.rs`): it implements what the
+//! layers below ask of a socket (the adapter layer's `LocalSocket`, the connection's
+//! `ConnSocket`, the acknowledgements' `AckSocket`), and the namespace's side of its sockets
+//! is written here (`impl Namespace`: `use_middleware`, `on_connection`, `sockets`,
+//! `get_socket`, with the connect middlewares' and connection handlers' types).
 
 use std::any::{Any, TypeId};
 use std::collections::VecDeque;
