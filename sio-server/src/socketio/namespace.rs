@@ -208,7 +208,7 @@ impl Namespace {
 
     /// Calls `listener` with `(room, socket id)` each time a socket of this server joins a
     /// room of this namespace (socket.io's adapter event `join-room`), its own room included,
-    /// whoever made it join: [`Socket::join`], [`sockets_join`](Self::sockets_join), another
+    /// whoever made it join: [`Socket::join`](super::Socket::join), [`sockets_join`](Self::sockets_join), another
     /// server of the cluster. It runs where the join happens, once the room registry is
     /// unlocked; keep it short (send the news to a task). A listener that panics is logged.
     ///
@@ -225,7 +225,7 @@ impl Namespace {
 
     /// Calls `listener` with `(room, socket id)` each time a socket of this server leaves a
     /// room of this namespace (socket.io's adapter event `leave-room`), on
-    /// [`Socket::leave`], [`sockets_leave`](Self::sockets_leave) and when it disconnects (one
+    /// [`Socket::leave`](super::Socket::leave), [`sockets_leave`](Self::sockets_leave) and when it disconnects (one
     /// call per room, before its `on_disconnect` handlers run). See
     /// [`on_join_room`](Self::on_join_room).
     pub fn on_leave_room(&self, listener: impl Fn(&Str, &Str) + Send + Sync + 'static) {
@@ -407,7 +407,7 @@ impl Namespace {
 
     /// Handles the server-side event `event` sent by another server of the cluster
     /// ([`server_side_emit`](Self::server_side_emit), or a JavaScript server's
-    /// `serverSideEmit`), with its arguments read as `T` (as [`Socket::on`] reads them) and
+    /// `serverSideEmit`), with its arguments read as `T` (as [`Socket::on`](super::Socket::on) reads them) and
     /// the [`ServerEventAck`] to answer with. Adds to the handlers of `event`, as socket.io's
     /// listeners (see [`off_server_event`](Self::off_server_event)): each runs, in a task of
     /// its own (events and handlers may run concurrently), and only the first answer among

@@ -78,7 +78,7 @@ impl ServerEventAck {
     }
 }
 
-/// [`Namespace::server_side_emit_with_ack`]: await it for one answer per other server of the
+/// [`Namespace::server_side_emit_with_ack`](super::Namespace::server_side_emit_with_ack): await it for one answer per other server of the
 /// cluster, within the timeout ([`timeout`](Self::timeout), default
 /// [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)).
 ///

@@ -184,7 +184,7 @@ where
 
 /// The namespace's side of its sockets, written here, above the namespace, which does not
 /// know [`Socket`]: its sockets (which it keeps as the adapter layer's
-/// [`LocalSocket`]s), its connect middlewares and its connection handlers.
+/// `LocalSocket`s), its connect middlewares and its connection handlers.
 impl Namespace {
     /// The connect middlewares and connection handlers.
     pub(crate) fn connect_handlers(&self) -> &ConnectHandlers {
