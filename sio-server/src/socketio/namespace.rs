@@ -9,9 +9,11 @@
 //! `fetch_sockets`, which gives `RemoteSocket`s, in `remote.rs`.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::borrow::Borrow;
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
@@ -93,7 +95,7 @@ pub(crate) struct Inner {
     name: Str,
     handlers: Arc<NsHandlers>,
     /// This server's sockets, as the socket layer (above) stores them.
-    sockets: RwLock<HashMap<Str, Arc<dyn LocalSocket>>>,
+    sockets: RwLock<HashSet<SocketEntry>>,
     /// This server's room registry (the adapter reads and updates it through
     /// [`LocalNamespace`]).
     rooms: Mutex<Rooms>,
@@ -110,6 +112,32 @@ pub(crate) struct Inner {
 }
 
 type RoomListener = Arc<dyn Fn(&Str, &Str) + Send + Sync>;
+
+/// An entry of the socket table: a socket as the socket layer stored it, found by its id (a
+/// set rather than a map by id: the id is not stored twice, which an idle client's memory
+/// shows).
+struct SocketEntry(Arc<dyn LocalSocket>);
+
+impl PartialEq for SocketEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id() == other.0.id()
+    }
+}
+
+impl Eq for SocketEntry {}
+
+impl Hash for SocketEntry {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As the `str` it borrows as, for lookups by id.
+        self.0.id().as_str().hash(state);
+    }
+}
+
+impl Borrow<str> for SocketEntry {
+    fn borrow(&self) -> &str {
+        self.0.id()
+    }
+}
 
 impl fmt::Debug for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -131,7 +159,7 @@ impl Namespace {
                 metrics: crate::metrics::NamespaceMetrics::new(&name),
                 name,
                 handlers,
-                sockets: RwLock::new(HashMap::new()),
+                sockets: RwLock::new(HashSet::new()),
                 rooms: Mutex::new(Rooms::default()),
                 adapter: std::sync::OnceLock::new(),
                 ack_ids: AtomicU64::new(0),
@@ -247,8 +275,8 @@ impl Namespace {
             .sockets
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
+            .iter()
+            .map(|entry| entry.0.clone())
             .collect()
     }
 
@@ -259,7 +287,7 @@ impl Namespace {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-            .cloned()
+            .map(|entry| entry.0.clone())
     }
 
     pub(crate) fn add_socket(&self, socket: Arc<dyn LocalSocket>) {
@@ -268,7 +296,7 @@ impl Namespace {
             .sockets
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(socket.id().clone(), socket);
+            .replace(SocketEntry(socket));
         if replaced.is_none() {
             self.inner.metrics.connected();
         }
@@ -280,7 +308,7 @@ impl Namespace {
             .sockets
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+            .take(id);
         if removed.is_some() {
             self.inner.metrics.disconnected();
         }
@@ -576,7 +604,7 @@ impl NsCore for Inner {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-            .cloned();
+            .map(|entry| entry.0.clone());
         if let Some(socket) = socket {
             f(&*socket);
         }
