@@ -19,6 +19,12 @@ use tokio::sync::oneshot;
 use super::error::Error;
 use super::future::BoxFuture;
 
+/// A socket as an [`AckSocket`] ([`Socket`](super::Socket) implements it).
+pub(crate) trait IntoAckSocket {
+    /// The socket as its acknowledgements hold it.
+    fn into_ack_socket(self) -> Arc<dyn AckSocket>;
+}
+
 /// What an acknowledgement asks of the socket it belongs to: [`Socket`](super::Socket)
 /// implements it, one layer up.
 pub(crate) trait AckSocket: fmt::Debug + Send + Sync + 'static {
@@ -132,12 +138,12 @@ pub struct AckFuture {
 
 impl AckFuture {
     pub(crate) fn new(
-        socket: impl Into<Arc<dyn AckSocket>>,
+        socket: impl IntoAckSocket,
         event: String,
         args: Result<Args, ProtocolError>,
     ) -> Self {
         AckFuture {
-            socket: socket.into(),
+            socket: socket.into_ack_socket(),
             event,
             args,
             timeout: None,

@@ -637,7 +637,7 @@ impl PacketNamespace for Namespace {
     }
 }
 
-/// Written here, above the adapter layer, which does not know [`Namespace`].
+// Written here, above the adapter layer, which does not know `Namespace`.
 impl LocalNamespace {
     /// The namespace, while it exists.
     pub fn namespace(&self) -> Option<Namespace> {

@@ -202,8 +202,8 @@ impl IntoFuture for RemoteAckFuture {
     }
 }
 
-/// Written here, above the broadcast operator and the namespace, which do not know
-/// [`RemoteSocket`].
+// Written here, above the broadcast operator and the namespace, which do not know
+// `RemoteSocket`.
 impl BroadcastOperator {
     /// The selected sockets of every server of the cluster (unless [`local`](Self::local)),
     /// with their handshake, rooms and data (socket.io's `fetchSockets`; see
@@ -220,7 +220,7 @@ impl BroadcastOperator {
     }
 }
 
-/// Written here, above the namespace, which does not know [`RemoteSocket`].
+// Written here, above the namespace, which does not know `RemoteSocket`.
 impl Namespace {
     /// Every socket of the namespace on every server of the cluster (see
     /// [`BroadcastOperator::fetch_sockets`]).

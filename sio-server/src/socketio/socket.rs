@@ -26,7 +26,7 @@ use sio_protocol::{Error as ProtocolError, Map, Str, Value};
 use tokio::sync::{Notify, oneshot};
 use tracing::Instrument;
 
-use super::ack::{Ack, AckFuture, AckSocket};
+use super::ack::{Ack, AckFuture, AckSocket, IntoAckSocket};
 use super::adapter::{BroadcastOptions, LocalSocket, encode_packet};
 use super::broadcast::BroadcastOperator;
 use super::conn::{AckSender, ClientShared, ConnSocket, frames};
@@ -182,9 +182,9 @@ where
     Arc::new(move |socket| Box::pin(handler(socket)))
 }
 
-/// The namespace's side of its sockets, written here, above the namespace, which does not
-/// know [`Socket`]: its sockets (which it keeps as the adapter layer's
-/// `LocalSocket`s), its connect middlewares and its connection handlers.
+// The namespace's side of its sockets, written here, above the namespace, which does not
+// know `Socket`: its sockets (which it keeps as the adapter layer's `LocalSocket`s), its
+// connect middlewares and its connection handlers.
 impl Namespace {
     /// The connect middlewares and connection handlers.
     pub(crate) fn connect_handlers(&self) -> &ConnectHandlers {
@@ -1198,7 +1198,7 @@ impl Socket {
             .filter(|(name, _)| name.as_str() == item.name.as_str())
             .map(|(_, handler)| handler.clone())
             .collect();
-        let acks = Ack::shared(self.clone().into(), item.id, handlers.len());
+        let acks = Ack::shared(self.clone().into_ack_socket(), item.id, handlers.len());
         let last = handlers.len().saturating_sub(1);
         let mut args = Some(item.args);
         for (i, (handler, ack)) in handlers.into_iter().zip(acks).enumerate() {
@@ -1433,9 +1433,9 @@ impl AckSocket for Inner {
     }
 }
 
-impl From<Socket> for Arc<dyn AckSocket> {
-    fn from(socket: Socket) -> Self {
-        socket.inner
+impl IntoAckSocket for Socket {
+    fn into_ack_socket(self) -> Arc<dyn AckSocket> {
+        self.inner
     }
 }
 
