@@ -1,6 +1,10 @@
 //! Acknowledgements: [`Ack`] (answering a client) and [`AckFuture`] (waiting for a client's
 //! answer).
+//!
+//! Below the socket: both hold the socket they belong to as an [`AckSocket`] (what an
+//! acknowledgement asks of it), which [`Socket`](super::Socket) implements in `socket.rs`.
 
+use std::fmt;
 use std::future::IntoFuture;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,21 +12,50 @@ use std::time::Duration;
 
 use serde::Serialize;
 use sio_protocol::Error as ProtocolError;
+use sio_protocol::Str;
 use sio_protocol::socket::{AckFailure, Args, Packet};
 use tokio::sync::oneshot;
 
 use super::error::Error;
 use super::future::BoxFuture;
-use super::socket::Socket;
+
+/// A socket as an [`AckSocket`] ([`Socket`](super::Socket) implements it).
+pub(crate) trait IntoAckSocket {
+    /// The socket as its acknowledgements hold it.
+    fn into_ack_socket(self) -> Arc<dyn AckSocket>;
+}
+
+/// What an acknowledgement asks of the socket it belongs to: [`Socket`](super::Socket)
+/// implements it, one layer up.
+pub(crate) trait AckSocket: fmt::Debug + Send + Sync + 'static {
+    /// The socket's namespace.
+    fn nsp(&self) -> &Str;
+    /// Writes a packet of the socket's namespace (an ACK).
+    fn send_packet(&self, packet: &Packet) -> Result<(), Error>;
+    /// The acknowledgement timeout of the socket's namespace.
+    fn ack_timeout(&self) -> Duration;
+    /// A new ack id of the socket's namespace.
+    fn next_ack_id(&self) -> u64;
+    /// Writes the event `event` with the ack id `id`: the connection's session waits for the
+    /// answer until `deadline`, which then goes to `tx`.
+    fn emit_args_with_ack(
+        self: Arc<Self>,
+        event: &str,
+        args: Args,
+        id: u64,
+        deadline: std::time::Instant,
+        tx: oneshot::Sender<Result<Args, AckFailure>>,
+    ) -> Result<(), Error>;
+}
 
 /// The handle to answer a client's acknowledgement request (the `ack` callback of a
 /// JavaScript handler). Answering an event that asked for no ack does nothing.
 ///
-/// When an event has several handlers ([`Socket::on`] appends), each gets an `Ack` of the
+/// When an event has several handlers ([`Socket::on`](super::Socket::on) appends), each gets an `Ack` of the
 /// event, and only the first answer is sent (socket.io's ack callback does the same).
 #[derive(Debug)]
 pub struct Ack {
-    socket: Socket,
+    socket: Arc<dyn AckSocket>,
     id: Option<u64>,
     /// Shared by the `Ack`s of one event given to several handlers: set by the first answer.
     sent: Option<Arc<AtomicBool>>,
@@ -30,7 +63,7 @@ pub struct Ack {
 
 impl Ack {
     /// An `Ack` for each of `n` handlers of one event: the first answer wins.
-    pub(crate) fn shared(socket: &Socket, id: Option<u64>, n: usize) -> Vec<Ack> {
+    pub(crate) fn shared(socket: Arc<dyn AckSocket>, id: Option<u64>, n: usize) -> Vec<Ack> {
         let sent = (n > 1 && id.is_some()).then(|| Arc::new(AtomicBool::new(false)));
         (0..n)
             .map(|_| Ack {
@@ -65,7 +98,7 @@ impl Ack {
         let Some(id) = self.take_id() else {
             return Ok(());
         };
-        let packet = Packet::ack(self.socket.namespace().name().clone(), args, id);
+        let packet = Packet::ack(self.socket.nsp().clone(), args, id);
         self.socket.send_packet(&packet)
     }
 }
@@ -76,7 +109,7 @@ impl Ack {
         let Some(id) = self.take_id() else {
             return Ok(());
         };
-        let packet = Packet::ack(self.socket.namespace().name().clone(), args, id);
+        let packet = Packet::ack(self.socket.nsp().clone(), args, id);
         self.socket.send_packet(&packet)
     }
 }
@@ -97,16 +130,20 @@ impl Ack {
 #[derive(Debug)]
 #[must_use = "the event is sent only when the future is awaited"]
 pub struct AckFuture {
-    socket: Socket,
+    socket: Arc<dyn AckSocket>,
     event: String,
     args: Result<Args, ProtocolError>,
     timeout: Option<Duration>,
 }
 
 impl AckFuture {
-    pub(crate) fn new(socket: Socket, event: String, args: Result<Args, ProtocolError>) -> Self {
+    pub(crate) fn new(
+        socket: impl IntoAckSocket,
+        event: String,
+        args: Result<Args, ProtocolError>,
+    ) -> Self {
         AckFuture {
-            socket,
+            socket: socket.into_ack_socket(),
             event,
             args,
             timeout: None,
@@ -127,13 +164,11 @@ impl IntoFuture for AckFuture {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let args = self.args.map_err(Error::args)?;
-            let timeout = self
-                .timeout
-                .unwrap_or_else(|| self.socket.namespace().config().ack_timeout);
+            let timeout = self.timeout.unwrap_or_else(|| self.socket.ack_timeout());
             // The connection's session holds the deadline: its timer answers `Timeout`.
             let deadline = tokio::time::Instant::now().into_std() + timeout;
             let (tx, rx) = oneshot::channel();
-            let id = self.socket.namespace().next_ack_id();
+            let id = self.socket.next_ack_id();
             self.socket
                 .emit_args_with_ack(&self.event, args, id, deadline, tx)?;
             match rx.await {

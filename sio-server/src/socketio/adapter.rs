@@ -1,22 +1,31 @@
 //! The [`Adapter`] trait (rooms and broadcasting, possibly across servers), the
 //! [`LocalNamespace`] an adapter acts on this server's sockets with, and the default
 //! [`InMemoryAdapter`].
+//!
+//! The adapter layer sits under the namespace and the socket, and knows neither: it defines
+//! what it needs of them, `NsCore` (a namespace's state on this server: name, options,
+//! adapter, room registry, recovery store, ack ids, socket table, server-side events) and
+//! `LocalSocket` (what a broadcast, a fetch and a bulk disconnect do with a socket), which
+//! `namespace.rs` and `socket.rs` implement. `LocalNamespace::namespace`, which gives the
+//! public `Namespace`, is written in `namespace.rs`.
 
+use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, MutexGuard, Weak};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sio_protocol::Str;
-use sio_protocol::socket::{Args, Packet, RESERVED_EVENTS};
+use sio_protocol::socket::{Args, Packet, Parser, RESERVED_EVENTS};
+use sio_protocol::{Str, Value};
 
-use super::cluster::{RemoteSocketData, ReplySink};
+use super::cluster::{RemoteSocketData, ReplySink, lenient_rooms};
+use super::config::SocketIoConfig;
+use super::conn::{AckSender, frames};
 use super::error::Error;
 use super::future::BoxFuture;
-use super::namespace::{self, Inner as NsInner, Namespace};
-use super::recovery::{RestoredSession, SessionState};
-use super::socket::{AckSender, Socket, frames};
+use super::handshake::Handshake;
+use super::recovery::{RecoveryStore, RestoredSession, SessionState};
 use crate::engine::message::Message;
 
 /// Flags of a broadcast.
@@ -86,25 +95,6 @@ fn deserialize_millis<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration
     Ok(v.as_f64()
         .filter(|ms| ms.is_finite() && *ms >= 0.0)
         .map(|ms| Duration::from_secs_f64(ms.min(1e15) / 1000.0)))
-}
-
-/// Reads a list of rooms as JavaScript may write it: strings, or numbers (`socket.join(1)`
-/// in JavaScript makes a room named by a number), which read as their decimal text.
-pub(crate) fn lenient_rooms<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Str>, D::Error> {
-    let v = sio_protocol::Value::deserialize(d)?;
-    let items = match v {
-        sio_protocol::Value::Array(items) => items,
-        sio_protocol::Value::Null => Vec::new(),
-        other => vec![other],
-    };
-    Ok(items
-        .into_iter()
-        .filter_map(|item| match item {
-            sio_protocol::Value::String(s) => Some(Str::from(s)),
-            sio_protocol::Value::Number(n) => Some(Str::from(n.to_string())),
-            _ => None,
-        })
-        .collect())
 }
 
 /// Which sockets a broadcast or a bulk operation targets: those in any of `rooms` (every
@@ -416,6 +406,91 @@ pub trait Adapter: Send + Sync + fmt::Debug + 'static {
 /// it lazily.
 pub type AdapterFactory = Arc<dyn Fn(LocalNamespace) -> Arc<dyn Adapter> + Send + Sync>;
 
+/// A namespace as the adapter layer and the layers between it and the public
+/// [`Namespace`](super::Namespace) see it: this server's state of it (name, options, room
+/// registry, recovery store, ack ids, socket table) and the adapter. `namespace.rs`, above,
+/// implements it for the namespace's state; [`LocalNamespace`] holds it weakly, the
+/// [`BroadcastOperator`](super::BroadcastOperator) and the server-side event futures
+/// strongly. Nothing here knows the public `Namespace` or `Socket` types.
+pub(crate) trait NsCore: Send + Sync + fmt::Debug + 'static {
+    /// The name (`/`, `/admin`...).
+    fn name(&self) -> &Str;
+    /// The server's options.
+    fn config(&self) -> &SocketIoConfig;
+    /// The namespace's adapter.
+    fn adapter(&self) -> &Arc<dyn Adapter>;
+    /// A new ack id of this namespace.
+    fn next_ack_id(&self) -> u64;
+    /// The room registry, locked.
+    fn rooms(&self) -> MutexGuard<'_, Rooms>;
+    /// Tells the room listeners about `changes` (`(joined, room, id)`), once the registry is
+    /// unlocked.
+    fn notify_room_changes(&self, changes: Vec<(bool, Str, Str)>);
+    /// Connection state recovery's store, locked (`None` when recovery is off).
+    fn recovery(&self) -> Option<MutexGuard<'_, RecoveryStore>>;
+    /// Whether connection state recovery is on.
+    fn recovers(&self) -> bool;
+    /// Calls `f` with the local socket `id`, if it is here (looked up, then called once the
+    /// socket table is unlocked).
+    fn with_socket(&self, id: &str, f: &mut dyn FnMut(&dyn LocalSocket));
+    /// Runs the handlers of a server-side event from another server
+    /// ([`LocalNamespace::server_event`]); `false` when nothing handles it.
+    fn server_event(self: Arc<Self>, event: &str, args: Args, reply: Option<ReplySink>) -> bool;
+    /// The namespace's state as `Any`, for the layer that made it to get its own type back.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+/// A socket of this server as the adapter layer sees it: what a broadcast, a fetch and a
+/// bulk disconnect do with it. [`Socket`](super::Socket) implements it, above.
+pub(crate) trait LocalSocket: Send + Sync + 'static {
+    /// The socket id.
+    fn id(&self) -> &Str;
+    /// Its handshake.
+    fn handshake(&self) -> &Handshake;
+    /// A copy of its `data`.
+    fn data_value(&self) -> Value;
+    /// Writes a pre-encoded packet if the socket is connected; with `ack`, its session waits
+    /// for the answer. `false` if it was not written.
+    fn deliver(
+        &self,
+        messages: &[Message],
+        volatile: bool,
+        ack: Option<(u64, Option<std::time::Instant>, AckSender)>,
+    ) -> bool;
+    /// Disconnects it (and closes its connection with `close`).
+    fn disconnect(&self, close: bool);
+    /// The socket as `Any`, for the layer that made it to get its own type back.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+}
+
+/// What [`encode_packet`] needs of a namespace: its name and its parser.
+pub(crate) trait PacketNamespace {
+    /// The name.
+    fn packet_nsp(&self) -> &Str;
+    /// The parser.
+    fn parser(&self) -> Parser;
+}
+
+impl PacketNamespace for dyn NsCore {
+    fn packet_nsp(&self) -> &Str {
+        self.name()
+    }
+
+    fn parser(&self) -> Parser {
+        self.config().parser
+    }
+}
+
+impl PacketNamespace for Arc<dyn NsCore> {
+    fn packet_nsp(&self) -> &Str {
+        self.name()
+    }
+
+    fn parser(&self) -> Parser {
+        self.config().parser
+    }
+}
+
 /// This server's sockets of one namespace, as its [`Adapter`] sees them: the room registry
 /// and the hooks that act on the sockets, for the adapter's own operations and for the
 /// requests of other servers.
@@ -424,12 +499,12 @@ pub type AdapterFactory = Arc<dyn Fn(LocalNamespace) -> Arc<dyn Adapter> + Send 
 /// returns nothing) once the namespace is gone. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct LocalNamespace {
-    ns: Weak<NsInner>,
+    ns: Option<Weak<dyn NsCore>>,
 }
 
 impl fmt::Debug for LocalNamespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = self.namespace().map(|ns| ns.name().clone());
+        let name = self.name();
         f.debug_struct("LocalNamespace")
             .field("name", &name)
             .finish()
@@ -437,22 +512,23 @@ impl fmt::Debug for LocalNamespace {
 }
 
 impl LocalNamespace {
-    pub(crate) fn new(ns: Weak<NsInner>) -> Self {
-        LocalNamespace { ns }
+    pub(crate) fn new(ns: Weak<dyn NsCore>) -> Self {
+        LocalNamespace { ns: Some(ns) }
     }
 
-    /// The namespace, while it exists.
-    pub fn namespace(&self) -> Option<Namespace> {
-        namespace::upgrade(&self.ns)
+    /// The namespace's state, while it exists (the public
+    /// [`namespace`](Self::namespace) is written in `namespace.rs`, above).
+    pub(crate) fn core(&self) -> Option<Arc<dyn NsCore>> {
+        self.ns.as_ref()?.upgrade()
     }
 
     /// The namespace's name (`None` once it is gone).
     pub fn name(&self) -> Option<Str> {
-        self.namespace().map(|ns| ns.name().clone())
+        self.core().map(|ns| ns.name().clone())
     }
 
     fn with_rooms<R>(&self, default: R, f: impl FnOnce(&mut Rooms) -> R) -> R {
-        match self.namespace() {
+        match self.core() {
             Some(ns) => {
                 let (out, changes) = {
                     let mut rooms = ns.rooms();
@@ -513,12 +589,12 @@ impl LocalNamespace {
         self.with_rooms(Vec::new(), |state| state.targets(opts))
     }
 
-    fn target_sockets(&self, opts: &BroadcastOptions) -> Vec<Socket> {
-        let Some(ns) = self.namespace() else {
-            return Vec::new();
-        };
+    /// Calls `f` with each socket of this server that `opts` targets.
+    fn each_target(ns: &dyn NsCore, opts: &BroadcastOptions, mut f: impl FnMut(&dyn LocalSocket)) {
         let ids = ns.rooms().targets(opts);
-        ids.iter().filter_map(|id| ns.get_socket(id)).collect()
+        for id in &ids {
+            ns.with_socket(id, &mut f);
+        }
     }
 
     // ----- acting on the sockets -----
@@ -536,7 +612,7 @@ impl LocalNamespace {
         args: Args,
         with_ack: bool,
     ) -> Result<Arc<BroadcastPacket>, Error> {
-        let ns = self.namespace().ok_or(Error::disconnected())?;
+        let ns = self.core().ok_or(Error::disconnected())?;
         let ack_id = with_ack.then(|| ns.next_ack_id());
         encode_packet(&ns, event, args, ack_id).map(Arc::new)
     }
@@ -549,21 +625,21 @@ impl LocalNamespace {
     /// (see [`ConnectionStateRecovery`](super::ConnectionStateRecovery)), then to the
     /// sockets, under the log's lock: every client gets such events in offset order.
     pub fn broadcast(&self, packet: &BroadcastPacket, opts: &BroadcastOptions) -> usize {
-        let Some(ns) = self.namespace() else {
+        let Some(ns) = self.core() else {
             return 0;
         };
         if packet.ack_id.is_none() && !opts.flags.volatile {
             if let Some(mut store) = ns.recovery() {
                 let (seq, offset) = store.next_offset();
-                match with_offset(&ns, packet, &offset) {
+                match with_offset(&*ns, packet, &offset) {
                     Ok(messages) => {
                         store.log(recovery_now(), seq, &opts.rooms, &opts.except, &messages);
                         let mut count = 0;
-                        for socket in self.target_sockets(opts) {
+                        Self::each_target(&*ns, opts, |socket| {
                             if socket.deliver(&messages, false, None) {
                                 count += 1;
                             }
-                        }
+                        });
                         crate::metrics::broadcast(count);
                         return count;
                     }
@@ -574,11 +650,17 @@ impl LocalNamespace {
             }
         }
         let mut count = 0;
-        for socket in self.target_sockets(opts) {
-            if deliver_to(&socket, packet, opts.flags.volatile, None, None) {
+        Self::each_target(&*ns, opts, |socket| {
+            if deliver_to(
+                socket,
+                packet,
+                opts.flags.volatile,
+                None,
+                ns.config().ack_timeout,
+            ) {
                 count += 1;
             }
-        }
+        });
         crate::metrics::broadcast(count);
         count
     }
@@ -598,11 +680,11 @@ impl LocalNamespace {
     ) -> usize {
         let recovering = packet.ack_id.is_none()
             && !opts.flags.volatile
-            && self.namespace().is_some_and(|ns| ns.recovers());
+            && self.core().is_some_and(|ns| ns.recovers());
         if recovering {
             return self.broadcast(packet, opts);
         }
-        let Some(ns) = self.namespace() else {
+        let Some(ns) = self.core() else {
             return 0;
         };
         // The ids only: each socket is looked up when its turn comes, so that the first
@@ -615,12 +697,17 @@ impl LocalNamespace {
                 tokio::task::yield_now().await;
                 next_yield += BROADCAST_CHUNK;
             }
-            let Some(socket) = ns.get_socket(id) else {
-                continue;
-            };
-            if deliver_to(&socket, packet, opts.flags.volatile, None, None) {
-                count += 1;
-            }
+            ns.with_socket(id, &mut |socket| {
+                if deliver_to(
+                    socket,
+                    packet,
+                    opts.flags.volatile,
+                    None,
+                    ns.config().ack_timeout,
+                ) {
+                    count += 1;
+                }
+            });
         }
         crate::metrics::broadcast(count);
         count
@@ -637,16 +724,13 @@ impl LocalNamespace {
         acks: &ReplySink,
     ) -> usize {
         let mut count = 0;
-        for socket in self.target_sockets(opts) {
-            if deliver_to(
-                &socket,
-                packet,
-                opts.flags.volatile,
-                Some(acks),
-                opts.flags.timeout,
-            ) {
-                count += 1;
-            }
+        if let Some(ns) = self.core() {
+            let timeout = opts.flags.timeout.unwrap_or(ns.config().ack_timeout);
+            Self::each_target(&*ns, opts, |socket| {
+                if deliver_to(socket, packet, opts.flags.volatile, Some(acks), timeout) {
+                    count += 1;
+                }
+            });
         }
         acks.client_count(count);
         crate::metrics::broadcast(count);
@@ -662,29 +746,36 @@ impl LocalNamespace {
         volatile: bool,
         replies: Option<&ReplySink>,
     ) -> bool {
-        match self.namespace().and_then(|ns| ns.get_socket(id)) {
-            Some(socket) => deliver_to(&socket, packet, volatile, replies, None),
-            None => false,
-        }
+        let Some(ns) = self.core() else {
+            return false;
+        };
+        let mut delivered = false;
+        ns.with_socket(id, &mut |socket| {
+            delivered = deliver_to(socket, packet, volatile, replies, ns.config().ack_timeout);
+        });
+        delivered
     }
 
     /// Describes the sockets `opts` targets, for `REMOTE_FETCH` / `FETCH_SOCKETS`: each
     /// serializes as `{id, handshake, rooms, data}` (see [`RemoteSocketData`]).
     pub fn fetch_sockets(&self, opts: &BroadcastOptions) -> Vec<RemoteSocketData> {
-        let Some(ns) = self.namespace() else {
+        let Some(ns) = self.core() else {
             return Vec::new();
         };
-        let sockets = self.target_sockets(opts);
+        let mut sockets = Vec::new();
+        Self::each_target(&*ns, opts, |socket| {
+            sockets.push((
+                socket.id().clone(),
+                socket.handshake().clone(),
+                socket.data_value(),
+            ));
+        });
         let rooms = ns.rooms();
         sockets
-            .iter()
-            .map(|socket| {
-                RemoteSocketData::new(
-                    socket.id().clone(),
-                    socket.handshake().clone(),
-                    rooms.socket_rooms(socket.id()),
-                    socket.data_value(),
-                )
+            .into_iter()
+            .map(|(id, handshake, data)| {
+                let socket_rooms = rooms.socket_rooms(&id);
+                RemoteSocketData::new(id, handshake, socket_rooms, data)
             })
             .collect()
     }
@@ -712,10 +803,10 @@ impl LocalNamespace {
     }
 
     /// Disconnects the sockets `opts` targets (closing their connections with `close`), as
-    /// [`Socket::disconnect`] does.
+    /// [`Socket::disconnect`](super::Socket::disconnect) does.
     pub fn disconnect_sockets(&self, opts: &BroadcastOptions, close: bool) {
-        for socket in self.target_sockets(opts) {
-            socket.disconnect(close);
+        if let Some(ns) = self.core() {
+            Self::each_target(&*ns, opts, |socket| socket.disconnect(close));
         }
     }
 
@@ -725,8 +816,10 @@ impl LocalNamespace {
     /// [`ConnectionStateRecovery`](super::ConnectionStateRecovery)): what the default
     /// [`Adapter::persist_session`] does. Nothing happens when recovery is off.
     pub fn persist_session(&self, session: SessionState) {
-        if let Some(mut store) = self.namespace().as_ref().and_then(Namespace::recovery) {
-            store.persist(recovery_now(), session);
+        if let Some(ns) = self.core() {
+            if let Some(mut store) = ns.recovery() {
+                store.persist(recovery_now(), session);
+            }
         }
     }
 
@@ -735,7 +828,7 @@ impl LocalNamespace {
     /// call finds nothing) and its missed events are written, from this server's log, when
     /// the socket connects again.
     pub fn restore_session(&self, pid: &str, offset: &str) -> Option<RestoredSession> {
-        let ns = self.namespace()?;
+        let ns = self.core()?;
         let mut store = ns.recovery()?;
         let state = store.claim(recovery_now(), pid, offset)?;
         Some(RestoredSession {
@@ -746,15 +839,15 @@ impl LocalNamespace {
     }
 
     /// Hands a server-side event from another server to the handler this server registered
-    /// for `event` ([`Namespace::on_server_event`]), on a task of its own. With `reply`,
+    /// for `event` ([`Namespace::on_server_event`](super::Namespace::on_server_event)), on a task of its own. With `reply`,
     /// the handler's [`ServerEventAck`](super::ServerEventAck) sends its answer (one
     /// argument) to [`reply.reply`](ReplySink::reply), at most once.
     ///
     /// `false` when nothing handles it (no handler, a reserved name, no Tokio runtime, the
     /// namespace is gone): then no answer will come, as in socket.io.
     pub fn server_event(&self, event: &str, args: Args, reply: Option<ReplySink>) -> bool {
-        match self.namespace() {
-            Some(ns) => ns.dispatch_server_event(event, args, reply),
+        match self.core() {
+            Some(ns) => ns.server_event(event, args, reply),
             None => false,
         }
     }
@@ -769,14 +862,14 @@ const BROADCAST_CHUNK: usize = 64;
 const FIRST_CHUNK: usize = 8;
 
 /// Writes a packet to one socket; with `replies`, its session waits for the answer to the
-/// packet's ack id until the sink's deadline (else `timeout`, else the namespace's
-/// [`ack_timeout`](crate::SocketIoConfig::ack_timeout)), and sends it there.
+/// packet's ack id until the sink's deadline (else `timeout`: the broadcast's, else the
+/// namespace's [`ack_timeout`](crate::SocketIoConfig::ack_timeout)), and sends it there.
 fn deliver_to(
-    socket: &Socket,
+    socket: &dyn LocalSocket,
     packet: &BroadcastPacket,
     volatile: bool,
     replies: Option<&ReplySink>,
-    timeout: Option<Duration>,
+    timeout: Duration,
 ) -> bool {
     let ack = match (replies, packet.ack_id) {
         (Some(replies), Some(ack_id)) => {
@@ -784,9 +877,7 @@ fn deliver_to(
                 return false;
             }
             let now = tokio::time::Instant::now();
-            let deadline = replies.deadline().unwrap_or_else(|| {
-                now + timeout.unwrap_or_else(|| socket.namespace().config().ack_timeout)
-            });
+            let deadline = replies.deadline().unwrap_or(now + timeout);
             Some((
                 ack_id,
                 Some(deadline.into_std()),
@@ -805,7 +896,7 @@ pub(crate) fn recovery_now() -> std::time::Instant {
 
 /// The messages of `packet` with `offset` appended to its arguments.
 fn with_offset(
-    ns: &Namespace,
+    ns: &dyn NsCore,
     packet: &BroadcastPacket,
     offset: &Str,
 ) -> Result<Vec<Message>, sio_protocol::Error> {
@@ -838,7 +929,7 @@ fn with_offset(
 
 /// Encodes a broadcast packet of `ns` with its parser.
 pub(crate) fn encode_packet(
-    ns: &Namespace,
+    ns: &(impl PacketNamespace + ?Sized),
     event: &str,
     args: Args,
     ack_id: Option<u64>,
@@ -847,12 +938,12 @@ pub(crate) fn encode_packet(
         return Err(Error::reserved(event));
     }
     let event = Str::from(event.to_owned());
-    let packet = Packet::event(ns.name().clone(), event.clone(), args.clone(), ack_id);
-    let encoded = sio_protocol::socket::Encoder::new(ns.config().parser)
+    let packet = Packet::event(ns.packet_nsp().clone(), event.clone(), args.clone(), ack_id);
+    let encoded = sio_protocol::socket::Encoder::new(ns.parser())
         .encode(&packet)
         .map_err(Error::args)?;
     Ok(BroadcastPacket {
-        nsp: ns.name().clone(),
+        nsp: ns.packet_nsp().clone(),
         event,
         args,
         ack_id,
@@ -893,7 +984,7 @@ pub(crate) struct Rooms {
     /// Socket → its rooms.
     sids: HashMap<Str, HashSet<Str>>,
     /// The joins (`true`) and leaves not yet told to the room listeners
-    /// ([`Namespace::on_join_room`]): recorded only once one is registered.
+    /// ([`Namespace::on_join_room`](super::Namespace::on_join_room)): recorded only once one is registered.
     pub(crate) changes: Option<Vec<(bool, Str, Str)>>,
 }
 

@@ -1,5 +1,11 @@
 //! [`BroadcastOperator`]: an immutable builder selecting sockets (`to`, `except`, flags) and
-//! what to do with them (emit, emit with acks, fetch, join, leave, disconnect).
+//! what to do with them (emit, emit with acks, join, leave, disconnect).
+//!
+//! Below the public [`Namespace`](super::Namespace): an operator holds the namespace's state as
+//! the adapter layer sees it (`NsCore`: its adapter, options and ack ids), not the
+//! `Namespace`. `Namespace::to` and the other ways to get an operator are written in
+//! `namespace.rs` and `socket.rs`, and `fetch_sockets`, which gives
+//! [`RemoteSocket`](super::RemoteSocket)s, in `remote.rs`.
 
 use std::future::{Future, IntoFuture};
 use std::sync::Arc;
@@ -12,12 +18,10 @@ use sio_protocol::socket::Args;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::adapter::{BroadcastOptions, encode_packet};
+use super::adapter::{BroadcastOptions, NsCore, encode_packet};
 use super::cluster::{ReplyEvent, ReplySink};
 use super::error::Error;
 use super::future::BoxFuture;
-use super::namespace::Namespace;
-use super::remote::RemoteSocket;
 
 /// Selects sockets of a namespace. Each method returns a new operator; the original is
 /// unchanged.
@@ -31,16 +35,21 @@ use super::remote::RemoteSocket;
 /// ```
 #[derive(Debug, Clone)]
 pub struct BroadcastOperator {
-    ns: Namespace,
+    ns: Arc<dyn NsCore>,
     opts: BroadcastOptions,
 }
 
 impl BroadcastOperator {
-    pub(crate) fn new(ns: Namespace) -> Self {
+    pub(crate) fn new(ns: Arc<dyn NsCore>) -> Self {
         BroadcastOperator {
             ns,
             opts: BroadcastOptions::default(),
         }
+    }
+
+    /// The namespace's state the operator acts on.
+    pub(crate) fn core(&self) -> &Arc<dyn NsCore> {
+        &self.ns
     }
 
     /// Also targets the sockets in `room` (socket.io's `to` / `in`).
@@ -166,19 +175,6 @@ impl BroadcastOperator {
             event: event.to_owned(),
             args: Ok(args),
         }
-    }
-
-    /// The selected sockets of every server of the cluster (unless [`local`](Self::local)),
-    /// with their handshake, rooms and data (socket.io's `fetchSockets`; see
-    /// [`RemoteSocket`] for how sockets of this server are represented). Fails when another
-    /// server cannot be reached or does not answer in time
-    /// ([`timeout`](Self::timeout) if set, else the adapter's default).
-    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, Error> {
-        let sockets = self.ns.adapter().fetch_sockets(self.opts.clone()).await?;
-        Ok(sockets
-            .into_iter()
-            .map(|data| RemoteSocket::new(self.ns.clone(), data))
-            .collect())
     }
 
     /// Makes the selected sockets of every server join `room` (socket.io's `socketsJoin`).

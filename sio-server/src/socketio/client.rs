@@ -1,318 +1,36 @@
-//! One Engine.IO connection: decodes its packets, applies socket.io's state rules, connects
-//! its sockets, routes their events and writes their packets.
+//! One Engine.IO connection's application ([`ClientApp`], driven by the connection's session
+//! task): decodes its packets, feeds them to the connection's session, connects its sockets
+//! (CONNECT, middlewares, recovery) and routes their events to them.
+//!
+//! What the sockets of the connection share (the session, the writes, the pending acks) is
+//! [`ClientShared`], one layer down in `conn.rs`, so that sockets do not depend on this
+//! module.
 
-use std::fmt;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 
 use futures_util::FutureExt;
-use sio_protocol::Str;
 use sio_protocol::socket::{
-    ConnectRequest, Decoder, DecoderConfig, Encoder, Packet, ProtocolVersion as SocketProtocol,
-    RecoveryRequest, ServerConfig, ServerDisconnectReason, ServerEvent, ServerSession,
+    ConnectRequest, Decoder, DecoderConfig, ProtocolVersion as SocketProtocol, RecoveryRequest,
+    ServerDisconnectReason, ServerEvent,
 };
+use sio_protocol::{Str, Value};
 use tokio::time::Sleep;
 
 use super::config::SocketIoConfig;
+use super::conn::{ClientShared, Events, now};
 use super::error::Error;
 use super::handshake::Handshake;
 use super::namespace::Namespace;
 use super::recovery::{Finish, RestoredSession, generate_pid};
-use super::server::SocketIo;
-use super::socket::{AckSender, Incoming, Socket, SocketDisconnectReason, frames};
+use super::socket::{ConnectMiddleware, Incoming, Socket};
 use crate::engine::connection::ConnectionSender;
-use crate::engine::message::{DisconnectReason, Message, SendError};
+use crate::engine::message::{DisconnectReason, Message};
 use crate::engine::session_task::{SessionApp, panic_message};
-
-/// The connection's Socket.IO session and what the task driving it is armed for, behind one
-/// lock: every packet of the connection is written under it, so packets never interleave,
-/// and nothing a command of the session queued is overtaken.
-struct Cell {
-    session: ServerSession<AckSender>,
-    /// The deadline the driving task's timer is set to (or about to be).
-    armed: Option<Instant>,
-    /// The driving task, woken when a command of another task moves the session's timeout
-    /// earlier (an `emit_with_ack` from a handler).
-    waker: Option<Waker>,
-}
-
-/// What the sockets of one connection share.
-pub(crate) struct ClientShared {
-    pub(crate) sender: ConnectionSender,
-    pub(crate) encoder: Encoder,
-    cell: Mutex<Cell>,
-    /// The session's timeout may have moved: the driving task re-reads it.
-    rearm: AtomicBool,
-    /// The connected sockets (one per namespace; a list, not a map: a connection is in one
-    /// or two namespaces).
-    sockets: Mutex<Vec<Socket>>,
-}
-
-impl fmt::Debug for ClientShared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientShared")
-            .field("sid", self.sender.sid())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The events of a session command, handled once its lock is released.
-type Events = Vec<ServerEvent<AckSender>>;
-
-/// `now` for the session: Tokio's clock, so that tests in paused time drive it.
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
-}
-
-impl ClientShared {
-    fn new(sender: ConnectionSender, config: &SocketIoConfig) -> Self {
-        let version = if sender.protocol() == sio_protocol::engine::ProtocolVersion::V3 {
-            SocketProtocol::V4
-        } else {
-            SocketProtocol::V5
-        };
-        let session_config = ServerConfig::default()
-            .version(version)
-            .connect_timeout(config.connect_timeout)
-            .recovery(config.connection_state_recovery.is_some());
-        let session = ServerSession::new(sender.sid().clone(), session_config, now());
-        ClientShared {
-            encoder: Encoder::new(config.parser),
-            cell: Mutex::new(Cell {
-                session,
-                armed: None,
-                waker: None,
-            }),
-            rearm: AtomicBool::new(true),
-            sockets: Mutex::new(Vec::new()),
-            sender,
-        }
-    }
-
-    fn cell(&self) -> MutexGuard<'_, Cell> {
-        self.cell.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Runs `f` on the session, writes the packets it queued, and returns its events, to be
-    /// handled once the lock is released. Wakes the driving task when the session's timeout
-    /// moved earlier than its timer.
-    fn with_session<R>(&self, f: impl FnOnce(&mut ServerSession<AckSender>) -> R) -> (R, Events) {
-        let mut cell = self.cell();
-        let result = f(&mut cell.session);
-        let _ = self.flush(&mut cell.session);
-        let mut events = Vec::new();
-        while let Some(event) = cell.session.poll_event() {
-            events.push(event);
-        }
-        self.check_timer(&mut cell);
-        (result, events)
-    }
-
-    fn check_timer(&self, cell: &mut Cell) {
-        let timeout = cell.session.poll_timeout();
-        let earlier = match (timeout, cell.armed) {
-            (Some(t), Some(armed)) => t < armed,
-            (Some(_), None) => true,
-            (None, Some(_)) => {
-                // Nothing is due any more: the driving task frees its timer when it next
-                // runs (no need to wake it for that).
-                cell.armed = None;
-                self.rearm.store(true, Ordering::Release);
-                false
-            }
-            (None, None) => false,
-        };
-        if earlier {
-            cell.armed = timeout;
-            self.rearm.store(true, Ordering::Release);
-            if let Some(waker) = &cell.waker {
-                waker.wake_by_ref();
-            }
-        }
-    }
-
-    /// Encodes and writes the packets the session queued; the error of the last one that
-    /// could not be written.
-    fn flush(&self, session: &mut ServerSession<AckSender>) -> Result<(), Error> {
-        let mut result = Ok(());
-        while let Some(packet) = session.poll_transmit() {
-            result = match self.encoder.encode(&packet) {
-                Ok(encoded) => self.queue(frames(encoded), false),
-                Err(error) => {
-                    tracing::debug!(sid = %self.sender.sid(), %error, "packet not encoded");
-                    Err(Error::args(error))
-                }
-            };
-        }
-        result
-    }
-
-    /// Queues the messages of one packet, all or none (the caller holds the session's lock).
-    fn queue(&self, messages: Vec<Message>, volatile: bool) -> Result<(), Error> {
-        let result = if messages.len() == 1 {
-            let mut messages = messages;
-            match messages.pop() {
-                Some(message) => self.sender.try_send(message),
-                None => Ok(()),
-            }
-        } else {
-            self.sender.try_send_all(messages)
-        };
-        match result {
-            Ok(()) => Ok(()),
-            Err(SendError::Full(_)) => {
-                crate::metrics::packet_dropped(volatile);
-                if !volatile {
-                    tracing::warn!(sid = %self.sender.sid(), "send queue full: packet dropped");
-                }
-                Err(Error::full())
-            }
-            Err(_) => Err(Error::disconnected()),
-        }
-    }
-
-    /// Writes the messages of one packet of `nsp`, all or none, if its socket is connected.
-    pub(crate) fn write(
-        &self,
-        nsp: &str,
-        messages: Vec<Message>,
-        volatile: bool,
-    ) -> Result<(), Error> {
-        let cell = self.cell();
-        if !cell.session.is_connected(nsp) {
-            return Err(Error::disconnected());
-        }
-        self.queue(messages, volatile)
-    }
-
-    /// Writes the messages of an EVENT of `nsp` that carries the ack id `ack.0`: the session
-    /// waits for the answer until the deadline `ack.1`, and hands it to `ack.2`.
-    pub(crate) fn write_with_ack(
-        &self,
-        nsp: &str,
-        messages: Vec<Message>,
-        (id, deadline, sender): (u64, Option<Instant>, AckSender),
-    ) -> Result<(), Error> {
-        let mut cell = self.cell();
-        if cell.session.expect_ack(nsp, id, deadline, sender).is_err() {
-            return Err(Error::disconnected());
-        }
-        if let Err(error) = self.queue(messages, false) {
-            cell.session.cancel_ack(nsp, id);
-            return Err(error);
-        }
-        crate::metrics::ack_expected();
-        self.check_timer(&mut cell);
-        Ok(())
-    }
-
-    /// Encodes and writes a packet of a connected namespace (an ACK).
-    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), Error> {
-        let encoded = self.encoder.encode(packet).map_err(Error::args)?;
-        self.write(&packet.nsp, frames(encoded), false)
-    }
-
-    fn sockets(&self) -> MutexGuard<'_, Vec<Socket>> {
-        self.sockets.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn socket(&self, nsp: &str) -> Option<Socket> {
-        self.sockets()
-            .iter()
-            .find(|s| s.namespace().name() == nsp)
-            .cloned()
-    }
-
-    /// Adds the socket of a namespace (replacing the one it may have had).
-    fn insert(&self, socket: Socket) {
-        let mut sockets = self.sockets();
-        sockets.retain(|s| s.namespace().name() != socket.namespace().name());
-        sockets.reserve_exact(1);
-        sockets.push(socket);
-    }
-
-    /// Forgets the socket of `nsp` if it is `id`.
-    pub(crate) fn remove(&self, nsp: &str, id: &str) {
-        let mut sockets = self.sockets();
-        sockets.retain(|s| s.namespace().name() != nsp || s.id() != id);
-        if sockets.is_empty() {
-            *sockets = Vec::new();
-        }
-    }
-
-    /// `socket.disconnect()`: the client gets DISCONNECT for `nsp`, its socket leaves.
-    pub(crate) fn disconnect(&self, nsp: &str) {
-        let (_, events) = self.with_session(|session| session.disconnect(nsp));
-        self.handle_events(events);
-    }
-
-    /// `socket.disconnect(true)`: every namespace gets DISCONNECT, then the connection closes
-    /// (`"forced server close"`).
-    pub(crate) fn disconnect_all(&self) {
-        let (_, events) = self.with_session(|session| {
-            let namespaces: Vec<Str> = session.namespaces().cloned().collect();
-            for nsp in namespaces {
-                let _ = session.disconnect(&nsp);
-            }
-            session.close(now(), ServerDisconnectReason::ForcedServerClose);
-        });
-        self.handle_events(events);
-    }
-
-    /// Closes every socket with `reason` (no packet) and the connection.
-    pub(crate) fn close_all(&self, reason: SocketDisconnectReason) {
-        let (_, events) = self.with_session(|session| session.close(now(), reason.into()));
-        self.handle_events(events);
-    }
-
-    /// Handles the events of a session command: acks, disconnections, the end of the
-    /// session. (Received events and CONNECT requests come from the driving task's input
-    /// only: [`ClientApp`] handles them.)
-    fn handle_events(&self, events: Events) {
-        for event in events {
-            self.handle_event(event);
-        }
-    }
-
-    fn handle_event(&self, event: ServerEvent<AckSender>) {
-        match event {
-            ServerEvent::Ack { value, result, .. } => {
-                crate::metrics::ack_done(matches!(
-                    result,
-                    Err(sio_protocol::socket::AckFailure::Timeout)
-                ));
-                match (value, result) {
-                    (AckSender::One(tx), result) => {
-                        let _ = tx.send(result);
-                    }
-                    (AckSender::Broadcast(sink), Ok(args)) => sink.reply(args),
-                    // The broadcast's caller times out by itself.
-                    (AckSender::Broadcast(_), Err(_)) => {}
-                }
-            }
-            ServerEvent::Disconnected {
-                nsp,
-                sid,
-                reason,
-                persist,
-            } => {
-                let socket = self.socket(&nsp).filter(|s| *s.id() == sid);
-                if let Some(socket) = socket {
-                    socket.on_disconnected(reason.into(), persist);
-                }
-            }
-            ServerEvent::Closed(_) => self.sender.close(),
-            other => {
-                tracing::debug!(sid = %self.sender.sid(), event = ?other, "unexpected session event");
-            }
-        }
-    }
-}
 
 /// The bytes one connection holds in a binary packet waiting for its attachments, counted in
 /// the server-wide total as well; given back when the packet completes or fails, and when
@@ -380,14 +98,35 @@ enum Busied {
     Queued(Option<ServerDisconnectReason>),
 }
 
+/// What a connection asks of its server: the options, the namespace a CONNECT joins, the
+/// server-wide middlewares, the count of pending attachment bytes, the list of open
+/// connections (for `close`). [`SocketIo`](super::SocketIo) implements it, one layer up: the
+/// server makes the connections' applications, not the other way round.
+pub(crate) trait ClientHost: Clone + Send + Sync + 'static {
+    /// The options.
+    fn config(&self) -> &SocketIoConfig;
+    /// Whether the server is closing.
+    fn is_closed(&self) -> bool;
+    /// The namespace a CONNECT to `name` joins, if any (a dynamic one is created).
+    fn resolve(&self, name: &str, auth: &Value) -> Option<Namespace>;
+    /// The connect middlewares of every namespace, run before the namespace's own.
+    fn middlewares(&self) -> Vec<ConnectMiddleware>;
+    /// The bytes of the binary packets waiting for their attachments, on every connection.
+    fn pending_attachments(&self) -> &Arc<AtomicUsize>;
+    /// A connection opened.
+    fn register_client(&self, client: &Arc<ClientShared<Socket>>);
+    /// A connection closed.
+    fn unregister_client(&self, client: &Arc<ClientShared<Socket>>);
+}
+
 /// The Socket.IO side of one connection, driven by the connection's session task
 /// ([`SessionApp`]): it has no task of its own. It feeds the decoded packets to the
 /// connection's [`ServerSession`] and carries out what the session asks for; its rare waits
 /// (a CONNECT and its middlewares, a full socket queue) are boxed futures that exist only
 /// while they run, and hold the connection's further input meanwhile.
-pub(crate) struct ClientApp {
-    io: SocketIo,
-    shared: Arc<ClientShared>,
+pub(crate) struct ClientApp<H> {
+    io: H,
+    shared: Arc<ClientShared<Socket>>,
     decoder: Decoder,
     /// What [`decoder`](Self::decoder)'s pending binary packet holds.
     pending: PendingBytes,
@@ -396,9 +135,9 @@ pub(crate) struct ClientApp {
     busy: Option<Busy>,
 }
 
-impl ClientApp {
+impl<H: ClientHost> ClientApp<H> {
     /// The application of a new connection.
-    pub(crate) fn new(io: SocketIo, sender: ConnectionSender) -> ClientApp {
+    pub(crate) fn new(io: H, sender: ConnectionSender) -> ClientApp<H> {
         let config = io.config();
         let shared = Arc::new(ClientShared::new(sender, config));
         let v3 = shared.sender.protocol() == sio_protocol::engine::ProtocolVersion::V3;
@@ -637,7 +376,7 @@ impl ClientApp {
     }
 }
 
-impl SessionApp for ClientApp {
+impl<H: ClientHost> SessionApp for ClientApp<H> {
     fn on_message(&mut self, message: Message) {
         let received = std::panic::catch_unwind(AssertUnwindSafe(|| self.receive(message)));
         if let Err(payload) = received {
@@ -681,7 +420,7 @@ impl SessionApp for ClientApp {
 
 /// A CONNECT: resolves the namespace, restores the session it asks to recover, runs the
 /// middlewares, answers.
-async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectRequest) {
+async fn connect<H: ClientHost>(io: H, shared: Arc<ClientShared<Socket>>, request: ConnectRequest) {
     let ConnectRequest {
         nsp,
         auth,
@@ -759,7 +498,7 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
         .into_iter()
         .map(|middleware| ("io middleware", middleware))
         .chain(
-            ns.handlers()
+            ns.connect_handlers()
                 .middlewares()
                 .into_iter()
                 .map(|middleware| ("namespace middleware", middleware)),
@@ -791,7 +530,7 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
         return;
     }
     shared.insert(socket.clone());
-    ns.add_socket(socket.clone());
+    ns.add_socket(socket.as_local());
     let mut rooms = match &restored {
         Some(session) => session.state.rooms.clone(),
         None => Vec::new(),
@@ -853,7 +592,7 @@ async fn connect(io: SocketIo, shared: Arc<ClientShared>, request: ConnectReques
         shared.handle_events(events);
         return;
     }
-    socket.start(ns.handlers().connection());
+    socket.start(ns.connect_handlers().connection());
     shared.handle_events(events);
 }
 
@@ -880,7 +619,7 @@ impl Drop for Claim {
 /// be recovered after all.
 fn answer_recovered(
     ns: &Namespace,
-    shared: &ClientShared,
+    shared: &ClientShared<Socket>,
     socket: &Socket,
     claim: &Claim,
     session: RestoredSession,
@@ -922,7 +661,7 @@ fn server_error() -> Error {
 }
 
 fn connect_panicked(
-    shared: &ClientShared,
+    shared: &ClientShared<Socket>,
     nsp: &str,
     handler: &'static str,
     payload: &(dyn std::any::Any + Send),
@@ -937,7 +676,7 @@ fn connect_panicked(
 }
 
 /// Answers a CONNECT with CONNECT_ERROR.
-fn refuse(shared: &ClientShared, nsp: &str, error: Error) {
+fn refuse(shared: &ClientShared<Socket>, nsp: &str, error: Error) {
     let (message, data) = error.into_refusal();
     let (_, events) = shared.with_session(|session| session.refuse(nsp, &message, data));
     shared.handle_events(events);

@@ -2,11 +2,14 @@
 //! a cluster: [`ReplySink`] / [`ReplyEvent`] (acknowledgements arriving later) and
 //! [`RemoteSocketData`] (a socket as `fetch_sockets` describes it). Its errors are
 //! [`Error`](super::Error)s of the adapter kinds.
+//!
+//! A leaf of the Socket.IO layer (it imports [`Handshake`] only): the adapter, the broadcast
+//! operator and the server-side events build on it.
 
 use std::fmt;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
 use tokio::sync::mpsc;
@@ -174,7 +177,7 @@ pub struct RemoteSocketData {
     pub handshake: Handshake,
     /// Its rooms (its own id included; a room a JavaScript server has as a number reads as
     /// its decimal text).
-    #[serde(default, deserialize_with = "super::adapter::lenient_rooms")]
+    #[serde(default, deserialize_with = "lenient_rooms")]
     pub rooms: Vec<Str>,
     /// Its `data`.
     #[serde(default)]
@@ -191,4 +194,23 @@ impl RemoteSocketData {
             data,
         }
     }
+}
+
+/// Reads a list of rooms as JavaScript may write it: strings, or numbers (`socket.join(1)`
+/// in JavaScript makes a room named by a number), which read as their decimal text.
+pub(crate) fn lenient_rooms<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Str>, D::Error> {
+    let v = sio_protocol::Value::deserialize(d)?;
+    let items = match v {
+        sio_protocol::Value::Array(items) => items,
+        sio_protocol::Value::Null => Vec::new(),
+        other => vec![other],
+    };
+    Ok(items
+        .into_iter()
+        .filter_map(|item| match item {
+            sio_protocol::Value::String(s) => Some(Str::from(s)),
+            sio_protocol::Value::Number(n) => Some(Str::from(n.to_string())),
+            _ => None,
+        })
+        .collect())
 }

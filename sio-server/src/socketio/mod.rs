@@ -13,6 +13,27 @@
 //! ```
 //!
 //! See [the handler order](crate::SocketIo#handler-order).
+//!
+//! # Layers
+//!
+//! The modules import each other without a circle; from the bottom up, each imports only
+//! modules listed before it:
+//!
+//! 1. `future`, `error`, `config`, `handshake`, `recovery`, `cluster` (what an adapter
+//!    exchanges with other servers), `ack` ([`Ack`], [`AckFuture`]: the socket they belong to
+//!    is an `AckSocket`, the trait `ack.rs` defines);
+//! 2. `conn`: what the sockets of one connection share (its session, writes, pending acks);
+//!    its sockets are `ConnSocket`s;
+//! 3. `adapter`: [`Adapter`], [`LocalNamespace`], the room registry; a namespace is an
+//!    `NsCore` there, a socket a `LocalSocket` (traits `adapter.rs` defines);
+//! 4. `server_event`, `broadcast`: their futures and the [`BroadcastOperator`] hold the
+//!    namespace's `NsCore`;
+//! 5. `namespace`: [`Namespace`], which implements `NsCore`;
+//! 6. `socket`: [`Socket`], which implements `LocalSocket`, `ConnSocket` and `AckSocket`,
+//!    and the namespace's methods that take or give a `Socket`;
+//! 7. `remote`: [`RemoteSocket`] and the `fetch_sockets` that give it;
+//! 8. `client`: a connection's application; what it asks of the server is `ClientHost`;
+//! 9. `server`: [`SocketIo`], which implements `ClientHost`.
 
 mod ack;
 mod adapter;
@@ -20,6 +41,7 @@ mod broadcast;
 mod client;
 mod cluster;
 mod config;
+mod conn;
 mod error;
 mod future;
 mod handshake;

@@ -1,12 +1,22 @@
-//! [`Namespace`]: a named group of sockets with its connect middlewares, connection handlers
-//! and adapter.
+//! [`Namespace`]: a named group of sockets with its connect middlewares, connection handlers,
+//! server-side event handlers and adapter.
+//!
+//! The namespace sits above the adapter layer, the broadcast operator and the server-side
+//! events, and below the socket: it implements the adapter layer's `NsCore` for its state
+//! (the layers below act on it through that trait, without knowing `Namespace`), and keeps its
+//! sockets as the adapter layer's `LocalSocket`s. What takes or gives a `Socket`
+//! (`use_middleware`, `on_connection`, `sockets`, `get_socket`) is written in `socket.rs`, and
+//! `fetch_sockets`, which gives `RemoteSocket`s, in `remote.rs`.
 
-use std::collections::HashMap;
+use std::any::Any;
+use std::borrow::Borrow;
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use futures_util::FutureExt;
@@ -15,61 +25,38 @@ use serde::de::DeserializeOwned;
 use sio_protocol::Str;
 use sio_protocol::socket::Args;
 
-use super::adapter::{Adapter, LocalNamespace, Rooms};
+use super::adapter::{Adapter, LocalNamespace, LocalSocket, NsCore, PacketNamespace, Rooms};
 use super::broadcast::{BroadcastAckFuture, BroadcastOperator};
 use super::cluster::ReplySink;
 use super::config::SocketIoConfig;
 use super::error::Error;
 use super::future::BoxFuture;
 use super::recovery::{RecoveryStats, RecoveryStore};
-use super::remote::RemoteSocket;
-use super::server_event::{
-    ServerEventAck, ServerEventHandler, ServerSideAckFuture, check_server_event,
-};
-use super::socket::Socket;
+use super::server_event::{ServerEventAck, ServerSideAckFuture, check_server_event};
 use crate::engine::session_task::panic_message;
 
-pub(crate) type ConnectMiddleware =
-    Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
-pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<'static, ()> + Send + Sync>;
+pub(crate) type ServerEventHandler =
+    Arc<dyn Fn(Namespace, Args, ServerEventAck) -> BoxFuture<'static, ()> + Send + Sync>;
 
-/// The middlewares and connection handlers of a namespace (shared by the children of a
-/// dynamic namespace).
+/// The handlers of a namespace (shared by the children of a dynamic namespace): its
+/// server-side event handlers, and those of the layers above (the socket layer's connect
+/// middlewares and connection handlers, which take a `Socket`), opaque here.
 #[derive(Default)]
 pub(crate) struct NsHandlers {
-    middlewares: RwLock<Vec<ConnectMiddleware>>,
-    connection: RwLock<Vec<ConnectionHandler>>,
     /// Server-side event handlers, by event name.
     server_events: RwLock<Vec<(Str, ServerEventHandler)>>,
+    /// The handlers of the layer above (`socket::ConnectHandlers`), typed there.
+    upper: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl NsHandlers {
-    pub(crate) fn middlewares(&self) -> Vec<ConnectMiddleware> {
-        self.middlewares
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    pub(crate) fn connection(&self) -> Vec<ConnectionHandler> {
-        self.connection
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    pub(crate) fn add_middleware(&self, middleware: ConnectMiddleware) {
-        self.middlewares
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(middleware);
-    }
-
-    pub(crate) fn add_connection(&self, handler: ConnectionHandler) {
-        self.connection
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(handler);
+    /// The handlers of the layer above, of type `T` (made on first use). One layer keeps its
+    /// handlers here, with one type.
+    pub(crate) fn upper<T: Default + Send + Sync + 'static>(&self) -> &T {
+        self.upper
+            .get_or_init(|| Box::new(T::default()))
+            .downcast_ref()
+            .expect("one type of handlers kept by the layer above")
     }
 
     fn add_server_event(&self, event: Str, handler: ServerEventHandler) {
@@ -98,22 +85,6 @@ impl NsHandlers {
     }
 }
 
-pub(crate) fn boxed_middleware<F, Fut>(middleware: F) -> ConnectMiddleware
-where
-    F: Fn(Socket) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), Error>> + Send + 'static,
-{
-    Arc::new(move |socket| Box::pin(middleware(socket)))
-}
-
-pub(crate) fn boxed_handler<F, Fut>(handler: F) -> ConnectionHandler
-where
-    F: Fn(Socket) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    Arc::new(move |socket| Box::pin(handler(socket)))
-}
-
 /// A namespace (`/`, `/admin`...). Cheap to clone.
 #[derive(Clone)]
 pub struct Namespace {
@@ -123,7 +94,8 @@ pub struct Namespace {
 pub(crate) struct Inner {
     name: Str,
     handlers: Arc<NsHandlers>,
-    sockets: RwLock<HashMap<Str, Socket>>,
+    /// This server's sockets, as the socket layer (above) stores them.
+    sockets: RwLock<HashSet<SocketEntry>>,
     /// This server's room registry (the adapter reads and updates it through
     /// [`LocalNamespace`]).
     rooms: Mutex<Rooms>,
@@ -140,6 +112,32 @@ pub(crate) struct Inner {
 }
 
 type RoomListener = Arc<dyn Fn(&Str, &Str) + Send + Sync>;
+
+/// An entry of the socket table: a socket as the socket layer stored it, found by its id (a
+/// set rather than a map by id: the id is not stored twice, which an idle client's memory
+/// shows).
+struct SocketEntry(Arc<dyn LocalSocket>);
+
+impl PartialEq for SocketEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.id() == other.0.id()
+    }
+}
+
+impl Eq for SocketEntry {}
+
+impl Hash for SocketEntry {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As the `str` it borrows as, for lookups by id.
+        self.0.id().as_str().hash(state);
+    }
+}
+
+impl Borrow<str> for SocketEntry {
+    fn borrow(&self) -> &str {
+        self.0.id()
+    }
+}
 
 impl fmt::Debug for Namespace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -161,7 +159,7 @@ impl Namespace {
                 metrics: crate::metrics::NamespaceMetrics::new(&name),
                 name,
                 handlers,
-                sockets: RwLock::new(HashMap::new()),
+                sockets: RwLock::new(HashSet::new()),
                 rooms: Mutex::new(Rooms::default()),
                 adapter: std::sync::OnceLock::new(),
                 ack_ids: AtomicU64::new(0),
@@ -173,12 +171,24 @@ impl Namespace {
                 room_listeners: RwLock::new(Vec::new()),
             }),
         };
-        let local = LocalNamespace::new(Arc::downgrade(&ns.inner));
+        let core: Arc<dyn NsCore> = ns.inner.clone();
+        let local = LocalNamespace::new(Arc::downgrade(&core));
         let _ = ns.inner.adapter.set(adapter(local));
         ns
     }
 
-    pub(crate) fn from_inner(inner: Arc<Inner>) -> Namespace {
+    /// The namespace's state, as the layers below see it.
+    pub(crate) fn core(&self) -> Arc<dyn NsCore> {
+        self.inner.clone()
+    }
+
+    /// The namespace whose state `core` is (every [`NsCore`] is a namespace's state: only
+    /// [`Namespace::new`] makes one).
+    pub(crate) fn from_core(core: Arc<dyn NsCore>) -> Namespace {
+        let inner = core
+            .into_any()
+            .downcast::<Inner>()
+            .expect("every NsCore is the state of a Namespace");
         Namespace { inner }
     }
 
@@ -189,10 +199,7 @@ impl Namespace {
 
     /// The adapter (rooms and broadcasting).
     pub fn adapter(&self) -> &Arc<dyn Adapter> {
-        // Always set by `new`.
-        self.inner
-            .adapter
-            .get_or_init(|| Arc::new(super::adapter::InMemoryAdapter::default()))
+        self.inner.adapter()
     }
 
     pub(crate) fn config(&self) -> &SocketIoConfig {
@@ -200,18 +207,12 @@ impl Namespace {
     }
 
     pub(crate) fn rooms(&self) -> MutexGuard<'_, Rooms> {
-        self.inner
-            .rooms
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.inner.rooms()
     }
 
     /// Connection state recovery's store, locked (`None` when recovery is off).
     pub(crate) fn recovery(&self) -> Option<MutexGuard<'_, RecoveryStore>> {
-        self.inner
-            .recovery
-            .as_ref()
-            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner))
+        self.inner.recovery()
     }
 
     /// What this namespace holds for connection state recovery on this server: the sessions
@@ -222,7 +223,7 @@ impl Namespace {
 
     /// Whether connection state recovery is on.
     pub(crate) fn recovers(&self) -> bool {
-        self.inner.recovery.is_some()
+        self.inner.recovers()
     }
 
     pub(crate) fn handlers(&self) -> &NsHandlers {
@@ -230,49 +231,12 @@ impl Namespace {
     }
 
     pub(crate) fn next_ack_id(&self) -> u64 {
-        self.inner.ack_ids.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Adds a connect middleware: it runs for every CONNECT to this namespace, in the order
-    /// added, before the socket is connected; an `Err` refuses the connection (the client
-    /// gets `connect_error` with the message and data).
-    ///
-    /// ```
-    /// use sio_server::{Error, SocketIo, SocketIoConfig};
-    ///
-    /// let io = SocketIo::new(SocketIoConfig::default());
-    /// io.of("/admin").use_middleware(|socket| async move {
-    ///     match socket.handshake().auth.get("token").and_then(|t| t.as_str()) {
-    ///         Some("secret") => Ok(()),
-    ///         _ => Err(Error::rejected("not authorized").with_data(&"token missing")),
-    ///     }
-    /// });
-    /// ```
-    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
-    where
-        F: Fn(Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), Error>> + Send + 'static,
-    {
-        self.inner
-            .handlers
-            .add_middleware(boxed_middleware(middleware));
-        self
-    }
-
-    /// Runs `handler` for every socket that connects, first in the socket's task (see
-    /// [the handler order](crate::SocketIo#handler-order)).
-    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
-    where
-        F: Fn(Socket) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        self.inner.handlers.add_connection(boxed_handler(handler));
-        self
+        self.inner.next_ack_id()
     }
 
     /// Calls `listener` with `(room, socket id)` each time a socket of this server joins a
     /// room of this namespace (socket.io's adapter event `join-room`), its own room included,
-    /// whoever made it join: [`Socket::join`], [`sockets_join`](Self::sockets_join), another
+    /// whoever made it join: [`Socket::join`](super::Socket::join), [`sockets_join`](Self::sockets_join), another
     /// server of the cluster. It runs where the join happens, once the room registry is
     /// unlocked; keep it short (send the news to a task). A listener that panics is logged.
     ///
@@ -289,7 +253,7 @@ impl Namespace {
 
     /// Calls `listener` with `(room, socket id)` each time a socket of this server leaves a
     /// room of this namespace (socket.io's adapter event `leave-room`), on
-    /// [`Socket::leave`], [`sockets_leave`](Self::sockets_leave) and when it disconnects (one
+    /// [`Socket::leave`](super::Socket::leave), [`sockets_leave`](Self::sockets_leave) and when it disconnects (one
     /// call per room, before its `on_disconnect` handlers run). See
     /// [`on_join_room`](Self::on_join_room).
     pub fn on_leave_room(&self, listener: impl Fn(&Str, &Str) + Send + Sync + 'static) {
@@ -305,61 +269,34 @@ impl Namespace {
         self.rooms().changes.get_or_insert_with(Vec::new);
     }
 
-    /// Tells the room listeners about `changes` (`(joined, room, id)`).
-    pub(crate) fn notify_room_changes(&self, changes: Vec<(bool, Str, Str)>) {
-        if changes.is_empty() {
-            return;
-        }
-        let listeners = self
-            .inner
-            .room_listeners
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        for (joined, room, id) in &changes {
-            for (join, listener) in &listeners {
-                if join == joined {
-                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| listener(room, id)));
-                    if let Err(payload) = called {
-                        tracing::error!(
-                            nsp = %self.name(),
-                            panic = panic_message(&*payload),
-                            "a room listener panicked"
-                        );
-                    }
-                }
-            }
-        }
-    }
-
-    /// The connected sockets of this server in this namespace.
-    pub fn sockets(&self) -> Vec<Socket> {
+    /// This server's sockets of the namespace (as the socket layer stored them).
+    pub(crate) fn local_sockets(&self) -> Vec<Arc<dyn LocalSocket>> {
         self.inner
             .sockets
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
+            .iter()
+            .map(|entry| entry.0.clone())
             .collect()
     }
 
-    /// The local socket `id`.
-    pub fn get_socket(&self, id: &str) -> Option<Socket> {
+    /// The local socket `id` (as the socket layer stored it).
+    pub(crate) fn local_socket(&self, id: &str) -> Option<Arc<dyn LocalSocket>> {
         self.inner
             .sockets
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(id)
-            .cloned()
+            .map(|entry| entry.0.clone())
     }
 
-    pub(crate) fn add_socket(&self, socket: Socket) {
+    pub(crate) fn add_socket(&self, socket: Arc<dyn LocalSocket>) {
         let replaced = self
             .inner
             .sockets
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(socket.id().clone(), socket);
+            .replace(SocketEntry(socket));
         if replaced.is_none() {
             self.inner.metrics.connected();
         }
@@ -371,7 +308,7 @@ impl Namespace {
             .sockets
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(id);
+            .take(id);
         if removed.is_some() {
             self.inner.metrics.disconnected();
         }
@@ -379,7 +316,7 @@ impl Namespace {
 
     /// A broadcast operator for this namespace: everyone.
     pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.clone())
+        BroadcastOperator::new(self.core())
     }
 
     /// The sockets in `room`.
@@ -434,12 +371,6 @@ impl Namespace {
     }
 
     // ----- the cluster -----
-
-    /// Every socket of the namespace on every server of the cluster (see
-    /// [`BroadcastOperator::fetch_sockets`]).
-    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, Error> {
-        self.broadcast().fetch_sockets().await
-    }
 
     /// Makes every socket of the namespace, on every server, join `room` (see
     /// [`BroadcastOperator::sockets_join`]).
@@ -506,12 +437,12 @@ impl Namespace {
         event: &str,
         args: &T,
     ) -> ServerSideAckFuture {
-        ServerSideAckFuture::new(self.clone(), event.to_owned(), Args::new(args))
+        ServerSideAckFuture::new(self.core(), event.to_owned(), Args::new(args))
     }
 
     /// Handles the server-side event `event` sent by another server of the cluster
     /// ([`server_side_emit`](Self::server_side_emit), or a JavaScript server's
-    /// `serverSideEmit`), with its arguments read as `T` (as [`Socket::on`] reads them) and
+    /// `serverSideEmit`), with its arguments read as `T` (as [`Socket::on`](super::Socket::on) reads them) and
     /// the [`ServerEventAck`] to answer with. Adds to the handlers of `event`, as socket.io's
     /// listeners (see [`off_server_event`](Self::off_server_event)): each runs, in a task of
     /// its own (events and handlers may run concurrently), and only the first answer among
@@ -573,7 +504,7 @@ impl Namespace {
         self.inner.handlers.remove_server_event(event);
     }
 
-    /// Runs the handler of a server-side event from another server (see
+    /// Runs the handlers of a server-side event from another server (see
     /// [`LocalNamespace::server_event`]).
     pub(crate) fn dispatch_server_event(
         &self,
@@ -615,7 +546,108 @@ impl Namespace {
     }
 }
 
-/// Access to a namespace's sockets for the adapter, without keeping the namespace alive.
-pub(crate) fn upgrade(weak: &std::sync::Weak<Inner>) -> Option<Namespace> {
-    weak.upgrade().map(Namespace::from_inner)
+/// The namespace's state is what the layers below it act on (see [`NsCore`]).
+impl NsCore for Inner {
+    fn name(&self) -> &Str {
+        &self.name
+    }
+
+    fn config(&self) -> &SocketIoConfig {
+        &self.config
+    }
+
+    fn adapter(&self) -> &Arc<dyn Adapter> {
+        // Always set by `Namespace::new`.
+        self.adapter
+            .get_or_init(|| Arc::new(super::adapter::InMemoryAdapter::default()))
+    }
+
+    fn next_ack_id(&self) -> u64 {
+        self.ack_ids.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn rooms(&self) -> MutexGuard<'_, Rooms> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn notify_room_changes(&self, changes: Vec<(bool, Str, Str)>) {
+        if changes.is_empty() {
+            return;
+        }
+        let listeners = self
+            .room_listeners
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for (joined, room, id) in &changes {
+            for (join, listener) in &listeners {
+                if join == joined {
+                    let called = std::panic::catch_unwind(AssertUnwindSafe(|| listener(room, id)));
+                    if let Err(payload) = called {
+                        tracing::error!(
+                            nsp = %self.name,
+                            panic = panic_message(&*payload),
+                            "a room listener panicked"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn recovery(&self) -> Option<MutexGuard<'_, RecoveryStore>> {
+        self.recovery
+            .as_ref()
+            .map(|m| m.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn recovers(&self) -> bool {
+        self.recovery.is_some()
+    }
+
+    fn with_socket(&self, id: &str, f: &mut dyn FnMut(&dyn LocalSocket)) {
+        let socket = self
+            .sockets
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .map(|entry| entry.0.clone());
+        if let Some(socket) = socket {
+            f(&*socket);
+        }
+    }
+
+    fn server_event(self: Arc<Self>, event: &str, args: Args, reply: Option<ReplySink>) -> bool {
+        Namespace { inner: self }.dispatch_server_event(event, args, reply)
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Namespace")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PacketNamespace for Namespace {
+    fn packet_nsp(&self) -> &Str {
+        self.name()
+    }
+
+    fn parser(&self) -> sio_protocol::socket::Parser {
+        self.config().parser
+    }
+}
+
+// Written here, above the adapter layer, which does not know `Namespace`.
+impl LocalNamespace {
+    /// The namespace, while it exists.
+    pub fn namespace(&self) -> Option<Namespace> {
+        self.core().map(Namespace::from_core)
+    }
 }

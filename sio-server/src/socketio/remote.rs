@@ -1,4 +1,6 @@
-//! [`RemoteSocket`]: a socket of any server of the cluster, as `fetch_sockets` returns it.
+//! [`RemoteSocket`]: a socket of any server of the cluster, as `fetch_sockets` returns it, and
+//! the `fetch_sockets` of [`BroadcastOperator`] and [`Namespace`] (written here, so that the
+//! operator and the namespace, below, do not depend on this module).
 
 use std::future::{Future, IntoFuture};
 
@@ -205,5 +207,32 @@ impl IntoFuture for RemoteAckFuture {
                 Err(error) => Err(error),
             }
         })
+    }
+}
+
+// Written here, above the broadcast operator and the namespace, which do not know
+// `RemoteSocket`.
+impl BroadcastOperator {
+    /// The selected sockets of every server of the cluster (unless [`local`](Self::local)),
+    /// with their handshake, rooms and data (socket.io's `fetchSockets`; see
+    /// [`RemoteSocket`] for how sockets of this server are represented). Fails when another
+    /// server cannot be reached or does not answer in time
+    /// ([`timeout`](Self::timeout) if set, else the adapter's default).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, Error> {
+        let ns = Namespace::from_core(self.core().clone());
+        let sockets = ns.adapter().fetch_sockets(self.options().clone()).await?;
+        Ok(sockets
+            .into_iter()
+            .map(|data| RemoteSocket::new(ns.clone(), data))
+            .collect())
+    }
+}
+
+// Written here, above the namespace, which does not know `RemoteSocket`.
+impl Namespace {
+    /// Every socket of the namespace on every server of the cluster (see
+    /// [`BroadcastOperator::fetch_sockets`]).
+    pub async fn fetch_sockets(&self) -> Result<Vec<RemoteSocket>, Error> {
+        self.broadcast().fetch_sockets().await
     }
 }

@@ -1,4 +1,7 @@
 //! [`SocketIo`]: the server: namespaces, server-wide middlewares, serving, closing.
+//!
+//! The top of the Socket.IO layer: it makes the connections' applications (`client.rs`), which
+//! ask of it what `client::ClientHost` lists, implemented here.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,13 +17,14 @@ use tokio::net::ToSocketAddrs;
 use super::adapter;
 use super::adapter::{AdapterFactory, InMemoryAdapter};
 use super::broadcast::BroadcastOperator;
-use super::client::{self, ClientShared};
+use super::client::{self, ClientHost};
 use super::config::SocketIoConfig;
+use super::conn::ClientShared;
 use super::error::Error;
-use super::namespace::{ConnectMiddleware, Namespace, NsHandlers, boxed_middleware};
+use super::namespace::{Namespace, NsHandlers};
 use super::remote::RemoteSocket;
 use super::server_event::ServerSideAckFuture;
-use super::socket::{Socket, SocketDisconnectReason};
+use super::socket::{ConnectMiddleware, Socket, SocketDisconnectReason, boxed_middleware};
 use crate::engine::connection::ConnectionSender;
 use crate::engine::server::EngineIo;
 use crate::http::layer::EngineLayer;
@@ -65,7 +69,7 @@ struct Inner {
     /// [`SocketIo::on_new_namespace`] listeners.
     new_namespace: RwLock<Vec<NamespaceListener>>,
     /// The open connections, by Engine.IO session id (for `close`).
-    clients: Mutex<HashMap<Str, Weak<ClientShared>>>,
+    clients: Mutex<HashMap<Str, Weak<ClientShared<Socket>>>>,
     started: AtomicBool,
     closed: AtomicBool,
     /// The bytes of the binary packets waiting for their attachments, on every connection.
@@ -248,40 +252,6 @@ impl SocketIo {
         self.of_dynamic(move |name, _auth| pattern.is_match(name))
     }
 
-    /// The namespace a CONNECT to `name` joins, if any.
-    pub(crate) fn resolve(&self, name: &str, auth: &Value) -> Option<Namespace> {
-        if let Some(ns) = self.read_namespaces().get(name) {
-            return Some(ns.clone());
-        }
-        let handlers = self
-            .inner
-            .dynamic
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|(matcher, _)| matcher(name, auth))
-            .map(|(_, handlers)| handlers.clone())?;
-        let mut namespaces = self
-            .inner
-            .namespaces
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        let name = Str::from(name.to_owned());
-        let mut created = false;
-        let ns = namespaces
-            .entry(name.clone())
-            .or_insert_with(|| {
-                created = true;
-                self.new_namespace(name, handlers)
-            })
-            .clone();
-        drop(namespaces);
-        if created {
-            self.notify_new_namespace(&ns);
-        }
-        Some(ns)
-    }
-
     /// The names of the existing namespaces.
     pub fn namespaces(&self) -> Vec<Str> {
         self.read_namespaces().keys().cloned().collect()
@@ -300,14 +270,6 @@ impl SocketIo {
             .unwrap_or_else(PoisonError::into_inner)
             .push(boxed_middleware(middleware));
         self
-    }
-
-    pub(crate) fn middlewares(&self) -> Vec<ConnectMiddleware> {
-        self.inner
-            .middlewares
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
     }
 
     /// Broadcast to the sockets of `/` in `room`.
@@ -478,7 +440,7 @@ impl SocketIo {
                 .unwrap_or_else(PoisonError::into_inner),
         );
         for client in clients.values().filter_map(Weak::upgrade) {
-            client.close_all(SocketDisconnectReason::ServerShuttingDown);
+            client.close_all(SocketDisconnectReason::ServerShuttingDown.into());
         }
         let namespaces: Vec<Namespace> = self.read_namespaces().values().cloned().collect();
         for ns in namespaces {
@@ -492,12 +454,64 @@ impl SocketIo {
     pub fn pending_attachment_bytes(&self) -> usize {
         self.inner.pending_attachments.load(Ordering::Acquire)
     }
+}
 
-    pub(crate) fn pending_attachments(&self) -> &Arc<AtomicUsize> {
+impl ClientHost for SocketIo {
+    fn config(&self) -> &SocketIoConfig {
+        SocketIo::config(self)
+    }
+
+    fn is_closed(&self) -> bool {
+        SocketIo::is_closed(self)
+    }
+
+    /// The namespace a CONNECT to `name` joins, if any.
+    fn resolve(&self, name: &str, auth: &Value) -> Option<Namespace> {
+        if let Some(ns) = self.read_namespaces().get(name) {
+            return Some(ns.clone());
+        }
+        let handlers = self
+            .inner
+            .dynamic
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(matcher, _)| matcher(name, auth))
+            .map(|(_, handlers)| handlers.clone())?;
+        let mut namespaces = self
+            .inner
+            .namespaces
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let name = Str::from(name.to_owned());
+        let mut created = false;
+        let ns = namespaces
+            .entry(name.clone())
+            .or_insert_with(|| {
+                created = true;
+                self.new_namespace(name, handlers)
+            })
+            .clone();
+        drop(namespaces);
+        if created {
+            self.notify_new_namespace(&ns);
+        }
+        Some(ns)
+    }
+
+    fn middlewares(&self) -> Vec<ConnectMiddleware> {
+        self.inner
+            .middlewares
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn pending_attachments(&self) -> &Arc<AtomicUsize> {
         &self.inner.pending_attachments
     }
 
-    pub(crate) fn register_client(&self, client: &Arc<ClientShared>) {
+    fn register_client(&self, client: &Arc<ClientShared<Socket>>) {
         self.inner
             .clients
             .lock()
@@ -505,7 +519,7 @@ impl SocketIo {
             .insert(client.sender.sid().clone(), Arc::downgrade(client));
     }
 
-    pub(crate) fn unregister_client(&self, client: &Arc<ClientShared>) {
+    fn unregister_client(&self, client: &Arc<ClientShared<Socket>>) {
         self.inner
             .clients
             .lock()

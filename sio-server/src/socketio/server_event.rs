@@ -1,6 +1,11 @@
 //! Server-side events: messages between the servers of a cluster
-//! ([`Namespace::server_side_emit`], [`Namespace::on_server_event`]), [`ServerEventAck`] and
+//! ([`Namespace::server_side_emit`](super::Namespace::server_side_emit),
+//! [`Namespace::on_server_event`](super::Namespace::on_server_event)), [`ServerEventAck`] and
 //! [`ServerSideAckFuture`].
+//!
+//! Below the public `Namespace`: the future holds the namespace's state as the adapter layer
+//! sees it ([`NsCore`]: its options and adapter), and the handlers' type, which takes a
+//! `Namespace`, is `namespace.rs`'s.
 
 use std::future::IntoFuture;
 use std::sync::Arc;
@@ -13,10 +18,10 @@ use sio_protocol::Str;
 use sio_protocol::socket::Args;
 use tokio::time::Instant;
 
+use super::adapter::NsCore;
 use super::cluster::{ReplyEvent, ReplySink};
 use super::error::Error;
 use super::future::BoxFuture;
-use super::namespace::Namespace;
 
 /// The event names a namespace keeps for itself (socket.io's `RESERVED_EVENTS` of
 /// `namespace.ts`): they cannot be sent or handled as server-side events.
@@ -29,9 +34,6 @@ pub(crate) fn check_server_event(event: &str) -> Result<(), Error> {
         Ok(())
     }
 }
-
-pub(crate) type ServerEventHandler =
-    Arc<dyn Fn(Namespace, Args, ServerEventAck) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// The handle to answer a server-side event that asked for an acknowledgement (the callback
 /// a JavaScript `io.on("event", (...args, cb) => ...)` handler gets). Answering an event that
@@ -76,7 +78,7 @@ impl ServerEventAck {
     }
 }
 
-/// [`Namespace::server_side_emit_with_ack`]: await it for one answer per other server of the
+/// [`Namespace::server_side_emit_with_ack`](super::Namespace::server_side_emit_with_ack): await it for one answer per other server of the
 /// cluster, within the timeout ([`timeout`](Self::timeout), default
 /// [`SocketIoConfig::ack_timeout`](crate::SocketIoConfig)).
 ///
@@ -88,14 +90,18 @@ impl ServerEventAck {
 #[derive(Debug)]
 #[must_use = "the event is sent only when the future is awaited"]
 pub struct ServerSideAckFuture {
-    ns: Namespace,
+    ns: Arc<dyn NsCore>,
     event: String,
     args: Result<Args, ProtocolError>,
     timeout: Option<Duration>,
 }
 
 impl ServerSideAckFuture {
-    pub(crate) fn new(ns: Namespace, event: String, args: Result<Args, ProtocolError>) -> Self {
+    pub(crate) fn new(
+        ns: Arc<dyn NsCore>,
+        event: String,
+        args: Result<Args, ProtocolError>,
+    ) -> Self {
         ServerSideAckFuture {
             ns,
             event,

@@ -1,4 +1,10 @@
 //! [`Socket`]: one client in one namespace, its handlers and the task that runs them in order.
+//!
+//! The socket sits above its namespace and its connection (`conn.rs`): it implements what the
+//! layers below ask of a socket (the adapter layer's `LocalSocket`, the connection's
+//! `ConnSocket`, the acknowledgements' `AckSocket`), and the namespace's side of its sockets
+//! is written here (`impl Namespace`: `use_middleware`, `on_connection`, `sockets`,
+//! `get_socket`, with the connect middlewares' and connection handlers' types).
 
 use std::any::{Any, TypeId};
 use std::collections::VecDeque;
@@ -20,11 +26,10 @@ use sio_protocol::{Error as ProtocolError, Map, Str, Value};
 use tokio::sync::{Notify, oneshot};
 use tracing::Instrument;
 
-use super::ack::{Ack, AckFuture};
-use super::adapter::{BroadcastOptions, BroadcastPacket, encode_packet};
+use super::ack::{Ack, AckFuture, AckSocket, IntoAckSocket};
+use super::adapter::{BroadcastOptions, BroadcastPacket, LocalSocket, encode_packet};
 use super::broadcast::BroadcastOperator;
-use super::client::ClientShared;
-use super::cluster::ReplySink;
+use super::conn::{AckSender, ClientShared, ConnSocket, frames};
 use super::error::Error;
 use super::future::BoxFuture;
 use super::handshake::Handshake;
@@ -119,6 +124,124 @@ impl fmt::Display for SocketDisconnectReason {
     }
 }
 
+pub(crate) type ConnectMiddleware =
+    Arc<dyn Fn(Socket) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
+pub(crate) type ConnectionHandler = Arc<dyn Fn(Socket) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// The connect middlewares and connection handlers of a namespace (they take a [`Socket`]),
+/// kept in its handlers for this layer (`NsHandlers::upper`).
+#[derive(Default)]
+pub(crate) struct ConnectHandlers {
+    middlewares: RwLock<Vec<ConnectMiddleware>>,
+    connection: RwLock<Vec<ConnectionHandler>>,
+}
+
+impl ConnectHandlers {
+    pub(crate) fn middlewares(&self) -> Vec<ConnectMiddleware> {
+        self.middlewares
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn connection(&self) -> Vec<ConnectionHandler> {
+        self.connection
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn add_middleware(&self, middleware: ConnectMiddleware) {
+        self.middlewares
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(middleware);
+    }
+
+    pub(crate) fn add_connection(&self, handler: ConnectionHandler) {
+        self.connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(handler);
+    }
+}
+
+pub(crate) fn boxed_middleware<F, Fut>(middleware: F) -> ConnectMiddleware
+where
+    F: Fn(Socket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), Error>> + Send + 'static,
+{
+    Arc::new(move |socket| Box::pin(middleware(socket)))
+}
+
+pub(crate) fn boxed_handler<F, Fut>(handler: F) -> ConnectionHandler
+where
+    F: Fn(Socket) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Arc::new(move |socket| Box::pin(handler(socket)))
+}
+
+// The namespace's side of its sockets, written here, above the namespace, which does not
+// know `Socket`: its sockets (which it keeps as the adapter layer's `LocalSocket`s), its
+// connect middlewares and its connection handlers.
+impl Namespace {
+    /// The connect middlewares and connection handlers.
+    pub(crate) fn connect_handlers(&self) -> &ConnectHandlers {
+        self.handlers().upper::<ConnectHandlers>()
+    }
+
+    /// Adds a connect middleware: it runs for every CONNECT to this namespace, in the order
+    /// added, before the socket is connected; an `Err` refuses the connection (the client
+    /// gets `connect_error` with the message and data).
+    ///
+    /// ```
+    /// use sio_server::{Error, SocketIo, SocketIoConfig};
+    ///
+    /// let io = SocketIo::new(SocketIoConfig::default());
+    /// io.of("/admin").use_middleware(|socket| async move {
+    ///     match socket.handshake().auth.get("token").and_then(|t| t.as_str()) {
+    ///         Some("secret") => Ok(()),
+    ///         _ => Err(Error::rejected("not authorized").with_data(&"token missing")),
+    ///     }
+    /// });
+    /// ```
+    pub fn use_middleware<F, Fut>(&self, middleware: F) -> &Self
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        self.connect_handlers()
+            .add_middleware(boxed_middleware(middleware));
+        self
+    }
+
+    /// Runs `handler` for every socket that connects, first in the socket's task (see
+    /// [the handler order](crate::SocketIo#handler-order)).
+    pub fn on_connection<F, Fut>(&self, handler: F) -> &Self
+    where
+        F: Fn(Socket) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.connect_handlers()
+            .add_connection(boxed_handler(handler));
+        self
+    }
+
+    /// The connected sockets of this server in this namespace.
+    pub fn sockets(&self) -> Vec<Socket> {
+        self.local_sockets()
+            .into_iter()
+            .map(Socket::from_local)
+            .collect()
+    }
+
+    /// The local socket `id`.
+    pub fn get_socket(&self, id: &str) -> Option<Socket> {
+        self.local_socket(id).map(Socket::from_local)
+    }
+}
+
 /// An event's handler: its future, or the arguments' mismatch with its type.
 type EventHandlerFn =
     dyn Fn(Socket, Args, Ack) -> Result<BoxFuture<'static, ()>, ProtocolError> + Send + Sync;
@@ -208,17 +331,6 @@ impl Extensions {
 /// unset).
 struct SharedData(Value);
 
-/// Where the acknowledgement of an emitted event goes: the value the connection's
-/// [`ServerSession`](sio_protocol::socket::ServerSession) keeps per pending ack.
-#[derive(Debug)]
-pub(crate) enum AckSender {
-    /// `Socket::emit_with_ack`: the answer, or why none will come.
-    One(oneshot::Sender<Result<Args, AckFailure>>),
-    /// A broadcast's `emit_with_ack` (of this server or another one): the replies of every
-    /// recipient go to one sink.
-    Broadcast(ReplySink),
-}
-
 /// An event received, waiting for the socket's task.
 #[derive(Debug)]
 pub(crate) struct Incoming {
@@ -258,7 +370,7 @@ struct Inner {
     id: Str,
     ns: Namespace,
     handshake: Handshake,
-    client: Arc<ClientShared>,
+    client: Arc<ClientShared<Socket>>,
     connected: AtomicBool,
     /// Connection state recovery restored this socket's session.
     recovered: AtomicBool,
@@ -308,10 +420,16 @@ impl Drop for TaskGuard {
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Socket")
-            .field("id", &self.inner.id)
-            .field("nsp", self.inner.ns.name())
-            .field("connected", &self.connected())
+            .field("id", &self.id)
+            .field("nsp", self.ns.name())
+            .field("connected", &self.connected.load(Ordering::Acquire))
             .finish()
     }
 }
@@ -325,7 +443,7 @@ impl Socket {
         id: Str,
         ns: Namespace,
         handshake: Handshake,
-        client: Arc<ClientShared>,
+        client: Arc<ClientShared<Socket>>,
     ) -> Socket {
         Socket {
             inner: Arc::new(Inner {
@@ -354,6 +472,21 @@ impl Socket {
             sid = %self.inner.client.sender.sid(),
             address = ?self.inner.handshake.address,
         )
+    }
+
+    /// The socket as the namespace's socket table (and the adapter layer) keeps it.
+    pub(crate) fn as_local(&self) -> Arc<dyn LocalSocket> {
+        self.inner.clone()
+    }
+
+    /// The socket of an entry of the namespace's socket table (every one is a socket's, made
+    /// by [`as_local`](Self::as_local)).
+    pub(crate) fn from_local(local: Arc<dyn LocalSocket>) -> Socket {
+        let inner = local
+            .into_any()
+            .downcast::<Inner>()
+            .expect("every socket of a namespace is a Socket");
+        Socket { inner }
     }
 
     /// The socket id: 20 characters from a CSPRNG, not the Engine.IO session id.
@@ -436,10 +569,7 @@ impl Socket {
     /// A copy of this socket's `data` (see [`set_data`](Self::set_data)): an empty object
     /// until set, as in socket.io.
     pub fn data_value(&self) -> Value {
-        lock(&self.inner.extensions)
-            .get::<SharedData>()
-            .map(|d| d.0.clone())
-            .unwrap_or_else(|| Value::Object(Map::new()))
+        LocalSocket::data_value(&*self.inner)
     }
 
     /// Runs `f` on this socket's `data` in place (socket.io's `socket.data.x = ...`; it starts
@@ -892,33 +1022,6 @@ impl Socket {
         )
     }
 
-    /// Writes a packet of this socket's namespace (an ACK).
-    pub(crate) fn send_packet(&self, packet: &Packet) -> Result<(), Error> {
-        self.inner.client.send_packet(packet)
-    }
-
-    /// Writes a pre-encoded packet (a broadcast) if the socket is connected; with `ack`, its
-    /// session waits for the answer. `false` if it was not written.
-    pub(crate) fn deliver(
-        &self,
-        messages: &[Message],
-        volatile: bool,
-        ack: Option<(u64, Option<Instant>, AckSender)>,
-    ) -> bool {
-        if !self.connected() {
-            return false;
-        }
-        let nsp = self.inner.ns.name();
-        let written = match ack {
-            None => self.inner.client.write(nsp, messages.to_vec(), volatile),
-            Some(ack) => self
-                .inner
-                .client
-                .write_with_ack(nsp, messages.to_vec(), ack),
-        };
-        written.is_ok()
-    }
-
     // ----- rooms and broadcasting -----
 
     /// Joins `room`.
@@ -959,7 +1062,7 @@ impl Socket {
 
     /// Everyone else in the namespace (socket.io's `socket.broadcast`).
     pub fn broadcast(&self) -> BroadcastOperator {
-        BroadcastOperator::new(self.inner.ns.clone()).except(self.inner.id.clone())
+        BroadcastOperator::new(self.inner.ns.core()).except(self.inner.id.clone())
     }
 
     /// The sockets in `room`, except this one.
@@ -978,11 +1081,7 @@ impl Socket {
     /// disconnect"`); with `close`, disconnects every namespace of the client and closes the
     /// connection.
     pub fn disconnect(&self, close: bool) {
-        if close {
-            self.inner.client.disconnect_all();
-        } else {
-            self.inner.client.disconnect(self.inner.ns.name());
-        }
+        LocalSocket::disconnect(&*self.inner, close);
     }
 
     /// The connection's session says the socket left its namespace: marks it disconnected
@@ -1058,13 +1157,13 @@ impl Socket {
     }
 
     /// Starts the socket's task: the `connection` handlers, then the events in order.
-    pub(crate) fn start(&self, on_connection: Vec<super::namespace::ConnectionHandler>) {
+    pub(crate) fn start(&self, on_connection: Vec<ConnectionHandler>) {
         tokio::spawn(self.clone().drain(on_connection).instrument(self.span()));
     }
 
     /// The socket's task: runs `on_connection`, then the queued events in order; once the
     /// queue is empty it ends, or, when the socket disconnected, runs the disconnect handlers.
-    async fn drain(self, on_connection: Vec<super::namespace::ConnectionHandler>) {
+    async fn drain(self, on_connection: Vec<ConnectionHandler>) {
         let mut guard = TaskGuard {
             socket: self.clone(),
             done: false,
@@ -1189,7 +1288,7 @@ impl Socket {
             .filter(|(name, _)| name.as_str() == item.name.as_str())
             .map(|(_, handler)| handler.clone())
             .collect();
-        let acks = Ack::shared(self, item.id, handlers.len());
+        let acks = Ack::shared(self.clone().into_ack_socket(), item.id, handlers.len());
         let last = handlers.len().saturating_sub(1);
         let mut args = Some(item.args);
         for (i, (handler, ack)) in handlers.into_iter().zip(acks).enumerate() {
@@ -1359,23 +1458,111 @@ enum PreparedEmit {
     Recoverable(Arc<BroadcastPacket>),
 }
 
+/// The adapter layer acts on this server's sockets through this (see [`LocalSocket`]); the
+/// namespace's socket table holds them so (see [`Socket::as_local`]).
+impl LocalSocket for Inner {
+    fn id(&self) -> &Str {
+        &self.id
+    }
+
+    fn handshake(&self) -> &Handshake {
+        &self.handshake
+    }
+
+    fn data_value(&self) -> Value {
+        lock(&self.extensions)
+            .get::<SharedData>()
+            .map(|d| d.0.clone())
+            .unwrap_or_else(|| Value::Object(Map::new()))
+    }
+
+    fn deliver(
+        &self,
+        messages: &[Message],
+        volatile: bool,
+        ack: Option<(u64, Option<Instant>, AckSender)>,
+    ) -> bool {
+        if !self.connected.load(Ordering::Acquire) {
+            return false;
+        }
+        let nsp = self.ns.name();
+        let written = match ack {
+            None => self.client.write(nsp, messages.to_vec(), volatile),
+            Some(ack) => self.client.write_with_ack(nsp, messages.to_vec(), ack),
+        };
+        written.is_ok()
+    }
+
+    fn disconnect(&self, close: bool) {
+        if close {
+            self.client.disconnect_all();
+        } else {
+            self.client.disconnect(self.ns.name());
+        }
+    }
+
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+}
+
+/// Acknowledgements act on their socket through this (see [`AckSocket`]).
+impl AckSocket for Inner {
+    fn nsp(&self) -> &Str {
+        self.ns.name()
+    }
+
+    fn send_packet(&self, packet: &Packet) -> Result<(), Error> {
+        self.client.send_packet(packet)
+    }
+
+    fn ack_timeout(&self) -> std::time::Duration {
+        self.ns.config().ack_timeout
+    }
+
+    fn next_ack_id(&self) -> u64 {
+        self.ns.next_ack_id()
+    }
+
+    fn emit_args_with_ack(
+        self: Arc<Self>,
+        event: &str,
+        args: Args,
+        id: u64,
+        deadline: Instant,
+        tx: oneshot::Sender<Result<Args, AckFailure>>,
+    ) -> Result<(), Error> {
+        Socket { inner: self }.emit_args_with_ack(event, args, id, deadline, tx)
+    }
+}
+
+impl IntoAckSocket for Socket {
+    fn into_ack_socket(self) -> Arc<dyn AckSocket> {
+        self.inner
+    }
+}
+
+/// The connection knows its sockets through this (see [`ClientShared`]).
+impl ConnSocket for Socket {
+    fn nsp(&self) -> &str {
+        self.inner.ns.name()
+    }
+
+    fn id(&self) -> &Str {
+        &self.inner.id
+    }
+
+    fn on_disconnected(&self, reason: ServerDisconnectReason, persist: Option<Str>) {
+        Socket::on_disconnected(self, reason.into(), persist);
+    }
+}
+
 fn check_name(event: &str) -> Result<(), Error> {
     if RESERVED_EVENTS.contains(&event) {
         Err(Error::reserved(event))
     } else {
         Ok(())
     }
-}
-
-/// The Engine.IO messages of an encoded packet.
-pub(crate) fn frames(encoded: sio_protocol::socket::Encoded) -> Vec<Message> {
-    encoded
-        .into_frames()
-        .map(|frame| match frame {
-            sio_protocol::engine::Frame::Text(text) => Message::Text(text),
-            sio_protocol::engine::Frame::Binary(data) => Message::Binary(data),
-        })
-        .collect()
 }
 
 /// A handler of an event, for [`Socket::on`]: see the [`handler`](crate::handler) module for
