@@ -118,19 +118,24 @@
 //!
 //! ## Example: an Engine.IO echo server
 //!
-//! ```no_run
+//! ```
 //! use sio_server::{EngineConfig, EngineIo};
 //!
-//! # async fn run() -> std::io::Result<()> {
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let engine = EngineIo::new(EngineConfig::default());
-//! let server = engine.listen("127.0.0.1:3000").await?;
+//! let server = engine.listen("127.0.0.1:0").await?; // a free port
 //! println!("listening on {}", server.local_addr());
+//! # // A client in the same process (on the Engine.IO path), for the example to run.
+//! # let url = format!("http://{}/", server.local_addr());
+//! # let _client = sio_client::io(&url, sio_client::Options::default().path("/engine.io/"))?;
 //! while let Some(mut conn) = engine.accept().await {
 //!     tokio::spawn(async move {
 //!         while let Some(message) = conn.recv().await {
 //!             let _ = conn.send(message).await;
 //!         }
 //!     });
+//! #   break;
 //! }
 //! # Ok(())
 //! # }

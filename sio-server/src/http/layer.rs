@@ -55,8 +55,10 @@ use crate::http::service::EngineService;
 /// depend on axum, so it does not read axum's `ConnectInfo`; a middleware outside the layer
 /// can copy it:
 ///
-/// ```no_run
-/// # async fn run(engine: sio_server::EngineIo) -> std::io::Result<()> {
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let engine = sio_server::EngineIo::new(Default::default());
 /// use std::net::SocketAddr;
 /// use axum::Router;
 /// use axum::extract::{ConnectInfo, Request};
@@ -68,8 +70,15 @@ use crate::http::service::EngineService;
 ///         req
 ///     },
 /// ));
-/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-/// axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?; // a free port
+/// # let url = format!("http://{}/", listener.local_addr()?);
+/// let service = app.into_make_service_with_connect_info::<SocketAddr>();
+/// tokio::spawn(async move { axum::serve(listener, service).await });
+/// # // A client in the same process: the server sees its address.
+/// # let _client = sio_client::io(&url, sio_client::Options::default().path("/engine.io/"))?;
+/// let conn = engine.accept().await.expect("a connection");
+/// assert_eq!(conn.remote_addr().map(|addr| addr.ip().to_string()).as_deref(), Some("127.0.0.1"));
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Debug, Clone)]

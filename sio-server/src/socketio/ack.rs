@@ -117,14 +117,30 @@ impl Ack {
 /// `emit_with_ack` on one socket: await it for the client's answer. The event is sent when
 /// the future is first polled.
 ///
-/// ```no_run
-/// # async fn f(socket: sio_server::Socket) {
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # // A server and a client that answers "question" in the same process.
+/// # let io = sio_server::SocketIo::new(Default::default());
+/// # let (tx, mut sockets) = tokio::sync::mpsc::unbounded_channel();
+/// # io.of("/").on_connection(move |socket| { let _ = tx.send(socket); async {} });
+/// # let server = io.listen("127.0.0.1:0").await?;
+/// # let client = sio_client::io(&format!("http://{}/", server.local_addr()), Default::default())?;
+/// # client.on("question", |_s: sio_client::Socket, (n,): (u32,), ack: sio_client::AckSender| async move {
+/// #     let _ = ack.send(&(format!("the answer is {n}"),));
+/// # });
+/// # let socket = sockets.recv().await.unwrap();
 /// use std::time::Duration;
 /// let reply = socket.emit_with_ack("question", &42).timeout(Duration::from_secs(2)).await;
 /// match reply {
-///     Ok(args) => println!("{:?}", args.deserialize::<String>()),
+///     Ok(args) => println!("{:?}", args.deserialize::<(String,)>()),
 ///     Err(error) => println!("{error}"), // "operation has timed out"
+/// # }
+/// # match socket.emit_with_ack("question", &42).timeout(Duration::from_secs(10)).await {
+/// #     Ok(args) => assert_eq!(args.deserialize::<(String,)>()?.0, "the answer is 42"),
+/// #     Err(error) => panic!("{error}"),
 /// }
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Debug)]

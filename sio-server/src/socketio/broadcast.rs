@@ -26,11 +26,42 @@ use super::future::BoxFuture;
 /// Selects sockets of a namespace. Each method returns a new operator; the original is
 /// unchanged.
 ///
-/// ```no_run
-/// # async fn f(io: sio_server::SocketIo) {
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # // A server and two clients in the same process: one in "room1" and "room2", one also muted.
+/// # let io = sio_server::SocketIo::new(Default::default());
+/// # let (tx, mut joined) = tokio::sync::mpsc::unbounded_channel();
+/// # io.of("/").on_connection(move |socket| {
+/// #     let tx = tx.clone();
+/// #     async move {
+/// #         let muted = socket.handshake().query_param("muted").is_some();
+/// #         socket.join_all(if muted { vec!["room1".into(), "room2".into(), "muted".into()] } else { vec!["room1".into(), "room2".into()] }).await;
+/// #         let _ = tx.send(());
+/// #     }
+/// # });
+/// # let server = io.listen("127.0.0.1:0").await?;
+/// # let (news, mut got) = tokio::sync::mpsc::unbounded_channel();
+/// # let mut clients = Vec::new();
+/// # for query in ["", "?muted"] {
+/// #     let mut options = sio_client::Options::default().force_new(true);
+/// #     if !query.is_empty() { options = options.query("muted", "1"); }
+/// #     let client = sio_client::io(&format!("http://{}/", server.local_addr()), options)?;
+/// #     let news = news.clone();
+/// #     client.on("news", move |_s: sio_client::Socket, (h,): (String,)| { let _ = news.send((query, h)); async {} });
+/// #     clients.push(client);
+/// #     joined.recv().await;
+/// # }
 /// let ns = io.of("/");
 /// // Everyone in "room1" or "room2" but not in "muted", at most once each.
-/// ns.to("room1").to("room2").except("muted").emit("news", &("headline",)).await.ok();
+/// ns.to("room1").to("room2").except("muted").emit("news", &("headline",)).await?;
+/// # assert_eq!(got.recv().await, Some(("", "headline".to_owned())));
+/// # // The unmuted client gets one "news" only; the muted one none (the next event proves it).
+/// # ns.emit("news", &("next",)).await?;
+/// # let mut rest = vec![got.recv().await.unwrap(), got.recv().await.unwrap()];
+/// # rest.sort();
+/// # assert_eq!(rest, [("", "next".to_owned()), ("?muted", "next".to_owned())]);
+/// # Ok(())
 /// # }
 /// ```
 #[derive(Debug, Clone)]
@@ -129,9 +160,23 @@ impl BroadcastOperator {
     /// serialize ([`ErrorKind::Args`](crate::ErrorKind::Args)), or an error of an adapter
     /// kind when the other servers could not be reached (this server's sockets got it).
     ///
-    /// ```no_run
-    /// # async fn f(io: sio_server::SocketIo) -> Result<(), sio_server::Error> {
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # // A server and a client (in "room1") in the same process.
+    /// # let io = sio_server::SocketIo::new(Default::default());
+    /// # let (tx, mut joined) = tokio::sync::mpsc::unbounded_channel();
+    /// # io.of("/").on_connection(move |socket| {
+    /// #     let tx = tx.clone();
+    /// #     async move { socket.join("room1").await; let _ = tx.send(()); }
+    /// # });
+    /// # let server = io.listen("127.0.0.1:0").await?;
+    /// # let client = sio_client::io(&format!("http://{}/", server.local_addr()), Default::default())?;
+    /// # let (seen, mut got) = tokio::sync::mpsc::unbounded_channel();
+    /// # client.on("news", move |msg: sio_client::Message| { let _ = seen.send(msg.deserialize::<(String, u32)>().unwrap()); });
+    /// # joined.recv().await;
     /// io.of("/").to("room1").emit("news", &("headline", 1)).await?;
+    /// # assert_eq!(got.recv().await.unwrap(), ("headline".to_owned(), 1));
     /// # Ok(())
     /// # }
     /// ```

@@ -32,14 +32,30 @@ use super::socket::Socket;
 /// socket of another server go through the adapter, addressed to the room named by the
 /// socket's id (socket.io's `RemoteSocket` does `io.to(id)`).
 ///
-/// ```no_run
-/// # async fn f(io: sio_server::SocketIo) -> Result<(), Box<dyn std::error::Error>> {
+/// ```
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # // A server and a client (in "lobby") in the same process.
+/// # let io = sio_server::SocketIo::new(Default::default());
+/// # let (tx, mut joined) = tokio::sync::mpsc::unbounded_channel();
+/// # io.of("/").on_connection(move |socket| {
+/// #     let tx = tx.clone();
+/// #     async move { socket.join("lobby").await; let _ = tx.send(()); }
+/// # });
+/// # let server = io.listen("127.0.0.1:0").await?;
+/// # let client = sio_client::io(&format!("http://{}/", server.local_addr()), Default::default())?;
+/// # let (seen, mut got) = tokio::sync::mpsc::unbounded_channel();
+/// # client.on("kicked", move |msg: sio_client::Message| { let _ = seen.send(msg.deserialize::<(String,)>().unwrap()); });
+/// # joined.recv().await;
 /// for socket in io.of("/").to("lobby").fetch_sockets().await? {
 ///     if socket.data()["level"].as_u64() < Some(3) {
 ///         socket.leave("lobby").await?;
 ///         socket.emit("kicked", &"level too low").await?;
 ///     }
 /// }
+/// # // The client has no "level": `None < Some(3)`.
+/// # assert_eq!(got.recv().await.unwrap(), ("level too low".to_owned(),));
+/// # assert!(io.of("/").to("lobby").fetch_sockets().await?.is_empty());
 /// # Ok(())
 /// # }
 /// ```

@@ -36,10 +36,11 @@ type NamespaceListener = Arc<dyn Fn(&Namespace) + Send + Sync>;
 
 /// A Socket.IO server. Cheap to clone.
 ///
-/// ```no_run
+/// ```
 /// use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 ///
-/// # async fn run() -> std::io::Result<()> {
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let io = SocketIo::new(SocketIoConfig::default());
 /// io.of("/").on_connection(|socket| async move {
 ///     socket.on("ping", |socket: Socket, (n,): (u32,), ack: Ack| async move {
@@ -47,8 +48,12 @@ type NamespaceListener = Arc<dyn Fn(&Namespace) + Send + Sync>;
 ///         let _ = socket.emit("pinged", &n).await;
 ///     });
 /// });
-/// let server = io.listen("127.0.0.1:3000").await?;
+/// let server = io.listen("127.0.0.1:0").await?; // a free port
 /// println!("listening on {}", server.local_addr());
+/// # // A client in the same process.
+/// # let client = sio_client::io(&format!("http://{}/", server.local_addr()), Default::default())?;
+/// # let reply = client.timeout(std::time::Duration::from_secs(10)).emit_with_ack("ping", &(7,)).await?;
+/// # assert_eq!(reply.deserialize::<(String, u32)>()?, ("pong".to_owned(), 7));
 /// # Ok(())
 /// # }
 /// ```
@@ -396,16 +401,20 @@ impl SocketIo {
     /// (see [`EngineIo::serve`]). For a graceful shutdown that tells sockets
     /// `"server shutting down"`, call [`close`](Self::close) in the shutdown signal.
     ///
-    /// ```no_run
+    /// ```
     /// use sio_server::{SocketIo, SocketIoConfig};
     ///
-    /// # async fn run() -> std::io::Result<()> {
+    /// # #[tokio::main]
+    /// # async fn main() -> std::io::Result<()> {
     /// let io = SocketIo::new(SocketIoConfig::default());
-    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?; // a free port
+    /// # let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// # let _ = stop.send(()); // the example stops at once
     /// let closing = io.clone();
     /// io.serve(listener)
     ///     .with_graceful_shutdown(async move {
-    ///         let _ = tokio::signal::ctrl_c().await;
+    ///         // let _ = tokio::signal::ctrl_c().await;
+    /// #       let _ = stopped.await;
     ///         closing.close().await;
     ///     })
     ///     .await

@@ -346,10 +346,11 @@ pub(crate) struct Incoming {
 /// Handlers registered with [`on`](Self::on) run in the order the events arrived, one at a
 /// time (see [the handler order](crate::SocketIo#handler-order)).
 ///
-/// ```no_run
+/// ```
 /// use sio_server::{Ack, Socket, SocketIo, SocketIoConfig};
 ///
-/// # async fn run() -> std::io::Result<()> {
+/// # #[tokio::main]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let io = SocketIo::new(SocketIoConfig::default());
 /// io.of("/").on_connection(|socket| async move {
 ///     socket.on("chat", |socket: Socket, (room, text): (String, String), ack: Ack| async move {
@@ -357,7 +358,11 @@ pub(crate) struct Incoming {
 ///         let _ = ack.send(&"delivered");
 ///     });
 /// });
-/// let _server = io.listen("127.0.0.1:3000").await?;
+/// let server = io.listen("127.0.0.1:0").await?; // a free port
+/// # // A client in the same process.
+/// # let client = sio_client::io(&format!("http://{}/", server.local_addr()), Default::default())?;
+/// # let reply = client.timeout(std::time::Duration::from_secs(10)).emit_with_ack("chat", &("lobby", "hi")).await?;
+/// # assert_eq!(reply.deserialize::<(String,)>()?.0, "delivered");
 /// # Ok(())
 /// # }
 /// ```
@@ -549,15 +554,28 @@ impl Socket {
     /// This is not the typed data of [`insert_data`](Self::insert_data) /
     /// [`data`](Self::data): those hold any Rust value, on this server only.
     ///
-    /// ```no_run
-    /// # async fn f(io: sio_server::SocketIo) {
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let io = sio_server::SocketIo::new(Default::default());
+    /// # let (tx, mut connected) = tokio::sync::mpsc::unbounded_channel();
     /// io.of("/").on_connection(|socket| async move {
     ///     let _ = socket.set_data(&serde_json::json!({"user": "ann", "level": 3}));
     /// });
+    /// # // Connection handlers run in order: this one after the data is set.
+    /// # io.of("/").on_connection(move |_socket| { let _ = tx.send(()); async {} });
+    /// # // A client in the same process.
+    /// # let server = io.listen("127.0.0.1:0").await?;
+    /// # let _client = sio_client::io(&format!("http://{}/", server.local_addr()), Default::default())?;
+    /// # connected.recv().await;
     /// // On any server of the cluster:
+    /// # let mut users = Vec::new();
     /// for socket in io.of("/").fetch_sockets().await.unwrap_or_default() {
     ///     println!("{} is {}", socket.id(), socket.data()["user"]);
+    /// #   users.push(socket.data()["user"].clone());
     /// }
+    /// # assert_eq!(users, ["ann"]);
+    /// # Ok(())
     /// # }
     /// ```
     pub fn set_data<T: Serialize + ?Sized>(&self, data: &T) -> Result<(), Error> {
@@ -629,7 +647,7 @@ impl Socket {
     /// warning is logged; the socket stays connected. [`on_args`](Self::on_args) takes the
     /// arguments as they are.
     ///
-    /// ```no_run
+    /// ```
     /// use serde::Deserialize;
     /// use sio_server::{Ack, Socket};
     ///
@@ -639,7 +657,14 @@ impl Socket {
     ///     text: String,
     /// }
     ///
-    /// # fn f(socket: Socket) {
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let io = sio_server::SocketIo::new(Default::default());
+    /// # let (errors, mut error) = tokio::sync::mpsc::unbounded_channel();
+    /// # io.of("/").on_connection(move |socket| {
+    /// # let errors = errors.clone();
+    /// # socket.on_error(move |_s, e| { let _ = errors.send(e.to_string()); });
+    /// # async move {
     /// // Typed, no ack.
     /// socket.on("chat", |socket: Socket, chat: Chat| async move {
     ///     let _ = socket.to(chat.room).emit("chat", &(&chat.text,)).await;
@@ -650,6 +675,15 @@ impl Socket {
     /// });
     /// // Arguments a typed handler cannot read.
     /// socket.on_error(|socket, error| eprintln!("{}: {error} ({:?})", socket.id(), error.event()));
+    /// # }});
+    /// # let server = io.listen("127.0.0.1:0").await?;
+    /// # let client = sio_client::io(&format!("http://{}/", server.local_addr()), Default::default())?;
+    /// # let timeout = std::time::Duration::from_secs(10);
+    /// # let sum = client.timeout(timeout).emit_with_ack("sum", &(2, 3)).await?;
+    /// # assert_eq!(sum.deserialize::<(i64,)>()?.0, 5);
+    /// # client.emit("sum", &("two", 3))?;
+    /// # assert!(error.recv().await.unwrap().contains("sum"));
+    /// # Ok(())
     /// # }
     /// ```
     pub fn on<H: Handler<M>, M>(&self, event: impl Into<String>, handler: H) -> HandlerId {
@@ -724,8 +758,15 @@ impl Socket {
     /// [`Error::rejected`]) drops the event and goes to the [`on_error`](Self::on_error)
     /// hooks.
     ///
-    /// ```no_run
-    /// # fn f(socket: sio_server::Socket) {
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let io = sio_server::SocketIo::new(Default::default());
+    /// # let (errors, mut error) = tokio::sync::mpsc::unbounded_channel();
+    /// # io.of("/").on_connection(move |socket| {
+    /// # let errors = errors.clone();
+    /// # socket.on_error(move |_s, e| { let _ = errors.send(e.to_string()); });
+    /// # async move {
     /// use sio_server::Error;
     ///
     /// socket.use_middleware(|_socket, event, _args| async move {
@@ -735,6 +776,12 @@ impl Socket {
     ///     }
     /// });
     /// socket.on_error(|_socket, error| eprintln!("{error}")); // "not allowed"
+    /// # }});
+    /// # let server = io.listen("127.0.0.1:0").await?;
+    /// # let client = sio_client::io(&format!("http://{}/", server.local_addr()), Default::default())?;
+    /// # client.emit("admin", &())?;
+    /// # assert_eq!(error.recv().await.unwrap(), "not allowed");
+    /// # Ok(())
     /// # }
     /// ```
     pub fn use_middleware<F, Fut>(&self, middleware: F)
@@ -808,10 +855,13 @@ impl Socket {
     /// completes when the adapter has delivered it (and, for a cluster adapter, published
     /// it), and its error is the adapter's.
     ///
-    /// ```no_run
-    /// # fn f(io: sio_server::SocketIo) {
+    /// ```
+    /// # #[tokio::main]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let io = sio_server::SocketIo::new(Default::default());
     /// let ns = io.of("/");
     /// ns.on_connection(|socket| async move {
+    /// #   socket.join("lobby").await;
     ///     let name = String::from("sio");
     ///     if let Err(error) = socket.emit("welcome", &(&name, 42)).await {
     ///         eprintln!("welcome not sent: {error}");
@@ -830,6 +880,15 @@ impl Socket {
     ///         });
     ///     }
     /// });
+    /// # // A client in the same process: it gets both events.
+    /// # let server = io.listen("127.0.0.1:0").await?;
+    /// # let client = sio_client::io(&format!("http://{}/", server.local_addr()), Default::default())?;
+    /// # let (seen, mut got) = tokio::sync::mpsc::unbounded_channel();
+    /// # client.on_any(move |msg| { let _ = seen.send(msg.event().to_owned()); });
+    /// # let mut events = vec![got.recv().await.unwrap(), got.recv().await.unwrap()];
+    /// # events.sort();
+    /// # assert_eq!(events, ["joined", "welcome"]);
+    /// # Ok(())
     /// # }
     /// ```
     pub fn emit<T: Serialize + ?Sized>(
