@@ -112,9 +112,12 @@ async fn upgrade_packet_does_not_overtake_an_answered_post() {
     let resp = post(addr, &q, b"4a\x1e4b").await;
     assert_eq!((resp.status, resp.text()), (200, "ok".to_owned()));
     input_paused(&logs, &sid).await;
-    // On loopback the frame is in the server's socket buffer once it is written; the yield
-    // lets the runtime poll its I/O driver, so that the server's WebSocket is known to be
-    // readable when the session can read again (tokio defers a yielding task until then).
+    // On loopback the frame is in the server's socket buffer once it is written. The yield
+    // lets this (current-thread) runtime poll its I/O driver, so that the server's WebSocket
+    // is known to be readable when the session can read again: tokio 1.54 resumes a yielded
+    // task only after polling the driver. That is not a documented guarantee; without it the
+    // test still passes with the fix but might no longer catch the old order (WebSocket
+    // first), which made it fail 5 times out of 5.
     ws_send(&mut ws, "5").await;
     tokio::task::yield_now().await;
     for text in ["a", "b"] {
