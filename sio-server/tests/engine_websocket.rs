@@ -5,7 +5,7 @@ use sio_test_support::engine as support;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use sio_server::EngineConfig;
+use sio_server::{EngineConfig, EngineIo, Message as EngineMessage};
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -88,6 +88,46 @@ async fn upgrade_with_probe_loses_nothing() {
     // The upgraded session still works.
     ws_send(&mut ws, "4d").await;
     assert_eq!(ws_text(&mut ws).await, "4d");
+}
+
+#[tokio::test]
+async fn upgrade_packet_does_not_overtake_an_answered_post() {
+    // A client finishing an upgrade sends `5` on the WebSocket as soon as its last POST is
+    // answered (engine.io-client's `pause`, and ours). The POST's packets must reach the
+    // session before that `5`: after it, the session ignores packets of the polling
+    // transport. Here the session is kept from reading (the application's queue is full)
+    // while both wait, so that it sees them in the same step.
+    let logs = Logs::capture();
+    let engine = EngineIo::new(EngineConfig::default().max_buffered_packets(1));
+    let server = engine.listen("127.0.0.1:0").await.unwrap();
+    let addr = server.local_addr();
+    let (sid, _) = handshake(addr).await;
+    let mut conn = engine.accept().await.unwrap();
+    let mut ws = ws_connect(addr, &format!("EIO=4&transport=websocket&sid={sid}")).await;
+    ws_send(&mut ws, "2probe").await;
+    assert_eq!(ws_text(&mut ws).await, "3probe");
+    // `a` fills the application's queue; `b` waits in the session's input queue, and the
+    // POST is answered.
+    let q = format!("EIO=4&transport=polling&sid={sid}");
+    let resp = post(addr, &q, b"4a\x1e4b").await;
+    assert_eq!((resp.status, resp.text()), (200, "ok".to_owned()));
+    input_paused(&logs, &sid).await;
+    // On loopback the frame is in the server's socket buffer once it is written. The yield
+    // lets this (current-thread) runtime poll its I/O driver, so that the server's WebSocket
+    // is known to be readable when the session can read again: tokio 1.54 resumes a yielded
+    // task only after polling the driver. That is not a documented guarantee; without it the
+    // test still passes with the fix but might no longer catch the old order (WebSocket
+    // first), which made it fail 5 times out of 5.
+    ws_send(&mut ws, "5").await;
+    tokio::task::yield_now().await;
+    for text in ["a", "b"] {
+        let message = tokio::time::timeout(WAIT, conn.recv()).await;
+        assert_eq!(message, Ok(Some(EngineMessage::Text(text.into()))));
+    }
+    // The session is on the WebSocket.
+    ws_send(&mut ws, "4c").await;
+    let message = tokio::time::timeout(WAIT, conn.recv()).await;
+    assert_eq!(message, Ok(Some(EngineMessage::Text("c".into()))));
 }
 
 #[tokio::test]

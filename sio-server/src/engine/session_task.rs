@@ -208,8 +208,15 @@ impl Driver {
     }
 
     /// The next thing to do, in this order: a control item, a message for the driven
-    /// application (when it is ready), the timer, an aborted GET, the WebSocket, a POST
-    /// packet, an application command; when nothing is ready, the WebSocket's writes.
+    /// application (when it is ready), the timer, an aborted GET, a POST packet, the
+    /// WebSocket, an application command; when nothing is ready, the WebSocket's writes.
+    ///
+    /// POST packets come before the WebSocket's: a POST is answered once its packets are
+    /// queued here, not once the session has them, and a client finishing an upgrade sends
+    /// `5` on the WebSocket as soon as its last POST is answered. Read the other way round,
+    /// that `5` could overtake the POST's packets, and the session, then on WebSocket, would
+    /// ignore them as packets of the old transport (engine.io handles a POST's packets
+    /// before it answers it, so they always come first there).
     fn poll_step(
         &mut self,
         cx: &mut Context<'_>,
@@ -270,13 +277,18 @@ impl Driver {
                     return Poll::Ready(Step::Ws(input));
                 }
             }
-            if can_read {
+        }
+        if can_read {
+            if let Poll::Ready(step) = self.poll_data() {
+                return Poll::Ready(step);
+            }
+            if let Some(ws) = &mut self.ws {
                 if let Poll::Ready(input) = ws.poll_input(cx) {
                     return Poll::Ready(Step::Ws(input));
                 }
             }
         }
-        if let Poll::Ready(step) = self.poll_queues(cx, can_read) {
+        if let Poll::Ready(step) = self.poll_commands() {
             return Poll::Ready(step);
         }
         // Nothing else is ready: write what the steps before queued, in one go.
@@ -288,21 +300,26 @@ impl Driver {
         Poll::Pending
     }
 
-    /// A POST packet (when `can_read`) or an application command.
-    fn poll_queues(&mut self, _cx: &mut Context<'_>, can_read: bool) -> Poll<Step> {
+    /// A POST packet (the caller checks that the application's queue has room).
+    fn poll_data(&mut self) -> Poll<Step> {
         let queues = &self.shared.queues;
         let mut state = queues.lock();
-        if can_read {
-            let was_full = state.data.len() >= DATA_BOUND;
-            if let Some(input) = state.data.pop_front() {
-                release(&mut state.data);
-                drop(state);
-                if was_full {
-                    queues.notify_room();
-                }
-                return Poll::Ready(Step::Data(input));
-            }
+        let was_full = state.data.len() >= DATA_BOUND;
+        let Some(input) = state.data.pop_front() else {
+            return Poll::Pending;
+        };
+        release(&mut state.data);
+        drop(state);
+        if was_full {
+            queues.notify_room();
         }
+        Poll::Ready(Step::Data(input))
+    }
+
+    /// An application command, while fewer than `bound` messages wait in the session.
+    fn poll_commands(&mut self) -> Poll<Step> {
+        let queues = &self.shared.queues;
+        let mut state = queues.lock();
         if self.buffered < self.bound {
             if let Some(command) = state.pop_command() {
                 let room_wanted = std::mem::take(&mut state.room_wanted);
@@ -405,6 +422,15 @@ impl Driver {
                     Packet::Message(text) => crate::metrics::message_received(text.len()),
                     Packet::Binary(data) => crate::metrics::message_received(data.len()),
                     _ => {}
+                }
+                if transport != self.session.transport() && !self.session.is_upgrading() {
+                    // The session ignores it: a packet of the old transport after an upgrade.
+                    tracing::debug!(
+                        sid = %self.sid,
+                        %transport,
+                        packet = ?packet.packet_type(),
+                        "packet from a transport no longer in use, ignored"
+                    );
                 }
                 self.session.handle_packet(now, transport, packet)
             }

@@ -74,7 +74,9 @@ const MAX_TIMER_STEPS: usize = 8;
 ///   [`begin_upgrade`](Self::begin_upgrade) (if it returns false, close that WebSocket). Feed
 ///   packets from the WebSocket labelled `WebSocket`. The session answers `2probe` with
 ///   `3probe`, ends the pending GET with a `noop`, and switches on `5`
-///   ([`Event::Upgraded`]).
+///   ([`Event::Upgraded`]). Polling packets fed after the switch are ignored, so feed every
+///   packet of a POST before answering it, or at least before any WebSocket packet that
+///   arrives after the answer: the client sends `5` as soon as its last POST is answered.
 /// - Client: after [`Event::Opened`] with `"websocket"` in `upgrades`, open a WebSocket and call
 ///   [`start_probe`](Self::start_probe) (queues `2probe`). On [`Event::ProbeSucceeded`] pause
 ///   polling, then call [`finish_upgrade`](Self::finish_upgrade) (queues `5` and switches).
