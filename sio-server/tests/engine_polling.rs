@@ -414,3 +414,33 @@ async fn trailing_slash_option() {
     .await;
     assert_eq!(resp.status, 404);
 }
+
+/// A GET that waits for packets holds none of its request's head (URI, headers, extensions):
+/// behind hyper, the URI and header values are slices of the connection's 8 KiB read buffer,
+/// which hyper would otherwise have to replace to go on reading (BENCHMARKS.md §8).
+#[tokio::test]
+async fn a_waiting_get_does_not_hold_its_request() {
+    let engine = sio_server::EngineIo::new(EngineConfig::default());
+    let _echo = spawn_echo(&engine);
+    let sid = open(&engine, "4").await;
+    let marker = std::sync::Arc::new(());
+    let mut req = http::Request::get(format!("/engine.io/?EIO=4&transport=polling&sid={sid}"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    req.extensions_mut().insert(marker.clone());
+    let mut waiting = std::pin::pin!(engine.handle(req, None));
+    assert!(futures_util::FutureExt::now_or_never(waiting.as_mut()).is_none());
+    assert_eq!(
+        std::sync::Arc::strong_count(&marker),
+        1,
+        "the request is still held"
+    );
+    // The GET still gets its answer: the close packet.
+    engine.close_all();
+    let response = waiting.await;
+    assert_eq!(response.status(), 200);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap();
+    assert_eq!(&body.to_bytes()[..], b"1");
+}

@@ -268,14 +268,34 @@ impl EngineIo {
     {
         let engine = self.clone();
         let guard = AbortGuard::new(self, &req);
+        // CORS reads the request's `Origin` only: an owned copy of it, not a clone of the
+        // headers, which would keep hyper's read buffer alive for as long as a GET waits.
+        let request_headers = engine.inner.config.cors.as_ref().map(|_| {
+            let mut origin = HeaderMap::new();
+            if let Some(value) = req.headers().get(header::ORIGIN) {
+                origin.insert(header::ORIGIN, detach_value(value));
+            }
+            origin
+        });
+        // The routing future is large (every path's state: handshakes, POSTs, the
+        // `allow_request` hook: about 2 KB) and owns the request; boxed, both are freed when
+        // routing ends, and what stays for as long as a GET of a session waits (up to a ping
+        // interval) is this future, small, with the `polling::get` future.
+        let routing = Box::pin(self.clone().route(req, remote));
         async move {
-            let request_headers = engine
-                .inner
-                .config
-                .cors
-                .as_ref()
-                .map(|_| req.headers().clone());
-            let mut response = engine.route(req, remote).await;
+            let mut response = match routing.await {
+                Routed::Response(response) => response,
+                Routed::Get {
+                    handle,
+                    b64,
+                    compression,
+                    body,
+                } => {
+                    let response = polling::get(&handle, b64, compression).await;
+                    drop(body);
+                    response
+                }
+            };
             if let (Some(cors), Some(headers)) = (&engine.inner.config.cors, request_headers) {
                 if response.status() != StatusCode::SWITCHING_PROTOCOLS {
                     cors.apply(&headers, response.headers_mut());
@@ -286,11 +306,7 @@ impl EngineIo {
         }
     }
 
-    async fn route<B>(
-        &self,
-        mut req: Request<B>,
-        remote: Option<SocketAddr>,
-    ) -> Response<EngineBody>
+    async fn route<B>(self, mut req: Request<B>, remote: Option<SocketAddr>) -> Routed<B>
     where
         B: Body + Send + 'static,
     {
@@ -303,7 +319,7 @@ impl EngineIo {
                 response
                     .headers_mut()
                     .insert(header::CONTENT_LENGTH, http::HeaderValue::from_static("0"));
-                return response;
+                return response.into();
             }
         }
         let error_with = |code: ErrorCode, message: Option<&str>| {
@@ -318,10 +334,10 @@ impl EngineIo {
         let transport = match query.transport.as_deref() {
             Some("polling") => TransportKind::Polling,
             Some("websocket") => TransportKind::WebSocket,
-            _ => return error(ErrorCode::UnknownTransport),
+            _ => return error(ErrorCode::UnknownTransport).into(),
         };
         if !config.transports.contains(&transport) {
-            return error(ErrorCode::UnknownTransport);
+            return error(ErrorCode::UnknownTransport).into();
         }
         if req
             .headers()
@@ -330,13 +346,13 @@ impl EngineIo {
             .any(|origin| !valid_header_chars(origin.as_bytes()))
         {
             // engine.io's `checkInvalidHeaderChar` (hyper already refuses most such bytes).
-            return error(ErrorCode::BadRequest);
+            return error(ErrorCode::BadRequest).into();
         }
         if transport == TransportKind::WebSocket && !upgrade {
-            return json_error(ErrorCode::BadRequest, None);
+            return json_error(ErrorCode::BadRequest, None).into();
         }
         if transport == TransportKind::Polling && upgrade {
-            return error(ErrorCode::BadRequest);
+            return error(ErrorCode::BadRequest).into();
         }
         let version = match query.eio.as_deref() {
             Some("4") => Some(ProtocolVersion::V4),
@@ -345,10 +361,10 @@ impl EngineIo {
         };
         if let Some(sid) = &query.sid {
             let Some(handle) = self.registry().get(sid.as_str()).cloned() else {
-                return error(ErrorCode::UnknownSid);
+                return error(ErrorCode::UnknownSid).into();
             };
             if version != Some(handle.shared.version) {
-                return error(ErrorCode::BadRequest);
+                return error(ErrorCode::BadRequest).into();
             }
             let on_websocket = handle
                 .shared
@@ -356,11 +372,11 @@ impl EngineIo {
                 .load(std::sync::atomic::Ordering::Acquire);
             if transport == TransportKind::WebSocket {
                 let Some(accept) = ws::accept_key(req.method(), req.headers()) else {
-                    return error(ErrorCode::BadRequest);
+                    return error(ErrorCode::BadRequest).into();
                 };
                 let on_upgrade = hyper::upgrade::on(&mut req);
                 let Ok((settings, extensions)) = self.ws_settings(req.headers()) else {
-                    return upgrade_error(ErrorCode::BadRequest, Some(BAD_EXTENSIONS));
+                    return upgrade_error(ErrorCode::BadRequest, Some(BAD_EXTENSIONS)).into();
                 };
                 let version = handle.shared.version;
                 tokio::spawn(async move {
@@ -379,24 +395,36 @@ impl EngineIo {
                         socket.close(None);
                     }
                 });
-                return ws::switching_protocols(accept, extensions);
+                return ws::switching_protocols(accept, extensions).into();
             }
             if on_websocket {
-                return json_error(ErrorCode::BadRequest, None);
+                return json_error(ErrorCode::BadRequest, None).into();
             }
             return match *req.method() {
                 Method::GET => {
-                    let b64 = handle.shared.b64;
-                    polling::get(&handle, b64, self.compression(&req)).await
+                    let compression = self.compression(&req);
+                    // The request's head (its URI and headers are slices of hyper's read
+                    // buffer) is dropped here: a waiting GET does not keep that buffer, and
+                    // hyper reuses it for its next read instead of allocating another. The
+                    // body (empty for a GET) stays until the response, as before.
+                    let (_, body) = req.into_parts();
+                    Routed::Get {
+                        b64: handle.shared.b64,
+                        handle,
+                        compression,
+                        body,
+                    }
                 }
-                Method::POST => polling::post(&handle, req, &self.post_limits()).await,
-                _ => status(StatusCode::INTERNAL_SERVER_ERROR),
+                Method::POST => polling::post(&handle, req, &self.post_limits())
+                    .await
+                    .into(),
+                _ => status(StatusCode::INTERNAL_SERVER_ERROR).into(),
             };
         }
         // A handshake.
         if req.method() != Method::GET {
             refused(Refusal::BadMethod, remote);
-            return error(ErrorCode::BadHandshakeMethod);
+            return error(ErrorCode::BadHandshakeMethod).into();
         }
         if let Some(hook) = &config.allow_request {
             let (mut parts, body) = req.into_parts();
@@ -408,16 +436,16 @@ impl EngineIo {
             if let Err(message) = verdict {
                 let message = Some(message).filter(|m| !m.is_empty());
                 refused(Refusal::Forbidden, remote);
-                return error_with(ErrorCode::Forbidden, message.as_deref());
+                return error_with(ErrorCode::Forbidden, message.as_deref()).into();
             }
         }
         let Some(version) = version else {
             refused(Refusal::UnsupportedVersion, remote);
-            return error(ErrorCode::UnsupportedProtocolVersion);
+            return error(ErrorCode::UnsupportedProtocolVersion).into();
         };
         let Ok(sid) = sid::generate() else {
             refused(Refusal::Error, remote);
-            return error(ErrorCode::BadRequest);
+            return error(ErrorCode::BadRequest).into();
         };
         let handler = self
             .inner
@@ -431,7 +459,7 @@ impl EngineIo {
                 Ok(permit) => Deliver::Queue(permit),
                 Err(_) => {
                     refused(Refusal::ServerBusy, remote);
-                    return json_error(ErrorCode::Forbidden, Some("Server busy"));
+                    return json_error(ErrorCode::Forbidden, Some("Server busy")).into();
                 }
             },
         };
@@ -472,15 +500,15 @@ impl EngineIo {
                 if let Some(cookie) = cookie {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
-                response
+                response.into()
             }
             TransportKind::WebSocket => {
                 let Some(accept) = ws::accept_key(req.method(), req.headers()) else {
-                    return error(ErrorCode::BadRequest);
+                    return error(ErrorCode::BadRequest).into();
                 };
                 let on_upgrade = hyper::upgrade::on(&mut req);
                 let Ok((settings, extensions)) = self.ws_settings(req.headers()) else {
-                    return upgrade_error(ErrorCode::BadRequest, Some(BAD_EXTENSIONS));
+                    return upgrade_error(ErrorCode::BadRequest, Some(BAD_EXTENSIONS)).into();
                 };
                 tokio::spawn(async move {
                     let Some(socket) = ws::upgraded(on_upgrade, version, settings).await else {
@@ -499,7 +527,7 @@ impl EngineIo {
                 if let Some(cookie) = cookie {
                     response.headers_mut().append(header::SET_COOKIE, cookie);
                 }
-                response
+                response.into()
             }
         }
     }
@@ -567,17 +595,40 @@ fn valid_header_chars(value: &[u8]) -> bool {
         .all(|&b| b == b'\t' || (0x20..=0x7e).contains(&b) || b >= 0x80)
 }
 
+/// What routing a request leads to: a response, or a GET of a polling session to wait for.
+enum Routed<B> {
+    Response(Response<EngineBody>),
+    Get {
+        handle: SessionHandle,
+        b64: bool,
+        compression: Option<(Encoding, usize)>,
+        /// The request's body, kept until the response (hyper sees it dropped otherwise).
+        body: B,
+    },
+}
+
+impl<B> From<Response<EngineBody>> for Routed<B> {
+    fn from(response: Response<EngineBody>) -> Routed<B> {
+        Routed::Response(response)
+    }
+}
+
 /// A copy of `headers` that owns its values. hyper parses header values as slices of its
 /// connection read buffer (8 KiB): a plain clone kept for the life of a session would keep that
 /// whole buffer alive for every connection.
 fn detach_headers(headers: &HeaderMap) -> HeaderMap {
     let mut owned = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
-        let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
-        copy.set_sensitive(value.is_sensitive());
-        owned.append(name.clone(), copy);
+        owned.append(name.clone(), detach_value(value));
     }
     owned
+}
+
+/// A copy of `value` that owns its bytes (see [`detach_headers`]).
+fn detach_value(value: &HeaderValue) -> HeaderValue {
+    let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+    copy.set_sensitive(value.is_sensitive());
+    copy
 }
 
 #[cfg(test)]

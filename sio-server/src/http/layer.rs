@@ -12,6 +12,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Either;
@@ -131,7 +132,10 @@ where
                 .or_else(|| req.extensions().get::<SocketAddr>().copied());
             // Called now: the request is registered even if the future is dropped unpolled.
             let response = self.engine().handle(req, remote);
-            Box::pin(async move { Ok(response.await.map(Either::Left)) })
+            // A combinator, not `async move { response.await }`: an async block stores the
+            // future it captures and, apart, the one it awaits (twice the size, for as long
+            // as a GET waits).
+            Box::pin(response.map(|response| Ok(response.map(Either::Left))))
         } else {
             // The service that was polled ready serves the request; a clone stays for the
             // next one (the usual tower pattern).

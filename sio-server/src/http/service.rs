@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use http_body_util::{Either, Full};
@@ -91,7 +92,10 @@ where
         if self.engine.matches(req.uri().path()) {
             // Called now: the request is registered even if hyper drops the future unpolled.
             let response = self.engine.handle(req, self.remote);
-            Box::pin(async move { Ok(response.await.map(Either::Left)) })
+            // A combinator, not `async move { response.await }`: an async block stores the
+            // future it captures and, apart, the one it awaits (twice the size, for as long
+            // as a GET waits).
+            Box::pin(response.map(|response| Ok(response.map(Either::Left))))
         } else {
             let future = self.inner.call(req);
             Box::pin(async move { future.await.map(|r| r.map(Either::Right)) })
