@@ -179,6 +179,7 @@ impl Driver {
                 continue;
             }
             let Some(deadline) = self.poll_timeout() else {
+                self.release_memory();
                 return Poll::Pending;
             };
             let deadline = tokio::time::Instant::from_std(deadline);
@@ -194,6 +195,7 @@ impl Driver {
                     .insert(Box::pin(tokio::time::sleep_until(deadline))),
             };
             if sleep.as_mut().poll(cx).is_pending() {
+                self.release_memory();
                 return Poll::Pending;
             }
             self.handle_timeout();
@@ -201,6 +203,16 @@ impl Driver {
         // Others get their turn; this task comes back at once.
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// The task goes idle: the queues drained while it was busy keep their capacity until
+    /// now (one allocation per burst rather than one per packet), and are freed here, so that
+    /// an idle connection holds no queue memory.
+    fn release_memory(&mut self) {
+        self.session.release_memory();
+        if let Some(engine) = self.engine.as_mut() {
+            engine.release_memory();
+        }
     }
 
     /// Every handle is gone: close politely, and end the event streams.
@@ -278,7 +290,7 @@ impl Driver {
                 self.decoder.reset();
                 self.session.handle_open(now);
             }
-            EngineEvent::Message(frame) => self.on_frame(frame),
+            EngineEvent::Message(frame) => self.on_frame(now, frame),
             EngineEvent::Ping => self.emit_manager(&ManagerEvent::Ping),
             EngineEvent::Upgraded(transport) => {
                 self.prior_websocket_success = transport == TransportKind::WebSocket;
@@ -537,8 +549,7 @@ impl Driver {
     // Packets from the server
     // ----------------------------------------------------------------------------------------
 
-    fn on_frame(&mut self, frame: Frame) {
-        let now = now();
+    fn on_frame(&mut self, now: Instant, frame: Frame) {
         match self.decoder.decode(frame) {
             Ok(Some(packet)) => {
                 // Only these change what a socket's handles read.
@@ -572,7 +583,7 @@ impl Driver {
             None => AckSender::none(),
         };
         let message = Message {
-            event: event.as_str().to_owned(),
+            event: event.as_shared().clone(),
             args,
             ack,
         };

@@ -178,12 +178,16 @@ impl Engine {
 
     /// The next event for the manager.
     pub(crate) fn poll_event(&mut self) -> Option<EngineEvent> {
-        let event = self.events.pop_front();
+        self.events.pop_front()
+    }
+
+    /// Frees the event queue if it is empty: it keeps its capacity while a burst is drained,
+    /// and the manager's task calls this when it goes idle.
+    pub(crate) fn release_memory(&mut self) {
         if self.events.is_empty() && self.events.capacity() > 0 {
             // An idle connection keeps no queue memory.
             self.events = VecDeque::new();
         }
-        event
     }
 
     /// Whether the session is over (the engine may be dropped once its events are taken).

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use sio_protocol::Str;
 use sio_protocol::socket::Args;
 
 use crate::commands::{Command, CommandSender};
@@ -15,7 +16,9 @@ use crate::error::Error;
 /// An event from the server, as a handler receives it.
 #[derive(Clone)]
 pub struct Message {
-    pub(crate) event: String,
+    /// The event's name: shares the received frame's bytes (no copy, and a clone of the
+    /// message copies no string).
+    pub(crate) event: Str,
     pub(crate) args: Args,
     pub(crate) ack: AckSender,
 }

@@ -55,9 +55,10 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// tungstenite's read buffer, allocated for each connection and kept while it is idle (it is
-/// also the most one read call takes from the socket). Socket.IO messages are mostly small;
-/// a larger frame still arrives whole (tungstenite reserves its length at once), in reads of
-/// this size.
+/// also the most tungstenite asks for in one read; [`Guarded`] takes up to
+/// [`SOCKET_READ_SIZE`] from the socket at once and hands the rest on in later reads).
+/// Socket.IO messages are mostly small; a larger frame still arrives whole (tungstenite
+/// reserves its length at once).
 const READ_BUFFER_SIZE: usize = 512;
 
 /// Small buffers: an idle connection should hold almost nothing (DESIGN example 12). Frames
@@ -75,10 +76,44 @@ fn config(limit: usize) -> WebSocketConfig {
 
 type WsStream = WebSocketStream<Guarded>;
 
+/// The most one read call takes from the socket, into a buffer on the stack: a burst of small
+/// frames costs one system call per this many bytes rather than one per
+/// [`READ_BUFFER_SIZE`] (tungstenite asks for at most that much at a time). What tungstenite
+/// did not take waits in [`Guarded::pending`], which is freed once drained.
+const SOCKET_READ_SIZE: usize = 16 * 1024;
+
 /// The byte stream with the [`FrameGuard`] on its reads.
 struct Guarded {
     stream: ByteStream,
     guard: FrameGuard,
+    /// Bytes read from the socket (and seen by the guard) that tungstenite has not taken yet:
+    /// `pending[taken..]`. Empty and unallocated between bursts, so an idle connection holds
+    /// nothing here.
+    pending: Vec<u8>,
+    taken: usize,
+}
+
+impl Guarded {
+    fn new(stream: ByteStream, guard: FrameGuard) -> Guarded {
+        Guarded {
+            stream,
+            guard,
+            pending: Vec::new(),
+            taken: 0,
+        }
+    }
+
+    /// Hands `buf` what it can take of the pending bytes; frees them once all are taken.
+    fn take_pending(&mut self, buf: &mut ReadBuf<'_>) {
+        let rest = self.pending.get(self.taken..).unwrap_or_default();
+        let n = rest.len().min(buf.remaining());
+        buf.put_slice(rest.get(..n).unwrap_or_default());
+        self.taken += n;
+        if self.taken >= self.pending.len() {
+            self.pending = Vec::new();
+            self.taken = 0;
+        }
+    }
 }
 
 impl AsyncRead for Guarded {
@@ -88,11 +123,32 @@ impl AsyncRead for Guarded {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        let before = buf.filled().len();
-        ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
-        let read = buf.filled().get(before..).unwrap_or_default();
+        if this.taken < this.pending.len() {
+            this.take_pending(buf);
+            return Poll::Ready(Ok(()));
+        }
+        if buf.remaining() >= SOCKET_READ_SIZE {
+            // A large read (tungstenite never asks for one with our buffer size): straight in.
+            let before = buf.filled().len();
+            ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
+            let read = buf.filled().get(before..).unwrap_or_default();
+            // On an error the bytes are not handed on: tungstenite never buffers the frame.
+            return Poll::Ready(this.guard.inspect(read));
+        }
+        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); SOCKET_READ_SIZE];
+        let mut read = ReadBuf::uninit(&mut scratch);
+        ready!(Pin::new(&mut this.stream).poll_read(cx, &mut read))?;
+        let read = read.filled();
         // On an error the bytes are not handed on: tungstenite never buffers the frame.
-        Poll::Ready(this.guard.inspect(read))
+        this.guard.inspect(read)?;
+        let n = read.len().min(buf.remaining());
+        let (now, later) = read.split_at(n);
+        buf.put_slice(now);
+        if !later.is_empty() {
+            this.pending = later.to_vec();
+            this.taken = 0;
+        }
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -384,7 +440,7 @@ async fn open(
     // The first frames, already read, go through the guard too.
     let mut guard = FrameGuard::new(limit);
     guard.inspect(&tail)?;
-    let stream = Guarded { stream, guard };
+    let stream = Guarded::new(stream, guard);
     Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(config(limit))).await)
 }
 
@@ -800,6 +856,45 @@ mod tests {
         let mut guard = FrameGuard::new(10);
         guard.limit = 1000;
         feed(&mut guard, &frame(true, 1, 1000), 64).expect("raised");
+    }
+
+    /// What one socket read brings beyond tungstenite's small buffer is handed on in order,
+    /// through later reads that do not touch the socket, and freed once taken.
+    #[tokio::test]
+    async fn a_large_socket_read_is_handed_on_in_small_pieces() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        // 400 small frames (what a server's burst of events looks like): 20,800 bytes.
+        let mut sent = Vec::new();
+        for _ in 0..400 {
+            sent.extend(frame(true, 1, 50));
+        }
+        let writer = {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                let (mut peer, _) = listener.accept().await.expect("accept");
+                peer.write_all(&sent).await.expect("write");
+            })
+        };
+        let tcp = TcpStream::connect(addr).await.expect("connect");
+        writer.await.expect("writer");
+        let mut guarded = Guarded::new(ByteStream::Plain(tcp), FrameGuard::new(100));
+        let mut received = Vec::new();
+        while received.len() < sent.len() {
+            let mut piece = [0u8; READ_BUFFER_SIZE];
+            let mut buf = ReadBuf::new(&mut piece);
+            std::future::poll_fn(|cx| Pin::new(&mut guarded).poll_read(cx, &mut buf))
+                .await
+                .expect("read");
+            assert!(!buf.filled().is_empty(), "no early end of stream");
+            received.extend_from_slice(buf.filled());
+        }
+        assert_eq!(received, sent);
+        // Everything was taken: nothing is kept.
+        assert_eq!((guarded.pending.capacity(), guarded.taken), (0, 0));
+        assert_eq!(guarded.guard.header_len, 0);
     }
 
     #[test]

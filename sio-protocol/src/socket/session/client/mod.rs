@@ -1121,21 +1121,21 @@ impl<A> ClientSession<A> {
     /// The next packet to encode and write on the Engine.IO connection, in order.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Packet> {
-        let packet = self.out.pop_front();
-        if packet.is_none() {
-            release(&mut self.out);
-        }
-        packet
+        self.out.pop_front()
     }
 
     /// The next event for the runtime, in order.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<ClientEvent<A>> {
-        let event = self.events.pop_front();
-        if event.is_none() {
-            release(&mut self.events);
-        }
-        event
+        self.events.pop_front()
+    }
+
+    /// Frees the memory of the output and event queues if they are empty. The queues keep
+    /// their capacity while they are drained (one allocation per burst, not one per packet);
+    /// a runtime calls this when it goes idle, so that an idle client holds no queue memory.
+    pub fn release_memory(&mut self) {
+        release(&mut self.out);
+        release(&mut self.events);
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout): the attempt's deadline, the next
