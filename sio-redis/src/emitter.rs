@@ -6,8 +6,8 @@ use serde::Serialize;
 use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
 
-use crate::channels::{Classic, DEFAULT_KEY};
 use crate::Error;
+use crate::channels::{Classic, DEFAULT_KEY};
 use crate::conn::RedisConnection;
 use crate::format::classic::{Broadcast, Request, RequestBody};
 use crate::format::{Flags, Opts, Packet};
@@ -142,11 +142,7 @@ impl Emitter {
 
     /// Emits `event` with `args` (see [`Args::new`] for how a value becomes arguments) to every
     /// client of the namespace.
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        args: &T,
-    ) -> Result<(), Error> {
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
         self.operator().emit(event, args).await
     }
 
@@ -250,12 +246,9 @@ impl BroadcastOperator {
     }
 
     /// Emits `event` with `args` to the targeted clients.
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        args: &T,
-    ) -> Result<(), Error> {
-        self.emit_args(event, &Args::new(args).map_err(Error::args)?).await
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
+        self.emit_args(event, &Args::new(args).map_err(Error::args)?)
+            .await
     }
 
     /// Emits `event` with arguments already built to the targeted clients.
@@ -263,7 +256,11 @@ impl BroadcastOperator {
         if RESERVED_EVENTS.contains(&event) {
             return Err(Error::reserved(event));
         }
-        let packet = Packet::event(Some(self.emitter.nsp.clone()), event, args.to_values().map_err(Error::args)?);
+        let packet = Packet::event(
+            Some(self.emitter.nsp.clone()),
+            event,
+            args.to_values().map_err(Error::args)?,
+        );
         let message = Broadcast::new(Str::from_static(EMITTER_UID), packet, self.opts());
         let channel = self.emitter.channels.broadcast_channel(&self.rooms);
         self.emitter

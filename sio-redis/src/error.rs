@@ -233,10 +233,18 @@ mod tests {
         assert!(cause.downcast_ref::<redis::RedisError>().is_some());
         assert!(cause.to_string().contains("the cause"));
 
-        let e = Error::redis("connecting to redis", redis_error(redis::ErrorKind::InvalidClientConfig));
+        let e = Error::redis(
+            "connecting to redis",
+            redis_error(redis::ErrorKind::InvalidClientConfig),
+        );
         assert_eq!(e.kind(), ErrorKind::Config);
         assert!(e.is_config() && !e.is_redis());
-        assert!(e.source().unwrap().downcast_ref::<redis::RedisError>().is_some());
+        assert!(
+            e.source()
+                .unwrap()
+                .downcast_ref::<redis::RedisError>()
+                .is_some()
+        );
 
         let e = Error::timeout("publish");
         assert!(e.is_timeout());
@@ -251,7 +259,12 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Decode);
         assert!(e.is_decode());
         assert_eq!(e.to_string(), "invalid json");
-        assert!(e.source().unwrap().downcast_ref::<serde_json::Error>().is_some());
+        assert!(
+            e.source()
+                .unwrap()
+                .downcast_ref::<serde_json::Error>()
+                .is_some()
+        );
 
         let e = crate::format::decode_payload(&bytes::Bytes::from_static(&[0xc1])).unwrap_err();
         assert!(e.is_decode());
@@ -275,7 +288,12 @@ mod tests {
         let e = Error::args(protocol);
         assert!(e.is_args());
         assert_eq!(e.to_string(), "invalid arguments");
-        assert!(e.source().unwrap().downcast_ref::<sio_protocol::Error>().is_some());
+        assert!(
+            e.source()
+                .unwrap()
+                .downcast_ref::<sio_protocol::Error>()
+                .is_some()
+        );
     }
 
     struct NotSerializable;
@@ -288,9 +306,6 @@ mod tests {
 
     #[test]
     fn small() {
-        assert_eq!(
-            std::mem::size_of::<Error>(),
-            std::mem::size_of::<usize>()
-        );
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
     }
 }

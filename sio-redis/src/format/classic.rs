@@ -13,8 +13,8 @@ use bytes::Bytes;
 use sio_protocol::{Map, Str, Value};
 
 use super::{
-    FetchedSocket, Error, Opts, OptsKeys, Packet, decode_payload, encode_json,
-    encode_msgpack, opt_rooms, opt_str, req_str, req_u64, room, str_array, truthy,
+    Error, FetchedSocket, Opts, OptsKeys, Packet, decode_payload, encode_json, encode_msgpack,
+    opt_rooms, opt_str, req_str, req_u64, room, str_array, truthy,
 };
 
 /// The request types of the classic adapter (`RequestType` in `lib/index.ts`).
@@ -366,7 +366,8 @@ impl Request {
 
     /// Decodes a request (JSON when the first byte is `{`, msgpack otherwise).
     ///
-    /// Types 8 and 9 (and unknown types) are not requests: an [`Error`](crate::Error) of kind [`Decode`](crate::ErrorKind::Decode).
+    /// Types 8 and 9 (and unknown types) are not requests: an [`Error`] of kind
+    /// [`Decode`](crate::ErrorKind::Decode).
     pub fn decode(payload: &Bytes) -> Result<Request, Error> {
         Request::from_value(decode_payload(payload)?)
     }

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use sio_protocol::{Map, Str, Value};
 
 use super::{
-    FetchedSocket, Error, Opts, OptsKeys, Packet, decode_payload, encode_json,
-    encode_msgpack, opt_rooms, opt_str, req_str, req_u64, str_array, truthy,
+    Error, FetchedSocket, Opts, OptsKeys, Packet, decode_payload, encode_json, encode_msgpack,
+    opt_rooms, opt_str, req_str, req_u64, str_array, truthy,
 };
 
 /// One message between the servers of a `ClusterAdapter`.

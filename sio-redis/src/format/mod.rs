@@ -15,8 +15,8 @@
 //! (modulo its random ids). Reading is by the first byte, as the adapters do: `{` is JSON,
 //! anything else msgpack.
 //!
-//! Decoding is total: malformed input is an [`Error`](crate::Error) of kind [`Decode`](crate::ErrorKind::Decode), never a panic, and unknown keys are
-//! ignored. Where JavaScript would accept a shape that cannot be represented (a room that is
+//! Decoding is total: malformed input is an [`Error`] of kind
+//! [`Decode`](crate::ErrorKind::Decode), never a panic, and unknown keys are ignored. Where JavaScript would accept a shape that cannot be represented (a room that is
 //! not a string or a number, a `requestId` that is not a string), the decoders here reject it.
 
 use bytes::Bytes;
@@ -369,11 +369,7 @@ pub(crate) fn req_str(map: &Map, key: &str, what: &'static str) -> Result<Str, E
     opt_str(map, key, what)?.ok_or_else(|| Error::shape(what))
 }
 
-pub(crate) fn opt_str(
-    map: &Map,
-    key: &str,
-    what: &'static str,
-) -> Result<Option<Str>, Error> {
+pub(crate) fn opt_str(map: &Map, key: &str, what: &'static str) -> Result<Option<Str>, Error> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(Str::from(s.clone()))),

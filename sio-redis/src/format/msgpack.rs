@@ -33,8 +33,8 @@
 //! | any other ext of type `t`               | `[t, Buffer]`               | `[t, Binary]` |
 //! | array, map                              | an array, an object         | the same; a repeated key keeps its first position and its last value |
 //!
-//! Errors (an [`Error`](crate::Error) of kind [`Decode`](crate::ErrorKind::Decode)) where notepack.io throws (the reserved byte `c1`, a
-//! truncated value, trailing bytes), and, stricter: a map key that is not a string (notepack.io
+//! Errors (an [`Error`] of kind [`Decode`](crate::ErrorKind::Decode)) where notepack.io throws
+//! (the reserved byte `c1`, a truncated value, trailing bytes), and, stricter: a map key that is not a string (notepack.io
 //! turns any key into a string property; none of its writers produce one), a timestamp ext 8
 //! whose length is not 12 (notepack.io reads 12 bytes whatever the length says), nesting deeper
 //! than [`MAX_DEPTH`]. Declared lengths are checked against the remaining input before anything
