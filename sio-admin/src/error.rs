@@ -8,16 +8,16 @@ use std::fmt;
 type BoxError = Box<dyn StdError + Send + Sync>;
 
 /// Why [`instrument`](crate::instrument), [`Auth::basic`](crate::Auth::basic),
-/// [`InstrumentOptions::from_env`](crate::InstrumentOptions::from_env) or
-/// parsing a [`Mode`](crate::Mode) refused: the error of every fallible
-/// call of this crate.
+/// [`InstrumentOptions::from_env`](crate::InstrumentOptions::from_env), parsing a
+/// [`Mode`](crate::Mode) or reading the [`AdminUi`](crate::AdminUi) failed: the error of
+/// every fallible call of this crate.
 ///
 /// It is opaque, in the shape of hyper's and reqwest's errors (and of `sio_server::Error`):
 /// [`kind`](Self::kind) (or an `is_*` method) tells what failed, [`Display`](fmt::Display)
 /// says it as `@socket.io/admin-ui` does where it has a message (`"the `password` field must be
 /// a valid bcrypt hash"`) and never repeats the text of its cause, which
-/// [`source`](StdError::source) returns (the `bcrypt` error, or Tokio's error for a missing
-/// runtime):
+/// [`source`](StdError::source) returns (the `bcrypt` error, Tokio's error for a missing
+/// runtime, the `std::io::Error` of reading the Admin UI's files):
 ///
 /// ```
 /// use std::error::Error as _;
@@ -50,6 +50,10 @@ pub enum ErrorKind {
     /// [`instrument`](crate::instrument) was called outside a Tokio runtime (it starts
     /// tasks); the cause is Tokio's error.
     NoRuntime,
+    /// The Admin UI's page could not be read ([`AdminUi`](crate::AdminUi)'s constructors):
+    /// the message names the folder, the cause is the `std::io::Error` (or, from
+    /// `from_node_modules` and `from_env_or_node_modules`, the error of `from_dir`).
+    UiFiles,
 }
 
 impl Error {
@@ -91,6 +95,10 @@ impl Error {
         )
     }
 
+    pub(crate) fn ui_files(message: String, source: impl Into<BoxError>) -> Self {
+        Error::build(ErrorKind::UiFiles, message, Some(source.into()))
+    }
+
     /// What the error is about.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
@@ -109,6 +117,11 @@ impl Error {
     /// Whether there was no Tokio runtime ([`ErrorKind::NoRuntime`]).
     pub fn is_no_runtime(&self) -> bool {
         self.inner.kind == ErrorKind::NoRuntime
+    }
+
+    /// Whether the Admin UI's page could not be read ([`ErrorKind::UiFiles`]).
+    pub fn is_ui_files(&self) -> bool {
+        self.inner.kind == ErrorKind::UiFiles
     }
 }
 
