@@ -151,6 +151,19 @@ impl Error {
         Error::build(ErrorKind::Args, "invalid arguments", Some(Box::new(source)))
     }
 
+    /// The message followed by every cause's (`"publish failed: broken pipe"`), for the
+    /// crate's own log lines, which print the error where no caller will.
+    pub(crate) fn chain(&self) -> String {
+        let mut text = self.inner.message.to_string();
+        let mut next = self.source();
+        while let Some(cause) = next {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            next = cause.source();
+        }
+        text
+    }
+
     /// What the error is about.
     pub fn kind(&self) -> ErrorKind {
         self.inner.kind
@@ -232,6 +245,8 @@ mod tests {
         let cause = e.source().expect("the redis error");
         assert!(cause.downcast_ref::<redis::RedisError>().is_some());
         assert!(cause.to_string().contains("the cause"));
+        assert!(e.chain().starts_with("publish failed: "), "{}", e.chain());
+        assert!(e.chain().contains("the cause"), "{}", e.chain());
 
         let e = Error::redis(
             "connecting to redis",

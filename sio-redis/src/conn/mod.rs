@@ -209,7 +209,7 @@ impl RedisConnection {
         };
         if let Err(e) = &result {
             Counters::add(&self.inner.counters.publish_failures);
-            tracing::warn!(error = %e, "sio-redis: {what} failed");
+            tracing::warn!(error = %e.chain(), "sio-redis: {what} failed");
         }
         result
     }

@@ -452,7 +452,9 @@ async fn resubscribe_loop(inner: Weak<Inner>, notify: Arc<Notify>) {
                     tracing::info!("sio-redis: subscriptions restored");
                     break;
                 }
-                Err(e) => tracing::debug!(error = %e, "sio-redis: resubscription failed, retrying"),
+                Err(e) => {
+                    tracing::debug!(error = %e.chain(), "sio-redis: resubscription failed, retrying")
+                }
             }
             drop(inner);
             tokio::time::sleep(delay).await;
