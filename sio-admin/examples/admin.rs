@@ -75,7 +75,15 @@ async fn main() -> std::io::Result<()> {
         env!("CARGO_MANIFEST_DIR"),
         "/../tests/node_modules"
     ))
-    .unwrap_or_else(|e| fail(e.to_string()));
+    .unwrap_or_else(|e| {
+        let mut cause = String::new();
+        let mut next = std::error::Error::source(&e);
+        while let Some(c) = next {
+            cause.push_str(&format!(": {c}"));
+            next = c.source();
+        }
+        fail(format!("{e}{cause}"))
+    });
 
     let io = SocketIo::new(SocketIoConfig::default());
     io.of("/").on_connection(|socket| async move {

@@ -16,7 +16,7 @@ use sio_server::{
 };
 use tokio::sync::mpsc;
 
-use crate::options::{Auth, InstrumentError, InstrumentOptions, Mode};
+use crate::options::{Auth, InstrumentOptions, Mode};
 use crate::serialize::{self, ADMIN_KEY, Spread, now_value, socket_value, user_data};
 
 /// How many events may wait for the emitting task; past that, new ones are dropped (and
@@ -82,8 +82,8 @@ fn closes_connection(reason: SocketDisconnectReason) -> bool {
 /// # Ok(())
 /// # }
 /// ```
-pub fn instrument(io: &SocketIo, options: InstrumentOptions) -> Result<(), InstrumentError> {
-    let runtime = tokio::runtime::Handle::try_current().map_err(|_| InstrumentError::NoRuntime)?;
+pub fn instrument(io: &SocketIo, options: InstrumentOptions) -> Result<(), crate::Error> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(crate::Error::no_runtime)?;
     let admin = io.of(&options.namespace_name);
     let (tx, rx) = mpsc::channel(QUEUE);
     let shared = Arc::new(Shared {

@@ -56,11 +56,13 @@
 //! every server. Login sessions are kept by the server that granted them (JavaScript's
 //! `InMemoryStore`): behind a load balancer, use sticky sessions.
 
+mod error;
 mod instrument;
 mod options;
 mod serialize;
 mod ui;
 
+pub use error::{Error, ErrorKind};
 pub use instrument::instrument;
-pub use options::{Auth, InstrumentError, InstrumentOptions, Mode};
+pub use options::{Auth, InstrumentOptions, Mode};
 pub use ui::AdminUi;

@@ -1,8 +1,10 @@
-//! [`InstrumentOptions`], [`Auth`], [`Mode`] and [`InstrumentError`].
+//! [`InstrumentOptions`], [`Auth`] and [`Mode`].
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
+
+use crate::Error;
 
 /// How the admin namespace authenticates the Admin UI (`auth` of `instrument()`).
 ///
@@ -42,10 +44,9 @@ impl Auth {
     pub fn basic(
         username: impl Into<String>,
         password_hash: impl Into<String>,
-    ) -> Result<Auth, InstrumentError> {
+    ) -> Result<Auth, Error> {
         let password_hash = password_hash.into();
-        bcrypt::HashParts::from_str(&password_hash)
-            .map_err(|_| InstrumentError::InvalidPasswordHash)?;
+        bcrypt::HashParts::from_str(&password_hash).map_err(Error::invalid_password_hash)?;
         Ok(Auth::Basic {
             username: username.into(),
             password_hash,
@@ -91,14 +92,14 @@ impl Mode {
 }
 
 impl FromStr for Mode {
-    type Err = InstrumentError;
+    type Err = Error;
 
     /// `"development"` or `"production"`.
-    fn from_str(s: &str) -> Result<Mode, InstrumentError> {
+    fn from_str(s: &str) -> Result<Mode, Error> {
         match s {
             "development" => Ok(Mode::Development),
             "production" => Ok(Mode::Production),
-            other => Err(InstrumentError::InvalidMode(other.to_owned())),
+            other => Err(Error::invalid_mode(other)),
         }
     }
 }
@@ -160,14 +161,13 @@ impl InstrumentOptions {
     /// let options = InstrumentOptions::from_env().unwrap();
     /// assert!(!options.has_auth());
     /// ```
-    pub fn from_env() -> Result<InstrumentOptions, InstrumentError> {
+    pub fn from_env() -> Result<InstrumentOptions, Error> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let user = var("SIO_ADMIN_USER").unwrap_or_else(|| "admin".to_owned());
         let auth = match (var("SIO_ADMIN_PASSWORD_HASH"), var("SIO_ADMIN_PASSWORD")) {
             (Some(hash), _) => Auth::basic(user, hash)?,
             (None, Some(password)) => {
-                let hash =
-                    bcrypt::hash(password, 10).map_err(|_| InstrumentError::InvalidPasswordHash)?;
+                let hash = bcrypt::hash(password, 10).map_err(Error::invalid_password_hash)?;
                 Auth::basic(user, hash)?
             }
             (None, None) => Auth::None,
@@ -241,32 +241,3 @@ impl InstrumentOptions {
         self
     }
 }
-
-/// Why [`instrument`](crate::instrument) or [`Auth::basic`] refused its options.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InstrumentError {
-    /// The password of [`Auth::Basic`] is not a bcrypt hash.
-    InvalidPasswordHash,
-    /// A mode other than `development` and `production`.
-    InvalidMode(String),
-    /// `instrument` was called outside a Tokio runtime (it starts tasks).
-    NoRuntime,
-}
-
-impl fmt::Display for InstrumentError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InstrumentError::InvalidPasswordHash => {
-                f.write_str("the `password` field must be a valid bcrypt hash")
-            }
-            InstrumentError::InvalidMode(mode) => write!(
-                f,
-                "invalid mode {mode:?}: expected \"development\" or \"production\""
-            ),
-            InstrumentError::NoRuntime => f.write_str("instrument() needs a Tokio runtime"),
-        }
-    }
-}
-
-impl std::error::Error for InstrumentError {}

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+
+use crate::Error;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 
@@ -75,14 +77,15 @@ impl fmt::Debug for AdminUi {
 impl AdminUi {
     /// Reads the page from `dir`, the `ui/dist` folder of `@socket.io/admin-ui` (every file
     /// under it). Fails when it cannot be read or holds no `index.html`.
-    pub fn from_dir(dir: impl AsRef<Path>) -> io::Result<AdminUi> {
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<AdminUi, Error> {
         let dir = dir.as_ref();
         let mut files = HashMap::new();
-        read_tree(dir, "", &mut files)?;
+        read_tree(dir, "", &mut files)
+            .map_err(|e| Error::ui_files(format!("cannot read {}", dir.display()), e))?;
         if !files.contains_key("index.html") {
-            return Err(io::Error::new(
-                io::ErrorKind::NotFound,
+            return Err(Error::ui_files(
                 format!("{} holds no index.html", dir.display()),
+                io::Error::new(io::ErrorKind::NotFound, "no index.html"),
             ));
         }
         Ok(AdminUi {
@@ -97,15 +100,15 @@ impl AdminUi {
     /// Reads the page of the package installed in `node_modules`
     /// (`node_modules/@socket.io/admin-ui/ui/dist`: `npm install @socket.io/admin-ui@0.5.1`;
     /// this workspace pins it in `tests/package.json`).
-    pub fn from_node_modules(node_modules: impl AsRef<Path>) -> io::Result<AdminUi> {
+    pub fn from_node_modules(node_modules: impl AsRef<Path>) -> Result<AdminUi, Error> {
         let dir = node_modules.as_ref().join(PACKAGE_DIST);
         AdminUi::from_dir(&dir).map_err(|e| {
-            io::Error::new(
-                e.kind(),
+            Error::ui_files(
                 format!(
-                    "cannot read the Admin UI page in {} ({e}): run `npm install @socket.io/admin-ui@0.5.1` there",
+                    "cannot read the Admin UI page in {}: run `npm install @socket.io/admin-ui@0.5.1` there",
                     dir.display()
                 ),
+                e,
             )
         })
     }
@@ -114,13 +117,10 @@ impl AdminUi {
     /// [`from_node_modules(node_modules)`](Self::from_node_modules): for examples and demos
     /// that find the package in this workspace's `tests/node_modules` and let a deployment
     /// point elsewhere.
-    pub fn from_env_or_node_modules(node_modules: impl AsRef<Path>) -> io::Result<AdminUi> {
+    pub fn from_env_or_node_modules(node_modules: impl AsRef<Path>) -> Result<AdminUi, Error> {
         match std::env::var_os("SIO_ADMIN_UI_DIR").filter(|v| !v.is_empty()) {
             Some(dir) => AdminUi::from_dir(&dir).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("SIO_ADMIN_UI_DIR={}: {e}", Path::new(&dir).display()),
-                )
+                Error::ui_files(format!("SIO_ADMIN_UI_DIR={}", Path::new(&dir).display()), e)
             }),
             None => AdminUi::from_node_modules(node_modules),
         }
@@ -349,8 +349,17 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sio-admin-empty-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let error = AdminUi::from_dir(&dir).unwrap_err();
+        assert!(error.is_ui_files());
         assert!(error.to_string().contains("index.html"), "{error}");
         std::fs::remove_dir_all(dir).unwrap();
-        assert!(AdminUi::from_node_modules("/nonexistent").is_err());
+        let error = AdminUi::from_node_modules("/nonexistent").unwrap_err();
+        assert_eq!(error.kind(), crate::ErrorKind::UiFiles);
+        // The chain: from_node_modules's hint, from_dir's folder, then the io::Error.
+        let from_dir = std::error::Error::source(&error)
+            .and_then(|e| e.downcast_ref::<Error>())
+            .expect("from_dir's error");
+        assert!(from_dir.is_ui_files());
+        let io = std::error::Error::source(from_dir).expect("the io::Error");
+        assert!(io.downcast_ref::<io::Error>().is_some());
     }
 }

@@ -2,16 +2,15 @@
 //! `@socket.io/redis-emitter` 5.1 does (uid `"emitter"`, the classic adapter's channels and
 //! formats).
 
-use std::fmt;
-
 use serde::Serialize;
 use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
 
+use crate::Error;
 use crate::channels::{Classic, DEFAULT_KEY};
-use crate::conn::{self, RedisConnection};
+use crate::conn::RedisConnection;
 use crate::format::classic::{Broadcast, Request, RequestBody};
-use crate::format::{Flags, FormatError, Opts, Packet};
+use crate::format::{Flags, Opts, Packet};
 
 /// The uid of every emitter's messages.
 pub const EMITTER_UID: &str = "emitter";
@@ -47,62 +46,6 @@ impl EmitterOptions {
     pub fn key(mut self, key: impl Into<String>) -> EmitterOptions {
         self.key = key.into();
         self
-    }
-}
-
-/// An error of an emitter operation.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum EmitError {
-    /// The event name is reserved ([`RESERVED_EVENTS`]).
-    Reserved(String),
-    /// The arguments could not be serialized (an error of kind
-    /// [`Args`](sio_protocol::ErrorKind::Args)).
-    Args(sio_protocol::Error),
-    /// The message could not be encoded (too large).
-    Format(FormatError),
-    /// Publishing failed (Redis down, or the publish timed out).
-    Redis(conn::Error),
-}
-
-impl fmt::Display for EmitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EmitError::Reserved(name) => write!(f, "\"{name}\" is a reserved event name"),
-            // What is wrong with them is the source's to say (and its serde error's).
-            EmitError::Args(_) => f.write_str("invalid arguments"),
-            EmitError::Format(e) => fmt::Display::fmt(e, f),
-            EmitError::Redis(e) => fmt::Display::fmt(e, f),
-        }
-    }
-}
-
-impl std::error::Error for EmitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            EmitError::Reserved(_) => None,
-            EmitError::Args(e) => Some(e),
-            EmitError::Format(e) => Some(e),
-            EmitError::Redis(e) => Some(e),
-        }
-    }
-}
-
-impl From<sio_protocol::Error> for EmitError {
-    fn from(e: sio_protocol::Error) -> Self {
-        EmitError::Args(e)
-    }
-}
-
-impl From<FormatError> for EmitError {
-    fn from(e: FormatError) -> Self {
-        EmitError::Format(e)
-    }
-}
-
-impl From<conn::Error> for EmitError {
-    fn from(e: conn::Error) -> Self {
-        EmitError::Redis(e)
     }
 }
 
@@ -199,16 +142,12 @@ impl Emitter {
 
     /// Emits `event` with `args` (see [`Args::new`] for how a value becomes arguments) to every
     /// client of the namespace.
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        args: &T,
-    ) -> Result<(), EmitError> {
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
         self.operator().emit(event, args).await
     }
 
     /// Emits `event` with arguments already built.
-    pub async fn emit_args(&self, event: &str, args: &Args) -> Result<(), EmitError> {
+    pub async fn emit_args(&self, event: &str, args: &Args) -> Result<(), Error> {
         self.operator().emit_args(event, args).await
     }
 
@@ -216,7 +155,7 @@ impl Emitter {
     pub async fn sockets_join<R: Into<Str>>(
         &self,
         rooms: impl IntoIterator<Item = R>,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         self.operator().sockets_join(rooms).await
     }
 
@@ -224,12 +163,12 @@ impl Emitter {
     pub async fn sockets_leave<R: Into<Str>>(
         &self,
         rooms: impl IntoIterator<Item = R>,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         self.operator().sockets_leave(rooms).await
     }
 
     /// Disconnects every socket of the namespace (`close`: close their connections too).
-    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), EmitError> {
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), Error> {
         self.operator().disconnect_sockets(close).await
     }
 
@@ -239,9 +178,13 @@ impl Emitter {
         &self,
         event: &str,
         args: &T,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         let mut data = vec![Value::from(event)];
-        data.extend(Args::new(args)?.into_values()?);
+        data.extend(
+            Args::new(args)
+                .and_then(Args::into_values)
+                .map_err(Error::args)?,
+        );
         let request = Request::new(
             Some(Str::from_static(EMITTER_UID)),
             RequestBody::ServerSideEmit {
@@ -253,7 +196,7 @@ impl Emitter {
             .await
     }
 
-    async fn publish(&self, channel: &str, payload: bytes::Bytes) -> Result<(), EmitError> {
+    async fn publish(&self, channel: &str, payload: bytes::Bytes) -> Result<(), Error> {
         self.redis.publish(channel, payload).await?;
         Ok(())
     }
@@ -303,20 +246,21 @@ impl BroadcastOperator {
     }
 
     /// Emits `event` with `args` to the targeted clients.
-    pub async fn emit<T: Serialize + ?Sized>(
-        &self,
-        event: &str,
-        args: &T,
-    ) -> Result<(), EmitError> {
-        self.emit_args(event, &Args::new(args)?).await
+    pub async fn emit<T: Serialize + ?Sized>(&self, event: &str, args: &T) -> Result<(), Error> {
+        self.emit_args(event, &Args::new(args).map_err(Error::args)?)
+            .await
     }
 
     /// Emits `event` with arguments already built to the targeted clients.
-    pub async fn emit_args(&self, event: &str, args: &Args) -> Result<(), EmitError> {
+    pub async fn emit_args(&self, event: &str, args: &Args) -> Result<(), Error> {
         if RESERVED_EVENTS.contains(&event) {
-            return Err(EmitError::Reserved(event.to_owned()));
+            return Err(Error::reserved(event));
         }
-        let packet = Packet::event(Some(self.emitter.nsp.clone()), event, args.to_values()?);
+        let packet = Packet::event(
+            Some(self.emitter.nsp.clone()),
+            event,
+            args.to_values().map_err(Error::args)?,
+        );
         let message = Broadcast::new(Str::from_static(EMITTER_UID), packet, self.opts());
         let channel = self.emitter.channels.broadcast_channel(&self.rooms);
         self.emitter
@@ -324,7 +268,7 @@ impl BroadcastOperator {
             .await
     }
 
-    async fn request(&self, body: RequestBody) -> Result<(), EmitError> {
+    async fn request(&self, body: RequestBody) -> Result<(), Error> {
         // The emitter's join, leave and disconnect requests carry no uid.
         let request = Request::new(None, body);
         self.emitter
@@ -336,7 +280,7 @@ impl BroadcastOperator {
     pub async fn sockets_join<R: Into<Str>>(
         &self,
         rooms: impl IntoIterator<Item = R>,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         self.request(RequestBody::SocketsJoin {
             opts: self.opts(),
             rooms: rooms.into_iter().map(Into::into).collect(),
@@ -348,7 +292,7 @@ impl BroadcastOperator {
     pub async fn sockets_leave<R: Into<Str>>(
         &self,
         rooms: impl IntoIterator<Item = R>,
-    ) -> Result<(), EmitError> {
+    ) -> Result<(), Error> {
         self.request(RequestBody::SocketsLeave {
             opts: self.opts(),
             rooms: rooms.into_iter().map(Into::into).collect(),
@@ -357,7 +301,7 @@ impl BroadcastOperator {
     }
 
     /// Disconnects the targeted sockets (`close`: close their connections too).
-    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), EmitError> {
+    pub async fn disconnect_sockets(&self, close: bool) -> Result<(), Error> {
         self.request(RequestBody::DisconnectSockets {
             opts: self.opts(),
             close,

@@ -183,6 +183,7 @@ pub mod adapter;
 pub mod channels;
 pub mod conn;
 mod emitter;
+mod error;
 pub mod format;
 
 #[doc = include_str!("../docs/multiple-nodes.md")]
@@ -190,6 +191,5 @@ pub mod multiple_nodes {}
 
 pub use adapter::{AdapterStats, ClassicOptions, RedisAdapter, ShardedOptions};
 
-pub use emitter::{
-    BroadcastOperator, EMITTER_UID, EmitError, Emitter, EmitterOptions, RESERVED_EVENTS,
-};
+pub use emitter::{BroadcastOperator, EMITTER_UID, Emitter, EmitterOptions, RESERVED_EVENTS};
+pub use error::{Error, ErrorKind};

@@ -261,7 +261,7 @@ async fn redis_adapter(
     sharded: bool,
     cluster: bool,
     requests_timeout: Duration,
-) -> Result<RedisAdapter, sio_redis::conn::Error> {
+) -> Result<RedisAdapter, sio_redis::Error> {
     let config = if cluster {
         RedisConfig::cluster([url])
     } else {

@@ -305,8 +305,10 @@ fn basic_auth_refuses_wrong_credentials_and_grants_sessions() {
 
 #[test]
 fn a_password_that_is_no_bcrypt_hash_is_refused() {
+    let e = Auth::basic("admin", "changeit").unwrap_err();
+    assert_eq!(e.kind(), sio_admin::ErrorKind::InvalidPasswordHash);
     assert_eq!(
-        Auth::basic("admin", "changeit").unwrap_err().to_string(),
+        e.to_string(),
         "the `password` field must be a valid bcrypt hash"
     );
 }

@@ -293,6 +293,11 @@ fn classic_survives_a_redis_restart() {
         let started = Instant::now();
         let e = a.io.emit("x", &1).await.unwrap_err();
         assert!(e.is_adapter() && e.is_unavailable(), "{e}");
+        // sio-redis's error is the cause, with the `redis` crate's error (if any) under it.
+        let cause = std::error::Error::source(&e)
+            .and_then(|c| c.downcast_ref::<sio_redis::Error>())
+            .expect("a sio_redis::Error as the cause");
+        assert!(cause.is_redis() || cause.is_timeout(), "{cause:?}");
         assert!(a.io.server_count().await.unwrap_err().is_unavailable());
         assert!(a.io.fetch_sockets().await.unwrap_err().is_unavailable());
         assert!(

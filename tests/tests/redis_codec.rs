@@ -244,14 +244,13 @@ fn check_decodes_like_notepack(node: &mut NodeProcess, inputs: &[Vec<u8>]) -> (u
             (Ok(js), Err(e)) => {
                 // Documented: a non-string map key, a timestamp ext 8 not of 12 bytes,
                 // nesting past MAX_DEPTH.
-                let documented = matches!(
-                    e,
-                    format::FormatError::Msgpack(
-                        "a map key that is not a string"
-                            | "timestamp 96 of a wrong length"
-                            | "nested too deeply"
-                    )
-                );
+                let documented = e.is_decode()
+                    && matches!(
+                        e.to_string().as_str(),
+                        "invalid msgpack: a map key that is not a string"
+                            | "invalid msgpack: timestamp 96 of a wrong length"
+                            | "invalid msgpack: nested too deeply"
+                    );
                 assert!(
                     documented,
                     "Rust rejects ({e}) what notepack.io reads as {js}: {input:02x?}"

@@ -51,6 +51,7 @@ use sio_server::{AdapterFactory, LocalNamespace};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
+use crate::Error;
 use crate::conn::{self, Message, MessageKind, Messages, RedisConfig, RedisConnection};
 
 mod classic;
@@ -111,7 +112,7 @@ impl fmt::Debug for RedisAdapter {
 
 impl RedisAdapter {
     /// A node of the classic adapter with the default options, connected to `redis`.
-    pub async fn classic(redis: RedisConfig) -> Result<RedisAdapter, conn::Error> {
+    pub async fn classic(redis: RedisConfig) -> Result<RedisAdapter, Error> {
         let conn = RedisConnection::connect(redis).await?;
         RedisAdapter::classic_with(conn, ClassicOptions::default()).await
     }
@@ -120,14 +121,14 @@ impl RedisAdapter {
     pub async fn classic_with(
         conn: RedisConnection,
         options: ClassicOptions,
-    ) -> Result<RedisAdapter, conn::Error> {
+    ) -> Result<RedisAdapter, Error> {
         RedisAdapter::start(conn, Kind::Classic(options), random_uid6()).await
     }
 
     /// A node of the sharded adapter with the default options (subscription mode
     /// [`Dynamic`](crate::channels::SubscriptionMode::Dynamic)), connected to `redis` (Redis 7 or later; a
     /// single Redis or a Redis Cluster).
-    pub async fn sharded(redis: RedisConfig) -> Result<RedisAdapter, conn::Error> {
+    pub async fn sharded(redis: RedisConfig) -> Result<RedisAdapter, Error> {
         let conn = RedisConnection::connect(redis).await?;
         RedisAdapter::sharded_with(conn, ShardedOptions::default()).await
     }
@@ -136,11 +137,11 @@ impl RedisAdapter {
     pub async fn sharded_with(
         conn: RedisConnection,
         options: ShardedOptions,
-    ) -> Result<RedisAdapter, conn::Error> {
+    ) -> Result<RedisAdapter, Error> {
         RedisAdapter::start(conn, Kind::Sharded(options), random_hex16()).await
     }
 
-    async fn start(conn: RedisConnection, kind: Kind, uid: Str) -> Result<Self, conn::Error> {
+    async fn start(conn: RedisConnection, kind: Kind, uid: Str) -> Result<Self, Error> {
         let (subscriber, messages) = conn.subscriber().await?;
         let runtime = Handle::current();
         let (outbox, rx) = mpsc::channel(OUTBOX);

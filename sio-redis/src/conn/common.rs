@@ -1,7 +1,6 @@
 //! What [`RedisConnection`](super::RedisConnection) and the [`Subscriber`](super::Subscriber)
-//! share: the configuration, the error type and the counters.
+//! share: the configuration and the counters.
 
-use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -95,59 +94,6 @@ impl RedisConfig {
             .max_retry_wait(500)
             .connection_timeout(self.connect_timeout)
             .response_timeout(self.connect_timeout)
-    }
-}
-
-/// An error of the connection layer.
-#[derive(Debug)]
-pub struct Error(pub(super) Repr);
-
-#[derive(Debug)]
-pub(super) enum Repr {
-    Redis(redis::RedisError),
-    Timeout(&'static str),
-    Config(&'static str),
-}
-
-impl Error {
-    /// Whether the operation did not complete in time (Redis down or unreachable).
-    pub fn is_timeout(&self) -> bool {
-        matches!(self.0, Repr::Timeout(_))
-    }
-
-    /// Whether the configuration is unusable (no node, a bad URL).
-    pub fn is_config(&self) -> bool {
-        matches!(self.0, Repr::Config(_))
-            || matches!(&self.0, Repr::Redis(e) if e.kind() == redis::ErrorKind::InvalidClientConfig)
-    }
-
-    pub(crate) fn timeout(what: &'static str) -> Error {
-        Error(Repr::Timeout(what))
-    }
-}
-
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Repr::Redis(e) => write!(f, "redis: {e}"),
-            Repr::Timeout(what) => write!(f, "{what} timed out"),
-            Repr::Config(what) => write!(f, "invalid configuration: {what}"),
-        }
-    }
-}
-
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.0 {
-            Repr::Redis(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<redis::RedisError> for Error {
-    fn from(e: redis::RedisError) -> Self {
-        Error(Repr::Redis(e))
     }
 }
 

@@ -36,14 +36,15 @@ use redis::cluster_async::ClusterConnection;
 mod common;
 mod subscriber;
 
-use common::{Counters, Repr};
-pub use common::{Error, RedisConfig, Stats};
+use crate::Error;
+use common::Counters;
+pub use common::{RedisConfig, Stats};
 pub use subscriber::{Message, MessageKind, Messages, Subscriber};
 
 /// A connection to a single Redis or a Redis Cluster, for publishing. Cheap to clone.
 ///
 /// ```no_run
-/// # async fn f() -> Result<(), sio_redis::conn::Error> {
+/// # async fn f() -> Result<(), sio_redis::Error> {
 /// use sio_redis::conn::{RedisConfig, RedisConnection};
 ///
 /// let redis = RedisConnection::connect(RedisConfig::standalone("redis://127.0.0.1:6379")).await?;
@@ -85,10 +86,10 @@ impl RedisConnection {
     /// Connects (within [`RedisConfig::connect_timeout`]).
     pub async fn connect(config: RedisConfig) -> Result<RedisConnection, Error> {
         if config.nodes.is_empty() {
-            return Err(Error(Repr::Config("no redis node")));
+            return Err(Error::config("no redis node"));
         }
         let connect = async {
-            Ok::<_, Error>(if config.cluster {
+            Ok::<_, redis::RedisError>(if config.cluster {
                 Publisher::Cluster(
                     config
                         .cluster_builder()
@@ -107,7 +108,8 @@ impl RedisConnection {
         };
         let publisher = tokio::time::timeout(config.connect_timeout, connect)
             .await
-            .map_err(|_| Error::timeout("connecting to redis"))??;
+            .map_err(|_| Error::timeout("connecting to redis"))?
+            .map_err(|e| Error::redis("connecting to redis", e))?;
         Ok(RedisConnection {
             inner: Arc::new(Inner {
                 config,
@@ -202,12 +204,12 @@ impl RedisConnection {
         };
         let result = match tokio::time::timeout(self.inner.config.publish_timeout, run).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(Error::from(e)),
+            Ok(Err(e)) => Err(Error::redis(what, e)),
             Err(_) => Err(Error::timeout(what)),
         };
         if let Err(e) = &result {
             Counters::add(&self.inner.counters.publish_failures);
-            tracing::warn!(error = %e, "sio-redis: {what} failed");
+            tracing::warn!(error = %e.chain(), "sio-redis: {what} failed");
         }
         result
     }

@@ -13,7 +13,8 @@ use redis::cluster_async::ClusterConnection;
 use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
 use tokio::sync::{Notify, mpsc};
 
-use super::common::{Counters, Error, RedisConfig, Repr};
+use super::common::{Counters, RedisConfig};
+use crate::Error;
 
 /// How a message was received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,7 +236,7 @@ impl Subscriber {
         let first = config
             .nodes
             .first()
-            .ok_or(Error(Repr::Config("no redis node")))?;
+            .ok_or_else(|| Error::config("no redis node"))?;
         let connect = async {
             let info = first.as_str().into_connection_info()?;
             let settings = info
@@ -261,11 +262,12 @@ impl Subscriber {
             } else {
                 None
             };
-            Ok::<_, Error>((classic, sharded))
+            Ok::<_, redis::RedisError>((classic, sharded))
         };
         let (classic, sharded) = tokio::time::timeout(config.connect_timeout, connect)
             .await
-            .map_err(|_| Error::timeout("connecting the subscriber to redis"))??;
+            .map_err(|_| Error::timeout("connecting the subscriber to redis"))?
+            .map_err(|e| Error::redis("connecting the subscriber to redis", e))?;
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| Inner {
             classic,
             sharded,
@@ -406,7 +408,7 @@ impl Inner {
         command: impl Future<Output = redis::RedisResult<()>>,
     ) -> Result<(), Error> {
         match tokio::time::timeout(self.timeout, command).await {
-            Ok(result) => Ok(result?),
+            Ok(result) => result.map_err(|e| Error::redis(what, e)),
             Err(_) => Err(Error::timeout(what)),
         }
     }
@@ -450,7 +452,9 @@ async fn resubscribe_loop(inner: Weak<Inner>, notify: Arc<Notify>) {
                     tracing::info!("sio-redis: subscriptions restored");
                     break;
                 }
-                Err(e) => tracing::debug!(error = %e, "sio-redis: resubscription failed, retrying"),
+                Err(e) => {
+                    tracing::debug!(error = %e.chain(), "sio-redis: resubscription failed, retrying")
+                }
             }
             drop(inner);
             tokio::time::sleep(delay).await;

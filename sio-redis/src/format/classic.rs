@@ -13,8 +13,8 @@ use bytes::Bytes;
 use sio_protocol::{Map, Str, Value};
 
 use super::{
-    FetchedSocket, FormatError, Opts, OptsKeys, Packet, decode_payload, encode_json,
-    encode_msgpack, opt_rooms, opt_str, req_str, req_u64, room, str_array, truthy,
+    Error, FetchedSocket, Opts, OptsKeys, Packet, decode_payload, encode_json, encode_msgpack,
+    opt_rooms, opt_str, req_str, req_u64, room, str_array, truthy,
 };
 
 /// The request types of the classic adapter (`RequestType` in `lib/index.ts`).
@@ -86,16 +86,16 @@ impl Broadcast {
     }
 
     /// Encodes it as the adapter does (opts `{rooms, except, flags}`).
-    pub fn encode(&self) -> Result<Bytes, FormatError> {
+    pub fn encode(&self) -> Result<Bytes, Error> {
         self.encode_with(OptsKeys::Broadcast)
     }
 
     /// Encodes it as `@socket.io/redis-emitter` does (opts `{rooms, flags, except}`).
-    pub(crate) fn encode_as_emitter(&self) -> Result<Bytes, FormatError> {
+    pub(crate) fn encode_as_emitter(&self) -> Result<Bytes, Error> {
         self.encode_with(OptsKeys::Emitter)
     }
 
-    fn encode_with(&self, keys: OptsKeys) -> Result<Bytes, FormatError> {
+    fn encode_with(&self, keys: OptsKeys) -> Result<Bytes, Error> {
         encode_msgpack(&Value::Array(vec![
             Value::from(self.uid.as_str()),
             self.packet.to_value(),
@@ -104,17 +104,17 @@ impl Broadcast {
     }
 
     /// Decodes a broadcast (always msgpack: the adapter reads it with its parser).
-    pub fn decode(payload: &Bytes) -> Result<Broadcast, FormatError> {
+    pub fn decode(payload: &Bytes) -> Result<Broadcast, Error> {
         let Value::Array(items) = super::msgpack::decode(payload)? else {
-            return Err(FormatError::Shape("broadcast is not an array"));
+            return Err(Error::shape("broadcast is not an array"));
         };
         let mut items = items.into_iter();
         let (Some(uid), Some(packet), Some(opts)) = (items.next(), items.next(), items.next())
         else {
-            return Err(FormatError::Shape("broadcast has fewer than 3 items"));
+            return Err(Error::shape("broadcast has fewer than 3 items"));
         };
         let Value::String(uid) = uid else {
-            return Err(FormatError::Shape("broadcast uid"));
+            return Err(Error::shape("broadcast uid"));
         };
         Ok(Broadcast {
             uid: Str::from(uid),
@@ -356,7 +356,7 @@ impl Request {
     }
 
     /// Encodes the request: JSON, except BROADCAST in msgpack.
-    pub fn encode(&self) -> Result<Bytes, FormatError> {
+    pub fn encode(&self) -> Result<Bytes, Error> {
         let value = self.to_value();
         match self.body {
             RequestBody::Broadcast { .. } => encode_msgpack(&value),
@@ -366,22 +366,23 @@ impl Request {
 
     /// Decodes a request (JSON when the first byte is `{`, msgpack otherwise).
     ///
-    /// Types 8 and 9 (and unknown types) are not requests: [`FormatError::Shape`].
-    pub fn decode(payload: &Bytes) -> Result<Request, FormatError> {
+    /// Types 8 and 9 (and unknown types) are not requests: an [`Error`] of kind
+    /// [`Decode`](crate::ErrorKind::Decode).
+    pub fn decode(payload: &Bytes) -> Result<Request, Error> {
         Request::from_value(decode_payload(payload)?)
     }
 
     /// Reads a request object.
-    pub fn from_value(value: Value) -> Result<Request, FormatError> {
+    pub fn from_value(value: Value) -> Result<Request, Error> {
         let Value::Object(mut map) = value else {
-            return Err(FormatError::Shape("request is not an object"));
+            return Err(Error::shape("request is not an object"));
         };
         let uid = opt_str(&map, "uid", "request uid")?;
         let ty = map
             .get("type")
             .and_then(Value::as_u64)
             .and_then(RequestType::from_u64)
-            .ok_or(FormatError::Shape("request type"))?;
+            .ok_or_else(|| Error::shape("request type"))?;
         let request_id = || req_str(&map, "requestId", "request id");
         let has_opts = truthy(map.get("opts"));
         let body = match ty {
@@ -432,29 +433,29 @@ impl Request {
                 request_id: request_id()?,
                 opts: Opts::from_value(
                     map.swap_remove("opts")
-                        .ok_or(FormatError::Shape("request opts"))?,
+                        .ok_or_else(|| Error::shape("request opts"))?,
                 )?,
             },
             RequestType::ServerSideEmit => RequestBody::ServerSideEmit {
                 request_id: opt_str(&map, "requestId", "request id")?,
                 data: match map.swap_remove("data") {
                     Some(Value::Array(items)) => items,
-                    _ => return Err(FormatError::Shape("request data is not an array")),
+                    _ => return Err(Error::shape("request data is not an array")),
                 },
             },
             RequestType::Broadcast => RequestBody::Broadcast {
                 request_id: request_id()?,
                 packet: Packet::from_value(
                     map.swap_remove("packet")
-                        .ok_or(FormatError::Shape("request packet"))?,
+                        .ok_or_else(|| Error::shape("request packet"))?,
                 )?,
                 opts: Opts::from_value(
                     map.swap_remove("opts")
-                        .ok_or(FormatError::Shape("request opts"))?,
+                        .ok_or_else(|| Error::shape("request opts"))?,
                 )?,
             },
             RequestType::BroadcastClientCount | RequestType::BroadcastAck => {
-                return Err(FormatError::Shape("a response type on the request channel"));
+                return Err(Error::shape("a response type on the request channel"));
             }
         };
         Ok(Request { uid, body })
@@ -596,7 +597,7 @@ impl Response {
     }
 
     /// Encodes the response: JSON, except BROADCAST_ACK in msgpack.
-    pub fn encode(&self) -> Result<Bytes, FormatError> {
+    pub fn encode(&self) -> Result<Bytes, Error> {
         let value = self.to_value();
         match self {
             Response::BroadcastAck { .. } => encode_msgpack(&value),
@@ -611,9 +612,9 @@ impl Response {
     pub fn decode(
         payload: &Bytes,
         pending: impl FnOnce(&str) -> Option<RequestType>,
-    ) -> Result<Option<Response>, FormatError> {
+    ) -> Result<Option<Response>, Error> {
         let Value::Object(mut map) = decode_payload(payload)? else {
-            return Err(FormatError::Shape("response is not an object"));
+            return Err(Error::shape("response is not an object"));
         };
         let Some(request_id) = opt_str(&map, "requestId", "response request id")? else {
             return Ok(None);
@@ -623,7 +624,7 @@ impl Response {
         };
         let sockets_array = |map: &mut Map| match map.swap_remove("sockets") {
             Some(Value::Array(items)) => Ok(items),
-            _ => Err(FormatError::Shape("response sockets is not an array")),
+            _ => Err(Error::shape("response sockets is not an array")),
         };
         Ok(Some(match kind {
             RequestType::Sockets => Response::Sockets {
@@ -635,7 +636,7 @@ impl Response {
                     rooms: opt_rooms(Some(rooms), "response rooms")?,
                     request_id,
                 },
-                _ => return Err(FormatError::Shape("response rooms is not an array")),
+                _ => return Err(Error::shape("response rooms is not an array")),
             },
             RequestType::RemoteJoin | RequestType::RemoteLeave | RequestType::RemoteDisconnect => {
                 Response::Done { request_id }

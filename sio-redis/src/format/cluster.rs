@@ -10,8 +10,8 @@ use bytes::Bytes;
 use sio_protocol::{Map, Str, Value};
 
 use super::{
-    FetchedSocket, FormatError, Opts, OptsKeys, Packet, decode_payload, encode_json,
-    encode_msgpack, opt_rooms, opt_str, req_str, req_u64, str_array, truthy,
+    Error, FetchedSocket, Opts, OptsKeys, Packet, decode_payload, encode_json, encode_msgpack,
+    opt_rooms, opt_str, req_str, req_u64, str_array, truthy,
 };
 
 /// One message between the servers of a `ClusterAdapter`.
@@ -208,16 +208,16 @@ impl ClusterBody {
         Some(Value::Object(map))
     }
 
-    fn from_data(ty: u64, data: Option<Value>) -> Result<ClusterBody, FormatError> {
+    fn from_data(ty: u64, data: Option<Value>) -> Result<ClusterBody, Error> {
         let mut map = match data {
             Some(Value::Object(map)) => map,
             _ if matches!(ty, 1 | 2 | 13) => Map::new(),
-            _ => return Err(FormatError::Shape("message data is not an object")),
+            _ => return Err(Error::shape("message data is not an object")),
         };
         let opts = |map: &mut Map| {
             Opts::from_value(
                 map.swap_remove("opts")
-                    .ok_or(FormatError::Shape("message opts"))?,
+                    .ok_or_else(|| Error::shape("message opts"))?,
             )
         };
         let rid = |map: &Map| req_str(map, "requestId", "message request id");
@@ -227,7 +227,7 @@ impl ClusterBody {
             3 => ClusterBody::Broadcast {
                 packet: Packet::from_value(
                     map.swap_remove("packet")
-                        .ok_or(FormatError::Shape("message packet"))?,
+                        .ok_or_else(|| Error::shape("message packet"))?,
                 )?,
                 request_id: opt_str(&map, "requestId", "message request id")?,
                 opts: opts(&mut map)?,
@@ -256,14 +256,14 @@ impl ClusterBody {
                         .into_iter()
                         .map(FetchedSocket::from_value)
                         .collect::<Result<_, _>>()?,
-                    _ => return Err(FormatError::Shape("message sockets is not an array")),
+                    _ => return Err(Error::shape("message sockets is not an array")),
                 },
             },
             9 => ClusterBody::ServerSideEmit {
                 request_id: opt_str(&map, "requestId", "message request id")?,
                 packet: match map.swap_remove("packet") {
                     Some(Value::Array(items)) => items,
-                    _ => return Err(FormatError::Shape("message packet is not an array")),
+                    _ => return Err(Error::shape("message packet is not an array")),
                 },
             },
             10 => ClusterBody::ServerSideEmitResponse {
@@ -279,7 +279,7 @@ impl ClusterBody {
                 packet: map.swap_remove("packet"),
             },
             13 => ClusterBody::AdapterClose,
-            _ => return Err(FormatError::Shape("message type")),
+            _ => return Err(Error::shape("message type")),
         })
     }
 }
@@ -304,7 +304,7 @@ impl ClusterMessage {
 
     /// Encodes the message as the sharded adapter does: msgpack when the type may carry binary
     /// and its data does, JSON otherwise.
-    pub fn encode(&self) -> Result<Bytes, FormatError> {
+    pub fn encode(&self) -> Result<Bytes, Error> {
         let value = self.to_value();
         let may_contain_binary = matches!(self.body.message_type(), 3 | 8 | 9 | 10 | 12);
         if may_contain_binary && value["data"].has_binary() {
@@ -315,19 +315,19 @@ impl ClusterMessage {
     }
 
     /// Decodes a message (JSON when the first byte is `{`, msgpack otherwise).
-    pub fn decode(payload: &Bytes) -> Result<ClusterMessage, FormatError> {
+    pub fn decode(payload: &Bytes) -> Result<ClusterMessage, Error> {
         ClusterMessage::from_value(decode_payload(payload)?)
     }
 
     /// Reads a message object.
-    pub fn from_value(value: Value) -> Result<ClusterMessage, FormatError> {
+    pub fn from_value(value: Value) -> Result<ClusterMessage, Error> {
         let Value::Object(mut map) = value else {
-            return Err(FormatError::Shape("message is not an object"));
+            return Err(Error::shape("message is not an object"));
         };
         let ty = map
             .get("type")
             .and_then(Value::as_u64)
-            .ok_or(FormatError::Shape("message type"))?;
+            .ok_or_else(|| Error::shape("message type"))?;
         let uid = req_str(&map, "uid", "message uid")?;
         let nsp = req_str(&map, "nsp", "message nsp")?;
         let body = ClusterBody::from_data(ty, map.swap_remove("data"))?;

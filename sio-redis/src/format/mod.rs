@@ -15,8 +15,8 @@
 //! (modulo its random ids). Reading is by the first byte, as the adapters do: `{` is JSON,
 //! anything else msgpack.
 //!
-//! Decoding is total: malformed input is a [`FormatError`], never a panic, and unknown keys are
-//! ignored. Where JavaScript would accept a shape that cannot be represented (a room that is
+//! Decoding is total: malformed input is an [`Error`] of kind
+//! [`Decode`](crate::ErrorKind::Decode), never a panic, and unknown keys are ignored. Where JavaScript would accept a shape that cannot be represented (a room that is
 //! not a string or a number, a `requestId` that is not a string), the decoders here reject it.
 
 use bytes::Bytes;
@@ -25,14 +25,13 @@ use sio_protocol::{Map, Str, Value};
 pub mod classic;
 pub mod cluster;
 mod date;
-mod error;
 pub mod msgpack;
 
-pub use error::FormatError;
+use crate::Error;
 
 /// Reads a payload as the adapters do: JSON when its first byte is `{`, msgpack otherwise.
 /// Invalid UTF-8 in JSON is replaced by U+FFFD first, as `Buffer#toString` does.
-pub fn decode_payload(payload: &Bytes) -> Result<Value, FormatError> {
+pub fn decode_payload(payload: &Bytes) -> Result<Value, Error> {
     if payload.first() == Some(&b'{') {
         decode_json(payload)
     } else {
@@ -41,9 +40,9 @@ pub fn decode_payload(payload: &Bytes) -> Result<Value, FormatError> {
 }
 
 /// Parses JSON text (invalid UTF-8 replaced by U+FFFD).
-pub fn decode_json(payload: &[u8]) -> Result<Value, FormatError> {
+pub fn decode_json(payload: &[u8]) -> Result<Value, Error> {
     let text = String::from_utf8_lossy(payload);
-    serde_json::from_str::<Value>(&text).map_err(|e| FormatError::Json(e.to_string()))
+    serde_json::from_str::<Value>(&text).map_err(Error::json)
 }
 
 /// Writes a value as `JSON.stringify` does.
@@ -52,7 +51,7 @@ pub fn encode_json(value: &Value) -> Bytes {
 }
 
 /// Writes a value as notepack.io does.
-pub fn encode_msgpack(value: &Value) -> Result<Bytes, FormatError> {
+pub fn encode_msgpack(value: &Value) -> Result<Bytes, Error> {
     msgpack::encode(value).map(Bytes::from)
 }
 
@@ -118,24 +117,24 @@ impl Packet {
 
     /// Reads the packet object. `type` must be an integer from 0 to 6, `data` an array, `nsp` a
     /// string when present, `id` a non-negative integer when present.
-    pub fn from_value(value: Value) -> Result<Packet, FormatError> {
+    pub fn from_value(value: Value) -> Result<Packet, Error> {
         let Value::Object(mut map) = value else {
-            return Err(FormatError::Shape("packet is not an object"));
+            return Err(Error::shape("packet is not an object"));
         };
         let packet_type = map
             .get("type")
             .and_then(Value::as_u64)
             .and_then(|t| u8::try_from(t).ok())
             .filter(|t| *t <= 6)
-            .ok_or(FormatError::Shape("packet type"))?;
+            .ok_or_else(|| Error::shape("packet type"))?;
         let data = match map.swap_remove("data") {
             Some(Value::Array(items)) => items,
-            _ => return Err(FormatError::Shape("packet data is not an array")),
+            _ => return Err(Error::shape("packet data is not an array")),
         };
         let nsp = opt_str(&map, "nsp", "packet nsp")?;
         let id = match map.get("id") {
             None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_u64().ok_or(FormatError::Shape("packet id"))?),
+            Some(v) => Some(v.as_u64().ok_or_else(|| Error::shape("packet id"))?),
         };
         Ok(Packet {
             packet_type,
@@ -281,9 +280,9 @@ impl Opts {
     }
 
     /// Reads an options object; absent `rooms` / `except` / `flags` are empty.
-    pub(crate) fn from_value(value: Value) -> Result<Opts, FormatError> {
+    pub(crate) fn from_value(value: Value) -> Result<Opts, Error> {
         let Value::Object(mut map) = value else {
-            return Err(FormatError::Shape("opts is not an object"));
+            return Err(Error::shape("opts is not an object"));
         };
         Ok(Opts {
             rooms: opt_rooms(map.swap_remove("rooms"), "opts rooms")?,
@@ -328,9 +327,9 @@ impl FetchedSocket {
         Value::Object(map)
     }
 
-    pub(crate) fn from_value(value: Value) -> Result<FetchedSocket, FormatError> {
+    pub(crate) fn from_value(value: Value) -> Result<FetchedSocket, Error> {
         let Value::Object(mut map) = value else {
-            return Err(FormatError::Shape("fetched socket is not an object"));
+            return Err(Error::shape("fetched socket is not an object"));
         };
         Ok(FetchedSocket {
             id: req_str(&map, "id", "fetched socket id")?,
@@ -349,43 +348,39 @@ pub(crate) fn str_array(items: &[Str]) -> Value {
 
 /// A room name: a string, or a number in its JavaScript string form (`Set` members of a
 /// JavaScript adapter may be numbers).
-pub(crate) fn room(value: Value, what: &'static str) -> Result<Str, FormatError> {
+pub(crate) fn room(value: Value, what: &'static str) -> Result<Str, Error> {
     match value {
         Value::String(s) => Ok(Str::from(s)),
         Value::Number(_) => Ok(Str::from(value.to_string())),
-        _ => Err(FormatError::Shape(what)),
+        _ => Err(Error::shape(what)),
     }
 }
 
 /// An array of rooms; absent (`undefined`) or `null` is empty, as `new Set(undefined)` is.
-pub(crate) fn opt_rooms(value: Option<Value>, what: &'static str) -> Result<Vec<Str>, FormatError> {
+pub(crate) fn opt_rooms(value: Option<Value>, what: &'static str) -> Result<Vec<Str>, Error> {
     match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items.into_iter().map(|v| room(v, what)).collect(),
-        Some(_) => Err(FormatError::Shape(what)),
+        Some(_) => Err(Error::shape(what)),
     }
 }
 
-pub(crate) fn req_str(map: &Map, key: &str, what: &'static str) -> Result<Str, FormatError> {
-    opt_str(map, key, what)?.ok_or(FormatError::Shape(what))
+pub(crate) fn req_str(map: &Map, key: &str, what: &'static str) -> Result<Str, Error> {
+    opt_str(map, key, what)?.ok_or_else(|| Error::shape(what))
 }
 
-pub(crate) fn opt_str(
-    map: &Map,
-    key: &str,
-    what: &'static str,
-) -> Result<Option<Str>, FormatError> {
+pub(crate) fn opt_str(map: &Map, key: &str, what: &'static str) -> Result<Option<Str>, Error> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(Str::from(s.clone()))),
-        Some(_) => Err(FormatError::Shape(what)),
+        Some(_) => Err(Error::shape(what)),
     }
 }
 
-pub(crate) fn req_u64(map: &Map, key: &str, what: &'static str) -> Result<u64, FormatError> {
+pub(crate) fn req_u64(map: &Map, key: &str, what: &'static str) -> Result<u64, Error> {
     map.get(key)
         .and_then(Value::as_u64)
-        .ok_or(FormatError::Shape(what))
+        .ok_or_else(|| Error::shape(what))
 }
 
 /// A JavaScript truthiness test of an optional value (`close` of a disconnect).

@@ -33,8 +33,8 @@
 //! | any other ext of type `t`               | `[t, Buffer]`               | `[t, Binary]` |
 //! | array, map                              | an array, an object         | the same; a repeated key keeps its first position and its last value |
 //!
-//! Errors ([`FormatError::Msgpack`]) where notepack.io throws (the reserved byte `c1`, a
-//! truncated value, trailing bytes), and, stricter: a map key that is not a string (notepack.io
+//! Errors (an [`Error`] of kind [`Decode`](crate::ErrorKind::Decode)) where notepack.io throws
+//! (the reserved byte `c1`, a truncated value, trailing bytes), and, stricter: a map key that is not a string (notepack.io
 //! turns any key into a string property; none of its writers produce one), a timestamp ext 8
 //! whose length is not 12 (notepack.io reads 12 bytes whatever the length says), nesting deeper
 //! than [`MAX_DEPTH`]. Declared lengths are checked against the remaining input before anything
@@ -44,7 +44,7 @@ use bytes::Bytes;
 use sio_protocol::{Map, Number, Value};
 
 use super::date::js_date_json;
-use super::error::FormatError;
+use crate::Error;
 
 /// How deeply arrays and maps may nest when reading (the outermost value is level 1).
 pub const MAX_DEPTH: usize = 128;
@@ -70,14 +70,14 @@ pub const LEGACY_UNDEFINED: [u8; 3] = [0xd4, 0x00, 0x00];
 ///     [0x93, 0xa1, b'a', 0xff, 0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0]
 /// );
 /// ```
-pub fn encode(value: &Value) -> Result<Vec<u8>, FormatError> {
+pub fn encode(value: &Value) -> Result<Vec<u8>, Error> {
     let mut out = Vec::with_capacity(64);
     encode_into(&mut out, value)?;
     Ok(out)
 }
 
 /// Appends the encoding of `value` to `out` (see [`encode`]).
-pub fn encode_into(out: &mut Vec<u8>, value: &Value) -> Result<(), FormatError> {
+pub fn encode_into(out: &mut Vec<u8>, value: &Value) -> Result<(), Error> {
     match value {
         Value::Null => out.push(0xc0),
         Value::Bool(false) => out.push(0xc2),
@@ -102,8 +102,8 @@ pub fn encode_into(out: &mut Vec<u8>, value: &Value) -> Result<(), FormatError> 
     Ok(())
 }
 
-fn len32(len: usize) -> Result<u32, FormatError> {
-    u32::try_from(len).map_err(|_| FormatError::TooLarge)
+fn len32(len: usize) -> Result<u32, Error> {
+    u32::try_from(len).map_err(|_| Error::too_large())
 }
 
 /// Writes an unsigned integer in its smallest encoding.
@@ -172,7 +172,7 @@ fn write_number(out: &mut Vec<u8>, n: &Number) {
 }
 
 /// Writes a string.
-pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), FormatError> {
+pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
     let len = len32(s.len())?;
     if len < 32 {
         out.push(0xa0 | len as u8);
@@ -189,7 +189,7 @@ pub(crate) fn write_str(out: &mut Vec<u8>, s: &str) -> Result<(), FormatError> {
     Ok(())
 }
 
-fn write_bin(out: &mut Vec<u8>, b: &[u8]) -> Result<(), FormatError> {
+fn write_bin(out: &mut Vec<u8>, b: &[u8]) -> Result<(), Error> {
     let len = len32(b.len())?;
     if let Ok(len) = u8::try_from(len) {
         out.extend_from_slice(&[0xc4, len]);
@@ -204,7 +204,7 @@ fn write_bin(out: &mut Vec<u8>, b: &[u8]) -> Result<(), FormatError> {
     Ok(())
 }
 
-fn write_array_len(out: &mut Vec<u8>, len: usize) -> Result<(), FormatError> {
+fn write_array_len(out: &mut Vec<u8>, len: usize) -> Result<(), Error> {
     let len = len32(len)?;
     if len < 16 {
         out.push(0x90 | len as u8);
@@ -218,7 +218,7 @@ fn write_array_len(out: &mut Vec<u8>, len: usize) -> Result<(), FormatError> {
     Ok(())
 }
 
-fn write_map_len(out: &mut Vec<u8>, len: usize) -> Result<(), FormatError> {
+fn write_map_len(out: &mut Vec<u8>, len: usize) -> Result<(), Error> {
     let len = len32(len)?;
     if len < 16 {
         out.push(0x80 | len as u8);
@@ -249,16 +249,18 @@ fn write_map_len(out: &mut Vec<u8>, len: usize) -> Result<(), FormatError> {
 /// assert!(msgpack::decode(&Bytes::from_static(&[0x92, 0x01])).is_err()); // truncated
 /// assert!(msgpack::decode(&Bytes::from_static(&[0x01, 0x02])).is_err()); // trailing byte
 /// ```
-pub fn decode(buf: &Bytes) -> Result<Value, FormatError> {
+pub fn decode(buf: &Bytes) -> Result<Value, Error> {
     let mut reader = Reader { buf, pos: 0 };
     let value = reader.value(1)?.unwrap_or(Value::Null);
     if reader.pos != buf.len() {
-        return Err(FormatError::Msgpack("trailing bytes"));
+        return Err(Error::msgpack("trailing bytes"));
     }
     Ok(value)
 }
 
-const TRUNCATED: FormatError = FormatError::Msgpack("truncated");
+fn truncated() -> Error {
+    Error::msgpack("truncated")
+}
 
 /// A cursor over one message.
 struct Reader<'a> {
@@ -271,41 +273,41 @@ impl Reader<'_> {
         self.buf.len() - self.pos
     }
 
-    fn byte(&mut self) -> Result<u8, FormatError> {
-        let b = *self.buf.get(self.pos).ok_or(TRUNCATED)?;
+    fn byte(&mut self) -> Result<u8, Error> {
+        let b = *self.buf.get(self.pos).ok_or_else(truncated)?;
         self.pos += 1;
         Ok(b)
     }
 
-    fn take(&mut self, n: usize) -> Result<std::ops::Range<usize>, FormatError> {
+    fn take(&mut self, n: usize) -> Result<std::ops::Range<usize>, Error> {
         if n > self.remaining() {
-            return Err(TRUNCATED);
+            return Err(truncated());
         }
         let start = self.pos;
         self.pos += n;
         Ok(start..self.pos)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], FormatError> {
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
         let range = self.take(N)?;
         let mut out = [0; N];
         out.copy_from_slice(&self.buf[range]);
         Ok(out)
     }
 
-    fn u8_len(&mut self) -> Result<usize, FormatError> {
+    fn u8_len(&mut self) -> Result<usize, Error> {
         Ok(usize::from(self.byte()?))
     }
 
-    fn u16_len(&mut self) -> Result<usize, FormatError> {
+    fn u16_len(&mut self) -> Result<usize, Error> {
         Ok(usize::from(u16::from_be_bytes(self.array()?)))
     }
 
-    fn u32_len(&mut self) -> Result<usize, FormatError> {
-        usize::try_from(u32::from_be_bytes(self.array()?)).map_err(|_| TRUNCATED)
+    fn u32_len(&mut self) -> Result<usize, Error> {
+        usize::try_from(u32::from_be_bytes(self.array()?)).map_err(|_| truncated())
     }
 
-    fn ext_type(&mut self) -> Result<i8, FormatError> {
+    fn ext_type(&mut self) -> Result<i8, Error> {
         Ok(i8::from_be_bytes(self.array()?))
     }
 
@@ -313,7 +315,7 @@ impl Reader<'_> {
     ///
     /// Only arrays and maps recurse; scalars are read by [`Reader::scalar`], out of line, so
     /// that each level of nesting costs a small stack frame.
-    fn value(&mut self, depth: usize) -> Result<Option<Value>, FormatError> {
+    fn value(&mut self, depth: usize) -> Result<Option<Value>, Error> {
         let b = self.byte()?;
         let value = match b {
             0x80..=0x8f => self.entries(usize::from(b & 0x0f), depth)?,
@@ -341,14 +343,14 @@ impl Reader<'_> {
 
     /// Reads a value that is not an array or a map, after its first byte `b`.
     #[inline(never)]
-    fn scalar(&mut self, b: u8) -> Result<Option<Value>, FormatError> {
+    fn scalar(&mut self, b: u8) -> Result<Option<Value>, Error> {
         let value = match b {
             0x00..=0x7f => Value::from(b),
-            0x80..=0x9f | 0xdc..=0xdf => return Err(FormatError::Msgpack("container")),
+            0x80..=0x9f | 0xdc..=0xdf => return Err(Error::msgpack("container")),
             0xa0..=0xbf => self.string(usize::from(b & 0x1f))?,
             0xe0..=0xff => Value::from(b as i8),
             0xc0 => Value::Null,
-            0xc1 => return Err(FormatError::Msgpack("reserved byte c1")),
+            0xc1 => return Err(Error::msgpack("reserved byte c1")),
             0xc2 => Value::Bool(false),
             0xc3 => Value::Bool(true),
             0xc4 => {
@@ -374,7 +376,7 @@ impl Reader<'_> {
                         let lo = f64::from(u32::from_be_bytes(self.array()?));
                         date((hi * 4_294_967_296.0 + lo) * 1e3 + ns / 1e6)
                     }
-                    -1 => return Err(FormatError::Msgpack("timestamp 96 of a wrong length")),
+                    -1 => return Err(Error::msgpack("timestamp 96 of a wrong length")),
                     _ => self.ext(kind, len)?,
                 }
             }
@@ -455,21 +457,21 @@ impl Reader<'_> {
         Ok(Some(value))
     }
 
-    fn string(&mut self, len: usize) -> Result<Value, FormatError> {
+    fn string(&mut self, len: usize) -> Result<Value, Error> {
         let range = self.take(len)?;
         Ok(Value::String(
             String::from_utf8_lossy(&self.buf[range]).into_owned(),
         ))
     }
 
-    fn binary(&mut self, len: usize) -> Result<Value, FormatError> {
+    fn binary(&mut self, len: usize) -> Result<Value, Error> {
         let range = self.take(len)?;
         Ok(Value::Binary(self.buf.slice(range)))
     }
 
     /// An ext 16/32 after its length: type 0 is an `ArrayBuffer`; notepack.io reads no
     /// timestamp here.
-    fn sized_ext(&mut self, len: usize) -> Result<Value, FormatError> {
+    fn sized_ext(&mut self, len: usize) -> Result<Value, Error> {
         let kind = self.ext_type()?;
         if kind == 0 {
             self.binary(len)
@@ -479,18 +481,18 @@ impl Reader<'_> {
     }
 
     /// notepack.io's `[type, Buffer]` for an ext it does not know.
-    fn ext(&mut self, kind: i8, len: usize) -> Result<Value, FormatError> {
+    fn ext(&mut self, kind: i8, len: usize) -> Result<Value, Error> {
         let data = self.binary(len)?;
         Ok(Value::Array(vec![Value::from(kind), data]))
     }
 
-    fn items(&mut self, len: usize, depth: usize) -> Result<Value, FormatError> {
+    fn items(&mut self, len: usize, depth: usize) -> Result<Value, Error> {
         if depth >= MAX_DEPTH {
-            return Err(FormatError::Msgpack("nested too deeply"));
+            return Err(Error::msgpack("nested too deeply"));
         }
         // Each item takes at least one byte: never reserve more than what remains.
         if len > self.remaining() {
-            return Err(TRUNCATED);
+            return Err(truncated());
         }
         let mut items = Vec::with_capacity(len);
         for _ in 0..len {
@@ -499,19 +501,19 @@ impl Reader<'_> {
         Ok(Value::Array(items))
     }
 
-    fn entries(&mut self, len: usize, depth: usize) -> Result<Value, FormatError> {
+    fn entries(&mut self, len: usize, depth: usize) -> Result<Value, Error> {
         if depth >= MAX_DEPTH {
-            return Err(FormatError::Msgpack("nested too deeply"));
+            return Err(Error::msgpack("nested too deeply"));
         }
         // Each entry takes at least two bytes.
         if len > self.remaining() / 2 {
-            return Err(TRUNCATED);
+            return Err(truncated());
         }
         let mut map = Map::with_capacity(len);
         for _ in 0..len {
             let key = match self.value(depth + 1)? {
                 Some(Value::String(key)) => key,
-                _ => return Err(FormatError::Msgpack("a map key that is not a string")),
+                _ => return Err(Error::msgpack("a map key that is not a string")),
             };
             match self.value(depth + 1)? {
                 Some(value) => {
@@ -541,7 +543,7 @@ mod tests {
         encode(&v.into()).unwrap()
     }
 
-    fn dec(b: &[u8]) -> Result<Value, FormatError> {
+    fn dec(b: &[u8]) -> Result<Value, Error> {
         decode(&Bytes::copy_from_slice(b))
     }
 
@@ -626,7 +628,10 @@ mod tests {
             assert!(dec(bad).is_err(), "{bad:x?}");
         }
         let deep = vec![0x91; MAX_DEPTH + 1];
-        assert_eq!(dec(&deep), Err(FormatError::Msgpack("nested too deeply")));
+        assert_eq!(
+            dec(&deep).unwrap_err().to_string(),
+            "invalid msgpack: nested too deeply"
+        );
     }
 }
 

@@ -201,7 +201,15 @@ async fn main() -> std::io::Result<()> {
         "/../tests/node_modules"
     ))
     .unwrap_or_else(|e| {
-        eprintln!("error: cannot read the Admin UI's page ({e}); run `bash scripts/demo.sh`");
+        let mut cause = String::new();
+        let mut next = std::error::Error::source(&e);
+        while let Some(c) = next {
+            cause.push_str(&format!(": {c}"));
+            next = c.source();
+        }
+        eprintln!(
+            "error: cannot read the Admin UI's page ({e}{cause}); run `bash scripts/demo.sh`"
+        );
         std::process::exit(1);
     });
     let cluster = redis.is_some();
