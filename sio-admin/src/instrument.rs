@@ -82,8 +82,8 @@ fn closes_connection(reason: SocketDisconnectReason) -> bool {
 /// # Ok(())
 /// # }
 /// ```
-pub fn instrument(io: &SocketIo, options: InstrumentOptions) -> Result<(), crate::Error> {
-    let runtime = tokio::runtime::Handle::try_current().map_err(crate::Error::no_runtime)?;
+pub fn instrument(io: &SocketIo, options: InstrumentOptions) -> Result<(), crate::error::Error> {
+    let runtime = tokio::runtime::Handle::try_current().map_err(crate::error::Error::no_runtime)?;
     let admin = io.of(&options.namespace_name);
     let (tx, rx) = mpsc::channel(QUEUE);
     let shared = Arc::new(Shared {

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::Error;
+use crate::error::Error;
 
 /// How the admin namespace authenticates the Admin UI (`auth` of `instrument()`).
 ///

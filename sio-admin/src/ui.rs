@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
-use crate::Error;
+use crate::error::Error;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 

@@ -6,9 +6,9 @@ use serde::Serialize;
 use sio_protocol::socket::Args;
 use sio_protocol::{Str, Value};
 
-use crate::Error;
 use crate::channels::{Classic, DEFAULT_KEY};
 use crate::conn::RedisConnection;
+use crate::error::Error;
 use crate::format::classic::{Broadcast, Request, RequestBody};
 use crate::format::{Flags, Opts, Packet};
 

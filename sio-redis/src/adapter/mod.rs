@@ -51,8 +51,8 @@ use sio_server::{AdapterFactory, LocalNamespace};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
-use crate::Error;
 use crate::conn::{self, Message, MessageKind, Messages, RedisConfig, RedisConnection};
+use crate::error::Error;
 
 mod classic;
 mod node;

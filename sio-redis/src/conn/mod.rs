@@ -36,7 +36,7 @@ use redis::cluster_async::ClusterConnection;
 mod common;
 mod subscriber;
 
-use crate::Error;
+use crate::error::Error;
 use common::Counters;
 pub use common::{RedisConfig, Stats};
 pub use subscriber::{Message, MessageKind, Messages, Subscriber};

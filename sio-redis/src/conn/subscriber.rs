@@ -14,7 +14,7 @@ use redis::{IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind};
 use tokio::sync::{Notify, mpsc};
 
 use super::common::{Counters, RedisConfig};
-use crate::Error;
+use crate::error::Error;
 
 /// How a message was received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

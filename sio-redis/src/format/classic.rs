@@ -367,7 +367,7 @@ impl Request {
     /// Decodes a request (JSON when the first byte is `{`, msgpack otherwise).
     ///
     /// Types 8 and 9 (and unknown types) are not requests: an [`Error`] of kind
-    /// [`Decode`](crate::ErrorKind::Decode).
+    /// [`Decode`](crate::error::ErrorKind::Decode).
     pub fn decode(payload: &Bytes) -> Result<Request, Error> {
         Request::from_value(decode_payload(payload)?)
     }

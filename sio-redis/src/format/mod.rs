@@ -16,7 +16,7 @@
 //! anything else msgpack.
 //!
 //! Decoding is total: malformed input is an [`Error`] of kind
-//! [`Decode`](crate::ErrorKind::Decode), never a panic, and unknown keys are ignored. Where JavaScript would accept a shape that cannot be represented (a room that is
+//! [`Decode`](crate::error::ErrorKind::Decode), never a panic, and unknown keys are ignored. Where JavaScript would accept a shape that cannot be represented (a room that is
 //! not a string or a number, a `requestId` that is not a string), the decoders here reject it.
 
 use bytes::Bytes;
@@ -27,7 +27,7 @@ pub mod cluster;
 mod date;
 pub mod msgpack;
 
-use crate::Error;
+use crate::error::Error;
 
 /// Reads a payload as the adapters do: JSON when its first byte is `{`, msgpack otherwise.
 /// Invalid UTF-8 in JSON is replaced by U+FFFD first, as `Buffer#toString` does.

@@ -33,7 +33,7 @@
 //! | any other ext of type `t`               | `[t, Buffer]`               | `[t, Binary]` |
 //! | array, map                              | an array, an object         | the same; a repeated key keeps its first position and its last value |
 //!
-//! Errors (an [`Error`] of kind [`Decode`](crate::ErrorKind::Decode)) where notepack.io throws
+//! Errors (an [`Error`] of kind [`Decode`](crate::error::ErrorKind::Decode)) where notepack.io throws
 //! (the reserved byte `c1`, a truncated value, trailing bytes), and, stricter: a map key that is not a string (notepack.io
 //! turns any key into a string property; none of its writers produce one), a timestamp ext 8
 //! whose length is not 12 (notepack.io reads 12 bytes whatever the length says), nesting deeper
@@ -44,7 +44,7 @@ use bytes::Bytes;
 use sio_protocol::{Map, Number, Value};
 
 use super::date::js_date_json;
-use crate::Error;
+use crate::error::Error;
 
 /// How deeply arrays and maps may nest when reading (the outermost value is level 1).
 pub const MAX_DEPTH: usize = 128;
