@@ -406,6 +406,8 @@ def sc_storm(name, c, smoke):
                     connect_p99_ms=round(r["connect"]["p99_us"] / 1e3, 1),
                     listen_drops=drops,
                     server_cpu_us_per_handshake=round(r["server_cpu_us_per_handshake"] or 0, 1),
+                    server_cpu_percent=round(r.get("server_cpu_percent", 0), 1),
+                    generator_cpu_percent=round(r.get("generator_cpu_percent", 0), 1),
                     server_rss_after_kib=r["server"]["rss_after_kib"],
                     first_error=r["first_error"]))
                 log(f"  storm {mode}: {rows[-1]['handshakes_per_s']}/s, {r['failed']} failed, "
@@ -762,7 +764,7 @@ def markdown(rows, servers):
     parts.append("### (d) Connection storm\n\n" + table(
         rows, "storm", ["mode", "clients"],
         ["connected", "failed", "handshakes_per_s", "connect_p99_ms", "listen_drops",
-         "server_cpu_us_per_handshake"],
+         "server_cpu_us_per_handshake", "server_cpu_percent", "generator_cpu_percent"],
         servers, ["handshakes_per_s", "server_cpu_us_per_handshake"], low))
     parts.append("### (d) Avalanche\n\n" + table(
         rows, "avalanche", ["clients"],

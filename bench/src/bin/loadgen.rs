@@ -864,10 +864,12 @@ async fn storm(o: &Opts, target: Target) {
     let pid: Option<u32> = o.0.get("server-pid").and_then(|p| p.parse().ok());
     let hist = Arc::new(Mutex::new(histogram()));
     let probe = ServerProbe::start(pid);
+    let gen_cpu0 = own_cpu();
     let start = Instant::now();
     let (conns, first_error) =
         open_many(&target, n, concurrency, upgrade, Some(hist.clone())).await;
     let elapsed = start.elapsed().as_secs_f64();
+    let gen_cpu = own_cpu() - gen_cpu0;
     let server = probe.finish();
     let ok = conns.iter().filter(|c| c.is_some()).count();
     let cpu = server["cpu_s"].as_f64().unwrap_or(0.0);
@@ -884,6 +886,11 @@ async fn storm(o: &Opts, target: Target) {
         "connect": percentiles(&lock(&hist)),
         "server": server,
         "server_cpu_us_per_handshake": if ok > 0 { json!(cpu * 1e6 / ok as f64) } else { Value::Null },
+        // Which side was the bottleneck: the share of one core each used over the storm (the
+        // generator is one thread, so near 100 % means it, not the server, set the rate).
+        "server_cpu_percent": cpu * 100.0 / elapsed,
+        "generator_cpu_s": gen_cpu,
+        "generator_cpu_percent": gen_cpu * 100.0 / elapsed,
     }));
     let holders: Vec<_> = conns
         .into_iter()
