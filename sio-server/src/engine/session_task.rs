@@ -611,6 +611,7 @@ impl Driver {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sio_protocol::engine::ProtocolVersion;
     use std::collections::HashMap;
     use std::sync::Mutex;
 

@@ -990,13 +990,14 @@ pub(crate) struct Rooms {
 
 /// A set of ids (a room's sockets, a socket's rooms), without a table while it holds one:
 /// most rooms hold one socket (each socket is in the room of its own id) and most sockets are
-/// in one room, and a hash set of one costs an allocation of 148 bytes.
+/// in one room, and a hash set of one costs an allocation of 148 bytes. A larger set is boxed,
+/// so that the entries of the registry's two maps stay small (one entry per socket in each).
 #[derive(Debug, Default)]
 enum Members {
     #[default]
     Empty,
     One(Str),
-    Many(HashSet<Str>),
+    Many(Box<HashSet<Str>>),
 }
 
 impl Members {
@@ -1012,7 +1013,7 @@ impl Members {
                 let Members::One(one) = std::mem::take(self) else {
                     unreachable!()
                 };
-                *self = Members::Many(HashSet::from([one, id]));
+                *self = Members::Many(Box::new(HashSet::from([one, id])));
                 true
             }
             Members::Many(set) => set.insert(id),
@@ -1044,7 +1045,7 @@ impl Members {
         let (one, many) = match self {
             Members::Empty => (None, None),
             Members::One(one) => (Some(one), None),
-            Members::Many(set) => (None, Some(set)),
+            Members::Many(set) => (None, Some(&**set)),
         };
         one.into_iter().chain(many.into_iter().flatten())
     }
@@ -1075,7 +1076,7 @@ impl IntoIterator for Members {
         let (one, many) = match self {
             Members::Empty => (None, None),
             Members::One(one) => (Some(one), None),
-            Members::Many(set) => (None, Some(set)),
+            Members::Many(set) => (None, Some(*set)),
         };
         one.into_iter().chain(many.into_iter().flatten())
     }
@@ -1186,6 +1187,8 @@ mod tests {
 
     #[test]
     fn members_go_from_none_to_one_to_many_and_back() {
+        // The registry's maps hold one per socket: as small as a `Str` and its tag.
+        assert!(std::mem::size_of::<Members>() <= std::mem::size_of::<Str>() + 8);
         let mut members = Members::default();
         assert!(members.is_empty());
         assert!(members.insert(Str::from("a")));
