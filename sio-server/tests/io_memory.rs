@@ -87,8 +87,10 @@ async fn an_idle_socket_holds_little_and_recovery_adds_only_its_pid() {
     );
     // 3,952 bytes before the Socket.IO layer ran on sio_protocol's ServerSession (b8bcc68,
     // the same test), 3,956 since, 3,910 since a namespace's socket table is a set found by
-    // the socket's id (the id is not kept twice).
-    assert!(plain <= 3_960, "{plain} bytes per idle client");
+    // the socket's id (the id is not kept twice), 3,491 since a room or a socket with one
+    // member holds no hash table of its own, the session's task is smaller and the sockets
+    // share their handlers' event names (issue 14).
+    assert!(plain <= 3_540, "{plain} bytes per idle client");
     // The pid (20 characters) is all recovery adds to an idle connection: no buffer.
     assert!(recovering <= plain + 64, "{recovering} against {plain}");
 }

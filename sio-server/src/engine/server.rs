@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::metrics::Refusal;
+use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use sio_protocol::Str;
@@ -273,7 +274,10 @@ impl EngineIo {
         let request_headers = engine.inner.config.cors.as_ref().map(|_| {
             let mut origin = HeaderMap::new();
             if let Some(value) = req.headers().get(header::ORIGIN) {
-                origin.insert(header::ORIGIN, detach_value(value));
+                origin.insert(
+                    header::ORIGIN,
+                    detach_value(value, Bytes::copy_from_slice(value.as_bytes())),
+                );
             }
             origin
         });
@@ -615,18 +619,30 @@ impl<B> From<Response<EngineBody>> for Routed<B> {
 
 /// A copy of `headers` that owns its values. hyper parses header values as slices of its
 /// connection read buffer (8 KiB): a plain clone kept for the life of a session would keep that
-/// whole buffer alive for every connection.
+/// whole buffer alive for every connection. The values are copied into one buffer that they
+/// share (one allocation for all of them instead of one each: the copy lives as long as the
+/// connection).
 fn detach_headers(headers: &HeaderMap) -> HeaderMap {
+    let total = headers.values().map(|value| value.len()).sum();
+    let mut buffer = bytes::BytesMut::with_capacity(total);
+    for value in headers.values() {
+        buffer.extend_from_slice(value.as_bytes());
+    }
+    let buffer = buffer.freeze();
     let mut owned = HeaderMap::with_capacity(headers.len());
+    let mut start = 0;
     for (name, value) in headers {
-        owned.append(name.clone(), detach_value(value));
+        let end = start + value.len();
+        owned.append(name.clone(), detach_value(value, buffer.slice(start..end)));
+        start = end;
     }
     owned
 }
 
-/// A copy of `value` that owns its bytes (see [`detach_headers`]).
-fn detach_value(value: &HeaderValue) -> HeaderValue {
-    let mut copy = HeaderValue::from_bytes(value.as_bytes()).unwrap_or_else(|_| value.clone());
+/// A copy of `value` made of `bytes` (its bytes in a buffer of their own, see
+/// [`detach_headers`]).
+fn detach_value(value: &HeaderValue, bytes: Bytes) -> HeaderValue {
+    let mut copy = HeaderValue::from_maybe_shared(bytes).unwrap_or_else(|_| value.clone());
     copy.set_sensitive(value.is_sensitive());
     copy
 }

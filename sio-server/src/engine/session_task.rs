@@ -20,8 +20,7 @@ use std::task::{Context, Poll};
 
 use sio_protocol::Str;
 use sio_protocol::engine::{
-    ErrorCode, Event, Packet, PayloadEncoder, PayloadFormat, ProtocolVersion, Session,
-    TransportKind,
+    ErrorCode, Event, Packet, PayloadEncoder, PayloadFormat, Session, TransportKind,
 };
 use tokio::sync::oneshot;
 use tokio::time::{Instant, Sleep};
@@ -62,16 +61,10 @@ pub(crate) fn spawn(
 ) {
     crate::metrics::engine_opened(session.transport());
     let mut driver = Driver {
-        sid: session.sid().cloned().unwrap_or_default(),
-        version: session.version(),
         session,
-        pending_get: None,
-        batch: Vec::new(),
+        polling: None,
         buffered: 0,
         pending_bytes: 0,
-        batch_bytes: 0,
-        bound: handle.shared.queues.bound(),
-        max_bytes: handle.shared.queues.max_bytes(),
         ws,
         shared: handle.shared.clone(),
         registry,
@@ -84,7 +77,7 @@ pub(crate) fn spawn(
     // The driver is moved into the task once and borrowed from there: an `async fn run(self)`
     // would hold it twice in the task's future (its argument and its local). Its cleanup runs
     // when it is dropped, so it also runs if the task unwinds or is dropped unfinished.
-    let span = tracing::info_span!("engine.io", sid = %driver.sid, remote = ?remote);
+    let span = tracing::info_span!("engine.io", sid = %sid(&driver.session), remote = ?remote);
     let task = async move {
         driver.run().await;
     };
@@ -96,23 +89,25 @@ pub(crate) fn spawn(
     }
 }
 
+/// The session's id (a server's session always has one).
+fn sid(session: &Session) -> &Str {
+    static NONE: Str = Str::new();
+    session.sid().unwrap_or(&NONE)
+}
+
+/// The state of a session's task. It is most of the task's allocation (tokio rounds a task up
+/// to 128 bytes), one per connection: what the session or its shared state already hold (the
+/// sid, the protocol version, the queues' bounds) is read from there, not copied here.
 struct Driver {
     session: Session,
-    sid: Str,
-    version: ProtocolVersion,
-    /// The pending polling GET and its `b64` flag.
-    pending_get: Option<(oneshot::Sender<PollReply>, bool)>,
-    /// Polling packets handed out since the last GET.
-    batch: Vec<Packet>,
+    /// The polling transport's state, from the first GET or polling packet on (a session
+    /// opened on a WebSocket never has one).
+    polling: Option<Box<PollingState>>,
     /// Messages given to the session and not yet handed out.
     buffered: usize,
     /// Bytes of the messages given to the session and not yet written: waiting in the session,
     /// or in `batch` for the next GET (on WebSocket, the socket's queue counts its own).
     pending_bytes: usize,
-    /// Bytes of the messages in `batch`.
-    batch_bytes: usize,
-    bound: usize,
-    max_bytes: usize,
     /// The WebSocket in use, or being probed.
     ws: Option<WsSocket>,
     shared: Arc<SessionShared>,
@@ -124,6 +119,16 @@ struct Driver {
     finished: bool,
     /// The client is not read: the application's queue is full.
     input_paused: bool,
+}
+
+#[derive(Default)]
+struct PollingState {
+    /// The pending polling GET and its `b64` flag.
+    pending_get: Option<(oneshot::Sender<PollReply>, bool)>,
+    /// Polling packets handed out since the last GET.
+    batch: Vec<Packet>,
+    /// Bytes of the messages in `batch`.
+    batch_bytes: usize,
 }
 
 impl Drop for Driver {
@@ -190,6 +195,18 @@ fn now() -> std::time::Instant {
 }
 
 impl Driver {
+    /// A polling GET waits for packets.
+    fn get_pending(&self) -> bool {
+        self.polling
+            .as_ref()
+            .is_some_and(|polling| polling.pending_get.is_some())
+    }
+
+    /// Takes the pending polling GET.
+    fn take_get(&mut self) -> Option<(oneshot::Sender<PollReply>, bool)> {
+        self.polling.as_mut()?.pending_get.take()
+    }
+
     async fn run(&mut self) {
         self.flush();
         let sleep = tokio::time::sleep_until(Instant::now());
@@ -197,12 +214,12 @@ impl Driver {
         let mut armed = None;
         while self.reason.is_none() {
             let step = poll_fn(|cx| self.poll_step(cx, sleep.as_mut(), &mut armed)).await;
-            let waiting = self.pending_get.is_some();
+            let waiting = self.get_pending();
             self.apply(step);
             self.flush();
-            if !waiting && self.pending_get.is_some() {
+            if !waiting && self.get_pending() {
                 // A GET that nothing answered: it waits here for the session's next packets.
-                tracing::trace!(sid = %self.sid, "polling GET waiting for packets");
+                tracing::trace!(sid = %sid(&self.session), "polling GET waiting for packets");
             }
         }
     }
@@ -237,12 +254,12 @@ impl Driver {
             self.input_paused = false;
         } else if !self.input_paused {
             self.input_paused = true;
-            tracing::trace!(sid = %self.sid, "input paused: the application's queue is full");
+            tracing::trace!(sid = %sid(&self.session), "input paused: the application's queue is full");
         }
         // Messages for a driven application wait in the application queue while it is busy
         // (a CONNECT's middlewares, say): the client is still read, so its close is seen.
         if let Some(app) = &mut self.app {
-            match guarded("poll_ready", &self.sid, || app.poll_ready(cx)) {
+            match guarded("poll_ready", sid(&self.session), || app.poll_ready(cx)) {
                 Some(Poll::Ready(())) => {
                     let mut state = queues.lock();
                     if let Some(message) = state.pop_app() {
@@ -264,7 +281,7 @@ impl Driver {
             *armed = None;
             return Poll::Ready(Step::Timer);
         }
-        if let Some((reply, _)) = &mut self.pending_get {
+        if let Some((reply, _)) = self.polling.as_mut().and_then(|p| p.pending_get.as_mut()) {
             if reply.poll_closed(cx).is_ready() {
                 return Poll::Ready(Step::GetAborted);
             }
@@ -320,7 +337,7 @@ impl Driver {
     fn poll_commands(&mut self) -> Poll<Step> {
         let queues = &self.shared.queues;
         let mut state = queues.lock();
-        if self.buffered < self.bound {
+        if self.buffered < self.shared.queues.bound() {
             if let Some(command) = state.pop_command() {
                 let room_wanted = std::mem::take(&mut state.room_wanted);
                 drop(state);
@@ -337,7 +354,7 @@ impl Driver {
         let now = now();
         match step {
             Step::Control(Control::Get { b64, reply }) => {
-                if self.pending_get.is_some() {
+                if self.get_pending() {
                     // `onPollRequest`: "overlap from client".
                     let _ = reply.send(PollReply::Overlap);
                     self.session
@@ -345,12 +362,13 @@ impl Driver {
                 } else if self.session.transport() != TransportKind::Polling {
                     let _ = reply.send(PollReply::Error(ErrorCode::BadRequest));
                 } else {
-                    self.pending_get = Some((reply, b64));
+                    let polling = self.polling.get_or_insert_default();
+                    polling.pending_get = Some((reply, b64));
                     // Packets handed out while no GET was pending (the open packet of a
                     // handshake) answer this GET: the session already counted them as
                     // written, so it is not told the transport is writable again (it would
                     // then add a second noop during an upgrade, say).
-                    if self.batch.is_empty() {
+                    if polling.batch.is_empty() {
                         self.session.handle_writable(now, TransportKind::Polling);
                     }
                 }
@@ -373,10 +391,10 @@ impl Driver {
                 if self.session.send(packet(message)) {
                     self.buffered += 1;
                     self.pending_bytes += len;
-                    if self.pending_bytes > self.max_bytes {
+                    if self.pending_bytes > self.shared.queues.max_bytes() {
                         // A client that does not poll (or read) is not kept: past the byte
                         // bound the session ends, on every transport.
-                        tracing::warn!(sid = %self.sid, bytes = self.pending_bytes, "send buffer full, closing");
+                        tracing::warn!(sid = %sid(&self.session), bytes = self.pending_bytes, "send buffer full, closing");
                         self.override_reason = Some(DisconnectReason::SendBufferFull);
                         let transport = self.session.transport();
                         self.session.handle_transport_error(now, transport);
@@ -385,7 +403,9 @@ impl Driver {
             }
             Step::App(message) => {
                 if let Some(app) = &mut self.app {
-                    if guarded("on_message", &self.sid, || app.on_message(message)).is_none() {
+                    if guarded("on_message", sid(&self.session), || app.on_message(message))
+                        .is_none()
+                    {
                         self.app_panicked(now);
                     }
                 }
@@ -397,7 +417,9 @@ impl Driver {
             Step::Timer => self.session.handle_timeout(now),
             Step::GetAborted => {
                 // "poll connection closed prematurely"
-                self.pending_get = None;
+                if let Some(polling) = &mut self.polling {
+                    polling.pending_get = None;
+                }
                 self.session
                     .handle_transport_error(now, TransportKind::Polling);
             }
@@ -409,7 +431,7 @@ impl Driver {
     fn app_panicked(&mut self, now: std::time::Instant) {
         if let Some(mut app) = self.app.take() {
             let reason = DisconnectReason::Engine(sio_protocol::engine::CloseReason::ForcedClose);
-            let _ = guarded("on_close", &self.sid, || app.on_close(reason));
+            let _ = guarded("on_close", sid(&self.session), || app.on_close(reason));
             self.shared.queues.app_gone();
         }
         self.session.close(now);
@@ -426,7 +448,7 @@ impl Driver {
                 if transport != self.session.transport() && !self.session.is_upgrading() {
                     // The session ignores it: a packet of the old transport after an upgrade.
                     tracing::debug!(
-                        sid = %self.sid,
+                        sid = %sid(&self.session),
                         %transport,
                         packet = ?packet.packet_type(),
                         "packet from a transport no longer in use, ignored"
@@ -463,8 +485,9 @@ impl Driver {
             }
             match transmit.transport {
                 TransportKind::Polling => {
-                    self.batch_bytes += len;
-                    self.batch.push(transmit.packet);
+                    let polling = self.polling.get_or_insert_default();
+                    polling.batch_bytes += len;
+                    polling.batch.push(transmit.packet);
                 }
                 TransportKind::WebSocket => {
                     self.pending_bytes = self.pending_bytes.saturating_sub(len);
@@ -473,12 +496,14 @@ impl Driver {
             }
         }
         crate::metrics::messages_sent(sent, sent_bytes);
-        if !self.batch.is_empty() {
-            if let Some((reply, b64)) = self.pending_get.take() {
-                let batch = std::mem::take(&mut self.batch);
-                self.pending_bytes = self.pending_bytes.saturating_sub(self.batch_bytes);
-                self.batch_bytes = 0;
-                let _ = reply.send(self.encode(&batch, b64));
+        if let Some(polling) = &mut self.polling {
+            if !polling.batch.is_empty() {
+                if let Some((reply, b64)) = polling.pending_get.take() {
+                    let batch = std::mem::take(&mut polling.batch);
+                    self.pending_bytes = self.pending_bytes.saturating_sub(polling.batch_bytes);
+                    polling.batch_bytes = 0;
+                    let _ = reply.send(self.encode(&batch, b64));
+                }
             }
         }
         while let Some(event) = self.session.poll_event() {
@@ -490,7 +515,7 @@ impl Driver {
                     self.shared.on_websocket.store(true, Ordering::Release);
                     // A POST still being read belongs to the old transport: it is dropped.
                     self.shared.queues.notify_changed();
-                    if let Some((reply, b64)) = self.pending_get.take() {
+                    if let Some((reply, b64)) = self.take_get() {
                         let _ = reply.send(self.encode(&[Packet::Noop], b64));
                     }
                 }
@@ -512,7 +537,7 @@ impl Driver {
 
     fn encode(&self, packets: &[Packet], b64: bool) -> PollReply {
         let has_binary = packets.iter().any(|p| matches!(p, Packet::Binary(_)));
-        let format = PayloadFormat::for_request(self.version, b64, has_binary);
+        let format = PayloadFormat::for_request(self.session.version(), b64, has_binary);
         PollReply::Body {
             body: PayloadEncoder::encode(packets, format),
             content_type: format.content_type(),
@@ -523,9 +548,9 @@ impl Driver {
         let Some(ws) = &mut self.ws else {
             return;
         };
-        if ws.send(packet.to_frame(self.version)).is_err() {
+        if ws.send(packet.to_frame(self.session.version())).is_err() {
             // The client does not read: drop the WebSocket and end the session.
-            tracing::warn!(sid = %self.sid, "websocket send queue full, closing");
+            tracing::warn!(sid = %sid(&self.session), "websocket send queue full, closing");
             if let Some(ws) = self.ws.take() {
                 ws.close(None);
             }
@@ -561,12 +586,11 @@ impl Driver {
         self.registry
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.sid);
-        if let Some((reply, b64)) = self.pending_get.take() {
-            let batch = if self.batch.is_empty() {
-                vec![Packet::Close]
-            } else {
-                std::mem::take(&mut self.batch)
+            .remove(sid(&self.session));
+        if let Some((reply, b64)) = self.take_get() {
+            let batch = match self.polling.as_mut() {
+                Some(polling) if !polling.batch.is_empty() => std::mem::take(&mut polling.batch),
+                _ => vec![Packet::Close],
             };
             let _ = reply.send(self.encode(&batch, b64));
         }
@@ -577,16 +601,17 @@ impl Driver {
         // gets its reply channel closed).
         drop(self.shared.queues.close(reason));
         if let Some(mut app) = self.app.take() {
-            let _ = guarded("on_close", &self.sid, || app.on_close(reason));
+            let _ = guarded("on_close", sid(&self.session), || app.on_close(reason));
         }
         crate::metrics::engine_closed(self.session.transport(), reason);
-        tracing::debug!(sid = %self.sid, %reason, "session closed");
+        tracing::debug!(sid = %sid(&self.session), %reason, "session closed");
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sio_protocol::engine::ProtocolVersion;
     use std::collections::HashMap;
     use std::sync::Mutex;
 

@@ -980,12 +980,108 @@ impl Adapter for InMemoryAdapter {
 #[derive(Debug, Default)]
 pub(crate) struct Rooms {
     /// Room → the sockets in it.
-    rooms: HashMap<Str, HashSet<Str>>,
+    rooms: HashMap<Str, Members>,
     /// Socket → its rooms.
-    sids: HashMap<Str, HashSet<Str>>,
+    sids: HashMap<Str, Members>,
     /// The joins (`true`) and leaves not yet told to the room listeners
     /// ([`Namespace::on_join_room`](super::Namespace::on_join_room)): recorded only once one is registered.
     pub(crate) changes: Option<Vec<(bool, Str, Str)>>,
+}
+
+/// A set of ids (a room's sockets, a socket's rooms), without a table while it holds one:
+/// most rooms hold one socket (each socket is in the room of its own id) and most sockets are
+/// in one room, and a hash set of one costs an allocation of 148 bytes. A larger set is boxed,
+/// so that the entries of the registry's two maps stay small (one entry per socket in each).
+#[derive(Debug, Default)]
+enum Members {
+    #[default]
+    Empty,
+    One(Str),
+    // Boxed on purpose: 8 bytes in the maps' entries instead of a set's 48 (see above).
+    #[allow(clippy::box_collection)]
+    Many(Box<HashSet<Str>>),
+}
+
+impl Members {
+    /// Adds `id`; false when it was there.
+    fn insert(&mut self, id: Str) -> bool {
+        match self {
+            Members::Empty => {
+                *self = Members::One(id);
+                true
+            }
+            Members::One(one) if *one == id => false,
+            Members::One(_) => {
+                let Members::One(one) = std::mem::take(self) else {
+                    unreachable!()
+                };
+                *self = Members::Many(Box::new(HashSet::from([one, id])));
+                true
+            }
+            Members::Many(set) => set.insert(id),
+        }
+    }
+
+    /// Removes `id` and returns it, if it was there.
+    fn take(&mut self, id: &str) -> Option<Str> {
+        match self {
+            Members::Empty => None,
+            Members::One(one) if one.as_str() == id => match std::mem::take(self) {
+                Members::One(one) => Some(one),
+                _ => unreachable!(),
+            },
+            Members::One(_) => None,
+            Members::Many(set) => set.take(id),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Members::Empty => true,
+            Members::One(_) => false,
+            Members::Many(set) => set.is_empty(),
+        }
+    }
+
+    fn iter(&self) -> MembersIter<'_> {
+        let (one, many) = match self {
+            Members::Empty => (None, None),
+            Members::One(one) => (Some(one), None),
+            Members::Many(set) => (None, Some(&**set)),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
+}
+
+type MembersIter<'a> = std::iter::Chain<
+    std::option::IntoIter<&'a Str>,
+    std::iter::Flatten<std::option::IntoIter<&'a HashSet<Str>>>,
+>;
+
+impl<'a> IntoIterator for &'a Members {
+    type Item = &'a Str;
+    type IntoIter = MembersIter<'a>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl IntoIterator for Members {
+    type Item = Str;
+    type IntoIter = std::iter::Chain<
+        std::option::IntoIter<Str>,
+        std::iter::Flatten<std::option::IntoIter<HashSet<Str>>>,
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let (one, many) = match self {
+            Members::Empty => (None, None),
+            Members::One(one) => (Some(one), None),
+            Members::Many(set) => (None, Some(*set)),
+        };
+        one.into_iter().chain(many.into_iter().flatten())
+    }
 }
 
 impl Rooms {
@@ -1051,7 +1147,7 @@ impl Rooms {
 
     fn del(&mut self, id: &str, room: &str) {
         if let Some(rooms) = self.sids.get_mut(id) {
-            rooms.remove(room);
+            rooms.take(room);
         }
         self.unlink(id, room);
     }
@@ -1078,5 +1174,61 @@ impl Rooms {
                 self.unlink(id, &room);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(members: &Members) -> Vec<&str> {
+        let mut out: Vec<&str> = members.iter().map(Str::as_str).collect();
+        out.sort_unstable();
+        out
+    }
+
+    #[test]
+    fn members_go_from_none_to_one_to_many_and_back() {
+        // The registry's maps hold one per socket: as small as a `Str` and its tag.
+        assert!(std::mem::size_of::<Members>() <= std::mem::size_of::<Str>() + 8);
+        let mut members = Members::default();
+        assert!(members.is_empty());
+        assert!(members.insert(Str::from("a")));
+        assert!(!members.insert(Str::from("a")));
+        assert!(matches!(members, Members::One(_)));
+        assert_eq!(sorted(&members), ["a"]);
+        assert!(members.insert(Str::from("b")));
+        assert!(!members.insert(Str::from("b")));
+        assert_eq!(sorted(&members), ["a", "b"]);
+        assert_eq!(members.take("c"), None);
+        assert_eq!(members.take("a").as_deref(), Some("a"));
+        assert_eq!(sorted(&members), ["b"]);
+        assert_eq!(members.take("b").as_deref(), Some("b"));
+        assert!(members.is_empty());
+        assert_eq!(members.take("b"), None);
+        let mut one = Members::default();
+        one.insert(Str::from("x"));
+        assert_eq!(one.take("y"), None);
+        assert_eq!(one.into_iter().collect::<Vec<_>>(), [Str::from("x")]);
+    }
+
+    #[test]
+    fn rooms_of_one_socket_are_found_both_ways() {
+        let mut rooms = Rooms::default();
+        let (a, b) = (Str::from("a"), Str::from("b"));
+        rooms.add(&a, a.clone());
+        rooms.add(&b, b.clone());
+        rooms.add(&a, Str::from("lobby"));
+        rooms.add(&b, Str::from("lobby"));
+        let mut of_a = rooms.socket_rooms("a");
+        of_a.sort_unstable();
+        assert_eq!(of_a, [Str::from("a"), Str::from("lobby")]);
+        rooms.del(&a, "lobby");
+        assert_eq!(rooms.socket_rooms("a"), [Str::from("a")]);
+        assert_eq!(sorted(&rooms.rooms["lobby"]), ["b"]);
+        rooms.del_all("b");
+        assert!(!rooms.rooms.contains_key("lobby"));
+        assert!(!rooms.rooms.contains_key("b"));
+        assert!(rooms.socket_rooms("b").is_empty());
     }
 }

@@ -109,7 +109,14 @@ pub(crate) struct Inner {
     room_listeners: RwLock<Vec<(bool, RoomListener)>>,
     /// Its metrics' handles (nothing without the `metrics` feature).
     metrics: crate::metrics::NamespaceMetrics,
+    /// The event names its sockets' handlers were added for (at most [`EVENT_NAMES`]): every
+    /// socket shares these instead of holding a copy of each name.
+    event_names: Mutex<HashSet<Str>>,
 }
+
+/// The most event names a namespace keeps for its sockets to share (names made up at run time
+/// could be many; past this, a socket's handler holds its own copy of its name).
+const EVENT_NAMES: usize = 256;
 
 type RoomListener = Arc<dyn Fn(&Str, &Str) + Send + Sync>;
 
@@ -169,12 +176,30 @@ impl Namespace {
                     .map(|c| Mutex::new(RecoveryStore::new(c))),
                 config,
                 room_listeners: RwLock::new(Vec::new()),
+                event_names: Mutex::new(HashSet::new()),
             }),
         };
         let core: Arc<dyn NsCore> = ns.inner.clone();
         let local = LocalNamespace::new(Arc::downgrade(&core));
         let _ = ns.inner.adapter.set(adapter(local));
         ns
+    }
+
+    /// `event` as a name shared by the sockets of the namespace (see `Inner::event_names`).
+    pub(crate) fn event_name(&self, event: String) -> Str {
+        let mut names = self
+            .inner
+            .event_names
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(name) = names.get(event.as_str()) {
+            return name.clone();
+        }
+        let name = Str::from(event);
+        if names.len() < EVENT_NAMES {
+            names.insert(name.clone());
+        }
+        name
     }
 
     /// The namespace's state, as the layers below see it.

@@ -707,7 +707,10 @@ impl Socket {
         // The id is a weak handle of the handler's allocation: it costs the socket nothing,
         // and while the id lives no other handler can be allocated at the same address.
         let id = HandlerId(Arc::downgrade(&handler));
-        self.handlers_mut().events.push((Str::from(event), handler));
+        // The name is the namespace's copy: the sockets of a namespace mostly add handlers for
+        // the same events, and a copy per socket and event costs an allocation each.
+        let name = self.inner.ns.event_name(event);
+        self.handlers_mut().events.push((name, handler));
         id
     }
 
