@@ -5,6 +5,8 @@
 # process to CPU 1, one after the other. Each client prints its own RSS before and after.
 #
 #   bash scripts/bench-client-mem.sh [N=10000] [SETTLE_SECONDS=5] [CLIENTS="sio node"]
+#
+# The build goes to $CARGO_TARGET_DIR when it is set (else target/).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -14,6 +16,7 @@ clients=${3:-"sio node"}
 
 [ -d tests/node_modules/socket.io ] || { echo "tests/node_modules is missing (see scripts/npm-deps.sh)" >&2; exit 1; }
 cargo build -q --release -p sio-client --example idle_clients
+idle_clients=${CARGO_TARGET_DIR:-target}/release/examples/idle_clients
 ulimit -n $((n + 1000))
 
 out=$(mktemp)
@@ -29,7 +32,7 @@ echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'), $n clients, settle ${settle}s"
 for client in $clients; do
     echo "== $client"
     case $client in
-        sio) taskset -c 1 target/release/examples/idle_clients "http://127.0.0.1:$port" "$n" "$settle" ;;
+        sio) taskset -c 1 "$idle_clients" "http://127.0.0.1:$port" "$n" "$settle" ;;
         node) taskset -c 1 node --expose-gc bench/js/node-idle-clients.js "http://127.0.0.1:$port" "$n" "$settle" ;;
         *) echo "unknown client $client" >&2; exit 2 ;;
     esac

@@ -20,8 +20,8 @@ pub(crate) type BoxError = Box<dyn StdError + Send + Sync>;
 /// message for it (`"operation has timed out"`, `"socket has been disconnected"`,
 /// `"xhr poll error"`, `"websocket error"`, `"timeout"`, a server's `err.message`...) and
 /// never the text of its cause, which [`source`](StdError::source) returns: the
-/// `reqwest::Error`, tungstenite error, `std::io::Error`, `url::ParseError`,
-/// `serde_json::Error` or decode error underneath. Print the whole chain to see everything:
+/// `reqwest::Error`, tungstenite error, `sio_protocol::Error`, `std::io::Error`,
+/// `url::ParseError`, `serde_json::Error` or decode error underneath. Print the whole chain to see everything:
 ///
 /// ```
 /// use std::error::Error as _;
@@ -76,7 +76,8 @@ pub enum ErrorKind {
     /// The manager's task is gone (every handle of it was dropped).
     Closed,
     /// The transport failed: `"xhr poll error"`, `"xhr post error"`, `"websocket error"`
-    /// (cause: the `reqwest::Error`, tungstenite error or `std::io::Error`), or a connection
+    /// (cause: the `reqwest::Error`, the tungstenite error of a WebSocket handshake, the
+    /// `sio_protocol::Error` of a refused WebSocket frame or `std::io::Error`), or a connection
     /// closed before its handshake (`"transport close"`...).
     Transport,
     /// The server sent what does not decode: engine.io-client's `"server error"` (cause:

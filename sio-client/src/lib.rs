@@ -8,7 +8,7 @@
 //!            │                             connection state recovery
 //!         engine (sio_protocol Session)    handshake, heartbeat, probe + upgrade, close
 //!        /           \
-//!  polling (reqwest)  WebSocket (tokio-tungstenite)
+//!  polling (reqwest)  WebSocket (tungstenite handshake, sio_protocol frames)
 //! ```
 //!
 //! The protocol logic lives in [`sio_protocol`] (re-exported as [`protocol`]): socket.io-client's
@@ -105,7 +105,8 @@
 //! [`Error::kind`] and `is_*` methods, its message is socket.io-client's
 //! (`"xhr poll error"`, `"websocket error"`, `"timeout"`, `"operation has timed out"`...), and
 //! its [`source`](std::error::Error::source) is the cause (a `reqwest::Error`, a tungstenite
-//! error, an `std::io::Error`, a `url::ParseError`, a serializer's or deserializer's error).
+//! error from the WebSocket handshake, an [`sio_protocol::Error`] for a refused WebSocket frame,
+//! an `std::io::Error`, a `url::ParseError`, a serializer's or deserializer's error).
 //!
 //! # Behaviour
 //!

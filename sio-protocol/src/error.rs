@@ -130,6 +130,10 @@ impl Error {
         Error::from_repr(Repr::Frame(reason), None)
     }
 
+    pub(crate) fn frame_with(reason: FrameReason, source: impl Into<BoxError>) -> Self {
+        Error::from_repr(Repr::Frame(reason), Some(source.into()))
+    }
+
     pub(crate) fn inflate(reason: InflateReason) -> Self {
         Error::from_repr(Repr::Inflate(reason), None)
     }

@@ -1,50 +1,54 @@
-//! The WebSocket transport with tokio-tungstenite, driven by the manager's task itself: no
-//! reader or writer task and no channel per connection (the memory of an idle client). The
-//! engine polls [`WsConn::poll`] for what happened and queues frames with [`WsConn::send`].
+//! The WebSocket transport, driven by the manager's task itself: no reader or writer task and
+//! no channel per connection (the memory of an idle client). The engine polls
+//! [`WsConn::poll`] for what happened and queues frames with [`WsConn::send`].
+//!
+//! The opening handshake uses tungstenite's request and response helpers; after it, the
+//! frames are ours: reads go through a buffer on the stack into the client's role of the
+//! sans-IO [`FrameDecoder`] (`sio_protocol::websocket`), which keeps only the bytes of a frame
+//! that is not whole yet, and frames to send are masked into one buffer each, freed once
+//! written. An idle WebSocket holds its socket, the decoder's few words and no buffer.
 //!
 //! What the server sends is bounded by a limit the engine sets (and raises once the handshake
-//! announces `maxPayload`): a [`FrameGuard`] reads every frame header as its bytes arrive,
-//! before tungstenite sees them, and fails the read of a frame, or of a fragmented message,
-//! whose length goes over the limit. tungstenite's own limits are fixed when the WebSocket is
-//! made, too early for a WebSocket-only connection to know the server's `maxPayload`; they
-//! stay as a ceiling behind the guard.
+//! announces `maxPayload`): the decoder refuses a frame, or a fragmented message, whose
+//! declared length goes over it as soon as the frame's header is read, before its payload is
+//! buffered.
 
 use std::collections::VecDeque;
-use std::future::Future;
+use std::future::{Future, poll_fn};
+use std::io::IoSlice;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 #[cfg(feature = "tls")]
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use futures_util::{Sink, SinkExt, Stream};
 use reqwest::StatusCode;
 use reqwest::cookie::CookieStore as _;
 use reqwest::header::COOKIE;
-use sio_protocol::Str;
 use sio_protocol::engine::Frame;
+use sio_protocol::websocket::{
+    FrameDecoder, FrameDecoderConfig, Opcode, WsMessage, close_payload, masked_frame,
+};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::{IntoClientRequest as _, uri_mode};
 use tokio_tungstenite::tungstenite::error::{ProtocolError, SubProtocolError, UrlError};
 use tokio_tungstenite::tungstenite::handshake::client::{Request, Response, generate_request};
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::handshake::machine::TryParse as _;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::stream::Mode;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use url::Url;
 
 use super::endpoint::Endpoint;
 use super::io::Io;
 use crate::error::{Error, io_cause};
-use crate::options::Options;
 
 /// socket.io-client's message for a failed WebSocket.
 const WS_ERROR: &str = "websocket error";
 
-fn ws_error(cause: WsError) -> Error {
+fn ws_error(cause: impl Into<crate::error::BoxError>) -> Error {
     Error::transport(WS_ERROR, cause)
 }
 
@@ -54,252 +58,18 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the closing handshake may take once the engine is done.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// tungstenite's read buffer, allocated for each connection and kept while it is idle (it is
-/// also the most tungstenite asks for in one read; [`Guarded`] takes up to
-/// [`SOCKET_READ_SIZE`] from the socket at once and hands the rest on in later reads).
-/// Socket.IO messages are mostly small; a larger frame still arrives whole (tungstenite
-/// reserves its length at once).
-const READ_BUFFER_SIZE: usize = 512;
+/// The most bytes read from the socket at once, into a buffer on the stack (borrowed for one
+/// read only: nothing is kept while idle).
+const READ_SIZE: usize = 16 * 1024;
 
-/// Small buffers: an idle connection should hold almost nothing (DESIGN example 12). Frames
-/// are written at once (no write buffer). tungstenite's frame and message limits are a
-/// ceiling above any limit the guard will apply (`limit`, or at most
-/// [`Options::MAX_PAYLOAD_CEILING`](crate::Options::MAX_PAYLOAD_CEILING) later).
-fn config(limit: usize) -> WebSocketConfig {
-    let ceiling = limit.max(Options::MAX_PAYLOAD_CEILING);
-    WebSocketConfig::default()
-        .read_buffer_size(READ_BUFFER_SIZE)
-        .write_buffer_size(0)
-        .max_frame_size(Some(ceiling))
-        .max_message_size(Some(ceiling))
-}
+/// How many reads one poll may do before it yields to the other tasks.
+const READS_PER_POLL: usize = 16;
 
-type WsStream = WebSocketStream<Guarded>;
+/// How many queued frames one vectored write takes at most.
+const WRITE_SLICES: usize = 32;
 
-/// The most one read call takes from the socket, into a buffer on the stack: a burst of small
-/// frames costs one system call per this many bytes rather than one per
-/// [`READ_BUFFER_SIZE`] (tungstenite asks for at most that much at a time). What tungstenite
-/// did not take waits in [`Guarded::pending`], which is freed once drained.
-const SOCKET_READ_SIZE: usize = 16 * 1024;
-
-/// The byte stream with the [`FrameGuard`] on its reads.
-struct Guarded {
-    stream: ByteStream,
-    guard: FrameGuard,
-    /// Bytes read from the socket (and seen by the guard) that tungstenite has not taken yet:
-    /// `pending[taken..]`. Empty and unallocated between bursts, so an idle connection holds
-    /// nothing here.
-    pending: Vec<u8>,
-    taken: usize,
-}
-
-impl Guarded {
-    fn new(stream: ByteStream, guard: FrameGuard) -> Guarded {
-        Guarded {
-            stream,
-            guard,
-            pending: Vec::new(),
-            taken: 0,
-        }
-    }
-
-    /// Hands `buf` what it can take of the pending bytes; frees them once all are taken.
-    fn take_pending(&mut self, buf: &mut ReadBuf<'_>) {
-        let rest = self.pending.get(self.taken..).unwrap_or_default();
-        let n = rest.len().min(buf.remaining());
-        buf.put_slice(rest.get(..n).unwrap_or_default());
-        self.taken += n;
-        if self.taken >= self.pending.len() {
-            self.pending = Vec::new();
-            self.taken = 0;
-        }
-    }
-}
-
-impl AsyncRead for Guarded {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        if this.taken < this.pending.len() {
-            this.take_pending(buf);
-            return Poll::Ready(Ok(()));
-        }
-        if buf.remaining() >= SOCKET_READ_SIZE {
-            // A large read (tungstenite never asks for one with our buffer size): straight in.
-            let before = buf.filled().len();
-            ready!(Pin::new(&mut this.stream).poll_read(cx, buf))?;
-            let read = buf.filled().get(before..).unwrap_or_default();
-            // On an error the bytes are not handed on: tungstenite never buffers the frame.
-            return Poll::Ready(this.guard.inspect(read));
-        }
-        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); SOCKET_READ_SIZE];
-        let mut read = ReadBuf::uninit(&mut scratch);
-        ready!(Pin::new(&mut this.stream).poll_read(cx, &mut read))?;
-        let read = read.filled();
-        // On an error the bytes are not handed on: tungstenite never buffers the frame.
-        this.guard.inspect(read)?;
-        let n = read.len().min(buf.remaining());
-        let (now, later) = read.split_at(n);
-        buf.put_slice(now);
-        if !later.is_empty() {
-            this.pending = later.to_vec();
-            this.taken = 0;
-        }
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Guarded {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
-    }
-}
-
-/// The longest frame header: 2 bytes, a 64-bit length, a masking key.
-const MAX_HEADER: usize = 14;
-
-/// Follows the frames of the server's byte stream (RFC 6455 5.2) to bound what the client
-/// buffers: a data frame whose declared length, or a fragmented message whose frames' lengths
-/// add up, to more than `limit` bytes fails the read before its payload arrives (tungstenite
-/// would reserve a frame's whole declared length at once, and collects a fragmented message
-/// without end); a control frame over 125 bytes fails too. Everything else about the frames is
-/// tungstenite's to check. No allocation: a header is at most 14 bytes.
-#[derive(Debug)]
-struct FrameGuard {
-    limit: usize,
-    /// The bytes of the frame header being read.
-    header: [u8; MAX_HEADER],
-    header_len: usize,
-    /// The payload bytes of the current frame still to come.
-    payload_left: u64,
-    /// The length so far of the fragmented data message in progress (0 when none).
-    message: u64,
-}
-
-impl FrameGuard {
-    fn new(limit: usize) -> FrameGuard {
-        FrameGuard {
-            limit,
-            header: [0; MAX_HEADER],
-            header_len: 0,
-            payload_left: 0,
-            message: 0,
-        }
-    }
-
-    /// Follows the next bytes of the stream; an error for a frame or message over the limit.
-    fn inspect(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
-        while !bytes.is_empty() {
-            if self.payload_left > 0 {
-                let skip = usize::try_from(self.payload_left)
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                bytes = bytes.get(skip..).unwrap_or_default();
-                self.payload_left -= skip as u64;
-                continue;
-            }
-            let Some((&byte, rest)) = bytes.split_first() else {
-                break;
-            };
-            bytes = rest;
-            if let Some(slot) = self.header.get_mut(self.header_len) {
-                *slot = byte;
-                self.header_len += 1;
-            }
-            if let Some((fin, opcode, len)) = parse_header(&self.header[..self.header_len]) {
-                self.header_len = 0;
-                self.frame(fin, opcode, len)?;
-                self.payload_left = len;
-            }
-        }
-        Ok(())
-    }
-
-    /// A frame header arrived.
-    fn frame(&mut self, fin: bool, opcode: u8, len: u64) -> std::io::Result<()> {
-        let too_long = |what: &str, size: u64, limit: u64| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{what} of {size} bytes, over the limit of {limit}"),
-            )
-        };
-        if opcode & 0x8 != 0 {
-            // Control frames stay out of the message; tungstenite refuses them over 125 bytes
-            // only after it reserved their length.
-            if len > 125 {
-                return Err(too_long("control frame", len, 125));
-            }
-            return Ok(());
-        }
-        let limit = self.limit as u64;
-        let total = if opcode == 0 {
-            self.message.saturating_add(len)
-        } else {
-            len
-        };
-        if total > limit {
-            let what = if opcode == 0 || !fin {
-                "fragmented message"
-            } else {
-                "message"
-            };
-            return Err(too_long(what, total, limit));
-        }
-        self.message = if fin { 0 } else { total };
-        Ok(())
-    }
-}
-
-/// A complete frame header: FIN, the opcode and the payload length; `None` while bytes are
-/// missing.
-fn parse_header(header: &[u8]) -> Option<(bool, u8, u64)> {
-    let (&first, rest) = header.split_first()?;
-    let (&second, rest) = rest.split_first()?;
-    let extended = match second & 0x7f {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    };
-    let mask = if second & 0x80 != 0 { 4 } else { 0 };
-    if rest.len() < extended + mask {
-        return None;
-    }
-    let len = match second & 0x7f {
-        126 | 127 => rest
-            .get(..extended)?
-            .iter()
-            .fold(0u64, |len, &b| (len << 8) | u64::from(b)),
-        short => u64::from(short),
-    };
-    Some((first & 0x80 != 0, first & 0x0f, len))
-}
+/// The handshake response is read in pieces of this size.
+const RESPONSE_READ_SIZE: usize = 512;
 
 /// The bytes under the WebSocket: TCP, or TLS over TCP. The TLS stream is boxed: a rustls
 /// connection takes about 1 KB, which a plain connection should not carry (tokio-tungstenite's
@@ -373,21 +143,22 @@ impl AsyncWrite for ByteStream {
         }
     }
 }
-type Connecting = Pin<Box<dyn Future<Output = Result<WsStream, WsError>> + Send>>;
+
+/// The open byte stream and the bytes read after the handshake response (the first frames).
+type Opened = (ByteStream, Vec<u8>);
+
+type Connecting = Pin<Box<dyn Future<Output = Result<Opened, WsError>> + Send>>;
 
 /// The longest handshake response accepted.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
 /// Connects (TCP, TLS for `wss`) and runs the opening handshake, as tokio-tungstenite's
 /// `connect_async_tls_with_config` does with the same pieces of tungstenite (request, response
-/// parser, checks, errors), but reading the response with a buffer of our own: tungstenite's
-/// handshake hands its 4 KiB read buffer on to the WebSocket, which keeps it for the life of
-/// the connection whatever `read_buffer_size` says.
+/// parser, checks, errors), reading the response with a buffer freed once it is parsed.
 async fn open(
     request: Request,
-    limit: usize,
     #[cfg(feature = "tls")] tls: Option<Arc<rustls::ClientConfig>>,
-) -> Result<WsStream, WsError> {
+) -> Result<Opened, WsError> {
     let uri = request.uri();
     let mode = uri_mode(uri)?;
     let host = uri.host().ok_or(WsError::Url(UrlError::NoHostName))?;
@@ -425,7 +196,7 @@ async fn open(
         if buf.len() >= MAX_RESPONSE_HEAD {
             return Err(WsError::AttackAttempt);
         }
-        buf.reserve(READ_BUFFER_SIZE);
+        buf.reserve(RESPONSE_READ_SIZE);
         if stream.read_buf(&mut buf).await? == 0 {
             return Err(WsError::Protocol(ProtocolError::HandshakeIncomplete));
         }
@@ -437,11 +208,7 @@ async fn open(
     let tail = buf[head_len..].to_vec();
     drop(buf);
     verify_response(response, &derive_accept_key(key.as_bytes()), &tail)?;
-    // The first frames, already read, go through the guard too.
-    let mut guard = FrameGuard::new(limit);
-    guard.inspect(&tail)?;
-    let stream = Guarded::new(stream, guard);
-    Ok(WebSocketStream::from_partially_read(stream, tail, Role::Client, Some(config(limit))).await)
+    Ok((stream, tail))
 }
 
 /// tungstenite's checks of the response (RFC 6455 4.2.2, `VerifyData::verify_response`), with
@@ -484,6 +251,9 @@ fn verify_response(mut response: Response, accept_key: &str, tail: &[u8]) -> Res
 /// One WebSocket: its handshake, then the open stream.
 pub(crate) struct WsConn {
     state: State,
+    /// The bound of the server's frames and messages, for the decoder made once the
+    /// handshake is done.
+    limit: usize,
 }
 
 enum State {
@@ -499,12 +269,31 @@ enum State {
     Done,
 }
 
+/// How the server's side of an open WebSocket ended.
+enum End {
+    /// A close frame (answered).
+    Closed,
+    /// A read failed, the stream ended without a close frame, or a frame was refused.
+    Error(Error),
+}
+
 struct Open {
-    stream: WsStream,
-    /// Frames not yet taken by the stream (empty, and unallocated, while idle).
-    out: VecDeque<Message>,
-    /// A written frame may still sit in tungstenite's buffer.
+    stream: ByteStream,
+    decoder: FrameDecoder,
+    /// Frames decoded and not yet reported (one read may complete several); empty, and
+    /// unallocated, while idle.
+    inbox: VecDeque<Frame>,
+    /// How the server's side ended, to report after the frames of `inbox`.
+    end: Option<End>,
+    /// Masked frames waiting to be written, each in one buffer (empty, and unallocated,
+    /// while idle).
+    out: VecDeque<Vec<u8>>,
+    /// Bytes of the front frame of `out` already written.
+    written: usize,
+    /// Written bytes may still sit in the TLS layer.
     flush: bool,
+    /// Our close frame is queued: nothing is queued after it.
+    close_sent: bool,
     /// Since when a frame has been waiting for the socket to take it.
     blocked_since: Option<Instant>,
 }
@@ -533,6 +322,7 @@ impl WsConn {
             Err(e) => {
                 return WsConn {
                     state: State::Failed(ws_error(e)),
+                    limit,
                 };
             }
         };
@@ -550,21 +340,20 @@ impl WsConn {
             request.headers_mut().insert(COOKIE, cookies);
         }
         #[cfg(feature = "tls")]
-        let connecting = open(request, limit, endpoint.tls.clone());
+        let connecting = open(request, endpoint.tls.clone());
         #[cfg(not(feature = "tls"))]
-        let connecting = open(request, limit);
+        let connecting = open(request);
         WsConn {
             state: State::Connecting(Box::pin(connecting)),
+            limit,
         }
     }
 
-    /// Changes the bound of the server's frames and messages, from the next frame header on
-    /// (tungstenite's own ceiling, fixed when the WebSocket was made, stays: the larger of the
-    /// first bound and [`Options::MAX_PAYLOAD_CEILING`](crate::Options::MAX_PAYLOAD_CEILING)).
-    /// Nothing happens before the WebSocket is open.
+    /// Changes the bound of the server's frames and messages, from the next frame header on.
     pub(crate) fn set_limit(&mut self, limit: usize) {
+        self.limit = limit;
         if let State::Open(open) = &mut self.state {
-            open.stream.get_mut().guard.limit = limit;
+            open.decoder.set_max_message_size(limit);
         }
     }
 
@@ -574,14 +363,13 @@ impl WsConn {
         let State::Open(open) = &mut self.state else {
             return false;
         };
-        let message = match frame {
-            Frame::Text(text) => match Utf8Bytes::try_from(text.into_bytes()) {
-                Ok(text) => Message::Text(text),
-                Err(_) => return false,
-            },
-            Frame::Binary(data) => Message::Binary(data),
-        };
-        open.out.push_back(message);
+        if open.close_sent {
+            return false;
+        }
+        match frame {
+            Frame::Text(text) => open.queue(Opcode::Text, text.as_bytes()),
+            Frame::Binary(data) => open.queue(Opcode::Binary, &data),
+        }
         true
     }
 
@@ -622,13 +410,8 @@ impl WsConn {
             State::Connecting(connecting) => {
                 let result = ready!(connecting.as_mut().poll(cx));
                 match result {
-                    Ok(stream) => {
-                        self.state = State::Open(Box::new(Open {
-                            stream,
-                            out: VecDeque::new(),
-                            flush: false,
-                            blocked_since: None,
-                        }));
+                    Ok((stream, tail)) => {
+                        self.state = State::Open(Box::new(Open::new(stream, &tail, self.limit)));
                         Poll::Ready(Io::WsOpen(Ok(())))
                     }
                     Err(e) => {
@@ -642,31 +425,19 @@ impl WsConn {
                     self.state = State::Done;
                     return Poll::Ready(Io::WsClosed(Some(ws_error(e))));
                 }
-                loop {
-                    let frame = match ready!(Pin::new(&mut open.stream).poll_next(cx)) {
-                        Some(Ok(Message::Text(text))) => match Str::from_utf8(text.into()) {
-                            Ok(text) => Frame::Text(text),
-                            Err(_) => continue,
-                        },
-                        Some(Ok(Message::Binary(data))) => Frame::Binary(data),
-                        Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => {
-                            continue;
+                match ready!(open.poll_read(cx)) {
+                    Ok(frame) => Poll::Ready(Io::WsFrame(frame)),
+                    Err(End::Closed) => {
+                        // Politely: the frames still queued, then our answer to the close.
+                        if let State::Open(open) = std::mem::replace(&mut self.state, State::Done) {
+                            open.retire();
                         }
-                        Some(Ok(Message::Close(_))) | None => {
-                            // Politely: the frames still queued, then our close frame.
-                            if let State::Open(open) =
-                                std::mem::replace(&mut self.state, State::Done)
-                            {
-                                open.retire();
-                            }
-                            return Poll::Ready(Io::WsClosed(None));
-                        }
-                        Some(Err(e)) => {
-                            self.state = State::Done;
-                            return Poll::Ready(Io::WsClosed(Some(ws_error(e))));
-                        }
-                    };
-                    return Poll::Ready(Io::WsFrame(frame));
+                        Poll::Ready(Io::WsClosed(None))
+                    }
+                    Err(End::Error(error)) => {
+                        self.state = State::Done;
+                        Poll::Ready(Io::WsClosed(Some(error)))
+                    }
                 }
             }
             State::Failed(_) => {
@@ -697,57 +468,190 @@ impl Drop for WsConn {
 }
 
 impl Open {
-    /// Hands the queued frames to the stream and flushes them, as far as the socket takes them.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Result<(), WsError> {
-        let mut stream = Pin::new(&mut self.stream);
-        while !self.out.is_empty() {
-            match stream.as_mut().poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    if let Some(message) = self.out.pop_front() {
-                        stream.as_mut().start_send(message)?;
-                        self.flush = true;
+    /// The WebSocket on `stream`, whose first bytes `early` were read with the handshake.
+    fn new(stream: ByteStream, early: &[u8], limit: usize) -> Open {
+        let mut open = Open {
+            stream,
+            decoder: FrameDecoder::new(FrameDecoderConfig::client().max_message_size(limit)),
+            inbox: VecDeque::new(),
+            end: None,
+            out: VecDeque::new(),
+            written: 0,
+            flush: false,
+            close_sent: false,
+            blocked_since: None,
+        };
+        if !early.is_empty() {
+            open.received(early);
+        }
+        open
+    }
+
+    /// Queues a frame, masked with a fresh key.
+    fn queue(&mut self, opcode: Opcode, payload: &[u8]) {
+        self.out
+            .push_back(masked_frame(opcode, payload, rand::random()));
+    }
+
+    /// Queues our close frame (`code`, or none), once.
+    fn queue_close(&mut self, code: Option<u16>) {
+        if !self.close_sent {
+            self.close_sent = true;
+            let payload = code.map(close_payload).unwrap_or_default();
+            self.queue(Opcode::Close, &payload);
+        }
+    }
+
+    /// Reads: the next frame, or how the server's side ended.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Frame, End>> {
+        for _ in 0..READS_PER_POLL {
+            if let Some(frame) = self.inbox.pop_front() {
+                if self.inbox.is_empty() {
+                    self.inbox = VecDeque::new();
+                }
+                return Poll::Ready(Ok(frame));
+            }
+            if let Some(end) = self.end.take() {
+                return Poll::Ready(Err(end));
+            }
+            let mut chunk = [MaybeUninit::<u8>::uninit(); READ_SIZE];
+            let mut buf = ReadBuf::uninit(&mut chunk);
+            match ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)) {
+                Err(e) => self.end = Some(End::Error(ws_error(e))),
+                Ok(()) if buf.filled().is_empty() => {
+                    let e = WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake);
+                    self.end = Some(End::Error(ws_error(e)));
+                }
+                Ok(()) => self.received(buf.filled()),
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Decodes bytes read from the server: frames for the engine, pings answered, the end.
+    fn received(&mut self, data: &[u8]) {
+        let mut messages = Vec::new();
+        let result = self.decoder.decode(data, &mut messages);
+        for message in messages {
+            match message {
+                WsMessage::Text(text) => self.inbox.push_back(Frame::Text(text)),
+                WsMessage::Binary(data) => self.inbox.push_back(Frame::Binary(data)),
+                WsMessage::Ping(payload) => {
+                    if !self.close_sent {
+                        self.queue(Opcode::Pong, &payload);
                     }
                 }
-                Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => break,
+                WsMessage::Pong(_) => {}
+                WsMessage::Close(code) => {
+                    // Answered with the same code, as tungstenite and `ws` do.
+                    self.queue_close(code);
+                    self.end = Some(End::Closed);
+                    return;
+                }
+                // permessage-deflate is never offered, so the decoder refuses RSV1.
+                WsMessage::Compressed { .. } => {
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "compressed message without permessage-deflate",
+                    );
+                    self.end = Some(End::Error(ws_error(e)));
+                    return;
+                }
             }
         }
-        if self.out.is_empty() && self.out.capacity() > 0 {
-            // An idle connection keeps no queue memory.
-            self.out = VecDeque::new();
+        if let Err(e) = result {
+            self.end = Some(End::Error(ws_error(e)));
         }
-        if self.flush {
-            match stream.as_mut().poll_flush(cx) {
-                Poll::Ready(Ok(())) => self.flush = false,
-                Poll::Ready(Err(e)) => return Err(e),
-                Poll::Pending => {}
-            }
-        }
+    }
+
+    /// Writes the queued frames (vectored, several at once) and flushes them, as far as the
+    /// socket takes them.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> std::io::Result<()> {
+        let result = self.write_queued(cx);
         self.blocked_since = if self.out.is_empty() && !self.flush {
             None
         } else {
             self.blocked_since.or_else(|| Some(now()))
         };
+        result
+    }
+
+    fn write_queued(&mut self, cx: &mut Context<'_>) -> std::io::Result<()> {
+        while !self.out.is_empty() {
+            let mut slices = [IoSlice::new(&[]); WRITE_SLICES];
+            let mut count = 0;
+            for (i, frame) in self.out.iter().take(WRITE_SLICES).enumerate() {
+                let skip = if i == 0 { self.written } else { 0 };
+                slices[count] = IoSlice::new(frame.get(skip..).unwrap_or_default());
+                count += 1;
+            }
+            let n = match Pin::new(&mut self.stream).poll_write_vectored(cx, &slices[..count]) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(Ok(0)) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => n,
+                Poll::Ready(Err(e)) => return Err(e),
+            };
+            self.flush = true;
+            self.advance(n);
+        }
+        if self.out.capacity() > 0 {
+            // Nothing waits: an idle connection keeps no queue memory.
+            self.out = VecDeque::new();
+        }
+        if self.flush {
+            match Pin::new(&mut self.stream).poll_flush(cx) {
+                Poll::Ready(Ok(())) => self.flush = false,
+                Poll::Ready(Err(e)) => return Err(e),
+                Poll::Pending => {}
+            }
+        }
         Ok(())
     }
 
-    /// Writes what is queued and closes, on a detached task that never hangs on a dead peer
-    /// for long.
-    fn retire(self) {
+    /// `n` more bytes were written: the frames written whole are freed.
+    fn advance(&mut self, mut n: usize) {
+        while let Some(frame) = self.out.front() {
+            let left = frame.len() - self.written;
+            if n < left {
+                self.written += n;
+                return;
+            }
+            n -= left;
+            self.written = 0;
+            self.out.pop_front();
+        }
+    }
+
+    /// Writes what is queued and our close frame, then waits (briefly) for the server to end
+    /// the connection, on a detached task that never hangs on a dead peer for long.
+    fn retire(mut self: Box<Self>) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
-        let Open {
-            mut stream, out, ..
-        } = self;
+        self.queue_close(None);
         runtime.spawn(async move {
-            for message in out {
-                match tokio::time::timeout(WRITE_TIMEOUT, stream.feed(message)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) | Err(_) => return,
-                }
+            let written = tokio::time::timeout(
+                WRITE_TIMEOUT,
+                poll_fn(|cx| match self.poll_write(cx) {
+                    Err(e) => Poll::Ready(Err(e)),
+                    Ok(()) if self.out.is_empty() && !self.flush => Poll::Ready(Ok(())),
+                    Ok(()) => Poll::Pending,
+                }),
+            )
+            .await;
+            if !matches!(written, Ok(Ok(()))) {
+                return;
             }
-            let _ = tokio::time::timeout(CLOSE_TIMEOUT, SinkExt::close(&mut stream)).await;
+            // The server answers our close frame (or has sent its own) and closes the
+            // connection: read, and drop, what it still sends until then.
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async move {
+                let mut chunk = [0u8; 1024];
+                while let Ok(n) = self.stream.read(&mut chunk).await
+                    && n > 0
+                {}
+            })
+            .await;
         });
     }
 }
@@ -755,6 +659,8 @@ impl Open {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sio_protocol::Str;
+    use sio_protocol::websocket::FrameHeader;
 
     fn response(head: &str) -> Response {
         let (_, response) = Response::try_parse(head.as_bytes())
@@ -763,138 +669,173 @@ mod tests {
         response
     }
 
-    /// A server frame's header (unmasked): FIN, opcode, length.
-    fn header(fin: bool, opcode: u8, len: u64) -> Vec<u8> {
-        let first = if fin { 0x80 } else { 0 } | opcode;
-        let mut out = vec![first];
-        match len {
-            0..=125 => out.push(len as u8),
-            126..=0xffff => {
-                out.push(126);
-                out.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            _ => {
-                out.push(127);
-                out.extend_from_slice(&len.to_be_bytes());
-            }
+    /// A server's frame (unmasked): FIN, opcode, payload.
+    fn frame(fin: bool, opcode: Opcode, payload: &[u8]) -> Vec<u8> {
+        let mut out = FrameHeader::new(opcode, false, payload.len())
+            .as_bytes()
+            .to_vec();
+        if !fin {
+            out[0] &= 0x7f;
         }
+        out.extend_from_slice(payload);
         out
     }
 
-    fn frame(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
-        let mut out = header(fin, opcode, len as u64);
-        out.resize(out.len() + len, b'x');
-        out
-    }
-
-    /// Feeds `bytes` in pieces of `step` bytes; the error's message, if one piece failed.
-    fn feed(guard: &mut FrameGuard, bytes: &[u8], step: usize) -> Result<(), String> {
-        bytes
-            .chunks(step)
-            .try_for_each(|piece| guard.inspect(piece))
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn frames_within_the_limit_pass_in_any_pieces() {
-        let mut stream = Vec::new();
-        stream.extend(frame(true, 1, 100)); // text, at the limit
-        stream.extend(frame(false, 2, 40)); // binary, fragmented...
-        stream.extend(frame(true, 9, 125)); // ...a ping in between does not count...
-        stream.extend(frame(true, 0, 60)); // ...100 in all
-        stream.extend(frame(true, 1, 0));
-        stream.extend(frame(true, 8, 2)); // close
-        for step in [1, 2, 3, 7, 100, stream.len()] {
-            let mut guard = FrameGuard::new(100);
-            assert_eq!(feed(&mut guard, &stream, step), Ok(()), "pieces of {step}");
-            assert_eq!(
-                (guard.header_len, guard.payload_left, guard.message),
-                (0, 0, 0)
-            );
-        }
-    }
-
-    #[test]
-    fn a_long_frame_fails_at_its_header() {
-        for len in [101, 70_000, 1 << 40, u64::MAX] {
-            let mut guard = FrameGuard::new(100);
-            // The header alone: nothing of the payload needs to arrive.
-            let err = feed(&mut guard, &header(true, 2, len), 1).expect_err("too long");
-            assert_eq!(
-                err,
-                format!("message of {len} bytes, over the limit of 100")
-            );
-        }
-        let mut guard = FrameGuard::new(100);
-        let err = feed(&mut guard, &header(true, 9, 126), 5).expect_err("control frame");
-        assert_eq!(err, "control frame of 126 bytes, over the limit of 125");
-    }
-
-    #[test]
-    fn an_endless_fragmented_message_fails_once_over_the_limit() {
-        let mut guard = FrameGuard::new(100);
-        feed(&mut guard, &frame(false, 1, 30), 4).expect("first fragment");
-        for _ in 0..2 {
-            feed(&mut guard, &frame(false, 0, 30), 4).expect("within the limit");
-        }
-        let err = feed(&mut guard, &frame(false, 0, 30), 4).expect_err("120 bytes");
-        assert_eq!(
-            err,
-            "fragmented message of 120 bytes, over the limit of 100"
-        );
-        // Many empty fragments never add up.
-        let mut guard = FrameGuard::new(100);
-        for _ in 0..1000 {
-            feed(&mut guard, &frame(false, 0, 0), 2).expect("empty fragments");
-        }
-    }
-
-    #[test]
-    fn a_raised_limit_applies_from_the_next_header() {
-        let mut guard = FrameGuard::new(10);
-        assert!(feed(&mut guard, &frame(true, 1, 11), 3).is_err());
-        let mut guard = FrameGuard::new(10);
-        guard.limit = 1000;
-        feed(&mut guard, &frame(true, 1, 1000), 64).expect("raised");
-    }
-
-    /// What one socket read brings beyond tungstenite's small buffer is handed on in order,
-    /// through later reads that do not touch the socket, and freed once taken.
-    #[tokio::test]
-    async fn a_large_socket_read_is_handed_on_in_small_pieces() {
+    /// A connected pair: the client's open WebSocket (`early` read with the handshake) and
+    /// the server's end of the TCP connection.
+    async fn pair(early: &[u8], limit: usize) -> (Box<Open>, TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("address");
-        // 400 small frames (what a server's burst of events looks like): 20,800 bytes.
+        let (tcp, accepted) = tokio::join!(TcpStream::connect(addr), listener.accept());
+        let open = Open::new(ByteStream::Plain(tcp.expect("connect")), early, limit);
+        (Box::new(open), accepted.expect("accept").0)
+    }
+
+    async fn next(open: &mut Open) -> Result<Frame, End> {
+        poll_fn(|cx| {
+            open.poll_write(cx).expect("write");
+            open.poll_read(cx)
+        })
+        .await
+    }
+
+    /// What the client wrote, read by the server's role of the decoder (frames must be
+    /// masked), until `count` messages came.
+    async fn client_frames(peer: &mut TcpStream, count: usize) -> Vec<WsMessage> {
+        let mut decoder = FrameDecoder::new(FrameDecoderConfig::default());
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while out.len() < count {
+            let n = peer.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "the client closed early");
+            decoder
+                .decode(&chunk[..n], &mut out)
+                .expect("masked frames");
+        }
+        out
+    }
+
+    /// A burst of frames (some read with the handshake), fragments, a ping between them and a
+    /// close: the frames arrive in order, the ping and the close are answered with masked
+    /// frames, and nothing is kept once the frames are taken.
+    #[tokio::test]
+    async fn frames_arrive_pings_and_close_are_answered() {
+        let early = frame(true, Opcode::Text, b"0{}");
+        let (mut open, mut peer) = pair(&early, 1000).await;
         let mut sent = Vec::new();
-        for _ in 0..400 {
-            sent.extend(frame(true, 1, 50));
+        for i in 0..400 {
+            sent.extend(frame(true, Opcode::Text, format!("4event {i}").as_bytes()));
         }
-        let writer = {
-            let sent = sent.clone();
-            tokio::spawn(async move {
-                let (mut peer, _) = listener.accept().await.expect("accept");
-                peer.write_all(&sent).await.expect("write");
-            })
+        sent.extend(frame(false, Opcode::Binary, &[1, 2]));
+        sent.extend(frame(true, Opcode::Ping, b"beat"));
+        sent.extend(frame(true, Opcode::Continuation, &[3]));
+        sent.extend(frame(true, Opcode::Close, &close_payload(1000)));
+        peer.write_all(&sent).await.expect("write");
+
+        assert_eq!(
+            next(&mut open).await.ok(),
+            Some(Frame::Text(Str::from("0{}")))
+        );
+        for i in 0..400 {
+            let expected = Frame::Text(Str::from(format!("4event {i}")));
+            assert_eq!(next(&mut open).await.ok(), Some(expected));
+        }
+        assert_eq!(
+            next(&mut open).await.ok(),
+            Some(Frame::Binary(bytes::Bytes::from_static(&[1, 2, 3])))
+        );
+        assert!(matches!(next(&mut open).await, Err(End::Closed)));
+        assert_eq!((open.inbox.capacity(), open.decoder.buffered()), (0, 0));
+        // Our frames: the pong, then the close answered with the server's code.
+        let answers = client_frames(&mut peer, 2).await;
+        assert_eq!(
+            answers,
+            vec![
+                WsMessage::Pong(bytes::Bytes::from_static(b"beat")),
+                WsMessage::Close(Some(1000)),
+            ]
+        );
+        assert!(open.close_sent && open.out.is_empty() && open.out.capacity() == 0);
+    }
+
+    /// Frames sent by the client are masked, and written in order.
+    #[tokio::test]
+    async fn sent_frames_are_masked() {
+        let (mut open, mut peer) = pair(&[], 1000).await;
+        open.queue(Opcode::Text, b"40");
+        open.queue(Opcode::Binary, &[0; 70_000]);
+        poll_fn(|cx| {
+            open.poll_write(cx).expect("write");
+            if open.out.is_empty() && !open.flush {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        assert_eq!(open.blocked_since, None);
+        let frames = client_frames(&mut peer, 2).await;
+        assert_eq!(
+            frames,
+            vec![
+                WsMessage::Text(Str::from("40")),
+                WsMessage::Binary(bytes::Bytes::from(vec![0; 70_000])),
+            ]
+        );
+    }
+
+    /// A frame over the limit fails at its header (the payload never comes), with the sizes
+    /// in the error; a raised limit applies to the next frame.
+    #[tokio::test]
+    async fn a_long_frame_fails_at_its_header() {
+        let (mut open, mut peer) = pair(&[], 10).await;
+        open.decoder.set_max_message_size(100);
+        peer.write_all(&frame(true, Opcode::Text, &[b'a'; 100]))
+            .await
+            .expect("write");
+        assert!(next(&mut open).await.is_ok());
+        let header = FrameHeader::new(Opcode::Binary, false, 8 << 20);
+        peer.write_all(header.as_bytes()).await.expect("write");
+        let Err(End::Error(error)) = next(&mut open).await else {
+            panic!("not refused");
         };
-        let tcp = TcpStream::connect(addr).await.expect("connect");
-        writer.await.expect("writer");
-        let mut guarded = Guarded::new(ByteStream::Plain(tcp), FrameGuard::new(100));
-        let mut received = Vec::new();
-        while received.len() < sent.len() {
-            let mut piece = [0u8; READ_BUFFER_SIZE];
-            let mut buf = ReadBuf::new(&mut piece);
-            std::future::poll_fn(|cx| Pin::new(&mut guarded).poll_read(cx, &mut buf))
-                .await
-                .expect("read");
-            assert!(!buf.filled().is_empty(), "no early end of stream");
-            received.extend_from_slice(buf.filled());
+        let mut text = error.to_string();
+        let mut cause = std::error::Error::source(&error);
+        while let Some(e) = cause {
+            text.push_str(&format!(": {e}"));
+            cause = e.source();
         }
-        assert_eq!(received, sent);
-        // Everything was taken: nothing is kept.
-        assert_eq!((guarded.pending.capacity(), guarded.taken), (0, 0));
-        assert_eq!(guarded.guard.header_len, 0);
+        assert_eq!(
+            text,
+            "websocket error: websocket message too big: message of 8388608 bytes, over the limit of 100"
+        );
+        assert_eq!(open.decoder.buffered(), 0);
+    }
+
+    /// The end of the stream without a close frame is an error; a masked frame from the
+    /// server is refused.
+    #[tokio::test]
+    async fn end_of_stream_and_masked_frames_are_errors() {
+        let (mut open, peer) = pair(&[], 100).await;
+        drop(peer);
+        let Err(End::Error(error)) = next(&mut open).await else {
+            panic!("no error");
+        };
+        assert_eq!(error.to_string(), "websocket error");
+        let (mut open, mut peer) = pair(&[], 100).await;
+        peer.write_all(&masked_frame(Opcode::Text, b"4x", [1, 2, 3, 4]))
+            .await
+            .expect("write");
+        let Err(End::Error(error)) = next(&mut open).await else {
+            panic!("no error");
+        };
+        let cause = std::error::Error::source(&error).expect("cause");
+        assert_eq!(
+            cause.to_string(),
+            "websocket protocol error: MASK must be clear"
+        );
     }
 
     #[test]

@@ -1,5 +1,11 @@
-//! WebSocket frames (RFC 6455), the server's side: a [`FrameDecoder`] for the masked frames a
-//! client sends and [`FrameHeader`] for the unmasked frames a server sends.
+//! WebSocket frames (RFC 6455), sans-IO, for both ends of a connection.
+//!
+//! The server's side: a [`FrameDecoder`] for the masked frames a client sends and
+//! [`FrameHeader::new`] for the unmasked frames a server sends. The client's side: a decoder
+//! made with [`FrameDecoderConfig::client`] for the unmasked frames a server sends (a masked
+//! one is a protocol error, RFC 6455 5.1), and [`FrameHeader::masked`] or [`masked_frame`] for
+//! the masked frames a client sends; the caller supplies each frame's 4-byte masking key (from
+//! a strong source of randomness, RFC 6455 10.3), so this crate needs no random generator.
 //!
 //! The decoder is incremental and lazy: it keeps only the bytes of a frame that is not whole
 //! yet, so a connection that is idle between messages holds no buffer at all. It enforces the
@@ -26,6 +32,13 @@
 //! // The server's answer: an unmasked header followed by the payload.
 //! let header = FrameHeader::new(Opcode::Text, false, 2);
 //! assert_eq!(header.as_bytes(), &[0x81, 0x02]);
+//!
+//! // The client's side: a masked frame out, the server's unmasked frames in.
+//! let frame = sio_protocol::websocket::masked_frame(Opcode::Text, b"hi", [1, 2, 3, 4]);
+//! assert_eq!(frame, [0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]);
+//! let mut client = FrameDecoder::new(FrameDecoderConfig::client());
+//! client.decode(&[0x81, 0x02, b'h', b'i'], &mut messages)?;
+//! assert!(matches!(&messages[1], WsMessage::Text(text) if text.as_str() == "hi"));
 //! # Ok::<(), sio_protocol::Error>(())
 //! ```
 
@@ -84,6 +97,17 @@ impl Opcode {
     }
 }
 
+/// Which end of the connection a [`FrameDecoder`] is on, which decides whether the frames it
+/// reads must be masked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Role {
+    /// A server, reading a client's frames: every frame must be masked (the default).
+    #[default]
+    Server,
+    /// A client, reading a server's frames: no frame may be masked.
+    Client,
+}
+
 /// The limits and extensions of a [`FrameDecoder`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -94,6 +118,8 @@ pub struct FrameDecoderConfig {
     /// permessage-deflate was negotiated: the first frame of a data message may set RSV1
     /// (default false, and then RSV1 is a protocol error).
     pub allow_compressed: bool,
+    /// The end the decoder is on (default [`Role::Server`]: masked frames from a client).
+    pub role: Role,
 }
 
 impl Default for FrameDecoderConfig {
@@ -101,11 +127,23 @@ impl Default for FrameDecoderConfig {
         FrameDecoderConfig {
             max_message_size: 1_000_000,
             allow_compressed: false,
+            role: Role::Server,
         }
     }
 }
 
 impl FrameDecoderConfig {
+    /// The defaults for a client: [`Role::Client`], reading the unmasked frames of a server.
+    pub fn client() -> Self {
+        FrameDecoderConfig::default().role(Role::Client)
+    }
+
+    /// Sets [`role`](Self::role).
+    pub fn role(mut self, role: Role) -> Self {
+        self.role = role;
+        self
+    }
+
     /// Sets [`max_message_size`](Self::max_message_size).
     pub fn max_message_size(mut self, max: usize) -> Self {
         self.max_message_size = max;
@@ -119,7 +157,7 @@ impl FrameDecoderConfig {
     }
 }
 
-/// A message or control frame from the client.
+/// A message or control frame from the peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsMessage {
     /// A text message, valid UTF-8.
@@ -152,7 +190,8 @@ struct Partial {
     data: BytesMut,
 }
 
-/// The incremental decoder of a client's frames. See the [module documentation](self).
+/// The incremental decoder of a peer's frames (a client's, or a server's with
+/// [`Role::Client`]). See the [module documentation](self).
 #[derive(Debug)]
 pub struct FrameDecoder {
     config: FrameDecoderConfig,
@@ -174,19 +213,37 @@ impl FrameDecoder {
         }
     }
 
-    /// Decodes `input`, the next bytes read from the client, pushing every message and control
+    /// Decodes `input`, the next bytes read from the peer, pushing every message and control
     /// frame completed by them to `out`. Bytes of an incomplete frame are kept for the next
     /// call. After an error every later call returns the same error.
     ///
     /// The error is of kind [`WebSocket`](crate::ErrorKind::WebSocket); its
-    /// [`close_code`](crate::Error::close_code) is the code to close the connection with.
+    /// [`close_code`](crate::Error::close_code) is the code to close the connection with. A
+    /// message over the limit fails at the header of the frame that goes over it, before its
+    /// payload is buffered; that first error has a [`source`](std::error::Error::source) that
+    /// says the message's size so far and the limit.
     pub fn decode(&mut self, input: &[u8], out: &mut Vec<WsMessage>) -> Result<(), Error> {
-        self.decode_reason(input, out).map_err(Error::frame)
+        self.decode_refusal(input, out)
+            .map_err(|refusal| match refusal.too_big {
+                Some(size) => Error::frame_with(refusal.reason, size),
+                None => Error::frame(refusal.reason),
+            })
     }
 
+    /// Changes [`max_message_size`](FrameDecoderConfig::max_message_size), from the next
+    /// frame header on (a client learns the server's limit after its WebSocket is open).
+    pub fn set_max_message_size(&mut self, max: usize) {
+        self.config.max_message_size = max;
+    }
+
+    #[cfg(test)]
     fn decode_reason(&mut self, input: &[u8], out: &mut Vec<WsMessage>) -> Result<(), FrameReason> {
+        self.decode_refusal(input, out).map_err(|r| r.reason)
+    }
+
+    fn decode_refusal(&mut self, input: &[u8], out: &mut Vec<WsMessage>) -> Result<(), Refusal> {
         if let Some(error) = self.failed {
-            return Err(error);
+            return Err(error.into());
         }
         let result = if self.pending.is_empty() {
             self.parse(input, out).map(|used| {
@@ -204,8 +261,8 @@ impl FrameDecoder {
                 }
             })
         };
-        if let Err(error) = result {
-            self.failed = Some(error);
+        if let Err(error) = &result {
+            self.failed = Some(error.reason);
             self.pending = Vec::new();
             self.partial = None;
         }
@@ -218,7 +275,7 @@ impl FrameDecoder {
     }
 
     /// Parses the whole frames at the start of `data`; returns how many bytes they took.
-    fn parse(&mut self, data: &[u8], out: &mut Vec<WsMessage>) -> Result<usize, FrameReason> {
+    fn parse(&mut self, data: &[u8], out: &mut Vec<WsMessage>) -> Result<usize, Refusal> {
         let mut pos = 0;
         loop {
             let rest = &data[pos..];
@@ -229,29 +286,36 @@ impl FrameDecoder {
             let fin = b0 & 0x80 != 0;
             let rsv1 = b0 & 0x40 != 0;
             if b0 & 0x30 != 0 {
-                return Err(FrameReason::Protocol("RSV2 and RSV3 must be clear"));
+                return Err(FrameReason::Protocol("RSV2 and RSV3 must be clear").into());
             }
             let opcode =
                 Opcode::from_bits(b0 & 0x0f).ok_or(FrameReason::Protocol("invalid opcode"))?;
-            if b1 & 0x80 == 0 {
-                return Err(FrameReason::Protocol("MASK must be set"));
+            let masked = b1 & 0x80 != 0;
+            match self.config.role {
+                Role::Server if !masked => {
+                    return Err(FrameReason::Protocol("MASK must be set").into());
+                }
+                Role::Client if masked => {
+                    return Err(FrameReason::Protocol("MASK must be clear").into());
+                }
+                _ => {}
             }
             if opcode.is_control() {
                 if !fin {
-                    return Err(FrameReason::Protocol("FIN must be set"));
+                    return Err(FrameReason::Protocol("FIN must be set").into());
                 }
                 if rsv1 {
-                    return Err(FrameReason::Protocol("RSV1 must be clear"));
+                    return Err(FrameReason::Protocol("RSV1 must be clear").into());
                 }
             } else if rsv1 && (!self.config.allow_compressed || opcode == Opcode::Continuation) {
-                return Err(FrameReason::Protocol("RSV1 must be clear"));
+                return Err(FrameReason::Protocol("RSV1 must be clear").into());
             }
             match (opcode, &self.partial) {
                 (Opcode::Continuation, None) => {
-                    return Err(FrameReason::Protocol("invalid opcode 0"));
+                    return Err(FrameReason::Protocol("invalid opcode 0").into());
                 }
                 (Opcode::Text | Opcode::Binary, Some(_)) => {
-                    return Err(FrameReason::Protocol("invalid opcode"));
+                    return Err(FrameReason::Protocol("invalid opcode").into());
                 }
                 _ => {}
             }
@@ -271,33 +335,42 @@ impl FrameDecoder {
                     bytes.copy_from_slice(&rest[2..10]);
                     let len = u64::from_be_bytes(bytes);
                     if len >> 63 != 0 {
-                        return Err(FrameReason::Protocol("unsupported payload length"));
+                        return Err(FrameReason::Protocol("unsupported payload length").into());
                     }
                     (len, 8)
                 }
                 n => (n as u64, 0),
             };
             if opcode.is_control() && len > 125 {
-                return Err(FrameReason::Protocol("invalid payload length"));
+                return Err(FrameReason::Protocol("invalid payload length").into());
             }
             let already = self.partial.as_ref().map_or(0, |p| p.data.len() as u64);
             if !opcode.is_control()
                 && already.saturating_add(len) > self.config.max_message_size as u64
             {
-                return Err(FrameReason::TooBig);
+                return Err(Refusal {
+                    reason: FrameReason::TooBig,
+                    too_big: Some(TooBig {
+                        fragmented: !fin || opcode == Opcode::Continuation,
+                        size: already.saturating_add(len),
+                        limit: self.config.max_message_size,
+                    }),
+                });
             }
             // Checked against the limit above, so it fits in memory's address space.
             let len = len as usize;
-            let header = 2 + len_bytes + 4;
+            let header = 2 + len_bytes + if masked { 4 } else { 0 };
             if rest.len() < header + len {
                 return Ok(pos);
             }
-            let mask = [
-                rest[header - 4],
-                rest[header - 3],
-                rest[header - 2],
-                rest[header - 1],
-            ];
+            let mask = masked.then(|| {
+                [
+                    rest[header - 4],
+                    rest[header - 3],
+                    rest[header - 2],
+                    rest[header - 1],
+                ]
+            });
             let payload = &rest[header..header + len];
             pos += header + len;
             match opcode {
@@ -346,14 +419,64 @@ impl FrameDecoder {
     }
 }
 
-/// Appends `payload` unmasked to `into`.
-fn unmask(payload: &[u8], mask: [u8; 4], mut into: BytesMut) -> BytesMut {
+/// Why [`FrameDecoder::parse`] stopped: the reason, and for a message over the limit its size.
+#[derive(Debug)]
+struct Refusal {
+    reason: FrameReason,
+    too_big: Option<TooBig>,
+}
+
+impl From<FrameReason> for Refusal {
+    fn from(reason: FrameReason) -> Refusal {
+        Refusal {
+            reason,
+            too_big: None,
+        }
+    }
+}
+
+/// The size of a message refused at a frame header: the source of the decoder's error.
+#[derive(Debug)]
+struct TooBig {
+    fragmented: bool,
+    /// The message's declared size so far (all its frames up to and with this one).
+    size: u64,
+    limit: usize,
+}
+
+impl fmt::Display for TooBig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.fragmented {
+            "fragmented message"
+        } else {
+            "message"
+        };
+        write!(
+            f,
+            "{what} of {} bytes, over the limit of {}",
+            self.size, self.limit
+        )
+    }
+}
+
+impl std::error::Error for TooBig {}
+
+/// Appends `payload` to `into`, unmasked with `mask` if there is one.
+fn unmask(payload: &[u8], mask: Option<[u8; 4]>, mut into: BytesMut) -> BytesMut {
     let start = into.len();
     into.extend_from_slice(payload);
-    for (i, byte) in into[start..].iter_mut().enumerate() {
-        *byte ^= mask[i & 3];
+    if let Some(mask) = mask {
+        apply_mask(&mut into[start..], mask);
     }
     into
+}
+
+/// Masks (or unmasks: the same operation) `data` in place with `mask`, as the first bytes of a
+/// frame's payload (RFC 6455 5.3).
+pub fn apply_mask(data: &mut [u8], mask: [u8; 4]) {
+    for (i, byte) in data.iter_mut().enumerate() {
+        *byte ^= mask[i & 3];
+    }
 }
 
 fn message(text: bool, compressed: bool, data: Bytes) -> Result<WsMessage, FrameReason> {
@@ -387,11 +510,12 @@ pub fn valid_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
-/// The header of a frame the server sends (never masked): at most 10 bytes, written before
-/// the payload.
+/// The header of a frame to send, written before the payload: unmasked as a server sends it
+/// ([`new`](Self::new), at most 10 bytes) or masked as a client sends it
+/// ([`masked`](Self::masked), at most 14 bytes).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct FrameHeader {
-    bytes: [u8; 10],
+    bytes: [u8; 14],
     len: u8,
 }
 
@@ -407,7 +531,7 @@ impl FrameHeader {
     /// The header of a whole (FIN) frame of `opcode` with a payload of `len` bytes; `rsv1`
     /// marks a compressed message.
     pub fn new(opcode: Opcode, rsv1: bool, len: usize) -> FrameHeader {
-        let mut bytes = [0; 10];
+        let mut bytes = [0; 14];
         bytes[0] = 0x80 | if rsv1 { 0x40 } else { 0 } | opcode.bits();
         let len_bytes = if len < 126 {
             bytes[1] = len as u8;
@@ -427,10 +551,32 @@ impl FrameHeader {
         }
     }
 
+    /// The header of a whole (FIN) masked frame, as a client sends it: the payload that
+    /// follows it must be masked with the same `mask` ([`apply_mask`]).
+    pub fn masked(opcode: Opcode, rsv1: bool, len: usize, mask: [u8; 4]) -> FrameHeader {
+        let mut header = FrameHeader::new(opcode, rsv1, len);
+        header.bytes[1] |= 0x80;
+        let at = usize::from(header.len);
+        header.bytes[at..at + 4].copy_from_slice(&mask);
+        header.len += 4;
+        header
+    }
+
     /// The header's bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }
+}
+
+/// A whole masked frame, as a client sends it, in one buffer: the header of
+/// [`FrameHeader::masked`] and `payload` masked with `mask`.
+pub fn masked_frame(opcode: Opcode, payload: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let header = FrameHeader::masked(opcode, false, payload.len(), mask);
+    let mut frame = Vec::with_capacity(header.as_bytes().len() + payload.len());
+    frame.extend_from_slice(header.as_bytes());
+    frame.extend_from_slice(payload);
+    apply_mask(&mut frame[header.as_bytes().len()..], mask);
+    frame
 }
 
 /// The payload of a close frame with `code` and no reason.
@@ -665,6 +811,178 @@ mod tests {
             FrameHeader::new(Opcode::Close, false, 65_536).as_bytes(),
             &[0x88, 127, 0, 0, 0, 0, 0, 1, 0, 0]
         );
+    }
+
+    /// A server's frame (unmasked), with any first byte.
+    fn unmasked(b0: u8, payload: &[u8]) -> Vec<u8> {
+        let mut frame = FrameHeader::new(Opcode::Text, false, payload.len())
+            .as_bytes()
+            .to_vec();
+        frame[0] = b0;
+        frame.extend_from_slice(payload);
+        frame
+    }
+
+    #[test]
+    fn client_role_reads_unmasked_frames() {
+        let mut input = unmasked(0x81, b"4hello");
+        input.extend(unmasked(0x01, "héllo ".as_bytes()));
+        input.extend(unmasked(0x89, b"p"));
+        input.extend(unmasked(0x80, "wörld".as_bytes()));
+        input.extend(unmasked(0x82, &vec![8; 70_000]));
+        input.extend(unmasked(0x8a, b""));
+        input.extend(unmasked(0x88, &[0x03, 0xe8]));
+        let expected = vec![
+            WsMessage::Text(Str::from("4hello")),
+            WsMessage::Ping(Bytes::from_static(b"p")),
+            WsMessage::Text(Str::from("héllo wörld")),
+            WsMessage::Binary(Bytes::from(vec![8; 70_000])),
+            WsMessage::Pong(Bytes::new()),
+            WsMessage::Close(Some(1000)),
+        ];
+        let config = FrameDecoderConfig::client();
+        assert_eq!(config.role, Role::Client);
+        assert_eq!(decode_all(config, &input).unwrap(), expected);
+        for chunk in [1, 3, 1000] {
+            let mut decoder = FrameDecoder::new(config);
+            let mut out = Vec::new();
+            for piece in input.chunks(chunk) {
+                decoder.decode(piece, &mut out).unwrap();
+            }
+            assert_eq!(out, expected, "chunks of {chunk}");
+            assert_eq!(decoder.pending.capacity(), 0, "nothing held between frames");
+        }
+    }
+
+    #[test]
+    fn client_role_refuses_masked_frames_and_what_the_server_refuses() {
+        let c = FrameDecoderConfig::client();
+        let cases: Vec<(Vec<u8>, FrameReason)> = vec![
+            (
+                masked(0x81, b"a", MASK),
+                FrameReason::Protocol("MASK must be clear"),
+            ),
+            (
+                masked(0x89, b"", MASK),
+                FrameReason::Protocol("MASK must be clear"),
+            ),
+            (
+                unmasked(0xc1, b"a"),
+                FrameReason::Protocol("RSV1 must be clear"),
+            ),
+            (
+                unmasked(0xa1, b"a"),
+                FrameReason::Protocol("RSV2 and RSV3 must be clear"),
+            ),
+            (
+                unmasked(0x83, b"a"),
+                FrameReason::Protocol("invalid opcode"),
+            ),
+            (
+                unmasked(0x09, b"a"),
+                FrameReason::Protocol("FIN must be set"),
+            ),
+            (
+                unmasked(0x89, &[0; 126]),
+                FrameReason::Protocol("invalid payload length"),
+            ),
+            (
+                unmasked(0x80, b"a"),
+                FrameReason::Protocol("invalid opcode 0"),
+            ),
+            (unmasked(0x81, &[0xff]), FrameReason::InvalidUtf8),
+            (
+                unmasked(0x88, &[0x03, 0xed]),
+                FrameReason::Protocol("invalid status code"),
+            ),
+        ];
+        for (input, error) in cases {
+            assert_eq!(decode_all(c, &input), Err(error), "{input:02x?}");
+        }
+        // The server's role still refuses the unmasked frames the client's role reads.
+        assert_eq!(
+            decode_all(FrameDecoderConfig::default(), &unmasked(0x81, b"a")),
+            Err(FrameReason::Protocol("MASK must be set"))
+        );
+    }
+
+    #[test]
+    fn client_role_size_limit_at_the_header_with_the_size_in_the_error() {
+        let mut decoder = FrameDecoder::new(FrameDecoderConfig::client().max_message_size(100));
+        let mut out = Vec::new();
+        // Only the header of an 8 MiB frame.
+        let header = FrameHeader::new(Opcode::Text, false, 8 << 20);
+        let error = decoder.decode(header.as_bytes(), &mut out).unwrap_err();
+        assert_eq!(error.frame_reason(), Some(FrameReason::TooBig));
+        assert_eq!(decoder.buffered(), 0);
+        let source = std::error::Error::source(&error).expect("the size");
+        assert_eq!(
+            source.to_string(),
+            "message of 8388608 bytes, over the limit of 100"
+        );
+        // Fragments add up; a raised limit applies from the next header.
+        let mut decoder = FrameDecoder::new(FrameDecoderConfig::client().max_message_size(100));
+        decoder
+            .decode(&unmasked(0x01, &[b'a'; 60]), &mut out)
+            .unwrap();
+        let error = decoder
+            .decode(&unmasked(0x00, &[b'a'; 60]), &mut out)
+            .unwrap_err();
+        assert_eq!(
+            std::error::Error::source(&error).unwrap().to_string(),
+            "fragmented message of 120 bytes, over the limit of 100"
+        );
+        let mut decoder = FrameDecoder::new(FrameDecoderConfig::client().max_message_size(10));
+        decoder.set_max_message_size(1000);
+        decoder
+            .decode(&unmasked(0x82, &[0; 1000]), &mut out)
+            .unwrap();
+        assert_eq!(
+            out.pop(),
+            Some(WsMessage::Binary(Bytes::from(vec![0; 1000])))
+        );
+    }
+
+    #[test]
+    fn masked_frames_round_trip_through_the_server_decoder() {
+        for (opcode, payload) in [
+            (Opcode::Text, "4hello".as_bytes().to_vec()),
+            (Opcode::Binary, vec![9; 300]),
+            (Opcode::Binary, vec![7; 70_000]),
+            (Opcode::Ping, b"p".to_vec()),
+            (Opcode::Close, vec![0x03, 0xe8]),
+        ] {
+            let frame = masked_frame(opcode, &payload, MASK);
+            let first = if opcode == Opcode::Text {
+                0x81
+            } else {
+                frame[0]
+            };
+            assert_eq!(frame, masked(first, &payload, MASK), "{opcode:?}");
+            let header = FrameHeader::masked(opcode, false, payload.len(), MASK);
+            assert_eq!(header.as_bytes(), &frame[..header.as_bytes().len()]);
+            let out = decode_all(FrameDecoderConfig::default(), &frame).unwrap();
+            let expected = match opcode {
+                Opcode::Text => WsMessage::Text(Str::from("4hello")),
+                Opcode::Binary => WsMessage::Binary(Bytes::from(payload)),
+                Opcode::Ping => WsMessage::Ping(Bytes::from(payload)),
+                _ => WsMessage::Close(Some(1000)),
+            };
+            assert_eq!(out, vec![expected]);
+            // The client's own role refuses it.
+            assert_eq!(
+                decode_all(FrameDecoderConfig::client(), &frame),
+                Err(FrameReason::Protocol("MASK must be clear"))
+            );
+        }
+        assert_eq!(
+            FrameHeader::masked(Opcode::Binary, false, 65_536, [1, 2, 3, 4]).as_bytes(),
+            &[0x82, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4]
+        );
+        let mut data = *b"abcdef";
+        apply_mask(&mut data, MASK);
+        apply_mask(&mut data, MASK);
+        assert_eq!(&data, b"abcdef");
     }
 
     #[test]
