@@ -493,6 +493,21 @@ impl Open {
             .push_back(masked_frame(opcode, payload, rand::random()));
     }
 
+    /// Queues the answer to a ping. A pong still waiting whole at the end of the queue is
+    /// replaced (RFC 6455 5.5.3 lets a client answer only the latest ping, as tungstenite
+    /// does): a server that sends pings and does not read its socket makes us queue one pong,
+    /// not one per ping, until the write timeout ends the connection.
+    fn queue_pong(&mut self, payload: &[u8]) {
+        let last_is_unsent_pong = self.out.back().is_some_and(|frame| {
+            frame.first() == Some(&0x8a) // FIN and opcode 10: a pong
+                && (self.out.len() > 1 || self.written == 0)
+        });
+        if last_is_unsent_pong {
+            self.out.pop_back();
+        }
+        self.queue(Opcode::Pong, payload);
+    }
+
     /// Queues our close frame (`code`, or none), once.
     fn queue_close(&mut self, code: Option<u16>) {
         if !self.close_sent {
@@ -539,7 +554,7 @@ impl Open {
                 WsMessage::Binary(data) => self.inbox.push_back(Frame::Binary(data)),
                 WsMessage::Ping(payload) => {
                     if !self.close_sent {
-                        self.queue(Opcode::Pong, &payload);
+                        self.queue_pong(&payload);
                     }
                 }
                 WsMessage::Pong(_) => {}
@@ -758,6 +773,39 @@ mod tests {
             ]
         );
         assert!(open.close_sent && open.out.is_empty() && open.out.capacity() == 0);
+    }
+
+    /// Pings that arrive while our pong is still unsent get one pong, for the latest ping;
+    /// a pong behind another frame of ours is kept.
+    #[tokio::test]
+    async fn unsent_pongs_are_replaced_by_the_latest() {
+        let (mut open, mut peer) = pair(&[], 1000).await;
+        let mut pings = Vec::new();
+        for i in 0..1000 {
+            pings.extend(frame(true, Opcode::Ping, format!("{i}").as_bytes()));
+        }
+        open.received(&pings);
+        assert_eq!(open.out.len(), 1);
+        open.queue(Opcode::Text, b"40");
+        open.received(&frame(true, Opcode::Ping, b"last"));
+        assert_eq!(open.out.len(), 3);
+        poll_fn(|cx| {
+            open.poll_write(cx).expect("write");
+            if open.out.is_empty() && !open.flush {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        assert_eq!(
+            client_frames(&mut peer, 3).await,
+            vec![
+                WsMessage::Pong(bytes::Bytes::from_static(b"999")),
+                WsMessage::Text(Str::from("40")),
+                WsMessage::Pong(bytes::Bytes::from_static(b"last")),
+            ]
+        );
     }
 
     /// Frames sent by the client are masked, and written in order.
