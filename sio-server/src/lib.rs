@@ -57,7 +57,7 @@
 //!
 //! The protocol logic lives in [`sio_protocol`] (Engine.IO and Socket.IO codecs, the session
 //! state machines, WebSocket frames, permessage-deflate, JSONP framing); this crate adds the
-//! I/O. One task per connection, and an idle connection holds no buffer: about 5.6 KB of memory
+//! I/O. One task per connection, and an idle connection holds no buffer: about 5.0 KB of memory
 //! per idle WebSocket connection at 10,000 connections (`BENCHMARKS.md` §2.1 gives the method).
 //!
 //! # Serving
