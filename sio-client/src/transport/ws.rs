@@ -716,6 +716,19 @@ mod tests {
         .await
     }
 
+    /// Polls the writes until every queued frame is written and flushed.
+    async fn write_all(open: &mut Open) {
+        poll_fn(|cx| {
+            open.poll_write(cx).expect("write");
+            if open.out.is_empty() && !open.flush {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+    }
+
     /// What the client wrote, read by the server's role of the decoder (frames must be
     /// masked), until `count` messages came.
     async fn client_frames(peer: &mut TcpStream, count: usize) -> Vec<WsMessage> {
@@ -789,15 +802,7 @@ mod tests {
         open.queue(Opcode::Text, b"40");
         open.received(&frame(true, Opcode::Ping, b"last"));
         assert_eq!(open.out.len(), 3);
-        poll_fn(|cx| {
-            open.poll_write(cx).expect("write");
-            if open.out.is_empty() && !open.flush {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
+        write_all(&mut open).await;
         assert_eq!(
             client_frames(&mut peer, 3).await,
             vec![
@@ -814,15 +819,7 @@ mod tests {
         let (mut open, mut peer) = pair(&[], 1000).await;
         open.queue(Opcode::Text, b"40");
         open.queue(Opcode::Binary, &[0; 70_000]);
-        poll_fn(|cx| {
-            open.poll_write(cx).expect("write");
-            if open.out.is_empty() && !open.flush {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
+        write_all(&mut open).await;
         assert_eq!(open.blocked_since, None);
         let frames = client_frames(&mut peer, 2).await;
         assert_eq!(
