@@ -874,6 +874,10 @@ impl Socket {
     /// // arguments) and log its error there.
     /// let handle = ns.clone();
     /// ns.on_join_room(move |room, id| {
+    ///     // Every socket joins the room of its own id first: not news to tell.
+    ///     if room == id {
+    ///         return;
+    ///     }
     ///     if let Some(socket) = handle.get_socket(id) {
     ///         let sent = socket.emit("joined", &room.as_str());
     ///         tokio::spawn(async move {
