@@ -43,9 +43,9 @@ pub struct Options {
     /// packet as it streams in (it may hold many packets, and be larger than this in all); at
     /// the first record over the bound, or a WebSocket frame header that declares more, the
     /// client stops reading and the transport fails (`"xhr poll error: packet over N bytes"`,
-    /// `"websocket error: ... over the limit of N"`): a `connect_error`, or a
-    /// `"transport error"` disconnection and a reconnection. The client never holds more than
-    /// this much of one packet.
+    /// `"websocket error: ... over the limit of N"`; the WebSocket is closed with code 1009, as
+    /// `ws` closes it): a `connect_error`, or a `"transport error"` disconnection and a
+    /// reconnection. The client never holds more than this much of one packet.
     ///
     /// Default `None`: the `maxPayload` the server announces in its handshake (at most
     /// [`MAX_PAYLOAD_CEILING`](Self::MAX_PAYLOAD_CEILING)), and

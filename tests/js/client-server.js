@@ -53,6 +53,20 @@ function handlers(socket) {
   });
   // A server-side disconnect.
   socket.on("kick", () => socket.disconnect());
+  // `big` with a string of n bytes: for the client's bound on what it takes.
+  socket.on("big", (n) => socket.emit("big", "x".repeat(n)));
+  // The close codes of this process's WebSockets, by engine session, as `ws` received them.
+  socket.on("ws-close-codes", (cb) => cb(Object.fromEntries(wsCloseCodes)));
+}
+
+// The close code of each engine session's WebSocket (the transport's `ws` socket, from the
+// handshake or from an upgrade), recorded when it closes.
+const wsCloseCodes = new Map();
+function watchWebSocket(conn) {
+  const transport = conn.transport;
+  if (transport.name === "websocket" && transport.socket) {
+    transport.socket.on("close", (code) => wsCloseCodes.set(conn.id, code));
+  }
 }
 
 // Per process: the tries of each `flaky` key, across connections.
@@ -104,6 +118,11 @@ io.engine.use((req, res, next) => {
     cookies.get(sid).push(req.headers.cookie || null);
   }
   next();
+});
+
+io.engine.on("connection", (conn) => {
+  watchWebSocket(conn);
+  conn.on("upgrade", () => watchWebSocket(conn));
 });
 
 io.httpServer.on("listening", () => {

@@ -149,6 +149,41 @@ async fn failed_upgrade_stays_on_polling() {
     main.socket.disconnect();
 }
 
+/// A WebSocket message over the client's bound: the client drops the connection and tells
+/// the server why with close code 1009 (message too big), as `ws` does; then it reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_over_the_bound_is_refused_with_close_code_1009() {
+    let server = <NodeServer as TestServer>::start(0);
+    let options = Mode::WebSocket
+        .options()
+        .max_payload(Some(1_000))
+        .reconnection_delay(std::time::Duration::from_millis(50));
+    let manager = Manager::new(&server.url(), options).unwrap();
+    let mut main = watch(manager.socket("/"));
+    main.socket.connect();
+    recv(&mut main.connects, "connect").await;
+    let refused = info(&main.socket).await.engine_id;
+    main.socket.emit("big", &2_000).unwrap();
+    let reason = recv(&mut main.disconnects, "disconnect").await;
+    assert_eq!(reason.to_string(), "transport error");
+    recv(&mut main.connects, "reconnect").await;
+    let (socket, refused) = (&main.socket, &refused);
+    let code = sio_test_support::wait::first(WAIT, || async move {
+        let codes: std::collections::HashMap<String, u16> = socket
+            .timeout(WAIT)
+            .emit_with_ack("ws-close-codes", &())
+            .await
+            .expect("ws-close-codes ack")
+            .deserialize()
+            .expect("codes");
+        codes.get(refused).copied()
+    })
+    .await
+    .expect("the server sees the WebSocket close");
+    assert_eq!(code, 1009);
+    main.socket.disconnect();
+}
+
 /// A CA and a certificate for `localhost` / 127.0.0.1 signed by it, made with the openssl
 /// command line in a fresh directory.
 fn make_certificates() -> std::path::PathBuf {

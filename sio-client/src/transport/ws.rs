@@ -11,7 +11,9 @@
 //! What the server sends is bounded by a limit the engine sets (and raises once the handshake
 //! announces `maxPayload`): the decoder refuses a frame, or a fragmented message, whose
 //! declared length goes over it as soon as the frame's header is read, before its payload is
-//! buffered.
+//! buffered. A refused frame (over the limit, malformed, text that is not UTF-8) fails the
+//! WebSocket at once, and our close frame with the code that says why (1009, 1002, 1007)
+//! still goes out, as `ws` sends it.
 
 use std::collections::VecDeque;
 use std::future::{Future, poll_fn};
@@ -273,7 +275,10 @@ enum State {
 enum End {
     /// A close frame (answered).
     Closed,
-    /// A read failed, the stream ended without a close frame, or a frame was refused.
+    /// A frame was refused (too long, not a valid frame, invalid UTF-8): our close frame with
+    /// the code that says why (1009, 1002, 1007) is queued, as `ws` and tungstenite send it.
+    Refused(Error),
+    /// A read failed, or the stream ended without a close frame.
     Error(Error),
 }
 
@@ -434,6 +439,15 @@ impl WsConn {
                         }
                         Poll::Ready(Io::WsClosed(None))
                     }
+                    Err(End::Refused(error)) => {
+                        // The frames still queued and our close frame with its code go out
+                        // (bounded in time) while the engine goes on with the failure; nothing
+                        // more is read from this server.
+                        if let State::Open(open) = std::mem::replace(&mut self.state, State::Done) {
+                            open.fail();
+                        }
+                        Poll::Ready(Io::WsClosed(Some(error)))
+                    }
                     Err(End::Error(error)) => {
                         self.state = State::Done;
                         Poll::Ready(Io::WsClosed(Some(error)))
@@ -570,13 +584,15 @@ impl Open {
                         std::io::ErrorKind::InvalidData,
                         "compressed message without permessage-deflate",
                     );
-                    self.end = Some(End::Error(ws_error(e)));
+                    self.queue_close(Some(1002));
+                    self.end = Some(End::Refused(ws_error(e)));
                     return;
                 }
             }
         }
         if let Err(e) = result {
-            self.end = Some(End::Error(ws_error(e)));
+            self.queue_close(Some(e.close_code().unwrap_or(1002)));
+            self.end = Some(End::Refused(ws_error(e)));
         }
     }
 
@@ -646,16 +662,7 @@ impl Open {
         };
         self.queue_close(None);
         runtime.spawn(async move {
-            let written = tokio::time::timeout(
-                WRITE_TIMEOUT,
-                poll_fn(|cx| match self.poll_write(cx) {
-                    Err(e) => Poll::Ready(Err(e)),
-                    Ok(()) if self.out.is_empty() && !self.flush => Poll::Ready(Ok(())),
-                    Ok(()) => Poll::Pending,
-                }),
-            )
-            .await;
-            if !matches!(written, Ok(Ok(()))) {
+            if !self.flush_all().await {
                 return;
             }
             // The server answers our close frame (or has sent its own) and closes the
@@ -668,6 +675,36 @@ impl Open {
             })
             .await;
         });
+    }
+
+    /// After a refused frame: writes what is queued (our close frame with its code last), ends
+    /// our side of the stream and drops the connection, on a detached task bounded in time.
+    /// Unlike [`retire`](Self::retire), it reads nothing more: a server that goes on sending
+    /// (an endless message) gets no more of our reads.
+    fn fail(mut self: Box<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            if self.flush_all().await {
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.stream.shutdown()).await;
+            }
+        });
+    }
+
+    /// Writes and flushes every queued frame, within [`WRITE_TIMEOUT`]; false when that
+    /// fails or times out.
+    async fn flush_all(&mut self) -> bool {
+        let written = tokio::time::timeout(
+            WRITE_TIMEOUT,
+            poll_fn(|cx| match self.poll_write(cx) {
+                Err(e) => Poll::Ready(Err(e)),
+                Ok(()) if self.out.is_empty() && !self.flush => Poll::Ready(Ok(())),
+                Ok(()) => Poll::Pending,
+            }),
+        )
+        .await;
+        matches!(written, Ok(Ok(())))
     }
 }
 
@@ -832,7 +869,8 @@ mod tests {
     }
 
     /// A frame over the limit fails at its header (the payload never comes), with the sizes
-    /// in the error; a raised limit applies to the next frame.
+    /// in the error, and is answered by a close frame with code 1009; a raised limit applies
+    /// to the next frame.
     #[tokio::test]
     async fn a_long_frame_fails_at_its_header() {
         let (mut open, mut peer) = pair(&[], 10).await;
@@ -843,7 +881,7 @@ mod tests {
         assert!(next(&mut open).await.is_ok());
         let header = FrameHeader::new(Opcode::Binary, false, 8 << 20);
         peer.write_all(header.as_bytes()).await.expect("write");
-        let Err(End::Error(error)) = next(&mut open).await else {
+        let Err(End::Refused(error)) = next(&mut open).await else {
             panic!("not refused");
         };
         let mut text = error.to_string();
@@ -857,10 +895,15 @@ mod tests {
             "websocket error: websocket message too big: message of 8388608 bytes, over the limit of 100"
         );
         assert_eq!(open.decoder.buffered(), 0);
+        write_all(&mut open).await;
+        assert_eq!(
+            client_frames(&mut peer, 1).await,
+            vec![WsMessage::Close(Some(1009))]
+        );
     }
 
     /// The end of the stream without a close frame is an error; a masked frame from the
-    /// server is refused.
+    /// server is refused with a close frame with code 1002, text that is not UTF-8 with 1007.
     #[tokio::test]
     async fn end_of_stream_and_masked_frames_are_errors() {
         let (mut open, peer) = pair(&[], 100).await;
@@ -869,11 +912,12 @@ mod tests {
             panic!("no error");
         };
         assert_eq!(error.to_string(), "websocket error");
+        assert!(!open.close_sent);
         let (mut open, mut peer) = pair(&[], 100).await;
         peer.write_all(&masked_frame(Opcode::Text, b"4x", [1, 2, 3, 4]))
             .await
             .expect("write");
-        let Err(End::Error(error)) = next(&mut open).await else {
+        let Err(End::Refused(error)) = next(&mut open).await else {
             panic!("no error");
         };
         let cause = std::error::Error::source(&error).expect("cause");
@@ -881,6 +925,52 @@ mod tests {
             cause.to_string(),
             "websocket protocol error: MASK must be clear"
         );
+        write_all(&mut open).await;
+        assert_eq!(
+            client_frames(&mut peer, 1).await,
+            vec![WsMessage::Close(Some(1002))]
+        );
+        let (mut open, mut peer) = pair(&[], 100).await;
+        peer.write_all(&frame(true, Opcode::Text, &[b'4', 0xff]))
+            .await
+            .expect("write");
+        assert!(matches!(next(&mut open).await, Err(End::Refused(_))));
+        write_all(&mut open).await;
+        assert_eq!(
+            client_frames(&mut peer, 1).await,
+            vec![WsMessage::Close(Some(1007))]
+        );
+    }
+
+    /// Through the connection's own polling: a refused frame ends the WebSocket at once (the
+    /// error goes to the engine), the frames still queued then our close frame with the code
+    /// are written on, and our side of the stream ends without waiting for the server.
+    #[tokio::test]
+    async fn a_refused_frame_is_reported_and_answered_with_its_code() {
+        let (open, mut peer) = pair(&[], 100).await;
+        let mut conn = WsConn {
+            state: State::Open(open),
+            limit: 100,
+        };
+        assert!(conn.send(Frame::Text(Str::from("42[\"a\"]"))));
+        peer.write_all(FrameHeader::new(Opcode::Text, false, 101).as_bytes())
+            .await
+            .expect("write");
+        let Io::WsClosed(Some(error)) = poll_fn(|cx| conn.poll(cx)).await else {
+            panic!("not closed with an error");
+        };
+        assert!(error.to_string().starts_with("websocket error"));
+        assert!(matches!(conn.state, State::Done));
+        assert_eq!(
+            client_frames(&mut peer, 2).await,
+            vec![
+                WsMessage::Text(Str::from("42[\"a\"]")),
+                WsMessage::Close(Some(1009)),
+            ]
+        );
+        let mut rest = [0u8; 16];
+        let end = tokio::time::timeout(Duration::from_secs(5), peer.read(&mut rest)).await;
+        assert_eq!(end.expect("our side ends").expect("read"), 0);
     }
 
     #[test]
