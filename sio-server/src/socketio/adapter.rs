@@ -1038,10 +1038,14 @@ impl Members {
     }
 
     fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn len(&self) -> usize {
         match self {
-            Members::Empty => true,
-            Members::One(_) => false,
-            Members::Many(set) => set.is_empty(),
+            Members::Empty => 0,
+            Members::One(_) => 1,
+            Members::Many(set) => set.len(),
         }
     }
 
@@ -1090,23 +1094,33 @@ impl IntoIterator for Members {
 }
 
 /// The recipients of a broadcast, taken from the registry under its lock and walked after it:
-/// the members of one room as they were (one reference count), or a list of ids.
+/// the members of one room as they were (one reference count) but those of the excepted
+/// rooms (their ids copied), or a list of ids.
 enum Recipients {
-    Room(Arc<HashSet<Str>>),
+    Room {
+        members: Arc<HashSet<Str>>,
+        except: HashSet<Str>,
+    },
     Ids(Vec<Str>),
 }
 
 impl Recipients {
     fn iter(&self) -> RecipientsIter<'_> {
         match self {
-            Recipients::Room(set) => RecipientsIter::Room(set.iter()),
+            Recipients::Room { members, except } => RecipientsIter::Room {
+                members: members.iter(),
+                except,
+            },
             Recipients::Ids(ids) => RecipientsIter::Ids(ids.iter()),
         }
     }
 }
 
 enum RecipientsIter<'a> {
-    Room(std::collections::hash_set::Iter<'a, Str>),
+    Room {
+        members: std::collections::hash_set::Iter<'a, Str>,
+        except: &'a HashSet<Str>,
+    },
     Ids(std::slice::Iter<'a, Str>),
 }
 
@@ -1115,7 +1129,7 @@ impl<'a> Iterator for RecipientsIter<'a> {
 
     fn next(&mut self) -> Option<&'a Str> {
         match self {
-            RecipientsIter::Room(ids) => ids.next(),
+            RecipientsIter::Room { members, except } => members.find(|id| !except.contains(*id)),
             RecipientsIter::Ids(ids) => ids.next(),
         }
     }
@@ -1123,13 +1137,21 @@ impl<'a> Iterator for RecipientsIter<'a> {
 
 impl Rooms {
     /// What [`targets`](Self::targets) lists, without copying a large room's ids: a
-    /// broadcast to one room with no exceptions shares the room's set (for a room of 10,000,
-    /// cloning the ids was 85 % of the time before the first write; BENCHMARKS.md §2.0).
+    /// broadcast to one room shares the room's set (for a room of 10,000, cloning the ids was
+    /// 85 % of the time before the first write; BENCHMARKS.md §2.0), and copies the ids of
+    /// the rooms it excepts instead (`socket.to(room).emit` excepts the sender's own room:
+    /// one id), unless they hold more sockets than the room.
     fn recipients(&self, opts: &BroadcastOptions) -> Recipients {
-        if let ([room], []) = (opts.rooms.as_slice(), opts.except.as_slice())
-            && let Some(Members::Many(set)) = self.rooms.get(room)
+        if let [room] = opts.rooms.as_slice()
+            && let Some(Members::Many(members)) = self.rooms.get(room)
         {
-            return Recipients::Room(set.clone());
+            let excepted = || opts.except.iter().filter_map(|room| self.rooms.get(room));
+            if excepted().map(Members::len).sum::<usize>() <= members.len() {
+                return Recipients::Room {
+                    members: members.clone(),
+                    except: excepted().flatten().cloned().collect(),
+                };
+            }
         }
         Recipients::Ids(self.targets(opts))
     }
@@ -1276,7 +1298,7 @@ mod tests {
         }
         let opts = BroadcastOptions::new(vec![lobby.clone()], Vec::new());
         let recipients = rooms.recipients(&opts);
-        assert!(matches!(recipients, Recipients::Room(_)));
+        assert!(matches!(recipients, Recipients::Room { .. }));
         rooms.add(&Str::from("d"), lobby.clone());
         rooms.del("a", "lobby");
         let mut then: Vec<&str> = recipients.iter().map(Str::as_str).collect();
@@ -1285,8 +1307,20 @@ mod tests {
         let mut now = rooms.targets(&opts);
         now.sort_unstable();
         assert_eq!(now, [Str::from("b"), Str::from("c"), Str::from("d")]);
-        // With an exception (socket b's own room), the ids are listed as before.
-        let except = BroadcastOptions::new(vec![lobby], vec![Str::from("b")]);
+        // With an exception (socket b's own room, as `socket.to(room)` makes it), the set is
+        // shared too, without b.
+        let except = BroadcastOptions::new(vec![lobby.clone()], vec![Str::from("b")]);
+        let recipients = rooms.recipients(&except);
+        assert!(matches!(recipients, Recipients::Room { .. }));
+        rooms.del("c", "lobby");
+        let mut then: Vec<&str> = recipients.iter().map(Str::as_str).collect();
+        then.sort_unstable();
+        assert_eq!(then, ["c", "d"]);
+        // Excepting more sockets than the room holds: the ids are listed.
+        for id in ["e", "f", "g"] {
+            rooms.add(&Str::from(id), Str::from("crowd"));
+        }
+        let except = BroadcastOptions::new(vec![lobby], vec![Str::from("crowd")]);
         assert!(matches!(rooms.recipients(&except), Recipients::Ids(ids) if ids.len() == 2));
     }
 
