@@ -36,7 +36,7 @@ use crate::error::{DisconnectReason, Error};
 use crate::events::{ManagerEvent, SocketEvent};
 use crate::message::{AckSender, Message};
 use crate::options::Options;
-use crate::shared::{BoxedHandler, HandlerFuture, Registry, Shared};
+use crate::shared::{BoxedHandler, HandlerFuture, Hook, Registry, Shared, hooks};
 use crate::sync::lock;
 use crate::transport::endpoint::Endpoint;
 
@@ -221,7 +221,7 @@ impl Driver {
             engine.close(now());
         }
         for shared in lock(&self.registry.sockets).iter() {
-            lock(&shared.handlers).streams.clear();
+            lock(&shared.handlers).remove(|hook| matches!(hook, Hook::Stream(_)));
         }
     }
 
@@ -414,7 +414,7 @@ impl Driver {
             }
             ClientEvent::Connect { nsp, .. } => {
                 if let Some(shared) = self.registry.socket(&nsp) {
-                    let handlers = lock(&shared.handlers).connect.clone();
+                    let handlers = hooks!(lock(&shared.handlers), Hook::Connect);
                     for handler in handlers {
                         call(|| handler());
                     }
@@ -601,7 +601,8 @@ impl Driver {
                 }
                 None => Vec::new(),
             };
-            (handlers.any.clone(), own)
+            let any = hooks!(handlers, Hook::Any);
+            (any, own)
         };
         for handler in &any {
             let message = message.clone();
@@ -639,7 +640,7 @@ fn handler_error(shared: &Shared, error: &Error) {
         "{error}: {}",
         std::error::Error::source(error).map(ToString::to_string).unwrap_or_default()
     );
-    let hooks = lock(&shared.handlers).error.clone();
+    let hooks = hooks!(lock(&shared.handlers), Hook::Error);
     for hook in hooks {
         let error = error.clone();
         call(|| hook(error));
@@ -648,14 +649,14 @@ fn handler_error(shared: &Shared, error: &Error) {
 
 /// The `on_any_outgoing` handlers, for an event about to be written (`notifyOutgoingListeners`).
 fn notify_outgoing(shared: &Shared, event: &str, args: &Args) {
-    let handlers = lock(&shared.handlers).any_outgoing.clone();
+    let handlers = hooks!(lock(&shared.handlers), Hook::AnyOutgoing);
     for handler in handlers {
         call(|| handler(event, args));
     }
 }
 
 fn emit_connect_error(shared: &Shared, error: &Error) {
-    let handlers = lock(&shared.handlers).connect_error.clone();
+    let handlers = hooks!(lock(&shared.handlers), Hook::ConnectError);
     for handler in handlers {
         let error = error.clone();
         call(|| handler(error));
@@ -664,7 +665,7 @@ fn emit_connect_error(shared: &Shared, error: &Error) {
 }
 
 fn emit_disconnect(shared: &Shared, reason: DisconnectReason) {
-    let handlers = lock(&shared.handlers).disconnect.clone();
+    let handlers = hooks!(lock(&shared.handlers), Hook::Disconnect);
     for handler in handlers {
         call(|| handler(reason));
     }

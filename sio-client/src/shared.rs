@@ -49,15 +49,57 @@ pub(crate) struct Listener {
 #[derive(Default)]
 pub(crate) struct Handlers {
     pub(crate) events: HashMap<String, Vec<Listener>>,
-    pub(crate) any: Vec<AnyHandler>,
-    pub(crate) any_outgoing: Vec<OutgoingHandler>,
-    pub(crate) connect: Vec<ConnectHandler>,
-    pub(crate) disconnect: Vec<DisconnectHandler>,
-    pub(crate) connect_error: Vec<ErrorHandler>,
+    /// The other handlers and the `Events` streams, in one list in the order they were added
+    /// (a socket has few, of few kinds: one list, sized to them, instead of one per kind).
+    hooks: Vec<Hook>,
+}
+
+/// The hooks of one kind of `$handlers` (a [`Handlers`]), cloned in order:
+/// `hooks!(handlers, Hook::Connect)`.
+macro_rules! hooks {
+    ($handlers:expr, $kind:path) => {
+        $handlers.hooks(|hook| match hook {
+            $kind(handler) => Some(handler.clone()),
+            _ => None,
+        })
+    };
+}
+pub(crate) use hooks;
+
+/// A handler that is not an event's, or a live `Events` stream.
+pub(crate) enum Hook {
+    /// `Socket::on_any`, `Socket::prepend_any`.
+    Any(AnyHandler),
+    /// `Socket::on_any_outgoing`, `Socket::prepend_any_outgoing`.
+    AnyOutgoing(OutgoingHandler),
+    Connect(ConnectHandler),
+    Disconnect(DisconnectHandler),
+    ConnectError(ErrorHandler),
     /// `Socket::on_error`: a handler could not be called (arguments that do not match).
-    pub(crate) error: Vec<ErrorHandler>,
-    /// The live `Events` streams.
-    pub(crate) streams: Vec<UnboundedSender<SocketEvent>>,
+    Error(ErrorHandler),
+    Stream(UnboundedSender<SocketEvent>),
+}
+
+impl Handlers {
+    /// Adds `hook` after the others (or, `first`, before them).
+    pub(crate) fn add(&mut self, hook: Hook, first: bool) {
+        self.hooks.reserve_exact(1);
+        if first {
+            self.hooks.insert(0, hook);
+        } else {
+            self.hooks.push(hook);
+        }
+    }
+
+    /// The hooks `pick` takes, in order (cloned, to be called out of the lock).
+    pub(crate) fn hooks<T>(&self, pick: impl FnMut(&Hook) -> Option<T>) -> Vec<T> {
+        self.hooks.iter().filter_map(pick).collect()
+    }
+
+    /// Removes the hooks `remove` says.
+    pub(crate) fn remove(&mut self, mut remove: impl FnMut(&Hook) -> bool) {
+        self.hooks.retain(|hook| !remove(hook));
+    }
 }
 
 /// What a socket shares between its handles and the manager's task.
@@ -91,10 +133,10 @@ impl Shared {
     /// Hands `event` to every live `Events` stream of the socket; forgets the dropped ones.
     pub(crate) fn publish(&self, event: SocketEvent) {
         let mut handlers = lock(&self.handlers);
-        if handlers.streams.is_empty() {
-            return;
-        }
-        handlers.streams.retain(|tx| tx.send(event.clone()).is_ok());
+        handlers.remove(|hook| match hook {
+            Hook::Stream(tx) => tx.send(event.clone()).is_err(),
+            _ => false,
+        });
     }
 }
 

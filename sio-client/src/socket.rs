@@ -24,7 +24,7 @@ use crate::message::AckSender;
 use crate::message::Message;
 use crate::options::Options;
 use crate::shared::{BoxedHandler, HandlerResult};
-use crate::shared::{Listener, Shared};
+use crate::shared::{Hook, Listener, Shared};
 use crate::sync::lock;
 
 /// A Socket.IO socket: one namespace, multiplexed with the others of its [`Manager`] over one
@@ -285,26 +285,26 @@ impl Socket {
     /// event still reaches the other handlers; each failure is also logged as a `tracing`
     /// warning. Runs on the manager's task, like the handlers.
     pub fn on_error(&self, hook: impl Fn(Error) + Send + Sync + 'static) {
-        lock(&self.shared.handlers).error.push(Arc::new(hook));
+        lock(&self.shared.handlers).add(Hook::Error(Arc::new(hook)), false);
     }
 
     /// Calls `handler` for every event from the server, before the event's own handlers
     /// (`socket.onAny`), in the order the catch-all handlers were added.
     pub fn on_any(&self, handler: impl Fn(Message) + Send + Sync + 'static) {
-        lock(&self.shared.handlers).any.push(Arc::new(handler));
+        lock(&self.shared.handlers).add(Hook::Any(Arc::new(handler)), false);
     }
 
     /// Like [`on_any`](Self::on_any), but before the catch-all handlers already added
     /// (`socket.prependAny`).
     pub fn prepend_any(&self, handler: impl Fn(Message) + Send + Sync + 'static) {
-        lock(&self.shared.handlers).any.insert(0, Arc::new(handler));
+        lock(&self.shared.handlers).add(Hook::Any(Arc::new(handler)), true);
     }
 
     /// Removes every catch-all handler of [`on_any`](Self::on_any) and
     /// [`prepend_any`](Self::prepend_any) (`socket.offAny()`; closures cannot be compared, so
     /// there is no form that removes one of them).
     pub fn off_any(&self) {
-        lock(&self.shared.handlers).any.clear();
+        lock(&self.shared.handlers).remove(|hook| matches!(hook, Hook::Any(_)));
     }
 
     /// Calls `handler` with the name and arguments of every event this socket sends
@@ -327,35 +327,29 @@ impl Socket {
     /// # Ok(()) }
     /// ```
     pub fn on_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
-        lock(&self.shared.handlers)
-            .any_outgoing
-            .push(Arc::new(handler));
+        lock(&self.shared.handlers).add(Hook::AnyOutgoing(Arc::new(handler)), false);
     }
 
     /// Like [`on_any_outgoing`](Self::on_any_outgoing), but before the handlers already added
     /// (`socket.prependAnyOutgoing`).
     pub fn prepend_any_outgoing(&self, handler: impl Fn(&str, &Args) + Send + Sync + 'static) {
-        lock(&self.shared.handlers)
-            .any_outgoing
-            .insert(0, Arc::new(handler));
+        lock(&self.shared.handlers).add(Hook::AnyOutgoing(Arc::new(handler)), true);
     }
 
     /// Removes every handler of [`on_any_outgoing`](Self::on_any_outgoing) and
     /// [`prepend_any_outgoing`](Self::prepend_any_outgoing) (`socket.offAnyOutgoing()`).
     pub fn off_any_outgoing(&self) {
-        lock(&self.shared.handlers).any_outgoing.clear();
+        lock(&self.shared.handlers).remove(|hook| matches!(hook, Hook::AnyOutgoing(_)));
     }
 
     /// Calls `handler` on each connection to the namespace (`connect`).
     pub fn on_connect(&self, handler: impl Fn() + Send + Sync + 'static) {
-        lock(&self.shared.handlers).connect.push(Arc::new(handler));
+        lock(&self.shared.handlers).add(Hook::Connect(Arc::new(handler)), false);
     }
 
     /// Calls `handler` when the socket disconnects (`disconnect`), with the reason.
     pub fn on_disconnect(&self, handler: impl Fn(DisconnectReason) + Send + Sync + 'static) {
-        lock(&self.shared.handlers)
-            .disconnect
-            .push(Arc::new(handler));
+        lock(&self.shared.handlers).add(Hook::Disconnect(Arc::new(handler)), false);
     }
 
     /// Calls `handler` when connecting fails (`connect_error`): refused by the server (the
@@ -363,9 +357,7 @@ impl Socket {
     /// [`data`](Error::data)), or the connection failed (it will be retried; a transport
     /// error with its cause as [`source`](std::error::Error::source), or `"timeout"`).
     pub fn on_connect_error(&self, handler: impl Fn(Error) + Send + Sync + 'static) {
-        lock(&self.shared.handlers)
-            .connect_error
-            .push(Arc::new(handler));
+        lock(&self.shared.handlers).add(Hook::ConnectError(Arc::new(handler)), false);
     }
 
     /// Connects to the namespace, opening the manager's connection if needed
@@ -487,7 +479,7 @@ impl Socket {
     /// ```
     pub fn events(&self) -> Events {
         let (tx, rx) = mpsc::unbounded_channel();
-        lock(&self.shared.handlers).streams.push(tx);
+        lock(&self.shared.handlers).add(Hook::Stream(tx), false);
         Events::new(rx)
     }
 

@@ -321,16 +321,22 @@ struct Buffered {
     id: Option<AckId>,
 }
 
+/// What a socket keeps for connection state recovery.
+struct Recovery {
+    /// The private session id of the last CONNECT reply.
+    pid: Str,
+    /// The last argument of the last event handed out, if a string.
+    last_offset: Option<Str>,
+}
+
 /// The state of one socket (namespace).
 struct Nsp<A> {
     name: Str,
     /// Subscribed to the manager: connected, or will connect (`socket.active`).
     active: bool,
     conn: Conn,
-    /// The private session id of the last CONNECT reply (recovery on).
-    pid: Option<Str>,
-    /// The last argument of the last event handed out, if a string (recovery on).
-    last_offset: Option<Str>,
+    /// The session to recover (recovery on; boxed: most clients do not use it).
+    recovery: Option<Box<Recovery>>,
     recovered: bool,
     send_buffer: VecDeque<Buffered>,
     receive_buffer: VecDeque<Buffered>,
@@ -344,8 +350,7 @@ impl<A> Nsp<A> {
             name,
             active: false,
             conn: Conn::Disconnected,
-            pid: None,
-            last_offset: None,
+            recovery: None,
             recovered: false,
             send_buffer: VecDeque::new(),
             receive_buffer: VecDeque::new(),
@@ -357,6 +362,15 @@ impl<A> Nsp<A> {
     fn is_connected(&self) -> bool {
         matches!(self.conn, Conn::Connected { .. })
     }
+}
+
+/// What a [`ClientSession`] reads of its [`ClientConfig`] after it is made (the delays and
+/// the seed went into its backoff and generator): the session is in every idle client.
+struct Settings {
+    reconnection: bool,
+    timeout: Option<Duration>,
+    ack_timeout: Option<Duration>,
+    retries: Option<u32>,
 }
 
 /// socket.io-client's Manager and its Sockets, sans IO: one per Manager, for the life of the
@@ -438,7 +452,7 @@ impl<A> Nsp<A> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ClientSession<A> {
-    config: ClientConfig,
+    config: Settings,
     ready: Ready,
     backoff: Backoff,
     /// The state of the jitter generator (splitmix64).
@@ -492,7 +506,12 @@ impl<A> ClientSession<A> {
             .set_reconnection_attempts(config.reconnection_attempts);
         ClientSession {
             rng: config.jitter_seed,
-            config,
+            config: Settings {
+                reconnection: config.reconnection,
+                timeout: config.timeout,
+                ack_timeout: config.ack_timeout,
+                retries: config.retries,
+            },
             ready: Ready::Closed,
             backoff,
             reconnecting: false,
@@ -786,11 +805,11 @@ impl<A> ClientSession<A> {
         if self.ready != Ready::Open || n.conn != Conn::Authenticating {
             return false;
         }
-        let payload = match &n.pid {
-            Some(pid) => {
+        let payload = match n.recovery.as_deref() {
+            Some(Recovery { pid, last_offset }) => {
                 let mut map = Map::new();
                 map.insert("pid".to_owned(), Value::from(pid.as_str()));
-                if let Some(offset) = &n.last_offset {
+                if let Some(offset) = last_offset {
                     map.insert("offset".to_owned(), Value::from(offset.as_str()));
                 }
                 if let Some(Value::Object(auth)) = auth {
@@ -1041,14 +1060,17 @@ impl<A> ClientSession<A> {
     fn on_connect(&mut self, now: Instant, i: usize, sid: Str, pid: Option<Str>) {
         let n = &mut self.nsps[i];
         // `recovered = pid && this._pid === pid`.
+        let previous = n.recovery.take();
         n.recovered = pid
             .as_ref()
-            .is_some_and(|p| !p.is_empty() && n.pid.as_ref() == Some(p));
-        if !n.recovered {
-            // The offset of another session means nothing to this one.
-            n.last_offset = None;
-        }
-        n.pid = pid;
+            .is_some_and(|p| !p.is_empty() && previous.as_ref().is_some_and(|r| r.pid == *p));
+        n.recovery = pid.map(|pid| {
+            Box::new(Recovery {
+                pid,
+                // The offset of another session means nothing to this one.
+                last_offset: previous.filter(|_| n.recovered).and_then(|r| r.last_offset),
+            })
+        });
         n.conn = Conn::Connected { sid: sid.clone() };
         // `emitBuffered`: the received events, then the buffered emits.
         let received = std::mem::take(&mut n.receive_buffer);
@@ -1074,10 +1096,11 @@ impl<A> ClientSession<A> {
     fn deliver(&mut self, i: usize, name: EventName, args: Args, id: Option<AckId>) {
         let n = &mut self.nsps[i];
         // An event with an ack id ends with the ack callback in JavaScript: no offset.
-        if n.pid.is_some() && id.is_none() {
-            if let Some(offset) = last_string(&args) {
-                n.last_offset = Some(offset);
-            }
+        if let Some(recovery) = &mut n.recovery
+            && id.is_none()
+            && let Some(offset) = last_string(&args)
+        {
+            recovery.last_offset = Some(offset);
         }
         self.events.push_back(ClientEvent::Event {
             nsp: n.name.clone(),
@@ -1193,12 +1216,16 @@ impl<A> ClientSession<A> {
 
     /// The private session id of the last CONNECT reply (recovery on).
     pub fn pid(&self, nsp: &str) -> Option<&Str> {
-        self.nsps[self.find(nsp)?].pid.as_ref()
+        self.nsps[self.find(nsp)?].recovery.as_ref().map(|r| &r.pid)
     }
 
     /// The offset of the last event handed out (recovery on).
     pub fn last_offset(&self, nsp: &str) -> Option<&Str> {
-        self.nsps[self.find(nsp)?].last_offset.as_ref()
+        self.nsps[self.find(nsp)?]
+            .recovery
+            .as_ref()?
+            .last_offset
+            .as_ref()
     }
 
     /// The number of emits waiting in `nsp`'s send buffer.
