@@ -107,7 +107,7 @@ fn session_config(options: &Options) -> ClientConfig {
 
 impl Driver {
     pub(crate) fn new(
-        endpoint: Endpoint,
+        endpoint: Arc<Endpoint>,
         options: &Options,
         commands: CommandReceiver,
         weak: WeakCommandSender,
@@ -120,7 +120,7 @@ impl Driver {
             .copied()
             .unwrap_or(TransportKind::Polling);
         Driver {
-            endpoint: Arc::new(endpoint),
+            endpoint,
             options: EngineOptions {
                 first,
                 websocket: options.transports.contains(&TransportKind::WebSocket),

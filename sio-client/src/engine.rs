@@ -74,13 +74,9 @@ pub(crate) struct Engine {
     session: Session,
     endpoint: Arc<Endpoint>,
     upgrade: bool,
-    /// The POSTs' tasks (made on first use), aborted when the engine is dropped.
-    tasks: Option<JoinSet<Io>>,
-    /// The GET in flight (boxed: a polling connection always has one, a WebSocket none).
-    get: Option<Box<PollGet>>,
-    post_in_flight: bool,
-    /// The rest of a batch too large for one POST, sent one body after the other.
-    queued_posts: VecDeque<Bytes>,
+    /// The long-polling transport's requests (boxed: made with the first request, dropped
+    /// once the connection is upgraded; a WebSocket-only connection never has them).
+    polling: Option<Box<Polling>>,
     /// The server's `maxPayload`: no POST body is larger, unless one packet is.
     max_payload: Option<usize>,
     /// `Options::max_payload`: the bound of what the server sends, if the user set one.
@@ -99,6 +95,25 @@ pub(crate) struct Engine {
     closed: bool,
 }
 
+/// The requests of the long-polling transport.
+#[derive(Debug, Default)]
+struct Polling {
+    /// The POSTs' tasks (made on first use), aborted when the engine is dropped.
+    tasks: Option<JoinSet<Io>>,
+    /// The GET in flight.
+    get: Option<PollGet>,
+    post_in_flight: bool,
+    /// The rest of a batch too large for one POST, sent one body after the other.
+    queued_posts: VecDeque<Bytes>,
+}
+
+impl Polling {
+    /// No request in flight.
+    fn is_idle(this: Option<&Self>) -> bool {
+        this.is_none_or(|p| p.get.is_none() && !p.post_in_flight)
+    }
+}
+
 impl Engine {
     /// Starts a connection on `transport` (the handshake request goes out at once).
     /// `max_payload` is `Options::max_payload`.
@@ -113,10 +128,7 @@ impl Engine {
             session: Session::client(transport, SessionConfig::default(), now),
             endpoint,
             upgrade,
-            tasks: None,
-            get: None,
-            post_in_flight: false,
-            queued_posts: VecDeque::new(),
+            polling: None,
             max_payload: None,
             limit_override: max_payload,
             request_timeout: None,
@@ -142,12 +154,15 @@ impl Engine {
         {
             return Poll::Ready(io);
         }
-        if let Some(get) = self.get.as_mut()
+        let Some(polling) = self.polling.as_mut() else {
+            return Poll::Pending;
+        };
+        if let Some(get) = polling.get.as_mut()
             && let Poll::Ready(io) = get.poll(cx)
         {
             return Poll::Ready(io);
         }
-        if let Some(tasks) = self.tasks.as_mut() {
+        if let Some(tasks) = polling.tasks.as_mut() {
             // A task that failed (aborted, or a panic) reports nothing.
             while let Poll::Ready(Some(joined)) = tasks.poll_join_next(cx) {
                 if let Ok(io) = joined {
@@ -169,7 +184,10 @@ impl Engine {
     /// When to call [`handle_timeout`](Self::handle_timeout).
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         let ws = self.ws.as_ref().and_then(|ws| ws.poll_timeout());
-        let get = self.get.as_ref().and_then(|get| get.deadline());
+        let get = self
+            .polling
+            .as_ref()
+            .and_then(|p| p.get.as_ref()?.deadline());
         [self.session.poll_timeout(), ws, get]
             .into_iter()
             .flatten()
@@ -204,7 +222,11 @@ impl Engine {
         }
         match self.session.transport() {
             TransportKind::Polling => {
-                !self.post_in_flight && self.queued_posts.is_empty() && !self.pausing
+                !self.pausing
+                    && self
+                        .polling
+                        .as_ref()
+                        .is_none_or(|p| !p.post_in_flight && p.queued_posts.is_empty())
             }
             TransportKind::WebSocket => self.ws_ready,
         }
@@ -244,10 +266,10 @@ impl Engine {
         if let Some(error) = self.ws.as_mut().and_then(|ws| ws.handle_timeout(now)) {
             self.transport_error(now, TransportKind::WebSocket, error);
         }
-        if let Some(get) = self
-            .get
-            .take_if(|get| get.deadline().is_some_and(|at| at <= now))
-        {
+        if let Some(get) = self.polling.as_mut().and_then(|p| {
+            p.get
+                .take_if(|get| get.deadline().is_some_and(|at| at <= now))
+        }) {
             let error = Error::transport(
                 "xhr poll error",
                 polling::no_response_within(self.request_timeout.unwrap_or_default()),
@@ -267,7 +289,9 @@ impl Engine {
                     .handle_packet(now, TransportKind::Polling, packet);
             }
             Io::PollEnd(end) => {
-                self.get = None;
+                if let Some(polling) = self.polling.as_mut() {
+                    polling.get = None;
+                }
                 match end {
                     Ok(()) => {}
                     // An empty body too (engine.io-parser decodes it as the `error` packet).
@@ -280,15 +304,16 @@ impl Engine {
                 }
             }
             Io::Post(Ok(())) => {
-                self.post_in_flight = false;
-                match self.queued_posts.pop_front() {
+                let polling = self.polling_mut();
+                polling.post_in_flight = false;
+                match polling.queued_posts.pop_front() {
                     // The batch goes on: the session learns it is writable after the last body.
                     Some(body) => self.start_post(body),
                     None => self.session.handle_writable(now, TransportKind::Polling),
                 }
             }
             Io::Post(Err(e)) => {
-                self.post_in_flight = false;
+                self.polling_mut().post_in_flight = false;
                 self.transport_error(now, TransportKind::Polling, e);
             }
             Io::WsOpen(Ok(())) => {
@@ -365,7 +390,7 @@ impl Engine {
             while let Some(event) = self.session.poll_event() {
                 again |= self.handle_event(event);
             }
-            if self.pausing && self.get.is_none() && !self.post_in_flight {
+            if self.pausing && Polling::is_idle(self.polling.as_deref()) {
                 self.pausing = false;
                 self.session.finish_upgrade(now);
                 again = true;
@@ -376,7 +401,7 @@ impl Engine {
         }
         if !self.closed
             && !self.pausing
-            && self.get.is_none()
+            && self.polling.as_ref().is_none_or(|p| p.get.is_none())
             && self.session.transport() == TransportKind::Polling
             && self.session.sid().is_some()
         {
@@ -414,22 +439,24 @@ impl Engine {
         } else {
             let mut bodies = split_batch(&batch, self.max_payload).into_iter();
             if let Some(first) = bodies.next() {
-                self.queued_posts.extend(bodies);
+                self.polling_mut().queued_posts.extend(bodies);
                 self.start_post(first);
             }
         }
     }
 
     fn start_post(&mut self, body: Bytes) {
-        self.post_in_flight = true;
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
         let endpoint = Arc::clone(&self.endpoint);
-        self.spawn(polling::post(endpoint, url, body, self.request_timeout));
+        let task = polling::post(endpoint, url, body, self.request_timeout);
+        let polling = self.polling_mut();
+        polling.post_in_flight = true;
+        polling.tasks.get_or_insert_with(JoinSet::new).spawn(task);
     }
 
-    fn spawn(&mut self, task: impl Future<Output = Io> + Send + 'static) {
-        self.tasks.get_or_insert_with(JoinSet::new).spawn(task);
+    fn polling_mut(&mut self) -> &mut Polling {
+        self.polling.get_or_insert_default()
     }
 
     /// Handles one session event; true if the session may have more to do.
@@ -467,6 +494,8 @@ impl Engine {
             }
             Event::Upgraded(transport) => {
                 tracing::debug!("upgraded to {transport}");
+                // Polling is idle (the upgrade waited for it): its memory goes.
+                self.polling = None;
                 self.events.push_back(EngineEvent::Upgraded(transport));
             }
             Event::UpgradeFailed(transport) => {
@@ -483,8 +512,7 @@ impl Engine {
                 self.flush_transmits();
                 self.ws = None;
                 self.ws_ready = false;
-                self.tasks = None;
-                self.get = None;
+                self.polling = None;
                 self.events.push_back(EngineEvent::Closed {
                     reason,
                     error: self.error.take(),
@@ -503,12 +531,8 @@ impl Engine {
         let sid = self.session.sid().map(|s| s.to_string());
         let url = self.endpoint.url(TransportKind::Polling, sid.as_deref());
         let deadline = self.request_timeout.and_then(|t| now.checked_add(t));
-        self.get = Some(Box::new(PollGet::start(
-            &self.endpoint,
-            url,
-            self.limit(),
-            deadline,
-        )));
+        let get = PollGet::start(&self.endpoint, url, self.limit(), deadline);
+        self.polling_mut().get = Some(get);
     }
 
     fn start_ws(&mut self) {

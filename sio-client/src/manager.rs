@@ -17,7 +17,8 @@ use crate::transport::endpoint::Endpoint;
 pub(crate) struct Inner {
     commands: CommandSender,
     pub(crate) registry: Arc<Registry>,
-    url: Url,
+    /// The server's address, the driver's too (for `Debug`).
+    endpoint: Arc<Endpoint>,
 }
 
 /// A connection to one server (socket.io-client's `Manager`): the engine connection (polling
@@ -34,7 +35,7 @@ pub struct Manager {
 impl fmt::Debug for Manager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Manager")
-            .field("url", &self.inner.url.as_str())
+            .field("url", &self.inner.endpoint.base().as_str())
             .finish_non_exhaustive()
     }
 }
@@ -46,7 +47,7 @@ impl Manager {
     /// Fails on a bad URL or header. Panics outside a tokio runtime.
     pub fn new(url: &str, options: Options) -> Result<Manager, Error> {
         let url = Url::parse(url).map_err(|e| Error::config_with(format!("bad url {url:?}"), e))?;
-        let endpoint = Endpoint::new(&url, &options)?;
+        let endpoint = Arc::new(Endpoint::new(&url, &options)?);
         if options.transports.is_empty() {
             return Err(Error::config("no transport"));
         }
@@ -54,7 +55,7 @@ impl Manager {
         let registry = Arc::new(Registry::default());
         let auto_connect = options.auto_connect;
         let driver = Driver::new(
-            endpoint,
+            Arc::clone(&endpoint),
             &options,
             rx,
             tx.downgrade(),
@@ -65,7 +66,7 @@ impl Manager {
             inner: Arc::new(Inner {
                 commands: tx,
                 registry,
-                url,
+                endpoint,
             }),
         };
         if auto_connect {
