@@ -107,13 +107,6 @@ struct Polling {
     queued_posts: VecDeque<Bytes>,
 }
 
-impl Polling {
-    /// No request in flight.
-    fn is_idle(this: Option<&Self>) -> bool {
-        this.is_none_or(|p| p.get.is_none() && !p.post_in_flight)
-    }
-}
-
 impl Engine {
     /// Starts a connection on `transport` (the handshake request goes out at once).
     /// `max_payload` is `Options::max_payload`.
@@ -390,7 +383,13 @@ impl Engine {
             while let Some(event) = self.session.poll_event() {
                 again |= self.handle_event(event);
             }
-            if self.pausing && Polling::is_idle(self.polling.as_deref()) {
+            // Polling is paused once no request is in flight.
+            if self.pausing
+                && self
+                    .polling
+                    .as_ref()
+                    .is_none_or(|p| p.get.is_none() && !p.post_in_flight)
+            {
                 self.pausing = false;
                 self.session.finish_upgrade(now);
                 again = true;

@@ -753,19 +753,6 @@ mod tests {
         .await
     }
 
-    /// Polls the writes until every queued frame is written and flushed.
-    async fn write_all(open: &mut Open) {
-        poll_fn(|cx| {
-            open.poll_write(cx).expect("write");
-            if open.out.is_empty() && !open.flush {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
-        .await;
-    }
-
     /// What the client wrote, read by the server's role of the decoder (frames must be
     /// masked), until `count` messages came.
     async fn client_frames(peer: &mut TcpStream, count: usize) -> Vec<WsMessage> {
@@ -839,7 +826,7 @@ mod tests {
         open.queue(Opcode::Text, b"40");
         open.received(&frame(true, Opcode::Ping, b"last"));
         assert_eq!(open.out.len(), 3);
-        write_all(&mut open).await;
+        assert!(open.flush_all().await, "write");
         assert_eq!(
             client_frames(&mut peer, 3).await,
             vec![
@@ -856,7 +843,7 @@ mod tests {
         let (mut open, mut peer) = pair(&[], 1000).await;
         open.queue(Opcode::Text, b"40");
         open.queue(Opcode::Binary, &[0; 70_000]);
-        write_all(&mut open).await;
+        assert!(open.flush_all().await, "write");
         assert_eq!(open.blocked_since, None);
         let frames = client_frames(&mut peer, 2).await;
         assert_eq!(
@@ -895,7 +882,7 @@ mod tests {
             "websocket error: websocket message too big: message of 8388608 bytes, over the limit of 100"
         );
         assert_eq!(open.decoder.buffered(), 0);
-        write_all(&mut open).await;
+        assert!(open.flush_all().await, "write");
         assert_eq!(
             client_frames(&mut peer, 1).await,
             vec![WsMessage::Close(Some(1009))]
@@ -925,7 +912,7 @@ mod tests {
             cause.to_string(),
             "websocket protocol error: MASK must be clear"
         );
-        write_all(&mut open).await;
+        assert!(open.flush_all().await, "write");
         assert_eq!(
             client_frames(&mut peer, 1).await,
             vec![WsMessage::Close(Some(1002))]
@@ -935,7 +922,7 @@ mod tests {
             .await
             .expect("write");
         assert!(matches!(next(&mut open).await, Err(End::Refused(_))));
-        write_all(&mut open).await;
+        assert!(open.flush_all().await, "write");
         assert_eq!(
             client_frames(&mut peer, 1).await,
             vec![WsMessage::Close(Some(1007))]
